@@ -1,0 +1,34 @@
+import { mkdirSync } from 'node:fs';
+import { PGlite } from '@electric-sql/pglite';
+import type { Db, Queryable } from './db.js';
+
+function wrap(conn: Pick<PGlite, 'query' | 'exec'>): Queryable {
+  return {
+    async query(text, values) {
+      const res = await conn.query(text, values as unknown[] | undefined);
+      return res.rows as never[];
+    },
+    async exec(script) {
+      await conn.exec(script);
+    },
+  };
+}
+
+/** PGlite in a data directory, or in memory for `memory://`. One process at a time. */
+export async function openPglite(dir: string): Promise<Db> {
+  const inMemory = dir === 'memory://' || dir === '';
+  if (!inMemory) mkdirSync(dir, { recursive: true });
+  const pglite = inMemory ? new PGlite() : new PGlite(dir);
+  await pglite.waitReady;
+  return {
+    kind: 'pglite',
+    where: inMemory ? 'memory' : dir,
+    ...wrap(pglite),
+    transaction(fn) {
+      return pglite.transaction((tx) => fn(wrap(tx)));
+    },
+    async close() {
+      await pglite.close();
+    },
+  };
+}

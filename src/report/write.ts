@@ -1,0 +1,32 @@
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Db } from '../db/db.js';
+import { UserError } from '../errors.js';
+import { ledgerCounts, runPhase } from '../send/ledger.js';
+import { loadObject } from '../state/queries.js';
+import type { Campaign } from '../workspace/model.js';
+import { buildReport, reportMarkdown, type Report } from './report.js';
+
+export async function campaignReport(db: Db, campaign: string): Promise<Report> {
+  const spec = await loadObject<Campaign>(db, 'campaign', campaign);
+  const counts = await ledgerCounts(db, campaign);
+  if (!spec && counts.recipients === 0) {
+    throw new UserError(`campaign "${campaign}" is not deployed and has no messages`, 'check the name, or run `herald apply` first');
+  }
+  return buildReport(campaign, spec?.title ?? campaign, await runPhase(db, campaign), counts);
+}
+
+/** Writes reports/<campaign>.json and .md, each replaced atomically. */
+export function writeReport(dir: string, r: Report): string[] {
+  const folder = join(dir, 'reports');
+  mkdirSync(folder, { recursive: true });
+  const files = [
+    [join(folder, `${r.campaign}.json`), JSON.stringify(r, null, 2) + '\n'],
+    [join(folder, `${r.campaign}.md`), reportMarkdown(r)],
+  ] as const;
+  for (const [file, content] of files) {
+    writeFileSync(`${file}.tmp`, content);
+    renameSync(`${file}.tmp`, file);
+  }
+  return files.map(([f]) => f);
+}

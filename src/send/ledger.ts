@@ -1,0 +1,157 @@
+import type { Queryable } from '../db/db.js';
+import type { CompiledSql } from '../audience/compile.js';
+import { quoteIdent } from '../db/ident.js';
+
+/** The message ledger: named queries over herald.messages and herald.campaign_runs. */
+
+export interface SiteLocales {
+  /** site id → the site's locales and its default. */
+  [site: string]: { locales: string[]; default: string };
+}
+
+/**
+ * startRun: marks the campaign as sending. Returns false when it had already
+ * started, so the audience is materialised exactly once and a second
+ * `herald send` adds nobody who joined the segment since.
+ */
+export async function startRun(db: Queryable, campaign: string): Promise<boolean> {
+  const rows = await db.query(
+    "INSERT INTO herald.campaign_runs (campaign, phase) VALUES ($1, 'sending') ON CONFLICT (campaign) DO NOTHING RETURNING campaign",
+    [campaign],
+  );
+  return rows.length === 1;
+}
+
+/**
+ * materialise: the whole audience in one INSERT … SELECT. Recipients are the
+ * segment's customers on the campaign's sites who opted in and have a usable
+ * address; each gets the site's locale that matches theirs, else its default.
+ * The UNIQUE (campaign, customer_id) key makes a rerun add nothing.
+ */
+export async function materialise(db: Queryable, campaign: string, schema: string, segment: CompiledSql, sites: SiteLocales): Promise<number> {
+  const values = [...segment.values];
+  const p = (v: unknown) => `$${values.push(v)}`;
+  const rows = await db.query<{ n: number }>(
+    `WITH inserted AS (
+       INSERT INTO herald.messages (campaign, customer_id, email, site, locale)
+       SELECT ${p(campaign)}, c.id, c.email, c.site,
+              CASE WHEN s.cfg->'locales' ? c.locale THEN c.locale ELSE s.cfg->>'default' END
+         FROM ${quoteIdent(schema)}.customers c
+         JOIN jsonb_each(${p(JSON.stringify(sites))}::jsonb) AS s(id, cfg) ON s.id = c.site
+        WHERE c.id IN (${segment.text})
+          AND c.email_opt_in
+          AND c.email ~ '^[^@[:space:]]+@[^@[:space:]]+\\.[^@[:space:]]+$'
+       ON CONFLICT (campaign, customer_id) DO NOTHING
+       RETURNING 1)
+     SELECT count(*)::int AS n FROM inserted`,
+    values,
+  );
+  return rows[0]!.n;
+}
+
+/**
+ * requeueAbandoned: rows claimed by a worker that died before recording the
+ * result go back to the queue once their claim is older than the lease.
+ */
+export async function requeueAbandoned(db: Queryable, campaign: string, leaseSeconds: number): Promise<number> {
+  const rows = await db.query(
+    `UPDATE herald.messages SET status = 'queued', claimed_at = NULL
+      WHERE campaign = $1 AND status = 'claimed' AND claimed_at < now() - make_interval(secs => $2)
+      RETURNING id`,
+    [campaign, leaseSeconds],
+  );
+  return rows.length;
+}
+
+export interface ClaimedMessage {
+  id: number;
+  customer_id: number;
+  email: string;
+  site: string;
+  locale: string;
+  first_name: string | null;
+  last_name: string | null;
+  city: string | null;
+}
+
+/**
+ * claimBatch: takes up to `limit` queued rows for this worker. SKIP LOCKED lets
+ * any number of workers claim side by side without waiting on each other or
+ * taking the same row. The claim commits before any SMTP conversation starts.
+ */
+export async function claimBatch(db: Queryable, campaign: string, schema: string, limit: number): Promise<ClaimedMessage[]> {
+  return db.query<ClaimedMessage>(
+    `WITH claimed AS (
+       UPDATE herald.messages m
+          SET status = 'claimed', claimed_at = now(), attempts = attempts + 1
+        WHERE m.id IN (SELECT id FROM herald.messages
+                        WHERE campaign = $1 AND status = 'queued'
+                        ORDER BY id LIMIT $2
+                        FOR UPDATE SKIP LOCKED)
+        RETURNING m.id, m.customer_id, m.email, m.site, m.locale)
+     SELECT k.*, c.first_name, c.last_name, c.city
+       FROM claimed k LEFT JOIN ${quoteIdent(schema)}.customers c ON c.id = k.customer_id
+      ORDER BY k.id`,
+    [campaign, limit],
+  );
+}
+
+export interface Outcome {
+  id: number;
+  status: 'sent' | 'failed';
+  response: string;
+  messageId: string;
+}
+
+/** recordOutcomes: a batch's results in one statement, after the SMTP replies. */
+export async function recordOutcomes(db: Queryable, outcomes: Outcome[]): Promise<void> {
+  if (outcomes.length === 0) return;
+  await db.query(
+    `UPDATE herald.messages m
+        SET status = o.status, smtp_response = o.response, message_id = o.message_id,
+            sent_at = CASE WHEN o.status = 'sent' THEN now() END
+       FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS o(id, status, response, message_id)
+      WHERE m.id = o.id AND m.status = 'claimed'`,
+    [outcomes.map((o) => o.id), outcomes.map((o) => o.status), outcomes.map((o) => o.response), outcomes.map((o) => o.messageId)],
+  );
+}
+
+/** completeIfDone: the run is completed when no row is left queued or claimed. */
+export async function completeIfDone(db: Queryable, campaign: string): Promise<boolean> {
+  const rows = await db.query(
+    `UPDATE herald.campaign_runs SET phase = 'completed', completed_at = now()
+      WHERE campaign = $1 AND phase = 'sending'
+        AND NOT EXISTS (SELECT 1 FROM herald.messages WHERE campaign = $1 AND status IN ('queued', 'claimed'))
+      RETURNING campaign`,
+    [campaign],
+  );
+  return rows.length === 1;
+}
+
+export interface LedgerCounts {
+  recipients: number;
+  queued: number;
+  claimed: number;
+  sent: number;
+  failed: number;
+}
+
+/** ledgerCounts: the report's figures, straight from the ledger. */
+export async function ledgerCounts(db: Queryable, campaign: string): Promise<LedgerCounts> {
+  const [row] = await db.query<LedgerCounts>(
+    `SELECT count(*)::int AS recipients,
+            count(*) FILTER (WHERE status = 'queued')::int AS queued,
+            count(*) FILTER (WHERE status = 'claimed')::int AS claimed,
+            count(*) FILTER (WHERE status = 'sent')::int AS sent,
+            count(*) FILTER (WHERE status = 'failed')::int AS failed
+       FROM herald.messages WHERE campaign = $1`,
+    [campaign],
+  );
+  return row!;
+}
+
+/** runPhase: whether (and how far) the campaign has run. */
+export async function runPhase(db: Queryable, campaign: string): Promise<'sending' | 'completed' | undefined> {
+  const [row] = await db.query<{ phase: 'sending' | 'completed' }>('SELECT phase FROM herald.campaign_runs WHERE campaign = $1', [campaign]);
+  return row?.phase;
+}

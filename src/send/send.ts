@@ -1,0 +1,152 @@
+import type { Db } from '../db/db.js';
+import { UserError } from '../errors.js';
+import type { Log } from '../log.js';
+import { compileSegment } from '../audience/compile.js';
+import { linkSecret } from '../links/secret.js';
+import { signToken } from '../links/token.js';
+import { greeting } from '../render/greeting.js';
+import { prepareTemplate, type PreparedTemplate } from '../render/personalize.js';
+import { loadDeployed } from '../state/queries.js';
+import { campaignSites, sourceSchema, type Campaign, type Project, type Segment, type Site } from '../workspace/model.js';
+import { composeMessage } from './compose.js';
+import * as ledger from './ledger.js';
+import type { Transport } from './transport.js';
+
+export interface SendOptions {
+  campaign: string;
+  transport: Transport;
+  /** The time relative segment conditions resolve against. */
+  now: Date;
+  log: Log;
+  batchSize?: number;
+  /** A claim older than this is taken to belong to a dead worker. */
+  leaseSeconds?: number;
+}
+
+export interface SendResult {
+  /** Recipients added to the ledger by this run (0 when the campaign had already started). */
+  materialised: number;
+  sent: number;
+  failed: number;
+  completed: boolean;
+}
+
+/** Deployed template spec: template.yaml plus the MJML body per locale. */
+interface TemplateSpec {
+  subject: Record<string, string>;
+  preheader?: Record<string, string>;
+  bodies: Record<string, string>;
+}
+
+/**
+ * Sends an applied, ready campaign: materialise the audience into the ledger
+ * once, then claim batches, render, send and record each result. Everything
+ * comes from the deployed state, never from the working copy.
+ */
+export async function sendCampaign(db: Db, o: SendOptions): Promise<SendResult> {
+  const deployed = await loadDeployed(db);
+  const find = <T>(kind: string, name: string) => deployed.find((d) => d.kind === kind && d.name === name)?.spec as T | undefined;
+  const campaign = find<Campaign>('campaign', o.campaign);
+  if (!campaign) {
+    throw new UserError(`campaign "${o.campaign}" is not deployed`, `check campaigns/${o.campaign}.yaml and run \`herald apply\``);
+  }
+  const status = campaign.status ?? 'draft';
+  if (status !== 'ready') {
+    throw new UserError(
+      `campaign "${o.campaign}" is ${status}; only a ready campaign sends`,
+      `set "status: ready" in campaigns/${o.campaign}.yaml and run \`herald apply\``,
+    );
+  }
+  const project = find<Project>('project', 'herald')!;
+  const template = find<TemplateSpec>('template', campaign.template)!;
+  const segments = new Map(deployed.filter((d) => d.kind === 'segment').map((d) => [d.name, d.spec as unknown as Segment]));
+  const schema = sourceSchema(project);
+  const siteById = new Map(project.sites.map((s) => [s.id, s]));
+  const campaignSiteList = campaignSites(campaign).map((id) => siteById.get(id)!);
+
+  const materialised = await db.transaction(async (tx) => {
+    if (!(await ledger.startRun(tx, o.campaign))) return 0;
+    const segment = segments.get(campaign.audience.segment)!;
+    const compiled = compileSegment(segment.where, { schema, segments, cancelled: ['cancelled'] }, o.now);
+    const locales: ledger.SiteLocales = Object.fromEntries(campaignSiteList.map((s) => [s.id, { locales: s.locales, default: s.default_locale }]));
+    return ledger.materialise(tx, o.campaign, schema, compiled, locales);
+  });
+  if (materialised > 0) o.log.info({ campaign: o.campaign, recipients: materialised }, 'audience materialised');
+
+  const requeued = await ledger.requeueAbandoned(db, o.campaign, o.leaseSeconds ?? 300);
+  if (requeued > 0) o.log.warn({ campaign: o.campaign, requeued }, 'requeued messages abandoned by a stopped worker');
+
+  const secret = await linkSecret(db, project.tracking?.secret_env ?? 'HERALD_SECRET');
+  const prepared = new Map<string, PreparedTemplate>();
+  const templateFor = async (locale: string): Promise<PreparedTemplate> => {
+    let p = prepared.get(locale);
+    if (!p) {
+      p = await prepareTemplate({
+        mjml: template.bodies[locale]!,
+        subject: template.subject[locale]!,
+        preheader: template.preheader?.[locale],
+        file: `templates/${campaign.template}/${locale}.mjml`,
+      });
+      prepared.set(locale, p);
+    }
+    return p;
+  };
+
+  let sent = 0;
+  let failed = 0;
+  for (;;) {
+    const batch = await ledger.claimBatch(db, o.campaign, schema, o.batchSize ?? 100);
+    if (batch.length === 0) break;
+    const outcomes = await Promise.all(
+      batch.map(async (m): Promise<ledger.Outcome> => {
+        const site = siteById.get(m.site)!;
+        const message = await buildMessage(m, site, await templateFor(m.locale), { campaign, name: o.campaign, project, secret });
+        try {
+          const { response } = await o.transport.send(message, { campaign: o.campaign, ledgerId: m.id });
+          return { id: m.id, status: 'sent', response, messageId: String(message.messageId) };
+        } catch (err) {
+          return { id: m.id, status: 'failed', response: smtpError(err), messageId: String(message.messageId) };
+        }
+      }),
+    );
+    await ledger.recordOutcomes(db, outcomes);
+    for (const x of outcomes) x.status === 'sent' ? sent++ : failed++;
+    o.log.debug({ campaign: o.campaign, sent, failed }, 'batch done');
+  }
+  const completed = await ledger.completeIfDone(db, o.campaign);
+  return { materialised, sent, failed, completed };
+}
+
+async function buildMessage(
+  m: ledger.ClaimedMessage,
+  site: Site,
+  tpl: PreparedTemplate,
+  c: { campaign: Campaign; name: string; project: Project; secret: string },
+) {
+  const token = signToken({ c: m.customer_id, s: m.site, m: c.name }, c.secret);
+  const base = (c.project.tracking?.base_url ?? site.url).replace(/\/+$/, '');
+  const unsubscribe = `${base}/unsubscribe/${token}`;
+  const rendered = tpl.render({
+    customer: { first_name: m.first_name, last_name: m.last_name, email: m.email, city: m.city },
+    greeting: greeting(m.locale, m.first_name, c.campaign.personalized_greeting ?? false),
+    site: { id: site.id, name: site.name, url: site.url, postal_address: site.postal_address ?? '' },
+    campaign: { name: c.name, title: c.campaign.title },
+    links: { unsubscribe },
+  });
+  return composeMessage({
+    ledgerId: m.id,
+    campaign: c.name,
+    to: m.email,
+    site,
+    subject: rendered.subject,
+    html: rendered.html,
+    unsubscribeUrl: unsubscribe,
+    unsubscribeMailto: `mailto:${site.sender.reply_to ?? site.sender.from}?subject=unsubscribe%20${token}`,
+  });
+}
+
+/** The SMTP reply of a failure, or the error's message when there was none. */
+function smtpError(err: unknown): string {
+  const e = err as { response?: string; message?: string };
+  return String(e.response ?? e.message ?? err);
+}

@@ -1,0 +1,53 @@
+import { createHash } from 'node:crypto';
+import type { Workspace } from '../workspace/model.js';
+
+/**
+ * The unit of deployment: one workspace object reduced to plain JSON. plan
+ * compares these by hash; apply stores them; send renders from the stored ones.
+ */
+export type ObjectKind = 'project' | 'segment' | 'template' | 'campaign';
+
+export interface DeployObject {
+  kind: ObjectKind;
+  name: string;
+  spec: Record<string, unknown>;
+  hash: string;
+}
+
+/** Kinds in dependency order: what a later kind refers to is created first. */
+export const KIND_ORDER: ObjectKind[] = ['project', 'segment', 'template', 'campaign'];
+
+export function desiredObjects(ws: Workspace): DeployObject[] {
+  const out: DeployObject[] = [object('project', 'herald', ws.project.spec as unknown as Record<string, unknown>)];
+  for (const s of ws.segments.values()) out.push(object('segment', s.name, s.spec as unknown as Record<string, unknown>));
+  for (const t of ws.templates.values()) {
+    const bodies = Object.fromEntries(Object.entries(t.bodies).map(([locale, b]) => [locale, b.mjml]));
+    out.push(object('template', t.name, { ...(t.spec as unknown as Record<string, unknown>), bodies }));
+  }
+  for (const c of ws.campaigns.values()) out.push(object('campaign', c.name, c.spec as unknown as Record<string, unknown>));
+  return out;
+}
+
+export function object(kind: ObjectKind, name: string, spec: Record<string, unknown>): DeployObject {
+  return { kind, name, spec, hash: hashSpec(spec) };
+}
+
+/** sha256 of the canonical JSON (keys sorted), so key order in YAML never shows as a change. */
+export function hashSpec(spec: unknown): string {
+  return createHash('sha256').update(canonicalJson(spec)).digest('hex');
+}
+
+export function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v && typeof v === 'object') {
+    const entries = Object.entries(v as Record<string, unknown>)
+      .filter(([, x]) => x !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonicalJson(x)}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+export function objectKey(o: { kind: string; name: string }): string {
+  return `${o.kind}/${o.name}`;
+}

@@ -1,0 +1,149 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import { closest, distance } from 'fastest-levenshtein';
+import type { Problem } from '../errors.js';
+import { problemAt, type PathSegment, type YamlSource } from './source.js';
+
+/** The kinds of workspace file that have a JSON Schema in `schemas/`. */
+export type SchemaKind = 'project' | 'segment' | 'template' | 'campaign';
+
+const schemasDir = fileURLToPath(new URL('../../schemas/', import.meta.url));
+// ajv-formats is CommonJS; its default export arrives wrapped under ESM.
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+
+let validators: Map<SchemaKind, ValidateFunction> | undefined;
+
+function validator(kind: SchemaKind): ValidateFunction {
+  if (!validators) {
+    const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
+    addFormats(ajv);
+    validators = new Map();
+    for (const k of ['project', 'segment', 'template', 'campaign'] as const) {
+      const schema = JSON.parse(readFileSync(`${schemasDir}${k}.schema.json`, 'utf8'));
+      validators.set(k, ajv.compile(schema));
+    }
+  }
+  return validators.get(kind)!;
+}
+
+/** Schema problems of one file, each located at the key or value at fault. */
+export function checkSchema(kind: SchemaKind, src: YamlSource): Problem[] {
+  const validate = validator(kind);
+  if (validate(src.value)) return [];
+  return explain(validate.errors ?? [], src);
+}
+
+function pathOf(instancePath: string): PathSegment[] {
+  if (!instancePath) return [];
+  return instancePath
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+}
+
+function label(path: PathSegment[]): string {
+  if (path.length === 0) return 'the file';
+  return path.map((s, i) => (typeof s === 'number' ? `[${s}]` : i === 0 ? s : `.${s}`)).join('');
+}
+
+/**
+ * Turns ajv's errors into one readable problem each. A `oneOf` failure swallows
+ * the errors of its branches: the user needs to hear which forms are allowed,
+ * not why each branch in turn rejected the value.
+ */
+function explain(errors: ErrorObject[], src: YamlSource): Problem[] {
+  const oneOfs = errors.filter((e) => e.keyword === 'oneOf');
+  const kept = errors.filter(
+    (e) =>
+      e.keyword === 'oneOf' ||
+      !oneOfs.some((o) => e.schemaPath.startsWith(o.schemaPath.replace(/\/oneOf$/, '/oneOf/'))),
+  );
+  const seen = new Set<string>();
+  const out: Problem[] = [];
+  for (const e of kept) {
+    const p = problemFor(e, src);
+    const id = `${p.line}:${p.column}:${p.message}`;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    out.push(p);
+  }
+  return out;
+}
+
+function problemFor(e: ErrorObject, src: YamlSource): Problem {
+  const path = pathOf(e.instancePath);
+  const where = label(path);
+  const parent = e.parentSchema as { title?: string; description?: string; properties?: Record<string, unknown>; enum?: unknown[] } | undefined;
+  switch (e.keyword) {
+    case 'additionalProperties': {
+      const extra = String((e.params as { additionalProperty: string }).additionalProperty);
+      const allowed = Object.keys(parent?.properties ?? {});
+      const guess = allowed.length ? closest(extra, allowed) : undefined;
+      const near = guess && distance(extra, guess) <= Math.max(2, Math.floor(extra.length / 3));
+      return problemAt(src, [...path, extra], `unknown key "${extra}"${path.length ? ` in ${where}` : ''}`, 'schema', {
+        key: true,
+        hint: near ? `did you mean "${guess}"?` : allowed.length ? `allowed keys: ${allowed.join(', ')}` : 'remove this key',
+      });
+    }
+    case 'required': {
+      const missing = String((e.params as { missingProperty: string }).missingProperty);
+      return problemAt(src, path, `missing required key "${missing}"${path.length ? ` in ${where}` : ''}`, 'schema', {
+        key: path.length > 0,
+        hint: describe(parent?.properties?.[missing]),
+      });
+    }
+    case 'enum': {
+      const allowed = (e.params as { allowedValues: unknown[] }).allowedValues.map(String);
+      const guess = closest(String(e.data), allowed);
+      return problemAt(src, path, `${where} must be one of: ${allowed.join(', ')} (got "${String(e.data)}")`, 'schema', {
+        hint: distance(String(e.data), guess) <= 2 ? `did you mean "${guess}"?` : undefined,
+      });
+    }
+    case 'type':
+      return problemAt(src, path, `${where} must be ${article((e.params as { type: string }).type)}`, 'schema', {
+        hint: describe(parent),
+      });
+    case 'pattern':
+    case 'format':
+      return problemAt(src, path, `${where}: "${String(e.data)}" is not a valid ${formatName(e, parent)}`, 'schema', {
+        hint: describe(parent),
+      });
+    case 'oneOf':
+      return problemAt(src, path, `${where} has an unsupported form`, 'schema', { hint: describe(parent) });
+    case 'minProperties':
+    case 'maxProperties':
+      return problemAt(
+        src,
+        path,
+        e.keyword === 'maxProperties'
+          ? `${where} must have exactly one key`
+          : `${where} must not be empty`,
+        'schema',
+        { key: true, hint: describe(parent) },
+      );
+    default:
+      return problemAt(src, path, `${where} ${e.message ?? 'is invalid'}`, 'schema', { hint: describe(parent) });
+  }
+}
+
+function formatName(e: ErrorObject, parent: { title?: string } | undefined): string {
+  if (e.keyword === 'format') return (e.params as { format: string }).format;
+  return parent?.title?.toLowerCase() ?? 'value';
+}
+
+function describe(schema: unknown): string | undefined {
+  if (!schema || typeof schema !== 'object') return undefined;
+  const s = schema as { description?: string; examples?: unknown[] };
+  const ex = s.examples?.length ? ` For example: ${s.examples.map((x) => JSON.stringify(x)).join(', ')}.` : '';
+  return s.description ? s.description + ex : ex.trim() || undefined;
+}
+
+function article(type: string): string {
+  const t = type.replace(/,/g, ' or ');
+  if (t === 'object') return 'a mapping (key: value lines)';
+  if (t === 'array') return 'a list';
+  return /^[aeiou]/.test(t) ? `an ${t}` : `a ${t}`;
+}

@@ -1,0 +1,101 @@
+import { readFileSync } from 'node:fs';
+import { LineCounter, parseDocument, isMap, isSeq, isScalar, isPair, type Document, type Node } from 'yaml';
+import type { Problem } from '../errors.js';
+
+/**
+ * A YAML file parsed with its source positions kept, so every later check can
+ * point at the offending key or value instead of the top of the file.
+ */
+export interface YamlSource {
+  /** Path relative to the workspace root. */
+  file: string;
+  doc: Document.Parsed;
+  lines: LineCounter;
+  /** The plain JavaScript value of the document. */
+  value: unknown;
+}
+
+export type PathSegment = string | number;
+
+export function parseYaml(file: string, text: string): { source?: YamlSource; problems: Problem[] } {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  const problems: Problem[] = [];
+  for (const e of [...doc.errors]) {
+    const pos = lines.linePos(e.pos[0]);
+    problems.push({
+      file,
+      line: pos.line,
+      column: pos.col,
+      message: yamlMessage(e.code, e.message),
+      rule: 'yaml',
+      severity: 'error',
+      hint: e.code === 'DUPLICATE_KEY' ? 'remove or rename one of the two keys' : undefined,
+    });
+  }
+  if (problems.length > 0) return { problems };
+  return { source: { file, doc, lines, value: doc.toJS({ maxAliasCount: 100 }) }, problems };
+}
+
+export function readYaml(root: string, file: string): { source?: YamlSource; problems: Problem[] } {
+  return parseYaml(file, readFileSync(`${root}/${file}`, 'utf8'));
+}
+
+function yamlMessage(code: string, message: string): string {
+  if (code === 'DUPLICATE_KEY') return 'duplicate key: ' + message.replace(/^Map keys must be unique.*$/s, 'a key appears twice in the same mapping');
+  // The yaml library's messages already say what is wrong; drop its trailing position note.
+  return `YAML syntax: ${message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`;
+}
+
+/**
+ * The line and column of the node at `path`. With `key`, the position of the
+ * key itself (for "unknown key" and similar). Falls back to the deepest node
+ * that exists, so a missing key points at its parent.
+ */
+export function locate(src: YamlSource, path: readonly PathSegment[], key = false): { line: number; column: number } {
+  let node: unknown = src.doc.contents;
+  let pos = 0;
+  if (node && (node as Node).range) pos = (node as Node).range![0];
+  for (let i = 0; i < path.length; i++) {
+    const seg = path[i]!;
+    const last = i === path.length - 1;
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
+      if (!pair) break;
+      const k = pair.key as Node;
+      if (last && key && k.range) {
+        pos = k.range[0];
+        break;
+      }
+      node = pair.value;
+      const v = node as Node | null;
+      pos = v?.range ? v.range[0] : (k.range?.[0] ?? pos);
+    } else if (isSeq(node) && typeof seg === 'number') {
+      const item = node.items[seg] as Node | undefined;
+      if (!item) break;
+      node = item;
+      if (item.range) pos = item.range[0];
+    } else {
+      break;
+    }
+  }
+  const lp = src.lines.linePos(pos);
+  return { line: lp.line, column: lp.col };
+}
+
+export function problemAt(
+  src: YamlSource,
+  path: readonly PathSegment[],
+  message: string,
+  rule: string,
+  opts: { key?: boolean; hint?: string; severity?: 'error' | 'warning' } = {},
+): Problem {
+  return {
+    file: src.file,
+    ...locate(src, path, opts.key),
+    message,
+    rule,
+    severity: opts.severity ?? 'error',
+    ...(opts.hint ? { hint: opts.hint } : {}),
+  };
+}

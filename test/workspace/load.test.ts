@@ -1,0 +1,106 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadWorkspace } from '../../src/workspace/load.js';
+import { MINIMAL, exampleWorkspace, tempWorkspace } from '../support/workspace.js';
+
+const cleanups: (() => void)[] = [];
+afterEach(() => cleanups.splice(0).forEach((f) => f()));
+
+/** Loads MINIMAL with some files replaced, and returns its problems as `file:line:col: message`. */
+function problemsWith(files: Record<string, string>): string[] {
+  const ws = tempWorkspace({ ...MINIMAL, ...files });
+  cleanups.push(ws.remove);
+  return loadWorkspace(ws.dir).problems.map((p) => `${p.file}:${p.line}:${p.column}: ${p.message}${p.hint ? ` [${p.hint}]` : ''}`);
+}
+
+describe('loadWorkspace', () => {
+  it('accepts the minimal workspace and the repository example', () => {
+    expect(problemsWith({})).toEqual([]);
+    const ex = exampleWorkspace();
+    cleanups.push(ex.remove);
+    const { workspace, problems } = loadWorkspace(ex.dir);
+    expect(problems).toEqual([]);
+    expect([...workspace!.campaigns.keys()]).toContain('winback');
+  });
+
+  it('points at an unknown key and suggests the near one', () => {
+    expect(problemsWith({ 'campaigns/hello.yaml': 'title: Hello\nsite: main\naudience:\n  segment: everyone\ntemplat: hello\n' })).toEqual([
+      'campaigns/hello.yaml:1:1: missing required key "template" [Name of a template in templates/.]',
+      'campaigns/hello.yaml:5:1: unknown key "templat" [did you mean "template"?]',
+    ]);
+  });
+
+  it('names the allowed values of an enum and the near one', () => {
+    expect(problemsWith({ 'campaigns/hello.yaml': MINIMAL['campaigns/hello.yaml']!.replace('status: ready', 'status: redy') })).toEqual([
+      'campaigns/hello.yaml:6:9: status must be one of: draft, ready, paused, cancelled (got "redy") [did you mean "ready"?]',
+    ]);
+  });
+
+  it('reports a reference to a missing segment at the reference', () => {
+    expect(problemsWith({ 'campaigns/hello.yaml': MINIMAL['campaigns/hello.yaml']!.replace('segment: everyone', 'segment: nobody') })).toEqual([
+      'campaigns/hello.yaml:4:12: segment "nobody" does not exist [known segments: everyone; or create segments/nobody.yaml]',
+    ]);
+  });
+
+  it('reports a reference to a missing template and an undefined site', () => {
+    const text = 'title: Hello\nsites: [main, outlet]\naudience:\n  segment: everyone\ntemplate: gone\n';
+    expect(problemsWith({ 'campaigns/hello.yaml': text })).toEqual([
+      'campaigns/hello.yaml:2:15: site "outlet" is not defined in herald.yaml [defined sites: main]',
+      'campaigns/hello.yaml:5:11: template "gone" does not exist [known templates: hello; or create templates/gone/]',
+    ]);
+  });
+
+  it('reports YAML syntax errors with their position', () => {
+    const [p] = problemsWith({ 'segments/everyone.yaml': 'where:\n  order_count: { gte: 0\n' });
+    expect(p).toMatch(/^segments\/everyone\.yaml:3:1: YAML syntax: /);
+  });
+
+  it('reports a duplicate key', () => {
+    expect(problemsWith({ 'segments/everyone.yaml': 'where:\n  order_count: { gte: 0 }\nwhere:\n  site: main\n' })).toEqual([
+      'segments/everyone.yaml:3:1: duplicate key: a key appears twice in the same mapping [remove or rename one of the two keys]',
+    ]);
+  });
+
+  it('explains a malformed duration at the value', () => {
+    expect(problemsWith({ 'segments/everyone.yaml': 'where:\n  last_order: { before: 6 months }\n' })).toEqual([
+      'segments/everyone.yaml:2:25: where.last_order.before: "6 months" is not a valid duration [A span of time: a number followed by h (hours), d (days) or w (weeks). For example: "90d", "4h", "2w".]',
+    ]);
+  });
+
+  it('explains a wrong type', () => {
+    expect(problemsWith({ 'segments/everyone.yaml': 'where:\n  order_count: { gte: three }\n' })).toEqual([
+      'segments/everyone.yaml:2:23: where.order_count.gte must be a number',
+    ]);
+  });
+
+  it('requires a body and a subject for every locale of the sites that use a template', () => {
+    const project = MINIMAL['herald.yaml']!.replace('locales: [en]', 'locales: [en, ru]');
+    expect(problemsWith({ 'herald.yaml': project })).toEqual([
+      'templates/hello/template.yaml:1:1: template "hello" has no ru.mjml, needed by site "main" (campaign "hello") [add templates/hello/ru.mjml]',
+      'templates/hello/template.yaml:1:1: template "hello" has no ru subject, needed by site "main" (campaign "hello") [add "ru: ..." under subject]',
+    ]);
+  });
+
+  it('finds a cycle between segments', () => {
+    expect(
+      problemsWith({
+        'segments/a.yaml': 'where:\n  all:\n    - site: main\n    - segment: b\n',
+        'segments/b.yaml': 'where:\n  segment: a\n',
+      }),
+    ).toEqual(['segments/a.yaml:4:16: segments refer to each other in a cycle: a → b → a [a segment cannot include itself, directly or through others]']);
+  });
+
+  it('reports every problem at once, across files', () => {
+    const problems = problemsWith({
+      'segments/everyone.yaml': 'where:\n  order_count: { gte: three }\n',
+      'campaigns/hello.yaml': MINIMAL['campaigns/hello.yaml']!.replace('status: ready', 'status: redy'),
+      'campaigns/Bad Name.yaml': 'title: x\n',
+    });
+    expect(problems.map((p) => p.split(':')[0])).toEqual(['campaigns/Bad Name.yaml', 'campaigns/hello.yaml', 'segments/everyone.yaml']);
+  });
+
+  it('throws a UserError with a hint when there is no herald.yaml', () => {
+    const ws = tempWorkspace({});
+    cleanups.push(ws.remove);
+    expect(() => loadWorkspace(ws.dir)).toThrow(/no herald.yaml/);
+  });
+});
