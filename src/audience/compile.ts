@@ -36,28 +36,36 @@ class Params {
 const MAX_DEPTH = 32;
 
 /**
- * `SELECT c.id AS customer_id FROM <schema>.customers c WHERE …`. `$1` is always
- * `now`, so relative durations resolve against a time the caller chooses.
- * Pass `values` to continue numbering after parameters of an enclosing query.
+ * `SELECT c.id AS customer_id FROM <schema>.customers c WHERE …`. Relative
+ * durations resolve against `now`, a parameter the caller chooses. Pass
+ * `values` to continue numbering after parameters of an enclosing query.
  */
 export function compileSegment(where: Condition, ctx: CompileContext, now: Date, values: unknown[] = []): CompiledSql {
   const p = new Params(values);
-  const nowParam = p.add(now.toISOString(), '::timestamptz');
-  const cancelled = p.add([...ctx.cancelled], '::text[]');
   const q = quoteIdent(ctx.schema);
-  const compiler = new Compiler(ctx, p, q, nowParam, cancelled);
-  const cond = compiler.condition(where, 0);
+  const cond = new Compiler(ctx, p, q, now).condition(where, 0);
   return { text: `SELECT c.id AS customer_id FROM ${q}.customers c WHERE ${cond}`, values: p.values };
 }
 
 class Compiler {
+  // Added on first use: PostgreSQL cannot type a parameter the statement never mentions.
+  private nowParam?: string;
+  private cancelledParam?: string;
+
   constructor(
     private ctx: CompileContext,
     private p: Params,
     private schema: string,
-    private now: string,
-    private cancelled: string,
+    private nowValue: Date,
   ) {}
+
+  private get now(): string {
+    return (this.nowParam ??= this.p.add(this.nowValue.toISOString(), '::timestamptz'));
+  }
+
+  private get cancelled(): string {
+    return (this.cancelledParam ??= this.p.add([...this.ctx.cancelled], '::text[]'));
+  }
 
   condition(c: Condition, depth: number): string {
     if (depth > MAX_DEPTH) throw new Error('segment nesting too deep (a cycle?)');

@@ -17,7 +17,8 @@ export function workspaceDir(opts: GlobalOptions): string {
 
 /** `--db`, else HERALD_DATABASE_URL, else the embedded database in `.herald/db`. */
 export function dbSpec(opts: GlobalOptions): string {
-  return opts.db ?? process.env.HERALD_DATABASE_URL ?? join(workspaceDir(opts), '.herald', 'db');
+  // An empty variable counts as unset, as in a CI step that clears it with `VAR=`.
+  return opts.db || process.env.HERALD_DATABASE_URL || join(workspaceDir(opts), '.herald', 'db');
 }
 
 /** Opens the database, brings it up to the latest migration, runs `fn`, and always closes it. */

@@ -14,14 +14,14 @@ const program = new Command('herald')
   .showHelpAfterError('(run `herald --help` for usage)')
   .exitOverride();
 
-type Opts = Record<string, unknown>;
+// Each command declares its own option type; commander hands over what it parsed.
 const run =
-  (load: () => Promise<{ default: (args: string[], opts: Opts) => Promise<void> }>) =>
+  (load: () => Promise<{ default: (args: string[], opts: never) => Promise<void> }>) =>
   async (...args: unknown[]) => {
     const cmd = args[args.length - 1] as Command;
     const positional = args.slice(0, -2).filter((a): a is string => typeof a === 'string');
     const mod = await load();
-    await mod.default(positional, cmd.optsWithGlobals());
+    await mod.default(positional, cmd.optsWithGlobals() as never);
   };
 
 program

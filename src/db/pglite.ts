@@ -16,7 +16,7 @@ function wrap(conn: Pick<PGlite, 'query' | 'exec'>): Queryable {
 
 /** PGlite in a data directory, or in memory for `memory://`. One process at a time. */
 export async function openPglite(dir: string): Promise<Db> {
-  const inMemory = dir === 'memory://' || dir === '';
+  const inMemory = dir === 'memory://';
   if (!inMemory) mkdirSync(dir, { recursive: true });
   const pglite = inMemory ? new PGlite() : new PGlite(dir);
   await pglite.waitReady;

@@ -1,0 +1,109 @@
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { applyObjects } from '../../apply/apply.js';
+import { isServerUrl, type Db } from '../../db/db.js';
+import { UserError } from '../../errors.js';
+import { createLog } from '../../log.js';
+import { seedShop } from '../../demo/seed.js';
+import { describeCommit, gitInfo } from '../../git/commit.js';
+import { reportText } from '../../report/report.js';
+import { campaignReport, writeReport } from '../../report/write.js';
+import { sendCampaign } from '../../send/send.js';
+import { transportFromEnv } from '../../send/transport.js';
+import { desiredObjects } from '../../state/objects.js';
+import { sourceSchema, type Workspace } from '../../workspace/model.js';
+import { dbSpec, print, validWorkspace, withDb, workspaceDir, type GlobalOptions } from '../context.js';
+
+interface DemoOptions extends GlobalOptions {
+  customers: string;
+  seed: string;
+  fresh?: boolean;
+}
+
+/**
+ * The whole path on this repository's own workspace: seed a deterministic shop
+ * into the embedded database, validate, apply, send every ready campaign to the
+ * outbox, and write their reports.
+ */
+export default async function demo(_args: string[], opts: DemoOptions): Promise<void> {
+  const customers = positiveInt(opts.customers, '--customers');
+  const seed = positiveInt(opts.seed, '--seed');
+  const dir = workspaceDir(opts);
+  const spec = dbSpec(opts);
+  if (opts.fresh) {
+    if (isServerUrl(spec)) throw new UserError('--fresh only resets the embedded database', 'drop the server database yourself if you mean it');
+    rmSync(spec, { recursive: true, force: true });
+    rmSync(join(dir, '.herald', 'outbox'), { recursive: true, force: true });
+  }
+
+  const started = Date.now();
+  const step = (text: string) => print(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${text}`);
+
+  const ws = validWorkspace(opts);
+  step(`validated ${dir}: ${ws.segments.size} segments, ${ws.templates.size} templates, ${ws.campaigns.size} campaigns`);
+
+  await withDb(opts, async (db) => {
+    step(`database: ${db.kind} at ${db.where}`);
+    await ensureShop(db, ws, { customers, seed }, step);
+
+    const git = gitInfo(dir);
+    const applied = await applyObjects(db, desiredObjects(ws), { gitCommit: describeCommit(git), appliedBy: git.user });
+    const s = applied.plan.summary;
+    step(`applied: ${s.create} created, ${s.update} updated, ${s.delete} deleted, ${s.unchanged} unchanged`);
+
+    const ready = [...ws.campaigns.values()].filter((c) => (c.spec.status ?? 'draft') === 'ready');
+    const transport = transportFromEnv(join(dir, '.herald', 'outbox'));
+    try {
+      for (const c of ready) {
+        const r = await sendCampaign(db, { campaign: c.name, transport, now: new Date(), log: createLog('warn') });
+        step(`sent ${c.name}: ${r.sent} sent, ${r.failed} failed${r.sent + r.failed === 0 ? ' (already sent: the ledger sends each message once)' : ''} → ${transport.description}`);
+        const report = await campaignReport(db, c.name);
+        writeReport(dir, report);
+        print(`\n${reportText(report)}\n  written to reports/${c.name}.json and reports/${c.name}.md\n`);
+      }
+    } finally {
+      transport.close();
+    }
+  });
+  step('done. Run `npm start -- --fresh` to start over.');
+}
+
+/** Seeds the shop unless the database already holds the same demo shop. */
+async function ensureShop(db: Db, ws: Workspace, want: { customers: number; seed: number }, step: (t: string) => void) {
+  const schema = sourceSchema(ws.project.spec);
+  const key = JSON.stringify(want);
+  const [row] = await db.query<{ value: string }>("SELECT value FROM herald.settings WHERE key = 'demo_shop'");
+  const [exists] = await db.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [`${schema}.customers`]);
+  if (row?.value === key && exists?.ok) {
+    step(`demo shop already seeded (${want.customers} customers, seed ${want.seed})`);
+    return;
+  }
+  // Seeding replaces the schema. Never do that to a shop's own data.
+  const [foreign] = await db.query<{ ok: boolean }>('SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1) AS ok', [schema]);
+  if (!row && foreign?.ok) {
+    throw new UserError(
+      `schema "${schema}" already exists in ${db.where} and was not created by herald demo; the demo never replaces it`,
+      'run the demo on the embedded database (no --db, no HERALD_DATABASE_URL) or on an empty database',
+    );
+  }
+  const today = new Date();
+  today.setUTCHours(0, 0, 0, 0);
+  const summary = await seedShop(db, {
+    schema,
+    customers: want.customers,
+    seed: want.seed,
+    sites: ws.project.spec.sites.map((s) => ({ id: s.id, locales: s.locales, currency: s.currency, url: s.url })),
+    now: today,
+  });
+  await db.query(
+    "INSERT INTO herald.settings (key, value) VALUES ('demo_shop', $1) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+    [key],
+  );
+  step(`seeded the demo shop: ${summary.customers} customers, ${summary.orders} orders, ${summary.products} products, ${summary.carts} carts`);
+}
+
+function positiveInt(text: string, flag: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new UserError(`${flag} must be a positive whole number, got "${text}"`);
+  return n;
+}

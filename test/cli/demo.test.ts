@@ -1,0 +1,78 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openDb } from '../../src/db/db.js';
+import { herald } from '../support/cli.js';
+import { createTestDb, serverUrl } from '../support/db.js';
+import { createShop } from '../support/shop.js';
+import { exampleWorkspace } from '../support/workspace.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const f of cleanups.splice(0).reverse()) await f();
+});
+
+async function setup() {
+  const ws = exampleWorkspace();
+  cleanups.push(ws.remove);
+  // The embedded database in the workspace, as `npm start` uses; a server database when one is configured.
+  if (!serverUrl) return { ws, db: [] as string[] };
+  const db = await createTestDb();
+  cleanups.push(() => db.dispose());
+  return { ws, db: ['--db', db.url!] };
+}
+
+describe('herald demo', () => {
+  it('seeds, applies, sends to the outbox and reports; a rerun sends nothing again', async () => {
+    const { ws, db } = await setup();
+    const first = await herald(['demo', '--customers', '400', '--dir', ws.dir, ...db]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(/seeded the demo shop: 400 customers/);
+    expect(first.stdout).toMatch(/applied: 5 created/);
+    const sent = Number(/sent winback: (\d+) sent, 0 failed/.exec(first.stdout)?.[1]);
+    expect(sent).toBeGreaterThan(0);
+
+    const emls = readdirSync(join(ws.dir, '.herald', 'outbox', 'winback')).filter((f) => f.endsWith('.eml'));
+    expect(emls).toHaveLength(sent);
+    const eml = readFileSync(join(ws.dir, '.herald', 'outbox', 'winback', emls[0]!), 'utf8');
+    expect(eml).toMatch(/^List-Unsubscribe-Post: List-Unsubscribe=One-Click\r$/m);
+    expect(JSON.parse(readFileSync(join(ws.dir, 'reports', 'winback.json'), 'utf8'))).toMatchObject({ sent, recipients: sent });
+
+    const second = await herald(['demo', '--customers', '400', '--dir', ws.dir, ...db]);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stdout).toMatch(/demo shop already seeded/);
+    expect(second.stdout).toMatch(/applied: 0 created, 0 updated, 0 deleted, 5 unchanged/);
+    expect(second.stdout).toMatch(/sent winback: 0 sent, 0 failed \(already sent/);
+  });
+
+  it('never replaces a shop schema it did not create', async () => {
+    const ws = exampleWorkspace();
+    cleanups.push(ws.remove);
+    // The shop's own data, in a database the CLI subprocess can open.
+    const dbSpec = serverUrl ? undefined : mkdtempSync(join(tmpdir(), 'herald-pglite-'));
+    const handle = serverUrl ? await createTestDb() : await openDb(dbSpec!);
+    cleanups.push(async () => {
+      if ('dispose' in handle) await (handle as { dispose(): Promise<void> }).dispose();
+      if (dbSpec) rmSync(dbSpec, { recursive: true, force: true });
+    });
+    await createShop(handle, { customers: [{ id: 1, email: 'real@example.com' }] });
+    if (!serverUrl) await handle.close();
+
+    const r = await herald(['demo', '--customers', '50', '--dir', ws.dir, '--db', serverUrl ? (handle as { url: string }).url : dbSpec!]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('schema "shop" already exists');
+
+    const check = serverUrl ? handle : await openDb(dbSpec!);
+    const rows = await check.query<{ email: string }>('SELECT email FROM shop.customers');
+    expect(rows).toEqual([{ email: 'real@example.com' }]);
+    if (!serverUrl) await check.close();
+  });
+
+  it('rejects a bad --customers value', async () => {
+    const { ws } = await setup();
+    const r = await herald(['demo', '--customers', 'lots', '--dir', ws.dir]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('--customers must be a positive whole number, got "lots"');
+  });
+});

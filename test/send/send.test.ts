@@ -1,0 +1,143 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { applyObjects } from '../../src/apply/apply.js';
+import { silentLog } from '../../src/log.js';
+import { ledgerCounts } from '../../src/send/ledger.js';
+import { sendCampaign } from '../../src/send/send.js';
+import { smtpTransport } from '../../src/send/transport.js';
+import { desiredObjects } from '../../src/state/objects.js';
+import { loadWorkspace } from '../../src/workspace/load.js';
+import { verifyToken } from '../../src/links/token.js';
+import { createTestDb } from '../support/db.js';
+import { createShop } from '../support/shop.js';
+import { startSmtpSink } from '../support/smtp.js';
+import { exampleWorkspace } from '../support/workspace.js';
+
+const NOW = new Date('2026-11-20T12:00:00Z');
+const LONG_AGO = '2025-01-10T10:00:00Z'; // more than 180 days before NOW
+const RECENT = '2026-10-01T10:00:00Z';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const f of cleanups.splice(0).reverse()) await f();
+});
+
+async function setup() {
+  const db = await createTestDb();
+  const ws = exampleWorkspace();
+  const sink = await startSmtpSink();
+  cleanups.push(() => db.dispose(), ws.remove, () => sink.close());
+  await createShop(db, {
+    customers: [
+      { id: 1, email: 'anna@example.com', first_name: 'Anna' },
+      { id: 2, email: 'boris@example.org', first_name: 'Борис', site: 'shop-ru', locale: 'ru' },
+      { id: 3, email: 'optout@example.com', first_name: 'Olga', email_opt_in: false },
+      { id: 4, email: null, first_name: 'Nomail' },
+      { id: 5, email: 'not-an-address', first_name: 'Bad' },
+      { id: 6, email: 'mallory@example.net', first_name: '<script>alert(1)</script>', locale: 'de' },
+      { id: 7, email: 'recent@example.com', first_name: 'Recent' },
+      { id: 8, email: 'never@example.com', first_name: 'Never' },
+    ],
+    orders: [
+      ...[1, 2, 3, 4, 5, 6].map((c) => ({ id: c, customer_id: c, created_at: LONG_AGO })),
+      { id: 7, customer_id: 7, created_at: LONG_AGO },
+      { id: 17, customer_id: 7, created_at: RECENT },
+      // A cancelled recent order does not make customer 1 a recent buyer.
+      { id: 21, customer_id: 1, created_at: RECENT, status: 'cancelled' },
+    ],
+  });
+  await applyObjects(db, desiredObjects(loadWorkspace(ws.dir).workspace!), { gitCommit: null, appliedBy: null });
+  return { db, sink };
+}
+
+describe('sendCampaign', () => {
+  it('sends the lapsed segment over SMTP, personalised, once', async () => {
+    const { db, sink } = await setup();
+    const transport = smtpTransport(sink.url);
+    cleanups.push(() => transport.close());
+    process.env.HERALD_SECRET = 'test-secret';
+    cleanups.push(() => void delete process.env.HERALD_SECRET);
+
+    const result = await sendCampaign(db, { campaign: 'winback', transport, now: NOW, log: silentLog });
+    expect(result).toEqual({ materialised: 3, sent: 3, failed: 0, completed: true });
+
+    const byTo = new Map(sink.messages.map((m) => [(m.to as { text: string }).text, m]));
+    expect([...byTo.keys()].sort()).toEqual(['anna@example.com', 'boris@example.org', 'mallory@example.net']);
+
+    const anna = byTo.get('anna@example.com')!;
+    expect(anna.subject).toBe('Anna, it has been a while');
+    expect(anna.from?.value).toEqual([{ name: 'Northwind Outfitters', address: 'news@shop.example.com' }]);
+    expect(anna.html).toContain('Dear Anna,');
+    expect(anna.html).toContain('Torstraße 1');
+
+    const boris = byTo.get('boris@example.org')!;
+    expect(boris.subject).toBe('Борис, давно не виделись');
+    expect(boris.html).toContain('Здравствуйте, Борис!');
+    expect(boris.from?.text).toContain('news@shop.example.ru');
+
+    // A German customer on an en/ru site gets the site's default locale, and a
+    // name full of markup arrives as text.
+    const mallory = byTo.get('mallory@example.net')!;
+    expect(mallory.html).toContain('Dear &lt;script&gt;alert(1)&lt;/script&gt;,');
+    expect(mallory.html).not.toContain('<script>');
+
+    const line = anna.headerLines.find((h) => h.key === 'list-unsubscribe')?.line ?? '';
+    const unsub = line.replace(/\r?\n[ \t]+/g, ' ');
+    const [, url, mailto] = /<(https:[^>]+)>, <(mailto:[^>]+)>/.exec(unsub) ?? [];
+    expect(url).toMatch(/^https:\/\/mail\.shop\.example\.com\/unsubscribe\//);
+    expect(mailto).toMatch(/^mailto:care@shop\.example\.com\?subject=unsubscribe%20/);
+    expect(anna.headerLines.find((h) => h.key === 'list-unsubscribe-post')?.line).toBe('List-Unsubscribe-Post: List-Unsubscribe=One-Click');
+    expect(anna.html).toContain(url);
+    const verified = verifyToken(url!.split('/').pop()!, 'test-secret');
+    expect(verified).toEqual({ ok: true, payload: { c: 1, s: 'shop-en', m: 'winback' } });
+    expect(anna.messageId).toMatch(/^<winback\.\d+@shop\.example\.com>$/);
+
+    // Every ledger row is settled with the SMTP reply.
+    const rows = await db.query<{ status: string; smtp_response: string }>('SELECT status, smtp_response FROM herald.messages');
+    expect(rows.every((r) => r.status === 'sent' && r.smtp_response.startsWith('250'))).toBe(true);
+
+    // A second send sends nothing again.
+    const again = await sendCampaign(db, { campaign: 'winback', transport, now: NOW, log: silentLog });
+    expect(again).toEqual({ materialised: 0, sent: 0, failed: 0, completed: false });
+    expect(sink.messages).toHaveLength(3);
+    expect(await ledgerCounts(db, 'winback')).toEqual({ recipients: 3, queued: 0, claimed: 0, sent: 3, failed: 0 });
+  });
+
+  it('records a refused recipient as failed with the reply, and still completes', async () => {
+    const { db } = await setup();
+    const { SMTPServer } = await import('smtp-server');
+    const server = new SMTPServer({
+      authOptional: true,
+      disabledCommands: ['STARTTLS', 'AUTH'],
+      logger: false,
+      onRcptTo(addr, _s, cb) {
+        if (addr.address.startsWith('boris')) cb(Object.assign(new Error('5.1.1 no such user'), { responseCode: 550 }));
+        else cb();
+      },
+      onData(stream, _s, cb) {
+        stream.resume();
+        stream.on('end', () => cb());
+      },
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+    const transport = smtpTransport(`smtp://127.0.0.1:${(server.server.address() as { port: number }).port}`);
+    cleanups.push(() => transport.close());
+
+    const result = await sendCampaign(db, { campaign: 'winback', transport, now: NOW, log: silentLog });
+    expect(result).toMatchObject({ sent: 2, failed: 1, completed: true });
+    const [failed] = await db.query<{ email: string; smtp_response: string }>("SELECT email, smtp_response FROM herald.messages WHERE status = 'failed'");
+    expect(failed!.email).toBe('boris@example.org');
+    expect(failed!.smtp_response).toMatch(/550.*no such user/);
+  });
+
+  it('refuses a campaign that is not ready', async () => {
+    const { db } = await setup();
+    await db.query("UPDATE herald.objects SET spec = jsonb_set(spec, '{status}', '\"draft\"') WHERE kind = 'campaign'");
+    const transport = smtpTransport('smtp://127.0.0.1:1');
+    cleanups.push(() => transport.close());
+    await expect(sendCampaign(db, { campaign: 'winback', transport, now: NOW, log: silentLog })).rejects.toThrow(
+      'campaign "winback" is draft; only a ready campaign sends',
+    );
+    await expect(sendCampaign(db, { campaign: 'nope', transport, now: NOW, log: silentLog })).rejects.toThrow('campaign "nope" is not deployed');
+  });
+});
