@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { applyObjects } from '../../src/apply/apply.js';
 import { computePlan } from '../../src/plan/plan.js';
 import { desiredObjects } from '../../src/state/objects.js';
@@ -6,16 +6,14 @@ import { loadDeployed } from '../../src/state/queries.js';
 import { loadWorkspace } from '../../src/workspace/load.js';
 import { createTestDb, type TestDb } from '../support/db.js';
 import { exampleWorkspace } from '../support/workspace.js';
+import { useCleanups } from '../support/cleanup.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const f of cleanups.splice(0).reverse()) await f();
-});
+const cleanup = useCleanups();
 
 async function setup() {
   const db = await createTestDb();
   const ws = exampleWorkspace();
-  cleanups.push(() => db.dispose(), ws.remove);
+  cleanup(() => db.dispose(), ws.remove);
   const desired = () => desiredObjects(loadWorkspace(ws.dir).workspace!);
   return { db, ws, desired };
 }

@@ -1,25 +1,23 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openDb } from '../../src/db/db.js';
 import { herald } from '../support/cli.js';
-import { createTestDb, serverUrl } from '../support/db.js';
+import { createTestDb, serverUrl, type TestDb } from '../support/db.js';
 import { createShop } from '../support/shop.js';
 import { exampleWorkspace } from '../support/workspace.js';
+import { useCleanups } from '../support/cleanup.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const f of cleanups.splice(0).reverse()) await f();
-});
+const cleanup = useCleanups();
 
 async function setup() {
   const ws = exampleWorkspace();
-  cleanups.push(ws.remove);
+  cleanup(ws.remove);
   // The embedded database in the workspace, as `npm start` uses; a server database when one is configured.
   if (!serverUrl) return { ws, db: [] as string[] };
   const db = await createTestDb();
-  cleanups.push(() => db.dispose());
+  cleanup(() => db.dispose());
   return { ws, db: ['--db', db.url!] };
 }
 
@@ -48,18 +46,18 @@ describe('herald demo', () => {
 
   it('never replaces a shop schema it did not create', async () => {
     const ws = exampleWorkspace();
-    cleanups.push(ws.remove);
+    cleanup(ws.remove);
     // The shop's own data, in a database the CLI subprocess can open.
     const dbSpec = serverUrl ? undefined : mkdtempSync(join(tmpdir(), 'herald-pglite-'));
     const handle = serverUrl ? await createTestDb() : await openDb(dbSpec!);
-    cleanups.push(async () => {
+    cleanup(async () => {
       if ('dispose' in handle) await (handle as { dispose(): Promise<void> }).dispose();
       if (dbSpec) rmSync(dbSpec, { recursive: true, force: true });
     });
     await createShop(handle, { customers: [{ id: 1, email: 'real@example.com' }] });
     if (!serverUrl) await handle.close();
 
-    const r = await herald(['demo', '--customers', '50', '--dir', ws.dir, '--db', serverUrl ? (handle as { url: string }).url : dbSpec!]);
+    const r = await herald(['demo', '--customers', '50', '--dir', ws.dir, '--db', serverUrl ? (handle as TestDb).url! : dbSpec!]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('schema "shop" already exists');
 

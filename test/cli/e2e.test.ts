@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openDb } from '../../src/db/db.js';
 import { migrate } from '../../src/db/migrate.js';
 import { herald } from '../support/cli.js';
@@ -9,11 +9,9 @@ import { createTestDb } from '../support/db.js';
 import { createShop } from '../support/shop.js';
 import { startSmtpSink } from '../support/smtp.js';
 import { exampleWorkspace } from '../support/workspace.js';
+import { useCleanups } from '../support/cleanup.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const f of cleanups.splice(0).reverse()) await f();
-});
+const cleanup = useCleanups();
 
 const LONG_AGO = new Date(Date.now() - 400 * 86_400_000).toISOString();
 
@@ -31,12 +29,12 @@ async function shopDatabase(): Promise<string> {
   };
   if (process.env.HERALD_TEST_DATABASE_URL) {
     const db = await createTestDb();
-    cleanups.push(() => db.dispose());
+    cleanup(() => db.dispose());
     await createShop(db, data);
     return db.url!;
   }
   const dir = mkdtempSync(join(tmpdir(), 'herald-pglite-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  cleanup(() => rmSync(dir, { recursive: true, force: true }));
   const db = await openDb(dir);
   await migrate(db);
   await createShop(db, data);
@@ -47,9 +45,9 @@ async function shopDatabase(): Promise<string> {
 describe('herald CLI end to end', () => {
   it('validate → apply → send over SMTP → report', async () => {
     const ws = exampleWorkspace();
-    cleanups.push(ws.remove);
+    cleanup(ws.remove);
     const sink = await startSmtpSink();
-    cleanups.push(() => sink.close());
+    cleanup(() => sink.close());
     const db = await shopDatabase();
     const base = ['--dir', ws.dir, '--db', db];
 
@@ -96,7 +94,7 @@ describe('herald CLI end to end', () => {
 
   it('a broken workspace file gets located errors, not a stack trace, and nothing is applied', async () => {
     const ws = exampleWorkspace();
-    cleanups.push(ws.remove);
+    cleanup(ws.remove);
     ws.write('campaigns/winback.yaml', 'title: Broken\nsites: [shop-en]\naudience:\n  segmnt: lapsed\ntemplate: newsletter\nstatus: sometimes\n');
     const validate = await herald(['validate', '--dir', ws.dir]);
     expect(validate.code).toBe(1);
@@ -117,7 +115,7 @@ describe('herald CLI end to end', () => {
 
   it('annotates problems for GitHub Actions', async () => {
     const ws = exampleWorkspace();
-    cleanups.push(ws.remove);
+    cleanup(ws.remove);
     ws.write('segments/lapsed.yaml', 'where:\n  last_order: { before: soon }\n');
     const r = await herald(['validate', '--dir', ws.dir], { GITHUB_ACTIONS: 'true' });
     expect(r.code).toBe(1);

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { applyObjects } from '../../src/apply/apply.js';
 import { silentLog } from '../../src/log.js';
 import { ledgerCounts } from '../../src/send/ledger.js';
@@ -11,21 +11,19 @@ import { createTestDb } from '../support/db.js';
 import { createShop } from '../support/shop.js';
 import { startSmtpSink } from '../support/smtp.js';
 import { exampleWorkspace } from '../support/workspace.js';
+import { useCleanups } from '../support/cleanup.js';
 
 const NOW = new Date('2026-11-20T12:00:00Z');
 const LONG_AGO = '2025-01-10T10:00:00Z'; // more than 180 days before NOW
 const RECENT = '2026-10-01T10:00:00Z';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const f of cleanups.splice(0).reverse()) await f();
-});
+const cleanup = useCleanups();
 
 async function setup() {
   const db = await createTestDb();
   const ws = exampleWorkspace();
   const sink = await startSmtpSink();
-  cleanups.push(() => db.dispose(), ws.remove, () => sink.close());
+  cleanup(() => db.dispose(), ws.remove, () => sink.close());
   await createShop(db, {
     customers: [
       { id: 1, email: 'anna@example.com', first_name: 'Anna' },
@@ -53,9 +51,9 @@ describe('sendCampaign', () => {
   it('sends the lapsed segment over SMTP, personalised, once', async () => {
     const { db, sink } = await setup();
     const transport = smtpTransport(sink.url);
-    cleanups.push(() => transport.close());
+    cleanup(() => transport.close());
     process.env.HERALD_SECRET = 'test-secret';
-    cleanups.push(() => void delete process.env.HERALD_SECRET);
+    cleanup(() => void delete process.env.HERALD_SECRET);
 
     const result = await sendCampaign(db, { campaign: 'winback', transport, now: NOW, log: silentLog });
     expect(result).toEqual({ materialised: 3, sent: 3, failed: 0, completed: true });
@@ -119,9 +117,9 @@ describe('sendCampaign', () => {
       },
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+    cleanup(() => new Promise<void>((r) => server.close(() => r())));
     const transport = smtpTransport(`smtp://127.0.0.1:${(server.server.address() as { port: number }).port}`);
-    cleanups.push(() => transport.close());
+    cleanup(() => transport.close());
 
     const result = await sendCampaign(db, { campaign: 'winback', transport, now: NOW, log: silentLog });
     expect(result).toMatchObject({ sent: 2, failed: 1, completed: true });
@@ -134,7 +132,7 @@ describe('sendCampaign', () => {
     const { db } = await setup();
     await db.query("UPDATE herald.objects SET spec = jsonb_set(spec, '{status}', '\"draft\"') WHERE kind = 'campaign'");
     const transport = smtpTransport('smtp://127.0.0.1:1');
-    cleanups.push(() => transport.close());
+    cleanup(() => transport.close());
     await expect(sendCampaign(db, { campaign: 'winback', transport, now: NOW, log: silentLog })).rejects.toThrow(
       'campaign "winback" is draft; only a ready campaign sends',
     );

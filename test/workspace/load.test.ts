@@ -1,14 +1,14 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadWorkspace } from '../../src/workspace/load.js';
 import { MINIMAL, exampleWorkspace, tempWorkspace } from '../support/workspace.js';
+import { useCleanups } from '../support/cleanup.js';
 
-const cleanups: (() => void)[] = [];
-afterEach(() => cleanups.splice(0).forEach((f) => f()));
+const cleanup = useCleanups();
 
 /** Loads MINIMAL with some files replaced, and returns its problems as `file:line:col: message`. */
 function problemsWith(files: Record<string, string>): string[] {
   const ws = tempWorkspace({ ...MINIMAL, ...files });
-  cleanups.push(ws.remove);
+  cleanup(ws.remove);
   return loadWorkspace(ws.dir).problems.map((p) => `${p.file}:${p.line}:${p.column}: ${p.message}${p.hint ? ` [${p.hint}]` : ''}`);
 }
 
@@ -16,7 +16,7 @@ describe('loadWorkspace', () => {
   it('accepts the minimal workspace and the repository example', () => {
     expect(problemsWith({})).toEqual([]);
     const ex = exampleWorkspace();
-    cleanups.push(ex.remove);
+    cleanup(ex.remove);
     const { workspace, problems } = loadWorkspace(ex.dir);
     expect(problems).toEqual([]);
     expect([...workspace!.campaigns.keys()]).toContain('winback');
@@ -100,7 +100,7 @@ describe('loadWorkspace', () => {
 
   it('throws a UserError with a hint when there is no herald.yaml', () => {
     const ws = tempWorkspace({});
-    cleanups.push(ws.remove);
+    cleanup(ws.remove);
     expect(() => loadWorkspace(ws.dir)).toThrow(/no herald.yaml/);
   });
 });
