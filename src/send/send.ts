@@ -1,13 +1,14 @@
 import type { Db } from '../db/db.js';
 import { UserError } from '../errors.js';
 import type { Log } from '../log.js';
+import { audienceCondition } from '../audience/audience.js';
 import { compileSegment } from '../audience/compile.js';
 import { linkSecret } from '../links/secret.js';
 import { signToken } from '../links/token.js';
 import { greeting } from '../render/greeting.js';
 import { prepareTemplate, type PreparedTemplate } from '../render/personalize.js';
 import { loadDeployed } from '../state/queries.js';
-import { campaignSites, sourceSchema, type Campaign, type Project, type Segment, type Site } from '../workspace/model.js';
+import { campaignSites, cancelledStatuses, sourceSchema, type Campaign, type Project, type Segment, type Site } from '../workspace/model.js';
 import { composeMessage } from './compose.js';
 import * as ledger from './ledger.js';
 import type { Transport } from './transport.js';
@@ -66,8 +67,8 @@ export async function sendCampaign(db: Db, o: SendOptions): Promise<SendResult> 
 
   const materialised = await db.transaction(async (tx) => {
     if (!(await ledger.startRun(tx, o.campaign))) return 0;
-    const segment = segments.get(campaign.audience.segment)!;
-    const compiled = compileSegment(segment.where, { schema, segments, cancelled: ['cancelled'] }, o.now);
+    const where = audienceCondition(campaign.audience);
+    const compiled = compileSegment(where, { schema, segments, cancelled: cancelledStatuses(project) }, o.now);
     const locales: ledger.SiteLocales = Object.fromEntries(campaignSiteList.map((s) => [s.id, { locales: s.locales, default: s.default_locale }]));
     return ledger.materialise(tx, o.campaign, schema, compiled, locales);
   });

@@ -21,7 +21,7 @@ export function desiredObjects(ws: Workspace): DeployObject[] {
   const out: DeployObject[] = [object('project', 'herald', ws.project.spec as unknown as Record<string, unknown>)];
   for (const s of ws.segments.values()) out.push(object('segment', s.name, s.spec as unknown as Record<string, unknown>));
   for (const t of ws.templates.values()) {
-    const bodies = Object.fromEntries(Object.entries(t.bodies).map(([locale, b]) => [locale, b.mjml]));
+    const bodies = Object.fromEntries(Object.entries(t.bodies).map(([locale, b]) => [locale, b.text]));
     out.push(object('template', t.name, { ...(t.spec as unknown as Record<string, unknown>), bodies }));
   }
   for (const c of ws.campaigns.values()) out.push(object('campaign', c.name, c.spec as unknown as Record<string, unknown>));

@@ -4,7 +4,7 @@ import { UserError, type Problem } from '../errors.js';
 import { checkSchema, type SchemaKind } from './schema.js';
 import { readYaml } from './source.js';
 import { checkRules } from './rules.js';
-import type { Campaign, Entry, Project, Segment, Template, TemplateEntry, Workspace } from './model.js';
+import type { Campaign, Entry, List, ListEntry, Project, Segment, Template, TemplateEntry, TextFile, Trigger, Workspace } from './model.js';
 
 const NAME = /^[a-z0-9][a-z0-9_-]*$/;
 
@@ -44,35 +44,37 @@ export function loadWorkspace(dir: string): LoadResult {
     const e = read<Segment>(file, 'segment', name);
     if (e) segments.set(name, e);
   }
+  const lists = new Map<string, ListEntry>();
+  for (const { name, file } of yamlFiles(dir, 'lists', problems)) {
+    const e = read<List>(file, 'list', name);
+    if (e) lists.set(name, { ...e, csv: `lists/${e.spec.file}` });
+  }
   const campaigns = new Map<string, Entry<Campaign>>();
   for (const { name, file } of yamlFiles(dir, 'campaigns', problems)) {
     const e = read<Campaign>(file, 'campaign', name);
     if (e) campaigns.set(name, e);
   }
+  const triggers = new Map<string, Entry<Trigger>>();
+  for (const { name, file } of yamlFiles(dir, 'triggers', problems)) {
+    const e = read<Trigger>(file, 'trigger', name);
+    if (e) triggers.set(name, e);
+  }
   const templates = new Map<string, TemplateEntry>();
   for (const name of templateDirs(dir, problems)) {
     const file = `templates/${name}/template.yaml`;
     if (!existsSync(join(dir, file))) {
-      problems.push({
-        file: `templates/${name}`,
-        line: 1,
-        column: 1,
-        message: `template folder "${name}" has no template.yaml`,
-        rule: 'layout',
-        severity: 'error',
-        hint: 'add template.yaml with at least a subject per locale',
-      });
+      problems.push(layoutProblem(`templates/${name}`, `template folder "${name}" has no template.yaml`, 'add template.yaml with at least a subject per locale'));
       continue;
     }
     const e = read<Template>(file, 'template', name);
-    if (e) templates.set(name, { ...e, bodies: templateBodies(dir, name) });
+    if (e) templates.set(name, { ...e, ...templateFiles(dir, name, problems) });
   }
 
   // A file that failed its schema is left out of the model; rules over the rest
   // still run, but references to the failed file would only repeat the error.
   const failedFiles = new Set(problems.map((p) => p.file));
   if (!project) return { problems };
-  const workspace: Workspace = { dir, project, segments, templates, campaigns };
+  const workspace: Workspace = { dir, project, segments, lists, templates, partials: partialFiles(dir), campaigns, triggers };
   problems.push(...checkRules(workspace, failedFiles));
   return { workspace, problems: sortProblems(problems) };
 }
@@ -125,15 +127,36 @@ function templateDirs(dir: string, problems: Problem[]): string[] {
   return out;
 }
 
-function templateBodies(dir: string, name: string): TemplateEntry['bodies'] {
-  const bodies: TemplateEntry['bodies'] = {};
+const LOCALE_FILE = /^([a-z]{2}(?:-[A-Z]{2})?)\.(mjml|txt)$/;
+
+/** The <locale>.mjml bodies and <locale>.txt parts beside a template.yaml. */
+function templateFiles(dir: string, name: string, problems: Problem[]): Pick<TemplateEntry, 'bodies' | 'texts'> {
+  const bodies: Record<string, TextFile> = {};
+  const texts: Record<string, TextFile> = {};
   for (const f of readdirSync(join(dir, 'templates', name)).sort()) {
-    const m = /^([a-z]{2}(?:-[A-Z]{2})?)\.mjml$/.exec(f);
-    if (!m) continue;
+    if (f === 'template.yaml' || f === 'preview.yaml' || f.startsWith('.')) continue;
     const file = `templates/${name}/${f}`;
-    bodies[m[1]!] = { file, mjml: readFileSync(join(dir, file), 'utf8') };
+    const m = LOCALE_FILE.exec(f);
+    if (!m) {
+      problems.push(layoutProblem(file, `unexpected file "${f}" in template "${name}"`, 'a template folder holds template.yaml, <locale>.mjml and <locale>.txt (for example en.mjml, en.txt)'));
+      continue;
+    }
+    (m[2] === 'mjml' ? bodies : texts)[m[1]!] = { file, text: readFileSync(join(dir, file), 'utf8') };
   }
-  return bodies;
+  return { bodies, texts };
+}
+
+/** templates/_partials/: MJML fragments that templates include with <mj-include path="../_partials/x.mjml" />. */
+function partialFiles(dir: string): Map<string, TextFile> {
+  const out = new Map<string, TextFile>();
+  const path = join(dir, 'templates', '_partials');
+  if (!existsSync(path)) return out;
+  for (const f of readdirSync(path).sort()) {
+    if (!f.endsWith('.mjml')) continue;
+    const file = `templates/_partials/${f}`;
+    out.set(f, { file, text: readFileSync(join(dir, file), 'utf8') });
+  }
+  return out;
 }
 
 function layoutProblem(file: string, message: string, hint: string): Problem {

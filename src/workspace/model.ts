@@ -1,7 +1,17 @@
-import type { Campaign, Project, Segment, Template } from './types.gen.js';
+import type { Campaign, List, Project, Segment, Template, Trigger } from './types.gen.js';
 import type { YamlSource } from './source.js';
 
-export type { Campaign, Project, Segment, Template, Site, Condition } from './types.gen.js';
+export type {
+  Campaign,
+  Condition,
+  List,
+  Project,
+  Segment,
+  Site,
+  Template,
+  Trigger,
+  Variant,
+} from './types.gen.js';
 
 /** One object read from the workspace, with the source it came from. */
 export interface Entry<T> {
@@ -10,10 +20,24 @@ export interface Entry<T> {
   source: YamlSource;
 }
 
-/** A template's metadata plus one MJML body per locale. */
+/** A file of the workspace, by its path relative to the root. */
+export interface TextFile {
+  file: string;
+  text: string;
+}
+
+/** A template's metadata plus one MJML body, and optionally one plain-text part, per locale. */
 export interface TemplateEntry extends Entry<Template> {
-  /** locale → MJML source and its file. */
-  bodies: Record<string, { file: string; mjml: string }>;
+  /** locale → MJML source, as written (partials not yet inlined). */
+  bodies: Record<string, TextFile>;
+  /** locale → plain-text part. */
+  texts: Record<string, TextFile>;
+}
+
+/** A list definition; its CSV is read by the list checks and by import. */
+export interface ListEntry extends Entry<List> {
+  /** The CSV's path relative to the workspace root. */
+  csv: string;
 }
 
 /** The whole workspace as plain values: what `validate` checks and `plan` diffs. */
@@ -21,17 +45,31 @@ export interface Workspace {
   dir: string;
   project: Entry<Project>;
   segments: Map<string, Entry<Segment>>;
+  lists: Map<string, ListEntry>;
   templates: Map<string, TemplateEntry>;
+  /** templates/_partials/<file> → source, shared by templates through <mj-include>. */
+  partials: Map<string, TextFile>;
   campaigns: Map<string, Entry<Campaign>>;
+  triggers: Map<string, Entry<Trigger>>;
 }
 
-/** The sites a campaign sends for, whichever of `site` / `sites` it used. */
-export function campaignSites(c: Campaign): string[] {
+/** The sites a campaign (or trigger) sends for, whichever of `site` / `sites` it used. */
+export function campaignSites(c: { site?: string; sites?: string[] }): string[] {
   return c.sites ?? (c.site ? [c.site] : []);
 }
 
 export const SOURCE_SCHEMA_DEFAULT = 'shop';
+export const CANCELLED_DEFAULT = ['cancelled'];
+export const OPEN_DEFAULT = ['new', 'paid', 'shipped'];
 
 export function sourceSchema(p: Project): string {
   return p.source?.schema ?? SOURCE_SCHEMA_DEFAULT;
+}
+
+export function cancelledStatuses(p: Project): string[] {
+  return p.source?.cancelled_statuses ?? CANCELLED_DEFAULT;
+}
+
+export function openStatuses(p: Project): string[] {
+  return p.source?.open_statuses ?? OPEN_DEFAULT;
 }

@@ -42,21 +42,46 @@ const siteLocales: Rule = (ws) => {
   return out;
 };
 
+/** Checks that each named object exists; `path` points at the name in the file. */
+function references(
+  src: Parameters<typeof problemAt>[0],
+  refs: { name: string; path: (string | number)[] }[],
+  kind: 'segment' | 'list' | 'template',
+  ws: Workspace,
+  failed: Set<string>,
+): Problem[] {
+  const pool = kind === 'segment' ? ws.segments : kind === 'list' ? ws.lists : ws.templates;
+  const fileOf = (n: string) => (kind === 'template' ? `templates/${n}/template.yaml` : `${kind}s/${n}.yaml`);
+  return refs
+    .filter((r) => !pool.has(r.name) && !failed.has(fileOf(r.name)))
+    .map((r) =>
+      problemAt(src, r.path, `${kind} "${r.name}" does not exist`, 'reference', {
+        hint: known(`${kind}s`, pool.keys(), kind === 'template' ? `templates/${r.name}/` : fileOf(r.name)),
+      }),
+    );
+}
+
+const named = (names: string[] | undefined, path: (string | number)[]) => (names ?? []).map((name, i) => ({ name, path: [...path, i] }));
+const one = (name: string | undefined, path: (string | number)[]) => (name === undefined ? [] : [{ name, path }]);
+
 const campaignReferences: Rule = (ws, failed) => {
   const out: Problem[] = [];
   for (const c of ws.campaigns.values()) {
-    const seg = c.spec.audience.segment;
-    if (!ws.segments.has(seg) && !failed.has(`segments/${seg}.yaml`)) {
-      out.push(problemAt(c.source, ['audience', 'segment'], `segment "${seg}" does not exist`, 'reference', {
-        hint: known('segments', ws.segments.keys(), `segments/${seg}.yaml`),
+    const a = c.spec.audience;
+    out.push(
+      ...references(c.source, [...one(a.segment, ['audience', 'segment']), ...named(a.segments, ['audience', 'segments']), ...named(a.exclude, ['audience', 'exclude'])], 'segment', ws, failed),
+      ...references(c.source, [...one(a.list, ['audience', 'list']), ...named(a.lists, ['audience', 'lists'])], 'list', ws, failed),
+      ...references(c.source, [...one(c.spec.template, ['template']), ...(c.spec.ab_test?.variants ?? []).flatMap((v, i) => one(v.template, ['ab_test', 'variants', i, 'template']))], 'template', ws, failed),
+    );
+    if (!a.segment && !a.segments && !a.list && !a.lists) {
+      out.push(problemAt(c.source, ['audience'], 'the audience names no segment or list', 'campaign', {
+        key: true,
+        hint: 'add segment: <name>, segments: [...], list: <name> or lists: [...]',
       }));
     }
-    const tpl = c.spec.template;
-    if (!ws.templates.has(tpl) && !failed.has(`templates/${tpl}/template.yaml`)) {
-      out.push(problemAt(c.source, ['template'], `template "${tpl}" does not exist`, 'reference', {
-        hint: known('templates', ws.templates.keys(), `templates/${tpl}/`),
-      }));
-    }
+  }
+  for (const t of ws.triggers.values()) {
+    out.push(...references(t.source, one(t.spec.template, ['template']), 'template', ws, failed));
   }
   return out;
 };
@@ -87,20 +112,19 @@ const templateLocales: Rule = (ws) => {
   return dedupe(out);
 };
 
-/** `segment:` references resolve and never loop back. */
-const segmentReferences: Rule = (ws, failed) => {
+/** `segment:` and `list:` references in conditions resolve, and segments never loop back. */
+const conditionReferences: Rule = (ws, failed) => {
   const out: Problem[] = [];
   const refs = new Map<string, { ref: string; path: (string | number)[] }[]>();
-  for (const s of ws.segments.values()) refs.set(s.name, segmentRefs(s.spec.where, ['where']));
-  for (const s of ws.segments.values()) {
-    for (const r of refs.get(s.name)!) {
-      if (!ws.segments.has(r.ref) && !failed.has(`segments/${r.ref}.yaml`)) {
-        out.push(problemAt(s.source, r.path, `segment "${r.ref}" does not exist`, 'reference', {
-          hint: known('segments', ws.segments.keys(), `segments/${r.ref}.yaml`),
-        }));
-      }
-    }
-  }
+  const check = (src: Parameters<typeof problemAt>[0], where: Condition, path: (string | number)[]) => {
+    const found = conditionRefs(where, path);
+    out.push(...references(src, found.filter((r) => r.kind === 'segment'), 'segment', ws, failed));
+    out.push(...references(src, found.filter((r) => r.kind === 'list'), 'list', ws, failed));
+    return found.filter((r) => r.kind === 'segment').map((r) => ({ ref: r.name, path: r.path }));
+  };
+  for (const s of ws.segments.values()) refs.set(s.name, check(s.source, s.spec.where, ['where']));
+  for (const t of ws.triggers.values()) if (t.spec.audience) check(t.source, t.spec.audience, ['audience']);
+
   // Depth-first search for a path back to the start; report each cycle once, at its first member.
   const reported = new Set<string>();
   for (const start of ws.segments.keys()) {
@@ -135,11 +159,13 @@ function findCycle(start: string, refs: Map<string, { ref: string }[]>): string[
   return visit(start, new Set([start]));
 }
 
-export function segmentRefs(c: Condition, path: (string | number)[]): { ref: string; path: (string | number)[] }[] {
-  if (c.segment !== undefined) return [{ ref: c.segment, path: [...path, 'segment'] }];
-  if (c.all) return c.all.flatMap((x, i) => segmentRefs(x, [...path, 'all', i]));
-  if (c.any) return c.any.flatMap((x, i) => segmentRefs(x, [...path, 'any', i]));
-  if (c.not) return segmentRefs(c.not, [...path, 'not']);
+/** Every `segment:` and `list:` inside a condition, with its path. */
+export function conditionRefs(c: Condition, path: (string | number)[]): { kind: 'segment' | 'list'; name: string; path: (string | number)[] }[] {
+  if (c.segment !== undefined) return [{ kind: 'segment', name: c.segment, path: [...path, 'segment'] }];
+  if (c.list !== undefined) return [{ kind: 'list', name: c.list, path: [...path, 'list'] }];
+  if (c.all) return c.all.flatMap((x, i) => conditionRefs(x, [...path, 'all', i]));
+  if (c.any) return c.any.flatMap((x, i) => conditionRefs(x, [...path, 'any', i]));
+  if (c.not) return conditionRefs(c.not, [...path, 'not']);
   return [];
 }
 
@@ -158,7 +184,7 @@ function dedupe(ps: Problem[]): Problem[] {
   });
 }
 
-const RULES: Rule[] = [siteLocales, campaignSitesDefined, campaignReferences, templateLocales, segmentReferences];
+const RULES: Rule[] = [siteLocales, campaignSitesDefined, campaignReferences, templateLocales, conditionReferences];
 
 export function checkRules(ws: Workspace, failed: Set<string>): Problem[] {
   return RULES.flatMap((rule) => rule(ws, failed));

@@ -7,7 +7,9 @@ import type { Problem } from '../errors.js';
 import { problemAt, type PathSegment, type YamlSource } from './source.js';
 
 /** The kinds of workspace file that have a JSON Schema in `schemas/`. */
-export type SchemaKind = 'project' | 'segment' | 'template' | 'campaign';
+export type SchemaKind = 'project' | 'segment' | 'list' | 'template' | 'campaign' | 'trigger';
+
+export const SCHEMA_KINDS: SchemaKind[] = ['project', 'segment', 'list', 'template', 'campaign', 'trigger'];
 
 const schemasDir = fileURLToPath(new URL('../../schemas/', import.meta.url));
 // ajv-formats is CommonJS; its default export arrives wrapped under ESM.
@@ -20,7 +22,9 @@ function validator(kind: SchemaKind): ValidateFunction {
     const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
     addFormats(ajv);
     validators = new Map();
-    for (const k of ['project', 'segment', 'template', 'campaign'] as const) {
+    // Kinds refer to shared definitions as "common.schema.json#/definitions/…".
+    ajv.addSchema(JSON.parse(readFileSync(`${schemasDir}common.schema.json`, 'utf8')), 'common.schema.json');
+    for (const k of SCHEMA_KINDS) {
       const schema = JSON.parse(readFileSync(`${schemasDir}${k}.schema.json`, 'utf8'));
       validators.set(k, ajv.compile(schema));
     }
@@ -55,11 +59,11 @@ function label(path: PathSegment[]): string {
  * not why each branch in turn rejected the value.
  */
 function explain(errors: ErrorObject[], src: YamlSource): Problem[] {
-  const oneOfs = errors.filter((e) => e.keyword === 'oneOf');
+  const alternatives = errors.filter((e) => e.keyword === 'oneOf' || e.keyword === 'anyOf');
   const kept = errors.filter(
     (e) =>
-      e.keyword === 'oneOf' ||
-      !oneOfs.some((o) => e.schemaPath.startsWith(o.schemaPath.replace(/\/oneOf$/, '/oneOf/'))),
+      alternatives.includes(e) ||
+      !alternatives.some((o) => e.instancePath.startsWith(o.instancePath) && e.schemaPath.startsWith(`${o.schemaPath}/`)),
   );
   const seen = new Set<string>();
   const out: Problem[] = [];
@@ -112,6 +116,7 @@ function problemFor(e: ErrorObject, src: YamlSource): Problem {
         hint: describe(parent),
       });
     case 'oneOf':
+    case 'anyOf':
       return problemAt(src, path, `${where} has an unsupported form`, 'schema', { hint: describe(parent) });
     case 'minProperties':
     case 'maxProperties':
@@ -129,8 +134,11 @@ function problemFor(e: ErrorObject, src: YamlSource): Problem {
   }
 }
 
+/** What kind of value was expected: the format, or the shared definition the pattern belongs to. */
 function formatName(e: ErrorObject, parent: { title?: string } | undefined): string {
   if (e.keyword === 'format') return (e.params as { format: string }).format;
+  const def = /\/definitions\/([A-Za-z]+)\/pattern$/.exec(e.schemaPath)?.[1];
+  if (def) return def.replace(/[A-Z]/g, (c) => ` ${c.toLowerCase()}`);
   return parent?.title?.toLowerCase() ?? 'value';
 }
 

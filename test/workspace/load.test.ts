@@ -24,7 +24,7 @@ describe('loadWorkspace', () => {
 
   it('points at an unknown key and suggests the near one', () => {
     expect(problemsWith({ 'campaigns/hello.yaml': 'title: Hello\nsite: main\naudience:\n  segment: everyone\ntemplat: hello\n' })).toEqual([
-      'campaigns/hello.yaml:1:1: missing required key "template" [Name of a template in templates/.]',
+      'campaigns/hello.yaml:1:1: missing required key "template" [A template in templates/.]',
       'campaigns/hello.yaml:5:1: unknown key "templat" [did you mean "template"?]',
     ]);
   });
