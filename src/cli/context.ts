@@ -2,7 +2,7 @@ import { join, resolve } from 'node:path';
 import { openDb, sqlState, type Db } from '../db/db.js';
 import { migrate } from '../db/migrate.js';
 import { UserError } from '../errors.js';
-import { loadWorkspace } from '../workspace/load.js';
+import { validateWorkspace } from '../workspace/validate.js';
 import type { Workspace } from '../workspace/model.js';
 
 /** Options every command understands. */
@@ -51,8 +51,8 @@ function unreachable(where: string, err: unknown): UserError {
 }
 
 /** The workspace, or a UserError carrying every problem when it has errors. */
-export function validWorkspace(opts: GlobalOptions): Workspace {
-  const { workspace, problems } = loadWorkspace(workspaceDir(opts));
+export async function validWorkspace(opts: GlobalOptions): Promise<Workspace> {
+  const { workspace, problems } = await validateWorkspace(workspaceDir(opts));
   const errors = problems.filter((p) => p.severity === 'error');
   if (!workspace || errors.length > 0) {
     throw new UserError(`the workspace has ${errors.length} error${errors.length === 1 ? '' : 's'}`, 'fix them and run `herald validate`', errors);

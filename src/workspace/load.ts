@@ -79,7 +79,7 @@ export function loadWorkspace(dir: string): LoadResult {
   return { workspace, problems: sortProblems(problems) };
 }
 
-function sortProblems(ps: Problem[]): Problem[] {
+export function sortProblems(ps: Problem[]): Problem[] {
   return [...ps].sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.column - b.column);
 }
 

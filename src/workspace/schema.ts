@@ -118,17 +118,17 @@ function problemFor(e: ErrorObject, src: YamlSource): Problem {
     case 'oneOf':
     case 'anyOf':
       return problemAt(src, path, `${where} has an unsupported form`, 'schema', { hint: describe(parent) });
+    case 'maxProperties': {
+      const keys = Object.keys((e.data as object) ?? {});
+      return problemAt(src, [...path, keys[1] ?? ''], `${where} must have exactly one key, found ${keys.length}: ${keys.join(', ')}`, 'schema', {
+        key: true,
+        hint: path.some((p) => p === 'where' || p === 'audience' || p === 'all' || p === 'any' || p === 'not')
+          ? 'combine conditions with all: [...] (every one holds) or any: [...] (at least one holds)'
+          : describe(parent),
+      });
+    }
     case 'minProperties':
-    case 'maxProperties':
-      return problemAt(
-        src,
-        path,
-        e.keyword === 'maxProperties'
-          ? `${where} must have exactly one key`
-          : `${where} must not be empty`,
-        'schema',
-        { key: true, hint: describe(parent) },
-      );
+      return problemAt(src, path, `${where} must not be empty`, 'schema', { key: true, hint: describe(parent) });
     default:
       return problemAt(src, path, `${where} ${e.message ?? 'is invalid'}`, 'schema', { hint: describe(parent) });
   }

@@ -6,7 +6,7 @@ import { desiredObjects } from '../../state/objects.js';
 import { print, printJson, useColor, validWorkspace, withDb, workspaceDir, type GlobalOptions } from '../context.js';
 
 export default async function apply(_args: string[], opts: GlobalOptions & { json?: boolean }): Promise<void> {
-  const ws = validWorkspace(opts);
+  const ws = await validWorkspace(opts);
   const git = gitInfo(workspaceDir(opts));
   const result = await withDb(opts, (db) =>
     applyObjects(db, desiredObjects(ws), { gitCommit: describeCommit(git), appliedBy: git.user }),

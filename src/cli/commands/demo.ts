@@ -39,7 +39,7 @@ export default async function demo(_args: string[], opts: DemoOptions): Promise<
   const started = Date.now();
   const step = (text: string) => print(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${text}`);
 
-  const ws = validWorkspace(opts);
+  const ws = await validWorkspace(opts);
   step(`validated ${dir}: ${ws.segments.size} segments, ${ws.templates.size} templates, ${ws.campaigns.size} campaigns`);
 
   await withDb(opts, async (db) => {

@@ -9,7 +9,7 @@ export default async function plan(
   _args: string[],
   opts: GlobalOptions & { json?: boolean; detailedExitcode?: boolean },
 ): Promise<void> {
-  const ws = validWorkspace(opts);
+  const ws = await validWorkspace(opts);
   const result = await withDb(opts, async (db) => computePlan(desiredObjects(ws), await loadDeployed(db)));
   if (opts.json) printJson(result);
   else print(formatPlan(result, { color: useColor() }));

@@ -1,10 +1,10 @@
 import * as core from '@actions/core';
 import { ExitError, formatProblem, type Problem } from '../../errors.js';
-import { loadWorkspace } from '../../workspace/load.js';
+import { validateWorkspace } from '../../workspace/validate.js';
 import { print, printJson, workspaceDir, type GlobalOptions } from '../context.js';
 
 export default async function validate(_args: string[], opts: GlobalOptions & { json?: boolean }): Promise<void> {
-  const { problems } = loadWorkspace(workspaceDir(opts));
+  const { problems } = await validateWorkspace(workspaceDir(opts));
   const errors = problems.filter((p) => p.severity === 'error');
   const warnings = problems.filter((p) => p.severity === 'warning');
   if (process.env.GITHUB_ACTIONS === 'true') annotate(problems);

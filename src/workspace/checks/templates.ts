@@ -1,0 +1,4 @@
+import type { Check } from './index.js';
+
+// Scaffolding: filled in by the templates checks.
+export const templateChecks: Check = () => [];

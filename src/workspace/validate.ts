@@ -1,0 +1,17 @@
+import type { Problem } from '../errors.js';
+import { CHECKS } from './checks/index.js';
+import { loadWorkspace, sortProblems, type LoadResult } from './load.js';
+
+/**
+ * Everything `herald validate` checks: the loader's syntax, schema and
+ * reference problems, then the deeper checks in checks/ (MJML, tokens, CSV
+ * lists, SQL, semantic rules). Needs no database.
+ */
+export async function validateWorkspace(dir: string): Promise<LoadResult> {
+  const loaded = loadWorkspace(dir);
+  const ws = loaded.workspace;
+  if (!ws) return loaded;
+  const failed = new Set(loaded.problems.map((p) => p.file));
+  const more: Problem[][] = await Promise.all(CHECKS.map((check) => check(ws, failed)));
+  return { workspace: ws, problems: sortProblems([...loaded.problems, ...more.flat()]) };
+}
