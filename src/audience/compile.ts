@@ -1,20 +1,76 @@
+import { UserError } from '../errors.js';
 import type { Condition, Segment } from '../workspace/model.js';
-import { toInterval } from './duration.js';
 import { quoteIdent } from '../db/ident.js';
+import * as predicate from './predicates.js';
 
 /**
  * Compiles a segment condition into one parameterised SQL statement that
  * returns `customer_id`. Composition (all/any/not, segment:) compiles into the
  * same statement; nothing is evaluated separately and joined in Node. Values
  * always travel as `$n` parameters; only the validated schema name is spliced.
+ *
+ * What each condition means
+ * -------------------------
+ * Orders "count" unless their status is one of the cancelled statuses
+ * (`source.cancelled_statuses`). Relative durations (`90d`, `2w`, `4h`) end at
+ * `now`, the caller's parameter, never the database clock; a day is 24 hours.
+ * Window bounds are inclusive at the far end: `within: 90d` includes something
+ * exactly 90 days old, `before: 90d` does not.
+ *
+ * - site, locale: equal to the value, `in` the list or `not_in` it; exact.
+ * - country, city: the same, ignoring case (`berlin` matches `Berlin`). An
+ *   unknown (NULL) value equals nothing and is in no list, so it matches only
+ *   `not_in` (and `not`).
+ * - registered: `within`/`before` relative to now; `since`/`until` take a date
+ *   (read in the workspace's timezone, `until` including that whole day) or
+ *   a time with an offset.
+ * - birthday (month and day; the year is ignored; no birthday matches nothing):
+ *   `within: 7d` is today and the 6 days after it, today being the date at
+ *   `now` in the workspace's timezone (hours round up to whole days, so a
+ *   daily campaign with `within: 1d` reaches each birthday once). `since`/
+ *   `until` are a range of days in the year, wrapping over New Year when
+ *   `since` is later (`since: 2026-12-20, until: 2027-01-05`). Feb 29
+ *   birthdays fall on Feb 28 in other years for `within`. `before` has no
+ *   meaning for a birthday and is refused.
+ * - order_count, total_spent, avg_order_value, max_order_value: compare an
+ *   aggregate over the counted orders (in the `within` window, if given).
+ * - last_order: `within: d` means an order in the last d; `before: d` means
+ *   the customer has ordered, but not in the last d; `exists: true|false`.
+ * - purchased: a counted order (in the window) with an item whose SKU is in
+ *   `skus` or whose product's category is in `categories`; without either
+ *   list, any counted order in the window.
+ * - open_order: the same over orders whose status is an open status
+ *   (`source.open_statuses`), whether or not it is also counted.
+ * - in_cart: a cart (updated in the window) holding such an item; an empty
+ *   cart holds nothing.
+ * - segment: the referenced segment's condition, inlined.
+ * - sql: `c.id IN` the user's SELECT of `customer_id`.
+ * - list: not available until lists can be imported; refused with a message.
+ *
+ * Customers who never ordered (or whose every order was cancelled) have
+ * `order_count` 0 and `total_spent` 0, so `order_count: {eq: 0}` and
+ * `total_spent: {lt: 100}` match them. They have no `avg_order_value`, no
+ * `max_order_value` and no `last_order`, so no comparison on those matches
+ * them: `avg_order_value: {lt: 1000}` and `last_order: {before: 90d}` leave
+ * them out; `last_order: {exists: false}` and `not: {avg_order_value: …}`
+ * take them in. The same holds inside a `within` window: no orders in it
+ * means count 0, sum 0, no average, no maximum.
+ *
+ * `not` is "everyone the condition does not match": a condition that is
+ * unknown for a customer (NULL city) counts as not matching, so
+ * `any: [X, {not: X}]` is everyone and `all: [X, {not: X}]` is no one.
  */
 export interface CompileContext {
   /** The shop data contract's schema. */
   schema: string;
   /** Every segment, for `segment:` references. */
   segments: ReadonlyMap<string, Segment>;
-  /** Order statuses that do not count as orders. */
+  /** Order statuses that do not count as orders (`source.cancelled_statuses`). */
   cancelled: readonly string[];
+  /** Order statuses of orders still in progress, for `open_order` (`source.open_statuses`). */
+  open: readonly string[];
+  /** IANA time zone of dates and of "today" for birthdays (`defaults.timezone`); UTC when absent. */
+  timezone?: string;
 }
 
 export interface CompiledSql {
@@ -22,130 +78,78 @@ export interface CompiledSql {
   values: unknown[];
 }
 
-class Params {
-  readonly values: unknown[];
-  constructor(values: unknown[] = []) {
-    this.values = values;
-  }
-  add(v: unknown, cast = ''): string {
-    this.values.push(v);
-    return `$${this.values.length}${cast}`;
-  }
-}
-
-const MAX_DEPTH = 32;
-
 /**
  * `SELECT c.id AS customer_id FROM <schema>.customers c WHERE …`. Relative
  * durations resolve against `now`, a parameter the caller chooses. Pass
  * `values` to continue numbering after parameters of an enclosing query.
  */
 export function compileSegment(where: Condition, ctx: CompileContext, now: Date, values: unknown[] = []): CompiledSql {
-  const p = new Params(values);
   const q = quoteIdent(ctx.schema);
-  const cond = new Compiler(ctx, p, q, now).condition(where, 0);
-  return { text: `SELECT c.id AS customer_id FROM ${q}.customers c WHERE ${cond}`, values: p.values };
+  const scope = new predicate.Scope(values, q, now, ctx.cancelled, ctx.open, ctx.timezone ?? 'UTC');
+  const cond = new Compiler(ctx.segments, scope).condition(where, []);
+  return { text: `SELECT c.id AS customer_id FROM ${q}.customers c WHERE ${cond}`, values };
 }
 
 class Compiler {
-  // Added on first use: PostgreSQL cannot type a parameter the statement never mentions.
-  private nowParam?: string;
-  private cancelledParam?: string;
-
   constructor(
-    private ctx: CompileContext,
-    private p: Params,
-    private schema: string,
-    private nowValue: Date,
+    private segments: ReadonlyMap<string, Segment>,
+    private s: predicate.Scope,
   ) {}
 
-  private get now(): string {
-    return (this.nowParam ??= this.p.add(this.nowValue.toISOString(), '::timestamptz'));
-  }
-
-  private get cancelled(): string {
-    return (this.cancelledParam ??= this.p.add([...this.ctx.cancelled], '::text[]'));
-  }
-
-  condition(c: Condition, depth: number): string {
-    if (depth > MAX_DEPTH) throw new Error('segment nesting too deep (a cycle?)');
-    const [key, value] = Object.entries(c)[0] as [keyof Condition, unknown];
+  /** `path` is the chain of segments being inlined, to report a cycle instead of recursing forever. */
+  condition(c: Condition, path: readonly string[]): string {
+    const key = Object.keys(c)[0] as keyof Condition | undefined;
+    const s = this.s;
     switch (key) {
       case 'all':
-        return `(${(value as Condition[]).map((x) => this.condition(x, depth + 1)).join(' AND ')})`;
+        return `(${c.all!.map((x) => this.condition(x, path)).join(' AND ')})`;
       case 'any':
-        return `(${(value as Condition[]).map((x) => this.condition(x, depth + 1)).join(' OR ')})`;
+        return `(${c.any!.map((x) => this.condition(x, path)).join(' OR ')})`;
       case 'not':
         // A condition on a NULL attribute is unknown, and NOT unknown is unknown too;
         // "not X" must mean "everyone X does not match", so NULL counts as false.
-        return `NOT coalesce(${this.condition(value as Condition, depth + 1)}, false)`;
+        return `NOT coalesce(${this.condition(c.not!, path)}, false)`;
       case 'site':
       case 'locale':
+        return predicate.text(`c.${key}`, c[key]!, s, false);
       case 'country':
       case 'city':
-        return this.text(`c.${key}`, value as Condition['site']);
+        return predicate.text(`c.${key}`, c[key]!, s, true);
       case 'registered':
-        return this.date('c.created_at', value as NonNullable<Condition['registered']>);
+        return predicate.registered(c.registered!, s);
+      case 'birthday':
+        return predicate.birthday(c.birthday!, s);
       case 'order_count':
-        return this.aggregate('count(*)', value as NonNullable<Condition['order_count']>);
       case 'total_spent':
-        return this.aggregate('coalesce(sum(o.total), 0)', value as NonNullable<Condition['total_spent']>);
+      case 'avg_order_value':
+      case 'max_order_value':
+        return predicate.aggregate(key, c[key]!, s);
       case 'last_order':
-        return this.lastOrder(value as NonNullable<Condition['last_order']>);
-      case 'segment': {
-        const seg = this.ctx.segments.get(value as string);
-        if (!seg) throw new Error(`unknown segment ${String(value)}`);
-        return this.condition(seg.where, depth + 1);
-      }
+        return predicate.lastOrder(c.last_order!, s);
+      case 'purchased':
+        return predicate.purchased(c.purchased!, s);
+      case 'open_order':
+        return predicate.openOrder(c.open_order!, s);
+      case 'in_cart':
+        return predicate.inCart(c.in_cart!, s);
+      case 'segment':
+        return this.segment(c.segment!, path);
+      case 'sql':
+        return predicate.sql(c.sql!);
+      case 'list':
+        throw new UserError(
+          'sending to an imported list needs list import, which is not available yet',
+          `list "${c.list!}" cannot be used in a segment or an audience for now; use a segment instead`,
+        );
       default:
         throw new Error(`unsupported condition ${String(key)}`);
     }
   }
 
-  private text(column: string, pred: Condition['site']): string {
-    if (typeof pred === 'string') return `${column} = ${this.p.add(pred)}`;
-    if (pred && 'in' in pred && pred.in) return `${column} = ANY(${this.p.add(pred.in, '::text[]')})`;
-    if (pred && 'not_in' in pred && pred.not_in) {
-      return `(${column} IS NULL OR ${column} <> ALL(${this.p.add(pred.not_in, '::text[]')}))`;
-    }
-    throw new Error('empty text predicate');
-  }
-
-  private ago(duration: string): string {
-    return `(${this.now} - ${this.p.add(toInterval(duration), '::interval')})`;
-  }
-
-  private date(column: string, pred: { within?: string; before?: string }): string {
-    const parts: string[] = [];
-    if (pred.within) parts.push(`${column} >= ${this.ago(pred.within)}`);
-    if (pred.before) parts.push(`${column} < ${this.ago(pred.before)}`);
-    return `(${parts.join(' AND ')})`;
-  }
-
-  /** Orders that count: not cancelled, optionally within a window ending at now. */
-  private orders(within?: string): string {
-    const window = within ? ` AND o.created_at >= ${this.ago(within)}` : '';
-    return `${this.schema}.orders o WHERE o.customer_id = c.id AND o.status <> ALL(${this.cancelled})${window}`;
-  }
-
-  private aggregate(expr: string, pred: { gte?: number; gt?: number; lte?: number; lt?: number; eq?: number; within?: string }): string {
-    const value = `(SELECT ${expr} FROM ${this.orders(pred.within)})`;
-    const ops = { gte: '>=', gt: '>', lte: '<=', lt: '<', eq: '=' } as const;
-    const parts = (Object.keys(ops) as (keyof typeof ops)[])
-      .filter((k) => pred[k] !== undefined)
-      .map((k) => `${value} ${ops[k]} ${this.p.add(pred[k], '::numeric')}`);
-    return `(${parts.join(' AND ')})`;
-  }
-
-  private lastOrder(pred: { within?: string; before?: string; exists?: boolean }): string {
-    const parts: string[] = [];
-    if (pred.exists === false) parts.push(`NOT EXISTS (SELECT 1 FROM ${this.orders()})`);
-    if (pred.exists === true) parts.push(`EXISTS (SELECT 1 FROM ${this.orders()})`);
-    if (pred.within) parts.push(`EXISTS (SELECT 1 FROM ${this.orders(pred.within)})`);
-    // "Last order longer ago than d": has ordered, and nothing since.
-    if (pred.before) {
-      parts.push(`EXISTS (SELECT 1 FROM ${this.orders()})`, `NOT EXISTS (SELECT 1 FROM ${this.orders(pred.before)})`);
-    }
-    return `(${parts.join(' AND ')})`;
+  private segment(name: string, path: readonly string[]): string {
+    if (path.includes(name)) throw new UserError(`segment ${[...path, name].join(' → ')} refers to itself`);
+    const seg = this.segments.get(name);
+    if (!seg) throw new UserError(`unknown segment "${name}"`);
+    return this.condition(seg.where, [...path, name]);
   }
 }

@@ -1,14 +1,8 @@
-/** Durations are `<n>h|d|w`. They become PostgreSQL interval literals, passed as parameters. */
+/** Durations are `<n>h|d|w`: hours, days or weeks. */
 const UNITS = { h: 'hours', d: 'days', w: 'weeks' } as const;
 
 export function parseDuration(text: string): { n: number; unit: keyof typeof UNITS } | undefined {
   const m = /^(\d+)([hdw])$/.exec(text);
   if (!m) return undefined;
   return { n: Number(m[1]), unit: m[2] as keyof typeof UNITS };
-}
-
-export function toInterval(text: string): string {
-  const d = parseDuration(text);
-  if (!d) throw new Error(`not a duration: ${text}`);
-  return `${d.n} ${UNITS[d.unit]}`;
 }

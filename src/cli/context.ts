@@ -1,4 +1,7 @@
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { readYaml } from '../workspace/source.js';
+import type { Project } from '../workspace/model.js';
 import { openDb, sqlState, type Db } from '../db/db.js';
 import { migrate } from '../db/migrate.js';
 import { UserError } from '../errors.js';
@@ -9,16 +12,38 @@ import type { Workspace } from '../workspace/model.js';
 export interface GlobalOptions {
   dir?: string;
   db?: string;
+  /** An environment from herald.yaml, whose variable holds the database URL. */
+  env?: string;
 }
 
 export function workspaceDir(opts: GlobalOptions): string {
   return resolve(opts.dir ?? process.cwd());
 }
 
-/** `--db`, else HERALD_DATABASE_URL, else the embedded database in `.herald/db`. */
+/** `--db`, else `--env`'s variable, else HERALD_DATABASE_URL, else the embedded database in `.herald/db`. */
 export function dbSpec(opts: GlobalOptions): string {
+  if (opts.db) return opts.db;
+  if (opts.env) return environmentUrl(opts);
   // An empty variable counts as unset, as in a CI step that clears it with `VAR=`.
-  return opts.db || process.env.HERALD_DATABASE_URL || join(workspaceDir(opts), '.herald', 'db');
+  return process.env.HERALD_DATABASE_URL || join(workspaceDir(opts), '.herald', 'db');
+}
+
+/** The database URL of `--env NAME`, from the variable herald.yaml names for it. */
+function environmentUrl(opts: GlobalOptions): string {
+  const file = join(workspaceDir(opts), 'herald.yaml');
+  const { source } = existsSync(file) ? readYaml(workspaceDir(opts), 'herald.yaml') : { source: undefined };
+  const envs = ((source?.value as Project | undefined)?.environments ?? {}) as Record<string, { database_url_env: string }>;
+  const env = envs[opts.env!];
+  if (!env) {
+    const names = Object.keys(envs);
+    throw new UserError(
+      `environment "${opts.env}" is not defined in herald.yaml`,
+      names.length ? `defined environments: ${names.join(', ')}` : 'add it under environments: in herald.yaml',
+    );
+  }
+  const url = process.env[env.database_url_env];
+  if (!url) throw new UserError(`environment "${opts.env}" reads its database URL from $${env.database_url_env}, which is not set`, `export ${env.database_url_env}=postgres://…`);
+  return url;
 }
 
 /** Opens the database, brings it up to the latest migration, runs `fn`, and always closes it. */
@@ -52,7 +77,7 @@ function unreachable(where: string, err: unknown): UserError {
 
 /** The workspace, or a UserError carrying every problem when it has errors. */
 export async function validWorkspace(opts: GlobalOptions): Promise<Workspace> {
-  const { workspace, problems } = await validateWorkspace(workspaceDir(opts));
+  const { workspace, problems } = await validateWorkspace(workspaceDir(opts), { cache: true });
   const errors = problems.filter((p) => p.severity === 'error');
   if (!workspace || errors.length > 0) {
     throw new UserError(`the workspace has ${errors.length} error${errors.length === 1 ? '' : 's'}`, 'fix them and run `herald validate`', errors);

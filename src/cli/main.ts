@@ -11,6 +11,7 @@ const program = new Command('herald')
   .description("An online shop's customer communications, run as code.")
   .option('-C, --dir <dir>', 'workspace directory (default: the current directory)')
   .option('--db <url|dir>', 'postgres://… URL, or a PGlite directory (default: $HERALD_DATABASE_URL, else .herald/db)')
+  .option('--env <name>', "an environment from herald.yaml: its database URL comes from the variable it names")
   .showHelpAfterError('(run `herald --help` for usage)')
   .exitOverride();
 
@@ -25,23 +26,67 @@ const run =
   };
 
 program
+  .command('init')
+  .description('scaffold a new workspace: herald.yaml, one example of every kind, editor settings, package.json')
+  .argument('[dir]', 'where to create it (default: --dir, else the current directory)')
+  .action(run(() => import('./commands/init.js')));
+
+program
   .command('validate')
   .description('check every workspace file against its schema and the cross-file rules')
   .option('--json', 'print {errors, warnings} as JSON')
+  .option('--strict', 'fail on warnings too')
   .action(run(() => import('./commands/validate.js')));
 
 program
   .command('plan')
-  .description('show what apply would change in the deployed state')
+  .description('show what apply would change in the deployed state; writes nothing')
   .option('--json', 'print the plan as JSON')
-  .option('--detailed-exitcode', 'exit 0 when there are no changes, 2 when there are')
+  .option('--out <file>', 'save the plan, to apply exactly it later with `herald apply <file>`')
+  .option('--detailed-exitcode', 'exit 0 when there are no changes, 2 when there are, 1 on error')
+  .option('--target <kind/name>', 'limit the plan to one object and what it depends on')
+  .option('--allow-delete', 'plan deletions of objects whose files are gone')
+  .option('--refresh-only', 'report only drift: changes made outside git')
   .action(run(() => import('./commands/plan.js')));
 
 program
   .command('apply')
-  .description('apply the workspace to the deployed state, in one transaction')
+  .description('apply the workspace (or a saved plan) to the deployed state, in one transaction')
+  .argument('[plan-file]', 'a plan saved with `herald plan --out`; applied exactly, without asking')
   .option('--json', 'print the applied plan as JSON')
+  .option('--auto-approve', 'do not ask for confirmation')
+  .option('--allow-delete', 'apply deletions of objects whose files are gone')
+  .option('--target <kind/name>', 'limit the apply to one object and what it depends on')
+  .option('--lock-timeout <seconds>', 'how long to wait for another apply', '30')
   .action(run(() => import('./commands/apply.js')));
+
+program
+  .command('history')
+  .description('every applied version of one object, with its commit and author')
+  .argument('<kind/name>', 'for example campaign/winback')
+  .option('--json', 'print as JSON')
+  .action(run(() => import('./commands/history.js')));
+
+program
+  .command('state')
+  .description('what is deployed: `state list`, or `state show kind/name`')
+  .argument('<list|show>')
+  .argument('[kind/name]')
+  .option('--json', 'print as JSON')
+  .action(run(() => import('./commands/state.js')));
+
+for (const [verb, what] of [
+  ['pause', 'stop sending a campaign now, outside git (recorded as drift)'],
+  ['resume', 'let a paused campaign send again (recorded as drift)'],
+  ['cancel', 'cancel a campaign now, outside git (recorded as drift)'],
+] as const) {
+  program
+    .command(verb)
+    .description(what)
+    .argument('<campaign>', 'campaign name')
+    .requiredOption('--reason <text>', 'why: kept with who did it and when')
+    .action(run(async () => ({ default: (await import('./commands/control.js'))[verb] })));
+}
 
 program
   .command('send')

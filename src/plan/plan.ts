@@ -1,13 +1,18 @@
 import { KIND_ORDER, objectKey, type DeployObject, type ObjectKind } from '../state/objects.js';
 import { diffFields, type FieldChange } from './diff.js';
+import type { Facts, Override } from './facts.js';
+import { fingerprint } from './fingerprint.js';
+import { applyRules, type Policy } from './rules.js';
 
 /**
- * The plan: a pure, serialisable value computed from (workspace, deployed
- * state). Computing it writes nothing; apply is a separate step.
+ * The plan: a pure, versioned, serialisable value computed from the workspace
+ * and the deployed state (with a few facts read from the database). Computing
+ * it writes nothing. A saved plan carries everything apply needs, so apply
+ * does exactly what was reviewed.
  */
-export const PLAN_VERSION = 1;
+export const PLAN_VERSION = 2;
 
-export type Action = 'create' | 'update' | 'delete' | 'unchanged';
+export type Action = 'create' | 'update' | 'delete' | 'archive' | 'unchanged' | 'refused';
 
 export interface Change {
   action: Action;
@@ -15,37 +20,117 @@ export interface Change {
   name: string;
   /** Hash of the desired spec (create, update, unchanged). */
   hash?: string;
-  /** Field-level differences (update). */
+  /** Field-level differences (update, and a refused update). */
   fields?: FieldChange[];
+  /** For a refused change: what the workspace asked for, why not, and how to proceed. */
+  wanted?: 'create' | 'update' | 'delete';
+  reason?: string;
+  hint?: string;
+}
+
+/** A campaign whose deployed status was changed outside git. */
+export interface Drift {
+  campaign: string;
+  override: Override;
+  /** The status the workspace file asks for. */
+  workspaceStatus: string;
+  /** revert: the file changed since, so apply restores it; keep: apply leaves the override alone. */
+  resolution: 'revert' | 'keep';
 }
 
 export interface Plan {
   version: typeof PLAN_VERSION;
+  createdAt: string;
+  gitCommit: string | null;
+  environment: string | null;
+  /** The commit the target database runs now (its last apply). */
+  deployedCommit: string | null;
+  /** The deployed state this plan was computed against, item by item, and its hash. */
+  basis: Record<string, string>;
+  fingerprint: string;
   changes: Change[];
+  drift: Drift[];
+  /** Audience sizes of the campaigns this plan creates or changes, with the last applied size. */
+  audiences: AudienceLine[];
+  warnings: string[];
+  /** The desired specs of every create and update: what apply writes. */
+  objects: DeployObject[];
   summary: Record<Action, number>;
 }
 
-export function computePlan(desired: readonly DeployObject[], deployed: readonly DeployObject[]): Plan {
-  const before = new Map(deployed.map((o) => [objectKey(o), o]));
+export interface AudienceLine {
+  campaign: string;
+  recipients: number | null;
+  previous: number | null;
+  note?: string;
+}
+
+export interface PlanInput {
+  desired: readonly DeployObject[];
+  facts: Facts;
+  policy: Policy;
+  now: Date;
+  allowDelete?: boolean;
+  gitCommit?: string | null;
+  environment?: string | null;
+}
+
+export function computePlan(input: PlanInput): Plan {
+  const { desired, facts } = input;
+  const before = new Map(facts.deployed.map((o) => [objectKey(o), o]));
   const after = new Map(desired.map((o) => [objectKey(o), o]));
-  const changes: Change[] = [];
+  let changes: Change[] = [];
   for (const o of desired) {
     const old = before.get(objectKey(o));
     if (!old) changes.push({ action: 'create', kind: o.kind, name: o.name, hash: o.hash });
-    else if (old.hash === o.hash) changes.push({ action: 'unchanged', kind: o.kind, name: o.name, hash: o.hash });
+    else if (old.hash === o.hash && !old.archivedAt) changes.push({ action: 'unchanged', kind: o.kind, name: o.name, hash: o.hash });
     else changes.push({ action: 'update', kind: o.kind, name: o.name, hash: o.hash, fields: diffFields(old.spec, o.spec) });
   }
-  for (const o of deployed) {
-    if (!after.has(objectKey(o))) changes.push({ action: 'delete', kind: o.kind, name: o.name });
+  for (const o of facts.deployed) {
+    if (!after.has(objectKey(o)) && !o.archivedAt) changes.push({ action: 'delete', kind: o.kind, name: o.name });
   }
-  changes.sort(byDependency);
-  const summary: Record<Action, number> = { create: 0, update: 0, delete: 0, unchanged: 0 };
+  const ruled = applyRules(changes, { ...input, desiredByKey: after, deployedByKey: before });
+  changes = ruled.changes.sort(byDependency);
+  const drift = driftOf(desired, facts);
+  const summary: Record<Action, number> = { create: 0, update: 0, delete: 0, archive: 0, unchanged: 0, refused: 0 };
   for (const c of changes) summary[c.action]++;
-  return { version: PLAN_VERSION, changes, summary };
+  const writes = new Set(changes.filter((c) => c.action === 'create' || c.action === 'update').map(objectKey));
+  const basis = fingerprint(facts);
+  return {
+    version: PLAN_VERSION,
+    createdAt: input.now.toISOString(),
+    gitCommit: input.gitCommit ?? null,
+    environment: input.environment ?? null,
+    deployedCommit: facts.deployedCommit,
+    basis: basis.items,
+    fingerprint: basis.hash,
+    changes,
+    drift,
+    audiences: ruled.audiences,
+    warnings: [...ruled.warnings, ...drift.filter((d) => d.resolution === 'keep').map(keptDriftWarning)],
+    objects: desired.filter((o) => writes.has(objectKey(o))),
+    summary,
+  };
 }
 
 export function hasChanges(plan: Plan): boolean {
-  return plan.summary.create + plan.summary.update + plan.summary.delete > 0;
+  const s = plan.summary;
+  return s.create + s.update + s.delete + s.archive > 0 || plan.drift.some((d) => d.resolution === 'revert');
+}
+
+function driftOf(desired: readonly DeployObject[], facts: Facts): Drift[] {
+  const out: Drift[] = [];
+  for (const [campaign, override] of facts.overrides) {
+    const want = desired.find((o) => o.kind === 'campaign' && o.name === campaign);
+    if (!want) continue;
+    const workspaceStatus = String(want.spec.status ?? 'draft');
+    out.push({ campaign, override, workspaceStatus, resolution: want.hash === override.specHash ? 'keep' : 'revert' });
+  }
+  return out;
+}
+
+function keptDriftWarning(d: Drift): string {
+  return `campaign/${d.campaign} stays ${d.override.status} (set by ${d.override.setBy} at ${d.override.setAt}: ${d.override.reason}); its file has not changed since, so apply keeps the emergency change. Edit campaigns/${d.campaign}.yaml to take it back.`;
 }
 
 /**
@@ -53,9 +138,10 @@ export function hasChanges(plan: Plan): boolean {
  * use them); deletes last and in reverse, so nothing ever points at a gap.
  */
 function byDependency(a: Change, b: Change): number {
-  const del = Number(a.action === 'delete') - Number(b.action === 'delete');
-  if (del !== 0) return del;
+  const late = (c: Change) => Number(c.action === 'delete' || c.action === 'archive' || c.wanted === 'delete');
+  const d = late(a) - late(b);
+  if (d !== 0) return d;
   const order = KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind);
-  if (order !== 0) return a.action === 'delete' ? -order : order;
+  if (order !== 0) return late(a) ? -order : order;
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }

@@ -1,22 +1,110 @@
 import { createHash } from 'node:crypto';
-import mjml2html from 'mjml';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { UserError } from '../errors.js';
 
 /**
- * MJML → HTML, once per distinct source: compiling costs ~10 ms, so it is
- * cached by content hash and never repeated per recipient.
+ * MJML → HTML, once per distinct source. A compile costs ~10 ms, so results
+ * are cached by content hash in memory and, for CLI runs, on disk
+ * (`.herald/cache/mjml/`): an unchanged template is never compiled twice.
+ * Cold compiles run on worker threads, one per core, when there are enough of
+ * them to pay for starting the workers.
  */
-const cache = new Map<string, string>();
+export interface MjmlResult {
+  html: string;
+  errors: { line: number; message: string; tagName: string }[];
+}
 
-export async function compileMjml(source: string, file: string): Promise<string> {
+const memory = new Map<string, Promise<MjmlResult>>();
+let diskDir: string | undefined;
+let pool: { run(source: string): Promise<MjmlResult>; close(): Promise<void> } | undefined;
+
+/** Turns on the disk cache for this process (the CLI points it at the workspace's .herald/cache). */
+export function useMjmlDiskCache(dir: string | undefined): void {
+  diskDir = dir;
+}
+
+/** Compiles (or finds) one MJML source; errors are returned, not thrown. */
+export function compileMjmlResult(source: string): Promise<MjmlResult> {
   const key = createHash('sha256').update(source).digest('hex');
-  const hit = cache.get(key);
-  if (hit !== undefined) return hit;
-  const result = await mjml2html(source, { validationLevel: 'soft', keepComments: false });
+  let hit = memory.get(key);
+  if (!hit) {
+    hit = fromDisk(key) ?? compileFresh(source).then((r) => toDisk(key, r));
+    memory.set(key, hit);
+  }
+  return hit;
+}
+
+/** Compiles for sending: an MJML error stops the send with its location. */
+export async function compileMjml(source: string, file: string): Promise<string> {
+  const result = await compileMjmlResult(source);
   if (result.errors.length > 0) {
     const first = result.errors[0]!;
     throw new UserError(`${file}:${first.line}: MJML: ${first.message}`, 'fix the MJML markup; `herald validate` lists every error');
   }
-  cache.set(key, result.html);
   return result.html;
+}
+
+/**
+ * Compiles many sources, spreading cold ones over worker threads. Call it
+ * before a batch of compileMjmlResult calls (validation of a whole workspace).
+ */
+export async function precompileMjml(sources: string[]): Promise<void> {
+  const cold = sources.filter((s) => {
+    const key = createHash('sha256').update(s).digest('hex');
+    return !memory.has(key) && !(diskDir && existsSync(join(diskDir, `${key}.json`)));
+  });
+  if (cold.length >= 64 && availableParallelism() > 1) await startPool();
+  // A source MJML rejects outright is reported by whoever asks for it next.
+  await Promise.allSettled(sources.map((s) => compileMjmlResult(s)));
+  await stopPool();
+}
+
+async function compileFresh(source: string): Promise<MjmlResult> {
+  if (pool) return pool.run(source);
+  // Loaded on first use: importing mjml costs ~0.4 s, which a warm run never needs.
+  const { default: mjml2html } = await import('mjml');
+  const r = await mjml2html(source, { validationLevel: 'soft', keepComments: false });
+  return { html: r.html, errors: r.errors.map((e) => ({ line: e.line, message: e.message, tagName: e.tagName })) };
+}
+
+async function startPool(): Promise<void> {
+  // The worker is compiled JavaScript; from TypeScript sources (tests) compile in-process.
+  const worker = fileURLToPath(new URL('./mjml-worker.js', import.meta.url));
+  if (!existsSync(worker)) return;
+  const { Piscina } = await import('piscina');
+  const p = new Piscina({ filename: worker, maxThreads: availableParallelism(), minThreads: availableParallelism() });
+  pool = { run: (source) => p.run(source) as Promise<MjmlResult>, close: () => p.destroy() };
+}
+
+async function stopPool(): Promise<void> {
+  const p = pool;
+  pool = undefined;
+  await p?.close();
+}
+
+function fromDisk(key: string): Promise<MjmlResult> | undefined {
+  if (!diskDir) return undefined;
+  const file = join(diskDir, `${key}.json`);
+  if (!existsSync(file)) return undefined;
+  try {
+    return Promise.resolve(JSON.parse(readFileSync(file, 'utf8')) as MjmlResult);
+  } catch {
+    return undefined; // a torn or foreign file: compile again and overwrite it
+  }
+}
+
+function toDisk(key: string, r: MjmlResult): MjmlResult {
+  if (!diskDir) return r;
+  try {
+    mkdirSync(diskDir, { recursive: true });
+    const file = join(diskDir, `${key}.json`);
+    writeFileSync(`${file}.${process.pid}.tmp`, JSON.stringify(r));
+    renameSync(`${file}.${process.pid}.tmp`, file);
+  } catch {
+    // The cache is an optimisation: a read-only workspace still validates.
+  }
+  return r;
 }

@@ -1,13 +1,9 @@
 import type { Queryable } from '../db/db.js';
 import type { CompiledSql } from '../audience/compile.js';
+import { recipientsSql, type SiteLocales } from '../audience/recipients.js';
 import { quoteIdent } from '../db/ident.js';
 
 /** The message ledger: named queries over herald.messages and herald.campaign_runs. */
-
-export interface SiteLocales {
-  /** site id → the site's locales and its default. */
-  [site: string]: { locales: string[]; default: string };
-}
 
 /**
  * startRun: marks the campaign as sending. Returns false when it had already
@@ -23,24 +19,17 @@ export async function startRun(db: Queryable, campaign: string): Promise<boolean
 }
 
 /**
- * materialise: the whole audience in one INSERT … SELECT. Recipients are the
- * segment's customers on the campaign's sites who opted in and have a usable
- * address; each gets the site's locale that matches theirs, else its default.
- * The UNIQUE (campaign, customer_id) key makes a rerun add nothing.
+ * materialise: the whole audience in one INSERT … SELECT (see recipientsSql
+ * for who counts as a recipient). The UNIQUE (campaign, customer_id) key
+ * makes a rerun add nothing.
  */
-export async function materialise(db: Queryable, campaign: string, schema: string, segment: CompiledSql, sites: SiteLocales): Promise<number> {
-  const values = [...segment.values];
-  const p = (v: unknown) => `$${values.push(v)}`;
+export async function materialise(db: Queryable, campaign: string, schema: string, audience: CompiledSql, sites: SiteLocales): Promise<number> {
+  const r = recipientsSql(schema, audience, sites);
+  const values = [...r.values, campaign];
   const rows = await db.query<{ n: number }>(
     `WITH inserted AS (
        INSERT INTO herald.messages (campaign, customer_id, email, site, locale)
-       SELECT ${p(campaign)}, c.id, c.email, c.site,
-              CASE WHEN s.cfg->'locales' ? c.locale THEN c.locale ELSE s.cfg->>'default' END
-         FROM ${quoteIdent(schema)}.customers c
-         JOIN jsonb_each(${p(JSON.stringify(sites))}::jsonb) AS s(id, cfg) ON s.id = c.site
-        WHERE c.id IN (${segment.text})
-          AND c.email_opt_in
-          AND c.email ~ '^[^@[:space:]]+@[^@[:space:]]+\\.[^@[:space:]]+$'
+       SELECT $${values.length}, r.customer_id, r.email, r.site, r.locale FROM (${r.text}) AS r
        ON CONFLICT (campaign, customer_id) DO NOTHING
        RETURNING 1)
      SELECT count(*)::int AS n FROM inserted`,

@@ -3,12 +3,14 @@ import { UserError } from '../errors.js';
 import type { Log } from '../log.js';
 import { audienceCondition } from '../audience/audience.js';
 import { compileSegment } from '../audience/compile.js';
+import type { SiteLocales } from '../audience/recipients.js';
 import { linkSecret } from '../links/secret.js';
 import { signToken } from '../links/token.js';
 import { greeting } from '../render/greeting.js';
 import { prepareTemplate, type PreparedTemplate } from '../render/personalize.js';
 import { loadDeployed } from '../state/queries.js';
-import { campaignSites, cancelledStatuses, sourceSchema, type Campaign, type Project, type Segment, type Site } from '../workspace/model.js';
+import { effectiveStatus } from '../state/overrides.js';
+import { campaignSites, cancelledStatuses, openStatuses, sourceSchema, type Campaign, type Project, type Segment, type Site } from '../workspace/model.js';
 import { composeMessage } from './compose.js';
 import * as ledger from './ledger.js';
 import type { Transport } from './transport.js';
@@ -45,17 +47,19 @@ interface TemplateSpec {
  * comes from the deployed state, never from the working copy.
  */
 export async function sendCampaign(db: Db, o: SendOptions): Promise<SendResult> {
-  const deployed = await loadDeployed(db);
+  const deployed = (await loadDeployed(db)).filter((d) => !d.archivedAt);
   const find = <T>(kind: string, name: string) => deployed.find((d) => d.kind === kind && d.name === name)?.spec as T | undefined;
   const campaign = find<Campaign>('campaign', o.campaign);
   if (!campaign) {
     throw new UserError(`campaign "${o.campaign}" is not deployed`, `check campaigns/${o.campaign}.yaml and run \`herald apply\``);
   }
-  const status = campaign.status ?? 'draft';
+  const { status, override } = await effectiveStatus(db, o.campaign, campaign.status ?? 'draft');
   if (status !== 'ready') {
     throw new UserError(
-      `campaign "${o.campaign}" is ${status}; only a ready campaign sends`,
-      `set "status: ready" in campaigns/${o.campaign}.yaml and run \`herald apply\``,
+      `campaign "${o.campaign}" is ${status}${override ? ` (set by ${override.setBy}: ${override.reason})` : ''}; only a ready campaign sends`,
+      override
+        ? `run \`herald resume ${o.campaign} --reason ...\` when it may send again`
+        : `set "status: ready" in campaigns/${o.campaign}.yaml and run \`herald apply\``,
     );
   }
   const project = find<Project>('project', 'herald')!;
@@ -68,8 +72,8 @@ export async function sendCampaign(db: Db, o: SendOptions): Promise<SendResult> 
   const materialised = await db.transaction(async (tx) => {
     if (!(await ledger.startRun(tx, o.campaign))) return 0;
     const where = audienceCondition(campaign.audience);
-    const compiled = compileSegment(where, { schema, segments, cancelled: cancelledStatuses(project) }, o.now);
-    const locales: ledger.SiteLocales = Object.fromEntries(campaignSiteList.map((s) => [s.id, { locales: s.locales, default: s.default_locale }]));
+    const compiled = compileSegment(where, { schema, segments, cancelled: cancelledStatuses(project), open: openStatuses(project), timezone: project.defaults?.timezone }, o.now);
+    const locales: SiteLocales = Object.fromEntries(campaignSiteList.map((s) => [s.id, { locales: s.locales, default: s.default_locale }]));
     return ledger.materialise(tx, o.campaign, schema, compiled, locales);
   });
   if (materialised > 0) o.log.info({ campaign: o.campaign, recipients: materialised }, 'audience materialised');

@@ -1,11 +1,14 @@
 import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Workspace } from '../workspace/model.js';
+import { expandIncludes } from '../render/partials.js';
 
 /**
  * The unit of deployment: one workspace object reduced to plain JSON. plan
  * compares these by hash; apply stores them; send renders from the stored ones.
  */
-export type ObjectKind = 'project' | 'segment' | 'template' | 'campaign';
+export type ObjectKind = 'project' | 'segment' | 'list' | 'template' | 'campaign' | 'trigger';
 
 export interface DeployObject {
   kind: ObjectKind;
@@ -15,16 +18,25 @@ export interface DeployObject {
 }
 
 /** Kinds in dependency order: what a later kind refers to is created first. */
-export const KIND_ORDER: ObjectKind[] = ['project', 'segment', 'template', 'campaign'];
+export const KIND_ORDER: ObjectKind[] = ['project', 'list', 'segment', 'template', 'campaign', 'trigger'];
 
 export function desiredObjects(ws: Workspace): DeployObject[] {
   const out: DeployObject[] = [object('project', 'herald', ws.project.spec as unknown as Record<string, unknown>)];
   for (const s of ws.segments.values()) out.push(object('segment', s.name, s.spec as unknown as Record<string, unknown>));
   for (const t of ws.templates.values()) {
-    const bodies = Object.fromEntries(Object.entries(t.bodies).map(([locale, b]) => [locale, b.text]));
-    out.push(object('template', t.name, { ...(t.spec as unknown as Record<string, unknown>), bodies }));
+    // Partials are inlined: a deployed template is self-contained, and a
+    // changed partial shows in the plan as a change of each template using it.
+    const bodies = Object.fromEntries(Object.entries(t.bodies).map(([locale, b]) => [locale, expandIncludes(b.text, b.file, ws.partials).text]));
+    const texts = Object.fromEntries(Object.entries(t.texts).map(([locale, b]) => [locale, b.text]));
+    out.push(object('template', t.name, { ...(t.spec as unknown as Record<string, unknown>), bodies, ...(Object.keys(texts).length ? { texts } : {}) }));
+  }
+  for (const l of ws.lists.values()) {
+    // The CSV's content is part of the list: editing the file shows as a change.
+    const csv = existsSync(join(ws.dir, l.csv)) ? readFileSync(join(ws.dir, l.csv)) : Buffer.alloc(0);
+    out.push(object('list', l.name, { ...(l.spec as unknown as Record<string, unknown>), csv_sha256: createHash('sha256').update(csv).digest('hex') }));
   }
   for (const c of ws.campaigns.values()) out.push(object('campaign', c.name, c.spec as unknown as Record<string, unknown>));
+  for (const t of ws.triggers.values()) out.push(object('trigger', t.name, t.spec as unknown as Record<string, unknown>));
   return out;
 }
 

@@ -90,6 +90,8 @@ function yamlFiles(dir: string, folder: string, problems: Problem[]): { name: st
   for (const f of readdirSync(path).sort()) {
     if (f.startsWith('.') || f.toLowerCase() === 'readme.md') continue;
     const file = `${folder}/${f}`;
+    // lists/ also holds the CSV files that the list definitions name.
+    if (folder === 'lists' && f.endsWith('.csv')) continue;
     if (f.endsWith('.yml')) {
       problems.push(layoutProblem(file, `"${f}" ends in .yml`, `rename it to ${f.replace(/\.yml$/, '.yaml')}`));
       continue;

@@ -90,18 +90,23 @@ const campaignReferences: Rule = (ws, failed) => {
 const templateLocales: Rule = (ws) => {
   const out: Problem[] = [];
   const sites = new Map(ws.project.spec.sites.map((s) => [s.id, s]));
-  for (const c of ws.campaigns.values()) {
-    const t = ws.templates.get(c.spec.template);
+  // Campaigns name their sites; a trigger without sites runs on every site.
+  const users = [
+    ...[...ws.campaigns.values()].map((c) => ({ what: `campaign "${c.name}"`, template: c.spec.template, sites: campaignSites(c.spec) })),
+    ...[...ws.triggers.values()].map((t) => ({ what: `trigger "${t.name}"`, template: t.spec.template, sites: campaignSites(t.spec).length ? campaignSites(t.spec) : [...sites.keys()] })),
+  ];
+  for (const c of users) {
+    const t = ws.templates.get(c.template);
     if (!t) continue;
-    for (const siteId of campaignSites(c.spec)) {
+    for (const siteId of c.sites) {
       for (const locale of sites.get(siteId)?.locales ?? []) {
         if (!t.bodies[locale]) {
-          out.push(problemAt(t.source, [], `template "${t.name}" has no ${locale}.mjml, needed by site "${siteId}" (campaign "${c.name}")`, 'template', {
+          out.push(problemAt(t.source, [], `template "${t.name}" has no ${locale}.mjml, needed by site "${siteId}" (${c.what})`, 'template', {
             hint: `add templates/${t.name}/${locale}.mjml`,
           }));
         }
         if (!t.spec.subject[locale]) {
-          out.push(problemAt(t.source, ['subject'], `template "${t.name}" has no ${locale} subject, needed by site "${siteId}" (campaign "${c.name}")`, 'template', {
+          out.push(problemAt(t.source, ['subject'], `template "${t.name}" has no ${locale} subject, needed by site "${siteId}" (${c.what})`, 'template', {
             hint: `add "${locale}: ..." under subject`,
             key: true,
           }));

@@ -35,7 +35,14 @@ function validator(kind: SchemaKind): ValidateFunction {
 /** Schema problems of one file, each located at the key or value at fault. */
 export function checkSchema(kind: SchemaKind, src: YamlSource): Problem[] {
   const validate = validator(kind);
-  if (validate(src.value)) return [];
+  try {
+    if (validate(src.value)) return [];
+  } catch (e) {
+    // ajv recurses once per level: a document nested hundreds deep, or an alias
+    // inside the node it names (which nests forever), overflows the stack.
+    if (!(e instanceof RangeError)) throw e;
+    return [problemAt(src, [], 'the file nests too deeply to check', 'schema', { hint: 'no herald file needs more than a few levels; an alias (*name) inside the node it names nests forever' })];
+  }
   return explain(validate.errors ?? [], src);
 }
 

@@ -34,7 +34,15 @@ export function parseYaml(file: string, text: string): { source?: YamlSource; pr
     });
   }
   if (problems.length > 0) return { problems };
-  return { source: { file, doc, lines, value: doc.toJS({ maxAliasCount: 100 }) }, problems };
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    // The yaml library refuses an alias bomb ("billion laughs") with a ReferenceError.
+    if (!(e instanceof ReferenceError)) throw e;
+    return { problems: [{ file, line: 1, column: 1, message: `YAML: ${e.message}`, rule: 'yaml', severity: 'error', hint: 'write the values out instead of repeating aliases (*name)' }] };
+  }
+  return { source: { file, doc, lines, value }, problems };
 }
 
 export function readYaml(root: string, file: string): { source?: YamlSource; problems: Problem[] } {

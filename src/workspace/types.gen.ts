@@ -117,6 +117,15 @@ export interface Project {
     frequency_cap?: FrequencyCap;
   };
   /**
+   * Rules herald plan enforces before anything is applied.
+   */
+  policy?: {
+    /**
+     * A ready campaign whose audience is larger than this is refused unless it says approve_audience_over with at least its size.
+     */
+    max_audience?: number;
+  };
+  /**
    * Named deployments (for example staging and production), each with its own database and deployed state.
    */
   environments?: {
@@ -502,7 +511,7 @@ export interface Campaign {
    */
   throttle?: string;
   /**
-   * Explicit approval of an audience larger than the policy's maximum.
+   * Approves sending to an audience larger than herald.yaml's policy.max_audience, up to this many recipients.
    */
   approve_audience_over?: number;
 }

@@ -1,4 +1,6 @@
+import { join } from 'node:path';
 import type { Problem } from '../errors.js';
+import { useMjmlDiskCache } from '../render/mjml.js';
 import { CHECKS } from './checks/index.js';
 import { loadWorkspace, sortProblems, type LoadResult } from './load.js';
 
@@ -7,7 +9,9 @@ import { loadWorkspace, sortProblems, type LoadResult } from './load.js';
  * reference problems, then the deeper checks in checks/ (MJML, tokens, CSV
  * lists, SQL, semantic rules). Needs no database.
  */
-export async function validateWorkspace(dir: string): Promise<LoadResult> {
+export async function validateWorkspace(dir: string, opts: { cache?: boolean } = {}): Promise<LoadResult> {
+  // CLI runs keep compiled MJML in .herald/cache (git-ignored), so an unchanged template compiles once.
+  if (opts.cache) useMjmlDiskCache(join(dir, '.herald', 'cache', 'mjml'));
   const loaded = loadWorkspace(dir);
   const ws = loaded.workspace;
   if (!ws) return loaded;

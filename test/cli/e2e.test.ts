@@ -54,10 +54,15 @@ describe('herald CLI end to end', () => {
     const validate = await herald(['validate', ...base]);
     expect(validate).toMatchObject({ code: 0, stdout: 'The workspace is valid.\n' });
 
-    const apply = await herald(['apply', ...base]);
+    // Without a terminal to ask on, apply needs --auto-approve (or a saved plan).
+    const refused = await herald(['apply', ...base]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('herald: apply needs confirmation, and there is no terminal to ask on');
+
+    const apply = await herald(['apply', '--auto-approve', ...base]);
     expect(apply.code, apply.stderr).toBe(0);
     expect(apply.stdout).toContain('+ create campaign/winback');
-    expect(apply.stdout).toContain('Apply complete: 5 created, 0 updated, 0 deleted.');
+    expect(apply.stdout).toMatch(/Apply complete: \d+ created, 0 updated, 0 deleted, 0 archived\./);
 
     const replan = await herald(['plan', '--detailed-exitcode', ...base]);
     expect(replan.code, replan.stderr).toBe(0);
@@ -109,7 +114,7 @@ describe('herald CLI end to end', () => {
     expect(apply.code).toBe(1);
     expect(apply.stderr).toContain('herald: the workspace has 2 errors');
     expect(apply.stderr).not.toMatch(/at .*\.js:\d+/);
-    expect(existsSync(join(ws.dir, '.herald'))).toBe(false);
+    expect(existsSync(join(ws.dir, '.herald', 'db'))).toBe(false);
   });
 
   it('annotates problems for GitHub Actions', async () => {

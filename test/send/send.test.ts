@@ -1,14 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { applyObjects } from '../../src/apply/apply.js';
 import { silentLog } from '../../src/log.js';
 import { ledgerCounts } from '../../src/send/ledger.js';
 import { sendCampaign } from '../../src/send/send.js';
 import { smtpTransport } from '../../src/send/transport.js';
-import { desiredObjects } from '../../src/state/objects.js';
-import { loadWorkspace } from '../../src/workspace/load.js';
 import { verifyToken } from '../../src/links/token.js';
 import { createTestDb } from '../support/db.js';
 import { createShop } from '../support/shop.js';
+import { applyDir } from '../support/apply.js';
 import { startSmtpSink } from '../support/smtp.js';
 import { exampleWorkspace } from '../support/workspace.js';
 import { useCleanups } from '../support/cleanup.js';
@@ -43,7 +41,7 @@ async function setup() {
       { id: 21, customer_id: 1, created_at: RECENT, status: 'cancelled' },
     ],
   });
-  await applyObjects(db, desiredObjects(loadWorkspace(ws.dir).workspace!), { gitCommit: null, appliedBy: null });
+  await applyDir(db, ws.dir, { now: NOW });
   return { db, sink };
 }
 

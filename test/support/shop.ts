@@ -10,6 +10,8 @@ export interface TestCustomer {
   locale?: string;
   country?: string | null;
   city?: string | null;
+  /** YYYY-MM-DD */
+  birthday?: string | null;
   created_at?: string;
   email_opt_in?: boolean;
 }
@@ -23,33 +25,101 @@ export interface TestOrder {
   site?: string;
 }
 
-/** Creates the shop contract in `shop` and fills it with hand-made rows, set-based. */
-export async function createShop(db: Queryable, data: { customers: TestCustomer[]; orders?: TestOrder[] }): Promise<void> {
+export interface TestProduct {
+  sku: string;
+  category: string;
+  name?: string;
+  price?: number;
+  in_stock?: boolean;
+}
+
+export interface TestOrderItem {
+  order_id: number;
+  sku: string;
+  quantity?: number;
+  price?: number;
+}
+
+export interface TestCart {
+  id: number;
+  customer_id: number;
+  updated_at: string;
+  site?: string;
+}
+
+export interface TestCartItem {
+  cart_id: number;
+  sku: string;
+  quantity?: number;
+}
+
+export interface TestPreorder {
+  customer_id: number;
+  sku: string;
+  created_at?: string;
+}
+
+export interface TestShop {
+  customers: TestCustomer[];
+  orders?: TestOrder[];
+  products?: TestProduct[];
+  order_items?: TestOrderItem[];
+  carts?: TestCart[];
+  cart_items?: TestCartItem[];
+  preorders?: TestPreorder[];
+}
+
+/** Creates the shop contract in `shop` and fills it with hand-made rows, set-based: one INSERT per table. */
+export async function createShop(db: Queryable, data: TestShop): Promise<void> {
   await db.exec(shopContractSql('shop'));
-  await db.query(
-    `INSERT INTO shop.customers (id, email, first_name, last_name, site, locale, country, city, created_at, email_opt_in)
+  const fill = (sql: string, rows: object[]) => db.query(sql, [JSON.stringify(rows)]);
+  await fill(
+    `INSERT INTO shop.customers (id, email, first_name, last_name, site, locale, country, city, birthday, created_at, email_opt_in)
      SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(id bigint, email text, first_name text, last_name text, site text,
-            locale text, country text, city text, created_at timestamptz, email_opt_in boolean)`,
-    [
-      JSON.stringify(
-        data.customers.map((c) => ({
-          site: 'shop-en',
-          locale: 'en',
-          created_at: '2024-01-01T00:00:00Z',
-          email_opt_in: true,
-          first_name: null,
-          last_name: null,
-          country: null,
-          city: null,
-          ...c,
-        })),
-      ),
-    ],
+            locale text, country text, city text, birthday date, created_at timestamptz, email_opt_in boolean)`,
+    data.customers.map((c) => ({
+      site: 'shop-en',
+      locale: 'en',
+      created_at: '2024-01-01T00:00:00Z',
+      email_opt_in: true,
+      first_name: null,
+      last_name: null,
+      country: null,
+      city: null,
+      birthday: null,
+      ...c,
+    })),
   );
-  await db.query(
+  await fill(
     `INSERT INTO shop.orders (id, customer_id, site, status, total, currency, created_at)
      SELECT id, customer_id, site, status, total, 'EUR', created_at
        FROM jsonb_to_recordset($1::jsonb) AS x(id bigint, customer_id bigint, site text, status text, total numeric, created_at timestamptz)`,
-    [JSON.stringify((data.orders ?? []).map((o) => ({ site: 'shop-en', status: 'delivered', total: 100, ...o })))],
+    (data.orders ?? []).map((o) => ({ site: 'shop-en', status: 'delivered', total: 100, ...o })),
+  );
+  await fill(
+    `INSERT INTO shop.products (sku, name, category, price, currency, in_stock)
+     SELECT sku, name, category, price, 'EUR', in_stock
+       FROM jsonb_to_recordset($1::jsonb) AS x(sku text, name text, category text, price numeric, in_stock boolean)`,
+    (data.products ?? []).map((p) => ({ name: p.sku, price: 10, in_stock: true, ...p })),
+  );
+  await fill(
+    `INSERT INTO shop.order_items (order_id, sku, quantity, price)
+     SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(order_id bigint, sku text, quantity int, price numeric)`,
+    (data.order_items ?? []).map((i) => ({ quantity: 1, price: 10, ...i })),
+  );
+  await fill(
+    `INSERT INTO shop.carts (id, customer_id, site, updated_at)
+     SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(id bigint, customer_id bigint, site text, updated_at timestamptz)`,
+    (data.carts ?? []).map((k) => ({ site: 'shop-en', ...k })),
+  );
+  await fill(
+    `INSERT INTO shop.cart_items (cart_id, sku, quantity)
+     SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(cart_id bigint, sku text, quantity int)`,
+    (data.cart_items ?? []).map((i) => ({ quantity: 1, ...i })),
+  );
+  await fill(
+    `INSERT INTO shop.preorders (customer_id, sku, created_at)
+     SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(customer_id bigint, sku text, created_at timestamptz)`,
+    (data.preorders ?? []).map((p) => ({ created_at: '2024-01-01T00:00:00Z', ...p })),
   );
 }

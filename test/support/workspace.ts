@@ -19,7 +19,7 @@ export function tempWorkspace(files: Record<string, string>): { dir: string; wri
 /** A copy of this repository's own example workspace. */
 export function exampleWorkspace(): ReturnType<typeof tempWorkspace> {
   const ws = tempWorkspace({});
-  for (const part of ['herald.yaml', 'segments', 'templates', 'campaigns', 'triggers']) {
+  for (const part of ['herald.yaml', 'segments', 'lists', 'templates', 'campaigns', 'triggers']) {
     cpSync(join(repoRoot, part), join(ws.dir, part), { recursive: true });
   }
   return ws;

@@ -1,23 +1,77 @@
-import { applyObjects } from '../../apply/apply.js';
+import { createInterface } from 'node:readline/promises';
+import { applyPlan } from '../../apply/apply.js';
+import { UserError } from '../../errors.js';
 import { describeCommit, gitInfo } from '../../git/commit.js';
+import { readPlanFile } from '../../plan/file.js';
 import { formatPlan } from '../../plan/format.js';
-import { hasChanges } from '../../plan/plan.js';
-import { desiredObjects } from '../../state/objects.js';
+import { makePlan } from '../../plan/make.js';
+import { hasChanges, type Plan } from '../../plan/plan.js';
 import { print, printJson, useColor, validWorkspace, withDb, workspaceDir, type GlobalOptions } from '../context.js';
 
-export default async function apply(_args: string[], opts: GlobalOptions & { json?: boolean }): Promise<void> {
-  const ws = await validWorkspace(opts);
+export interface ApplyCliOptions extends GlobalOptions {
+  json?: boolean;
+  autoApprove?: boolean;
+  allowDelete?: boolean;
+  target?: string;
+  lockTimeout?: string;
+}
+
+/**
+ * `herald apply plan.json` applies exactly that saved plan, without asking.
+ * `herald apply` plans, shows the plan and asks on a TTY; --auto-approve skips
+ * the question; without a TTY and without --auto-approve it refuses.
+ */
+export default async function apply([planFile]: string[], opts: ApplyCliOptions): Promise<void> {
+  const lockTimeoutSeconds = seconds(opts.lockTimeout ?? '30');
   const git = gitInfo(workspaceDir(opts));
-  const result = await withDb(opts, (db) =>
-    applyObjects(db, desiredObjects(ws), { gitCommit: describeCommit(git), appliedBy: git.user }),
-  );
-  if (opts.json) {
-    printJson({ ...result.plan, applyId: result.applyId ?? null, gitCommit: describeCommit(git) });
-    return;
+  const saved = planFile ? readPlanFile(planFile) : undefined;
+  if (saved && (saved.environment ?? null) !== (opts.env ?? null)) {
+    throw new UserError(`${planFile} was made for environment ${saved.environment ?? '(default)'}, not ${opts.env ?? '(default)'}`, 'apply it with the same --env, or plan again');
   }
-  print(formatPlan(result.plan, { color: useColor() }));
-  if (hasChanges(result.plan)) {
-    const s = result.plan.summary;
-    print(`\nApply complete: ${s.create} created, ${s.update} updated, ${s.delete} deleted${git.commit ? ` (from ${describeCommit(git)})` : ''}.`);
+  const ws = saved ? undefined : await validWorkspace(opts);
+  await withDb(opts, async (db) => {
+    const plan: Plan =
+      saved ??
+      (await makePlan(db, ws!, { now: new Date(), allowDelete: opts.allowDelete, target: opts.target, gitCommit: describeCommit(git), environment: opts.env ?? null }));
+    if (!saved && !opts.json) print(formatPlan(plan, { color: useColor() }));
+    if (!hasChanges(plan) && plan.summary.refused === 0) {
+      if (opts.json) printJson({ ...plan, applyId: null });
+      return;
+    }
+    if (!saved && plan.summary.refused === 0) await confirm(opts);
+    const result = await applyPlan(db, plan, {
+      gitCommit: plan.gitCommit,
+      gitAuthor: git.user,
+      lockTimeoutSeconds,
+      holder: `${git.user ?? 'unknown'} pid ${process.pid}`,
+    });
+    if (opts.json) printJson({ ...plan, applyId: result.applyId ?? null });
+    else {
+      const s = plan.summary;
+      const reverted = plan.drift.filter((d) => d.resolution === 'revert').length;
+      print(
+        `\nApply complete: ${s.create} created, ${s.update} updated, ${s.delete} deleted, ${s.archive} archived${reverted ? `, ${reverted} drift reverted` : ''}${plan.gitCommit ? ` (from ${plan.gitCommit})` : ''}.`,
+      );
+    }
+  });
+}
+
+async function confirm(opts: ApplyCliOptions): Promise<void> {
+  if (opts.autoApprove) return;
+  if (!process.stdin.isTTY) {
+    throw new UserError('apply needs confirmation, and there is no terminal to ask on', 'pass --auto-approve, or save a reviewed plan with `herald plan --out plan.json` and run `herald apply plan.json`');
   }
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    const answer = await rl.question("\nDo you want to apply these changes? Only 'yes' will be accepted: ");
+    if (answer.trim() !== 'yes') throw new UserError('apply cancelled; nothing was changed');
+  } finally {
+    rl.close();
+  }
+}
+
+function seconds(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(s|m)?$/.exec(text);
+  if (!m) throw new UserError(`--lock-timeout must be a number of seconds (like 30 or 30s, or 2m), got "${text}"`);
+  return Number(m[1]) * (m[2] === 'm' ? 60 : 1);
 }

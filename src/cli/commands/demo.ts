@@ -1,6 +1,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { applyObjects } from '../../apply/apply.js';
+import { applyPlan } from '../../apply/apply.js';
+import { makePlan } from '../../plan/make.js';
 import { isServerUrl, type Db } from '../../db/db.js';
 import { UserError } from '../../errors.js';
 import { createLog } from '../../log.js';
@@ -10,7 +11,6 @@ import { reportText } from '../../report/report.js';
 import { campaignReport, writeReport } from '../../report/write.js';
 import { sendCampaign } from '../../send/send.js';
 import { transportFromEnv } from '../../send/transport.js';
-import { desiredObjects } from '../../state/objects.js';
 import { sourceSchema, type Workspace } from '../../workspace/model.js';
 import { dbSpec, print, validWorkspace, withDb, workspaceDir, type GlobalOptions } from '../context.js';
 
@@ -47,8 +47,9 @@ export default async function demo(_args: string[], opts: DemoOptions): Promise<
     await ensureShop(db, ws, { customers, seed }, step);
 
     const git = gitInfo(dir);
-    const applied = await applyObjects(db, desiredObjects(ws), { gitCommit: describeCommit(git), appliedBy: git.user });
-    const s = applied.plan.summary;
+    const plan = await makePlan(db, ws, { now: new Date(), gitCommit: describeCommit(git) });
+    await applyPlan(db, plan, { gitCommit: plan.gitCommit, gitAuthor: git.user, holder: 'herald demo' });
+    const s = plan.summary;
     step(`applied: ${s.create} created, ${s.update} updated, ${s.delete} deleted, ${s.unchanged} unchanged`);
 
     const ready = [...ws.campaigns.values()].filter((c) => (c.spec.status ?? 'draft') === 'ready');

@@ -3,8 +3,8 @@ import { ExitError, formatProblem, type Problem } from '../../errors.js';
 import { validateWorkspace } from '../../workspace/validate.js';
 import { print, printJson, workspaceDir, type GlobalOptions } from '../context.js';
 
-export default async function validate(_args: string[], opts: GlobalOptions & { json?: boolean }): Promise<void> {
-  const { problems } = await validateWorkspace(workspaceDir(opts));
+export default async function validate(_args: string[], opts: GlobalOptions & { json?: boolean; strict?: boolean }): Promise<void> {
+  const { problems } = await validateWorkspace(workspaceDir(opts), { cache: true });
   const errors = problems.filter((p) => p.severity === 'error');
   const warnings = problems.filter((p) => p.severity === 'warning');
   if (process.env.GITHUB_ACTIONS === 'true') annotate(problems);
@@ -18,7 +18,8 @@ export default async function validate(_args: string[], opts: GlobalOptions & { 
         : `${errors.length} error${errors.length === 1 ? '' : 's'}, ${warnings.length} warning${warnings.length === 1 ? '' : 's'}.`,
     );
   }
-  if (errors.length > 0) throw new ExitError(1);
+  // --strict: warnings fail too, for CI on a repository that keeps them at zero.
+  if (errors.length > 0 || (opts.strict && warnings.length > 0)) throw new ExitError(1);
 }
 
 function plain(p: Problem) {

@@ -1,4 +1,82 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { hasSqlDetails, loadModule, parseSync } from 'libpg-query';
+import type { Problem } from '../../errors.js';
+import type { Condition, Workspace } from '../model.js';
+import type { PathSegment, YamlSource } from '../source.js';
 import type { Check } from './index.js';
+import { byteIndex, codePointIndex, positionInValue } from './sql-location.js';
+import { statementProblems, type SqlFinding } from './sql-statement.js';
 
-// Scaffolding: filled in by the sql checks.
-export const sqlChecks: Check = () => [];
+/**
+ * The escape hatches, `sql:` conditions (in segments and trigger audiences)
+ * and a trigger's `sql:` event, parsed with PostgreSQL's own parser
+ * (libpg-query, compiled to WebAssembly): each must be one read-only SELECT.
+ * Whether the tables and columns exist needs a database, so `herald plan`
+ * checks that with EXPLAIN.
+ */
+export const sqlChecks: Check = async (ws) => {
+  const queries = collect(ws);
+  if (queries.length === 0) return [];
+  await loadModule();
+  const texts = new Map<string, string>();
+  const fileText = (file: string) => {
+    if (!texts.has(file)) texts.set(file, readFileSync(join(ws.dir, file), 'utf8'));
+    return texts.get(file)!;
+  };
+  return queries.flatMap((q) =>
+    check(q.sql, q.returns).map((f) => ({
+      file: q.src.file,
+      ...positionInValue(q.src, fileText(q.src.file), q.path, f.index ?? 0),
+      message: f.message,
+      rule: 'sql',
+      severity: 'error' as const,
+      ...(f.hint ? { hint: f.hint } : {}),
+    })),
+  );
+};
+
+interface Query {
+  src: YamlSource;
+  path: PathSegment[];
+  sql: string;
+  /** Columns the query must return. */
+  returns: string[];
+}
+
+function collect(ws: Workspace): Query[] {
+  const out: Query[] = [];
+  const walk = (src: YamlSource, c: Condition, path: PathSegment[]) => {
+    if (c.sql !== undefined) out.push({ src, path: [...path, 'sql'], sql: c.sql, returns: ['customer_id'] });
+    c.all?.forEach((x, i) => walk(src, x, [...path, 'all', i]));
+    c.any?.forEach((x, i) => walk(src, x, [...path, 'any', i]));
+    if (c.not) walk(src, c.not, [...path, 'not']);
+  };
+  for (const s of ws.segments.values()) walk(s.source, s.spec.where, ['where']);
+  for (const t of ws.triggers.values()) {
+    if (t.spec.audience) walk(t.source, t.spec.audience, ['audience']);
+    // A sql: on another event is refused by the semantic checks; parsing it too would only add noise.
+    if (t.spec.event === 'sql' && t.spec.sql !== undefined) out.push({ src: t.source, path: ['sql'], sql: t.spec.sql, returns: ['customer_id', 'event_key'] });
+  }
+  return out;
+}
+
+/** Findings located as JavaScript string indexes into the query. */
+function check(sql: string, returns: string[]): { message: string; hint?: string; index?: number }[] {
+  // The parser reads a C string: anything after a NUL would go unchecked.
+  const nul = sql.indexOf('\0');
+  if (nul >= 0) return [{ message: 'the query contains a NUL character', index: nul, hint: 'remove it; PostgreSQL refuses NUL in query text' }];
+  let parsed;
+  try {
+    parsed = parseSync(sql);
+  } catch (e) {
+    if (hasSqlDetails(e)) {
+      const d = e.sqlDetails!;
+      return [{ message: `SQL syntax: ${d.message}`, index: codePointIndex(sql, d.cursorPosition), hint: 'the query is PostgreSQL, checked with its own parser' }];
+    }
+    // Without details (an empty query, a parser limit) the error still concerns this query.
+    if (e instanceof Error) return [{ message: `the query cannot be parsed: ${e.message}` }];
+    throw e;
+  }
+  return statementProblems(parsed, returns).map((f: SqlFinding) => ({ message: f.message, hint: f.hint, index: f.byte === undefined ? undefined : byteIndex(sql, f.byte) }));
+}

@@ -1,4 +1,265 @@
+import { closeSync, openSync, readSync } from 'node:fs';
+import { join } from 'node:path';
+import { compileMjmlResult, precompileMjml, type MjmlResult } from '../../render/mjml.js';
+import { isScalar } from 'yaml';
+import type { Problem } from '../../errors.js';
+import { expandIncludes, lineStarts, positionIn, type ExpandedBody, type SourcePosition } from '../../render/partials.js';
+import { locate, problemAt, type PathSegment, type YamlSource } from '../source.js';
+import type { ListEntry, TemplateEntry, Workspace } from '../model.js';
 import type { Check } from './index.js';
+import { httpLinks, missingAlt, scanMarkup, type MarkupProblem, type Tag } from './templates-markup.js';
+import { parseNunjucks, tokenUses } from './templates-nunjucks.js';
+import { ANY_CONTEXT, contextTree, matchToken, tokenProblem, type TokenUsage } from './templates-tokens.js';
 
-// Scaffolding: filled in by the templates checks.
-export const templateChecks: Check = () => [];
+/**
+ * Templates: each body compiles as MJML (partials inlined), every part parses
+ * as nunjucks, every token exists where the template is used, and the
+ * warnings a mail client would give (size, alt text, http links).
+ */
+export const templateChecks: Check = async (ws, failed) => {
+  const usages = templateUsages(ws);
+  // Compile every body up front: cached ones come from disk, cold ones spread over the cores.
+  await precompileMjml([...ws.templates.values()].flatMap((t) => Object.values(t.bodies).map((b) => expandIncludes(b.text, b.file, ws.partials).text)));
+  const perTemplate = await Promise.all([...ws.templates.values()].map((t) => checkTemplate(t, ws, usages.get(t.name) ?? [], failed)));
+  const problems = [...perTemplate.flat(), ...variantSubjects(ws, failed), ...localesNoSiteUses(ws, failed)];
+  return dedupe(problems.filter((p) => !failed.has(p.file)));
+};
+
+/** A template no campaign or trigger uses is checked against the whole catalog. */
+const UNUSED: TokenUsage[] = [{ label: 'any use', tree: ANY_CONTEXT }];
+
+async function checkTemplate(t: TemplateEntry, ws: Workspace, used: TokenUsage[], failed: ReadonlySet<string>): Promise<Problem[]> {
+  const usages = used.length > 0 ? used : UNUSED;
+  const out: Problem[] = [];
+  if (!failed.has(t.source.file)) {
+    for (const field of ['subject', 'preheader'] as const) {
+      for (const [locale, text] of Object.entries(t.spec[field] ?? {})) out.push(...nunjucksProblems(text, usages, yamlText(t.source, [field, locale])));
+    }
+  }
+  for (const txt of Object.values(t.texts)) {
+    if (!failed.has(txt.file)) out.push(...nunjucksProblems(txt.text, usages, (line, column) => ({ file: txt.file, line, column })));
+  }
+  const bodies = Object.values(t.bodies).filter((b) => !failed.has(b.file));
+  const checked = await Promise.all(bodies.map((b) => checkBody(expandIncludes(b.text, b.file, ws.partials), usages)));
+  return [...out, ...checked.flat()];
+}
+
+/** One <locale>.mjml, after its partials are inlined; positions map back through them. */
+async function checkBody(body: ExpandedBody, usages: readonly TokenUsage[]): Promise<Problem[]> {
+  const at = (p: MarkupProblem): Problem => ({ ...body.originOf(p.offset), message: p.message, rule: p.rule, severity: p.severity, ...(p.hint ? { hint: p.hint } : {}) });
+  const { tags, problems: structure } = scanMarkup(body.text);
+  const out: Problem[] = [
+    ...body.problems,
+    ...structure.map(at),
+    ...missingAlt(tags).map(at),
+    ...httpLinks(tags).map(at),
+    ...nunjucksProblems(body.text, usages, body.origin),
+  ];
+  // A tag left open makes MJML nest what follows inside it, so its own errors
+  // would only echo the one already reported.
+  const unbalanced = structure.some((p) => /never closed|no matching|still open/.test(p.message));
+  out.push(...(await mjmlProblems(body, tags, !unbalanced)));
+  return out;
+}
+
+/** Gmail clips a message's HTML past this size and hides the rest behind a link. */
+const GMAIL_CLIP_BYTES = 102 * 1024;
+
+async function mjmlProblems(body: ExpandedBody, tags: readonly Tag[], reportErrors: boolean): Promise<Problem[]> {
+  const file = body.origin(1).file;
+  let result: MjmlResult;
+  try {
+    // Soft validation renders despite errors, so one compile gives both the errors and the size.
+    result = await compileMjmlResult(body.text);
+  } catch (e) {
+    return [{ file, line: 1, column: 1, message: `MJML: ${(e as Error).message}`, rule: 'mjml', severity: 'error', hint: 'a body is <mjml><mj-body>…</mj-body></mjml>' }];
+  }
+  const out: Problem[] = [];
+  const starts = lineStarts(body.text);
+  for (const e of reportErrors ? result.errors : []) {
+    // A value written as a token ({{ site.brand.color }}) is only known per recipient.
+    if (/\{\{|\{%/.test(e.message)) continue;
+    const offset = mjmlErrorOffset(e, tags, starts);
+    const where = offset === undefined ? body.origin(e.line) : body.originOf(offset);
+    out.push({ ...where, message: `MJML: ${e.message}`, rule: 'mjml', severity: 'error', hint: `see https://documentation.mjml.io/#${e.tagName}` });
+  }
+  const bytes = Buffer.byteLength(result.html);
+  if (bytes > GMAIL_CLIP_BYTES) {
+    out.push({
+      file, line: 1, column: 1,
+      message: `the compiled HTML is ${Math.round(bytes / 1024)} KB; Gmail clips messages over 102 KB`,
+      rule: 'size', severity: 'warning',
+      hint: 'shorten the content or move styles into mj-attributes; loops over products grow it further per recipient',
+    });
+  }
+  return out;
+}
+
+/** MJML gives only a line: point at the element on it, or at the attribute the message names. */
+function mjmlErrorOffset(e: { line: number; tagName: string; message: string }, tags: readonly Tag[], starts: number[]): number | undefined {
+  const tag = tags.find((t) => t.name === e.tagName && t.kind !== 'close' && !t.inContent && positionIn(starts, t.start).line === e.line);
+  if (!tag) return undefined;
+  const attr = /^Attribute (\S+) /.exec(e.message)?.[1];
+  return tag.attributes.find((a) => a.name === attr)?.start ?? tag.start;
+}
+
+type Locator = (line: number, column: number) => SourcePosition;
+
+/** Syntax, loader tags and tokens of one nunjucks text. */
+function nunjucksProblems(text: string, usages: readonly TokenUsage[], locator: Locator): Problem[] {
+  const parsed = parseNunjucks(text);
+  if (!parsed.ok) {
+    const { line, column, message, hint } = parsed.error;
+    return [{ ...locator(line, column), message, rule: 'nunjucks', severity: 'error', ...(hint ? { hint } : {}) }];
+  }
+  const known = (path: readonly string[]) => usages.every((u) => matchToken(u.tree, path).ok);
+  const { uses, loaderTags } = tokenUses(parsed.root, known);
+  const out: Problem[] = loaderTags.map((t) => ({
+    ...locator(t.line, t.column),
+    message: `{% ${t.tag} %} needs a template loader, which herald templates do not have`,
+    rule: 'nunjucks',
+    severity: 'error',
+    hint: 'share markup with <mj-include path="../_partials/<name>.mjml" />',
+  }));
+  for (const use of uses) {
+    const p = tokenProblem(use, usages);
+    if (p) out.push({ ...locator(use.line, use.column), message: p.message, rule: 'token', severity: 'error', hint: p.hint });
+  }
+  return out;
+}
+
+/**
+ * Positions inside a YAML string value. For a one-line plain or quoted
+ * scalar without escapes the text starts at a known column; otherwise point at
+ * the value itself.
+ */
+function yamlText(src: YamlSource, path: PathSegment[]): Locator {
+  const value = locate(src, path);
+  const fallback: Locator = () => ({ file: src.file, ...value });
+  const node = src.doc.getIn(path, true);
+  if (!isScalar(node) || typeof node.value !== 'string' || !node.range) return fallback;
+  const quote = node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE' ? 1 : 0;
+  if (!quote && node.type !== 'PLAIN') return fallback;
+  const [start, end] = node.range;
+  const first = src.lines.linePos(start);
+  const exact = end - start - 2 * quote === node.value.length && src.lines.linePos(end).line === first.line;
+  if (!exact) return fallback;
+  return (line, column) => (line === 1 ? { file: src.file, line: first.line, column: first.col + quote + column - 1 } : fallback(line, column));
+}
+
+/**
+ * Where each template is used, as token contexts: a campaign to segments, a
+ * campaign to each of its lists (whose contacts carry that CSV's columns),
+ * and a trigger's event.
+ */
+function templateUsages(ws: Workspace): Map<string, TokenUsage[]> {
+  const out = new Map<string, TokenUsage[]>();
+  const add = (template: string | undefined, u: TokenUsage) => {
+    if (template !== undefined) out.set(template, [...(out.get(template) ?? []), u]);
+  };
+  for (const c of ws.campaigns.values()) {
+    for (const u of campaignUsages(ws, c.name, c.spec.audience)) {
+      add(c.spec.template, u);
+      for (const v of c.spec.ab_test?.variants ?? []) if (v.template !== c.spec.template) add(v.template, u);
+    }
+  }
+  for (const t of ws.triggers.values()) {
+    add(t.spec.template, { label: `trigger "${t.name}" (${t.spec.event})`, context: t.spec.event, tree: contextTree(t.spec.event) });
+  }
+  return out;
+}
+
+function campaignUsages(ws: Workspace, name: string, a: { segment?: string; segments?: string[]; list?: string; lists?: string[] }): TokenUsage[] {
+  const out: TokenUsage[] = [];
+  if (a.segment !== undefined || a.segments !== undefined) out.push({ label: `campaign "${name}"`, context: 'campaign', tree: contextTree('campaign') });
+  for (const list of [...(a.list !== undefined ? [a.list] : []), ...(a.lists ?? [])]) {
+    out.push({ label: `campaign "${name}" (list "${list}")`, context: 'list', tree: contextTree('list', csvColumns(ws, ws.lists.get(list))) });
+  }
+  return out;
+}
+
+/** Columns that are not tokens: the CSV's site only routes the contact. */
+const ROUTING_COLUMNS = new Set(['site']);
+
+/**
+ * The header of a list's CSV, lower-cased as the import reads it. Only the
+ * first 64 KB is read; when the file cannot be read, any column is allowed and
+ * the list checks report the file.
+ */
+function csvColumns(ws: Workspace, list: ListEntry | undefined): string[] | 'any' {
+  if (!list) return 'any';
+  let head: string;
+  try {
+    const fd = openSync(join(ws.dir, list.csv), 'r');
+    try {
+      const buf = Buffer.alloc(64 * 1024);
+      head = buf.toString('utf8', 0, readSync(fd, buf, 0, buf.length, 0));
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return 'any';
+  }
+  const header = head.replace(/^\uFEFF/, '').split(/\r?\n/)[0] ?? '';
+  return header
+    .split(',')
+    .map((c) => c.trim().replace(/^"(.*)"$/, '$1').trim().toLowerCase())
+    .filter((c) => c !== '' && !ROUTING_COLUMNS.has(c));
+}
+
+/** An A/B variant's subject is a template too, used by its campaign. */
+function variantSubjects(ws: Workspace, failed: ReadonlySet<string>): Problem[] {
+  const out: Problem[] = [];
+  for (const c of ws.campaigns.values()) {
+    if (failed.has(c.source.file)) continue;
+    const own = campaignUsages(ws, c.name, c.spec.audience);
+    const mine = own.length > 0 ? own : UNUSED;
+    c.spec.ab_test?.variants.forEach((v, i) => {
+      for (const [locale, text] of Object.entries(v.subject ?? {})) {
+        out.push(...nunjucksProblems(text, mine, yamlText(c.source, ['ab_test', 'variants', i, 'subject', locale])));
+      }
+    });
+  }
+  return out;
+}
+
+/**
+ * A body without a subject, or a subject without a body, in a locale no site
+ * writes in. For a locale some site uses, the rules already report what that
+ * site's campaigns miss.
+ */
+function localesNoSiteUses(ws: Workspace, failed: ReadonlySet<string>): Problem[] {
+  const siteLocales = new Set(ws.project.spec.sites.flatMap((s) => s.locales));
+  const out: Problem[] = [];
+  for (const t of ws.templates.values()) {
+    if (failed.has(t.source.file)) continue;
+    const subjects = t.spec.subject;
+    for (const locale of Object.keys(t.bodies)) {
+      if (subjects[locale] !== undefined || siteLocales.has(locale)) continue;
+      out.push(problemAt(t.source, ['subject'], `${locale}.mjml has no ${locale} subject`, 'template', {
+        key: true,
+        severity: 'warning',
+        hint: `no site writes in ${locale}: add "${locale}: ..." under subject, or remove templates/${t.name}/${locale}.mjml`,
+      }));
+    }
+    for (const locale of Object.keys(subjects)) {
+      if (t.bodies[locale] || siteLocales.has(locale)) continue;
+      out.push(problemAt(t.source, ['subject', locale], `the ${locale} subject has no ${locale}.mjml`, 'template', {
+        key: true,
+        severity: 'warning',
+        hint: `no site writes in ${locale}: add templates/${t.name}/${locale}.mjml, or remove the ${locale} subject`,
+      }));
+    }
+  }
+  return out;
+}
+
+function dedupe(ps: Problem[]): Problem[] {
+  const seen = new Set<string>();
+  return ps.filter((p) => {
+    const k = `${p.severity}|${p.file}:${p.line}:${p.column}|${p.message}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}

@@ -1,0 +1,263 @@
+import { UserError } from '../errors.js';
+import type { AggregatePredicate, DatePredicate, ItemFilter, LastOrderPredicate, TextPredicate } from '../workspace/types.gen.js';
+import { parseDuration } from './duration.js';
+
+/**
+ * One function per segment predicate, each returning a boolean SQL
+ * expression over the customer row `c`. compile.ts documents what each one
+ * means (customers without orders included); this file is how. Order, cart
+ * and item predicates are correlated EXISTS subqueries keyed on
+ * `c.id`, the shape the contract's recommended indexes serve:
+ * orders (customer_id, created_at), order_items (order_id),
+ * carts (customer_id), cart_items (cart_id).
+ */
+
+/** What every predicate shares: the parameter list, the schema, and values resolved once per statement. */
+export class Scope {
+  private shared = new Map<string, string>();
+
+  constructor(
+    readonly values: unknown[],
+    /** The shop schema, already validated and quoted. */
+    readonly schema: string,
+    readonly now: Date,
+    readonly cancelledStatuses: readonly string[],
+    readonly openStatuses: readonly string[],
+    readonly timezone: string,
+  ) {}
+
+  param(value: unknown, cast = ''): string {
+    this.values.push(value);
+    return `$${this.values.length}${cast}`;
+  }
+
+  /**
+   * A parameter added on first use and reused after: PostgreSQL cannot type a
+   * parameter the statement never mentions, so nothing is added up front.
+   */
+  private once(key: string, value: () => unknown, cast: string): string {
+    let ref = this.shared.get(key);
+    if (!ref) this.shared.set(key, (ref = this.param(value(), cast)));
+    return ref;
+  }
+
+  get cancelled(): string {
+    return this.once('cancelled', () => [...this.cancelledStatuses], '::text[]');
+  }
+
+  get open(): string {
+    return this.once('open', () => [...this.openStatuses], '::text[]');
+  }
+
+  get tz(): string {
+    return this.once('tz', () => this.timezone, '::text');
+  }
+
+  /**
+   * `now` minus a duration, computed here rather than in SQL: a day is 24
+   * hours whatever the server's TimeZone, so PGlite and every server agree.
+   */
+  cutoff(duration: string): string {
+    return this.once(`ago:${duration}`, () => new Date(this.now.getTime() - durationMs(duration)).toISOString(), '::timestamptz');
+  }
+}
+
+const UNIT_MS = { h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
+
+function durationMs(text: string): number {
+  const d = parseDuration(text);
+  if (!d) throw new Error(`not a duration: ${text}`);
+  return d.n * UNIT_MS[d.unit];
+}
+
+// ── customer attributes ────────────────────────────────────────────────────
+
+/** site, locale (exact) and country, city (case-insensitive). NULL matches only `not_in`. */
+export function text(column: string, pred: TextPredicate, s: Scope, caseInsensitive: boolean): string {
+  const col = caseInsensitive ? `lower(${column})` : column;
+  const list = (values: string[]) =>
+    caseInsensitive ? `(SELECT lower(v) FROM unnest(${s.param(values, '::text[]')}) AS v)` : `(${s.param(values, '::text[]')})`;
+  if (typeof pred === 'string') return caseInsensitive ? `${col} = lower(${s.param(pred)})` : `${col} = ${s.param(pred)}`;
+  if (pred.in) return `${col} = ANY ${list(pred.in)}`;
+  if (pred.not_in) return `(${column} IS NULL OR NOT ${col} = ANY ${list(pred.not_in)})`;
+  throw new Error('empty text predicate');
+}
+
+/** registered: within/before relative to now, since/until as dates or instants. */
+export function registered(pred: DatePredicate, s: Scope): string {
+  const col = 'c.created_at';
+  const parts: string[] = [];
+  if (pred.within) parts.push(`${col} >= ${s.cutoff(pred.within)}`);
+  if (pred.before) parts.push(`${col} < ${s.cutoff(pred.before)}`);
+  if (pred.since) parts.push(`${col} >= ${instant(pred.since, s)}`);
+  if (pred.until) {
+    // A date-only `until` includes that whole day.
+    parts.push(isDateOnly(pred.until) ? `${col} < ((${s.param(pred.until)}::date + 1)::timestamp AT TIME ZONE ${s.tz})` : `${col} <= ${instant(pred.until, s)}`);
+  }
+  return all(parts);
+}
+
+const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
+const HAS_OFFSET = /(Z|[+-]\d{2}:?\d{2})$/;
+
+function isDateOnly(text: string): boolean {
+  return DATE_ONLY.test(text);
+}
+
+/** A date or local time is read in the workspace's timezone; a time with an offset is already an instant. */
+function instant(text: string, s: Scope): string {
+  return HAS_OFFSET.test(text) ? s.param(text, '::timestamptz') : `(${s.param(text)}::timestamp AT TIME ZONE ${s.tz})`;
+}
+
+/** The birthday's month and day; the year is ignored. */
+const MONTH_DAY = `to_char(c.birthday::timestamp, 'MM-DD')`;
+
+/** birthday: within = the next N days starting today; since/until = a range of month-days. */
+export function birthday(pred: DatePredicate, s: Scope): string {
+  if (pred.before) {
+    throw new UserError('birthday: before is not meaningful for birthdays', 'use within: 7d for birthdays in the next 7 days, or since/until for a range of days in the year');
+  }
+  const parts: string[] = [];
+  if (pred.within) parts.push(`${MONTH_DAY} = ANY(${s.param(upcomingBirthdays(s.now, s.timezone, pred.within), '::text[]')})`);
+  const from = pred.since && monthDay(pred.since);
+  const to = pred.until && monthDay(pred.until);
+  if (from && to && from > to) {
+    // The range wraps over New Year: Dec 20 … Jan 5.
+    parts.push(`(${MONTH_DAY} >= ${s.param(from)} OR ${MONTH_DAY} <= ${s.param(to)})`);
+  } else {
+    if (from) parts.push(`${MONTH_DAY} >= ${s.param(from)}`);
+    if (to) parts.push(`${MONTH_DAY} <= ${s.param(to)}`);
+  }
+  return all(parts);
+}
+
+function monthDay(date: string): string {
+  return date.slice(5, 10);
+}
+
+/**
+ * The month-days (`MM-DD`) of today and the following days, `within` long in
+ * whole days (hours round up), today being the date at `now` in `timezone`.
+ * In a year without Feb 29, those born on Feb 29 celebrate on Feb 28.
+ */
+export function upcomingBirthdays(now: Date, timezone: string, within: string): string[] {
+  const days = Math.min(Math.ceil(durationMs(within) / UNIT_MS.d), 366);
+  const [y, m, d] = localDate(now, timezone);
+  const out = new Set<string>();
+  for (let i = 0; i < days; i++) {
+    const day = new Date(Date.UTC(y, m - 1, d + i));
+    const md = day.toISOString().slice(5, 10);
+    out.add(md);
+    if (md === '02-28' && !isLeapYear(day.getUTCFullYear())) out.add('02-29');
+  }
+  return [...out];
+}
+
+function localDate(now: Date, timezone: string): [number, number, number] {
+  let parts: Intl.DateTimeFormatPart[];
+  try {
+    parts = new Intl.DateTimeFormat('en-US', { timeZone: timezone, year: 'numeric', month: 'numeric', day: 'numeric' }).formatToParts(now);
+  } catch {
+    throw new UserError(`unknown time zone "${timezone}"`, 'use an IANA name such as Europe/Berlin');
+  }
+  const part = (type: string) => Number(parts.find((p) => p.type === type)?.value);
+  return [part('year'), part('month'), part('day')];
+}
+
+function isLeapYear(y: number): boolean {
+  return (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+}
+
+// ── orders ─────────────────────────────────────────────────────────────────
+
+/** The customer's orders that count (not cancelled), optionally within a window ending at now. */
+function countedOrders(s: Scope, within?: string): string {
+  const window = within ? ` AND o.created_at >= ${s.cutoff(within)}` : '';
+  return `${s.schema}.orders o WHERE o.customer_id = c.id AND o.status <> ALL(${s.cancelled})${window}`;
+}
+
+export const AGGREGATES = {
+  order_count: 'count(*)',
+  total_spent: 'coalesce(sum(o.total), 0)',
+  avg_order_value: 'avg(o.total)',
+  max_order_value: 'max(o.total)',
+} as const;
+
+const COMPARISONS = { gte: '>=', gt: '>', lte: '<=', lt: '<', eq: '=' } as const;
+
+/**
+ * An aggregate over the counted orders, compared once per bound. Without
+ * GROUP BY the aggregate yields one row even when there are no orders, so
+ * HAVING sees count 0 and sum 0, and NULL for avg and max, which no
+ * comparison matches.
+ */
+export function aggregate(kind: keyof typeof AGGREGATES, pred: AggregatePredicate, s: Scope): string {
+  const expr = AGGREGATES[kind];
+  const bounds = (Object.keys(COMPARISONS) as (keyof typeof COMPARISONS)[])
+    .filter((k) => pred[k] !== undefined)
+    .map((k) => `${expr} ${COMPARISONS[k]} ${s.param(pred[k], '::numeric')}`);
+  if (!bounds.length) throw new Error(`${kind}: no comparison`);
+  return `EXISTS (SELECT 1 FROM ${countedOrders(s, pred.within)} HAVING ${bounds.join(' AND ')})`;
+}
+
+/** last_order: within = an order since the cutoff; before = has ordered, and nothing since the cutoff. */
+export function lastOrder(pred: LastOrderPredicate, s: Scope): string {
+  const parts: string[] = [];
+  if (pred.exists === false) parts.push(`NOT EXISTS (SELECT 1 FROM ${countedOrders(s)})`);
+  if (pred.exists === true || pred.before) parts.push(`EXISTS (SELECT 1 FROM ${countedOrders(s)})`);
+  if (pred.within) parts.push(`EXISTS (SELECT 1 FROM ${countedOrders(s, pred.within)})`);
+  if (pred.before) parts.push(`NOT EXISTS (SELECT 1 FROM ${countedOrders(s, pred.before)})`);
+  return all(parts);
+}
+
+// ── items: purchased, open orders, carts ───────────────────────────────────
+
+/** An item (alias `i`) named by the filter: its SKU is listed, or its product's category is. */
+function itemMatches(f: ItemFilter, s: Scope): string | undefined {
+  const parts: string[] = [];
+  if (f.skus) parts.push(`i.sku = ANY(${s.param(f.skus, '::text[]')})`);
+  if (f.categories) parts.push(`i.sku IN (SELECT p.sku FROM ${s.schema}.products p WHERE p.category = ANY(${s.param(f.categories, '::text[]')}))`);
+  return parts.length ? `(${parts.join(' OR ')})` : undefined;
+}
+
+/** Orders whose status passes `statusFilter`, containing a matching item (any order when no items are named). */
+function ordersWith(f: ItemFilter, statusFilter: string, s: Scope): string {
+  const window = f.within ? ` AND o.created_at >= ${s.cutoff(f.within)}` : '';
+  const items = itemMatches(f, s);
+  const join = items ? ` JOIN ${s.schema}.order_items i ON i.order_id = o.id` : '';
+  return `EXISTS (SELECT 1 FROM ${s.schema}.orders o${join} WHERE o.customer_id = c.id AND ${statusFilter}${window}${items ? ` AND ${items}` : ''})`;
+}
+
+/** purchased: a counted (not cancelled) order containing one of the items. */
+export function purchased(f: ItemFilter, s: Scope): string {
+  return ordersWith(f, `o.status <> ALL(${s.cancelled})`, s);
+}
+
+/** open_order: an order in one of the open statuses containing one of the items. */
+export function openOrder(f: ItemFilter, s: Scope): string {
+  return ordersWith(f, `o.status = ANY(${s.open})`, s);
+}
+
+/** in_cart: a cart (changed within the window, if given) holding one of the items; an empty cart holds nothing. */
+export function inCart(f: ItemFilter, s: Scope): string {
+  const window = f.within ? ` AND k.updated_at >= ${s.cutoff(f.within)}` : '';
+  const items = itemMatches(f, s);
+  return `EXISTS (SELECT 1 FROM ${s.schema}.carts k JOIN ${s.schema}.cart_items i ON i.cart_id = k.id WHERE k.customer_id = c.id${window}${items ? ` AND ${items}` : ''})`;
+}
+
+// ── the escape hatch ───────────────────────────────────────────────────────
+
+/**
+ * sql: the user's SELECT (checked by plan, run in a READ ONLY transaction)
+ * as a subquery. Newlines around it keep a trailing `--` comment from eating
+ * the closing parenthesis; a trailing semicolon would end the statement.
+ */
+export function sql(select: string): string {
+  const body = select.trim().replace(/;\s*$/, '');
+  return `c.id IN (SELECT s.customer_id FROM (\n${body}\n) AS s)`;
+}
+
+function all(parts: string[]): string {
+  if (!parts.length) throw new Error('empty predicate');
+  return parts.length === 1 ? parts[0]! : `(${parts.join(' AND ')})`;
+}

@@ -1,0 +1,86 @@
+import type { Queryable } from '../db/db.js';
+import type { DeployObject } from '../state/objects.js';
+import { lastApply, loadDeployed, type DeployedObject } from '../state/queries.js';
+
+/**
+ * What plan needs to know about the deployed state, read in one place so that
+ * computing the plan itself stays pure.
+ */
+export interface Override {
+  status: 'ready' | 'paused' | 'cancelled';
+  reason: string;
+  setBy: string;
+  setAt: string;
+  specHash: string;
+}
+
+export interface Run {
+  phase: 'sending' | 'completed';
+  /** Ledger rows, whatever their state: a campaign with any has a history to keep. */
+  messages: number;
+}
+
+export interface Facts {
+  deployed: DeployedObject[];
+  runs: Map<string, Run>;
+  overrides: Map<string, Override>;
+  /** Recipient counts per campaign, for the audience policy; absent when not measured. */
+  audienceSizes: Map<string, number | { error: string }>;
+  /** The audience size recorded by the last apply of each campaign. */
+  lastAudience: Map<string, number>;
+  /** The commit of the last apply: what this database runs. */
+  deployedCommit: string | null;
+}
+
+/** gatherFacts: everything plan reads from the database. */
+export async function gatherFacts(
+  db: Queryable,
+  measure?: (db: Queryable, campaign: DeployObject) => Promise<number>,
+  desired: readonly DeployObject[] = [],
+): Promise<Facts> {
+  const deployed = await loadDeployed(db);
+  const runs = new Map(
+    (
+      await db.query<{ campaign: string; phase: Run['phase']; messages: number }>(
+        `SELECT r.campaign, r.phase,
+                (SELECT count(*)::int FROM herald.messages m WHERE m.campaign = r.campaign) AS messages
+           FROM herald.campaign_runs r`,
+      )
+    ).map((r) => [r.campaign, { phase: r.phase, messages: r.messages }]),
+  );
+  const overrides = new Map(
+    (
+      await db.query<{ campaign: string; status: Override['status']; reason: string; set_by: string; set_at: Date; spec_hash: string }>(
+        'SELECT campaign, status, reason, set_by, set_at, spec_hash FROM herald.campaign_overrides',
+      )
+    ).map((r) => [r.campaign, { status: r.status, reason: r.reason, setBy: r.set_by, setAt: new Date(r.set_at).toISOString(), specHash: r.spec_hash }]),
+  );
+  const lastAudience = new Map(
+    (
+      await db.query<{ name: string; n: number }>(
+        `SELECT DISTINCT ON (name) name, audience AS n
+           FROM herald.object_versions WHERE kind = 'campaign' AND audience IS NOT NULL
+          ORDER BY name, version DESC`,
+      )
+    ).map((r) => [r.name, r.n]),
+  );
+  const audienceSizes = new Map<string, number | { error: string }>();
+  if (measure) {
+    for (const o of desired) {
+      if (o.kind !== 'campaign' || o.spec.status !== 'ready') continue;
+      const deployedNow = deployed.find((d) => d.kind === 'campaign' && d.name === o.name);
+      if (deployedNow?.hash === o.hash || runs.has(o.name)) continue;
+      // A savepoint per measurement: a failing audience query (a missing shop
+      // table, a bad sql: segment) must not abort the snapshot the plan reads.
+      await db.query('SAVEPOINT measure');
+      try {
+        audienceSizes.set(o.name, await measure(db, o));
+        await db.query('RELEASE SAVEPOINT measure');
+      } catch (err) {
+        await db.query('ROLLBACK TO SAVEPOINT measure');
+        audienceSizes.set(o.name, { error: (err as Error).message });
+      }
+    }
+  }
+  return { deployed, runs, overrides, audienceSizes, lastAudience, deployedCommit: (await lastApply(db))?.gitCommit ?? null };
+}

@@ -1,0 +1,89 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { herald } from '../support/cli.js';
+import { useCleanups } from '../support/cleanup.js';
+import { createTestDb, serverUrl } from '../support/db.js';
+import { MINIMAL, tempWorkspace } from '../support/workspace.js';
+
+const cleanup = useCleanups();
+
+/** A workspace and a database the CLI subprocess can use: a server database, or a PGlite folder inside the workspace. */
+async function setup() {
+  const ws = tempWorkspace(MINIMAL);
+  cleanup(ws.remove);
+  if (!serverUrl) return { ws, db: ['--dir', ws.dir] };
+  const db = await createTestDb();
+  cleanup(() => db.dispose());
+  return { ws, db: ['--dir', ws.dir, '--db', db.url!] };
+}
+
+describe('reconciler commands', () => {
+  it('plan --out, then apply exactly that file; history and state explain what is deployed', async () => {
+    const { ws, db } = await setup();
+    const planFile = join(ws.dir, 'plan.json');
+    const plan = await herald(['plan', '--out', planFile, '--detailed-exitcode', ...db]);
+    expect(plan.code, plan.stderr).toBe(2);
+    expect(plan.stdout).toContain('+ create campaign/hello');
+    expect(plan.stdout).toContain(`Saved the plan to ${planFile}.`);
+    expect(JSON.parse(readFileSync(planFile, 'utf8'))).toMatchObject({ version: 2, summary: { create: 4 } });
+
+    const apply = await herald(['apply', planFile, ...db]);
+    expect(apply.code, apply.stderr).toBe(0);
+    expect(apply.stdout).toContain('Apply complete: 4 created, 0 updated, 0 deleted, 0 archived.');
+
+    // The same file again is stale: the deployed state moved on.
+    const again = await herald(['apply', planFile, ...db]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/herald: the plan is stale: the deployed state changed since it was made \(campaign\/hello appeared/);
+
+    const none = await herald(['plan', '--detailed-exitcode', ...db]);
+    expect(none.code).toBe(0);
+
+    const history = await herald(['history', 'segment/everyone', ...db]);
+    expect(history.stdout).toMatch(/^segment\/everyone: 1 version\n {2}v1 {2}create +\d{4}-/);
+    const state = await herald(['state', 'list', ...db]);
+    expect(state.stdout).toMatch(/campaign\/hello +v1 .* ready/);
+    const show = await herald(['state', 'show', 'segment/everyone', ...db]);
+    expect(show.stdout).toContain('where:\n  order_count:\n    gte: 0');
+
+    const bad = await herald(['history', 'segments/everyone', ...db]);
+    expect(bad.stderr).toContain('herald: "segments/everyone" is not kind/name');
+  });
+
+  it('pause records drift that plan shows and apply keeps; resume takes it back', async () => {
+    const { db } = await setup();
+    expect((await herald(['apply', '--auto-approve', ...db])).code).toBe(0);
+    const noReason = await herald(['pause', 'hello', ...db]);
+    expect(noReason.code).toBe(1);
+    expect(noReason.stderr).toContain("required option '--reason <text>' not specified");
+
+    const pause = await herald(['pause', 'hello', '--reason', 'wrong price', ...db]);
+    expect(pause.code, pause.stderr).toBe(0);
+    expect(pause.stdout).toMatch(/campaign hello is now paused \(git says ready\); recorded as drift by /);
+
+    const refresh = await herald(['plan', '--refresh-only', '--detailed-exitcode', ...db]);
+    expect(refresh.code).toBe(2);
+    expect(refresh.stdout).toMatch(/≠ drift campaign\/hello\n {4}deployed: paused by .* \(wrong price\); workspace: ready/);
+
+    const send = await herald(['send', 'hello', ...db]);
+    expect(send.code).toBe(1);
+    expect(send.stderr).toContain('campaign "hello" is paused (set by');
+
+    const resume = await herald(['resume', 'hello', '--reason', 'fixed', ...db]);
+    expect(resume.stdout).toBe('campaign hello is ready, as its file says.\n');
+    expect((await herald(['plan', '--refresh-only', '--detailed-exitcode', ...db])).code).toBe(0);
+  });
+
+  it('--env reads the database URL from the variable herald.yaml names', async () => {
+    const { ws } = await setup();
+    ws.write('herald.yaml', MINIMAL['herald.yaml']! + 'environments:\n  staging:\n    database_url_env: HERALD_TEST_STAGING_URL\n');
+    const missing = await herald(['plan', '--env', 'staging', '--dir', ws.dir]);
+    expect(missing.stderr).toContain('herald: environment "staging" reads its database URL from $HERALD_TEST_STAGING_URL, which is not set');
+    const unknown = await herald(['plan', '--env', 'prod', '--dir', ws.dir]);
+    expect(unknown.stderr).toContain('herald: environment "prod" is not defined in herald.yaml\n  hint: defined environments: staging');
+    const ok = await herald(['plan', '--env', 'staging', '--dir', ws.dir], { HERALD_TEST_STAGING_URL: join(ws.dir, '.herald', 'staging') });
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toContain('Environment staging runs nothing applied yet; workspace at');
+  });
+});

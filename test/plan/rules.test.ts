@@ -1,0 +1,150 @@
+import { rmSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { applyPlan } from '../../src/apply/apply.js';
+import { formatPlan } from '../../src/plan/format.js';
+import { loadDeployed } from '../../src/state/queries.js';
+import { setOverride } from '../../src/state/overrides.js';
+import { applyDir, planDir } from '../support/apply.js';
+import { useCleanups } from '../support/cleanup.js';
+import { createTestDb } from '../support/db.js';
+import { createShop } from '../support/shop.js';
+import { MINIMAL, tempWorkspace } from '../support/workspace.js';
+
+const cleanup = useCleanups();
+const NOW = new Date('2026-11-20T12:00:00Z');
+
+async function setup(project = MINIMAL['herald.yaml']!) {
+  const db = await createTestDb();
+  const ws = tempWorkspace({ ...MINIMAL, 'herald.yaml': project });
+  cleanup(() => db.dispose(), ws.remove);
+  await createShop(db, {
+    customers: [1, 2, 3, 4, 5].map((id) => ({ id, email: `c${id}@example.com`, site: 'main' })),
+  });
+  return { db, ws };
+}
+
+/** Pretends the campaign has started sending: a run and ledger rows, as send writes them. */
+async function startSending(db: Awaited<ReturnType<typeof setup>>['db'], campaign: string) {
+  await db.query("INSERT INTO herald.campaign_runs (campaign, phase) VALUES ($1, 'sending')", [campaign]);
+  await db.query("INSERT INTO herald.messages (campaign, customer_id, email, site, locale, status) VALUES ($1, 1, 'c1@example.com', 'main', 'en', 'sent')", [campaign]);
+}
+
+type P = Awaited<ReturnType<typeof planDir>>;
+const change = (plan: P, id: string) => plan.changes.find((c) => `${c.kind}/${c.name}` === id);
+const refusal = (plan: P, id: string) => plan.changes.find((c) => `${c.kind}/${c.name}` === id && c.action === 'refused');
+
+describe('lifecycle and safety rules', () => {
+  it('refuses changing what a sending campaign sends, and says how to proceed; status changes stay allowed', async () => {
+    const { db, ws } = await setup();
+    await applyDir(db, ws.dir, { now: NOW });
+    await startSending(db, 'hello');
+    ws.write('segments/other.yaml', 'where:\n  site: main\n');
+    ws.write('campaigns/hello.yaml', MINIMAL['campaigns/hello.yaml']!.replace('segment: everyone', 'segment: other'));
+    const plan = await planDir(db, ws.dir, { now: NOW });
+    expect(refusal(plan, 'campaign/hello')).toMatchObject({
+      wanted: 'update',
+      reason: 'campaign "hello" has started sending (sending, 1 messages); audience.segment can no longer change',
+      hint: 'set status: paused or cancelled to stop it, or copy campaigns/hello.yaml to a new name for a new campaign; restore the other fields to apply',
+    });
+    expect(formatPlan(plan, { color: false })).toContain('! refused update campaign/hello');
+
+    ws.write('campaigns/hello.yaml', MINIMAL['campaigns/hello.yaml']!.replace('status: ready', 'status: paused'));
+    const pause = await planDir(db, ws.dir, { now: NOW });
+    expect(change(pause, 'campaign/hello')).toMatchObject({ action: 'update', fields: [{ path: 'status', before: 'ready', after: 'paused' }] });
+  });
+
+  it('archives a deleted campaign that sent anything, keeping its ledger', async () => {
+    const { db, ws } = await setup();
+    await applyDir(db, ws.dir, { now: NOW });
+    await startSending(db, 'hello');
+    rmSync(`${ws.dir}/campaigns/hello.yaml`);
+    const plan = await applyDir(db, ws.dir, { now: NOW });
+    expect(change(plan, 'campaign/hello')).toMatchObject({ action: 'archive' });
+    const hello = (await loadDeployed(db)).find((o) => o.kind === 'campaign' && o.name === 'hello')!;
+    expect(hello.archivedAt).toBeInstanceOf(Date);
+    const [ledger] = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM herald.messages WHERE campaign = 'hello'");
+    expect(ledger!.n).toBe(1);
+    // Archived stays archived: the next plan has nothing to do.
+    expect((await planDir(db, ws.dir, { now: NOW })).summary).toMatchObject({ archive: 0, delete: 0, refused: 0 });
+  });
+
+  it('refuses deleting a segment or template that a deployed object still uses, naming the users', async () => {
+    const { db, ws } = await setup();
+    await applyDir(db, ws.dir, { now: NOW });
+    rmSync(`${ws.dir}/segments/everyone.yaml`);
+    rmSync(`${ws.dir}/templates/hello`, { recursive: true });
+    // The campaign still names them in the workspace too; validation would catch that,
+    // so plan the deployed side: keep the campaign deployed by refusing its deletion.
+    rmSync(`${ws.dir}/campaigns/hello.yaml`);
+    const plan = await planDir(db, ws.dir, { now: NOW });
+    expect(refusal(plan, 'campaign/hello')).toMatchObject({ wanted: 'delete', reason: 'deleting campaign "hello" needs --allow-delete' });
+    expect(refusal(plan, 'segment/everyone')).toMatchObject({ wanted: 'delete', reason: 'segment "everyone" is still used by campaign/hello' });
+        expect(change(plan, 'template/hello')).toMatchObject({ action: 'refused', reason: 'template "hello" is still used by campaign/hello' });
+    // With --allow-delete the campaign goes, and with it the reason to keep the others.
+    const allowed = await planDir(db, ws.dir, { now: NOW, allowDelete: true });
+    expect(allowed.summary).toMatchObject({ delete: 3, refused: 0 });
+  });
+
+  it('enforces policy.max_audience unless the campaign approves its size', async () => {
+    const project = MINIMAL['herald.yaml']! + 'policy:\n  max_audience: 3\n';
+    const { db, ws } = await setup(project);
+    const plan = await planDir(db, ws.dir, { now: NOW });
+    expect(refusal(plan, 'campaign/hello')).toMatchObject({
+      reason: 'campaign "hello" would send to 5 recipients, over the policy maximum of 3',
+      hint: 'if that is intended, add approve_audience_over: 5 (or more) to campaigns/hello.yaml',
+    });
+    ws.write('campaigns/hello.yaml', MINIMAL['campaigns/hello.yaml']! + 'approve_audience_over: 5\n');
+    const approved = await applyDir(db, ws.dir, { now: NOW });
+    expect(approved.audiences).toEqual([{ campaign: 'hello', recipients: 5, previous: null }]);
+    // The next change shows how the audience moved since the last apply.
+    await db.query("INSERT INTO shop.customers (id, email, site, locale, created_at, email_opt_in) VALUES (6, 'c6@example.com', 'main', 'en', now(), true)");
+    ws.write('campaigns/hello.yaml', MINIMAL['campaigns/hello.yaml']! + 'approve_audience_over: 10\n');
+    const next = await planDir(db, ws.dir, { now: NOW });
+    expect(next.audiences).toEqual([{ campaign: 'hello', recipients: 6, previous: 5 }]);
+    expect(formatPlan(next, { color: false })).toContain('campaign/hello: 6 recipients (+1 since the last apply)');
+  });
+
+  it('refuses a schedule in the past (unless now) and one inside quiet hours', async () => {
+    const project = MINIMAL['herald.yaml']! + 'defaults:\n  timezone: Europe/Berlin\n  quiet_hours: { start: "21:00", end: "08:00" }\n';
+    const { db, ws } = await setup(project);
+    const campaign = (at: string) => MINIMAL['campaigns/hello.yaml']! + `schedule:\n  at: "${at}"\n`;
+    ws.write('campaigns/hello.yaml', campaign('2026-11-01T10:00:00+01:00'));
+    expect(refusal(await planDir(db, ws.dir, { now: NOW }), 'campaign/hello')).toMatchObject({ reason: 'campaign "hello" is scheduled in the past (2026-11-01T10:00:00+01:00)' });
+    ws.write('campaigns/hello.yaml', campaign('2026-12-01T22:30:00+01:00'));
+    expect(refusal(await planDir(db, ws.dir, { now: NOW }), 'campaign/hello')).toMatchObject({
+      reason: 'campaign "hello" is scheduled at 2026-12-01T22:30:00+01:00, inside quiet hours (21:00–08:00 Europe/Berlin)',
+    });
+    ws.write('campaigns/hello.yaml', campaign('now'));
+    expect((await planDir(db, ws.dir, { now: NOW })).summary.refused).toBe(0);
+    ws.write('campaigns/hello.yaml', campaign('2026-12-01T10:00:00+01:00'));
+    expect((await planDir(db, ws.dir, { now: NOW })).summary.refused).toBe(0);
+  });
+});
+
+describe('drift', () => {
+  it('shows an emergency pause, keeps it while the file is unchanged, and reverts it once the file changes', async () => {
+    const { db, ws } = await setup();
+    await applyDir(db, ws.dir, { now: NOW });
+    const hello = (await loadDeployed(db)).find((o) => o.kind === 'campaign' && o.name === 'hello')!;
+    await setOverride(db, { campaign: 'hello', status: 'paused', reason: 'wrong price', actor: 'alice@example.com', specHash: hello.hash, action: 'pause' });
+
+    ws.write('segments/everyone.yaml', 'where:\n  order_count: { gte: 1 }\n');
+    const plan = await planDir(db, ws.dir, { now: NOW });
+    expect(plan.drift).toMatchObject([{ campaign: 'hello', workspaceStatus: 'ready', resolution: 'keep', override: { status: 'paused', setBy: 'alice@example.com', reason: 'wrong price' } }]);
+    const text = formatPlan(plan, { color: false });
+    expect(text).toMatch(/≠ drift campaign\/hello\n {4}deployed: paused by alice@example\.com at .* \(wrong price\); workspace: ready\n {4}the file has not changed since: apply keeps the emergency change/);
+    expect(formatPlan(plan, { color: false, refreshOnly: true })).toContain('Drift: 1 campaign changed outside git.');
+    await applyPlan(db, plan, { gitCommit: null, gitAuthor: 'bob', holder: 'test' });
+    const [kept] = await db.query<{ status: string }>("SELECT status FROM herald.campaign_overrides WHERE campaign = 'hello'");
+    expect(kept?.status).toBe('paused');
+
+    // Editing the campaign's own file is the decision to take the emergency change back.
+    ws.write('campaigns/hello.yaml', MINIMAL['campaigns/hello.yaml']!.replace('title: Hello', 'title: Hello again'));
+    const revert = await planDir(db, ws.dir, { now: NOW });
+    expect(revert.drift).toMatchObject([{ campaign: 'hello', resolution: 'revert' }]);
+    await applyPlan(db, revert, { gitCommit: null, gitAuthor: 'bob', holder: 'test' });
+    expect(await db.query("SELECT 1 FROM herald.campaign_overrides WHERE campaign = 'hello'")).toEqual([]);
+    const events = await db.query<{ action: string }>("SELECT action FROM herald.campaign_events WHERE campaign = 'hello' ORDER BY id");
+    expect(events.map((e) => e.action)).toEqual(['pause', 'override cleared by apply']);
+  });
+});

@@ -1,0 +1,250 @@
+import { describe, expect, it } from 'vitest';
+import { loadWorkspace, sortProblems } from '../../../src/workspace/load.js';
+import { templateChecks } from '../../../src/workspace/checks/templates.js';
+import { useCleanups } from '../../support/cleanup.js';
+import { exampleWorkspace, MINIMAL, tempWorkspace } from '../../support/workspace.js';
+
+const cleanup = useCleanups();
+
+/** The template problems of MINIMAL with `files` laid over it (an empty file deletes one), as `severity file:line:col: message [hint]`. */
+async function check(files: Record<string, string>, opts: { hints?: boolean } = {}): Promise<string[]> {
+  const all: Record<string, string> = { ...MINIMAL, ...files };
+  for (const [k, v] of Object.entries(files)) if (v === '') delete all[k];
+  const ws = tempWorkspace(all);
+  cleanup(ws.remove);
+  const { workspace, problems } = loadWorkspace(ws.dir);
+  expect(workspace, problems.map((p) => p.message).join('\n')).toBeDefined();
+  const found = await templateChecks(workspace!, new Set(problems.map((p) => p.file)));
+  return sortProblems(found).map((p) => `${p.severity} ${p.file}:${p.line}:${p.column}: ${p.message}${opts.hints && p.hint ? ` [${p.hint}]` : ''}`);
+}
+
+const body = (inner: string) => `<mjml>\n<mj-body>\n<mj-section>\n<mj-column>\n${inner}\n</mj-column>\n</mj-section>\n</mj-body>\n</mjml>\n`;
+
+const CART_TRIGGER = { 'triggers/cart.yaml': 'event: cart_abandoned\nafter: 4h\ntemplate: hello\n' };
+
+describe('templateChecks', () => {
+  it('finds nothing wrong with the minimal workspace or the example workspace', async () => {
+    expect(await check({})).toEqual([]);
+    const ws = exampleWorkspace();
+    cleanup(ws.remove);
+    const { workspace, problems } = loadWorkspace(ws.dir);
+    const found = await templateChecks(workspace!, new Set(problems.map((p) => p.file)));
+    expect(found).toEqual([]);
+  });
+
+  describe('tokens', () => {
+    it('reports a misspelt token with the nearest name', async () => {
+      expect(await check({ 'templates/hello/en.mjml': body('<mj-text>{{ customer.frist_name }} {{ greting }} {{ site.nmae }}</mj-text>') }, { hints: true })).toEqual([
+        'error templates/hello/en.mjml:5:13: unknown token "customer.frist_name" [did you mean "customer.first_name"?]',
+        'error templates/hello/en.mjml:5:39: unknown token "greting" [did you mean "greeting"?]',
+        'error templates/hello/en.mjml:5:53: unknown token "site.nmae" [did you mean "site.name"?]',
+      ]);
+    });
+
+    it('holds a template used by a campaign and a trigger to both', async () => {
+      const got = await check({
+        ...CART_TRIGGER,
+        'templates/hello/en.mjml': body('<mj-text>{{ cart.total }} {{ campaign.title }} {{ site.brand.logo_url }} {{ trigger.name }}</mj-text>'),
+      }, { hints: true });
+      expect(got).toEqual([
+        'error templates/hello/en.mjml:5:13: token "cart.total" is not available to campaign "hello" [cart.total exists for triggers on cart_abandoned]',
+        'error templates/hello/en.mjml:5:30: token "campaign.title" is not available to trigger "cart" (cart_abandoned) [campaign.title exists for campaigns to segments, campaigns to lists]',
+        'error templates/hello/en.mjml:5:77: token "trigger.name" is not available to campaign "hello" [trigger.name exists for every trigger]',
+      ]);
+    });
+
+    it('follows loop variables, set, macros, filters and tests', async () => {
+      const text = [
+        '{% for item in cart.items %}{{ item.name }} {{ item.quantity }} {{ loop.index }} {{ item.nme }}{% endfor %}',
+        '{% set first = cart.items[0] %}{{ first.sku }} {{ first.colour }}',
+        '{% set n = cart.items | length %}{{ n }} {{ cart.items.length }}',
+        '{% macro line(p, label="x") %}{{ label }}: {{ p.anything }}{% endmacro %}{{ line(cart) }}',
+        '{% if customer.first_name is defined %}{{ customer.first_name | upper | replace("A", greeting) }}{% endif %}',
+        '{{ {"a": 1, b: cart.url}.a }} {{ range(3) | join(",") }} {{ "x" if cart.total else "y" }}',
+        '{% for k, v in cart %}{{ k }}{{ v }}{% endfor %}{{ item }}',
+        '{% raw %}{{ not_a_token }}{% endraw %}',
+        '{% set note %}{{ greeting }}{% endset %}{{ note }} {% set a, b = 1 %}{{ a }}{{ b }}',
+      ].join('\n');
+      expect(await check({ ...CART_TRIGGER, 'campaigns/hello.yaml': '', 'templates/hello/en.txt': text }, { hints: true })).toEqual([
+        'error templates/hello/en.txt:1:85: unknown token "item.nme" [did you mean "item.name"? (item is an item of cart.items)]',
+        'error templates/hello/en.txt:2:51: unknown token "first.colour" [first has: name, sku, url, image_url, price, category, quantity (first is an item of cart.items)]',
+        'error templates/hello/en.txt:7:52: unknown token "item" [tokens here: cart, customer, greeting, links, preheader, site, trigger]',
+      ]);
+    });
+
+    it('explains a list used as one product', async () => {
+      expect(await check({ 'templates/hello/en.mjml': body('<mj-text>{{ products.name }}</mj-text>') }, { hints: true })).toEqual([
+        'error templates/hello/en.mjml:5:13: unknown token "products.name" [products is a list: loop over it with {% for item in products %} and use item.name]',
+      ]);
+    });
+
+    it('gives a campaign to a list the columns of its CSV as customer tokens', async () => {
+      const got = await check({
+        'lists/fair.yaml': 'file: fair.csv\nsite: main\n',
+        'lists/fair.csv': '\uFEFFemail,First_Name,"company",site\na@example.com,Anna,ACME,main\n',
+        'campaigns/hello.yaml': 'title: Hello\nsite: main\naudience:\n  list: fair\ntemplate: hello\n',
+        'templates/hello/en.mjml': body('<mj-text>{{ customer.first_name }} {{ customer.company }} {{ customer.city }} {{ customer.site }} {{ links.auto_login }}</mj-text>'),
+      }, { hints: true });
+      expect(got).toEqual([
+        'error templates/hello/en.mjml:5:62: token "customer.city" is not available to campaign "hello" (list "fair") [customer.city exists for campaigns to segments, every trigger; for a list, add a city column to its CSV]',
+        'error templates/hello/en.mjml:5:82: unknown token "customer.site" [customer has: first_name, last_name, email, locale, company]',
+        'error templates/hello/en.mjml:5:102: token "links.auto_login" is not available to campaign "hello" (list "fair") [links.auto_login exists for campaigns to segments, every trigger]',
+      ]);
+    });
+
+    it('allows any customer column when a list\'s CSV cannot be read', async () => {
+      expect(await check({
+        'lists/fair.yaml': 'file: missing.csv\n',
+        'campaigns/hello.yaml': 'title: Hello\nsite: main\naudience:\n  list: fair\ntemplate: hello\n',
+        'templates/hello/en.mjml': body('<mj-text>{{ customer.shoe_size }}</mj-text>'),
+      })).toEqual([]);
+    });
+
+    it('checks a template nothing uses against every context', async () => {
+      expect(await check({
+        'campaigns/hello.yaml': '',
+        'templates/hello/en.mjml': body('<mj-text>{{ cart.total }} {{ campaign.title }} {{ custmer.email }}</mj-text>'),
+      })).toEqual(['error templates/hello/en.mjml:5:51: unknown token "custmer.email"']);
+    });
+
+    it('points into a subject at the token, and at the value when the YAML string has escapes', async () => {
+      expect(await check({
+        'templates/hello/template.yaml': 'subject:\n  en: "Hi {{ customer.nam }}"\n  ru: "\\u041f {{ customr }}"\npreheader:\n  en: Plain {{ sitename }}\n',
+        'templates/hello/ru.mjml': MINIMAL['templates/hello/en.mjml']!,
+      })).toEqual([
+        'error templates/hello/template.yaml:2:14: unknown token "customer.nam"',
+        'error templates/hello/template.yaml:3:7: unknown token "customr"',
+        'error templates/hello/template.yaml:5:16: unknown token "sitename"',
+      ]);
+    });
+
+    it('checks an A/B variant\'s subject for its campaign', async () => {
+      expect(await check({
+        'campaigns/hello.yaml': [
+          'title: Hello', 'site: main', 'audience:', '  segment: everyone', 'template: hello',
+          'ab_test:', '  variants:', '    - name: a', '      subject:', '        en: "Hi {{ cart.total }}"', '    - name: b',
+          '  test_size: 20%', '  winner: { metric: opens, after: 4h, fallback: a }', '',
+        ].join('\n'),
+      })).toEqual(['error campaigns/hello.yaml:10:20: token "cart.total" is not available to campaign "hello"']);
+    });
+  });
+
+  describe('nunjucks', () => {
+    it('reports a syntax error at its line, in a body, a text part and a subject', async () => {
+      expect(await check({
+        'templates/hello/template.yaml': 'subject:\n  en: "Hello {{ customer.first_name }"\n',
+        'templates/hello/en.mjml': body('<mj-text>{{ greeting }</mj-text>'),
+        'templates/hello/en.txt': 'Hello\n{{ greeting | }}\n',
+      })).toEqual([
+        'error templates/hello/en.mjml:5:22: nunjucks syntax: expected variable end',
+        'error templates/hello/en.txt:2:15: nunjucks syntax: expected symbol, got variable-end',
+        'error templates/hello/template.yaml:2:37: nunjucks syntax: expected variable end',
+      ]);
+    });
+
+    it('reports an unclosed block where it opens, through a partial', async () => {
+      expect(await check({
+        'templates/_partials/list.mjml': '<mj-text>\n  {% for p in products %}{{ p.name }}\n</mj-text>\n',
+        'templates/hello/en.mjml': body('<mj-include path="../_partials/list.mjml" />\n<mj-text>{{ greeting }}</mj-text>'),
+      }, { hints: true })).toEqual(['error templates/_partials/list.mjml:2:3: nunjucks syntax: {% for %} is never closed [add {% endfor %}]']);
+    });
+
+    it('refuses tags that need a template loader', async () => {
+      expect(await check({ 'templates/hello/en.txt': 'Hi\n{% include "footer.txt" %}\n' })).toEqual([
+        'error templates/hello/en.txt:2:4: {% include %} needs a template loader, which herald templates do not have',
+      ]);
+    });
+  });
+
+  describe('MJML', () => {
+    it('reports MJML errors at their element, or the attribute they name, in the file that holds it', async () => {
+      expect(await check({
+        'templates/_partials/header.mjml': '<mj-section>\n  <mj-column>\n    <mj-text\n      colr="red">Hi</mj-text>\n  </mj-column>\n</mj-section>\n',
+        'templates/hello/en.mjml': '<mjml>\n<mj-body>\n<mj-include path="../_partials/header.mjml" />\n<mj-section><mj-column><mj-textt>x</mj-textt></mj-column></mj-section>\n</mj-body>\n</mjml>\n',
+      })).toEqual([
+        'error templates/_partials/header.mjml:4:7: MJML: Attribute colr is illegal',
+        'error templates/hello/en.mjml:4:24: MJML: Element mj-textt doesn\'t exist or is not registered',
+      ]);
+    });
+
+    it('leaves attribute values written as tokens to the recipient', async () => {
+      expect(await check({ 'templates/hello/en.mjml': body('<mj-image src="{{ site.brand.logo_url }}" width="{{ site.brand.logo_width }}" alt="" />') })).toEqual([]);
+    });
+
+    it('reports a body that is no MJML document', async () => {
+      expect(await check({ 'templates/hello/en.mjml': '<mj-section></mj-section>\n' })).toEqual([
+        'error templates/hello/en.mjml:1:1: MJML: Malformed MJML. Check that your structure is correct and enclosed in <mjml> tags.',
+      ]);
+    });
+
+    it('reports nunjucks tags and text that MJML would drop', async () => {
+      expect(await check({
+        'templates/hello/en.mjml': body('{% for p in products %}\n<mj-text>{{ p.name }}</mj-text>\n{# a comment is fine #}{% endfor %}\n<mj-raw>{% if greeting %}</mj-raw>loose text<mj-raw>{% endif %}</mj-raw>'),
+      })).toEqual([
+        'error templates/hello/en.mjml:5:1: "{% for p in products %}" sits directly in <mj-column>, where MJML drops it',
+        'error templates/hello/en.mjml:7:24: "{% endfor %}" sits directly in <mj-column>, where MJML drops it',
+        'error templates/hello/en.mjml:8:35: "loose text" sits directly in <mj-column>, where MJML drops it',
+      ]);
+    });
+
+    it('reports elements closed out of order or never closed, and not what MJML says about them', async () => {
+      expect(await check({
+        'templates/hello/en.mjml': '<mjml>\n<mj-body>\n<mj-section>\n<mj-column>\n<mj-image src="a.png" alt="">\n<mj-text>x</mj-text>\n</mj-section>\n</mj-column>\n</mj-body>\n</mjml>\n',
+      })).toEqual([
+        'error templates/hello/en.mjml:7:1: </mj-section> closes <mj-section> while <mj-image> inside it is still open',
+        'error templates/hello/en.mjml:7:1: </mj-section> closes <mj-section> while <mj-column> inside it is still open',
+        'error templates/hello/en.mjml:8:1: </mj-column> has no matching <mj-column>',
+      ]);
+      expect(await check({ 'templates/hello/en.mjml': body('<mj-text>never closed') })).toEqual([
+        'error templates/hello/en.mjml:5:1: <mj-text> is never closed',
+      ]);
+    });
+  });
+
+  describe('warnings', () => {
+    it('warns about images without alt text and http links, but not about image defaults', async () => {
+      expect(await check({
+        'templates/hello/en.mjml': [
+          '<mjml>',
+          '<mj-head><mj-attributes><mj-image padding="0" /></mj-attributes></mj-head>',
+          '<mj-body><mj-section><mj-column>',
+          '<mj-image src="https://x/a.png" href="http://shop.example.com/a" />',
+          '<mj-image src="https://x/b.png" alt="" />',
+          '<mj-text><img src="https://x/c.png"> <a href="HTTP://shop.example.com">x</a> <a href="https://shop.example.com">y</a></mj-text>',
+          '</mj-column></mj-section></mj-body>',
+          '</mjml>',
+        ].join('\n'),
+      }, { hints: true })).toEqual([
+        'warning templates/hello/en.mjml:4:1: <mj-image> has no alt text [describe the image in alt="…", or write alt="" if it is only decoration]',
+        'warning templates/hello/en.mjml:4:33: link uses http: http://shop.example.com/a [use https://shop.example.com/a]',
+        'warning templates/hello/en.mjml:6:10: <img> has no alt text [describe the image in alt="…", or write alt="" if it is only decoration]',
+        'warning templates/hello/en.mjml:6:41: link uses http: HTTP://shop.example.com [use https://shop.example.com]',
+      ]);
+    });
+
+    it('warns when the compiled HTML is over the size Gmail clips', async () => {
+      const section = '<mj-section><mj-column><mj-text>' + 'Lorem ipsum dolor sit amet. '.repeat(20) + '</mj-text></mj-column></mj-section>';
+      const got = await check({ 'templates/hello/en.mjml': `<mjml><mj-body>\n${Array(150).fill(section).join('\n')}\n</mj-body></mjml>\n` });
+      expect(got).toHaveLength(1);
+      expect(got[0]).toMatch(/^warning templates\/hello\/en\.mjml:1:1: the compiled HTML is \d+ KB; Gmail clips messages over 102 KB$/);
+    });
+
+    it('warns about a body or a subject in a locale no site uses', async () => {
+      expect(await check({
+        'templates/hello/template.yaml': 'subject:\n  en: Hello\n  fr: Bonjour\n',
+        'templates/hello/de.mjml': MINIMAL['templates/hello/en.mjml']!,
+      })).toEqual([
+        'warning templates/hello/template.yaml:1:1: de.mjml has no de subject',
+        'warning templates/hello/template.yaml:3:3: the fr subject has no fr.mjml',
+      ]);
+    });
+  });
+
+  it('skips files that already failed', async () => {
+    const ws = tempWorkspace({ ...MINIMAL, 'templates/hello/en.txt': '{{ nope }}', 'templates/hello/en.mjml': body('<mj-text>{{ nope }}</mj-text>') });
+    cleanup(ws.remove);
+    const { workspace } = loadWorkspace(ws.dir);
+    const failed = new Set(['templates/hello/en.txt', 'templates/hello/en.mjml']);
+    expect(await templateChecks(workspace!, failed)).toEqual([]);
+  });
+});
