@@ -1,5 +1,6 @@
 import nunjucks from 'nunjucks';
 import { compileMjml } from './mjml.js';
+import type { ProductToken } from './products.js';
 
 /**
  * A template made ready for one locale: MJML compiled to HTML once, then every
@@ -13,8 +14,9 @@ export interface PreparedTemplate {
 export interface TokenContext {
   customer: { first_name: string | null; last_name: string | null; email: string; city: string | null };
   greeting: string;
-  site: { id: string; name: string; url: string; postal_address: string };
+  site: { id: string; name: string; url: string; postal_address: string; currency: string; brand: Record<string, string | number> };
   campaign: { name: string; title: string };
+  products: ProductToken[];
   links: { unsubscribe: string };
 }
 

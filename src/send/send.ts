@@ -7,6 +7,7 @@ import type { SiteLocales } from '../audience/recipients.js';
 import { linkSecret } from '../links/secret.js';
 import { signToken } from '../links/token.js';
 import { greeting } from '../render/greeting.js';
+import { loadProducts, productTokens, type ProductToken } from '../render/products.js';
 import { prepareTemplate, type PreparedTemplate } from '../render/personalize.js';
 import { loadDeployed } from '../state/queries.js';
 import { effectiveStatus } from '../state/overrides.js';
@@ -82,6 +83,13 @@ export async function sendCampaign(db: Db, o: SendOptions): Promise<SendResult> 
   if (requeued > 0) o.log.warn({ campaign: o.campaign, requeued }, 'requeued messages abandoned by a stopped worker');
 
   const secret = await linkSecret(db, project.tracking?.secret_env ?? 'HERALD_SECRET');
+  const productRows = await loadProducts(db, schema, campaign.products ?? []);
+  const productsByLocale = new Map<string, ProductToken[]>();
+  const productsFor = (locale: string): ProductToken[] => {
+    let p = productsByLocale.get(locale);
+    if (!p) productsByLocale.set(locale, (p = productTokens(productRows, locale)));
+    return p;
+  };
   const prepared = new Map<string, PreparedTemplate>();
   const templateFor = async (locale: string): Promise<PreparedTemplate> => {
     let p = prepared.get(locale);
@@ -105,7 +113,7 @@ export async function sendCampaign(db: Db, o: SendOptions): Promise<SendResult> 
     const outcomes = await Promise.all(
       batch.map(async (m): Promise<ledger.Outcome> => {
         const site = siteById.get(m.site)!;
-        const message = await buildMessage(m, site, await templateFor(m.locale), { campaign, name: o.campaign, project, secret });
+        const message = await buildMessage(m, site, await templateFor(m.locale), { campaign, name: o.campaign, project, secret, products: productsFor });
         try {
           const { response } = await o.transport.send(message, { campaign: o.campaign, ledgerId: m.id });
           return { id: m.id, status: 'sent', response, messageId: String(message.messageId) };
@@ -126,7 +134,7 @@ async function buildMessage(
   m: ledger.ClaimedMessage,
   site: Site,
   tpl: PreparedTemplate,
-  c: { campaign: Campaign; name: string; project: Project; secret: string },
+  c: { campaign: Campaign; name: string; project: Project; secret: string; products: (locale: string) => ProductToken[] },
 ) {
   const token = signToken({ c: m.customer_id, s: m.site, m: c.name }, c.secret);
   const base = (c.project.tracking?.base_url ?? site.url).replace(/\/+$/, '');
@@ -134,8 +142,9 @@ async function buildMessage(
   const rendered = tpl.render({
     customer: { first_name: m.first_name, last_name: m.last_name, email: m.email, city: m.city },
     greeting: greeting(m.locale, m.first_name, c.campaign.personalized_greeting ?? false),
-    site: { id: site.id, name: site.name, url: site.url, postal_address: site.postal_address ?? '' },
+    site: { id: site.id, name: site.name, url: site.url, postal_address: site.postal_address ?? '', currency: site.currency, brand: site.brand ?? {} },
     campaign: { name: c.name, title: c.campaign.title },
+    products: c.products(m.locale),
     links: { unsubscribe },
   });
   return composeMessage({

@@ -33,6 +33,11 @@ async function setup() {
       { id: 7, email: 'recent@example.com', first_name: 'Recent' },
       { id: 8, email: 'never@example.com', first_name: 'Never' },
     ],
+    // Two of the campaign's four SKUs exist in the shop; the others are left out.
+    products: [
+      { sku: 'SH-001', category: 'shoes', name: 'Trail Boot', price: 129.9 },
+      { sku: 'OW-001', category: 'outerwear', name: 'Wool Coat', price: 1249.5 },
+    ],
     orders: [
       ...[1, 2, 3, 4, 5, 6].map((c) => ({ id: c, customer_id: c, created_at: LONG_AGO })),
       { id: 7, customer_id: 7, created_at: LONG_AGO },
@@ -63,11 +68,16 @@ describe('sendCampaign', () => {
     expect(anna.subject).toBe('Anna, it has been a while');
     expect(anna.from?.value).toEqual([{ name: 'Northwind Outfitters', address: 'news@shop.example.com' }]);
     expect(anna.html).toContain('Dear Anna,');
+    // The campaign's products, in its order, priced for the recipient's locale.
+    expect(anna.html.indexOf('Wool Coat')).toBeGreaterThan(0);
+    expect(anna.html.indexOf('Wool Coat')).toBeLessThan(anna.html.indexOf('Trail Boot'));
+    expect(anna.html).toContain('€1,249.50');
     expect(anna.html).toContain('Torstraße 1');
 
     const boris = byTo.get('boris@example.org')!;
     expect(boris.subject).toBe('Борис, давно не виделись');
     expect(boris.html).toContain('Здравствуйте, Борис!');
+    expect(boris.html).toMatch(/1\s249,50\s€/);
     expect(boris.from?.text).toContain('news@shop.example.ru');
 
     // A German customer on an en/ru site gets the site's default locale, and a
