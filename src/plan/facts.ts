@@ -1,6 +1,7 @@
 import type { Queryable } from '../db/db.js';
 import type { DeployObject } from '../state/objects.js';
 import { lastApply, loadDeployed, type DeployedObject } from '../state/queries.js';
+import { checkAgainstShop } from './shop-checks.js';
 
 /**
  * What plan needs to know about the deployed state, read in one place so that
@@ -30,6 +31,10 @@ export interface Facts {
   lastAudience: Map<string, number>;
   /** The commit of the last apply: what this database runs. */
   deployedCommit: string | null;
+  /** Problems found against the shop's data (missing SKUs, sql: that does not plan), per kind/name. */
+  shopProblems: Map<string, string[]>;
+  /** Shop checks that could not run (no products table, say). */
+  shopWarnings: string[];
 }
 
 /** gatherFacts: everything plan reads from the database. */
@@ -37,6 +42,7 @@ export async function gatherFacts(
   db: Queryable,
   measure?: (db: Queryable, campaign: DeployObject) => Promise<number>,
   desired: readonly DeployObject[] = [],
+  shopSchema?: string,
 ): Promise<Facts> {
   const deployed = await loadDeployed(db);
   const runs = new Map(
@@ -82,5 +88,11 @@ export async function gatherFacts(
       }
     }
   }
-  return { deployed, runs, overrides, audienceSizes, lastAudience, deployedCommit: (await lastApply(db))?.gitCommit ?? null };
+  const shop = shopSchema ? await checkAgainstShop(db, shopSchema, desired) : { problems: new Map<string, string[]>(), warnings: [] };
+  return {
+    deployed, runs, overrides, audienceSizes, lastAudience,
+    deployedCommit: (await lastApply(db))?.gitCommit ?? null,
+    shopProblems: shop.problems,
+    shopWarnings: shop.warnings,
+  };
 }

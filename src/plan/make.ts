@@ -23,7 +23,7 @@ export async function makePlan(db: Db, ws: Workspace, opts: MakePlanOptions): Pr
   const facts = await db.transaction(async (tx) => {
     // One snapshot, read-only: planning never writes.
     await tx.query('SET TRANSACTION READ ONLY');
-    return gatherFacts(tx, measureAudience(ws, opts.now), desired);
+    return gatherFacts(tx, measureAudience(ws, opts.now), desired, sourceSchema(ws.project.spec));
   });
   if (opts.target) {
     const keep = targetClosure(opts.target, desired, facts.deployed);

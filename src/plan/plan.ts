@@ -107,7 +107,7 @@ export function computePlan(input: PlanInput): Plan {
     changes,
     drift,
     audiences: ruled.audiences,
-    warnings: [...ruled.warnings, ...drift.filter((d) => d.resolution === 'keep').map(keptDriftWarning)],
+    warnings: [...ruled.warnings, ...facts.shopWarnings, ...drift.filter((d) => d.resolution === 'keep').map(keptDriftWarning)],
     objects: desired.filter((o) => writes.has(objectKey(o))),
     summary,
   };

@@ -30,7 +30,7 @@ export function applyRules(changes: Change[], ctx: RuleContext): { changes: Chan
   out = out.map((c) => refuseUnapprovedDelete(c, ctx) ?? c);
   out = refuseDeletesStillUsed(out, ctx);
   const audiences: AudienceLine[] = [];
-  out = out.map((c) => scheduleRules(c, ctx) ?? audiencePolicy(c, ctx, audiences, warnings) ?? c);
+  out = out.map((c) => shopProblems(c, ctx) ?? scheduleRules(c, ctx) ?? audiencePolicy(c, ctx, audiences, warnings) ?? c);
   return { changes: out, warnings, audiences };
 }
 
@@ -117,6 +117,14 @@ export function referencesOf(o: DeployObject): { kind: string; name: string }[] 
 function refuseUnapprovedDelete(c: Change, ctx: RuleContext): Change | undefined {
   if (c.action !== 'delete' || ctx.allowDelete) return undefined;
   return refuse(c, `deleting ${c.kind} "${c.name}" needs --allow-delete`, 'rerun plan and apply with --allow-delete if you mean it, or restore the file');
+}
+
+/** What only the shop's database can tell: SKUs that do not exist, sql: that does not plan. */
+function shopProblems(c: Change, ctx: RuleContext): Change | undefined {
+  if (c.action !== 'create' && c.action !== 'update') return undefined;
+  const problems = ctx.facts.shopProblems.get(objectKey(c));
+  if (!problems?.length) return undefined;
+  return refuse(c, `${c.kind} "${c.name}": ${problems.join('; ')}`, c.kind === 'campaign' ? 'check the SKUs against the shop, or remove them from products' : 'fix the sql: so it runs against the shop data contract and returns customer_id');
 }
 
 /** A ready campaign's schedule: not in the past (unless `now`), not inside quiet hours. */

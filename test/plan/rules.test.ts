@@ -121,6 +121,20 @@ describe('lifecycle and safety rules', () => {
   });
 });
 
+describe('checks against the shop data, in plan', () => {
+  it('refuses a campaign whose SKUs the shop does not have, and a sql: segment that does not plan', async () => {
+    const { db, ws } = await setup();
+    await db.query("INSERT INTO shop.products (sku, name, category, price, currency) VALUES ('BOOT-1', 'Boot', 'shoes', 10, 'EUR')");
+    ws.write('campaigns/hello.yaml', MINIMAL['campaigns/hello.yaml']! + 'products: [BOOT-1, GHOST-9]\n');
+    ws.write('segments/by-sql.yaml', 'where:\n  sql: SELECT id AS customer_id FROM shop.no_such_table\n');
+    ws.write('segments/good-sql.yaml', 'where:\n  sql: SELECT id AS customer_id FROM shop.customers WHERE city IS NULL\n');
+    const plan = await planDir(db, ws.dir, { now: NOW });
+    expect(refusal(plan, 'campaign/hello')).toMatchObject({ reason: 'campaign "hello": product GHOST-9 is not in shop.products' });
+    expect(refusal(plan, 'segment/by-sql')?.reason).toMatch(/^segment "by-sql": its sql: does not plan: relation "shop.no_such_table" does not exist/);
+    expect(change(plan, 'segment/good-sql')).toMatchObject({ action: 'create' });
+  });
+});
+
 describe('drift', () => {
   it('shows an emergency pause, keeps it while the file is unchanged, and reverts it once the file changes', async () => {
     const { db, ws } = await setup();
