@@ -30,7 +30,7 @@ export function applyRules(changes: Change[], ctx: RuleContext): { changes: Chan
   out = out.map((c) => refuseUnapprovedDelete(c, ctx) ?? c);
   out = refuseDeletesStillUsed(out, ctx);
   const audiences: AudienceLine[] = [];
-  out = out.map((c) => shopProblems(c, ctx) ?? scheduleRules(c, ctx) ?? audiencePolicy(c, ctx, audiences, warnings) ?? c);
+  out = out.map((c) => shopProblems(c, ctx, warnings) ?? scheduleRules(c, ctx) ?? audiencePolicy(c, ctx, audiences, warnings) ?? c);
   return { changes: out, warnings, audiences };
 }
 
@@ -120,10 +120,16 @@ function refuseUnapprovedDelete(c: Change, ctx: RuleContext): Change | undefined
 }
 
 /** What only the shop's database can tell: SKUs that do not exist, sql: that does not plan. */
-function shopProblems(c: Change, ctx: RuleContext): Change | undefined {
+function shopProblems(c: Change, ctx: RuleContext, warnings: string[]): Change | undefined {
   if (c.action !== 'create' && c.action !== 'update') return undefined;
   const problems = ctx.facts.shopProblems.get(objectKey(c));
   if (!problems?.length) return undefined;
+  // A draft sends nothing yet: warn now, refuse once it is ready.
+  const spec = ctx.desiredByKey.get(objectKey(c))!.spec as { status?: string };
+  if (c.kind === 'campaign' && spec.status !== 'ready') {
+    warnings.push(`${c.kind}/${c.name}: ${problems.join('; ')} (refused once it is ready)`);
+    return undefined;
+  }
   return refuse(c, `${c.kind} "${c.name}": ${problems.join('; ')}`, c.kind === 'campaign' ? 'check the SKUs against the shop, or remove them from products' : 'fix the sql: so it runs against the shop data contract and returns customer_id');
 }
 

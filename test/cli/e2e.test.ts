@@ -26,6 +26,7 @@ async function shopDatabase(): Promise<string> {
       { id: 5, email: 'newbie@example.com', first_name: 'Nina' },
     ],
     orders: [1, 2, 3, 4].map((c) => ({ id: c, customer_id: c, created_at: LONG_AGO })),
+    products: ['OW-001', 'SH-001', 'BG-001', 'AC-002'].map((sku) => ({ sku, category: 'demo', name: `Product ${sku}` })),
   };
   if (process.env.HERALD_TEST_DATABASE_URL) {
     const db = await createTestDb();

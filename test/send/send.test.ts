@@ -33,10 +33,12 @@ async function setup() {
       { id: 7, email: 'recent@example.com', first_name: 'Recent' },
       { id: 8, email: 'never@example.com', first_name: 'Never' },
     ],
-    // Two of the campaign's four SKUs exist in the shop; the others are left out.
+    // The campaign's four SKUs (plan refuses SKUs the shop does not have).
     products: [
       { sku: 'SH-001', category: 'shoes', name: 'Trail Boot', price: 129.9 },
       { sku: 'OW-001', category: 'outerwear', name: 'Wool Coat', price: 1249.5 },
+      { sku: 'BG-001', category: 'bags', name: 'Tote', price: 99 },
+      { sku: 'AC-002', category: 'accessories', name: 'Scarf', price: 39 },
     ],
     orders: [
       ...[1, 2, 3, 4, 5, 6].map((c) => ({ id: c, customer_id: c, created_at: LONG_AGO })),

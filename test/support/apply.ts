@@ -14,6 +14,9 @@ export async function planDir(db: Db, dir: string, opts: Partial<MakePlanOptions
 /** Plans and applies a workspace folder, as `herald apply --auto-approve` does. */
 export async function applyDir(db: Db, dir: string, opts: Partial<MakePlanOptions> = {}): Promise<Plan> {
   const plan = await planDir(db, dir, opts);
+  const refused = plan.changes.filter((c) => c.action === 'refused');
+  // Say why, so a failing test shows the refusal, not only that there was one.
+  if (refused.length) throw new Error(`refused: ${refused.map((c) => `${c.kind}/${c.name}: ${c.reason}`).join('; ')}`);
   await applyPlan(db, plan, { gitCommit: plan.gitCommit, gitAuthor: 'test@example.com', holder: 'test' });
   return plan;
 }
