@@ -1,14 +1,15 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../errors.js';
+import { cacheGet, cacheHas, cachePut } from '../workspace/cache.js';
 
 /**
  * MJML → HTML, once per distinct source. A compile costs ~10 ms, so results
  * are cached by content hash in memory and, for CLI runs, on disk
- * (`.herald/cache/mjml/`): an unchanged template is never compiled twice.
+ * (`.herald/cache/mjml/`, see workspace/cache.ts): an unchanged template is
+ * never compiled twice.
  * Cold compiles run on worker threads, one per core, when there are enough of
  * them to pay for starting the workers.
  */
@@ -18,13 +19,7 @@ export interface MjmlResult {
 }
 
 const memory = new Map<string, Promise<MjmlResult>>();
-let diskDir: string | undefined;
 let pool: { run(source: string): Promise<MjmlResult>; close(): Promise<void> } | undefined;
-
-/** Turns on the disk cache for this process (the CLI points it at the workspace's .herald/cache). */
-export function useMjmlDiskCache(dir: string | undefined): void {
-  diskDir = dir;
-}
 
 /** Compiles (or finds) one MJML source; errors are returned, not thrown. */
 export function compileMjmlResult(source: string): Promise<MjmlResult> {
@@ -54,7 +49,7 @@ export async function compileMjml(source: string, file: string): Promise<string>
 export async function precompileMjml(sources: string[]): Promise<void> {
   const cold = sources.filter((s) => {
     const key = createHash('sha256').update(s).digest('hex');
-    return !memory.has(key) && !(diskDir && existsSync(join(diskDir, `${key}.json`)));
+    return !memory.has(key) && !cacheHas('mjml', key);
   });
   if (cold.length >= 64 && availableParallelism() > 1) await startPool();
   // A source MJML rejects outright is reported by whoever asks for it next.
@@ -86,25 +81,11 @@ async function stopPool(): Promise<void> {
 }
 
 function fromDisk(key: string): Promise<MjmlResult> | undefined {
-  if (!diskDir) return undefined;
-  const file = join(diskDir, `${key}.json`);
-  if (!existsSync(file)) return undefined;
-  try {
-    return Promise.resolve(JSON.parse(readFileSync(file, 'utf8')) as MjmlResult);
-  } catch {
-    return undefined; // a torn or foreign file: compile again and overwrite it
-  }
+  const hit = cacheGet<MjmlResult>('mjml', key);
+  return hit ? Promise.resolve(hit) : undefined;
 }
 
 function toDisk(key: string, r: MjmlResult): MjmlResult {
-  if (!diskDir) return r;
-  try {
-    mkdirSync(diskDir, { recursive: true });
-    const file = join(diskDir, `${key}.json`);
-    writeFileSync(`${file}.${process.pid}.tmp`, JSON.stringify(r));
-    renameSync(`${file}.${process.pid}.tmp`, file);
-  } catch {
-    // The cache is an optimisation: a read-only workspace still validates.
-  }
+  cachePut('mjml', key, r);
   return r;
 }

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Problem } from '../errors.js';
-import { useMjmlDiskCache } from '../render/mjml.js';
+import { setCacheDir } from './cache.js';
 import { CHECKS } from './checks/index.js';
 import { loadWorkspace, sortProblems, type LoadResult } from './load.js';
 
@@ -10,8 +10,8 @@ import { loadWorkspace, sortProblems, type LoadResult } from './load.js';
  * lists, SQL, semantic rules). Needs no database.
  */
 export async function validateWorkspace(dir: string, opts: { cache?: boolean } = {}): Promise<LoadResult> {
-  // CLI runs keep compiled MJML in .herald/cache (git-ignored), so an unchanged template compiles once.
-  if (opts.cache) useMjmlDiskCache(join(dir, '.herald', 'cache', 'mjml'));
+  // CLI runs keep compiled MJML and body check results in .herald/cache (git-ignored).
+  if (opts.cache) setCacheDir(join(dir, '.herald', 'cache'));
   const loaded = loadWorkspace(dir);
   const ws = loaded.workspace;
   if (!ws) return loaded;

@@ -1,6 +1,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { compileMjmlResult, precompileMjml, type MjmlResult } from '../../render/mjml.js';
+import { cacheGet, cacheHas, cacheKey, cachePut } from '../cache.js';
 import { isScalar } from 'yaml';
 import type { Problem } from '../../errors.js';
 import { expandIncludes, lineStarts, positionIn, type ExpandedBody, type SourcePosition } from '../../render/partials.js';
@@ -18,9 +19,12 @@ import { ANY_CONTEXT, contextTree, matchToken, tokenProblem, type TokenUsage } f
  */
 export const templateChecks: Check = async (ws, failed) => {
   const usages = templateUsages(ws);
-  // Compile every body up front: cached ones come from disk, cold ones spread over the cores.
-  await precompileMjml([...ws.templates.values()].flatMap((t) => Object.values(t.bodies).map((b) => expandIncludes(b.text, b.file, ws.partials).text)));
-  const perTemplate = await Promise.all([...ws.templates.values()].map((t) => checkTemplate(t, ws, usages.get(t.name) ?? [], failed)));
+  const bodies = bodyJobs(ws, usages, failed);
+  // Compile the bodies whose results are not cached up front, spread over the cores.
+  await precompileMjml(bodies.filter((b) => !cacheHas('template-body', b.key)).map((b) => b.expanded.text));
+  const checked = new Map<string, Problem[]>();
+  await Promise.all(bodies.map(async (b) => checked.set(b.file, await cachedBodyCheck(b))));
+  const perTemplate = [...ws.templates.values()].map((t) => [...checkTemplateTexts(t, usagesOf(usages, t), failed), ...Object.values(t.bodies).flatMap((b) => checked.get(b.file) ?? [])]);
   const problems = [...perTemplate.flat(), ...variantSubjects(ws, failed), ...localesNoSiteUses(ws, failed)];
   return dedupe(problems.filter((p) => !failed.has(p.file)));
 };
@@ -28,8 +32,13 @@ export const templateChecks: Check = async (ws, failed) => {
 /** A template no campaign or trigger uses is checked against the whole catalog. */
 const UNUSED: TokenUsage[] = [{ label: 'any use', tree: ANY_CONTEXT }];
 
-async function checkTemplate(t: TemplateEntry, ws: Workspace, used: TokenUsage[], failed: ReadonlySet<string>): Promise<Problem[]> {
-  const usages = used.length > 0 ? used : UNUSED;
+function usagesOf(usages: Map<string, TokenUsage[]>, t: TemplateEntry): TokenUsage[] {
+  const used = usages.get(t.name) ?? [];
+  return used.length > 0 ? used : UNUSED;
+}
+
+/** Subject, preheader and .txt parts: cheap, checked every run. */
+function checkTemplateTexts(t: TemplateEntry, usages: TokenUsage[], failed: ReadonlySet<string>): Problem[] {
   const out: Problem[] = [];
   if (!failed.has(t.source.file)) {
     for (const field of ['subject', 'preheader'] as const) {
@@ -39,9 +48,40 @@ async function checkTemplate(t: TemplateEntry, ws: Workspace, used: TokenUsage[]
   for (const txt of Object.values(t.texts)) {
     if (!failed.has(txt.file)) out.push(...nunjucksProblems(txt.text, usages, (line, column) => ({ file: txt.file, line, column })));
   }
-  const bodies = Object.values(t.bodies).filter((b) => !failed.has(b.file));
-  const checked = await Promise.all(bodies.map((b) => checkBody(expandIncludes(b.text, b.file, ws.partials), usages)));
-  return [...out, ...checked.flat()];
+  return out;
+}
+
+interface BodyJob {
+  file: string;
+  expanded: ExpandedBody;
+  usages: TokenUsage[];
+  /** Everything the body's problems depend on: its file, its text with partials inlined, where it is used. */
+  key: string;
+}
+
+// Bump when the body checks change, so cached results from an older herald are not reused.
+const BODY_CHECKS_VERSION = 1;
+
+function bodyJobs(ws: Workspace, usages: Map<string, TokenUsage[]>, failed: ReadonlySet<string>): BodyJob[] {
+  return [...ws.templates.values()].flatMap((t) => {
+    const used = usagesOf(usages, t);
+    const usageKey = cacheKey(used);
+    return Object.values(t.bodies)
+      .filter((b) => !failed.has(b.file))
+      .map((b) => {
+        const expanded = expandIncludes(b.text, b.file, ws.partials);
+        return { file: b.file, expanded, usages: used, key: cacheKey(BODY_CHECKS_VERSION, b.file, expanded.text, usageKey) };
+      });
+  });
+}
+
+/** A body's problems, from the cache when nothing it depends on has changed. */
+async function cachedBodyCheck(b: BodyJob): Promise<Problem[]> {
+  const hit = cacheGet<Problem[]>('template-body', b.key);
+  if (hit) return hit;
+  const problems = await checkBody(b.expanded, b.usages);
+  cachePut('template-body', b.key, problems);
+  return problems;
 }
 
 /** One <locale>.mjml, after its partials are inlined; positions map back through them. */
