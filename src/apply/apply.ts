@@ -1,8 +1,11 @@
+import { join } from 'node:path';
 import type { Db, Queryable } from '../db/db.js';
+import { dropList, importList, type ListImportResult } from '../lists/import.js';
+import { sourceSchema, type List, type Project } from '../workspace/model.js';
 import { sqlState } from '../db/db.js';
 import { UserError } from '../errors.js';
 import { objectKey } from '../state/objects.js';
-import { archiveObject, deleteObject, recordApply, writeObject } from '../state/queries.js';
+import { archiveObject, deleteObject, loadObject, recordApply, writeObject } from '../state/queries.js';
 import { clearOverride } from '../state/overrides.js';
 import { gatherFacts } from '../plan/facts.js';
 import { describeStaleness, fingerprint } from '../plan/fingerprint.js';
@@ -15,10 +18,14 @@ export interface ApplyOptions {
   lockTimeoutSeconds?: number;
   /** Who is applying, shown to a second apply that has to wait. */
   holder?: string;
+  /** The workspace folder, where changed lists' CSV files are read from. */
+  workspaceDir?: string;
 }
 
 export interface ApplyResult {
   applyId?: number;
+  /** What each imported list came to. */
+  lists?: Record<string, ListImportResult>;
 }
 
 // Two-int advisory lock key: pg_locks shows it as (classid, objid), so a
@@ -54,7 +61,8 @@ export async function applyPlan(db: Db, plan: Plan, opts: ApplyOptions): Promise
           'run herald plan again and review the new plan',
         );
       }
-      return { applyId: await write(tx, plan, opts) };
+      const applyId = await write(tx, plan, opts);
+      return { applyId, lists: await importLists(tx, plan, opts) };
     });
   } catch (err) {
     if (sqlState(err) === '55P03') throw await lockHeld(db, opts.lockTimeoutSeconds ?? 30);
@@ -104,4 +112,27 @@ async function write(tx: Queryable, plan: Plan, opts: ApplyOptions): Promise<num
   }
   for (const d of reverts) await clearOverride(tx, d.campaign, opts.gitAuthor);
   return applyId;
+}
+
+/**
+ * Lists created or changed by the plan are imported from their CSV in the
+ * same transaction, so a failing import leaves nothing applied.
+ */
+async function importLists(tx: Queryable, plan: Plan, opts: ApplyOptions): Promise<Record<string, ListImportResult>> {
+  const out: Record<string, ListImportResult> = {};
+  const lists = plan.changes.filter((c) => c.kind === 'list' && c.action !== 'unchanged');
+  if (lists.length === 0) return out;
+  const project = await loadObject<Project>(tx, 'project', 'herald');
+  const schema = sourceSchema(project!);
+  const specs = new Map(plan.objects.filter((o) => o.kind === 'list').map((o) => [o.name, o.spec as unknown as List & { csv_sha256: string }]));
+  for (const c of lists) {
+    if (c.action === 'delete') {
+      await dropList(tx, c.name);
+      continue;
+    }
+    const spec = specs.get(c.name)!;
+    if (!opts.workspaceDir) throw new UserError(`applying list "${c.name}" needs its CSV`, 'run apply in the workspace, or pass --dir');
+    out[c.name] = await importList(tx, schema, { name: c.name, csv: join(opts.workspaceDir, 'lists', spec.file), site: spec.site, expectedSha256: spec.csv_sha256 });
+  }
+  return out;
 }

@@ -45,7 +45,8 @@ import * as predicate from './predicates.js';
  *   cart holds nothing.
  * - segment: the referenced segment's condition, inlined.
  * - sql: `c.id IN` the user's SELECT of `customer_id`.
- * - list: not available until lists can be imported; refused with a message.
+ * - list: the list's members who are shop customers (matched by email at
+ *   import); members who are only contacts are not customers and never match.
  *
  * Customers who never ordered (or whose every order was cancelled) have
  * `order_count` 0 and `total_spent` 0, so `order_count: {eq: 0}` and
@@ -79,7 +80,8 @@ export interface CompiledSql {
 }
 
 /**
- * `SELECT c.id AS customer_id FROM <schema>.customers c WHERE …`. Relative
+ * `SELECT c.id AS customer_id FROM <schema>.customers c [LEFT JOIN <order
+ * summary> oa …] WHERE …`, one row per customer. Relative
  * durations resolve against `now`, a parameter the caller chooses. Pass
  * `values` to continue numbering after parameters of an enclosing query.
  */
@@ -87,7 +89,11 @@ export function compileSegment(where: Condition, ctx: CompileContext, now: Date,
   const q = quoteIdent(ctx.schema);
   const scope = new predicate.Scope(values, q, now, ctx.cancelled, ctx.open, ctx.timezone ?? 'UTC');
   const cond = new Compiler(ctx.segments, scope).condition(where, []);
-  return { text: `SELECT c.id AS customer_id FROM ${q}.customers c WHERE ${cond}`, values };
+  // Aggregate predicates read the per-customer order summary, joined once (predicates.ts says why).
+  const summary = scope.summaryJoin();
+  return { text: `SELECT c.id AS customer_id FROM ${q}.customers c${summary ? `
+${summary}` : ''}
+WHERE ${cond}`, values };
 }
 
 class Compiler {
@@ -137,10 +143,7 @@ class Compiler {
       case 'sql':
         return predicate.sql(c.sql!);
       case 'list':
-        throw new UserError(
-          'sending to an imported list needs list import, which is not available yet',
-          `list "${c.list!}" cannot be used in a segment or an audience for now; use a segment instead`,
-        );
+        return predicate.listMember(c.list!, s);
       default:
         throw new Error(`unsupported condition ${String(key)}`);
     }

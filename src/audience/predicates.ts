@@ -5,16 +5,34 @@ import { parseDuration } from './duration.js';
 /**
  * One function per segment predicate, each returning a boolean SQL
  * expression over the customer row `c`. compile.ts documents what each one
- * means (customers without orders included); this file is how. Order, cart
- * and item predicates are correlated EXISTS subqueries keyed on
- * `c.id`, the shape the contract's recommended indexes serve:
- * orders (customer_id, created_at), order_items (order_id),
- * carts (customer_id), cart_items (cart_id).
+ * means (customers without orders included); this file is how.
+ *
+ * Two shapes, chosen for the plans PostgreSQL can make of them:
+ * - Existence (last_order within/exists, purchased, open_order, in_cart,
+ *   order_count ≥ 1 or = 0) is a correlated EXISTS keyed on `c.id`. The
+ *   planner turns one under AND into a semi- or anti-join, and picks index
+ *   probes for a few customers or a hash over the whole table for many,
+ *   using the contract's indexes orders (customer_id, created_at),
+ *   order_items (order_id), carts (customer_id), cart_items (cart_id).
+ * - Comparisons of aggregates (order_count, total_spent, avg_order_value,
+ *   max_order_value, last_order before) read columns of one per-customer
+ *   summary of the counted orders, `oa`, which compile.ts LEFT JOINs once
+ *   per statement (`Scope.summaryJoin`). A correlated `EXISTS (… HAVING …)`
+ *   cannot become a join, so it ran one index probe and aggregate per
+ *   customer; the summary is one grouped pass over orders, and every
+ *   aggregate in the statement, whatever its window, shares it (windows are
+ *   FILTER clauses). A comparison the no-orders customer cannot pass is left
+ *   NULL-strict (`oa.n >= $1`), so under AND PostgreSQL reduces the LEFT
+ *   JOIN to a join and pushes the comparison into the summary's HAVING; one
+ *   the no-orders customer passes reads `coalesce(oa.n, 0)`.
  */
 
 /** What every predicate shares: the parameter list, the schema, and values resolved once per statement. */
 export class Scope {
   private shared = new Map<string, string>();
+
+  /** The summary's columns by `kind:window`, in the order first used. */
+  private summaryColumns = new Map<string, { name: string; expr: string; cutoff: string | undefined }>();
 
   constructor(
     readonly values: unknown[],
@@ -59,6 +77,37 @@ export class Scope {
    */
   cutoff(duration: string): string {
     return this.once(`ago:${duration}`, () => new Date(this.now.getTime() - durationMs(duration)).toISOString(), '::timestamptz');
+  }
+
+  /** A column of the per-customer order summary `oa`: `kind` over the counted orders in the window. */
+  summary(kind: keyof typeof SUMMARY, within?: string): string {
+    const key = `${kind}:${within ?? ''}`;
+    let col = this.summaryColumns.get(key);
+    if (!col) {
+      const cutoff = within ? this.cutoff(within) : undefined;
+      col = { name: `${kind}_${this.summaryColumns.size + 1}`, expr: SUMMARY[kind], cutoff };
+      this.summaryColumns.set(key, col);
+    }
+    return `oa.${col.name}`;
+  }
+
+  /**
+   * `LEFT JOIN (…) oa ON oa.customer_id = c.id` when a predicate used the
+   * summary: one row per customer with counted orders, so a customer without
+   * any has NULL in every column. When every column has a window, only the
+   * orders in the widest one are read; a single window needs no FILTER.
+   */
+  summaryJoin(): string | undefined {
+    const cols = [...this.summaryColumns.values()];
+    if (!cols.length) return undefined;
+    const cutoffs = [...new Set(cols.map((col) => col.cutoff))];
+    const windowed = !cutoffs.includes(undefined);
+    const filtered = !(windowed && cutoffs.length === 1);
+    const select = cols.map((col) => `${col.expr}${filtered && col.cutoff ? ` FILTER (WHERE o.created_at >= ${col.cutoff})` : ''} AS ${col.name}`);
+    const window = !windowed ? '' : cutoffs.length === 1 ? ` AND o.created_at >= ${cutoffs[0]}` : ` AND o.created_at >= least(${cutoffs.join(', ')})`;
+    return `LEFT JOIN (SELECT o.customer_id, ${select.join(', ')}
+                 FROM ${this.schema}.orders o WHERE o.status <> ALL(${this.cancelled})${window}
+                GROUP BY o.customer_id) oa ON oa.customer_id = c.id`;
   }
 }
 
@@ -176,37 +225,59 @@ function countedOrders(s: Scope, within?: string): string {
   return `${s.schema}.orders o WHERE o.customer_id = c.id AND o.status <> ALL(${s.cancelled})${window}`;
 }
 
-export const AGGREGATES = {
+/** The summary's aggregates; FILTER (WHERE …) narrows one to its window. */
+const SUMMARY = {
   order_count: 'count(*)',
-  total_spent: 'coalesce(sum(o.total), 0)',
+  total_spent: 'sum(o.total)',
   avg_order_value: 'avg(o.total)',
   max_order_value: 'max(o.total)',
+  last_order: 'max(o.created_at)',
 } as const;
 
-const COMPARISONS = { gte: '>=', gt: '>', lte: '<=', lt: '<', eq: '=' } as const;
+/** What a customer without counted orders (in the window) has: count and sum 0, no average or maximum. */
+const EMPTY = { order_count: 0, total_spent: 0, avg_order_value: undefined, max_order_value: undefined } as const;
 
-/**
- * An aggregate over the counted orders, compared once per bound. Without
- * GROUP BY the aggregate yields one row even when there are no orders, so
- * HAVING sees count 0 and sum 0, and NULL for avg and max, which no
- * comparison matches.
- */
-export function aggregate(kind: keyof typeof AGGREGATES, pred: AggregatePredicate, s: Scope): string {
-  const expr = AGGREGATES[kind];
-  const bounds = (Object.keys(COMPARISONS) as (keyof typeof COMPARISONS)[])
-    .filter((k) => pred[k] !== undefined)
-    .map((k) => `${expr} ${COMPARISONS[k]} ${s.param(pred[k], '::numeric')}`);
-  if (!bounds.length) throw new Error(`${kind}: no comparison`);
-  return `EXISTS (SELECT 1 FROM ${countedOrders(s, pred.within)} HAVING ${bounds.join(' AND ')})`;
+const COMPARISONS = { gte: '>=', gt: '>', lte: '<=', lt: '<', eq: '=' } as const;
+type Bound = keyof typeof COMPARISONS;
+
+function holds(value: number, bound: Bound, limit: number): boolean {
+  switch (bound) {
+    case 'gte': return value >= limit;
+    case 'gt': return value > limit;
+    case 'lte': return value <= limit;
+    case 'lt': return value < limit;
+    case 'eq': return value === limit;
+  }
 }
 
-/** last_order: within = an order since the cutoff; before = has ordered, and nothing since the cutoff. */
+/** An aggregate over the counted orders (in the window), compared once per bound. */
+export function aggregate(kind: keyof typeof EMPTY, pred: AggregatePredicate, s: Scope): string {
+  const bounds = (Object.keys(COMPARISONS) as Bound[]).filter((k) => pred[k] !== undefined);
+  if (!bounds.length) throw new Error(`${kind}: no comparison`);
+  const empty = EMPTY[kind];
+  const matchesEmpty = empty !== undefined && bounds.every((k) => holds(empty, k, pred[k]!));
+  if (kind === 'order_count') {
+    // A count is a whole number: "at least one" and "none" are existence, which needs no aggregate.
+    const matchesOne = bounds.every((k) => holds(1, k, pred[k]!));
+    const unbounded = !bounds.some((k) => k === 'lt' || k === 'lte' || k === 'eq');
+    if (!matchesEmpty && matchesOne && unbounded) return `EXISTS (SELECT 1 FROM ${countedOrders(s, pred.within)})`;
+    if (matchesEmpty && !matchesOne) return `NOT EXISTS (SELECT 1 FROM ${countedOrders(s, pred.within)})`;
+  }
+  const column = s.summary(kind, pred.within);
+  const value = matchesEmpty ? `coalesce(${column}, 0)` : column;
+  return all(bounds.map((k) => `${value} ${COMPARISONS[k]} ${s.param(pred[k], '::numeric')}`));
+}
+
+/**
+ * last_order: within = an order since the cutoff; before = has ordered, and
+ * the last counted order is older than the cutoff (NULL-strict, from the summary).
+ */
 export function lastOrder(pred: LastOrderPredicate, s: Scope): string {
   const parts: string[] = [];
   if (pred.exists === false) parts.push(`NOT EXISTS (SELECT 1 FROM ${countedOrders(s)})`);
-  if (pred.exists === true || pred.before) parts.push(`EXISTS (SELECT 1 FROM ${countedOrders(s)})`);
+  if (pred.exists === true) parts.push(`EXISTS (SELECT 1 FROM ${countedOrders(s)})`);
   if (pred.within) parts.push(`EXISTS (SELECT 1 FROM ${countedOrders(s, pred.within)})`);
-  if (pred.before) parts.push(`NOT EXISTS (SELECT 1 FROM ${countedOrders(s, pred.before)})`);
+  if (pred.before) parts.push(`${s.summary('last_order')} < ${s.cutoff(pred.before)}`);
   return all(parts);
 }
 
@@ -260,4 +331,9 @@ export function sql(select: string): string {
 function all(parts: string[]): string {
   if (!parts.length) throw new Error('empty predicate');
   return parts.length === 1 ? parts[0]! : `(${parts.join(' AND ')})`;
+}
+
+/** list: members of an imported list who are shop customers (herald.list_members, filled by apply). */
+export function listMember(name: string, s: Scope): string {
+  return `c.id IN (SELECT m.customer_id FROM herald.list_members m WHERE m.list = ${s.param(name)} AND m.customer_id IS NOT NULL)`;
 }

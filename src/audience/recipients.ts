@@ -1,4 +1,3 @@
-import type { Queryable } from '../db/db.js';
 import { quoteIdent } from '../db/ident.js';
 import type { CompiledSql } from './compile.js';
 
@@ -7,30 +6,94 @@ export interface SiteLocales {
   [site: string]: { locales: string[]; default: string };
 }
 
+/** Why an audience member does or does not get the message. A customer is in exactly one. */
+export const BUCKETS = ['address_problems', 'no_subscription', 'control_group', 'recipients'] as const;
+export type Bucket = (typeof BUCKETS)[number];
+
+/** A campaign's control group: `percent` of its otherwise-eligible audience, held out. */
+export interface ControlGroup {
+  campaign: string;
+  percent: number;
+}
+
 /**
- * The recipients of an audience: its customers on the campaign's sites who
- * opted in and have a usable address, each with the site's locale matching
- * theirs, else the site's default. One SELECT, shared by the ledger's
- * materialisation and plan's audience count, so both always agree.
+ * A usable address: something@something.tld without spaces. An address with
+ * spaces around it fails too, so the `lower(c.email)` that suppressions are
+ * matched on never needs trimming.
  */
-export function recipientsSql(schema: string, audience: CompiledSql, sites: SiteLocales): CompiledSql {
+const ADDRESS = `'^[^@[:space:]]+@[^@[:space:]]+\\.[^@[:space:]]+$'`;
+
+/**
+ * The control-group hash: a customer is held out of campaign C when the first
+ * 32 bits of md5('C:<customer id>'), read as an unsigned integer, are below
+ * floor(percent / 100 × 2³²). md5 is in every PostgreSQL, PGlite included, and
+ * in Node (`createHash('md5')`), so the ledger and a report can recompute who
+ * was held out; it depends on nothing but the campaign's name and the
+ * customer's id, so the group is the same on every run and every database.
+ */
+export function controlGroupThreshold(percent: number): number {
+  return Math.floor((percent / 100) * 2 ** 32);
+}
+
+/**
+ * Every member of an audience on the given sites, classified: one row per
+ * customer with `bucket`, the first reason that applies in BUCKETS' order,
+ * and `reason`, that reason in words. One SELECT, the single definition of
+ * who receives a campaign: the ledger materialises the `recipients` rows
+ * (recipientsSql) and the volume breakdown counts every bucket
+ * (breakdown.ts), so the two always agree.
+ *
+ * - address_problems: no email, or one that is not an address.
+ * - no_subscription: `email_opt_in` is false, or the address is in
+ *   herald.suppressions for the customer's site or for all sites. The two
+ *   LEFT JOINs are hash joins on the address, each matching at most one row
+ *   (the suppressions' unique key), so the audience is never multiplied.
+ * - control_group: only with `control`; see controlGroupThreshold.
+ * - recipients: everyone else, with the site's locale matching theirs, else
+ *   the site's default.
+ */
+export function classifiedSql(schema: string, audience: CompiledSql, sites: SiteLocales, control?: ControlGroup): CompiledSql {
   const values = [...audience.values];
-  values.push(JSON.stringify(sites));
+  const param = (v: unknown) => {
+    values.push(v);
+    return `$${values.length}`;
+  };
+  const sitesRef = param(JSON.stringify(sites));
+  const held = control
+    ? `WHEN ('x' || substr(md5(${param(control.campaign)}::text || ':' || c.id::text), 1, 8))::bit(32)::bigint < ${param(controlGroupThreshold(control.percent))}::bigint`
+    : undefined;
   return {
-    text: `SELECT c.id AS customer_id, c.email, c.site,
-                  CASE WHEN s.cfg->'locales' ? c.locale THEN c.locale ELSE s.cfg->>'default' END AS locale
+    text: `SELECT c.id AS customer_id, c.email, c.site, c.locale AS customer_locale,
+                  CASE WHEN s.cfg->'locales' ? c.locale THEN c.locale ELSE s.cfg->>'default' END AS locale,
+                  CASE WHEN c.email IS NULL OR c.email !~ ${ADDRESS} THEN 'address_problems'
+                       WHEN NOT c.email_opt_in OR sup_all.email IS NOT NULL OR sup_site.email IS NOT NULL THEN 'no_subscription'
+                       ${held ? `${held} THEN 'control_group'` : ''}
+                       ELSE 'recipients' END AS bucket,
+                  CASE WHEN c.email IS NULL OR btrim(c.email) = '' THEN 'no email'
+                       WHEN c.email !~ ${ADDRESS} THEN 'invalid email'
+                       WHEN NOT c.email_opt_in THEN 'email_opt_in is false'
+                       WHEN sup_all.email IS NOT NULL THEN 'suppressed: ' || sup_all.reason || ' (all sites)'
+                       WHEN sup_site.email IS NOT NULL THEN 'suppressed: ' || sup_site.reason || ' (' || sup_site.site || ')'
+                       ${held ? `${held} THEN 'control group'` : ''}
+                       ELSE 'recipient' END AS reason
              FROM ${quoteIdent(schema)}.customers c
-             JOIN jsonb_each($${values.length}::jsonb) AS s(id, cfg) ON s.id = c.site
-            WHERE c.id IN (${audience.text})
-              AND c.email_opt_in
-              AND c.email ~ '^[^@[:space:]]+@[^@[:space:]]+\\.[^@[:space:]]+$'`,
+             JOIN jsonb_each(${sitesRef}::jsonb) AS s(id, cfg) ON s.id = c.site
+             LEFT JOIN herald.suppressions sup_all ON sup_all.email = lower(c.email) AND sup_all.site IS NULL
+             LEFT JOIN herald.suppressions sup_site ON sup_site.email = lower(c.email) AND sup_site.site = c.site
+            WHERE c.id IN (${audience.text})`,
     values,
   };
 }
 
-/** countRecipients: how many messages a campaign would send now (plan's audience policy). */
-export async function countRecipients(db: Queryable, schema: string, audience: CompiledSql, sites: SiteLocales): Promise<number> {
-  const r = recipientsSql(schema, audience, sites);
-  const [row] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM (${r.text}) AS r`, r.values);
-  return row!.n;
+/**
+ * The recipients of an audience, as the ledger materialises them: the
+ * `recipients` of classifiedSql. No control group is held out yet; when the
+ * ledger records one, it passes `control` and keeps the `control_group` rows.
+ */
+export function recipientsSql(schema: string, audience: CompiledSql, sites: SiteLocales): CompiledSql {
+  const c = classifiedSql(schema, audience, sites);
+  return {
+    text: `SELECT r.customer_id, r.email, r.site, r.locale FROM (${c.text}) AS r WHERE r.bucket = 'recipients'`,
+    values: c.values,
+  };
 }

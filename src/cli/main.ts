@@ -89,6 +89,40 @@ for (const [verb, what] of [
 }
 
 program
+  .command('audience')
+  .description("the mailing-volume breakdown of a workspace segment or campaign against the shop's data: who is in it, who cannot be written to and why, who receives it")
+  .argument('<segment|campaign>', 'a segment or campaign name (segment/NAME or campaign/NAME when both exist)')
+  .option('--json', 'print the breakdown as JSON')
+  .option('--sample <n>', 'show n example customers of each bucket, with what put them there')
+  .option('--now <time>', 'the time relative conditions resolve against (ISO, e.g. 2026-11-20T09:00:00Z; default: now)')
+  .action(run(() => import('./commands/audience.js')));
+
+const suppress = program
+  .command('suppress')
+  .description('the suppression list: addresses no campaign writes to; every change is recorded with who and why');
+suppress
+  .command('add')
+  .description('suppress an address, for one site or (without --site) for all')
+  .argument('<email>')
+  .option('--site <id>', 'only for this site from herald.yaml')
+  .option('--reason <reason>', 'unsubscribed, bounced, complained or manual', 'manual')
+  .option('--note <text>', 'why, kept with the change')
+  .action(run(async () => ({ default: (await import('./commands/suppress.js')).add })));
+suppress
+  .command('remove')
+  .description('lift the suppression of an address for one site or (without --site) the one for all sites')
+  .argument('<email>')
+  .option('--site <id>', 'the site it was suppressed for')
+  .requiredOption('--note <text>', 'why it may be written to again, kept with the change')
+  .action(run(async () => ({ default: (await import('./commands/suppress.js')).remove })));
+suppress
+  .command('list')
+  .description('every suppression, or those that apply to one site')
+  .option('--site <id>', "only those that apply to this site: its own and all sites'")
+  .option('--json', 'print as JSON')
+  .action(run(async () => ({ default: (await import('./commands/suppress.js')).list })));
+
+program
   .command('send')
   .description('send a ready campaign (to $HERALD_SMTP_URL, else to the .herald/outbox folder)')
   .argument('<campaign>', 'campaign name')

@@ -178,8 +178,8 @@ FROM jsonb_array_elements($1::jsonb) AS p`,
   /**
    * orders and order_items in one statement, so each total is the sum of
    * exactly the lines written. A third of customers never order; the rest
-   * place 1 + floor(25·r⁴), scaled down for accounts younger than a year:
-   * about half of them once, a tail up to 25 times, about three per customer
+   * place 1 + floor(45·r⁴), scaled down for accounts younger than a year:
+   * nearly half of them once, a tail up to 45 times, about five per customer
    * overall. Two buyers in five drift away at some point (what win-back
    * campaigns are for) and order only before it; the rest order until now.
    * Three orders in ten lean towards the end of that span (√r). Status
@@ -205,7 +205,7 @@ placed AS (
          b.tenure * CASE WHEN b.r_churn < 0.4 THEN b.r_stay ELSE 1 END AS active_seconds
   FROM buyer b
   CROSS JOIN LATERAL generate_series(1, CASE WHEN b.r_buys < 0.35 THEN 0 ELSE 1 + floor(
-           25 * b.r_count * b.r_count * b.r_count * b.r_count * least(1, b.tenure / ${YEAR}))::int END) AS k
+           45 * b.r_count * b.r_count * b.r_count * b.r_count * least(1, b.tenure / ${YEAR}))::int END) AS k
 ),
 drawn AS MATERIALIZED (
   SELECT o.*, ${draw('o.id', 'order_time')} AS r_time, ${draw('o.id', 'order_recent')} AS r_recent,

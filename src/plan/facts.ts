@@ -1,3 +1,4 @@
+import type { Breakdown } from '../audience/breakdown.js';
 import type { Queryable } from '../db/db.js';
 import type { DeployObject } from '../state/objects.js';
 import { lastApply, loadDeployed, type DeployedObject } from '../state/queries.js';
@@ -27,6 +28,8 @@ export interface Facts {
   overrides: Map<string, Override>;
   /** Recipient counts per campaign, for the audience policy; absent when not measured. */
   audienceSizes: Map<string, number | { error: string }>;
+  /** The volume breakdown behind each measured size, for the plan to show. */
+  breakdowns: Map<string, Breakdown>;
   /** The audience size recorded by the last apply of each campaign. */
   lastAudience: Map<string, number>;
   /** The commit of the last apply: what this database runs. */
@@ -40,7 +43,7 @@ export interface Facts {
 /** gatherFacts: everything plan reads from the database. */
 export async function gatherFacts(
   db: Queryable,
-  measure?: (db: Queryable, campaign: DeployObject) => Promise<number>,
+  measure?: (db: Queryable, campaign: DeployObject) => Promise<Breakdown>,
   desired: readonly DeployObject[] = [],
   shopSchema?: string,
 ): Promise<Facts> {
@@ -71,6 +74,7 @@ export async function gatherFacts(
     ).map((r) => [r.name, r.n]),
   );
   const audienceSizes = new Map<string, number | { error: string }>();
+  const breakdowns = new Map<string, Breakdown>();
   if (measure) {
     for (const o of desired) {
       if (o.kind !== 'campaign' || o.spec.status !== 'ready') continue;
@@ -80,7 +84,9 @@ export async function gatherFacts(
       // table, a bad sql: segment) must not abort the snapshot the plan reads.
       await db.query('SAVEPOINT measure');
       try {
-        audienceSizes.set(o.name, await measure(db, o));
+        const breakdown = await measure(db, o);
+        breakdowns.set(o.name, breakdown);
+        audienceSizes.set(o.name, breakdown.recipients);
         await db.query('RELEASE SAVEPOINT measure');
       } catch (err) {
         await db.query('ROLLBACK TO SAVEPOINT measure');
@@ -90,7 +96,7 @@ export async function gatherFacts(
   }
   const shop = shopSchema ? await checkAgainstShop(db, shopSchema, desired) : { problems: new Map<string, string[]>(), warnings: [] };
   return {
-    deployed, runs, overrides, audienceSizes, lastAudience,
+    deployed, runs, overrides, audienceSizes, breakdowns, lastAudience,
     deployedCommit: (await lastApply(db))?.gitCommit ?? null,
     shopProblems: shop.problems,
     shopWarnings: shop.warnings,

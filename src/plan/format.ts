@@ -1,4 +1,5 @@
 import { createTwoFilesPatch } from 'diff';
+import type { Breakdown } from '../audience/breakdown.js';
 import { hasChanges, type Plan, type Change, type Drift } from './plan.js';
 import type { FieldChange } from './diff.js';
 
@@ -18,11 +19,17 @@ export function formatPlan(plan: Plan, opts: { color: boolean; showUnchanged?: b
       if (ch.action === 'unchanged' && !opts.showUnchanged) continue;
       lines.push(...formatChange(ch, c));
     }
+    const lists = Object.entries(plan.lists ?? {});
+    if (lists.length) {
+      lines.push('', 'Lists:');
+      for (const [name, d] of lists) lines.push(`  list/${name}: ${c.green(`+${d.added}`)} ${c.red(`−${d.removed}`)} (${d.kept} kept)`);
+    }
     if (plan.audiences.length) {
       lines.push('', 'Audiences:');
       for (const a of plan.audiences) {
         const delta = a.recipients !== null && a.previous !== null ? ` (${signed(a.recipients - a.previous)} since the last apply)` : '';
         lines.push(`  campaign/${a.campaign}: ${a.recipients === null ? `unknown (${a.note})` : `${a.recipients} recipients`}${delta}`);
+        if (a.breakdown) lines.push(c.dim(`    ${breakdownLine(a.breakdown)}`));
       }
     }
   }
@@ -97,6 +104,16 @@ function formatField(f: FieldChange, c: Palette): string[] {
 function show(v: unknown): string {
   if (typeof v === 'string' && v.includes('\n')) return `(${v.split('\n').length} lines)`;
   return JSON.stringify(v);
+}
+
+/** How the recipients follow from the segment: `120 in segment − 3 address problems − 9 no subscription − 8 control group`. */
+export function breakdownLine(b: Breakdown): string {
+  return [
+    `${b.in_segment} in segment`,
+    `${b.address_problems} address problems`,
+    `${b.no_subscription} no subscription`,
+    ...(b.control_group ? [`${b.control_group} control group`] : []),
+  ].join(' − ');
 }
 
 function signed(n: number): string {

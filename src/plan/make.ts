@@ -1,10 +1,11 @@
 import type { Db, Queryable } from '../db/db.js';
-import { audienceCondition } from '../audience/audience.js';
-import { compileSegment } from '../audience/compile.js';
-import { countRecipients } from '../audience/recipients.js';
+import { campaignQuery, measureBreakdown, type Breakdown } from '../audience/breakdown.js';
 import { desiredObjects, type DeployObject } from '../state/objects.js';
-import { cancelledStatuses, campaignSites, openStatuses, sourceSchema, type Campaign, type Segment, type Workspace } from '../workspace/model.js';
-import { gatherFacts } from './facts.js';
+import { sourceSchema, type Campaign, type Segment, type Workspace } from '../workspace/model.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { listDiff, type ListDiff } from '../lists/diff.js';
+import { gatherFacts, type Facts } from './facts.js';
 import { computePlan, type Plan } from './plan.js';
 import { targetClosure } from './target.js';
 
@@ -20,10 +21,11 @@ export interface MakePlanOptions {
 /** Reads the facts plan needs from the database, then computes the plan (a pure step). */
 export async function makePlan(db: Db, ws: Workspace, opts: MakePlanOptions): Promise<Plan> {
   let desired = desiredObjects(ws);
-  const facts = await db.transaction(async (tx) => {
+  const { facts, lists } = await db.transaction(async (tx) => {
     // One snapshot, read-only: planning never writes.
     await tx.query('SET TRANSACTION READ ONLY');
-    return gatherFacts(tx, measureAudience(ws, opts.now), desired, sourceSchema(ws.project.spec));
+    const facts = await gatherFacts(tx, measureAudience(ws, opts.now), desired, sourceSchema(ws.project.spec));
+    return { facts, lists: await diffChangedLists(tx, ws, desired, facts) };
   });
   if (opts.target) {
     const keep = targetClosure(opts.target, desired, facts.deployed);
@@ -39,23 +41,26 @@ export async function makePlan(db: Db, ws: Workspace, opts: MakePlanOptions): Pr
     allowDelete: opts.allowDelete,
     gitCommit: opts.gitCommit,
     environment: opts.environment,
+    listDiffs: lists,
   });
 }
 
-/** Counts a campaign's recipients against the workspace's own segments, as send would. */
+/** For each list whose CSV changed, how its membership would move: +added −removed. */
+async function diffChangedLists(tx: Queryable, ws: Workspace, desired: readonly DeployObject[], facts: Facts): Promise<Record<string, ListDiff>> {
+  const out: Record<string, ListDiff> = {};
+  for (const o of desired) {
+    if (o.kind !== 'list') continue;
+    if (facts.deployed.some((d) => d.kind === 'list' && d.name === o.name && d.hash === o.hash)) continue;
+    const entry = ws.lists.get(o.name);
+    if (!entry || !existsSync(join(ws.dir, entry.csv))) continue;
+    out[o.name] = await listDiff(tx, o.name, join(ws.dir, entry.csv));
+  }
+  return out;
+}
+
+/** A campaign's volume breakdown against the workspace's own segments, as send would draw its audience. */
 function measureAudience(ws: Workspace, now: Date) {
-  const segments = new Map<string, Segment>([...ws.segments].map(([n, e]) => [n, e.spec]));
-  const sites = new Map(ws.project.spec.sites.map((s) => [s.id, s]));
-  return async (db: Queryable, o: DeployObject): Promise<number> => {
-    const c = o.spec as unknown as Campaign;
-    const ctx = { schema: sourceSchema(ws.project.spec), segments, cancelled: cancelledStatuses(ws.project.spec), open: openStatuses(ws.project.spec), timezone: ws.project.spec.defaults?.timezone };
-    const audience = compileSegment(audienceCondition(c.audience), ctx, now);
-    const locales = Object.fromEntries(
-      campaignSites(c).flatMap((id) => {
-        const s = sites.get(id);
-        return s ? [[id, { locales: s.locales, default: s.default_locale }]] : [];
-      }),
-    );
-    return countRecipients(db, sourceSchema(ws.project.spec), audience, locales);
-  };
+  const ctx = { project: ws.project.spec, segments: new Map<string, Segment>([...ws.segments].map(([n, e]) => [n, e.spec])), now };
+  return async (db: Queryable, o: DeployObject): Promise<Breakdown> =>
+    (await measureBreakdown(db, campaignQuery(o.name, o.spec as unknown as Campaign, ctx))).breakdown;
 }

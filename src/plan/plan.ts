@@ -1,5 +1,7 @@
+import type { Breakdown } from '../audience/breakdown.js';
 import { KIND_ORDER, objectKey, type DeployObject, type ObjectKind } from '../state/objects.js';
 import { diffFields, type FieldChange } from './diff.js';
+import type { ListDiff } from '../lists/diff.js';
 import type { Facts, Override } from './facts.js';
 import { fingerprint } from './fingerprint.js';
 import { applyRules, type Policy } from './rules.js';
@@ -50,18 +52,23 @@ export interface Plan {
   fingerprint: string;
   changes: Change[];
   drift: Drift[];
-  /** Audience sizes of the campaigns this plan creates or changes, with the last applied size. */
+  /** The volume breakdown of each campaign this plan creates or changes, with the last applied size. */
   audiences: AudienceLine[];
+  /** Lists whose CSV changed: how many members come and go. */
+  lists: Record<string, ListDiff>;
   warnings: string[];
   /** The desired specs of every create and update: what apply writes. */
   objects: DeployObject[];
   summary: Record<Action, number>;
 }
 
+/** A campaign's audience as plan measured it: the breakdown, and its recipients against the last apply's. */
 export interface AudienceLine {
   campaign: string;
   recipients: number | null;
   previous: number | null;
+  breakdown?: Breakdown;
+  /** Why the audience could not be measured. */
   note?: string;
 }
 
@@ -73,6 +80,8 @@ export interface PlanInput {
   allowDelete?: boolean;
   gitCommit?: string | null;
   environment?: string | null;
+  /** How each changed list's membership would move. */
+  listDiffs?: Record<string, ListDiff>;
 }
 
 export function computePlan(input: PlanInput): Plan {
@@ -106,7 +115,8 @@ export function computePlan(input: PlanInput): Plan {
     fingerprint: basis.hash,
     changes,
     drift,
-    audiences: ruled.audiences,
+    audiences: ruled.audiences.map((a) => withBreakdown(a, facts)),
+    lists: input.listDiffs ?? {},
     warnings: [...ruled.warnings, ...facts.shopWarnings, ...drift.filter((d) => d.resolution === 'keep').map(keptDriftWarning)],
     objects: desired.filter((o) => writes.has(objectKey(o))),
     summary,
@@ -116,6 +126,12 @@ export function computePlan(input: PlanInput): Plan {
 export function hasChanges(plan: Plan): boolean {
   const s = plan.summary;
   return s.create + s.update + s.delete + s.archive > 0 || plan.drift.some((d) => d.resolution === 'revert');
+}
+
+/** The rules size each audience; the breakdown behind the size comes along for the reader. */
+function withBreakdown(a: AudienceLine, facts: Facts): AudienceLine {
+  const breakdown = facts.breakdowns.get(a.campaign);
+  return breakdown ? { ...a, breakdown } : a;
 }
 
 function driftOf(desired: readonly DeployObject[], facts: Facts): Drift[] {

@@ -63,26 +63,52 @@ export interface ClaimedMessage {
   city: string | null;
 }
 
+/** A claimed batch: the messages to send, and how many rows were settled as suppressed instead. */
+export interface ClaimedBatch {
+  messages: ClaimedMessage[];
+  suppressed: number;
+}
+
 /**
  * claimBatch: takes up to `limit` queued rows for this worker. SKIP LOCKED lets
  * any number of workers claim side by side without waiting on each other or
  * taking the same row. The claim commits before any SMTP conversation starts.
+ *
+ * The same statement checks each row's address against herald.suppressions
+ * (its site's and all sites'), using the suppressions' key on email: an
+ * address suppressed since the audience was materialised (an unsubscribe, a
+ * bounce from another campaign) settles as `suppressed` and is never sent.
  */
-export async function claimBatch(db: Queryable, campaign: string, schema: string, limit: number): Promise<ClaimedMessage[]> {
-  return db.query<ClaimedMessage>(
-    `WITH claimed AS (
+export async function claimBatch(db: Queryable, campaign: string, schema: string, limit: number): Promise<ClaimedBatch> {
+  const rows = await db.query<ClaimedMessage & { status: 'claimed' | 'suppressed' }>(
+    `WITH picked AS (
+       SELECT q.id,
+              EXISTS (SELECT 1 FROM herald.suppressions s
+                       WHERE s.email = lower(q.email) AND (s.site IS NULL OR s.site = q.site)) AS suppressed
+         FROM herald.messages q
+        WHERE q.campaign = $1 AND q.status = 'queued'
+        ORDER BY q.id LIMIT $2
+        FOR UPDATE SKIP LOCKED),
+     claimed AS (
        UPDATE herald.messages m
-          SET status = 'claimed', claimed_at = now(), attempts = attempts + 1
-        WHERE m.id IN (SELECT id FROM herald.messages
-                        WHERE campaign = $1 AND status = 'queued'
-                        ORDER BY id LIMIT $2
-                        FOR UPDATE SKIP LOCKED)
-        RETURNING m.id, m.customer_id, m.email, m.site, m.locale)
+          SET status = CASE WHEN p.suppressed THEN 'suppressed' ELSE 'claimed' END,
+              claimed_at = now(),
+              attempts = m.attempts + CASE WHEN p.suppressed THEN 0 ELSE 1 END
+         FROM picked p
+        WHERE m.id = p.id
+        RETURNING m.id, m.customer_id, m.email, m.site, m.locale, m.status)
      SELECT k.*, c.first_name, c.last_name, c.city
        FROM claimed k LEFT JOIN ${quoteIdent(schema)}.customers c ON c.id = k.customer_id
       ORDER BY k.id`,
     [campaign, limit],
   );
+  const messages: ClaimedMessage[] = [];
+  let suppressed = 0;
+  for (const { status, ...m } of rows) {
+    if (status === 'suppressed') suppressed++;
+    else messages.push(m);
+  }
+  return { messages, suppressed };
 }
 
 export interface Outcome {
@@ -123,6 +149,7 @@ export interface LedgerCounts {
   claimed: number;
   sent: number;
   failed: number;
+  suppressed: number;
 }
 
 /** ledgerCounts: the report's figures, straight from the ledger. */
@@ -132,7 +159,8 @@ export async function ledgerCounts(db: Queryable, campaign: string): Promise<Led
             count(*) FILTER (WHERE status = 'queued')::int AS queued,
             count(*) FILTER (WHERE status = 'claimed')::int AS claimed,
             count(*) FILTER (WHERE status = 'sent')::int AS sent,
-            count(*) FILTER (WHERE status = 'failed')::int AS failed
+            count(*) FILTER (WHERE status = 'failed')::int AS failed,
+            count(*) FILTER (WHERE status = 'suppressed')::int AS suppressed
        FROM herald.messages WHERE campaign = $1`,
     [campaign],
   );

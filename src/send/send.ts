@@ -32,6 +32,8 @@ export interface SendResult {
   materialised: number;
   sent: number;
   failed: number;
+  /** Rows settled as `suppressed` at claim time: their address was suppressed after materialisation. */
+  suppressed: number;
   completed: boolean;
 }
 
@@ -107,11 +109,13 @@ export async function sendCampaign(db: Db, o: SendOptions): Promise<SendResult> 
 
   let sent = 0;
   let failed = 0;
+  let suppressed = 0;
   for (;;) {
     const batch = await ledger.claimBatch(db, o.campaign, schema, o.batchSize ?? 100);
-    if (batch.length === 0) break;
+    if (batch.messages.length === 0 && batch.suppressed === 0) break;
+    suppressed += batch.suppressed;
     const outcomes = await Promise.all(
-      batch.map(async (m): Promise<ledger.Outcome> => {
+      batch.messages.map(async (m): Promise<ledger.Outcome> => {
         const site = siteById.get(m.site)!;
         const message = await buildMessage(m, site, await templateFor(m.locale), { campaign, name: o.campaign, project, secret, products: productsFor });
         try {
@@ -124,10 +128,11 @@ export async function sendCampaign(db: Db, o: SendOptions): Promise<SendResult> 
     );
     await ledger.recordOutcomes(db, outcomes);
     for (const x of outcomes) x.status === 'sent' ? sent++ : failed++;
-    o.log.debug({ campaign: o.campaign, sent, failed }, 'batch done');
+    o.log.debug({ campaign: o.campaign, sent, failed, suppressed }, 'batch done');
   }
+  if (suppressed > 0) o.log.info({ campaign: o.campaign, suppressed }, 'skipped addresses suppressed since the audience was materialised');
   const completed = await ledger.completeIfDone(db, o.campaign);
-  return { materialised, sent, failed, completed };
+  return { materialised, sent, failed, suppressed, completed };
 }
 
 async function buildMessage(

@@ -216,5 +216,7 @@ CREATE INDEX preorders_sku_idx ON ${s}.preorders (sku);
 CREATE INDEX customers_site_idx ON ${s}.customers (site);
 -- Suppressions and bounces arrive as addresses; matching is case-insensitive.
 CREATE INDEX customers_email_lower_idx ON ${s}.customers (lower(email));
+-- Segments by city ignore case: "city: Berlin" reads lower(city).
+CREATE INDEX customers_city_lower_idx ON ${s}.customers (lower(city));
 `;
 }

@@ -337,18 +337,10 @@ describe('composition', () => {
     expect(await members({ not: { sql: 'SELECT NULL::bigint AS customer_id UNION ALL SELECT 3' } })).toEqual([1, 2, 4, 5, 6, 7, 8, 9]);
   });
 
-  it('list: refused until lists can be imported', () => {
-    const refused = (() => {
-      try {
-        compileSegment({ list: 'vip' }, context(), NOW);
-      } catch (err) {
-        return err;
-      }
-    })();
-    expect(refused).toBeInstanceOf(UserError);
-    expect((refused as UserError).message).toBe('sending to an imported list needs list import, which is not available yet');
-    expect((refused as UserError).hint).toContain('"vip"');
-    expect(() => compileSegment({ any: [{ site: 'en' }, { list: 'vip' }] }, context(), NOW)).toThrow(UserError);
+  it('list: members of an imported list who are shop customers, as one parameterised subquery', () => {
+    const sql = compileSegment({ list: 'vip' }, context(), NOW);
+    expect(sql.text).toContain('herald.list_members m WHERE m.list = $1 AND m.customer_id IS NOT NULL');
+    expect(sql.values).toEqual(['vip']);
   });
 
   it('passes every value as a parameter, each shared value once', () => {
@@ -429,5 +421,36 @@ describe('algebra', () => {
       }),
       RUNS,
     );
+  });
+});
+
+/*
+ * Aggregates share one per-customer summary of the counted orders, each
+ * window a FILTER of it; "at least one" and "none" are plain existence.
+ */
+describe('the order summary', () => {
+  it('combines aggregates with and without windows, in one grouped pass', async () => {
+    const both: Condition = { all: [{ order_count: { gte: 2, within: '365d' } }, { avg_order_value: { gte: 100 } }] };
+    expect(await members(both)).toEqual([3]);
+    expect(await members({ all: [{ order_count: { eq: 1, within: '90d' } }, { total_spent: { gte: 500, within: '365d' } }] })).toEqual([3, 6]);
+    expect(await members({ all: [{ max_order_value: { gte: 500, within: '29d' } }, { total_spent: { lt: 600 } }] })).toEqual([3]);
+    const sql = compileSegment({ all: [both, { last_order: { before: '90d' } }, { total_spent: { gt: 1 } }] }, context(), NOW);
+    expect(sql.text.match(/GROUP BY/g)).toHaveLength(1);
+  });
+
+  it('keeps customers without orders right under any and not', async () => {
+    expect(await members({ any: [{ total_spent: { eq: 0 } }, { avg_order_value: { gte: 1000 } }] })).toEqual([2, 4, 6, 8, 9]);
+    expect(await members({ not: { last_order: { before: '90d' } } })).toEqual([2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(await members({ not: { total_spent: { gt: 100 } } })).toEqual([2, 4, 5, 8, 9]);
+    expect(await members({ not: { order_count: { lt: 3, within: '365d' } } })).toEqual([]);
+  });
+
+  it('answers "at least one" and "none" without aggregating', async () => {
+    expect(await members({ order_count: { gte: 1 } })).toEqual([1, 3, 5, 6, 7]);
+    expect(await members({ order_count: { gt: 0, within: '30d' } })).toEqual([3, 6]);
+    expect(await members({ order_count: { lte: 0 } })).toEqual([2, 4, 8, 9]);
+    for (const where of [{ order_count: { gte: 1 } }, { order_count: { eq: 0 } }, { last_order: { exists: false } }]) {
+      expect(compileSegment(where, context(), NOW).text).not.toContain('GROUP BY');
+    }
   });
 });

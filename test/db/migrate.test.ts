@@ -25,7 +25,7 @@ describe('migrate', () => {
     const tables = await db.query<{ t: string }>(
       "SELECT table_name AS t FROM information_schema.tables WHERE table_schema = 'herald' ORDER BY 1",
     );
-    expect(tables.map((r) => r.t)).toEqual(['applies', 'campaign_events', 'campaign_overrides', 'campaign_runs', 'messages', 'migrations', 'object_versions', 'objects', 'settings']);
+    expect(tables.map((r) => r.t)).toEqual(['applies', 'campaign_events', 'campaign_overrides', 'campaign_runs', 'contacts', 'list_members', 'lists', 'messages', 'migrations', 'object_versions', 'objects', 'settings', 'suppression_events', 'suppressions']);
   });
 
   it('is a no-op the second time', async () => {

@@ -45,8 +45,8 @@ describe('seedShop', () => {
   it('makes counts in the expected ranges', () => {
     expect(summary.customers).toBe(2000);
     expect(summary.products).toBe(40);
-    expect(summary.orders).toBeGreaterThan(4500);
-    expect(summary.orders).toBeLessThan(7500);
+    expect(summary.orders).toBeGreaterThan(8000);
+    expect(summary.orders).toBeLessThan(12000);
     expect(summary.orderItems / summary.orders).toBeGreaterThan(1.5);
     expect(summary.orderItems / summary.orders).toBeLessThan(2.5);
     expect(summary.carts).toBeGreaterThan(140);

@@ -1,6 +1,7 @@
 import { rmSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { applyPlan } from '../../src/apply/apply.js';
+import { addSuppression } from '../../src/audience/suppressions.js';
 import { formatPlan } from '../../src/plan/format.js';
 import { loadDeployed } from '../../src/state/queries.js';
 import { setOverride } from '../../src/state/overrides.js';
@@ -95,13 +96,49 @@ describe('lifecycle and safety rules', () => {
     });
     ws.write('campaigns/hello.yaml', MINIMAL['campaigns/hello.yaml']! + 'approve_audience_over: 5\n');
     const approved = await applyDir(db, ws.dir, { now: NOW });
-    expect(approved.audiences).toEqual([{ campaign: 'hello', recipients: 5, previous: null }]);
+    expect(approved.audiences).toMatchObject([{ campaign: 'hello', recipients: 5, previous: null }]);
     // The next change shows how the audience moved since the last apply.
     await db.query("INSERT INTO shop.customers (id, email, site, locale, created_at, email_opt_in) VALUES (6, 'c6@example.com', 'main', 'en', now(), true)");
     ws.write('campaigns/hello.yaml', MINIMAL['campaigns/hello.yaml']! + 'approve_audience_over: 10\n');
     const next = await planDir(db, ws.dir, { now: NOW });
-    expect(next.audiences).toEqual([{ campaign: 'hello', recipients: 6, previous: 5 }]);
+    expect(next.audiences).toMatchObject([{ campaign: 'hello', recipients: 6, previous: 5 }]);
     expect(formatPlan(next, { color: false })).toContain('campaign/hello: 6 recipients (+1 since the last apply)');
+  });
+
+  it('shows the volume breakdown of each new or changed campaign, with the change since the last apply', async () => {
+    const db = await createTestDb();
+    const ws = tempWorkspace(MINIMAL);
+    cleanup(() => db.dispose(), ws.remove);
+    // 1 and 2 receive it; 3 has no address, 4 opted out, 5 unsubscribed; 6 is on a site the workspace does not have.
+    await createShop(db, {
+      customers: [
+        { id: 1, email: 'c1@example.com', site: 'main' },
+        { id: 2, email: 'c2@example.com', site: 'main' },
+        { id: 3, email: null, site: 'main' },
+        { id: 4, email: 'c4@example.com', site: 'main', email_opt_in: false },
+        { id: 5, email: 'C5@example.com', site: 'main' },
+        { id: 6, email: 'c6@example.com', site: 'elsewhere' },
+      ],
+    });
+    await addSuppression(db, { email: 'c5@example.com', site: null, reason: 'unsubscribed', source: 'test', note: null, actor: 'test' });
+    const first = await applyDir(db, ws.dir, { now: NOW });
+    expect(first.audiences).toEqual([
+      { campaign: 'hello', recipients: 2, previous: null, breakdown: { in_segment: 5, address_problems: 1, no_subscription: 2, control_group: 0, recipients: 2 } },
+    ]);
+
+    // Let customer 4 in and hold out half: md5('hello:1') and md5('hello:4') fall in the
+    // control group, md5('hello:2') does not. The delta is on recipients.
+    await db.query('UPDATE shop.customers SET email_opt_in = true WHERE id = 4');
+    ws.write('campaigns/hello.yaml', MINIMAL['campaigns/hello.yaml']! + 'control_group: 50%\n');
+    const next = await planDir(db, ws.dir, { now: NOW });
+    expect(next.audiences).toEqual([
+      { campaign: 'hello', recipients: 1, previous: 2, breakdown: { in_segment: 5, address_problems: 1, no_subscription: 1, control_group: 2, recipients: 1 } },
+    ]);
+    expect(formatPlan(next, { color: false })).toContain(
+      'Audiences:\n  campaign/hello: 1 recipients (-1 since the last apply)\n    5 in segment − 1 address problems − 1 no subscription − 2 control group\n',
+    );
+    // The same breakdown travels in the plan's JSON.
+    expect(JSON.parse(JSON.stringify(next)).audiences[0].breakdown).toEqual(next.audiences[0]!.breakdown);
   });
 
   it('refuses a schedule in the past (unless now) and one inside quiet hours', async () => {

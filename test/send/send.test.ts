@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { silentLog } from '../../src/log.js';
 import { ledgerCounts } from '../../src/send/ledger.js';
 import { sendCampaign } from '../../src/send/send.js';
-import { smtpTransport } from '../../src/send/transport.js';
+import { smtpTransport, type Transport } from '../../src/send/transport.js';
+import { addSuppression, normaliseEmail, type AddSuppression } from '../../src/audience/suppressions.js';
 import { verifyToken } from '../../src/links/token.js';
 import { createTestDb } from '../support/db.js';
 import { createShop } from '../support/shop.js';
@@ -61,7 +62,7 @@ describe('sendCampaign', () => {
     cleanup(() => void delete process.env.HERALD_SECRET);
 
     const result = await sendCampaign(db, { campaign: 'winback', transport, now: NOW, log: silentLog });
-    expect(result).toEqual({ materialised: 3, sent: 3, failed: 0, completed: true });
+    expect(result).toEqual({ materialised: 3, sent: 3, failed: 0, suppressed: 0, completed: true });
 
     const byTo = new Map(sink.messages.map((m) => [(m.to as { text: string }).text, m]));
     expect([...byTo.keys()].sort()).toEqual(['anna@example.com', 'boris@example.org', 'mallory@example.net']);
@@ -106,9 +107,9 @@ describe('sendCampaign', () => {
 
     // A second send sends nothing again.
     const again = await sendCampaign(db, { campaign: 'winback', transport, now: NOW, log: silentLog });
-    expect(again).toEqual({ materialised: 0, sent: 0, failed: 0, completed: false });
+    expect(again).toEqual({ materialised: 0, sent: 0, failed: 0, suppressed: 0, completed: false });
     expect(sink.messages).toHaveLength(3);
-    expect(await ledgerCounts(db, 'winback')).toEqual({ recipients: 3, queued: 0, claimed: 0, sent: 3, failed: 0 });
+    expect(await ledgerCounts(db, 'winback')).toEqual({ recipients: 3, queued: 0, claimed: 0, sent: 3, failed: 0, suppressed: 0 });
   });
 
   it('records a refused recipient as failed with the reply, and still completes', async () => {
@@ -137,6 +138,46 @@ describe('sendCampaign', () => {
     const [failed] = await db.query<{ email: string; smtp_response: string }>("SELECT email, smtp_response FROM herald.messages WHERE status = 'failed'");
     expect(failed!.email).toBe('boris@example.org');
     expect(failed!.smtp_response).toMatch(/550.*no such user/);
+  });
+
+  it('leaves out addresses suppressed before materialisation, and settles those suppressed since as suppressed, unsent', async () => {
+    const { db, sink } = await setup();
+    const smtp = smtpTransport(sink.url);
+    cleanup(() => smtp.close());
+    const suppress = (s: Pick<AddSuppression, 'email' | 'site' | 'reason'>) => addSuppression(db, { source: 'test', note: null, actor: 'test', ...s });
+    // Before the send: Mallory for every site, as she typed it; Anna for shop-ru, which is not her site.
+    await suppress({ email: normaliseEmail(' Mallory@Example.NET '), site: null, reason: 'unsubscribed' });
+    await suppress({ email: 'anna@example.com', site: 'shop-ru', reason: 'manual' });
+
+    // One message per batch. Once the first has gone out, the other remaining
+    // recipient unsubscribes from their site: their row is in the ledger already.
+    const late: string[] = [];
+    const transport: Transport = {
+      description: 'smtp, with an unsubscribe mid-send',
+      async send(message, meta) {
+        const reply = await smtp.send(message, meta);
+        if (late.length === 0) {
+          const other = message.to === 'anna@example.com' ? { email: 'boris@example.org', site: 'shop-ru' } : { email: 'anna@example.com', site: 'shop-en' };
+          late.push(other.email);
+          await suppress({ ...other, reason: 'unsubscribed' });
+        }
+        return reply;
+      },
+      close() {},
+    };
+    const result = await sendCampaign(db, { campaign: 'winback', transport, now: NOW, log: silentLog, batchSize: 1 });
+    expect(result).toEqual({ materialised: 2, sent: 1, failed: 0, suppressed: 1, completed: true });
+
+    // What the SMTP peer accepted: one message, to neither of them.
+    const accepted = sink.envelopes.flat();
+    expect(accepted).toHaveLength(1);
+    expect(['anna@example.com', 'boris@example.org']).toContain(accepted[0]);
+    expect(accepted).not.toContain(late[0]);
+    const rows = await db.query<{ email: string; status: string; sent_at: Date | null }>('SELECT email, status, sent_at FROM herald.messages ORDER BY email');
+    expect(rows.map((r) => [r.email, r.status, r.sent_at === null])).toEqual(
+      ['anna@example.com', 'boris@example.org'].map((email) => (email === late[0] ? [email, 'suppressed', true] : [email, 'sent', false])),
+    );
+    expect(await ledgerCounts(db, 'winback')).toEqual({ recipients: 2, queued: 0, claimed: 0, sent: 1, failed: 0, suppressed: 1 });
   });
 
   it('refuses a campaign that is not ready', async () => {

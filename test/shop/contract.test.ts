@@ -43,6 +43,7 @@ describe('shop data contract', () => {
     expect(rows.map((r) => r.indexname)).toEqual([
       'cart_items_cart_idx',
       'carts_customer_idx',
+      'customers_city_lower_idx',
       'customers_email_lower_idx',
       'customers_site_idx',
       'order_items_order_idx',

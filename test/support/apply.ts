@@ -17,6 +17,6 @@ export async function applyDir(db: Db, dir: string, opts: Partial<MakePlanOption
   const refused = plan.changes.filter((c) => c.action === 'refused');
   // Say why, so a failing test shows the refusal, not only that there was one.
   if (refused.length) throw new Error(`refused: ${refused.map((c) => `${c.kind}/${c.name}: ${c.reason}`).join('; ')}`);
-  await applyPlan(db, plan, { gitCommit: plan.gitCommit, gitAuthor: 'test@example.com', holder: 'test' });
+  await applyPlan(db, plan, { gitCommit: plan.gitCommit, gitAuthor: 'test@example.com', holder: 'test', workspaceDir: dir });
   return plan;
 }

@@ -1,5 +1,6 @@
 import { createInterface } from 'node:readline/promises';
 import { applyPlan } from '../../apply/apply.js';
+import type { ListImportResult } from '../../lists/import.js';
 import { UserError } from '../../errors.js';
 import { describeCommit, gitInfo } from '../../git/commit.js';
 import { readPlanFile } from '../../plan/file.js';
@@ -44,9 +45,11 @@ export default async function apply([planFile]: string[], opts: ApplyCliOptions)
       gitAuthor: git.user,
       lockTimeoutSeconds,
       holder: `${git.user ?? 'unknown'} pid ${process.pid}`,
+      workspaceDir: workspaceDir(opts),
     });
-    if (opts.json) printJson({ ...plan, applyId: result.applyId ?? null });
+    if (opts.json) printJson({ ...plan, applyId: result.applyId ?? null, lists: result.lists ?? {} });
     else {
+      for (const [name, l] of Object.entries(result.lists ?? {})) print(formatImport(name, l));
       const s = plan.summary;
       const reverted = plan.drift.filter((d) => d.resolution === 'revert').length;
       print(
@@ -74,4 +77,11 @@ function seconds(text: string): number {
   const m = /^(\d+(?:\.\d+)?)(s|m)?$/.exec(text);
   if (!m) throw new UserError(`--lock-timeout must be a number of seconds (like 30 or 30s, or 2m), got "${text}"`);
   return Number(m[1]) * (m[2] === 'm' ? 60 : 1);
+}
+
+function formatImport(name: string, l: ListImportResult): string {
+  const parts = [`list ${name}: imported ${l.members} members (${l.customers} customers, ${l.contacts} contacts) from ${l.rows} rows`];
+  if (l.duplicates) parts.push(`${l.duplicates} duplicates merged`);
+  if (l.rejected.length) parts.push(`${l.rejected.length} rows rejected (line ${l.rejected.map((r) => r.line).join(', ')})`);
+  return parts.join('; ');
 }

@@ -2,6 +2,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { applyPlan } from '../../apply/apply.js';
 import { makePlan } from '../../plan/make.js';
+import { breakdownLine } from '../../plan/format.js';
 import { isServerUrl, type Db } from '../../db/db.js';
 import { UserError } from '../../errors.js';
 import { createLog } from '../../log.js';
@@ -48,9 +49,15 @@ export default async function demo(_args: string[], opts: DemoOptions): Promise<
 
     const git = gitInfo(dir);
     const plan = await makePlan(db, ws, { now: new Date(), gitCommit: describeCommit(git) });
-    await applyPlan(db, plan, { gitCommit: plan.gitCommit, gitAuthor: git.user, holder: 'herald demo' });
+    const applied = await applyPlan(db, plan, { gitCommit: plan.gitCommit, gitAuthor: git.user, holder: 'herald demo', workspaceDir: dir });
     const s = plan.summary;
     step(`applied: ${s.create} created, ${s.update} updated, ${s.delete} deleted, ${s.unchanged} unchanged`);
+    for (const a of plan.audiences) {
+      if (a.breakdown) step(`audience of ${a.campaign}: ${breakdownLine(a.breakdown)} = ${a.recipients} recipients`);
+    }
+    for (const [name, l] of Object.entries(applied.lists ?? {})) {
+      step(`imported list ${name}: ${l.members} members (${l.customers} shop customers, ${l.contacts} contacts of their own)`);
+    }
 
     const ready = [...ws.campaigns.values()].filter((c) => (c.spec.status ?? 'draft') === 'ready');
     const transport = transportFromEnv(join(dir, '.herald', 'outbox'));

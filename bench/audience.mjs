@@ -1,0 +1,202 @@
+// npm run bench -- audience
+//
+// The mailing volume (customers in the segment who opted in, have a usable
+// address and are on the campaign's sites) of four representative segments
+// on 1M customers and ~5M orders, PostgreSQL on loopback: each compiled by
+// compileSegment and wrapped as src/audience/recipients.ts wraps an audience,
+// against a hand-written query giving the same count, in the same run.
+// Target from the segments issue: within 1.3× of the hand-written query, and
+// each under 10 s. The plans of any that fall short are printed.
+//
+// The shop lives in its own database, herald_bench_audience, made by this
+// bench and marked as such in its comment. A later run reuses it when the
+// mark says it holds the same shop (size, seed, and the seed's code);
+// otherwise it reseeds it. It never touches a database it did not make.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { compileSegment } from '../dist/audience/compile.js';
+import { openDb } from '../dist/db/db.js';
+import { seedShop } from '../dist/demo/seed.js';
+
+const root = join(import.meta.dirname, '..');
+const server = process.env.HERALD_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const NAME = 'herald_bench_audience';
+const CUSTOMERS = 1_000_000;
+const SEED = 1;
+// Seed and segments share one fixed `now`, so a reused shop answers alike.
+const NOW = new Date('2026-01-01T00:00:00Z');
+const RUNS = 5;
+const TARGET = 1.3;
+const SITES = [
+  { id: 'shop-en', locales: ['en', 'ru'], currency: 'EUR', url: 'https://shop.example.com' },
+  { id: 'shop-ru', locales: ['ru', 'en'], currency: 'RUB', url: 'https://shop.example.ru' },
+];
+const CONTEXT = { schema: 'shop', segments: new Map(), cancelled: ['cancelled'], open: ['new', 'paid', 'shipped'] };
+const ago = (days) => new Date(NOW.getTime() - days * 86_400_000).toISOString();
+const ADDRESS = `'^[^@[:space:]]+@[^@[:space:]]+\\.[^@[:space:]]+$'`;
+
+/** How recipients.ts turns an audience into the campaign's recipients (at the commit this bench was written). */
+function recipients(audience) {
+  const values = [...audience.values, JSON.stringify(Object.fromEntries(SITES.map((s) => [s.id, { locales: s.locales, default: s.locales[0] }])))];
+  return {
+    text: `SELECT count(*)::int AS n FROM (
+             SELECT c.id AS customer_id, c.email, c.site,
+                    CASE WHEN s.cfg->'locales' ? c.locale THEN c.locale ELSE s.cfg->>'default' END AS locale
+               FROM shop.customers c
+               JOIN jsonb_each($${values.length}::jsonb) AS s(id, cfg) ON s.id = c.site
+              WHERE c.id IN (${audience.text})
+                AND c.email_opt_in
+                AND c.email ~ ${ADDRESS}) AS r`,
+    values,
+  };
+}
+
+/** The recipients filter of the hand-written queries: opted in, a usable address, on the sites ($1). */
+const RECIPIENT = `c.email_opt_in AND c.email ~ ${ADDRESS} AND c.site = ANY($1::text[])`;
+const SITE_IDS = SITES.map((s) => s.id);
+
+const SEGMENTS = [
+  {
+    name: 'lapsed (ordered, but not in 180 days)',
+    where: { last_order: { before: '180d' } },
+    // One pass over the counted orders, grouped, keeping those whose last is old enough.
+    hand: {
+      text: `SELECT count(*)::int AS n FROM shop.customers c
+               JOIN (SELECT customer_id FROM shop.orders WHERE status <> 'cancelled'
+                      GROUP BY customer_id HAVING max(created_at) < $2) o ON o.customer_id = c.id
+              WHERE ${RECIPIENT}`,
+      values: [SITE_IDS, ago(180)],
+    },
+  },
+  {
+    name: 'VIP (≥3 orders in 365d, average ≥ 150 EUR / 15,000 RUB)',
+    where: {
+      all: [
+        { order_count: { gte: 3, within: '365d' } },
+        { any: [{ all: [{ site: 'shop-en' }, { avg_order_value: { gte: 150 } }] }, { all: [{ site: 'shop-ru' }, { avg_order_value: { gte: 15000 } }] }] },
+      ],
+    },
+    // One pass: the recent count as a FILTER, the average over all counted orders.
+    hand: {
+      text: `SELECT count(*)::int AS n FROM shop.customers c
+               JOIN (SELECT customer_id, avg(total) AS avg FROM shop.orders WHERE status <> 'cancelled'
+                      GROUP BY customer_id HAVING count(*) FILTER (WHERE created_at >= $2) >= 3) o ON o.customer_id = c.id
+              WHERE ${RECIPIENT}
+                AND ((c.site = 'shop-en' AND o.avg >= 150) OR (c.site = 'shop-ru' AND o.avg >= 15000))`,
+      values: [SITE_IDS, ago(365)],
+    },
+  },
+  {
+    name: 'Berlin shoe buyers (city, category in 365d)',
+    where: { all: [{ city: { in: ['Berlin', 'Берлин'] } }, { purchased: { categories: ['shoes'], within: '365d' } }] },
+    hand: {
+      text: `SELECT count(*)::int AS n FROM shop.customers c
+              WHERE lower(c.city) IN ('berlin', 'берлин') AND ${RECIPIENT}
+                AND EXISTS (SELECT 1 FROM shop.orders o JOIN shop.order_items i ON i.order_id = o.id
+                              JOIN shop.products p ON p.sku = i.sku
+                             WHERE o.customer_id = c.id AND o.status <> 'cancelled' AND o.created_at >= $2
+                               AND p.category = 'shoes')`,
+      values: [SITE_IDS, ago(365)],
+    },
+  },
+  {
+    name: 'new, no order yet (registered in 30d)',
+    where: { all: [{ registered: { within: '30d' } }, { last_order: { exists: false } }] },
+    hand: {
+      text: `SELECT count(*)::int AS n FROM shop.customers c
+              WHERE c.created_at >= $2 AND ${RECIPIENT}
+                AND NOT EXISTS (SELECT 1 FROM shop.orders o WHERE o.customer_id = c.id AND o.status <> 'cancelled')`,
+      values: [SITE_IDS, ago(30)],
+    },
+  },
+];
+
+/** What identifies the shop in the database's comment: its size, seed, now, and the seed's code. */
+function shopMark() {
+  const code = createHash('md5');
+  for (const f of ['dist/demo/seed.js', 'dist/demo/reference.js', 'dist/shop/contract.js']) code.update(readFileSync(join(root, f)));
+  return `herald bench audience: ${JSON.stringify({ customers: CUSTOMERS, seed: SEED, now: NOW.toISOString(), code: code.digest('hex').slice(0, 12) })}`;
+}
+
+async function database() {
+  const admin = new pg.Client({ connectionString: server });
+  await admin.connect();
+  try {
+    const mark = shopMark();
+    const [row] = (await admin.query(
+      `SELECT shobj_description(oid, 'pg_database') AS mark FROM pg_database WHERE datname = $1`, [NAME])).rows;
+    const u = new URL(server);
+    u.pathname = `/${NAME}`;
+    if (row && !row.mark?.startsWith('herald bench audience: ')) {
+      throw new Error(`database ${NAME} exists and was not made by this bench; drop or rename it, or point HERALD_BENCH_DATABASE_URL elsewhere`);
+    }
+    if (row?.mark === mark) return { url: u.toString(), reused: true };
+    if (!row) await admin.query(`CREATE DATABASE ${NAME}`);
+    const db = await openDb(u.toString());
+    const t = process.hrtime.bigint();
+    try {
+      const s = await seedShop(db, { schema: 'shop', customers: CUSTOMERS, seed: SEED, sites: SITES, now: NOW });
+      console.log(`seeded ${NAME} in ${(Number(process.hrtime.bigint() - t) / 1e9).toFixed(1)} s: ${s.customers} customers, ${s.orders} orders, ${s.orderItems} order items`);
+    } finally {
+      await db.close();
+    }
+    // VACUUM sets the visibility map, as autovacuum soon would on a real shop: index-only scans need it.
+    const c = new pg.Client({ connectionString: u.toString() });
+    await c.connect();
+    await c.query('VACUUM ANALYZE');
+    await c.end();
+    await admin.query(`COMMENT ON DATABASE ${NAME} IS '${mark.replace(/'/g, "''")}'`);
+    return { url: u.toString(), reused: false };
+  } finally {
+    await admin.end();
+  }
+}
+
+async function timed(client, q) {
+  const t = process.hrtime.bigint();
+  const { rows } = await client.query(q.text, q.values);
+  return { seconds: Number(process.hrtime.bigint() - t) / 1e9, n: rows[0].n };
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+const db = await database();
+const client = new pg.Client({ connectionString: db.url });
+await client.connect();
+try {
+  const [size] = (await client.query(`SELECT (SELECT count(*) FROM shop.customers)::int AS customers, (SELECT count(*) FROM shop.orders)::int AS orders`)).rows;
+  console.log(`\naudience benchmark: ${size.customers.toLocaleString('en')} customers, ${size.orders.toLocaleString('en')} orders, PostgreSQL at ${new URL(server).host}, database ${NAME} (${db.reused ? 'reused: it already holds this shop' : 'seeded in this run'})`);
+  console.log(`  each query ${RUNS} times after one warm-up, interleaved; median wall time\n`);
+  const short = [];
+  for (const seg of SEGMENTS) {
+    const compiled = recipients(compileSegment(seg.where, CONTEXT, NOW));
+    const c = [], h = [];
+    let counts = [await timed(client, compiled), await timed(client, seg.hand)].map((r) => r.n);
+    for (let i = 0; i < RUNS; i++) {
+      const a = await timed(client, compiled);
+      const b = await timed(client, seg.hand);
+      c.push(a.seconds);
+      h.push(b.seconds);
+      if (a.n !== counts[0] || b.n !== counts[1]) throw new Error(`${seg.name}: counts changed between runs`);
+    }
+    const [mc, mh] = [median(c), median(h)];
+    const ratio = mc / mh;
+    const same = counts[0] === counts[1];
+    const ok = same && ratio <= TARGET && mc < 10;
+    console.log(`  ${seg.name}`);
+    console.log(`    recipients: compiled ${counts[0].toLocaleString('en')}, hand-written ${counts[1].toLocaleString('en')} ${same ? '(equal)' : '— DIFFERENT'}`);
+    console.log(`    compiled ${mc.toFixed(2)} s, hand-written ${mh.toFixed(2)} s → ${ratio.toFixed(2)}× (target ≤ ${TARGET}×, < 10 s) ${ok ? 'ok' : 'SHORT'}`);
+    if (!ok) short.push({ seg, compiled });
+  }
+  for (const { seg, compiled } of short) {
+    for (const [label, q] of [['compiled', compiled], ['hand-written', seg.hand]]) {
+      const { rows } = await client.query(`EXPLAIN (ANALYZE, BUFFERS) ${q.text}`, q.values);
+      console.log(`\n  plan, ${label}: ${seg.name}\n${rows.map((r) => `    ${r['QUERY PLAN']}`).join('\n')}`);
+    }
+  }
+  if (short.length) process.exitCode = 1;
+} finally {
+  await client.end();
+}

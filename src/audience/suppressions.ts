@@ -1,0 +1,157 @@
+import type { Queryable } from '../db/db.js';
+import { UserError } from '../errors.js';
+
+/**
+ * The suppression list: named queries over herald.suppressions and its log,
+ * herald.suppression_events. A suppressed address gets no campaign (for its
+ * site, or for every site when `site` is null): audiences leave it out
+ * (recipients.ts) and send checks again when it claims a message (ledger.ts).
+ * Each change writes its event in the same statement, so no change goes
+ * unrecorded and no event describes a change that did not happen.
+ */
+export const REASONS = ['unsubscribed', 'bounced', 'complained', 'manual'] as const;
+export type SuppressionReason = (typeof REASONS)[number];
+
+export interface Suppression {
+  email: string;
+  /** null: every site. */
+  site: string | null;
+  reason: SuppressionReason;
+  source: string;
+  note: string | null;
+  createdAt: string;
+  createdBy: string;
+}
+
+/** The same shape of address that recipients.ts accepts, so what can be sent to can be suppressed. */
+const ADDRESS = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+
+/** An address as stored: trimmed and lower-cased. Anything that is not an address is the user's mistake. */
+export function normaliseEmail(text: string): string {
+  const email = text.trim().toLowerCase();
+  if (!ADDRESS.test(email)) throw new UserError(`"${text}" is not an email address`, 'write it as name@example.com');
+  return email;
+}
+
+export function checkReason(text: string): SuppressionReason {
+  if (!(REASONS as readonly string[]).includes(text)) {
+    throw new UserError(`unknown suppression reason "${text}"`, `use one of: ${REASONS.join(', ')}`);
+  }
+  return text as SuppressionReason;
+}
+
+interface Row {
+  email: string;
+  site: string | null;
+  reason: SuppressionReason;
+  source: string;
+  note: string | null;
+  created_at: Date | string;
+  created_by: string;
+}
+
+const COLUMNS = 'email, site, reason, source, note, created_at, created_by';
+
+const toSuppression = (r: Row): Suppression => ({
+  email: r.email,
+  site: r.site,
+  reason: r.reason,
+  source: r.source,
+  note: r.note,
+  createdAt: new Date(r.created_at).toISOString(),
+  createdBy: r.created_by,
+});
+
+export interface AddSuppression {
+  /** Normalised already (normaliseEmail). */
+  email: string;
+  site: string | null;
+  reason: SuppressionReason;
+  source: string;
+  note: string | null;
+  actor: string;
+}
+
+/**
+ * addSuppression: suppresses an address, and logs it. An address already
+ * suppressed for the same site (or for all sites) stays as it was, with its
+ * original reason, and nothing is logged: `added` is false and `suppression`
+ * is the row that was there. The conflict target is the unique key's
+ * expression, (email, coalesce(site, '')), so "all sites" is one key too.
+ */
+export async function addSuppression(db: Queryable, s: AddSuppression): Promise<{ added: boolean; suppression: Suppression }> {
+  const rows = await db.query<Row & { added: boolean }>(
+    `WITH added AS (
+       INSERT INTO herald.suppressions (email, site, reason, source, note, created_by)
+       VALUES ($1, $2::text, $3, $4, $5, $6)
+       ON CONFLICT (email, coalesce(site, '')) DO NOTHING
+       RETURNING ${COLUMNS}),
+     logged AS (
+       INSERT INTO herald.suppression_events (action, email, site, reason, source, note, actor)
+       SELECT 'add', email, site, reason, source, note, created_by FROM added)
+     SELECT true AS added, ${COLUMNS} FROM added
+     UNION ALL
+     SELECT false, ${COLUMNS} FROM herald.suppressions
+      WHERE email = $1 AND coalesce(site, '') = coalesce($2::text, '') AND NOT EXISTS (SELECT 1 FROM added)`,
+    [s.email, s.site, s.reason, s.source, s.note, s.actor],
+  );
+  const row = rows[0] ?? (await findSuppression(db, s.email, s.site));
+  if (!row) throw new Error(`suppression of ${s.email} neither added nor found`);
+  return { added: rows[0]?.added ?? false, suppression: toSuppression(row) };
+}
+
+/** A concurrent add of the same key committed after this statement's snapshot: read it now. */
+async function findSuppression(db: Queryable, email: string, site: string | null): Promise<Row | undefined> {
+  const [row] = await db.query<Row>(`SELECT ${COLUMNS} FROM herald.suppressions WHERE email = $1 AND coalesce(site, '') = coalesce($2::text, '')`, [email, site]);
+  return row;
+}
+
+export interface RemoveSuppression {
+  email: string;
+  site: string | null;
+  source: string;
+  note: string;
+  actor: string;
+}
+
+/**
+ * removeSuppression: lifts the suppression of an address for one site (or the
+ * one for all sites), and logs who and why. Removing what is not there is a
+ * mistake worth saying, with the suppressions the address does have.
+ */
+export async function removeSuppression(db: Queryable, r: RemoveSuppression): Promise<Suppression> {
+  const [row] = await db.query<Row>(
+    `WITH removed AS (
+       DELETE FROM herald.suppressions
+        WHERE email = $1 AND coalesce(site, '') = coalesce($2::text, '')
+       RETURNING ${COLUMNS}),
+     logged AS (
+       INSERT INTO herald.suppression_events (action, email, site, reason, source, note, actor)
+       SELECT 'remove', email, site, reason, $3, $4, $5 FROM removed)
+     SELECT ${COLUMNS} FROM removed`,
+    [r.email, r.site, r.source, r.note, r.actor],
+  );
+  if (row) return toSuppression(row);
+  const others = await db.query<{ site: string | null }>('SELECT site FROM herald.suppressions WHERE email = $1 ORDER BY site NULLS FIRST', [r.email]);
+  const scope = (site: string | null) => (site === null ? 'all sites' : `site ${site}`);
+  throw new UserError(
+    `${r.email} is not suppressed for ${scope(r.site)}`,
+    others.length
+      ? `it is suppressed for ${others.map((o) => scope(o.site)).join(' and ')}: remove that with ${others.map((o) => (o.site === null ? 'no --site' : `--site ${o.site}`)).join(' or ')}`
+      : 'see what is suppressed with `herald suppress list`',
+  );
+}
+
+/**
+ * listSuppressions: every suppression by address, or, for one site, those
+ * that apply to it: its own and those for all sites.
+ */
+export async function listSuppressions(db: Queryable, site: string | null = null): Promise<Suppression[]> {
+  const rows = await db.query<Row>(
+    `SELECT ${COLUMNS} FROM herald.suppressions
+      WHERE $1::text IS NULL OR site IS NULL OR site = $1::text
+      ORDER BY email, site NULLS FIRST`,
+    [site],
+  );
+  return rows.map(toSuppression);
+}

@@ -1,0 +1,94 @@
+import { measureBreakdown, workspaceQuery, type Breakdown, type Samples } from '../../audience/breakdown.js';
+import { BUCKETS } from '../../audience/recipients.js';
+import { UserError } from '../../errors.js';
+import { print, printJson, validWorkspace, withDb, type GlobalOptions } from '../context.js';
+
+export interface AudienceOptions extends GlobalOptions {
+  json?: boolean;
+  sample?: string;
+  now?: string;
+}
+
+/**
+ * `herald audience <segment|campaign>`: the mailing-volume breakdown of the
+ * workspace's segment or campaign against the shop's data now, as plan
+ * measures it. It reads the working copy, not what is deployed, and writes
+ * nothing.
+ */
+export default async function audience([ref]: string[], opts: AudienceOptions): Promise<void> {
+  const now = opts.now === undefined ? new Date() : parseNow(opts.now);
+  const sample = opts.sample === undefined ? 0 : parseSample(opts.sample);
+  const ws = await validWorkspace(opts);
+  const q = workspaceQuery(ws, ref!, now);
+  const result = await withDb(opts, (db) =>
+    db.transaction(async (tx) => {
+      // Like plan: one read-only snapshot; a sql: segment cannot write.
+      await tx.query('SET TRANSACTION READ ONLY');
+      return measureBreakdown(tx, q, sample);
+    }),
+  );
+  const sites = Object.keys(q.sites);
+  if (opts.json) {
+    return printJson({
+      object: q.object,
+      sites,
+      now: now.toISOString(),
+      ...(q.control ? { control_group_percent: q.control.percent } : {}),
+      breakdown: result.breakdown,
+      ...(result.samples ? { samples: result.samples } : {}),
+    });
+  }
+  print(`${q.object} on ${sites.join(', ')} at ${now.toISOString()}${q.control ? `, holding out ${q.control.percent}%` : ''}`);
+  print(formatBreakdown(result.breakdown));
+  if (result.samples) print(formatSamples(result.samples));
+}
+
+const LABELS: Record<keyof Breakdown, string> = {
+  in_segment: 'in segment',
+  address_problems: 'address problems',
+  no_subscription: 'no subscription',
+  control_group: 'control group',
+  recipients: 'recipients',
+};
+
+function formatBreakdown(b: Breakdown): string {
+  const width = String(b.in_segment).length;
+  const share = (n: number) => (b.in_segment ? `  ${((100 * n) / b.in_segment).toFixed(1).padStart(5)}%` : '');
+  return [
+    `  ${LABELS.in_segment.padEnd(17)} ${String(b.in_segment).padStart(width)}`,
+    ...BUCKETS.map((k) => `  ${LABELS[k].padEnd(17)} ${String(b[k]).padStart(width)}${share(b[k])}`),
+  ].join('\n');
+}
+
+function formatSamples(samples: Samples): string {
+  const lines: string[] = [];
+  for (const bucket of BUCKETS) {
+    const rows = samples[bucket];
+    if (!rows.length) continue;
+    lines.push('', `${LABELS[bucket]}, for example:`);
+    const idWidth = Math.max(...rows.map((r) => String(r.id).length));
+    const emailWidth = Math.max(...rows.map((r) => (r.email ?? '(none)').length));
+    for (const r of rows) {
+      lines.push(`  ${String(r.id).padStart(idWidth)}  ${(r.email ?? '(none)').padEnd(emailWidth)}  ${r.site}  ${r.locale}  ${r.reason}`);
+    }
+  }
+  return lines.join('\n');
+}
+
+/** `--now`: an ISO date (midnight UTC) or a time with Z or an offset; a time without one would depend on this machine's zone. */
+function parseNow(text: string): Date {
+  const iso = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2}))?$/;
+  const when = new Date(text);
+  // Date parses 2026-02-30 as March 2: the day must survive the round trip.
+  const day = text.slice(0, 10);
+  if (!iso.test(text) || Number.isNaN(when.getTime()) || new Date(`${day}T00:00:00Z`).toISOString().slice(0, 10) !== day) {
+    throw new UserError(`--now "${text}" is not an ISO date or time`, 'write it as 2026-11-20 or 2026-11-20T12:00:00Z (a time needs Z or an offset such as +01:00)');
+  }
+  return when;
+}
+
+function parseSample(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < 1) throw new UserError(`--sample "${text}" is not a positive whole number`, 'for example --sample 5');
+  return n;
+}
