@@ -17,7 +17,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { compileSegment } from '../dist/audience/compile.js';
+import { recipientsSql } from '../dist/audience/recipients.js';
 import { openDb } from '../dist/db/db.js';
+import { migrate } from '../dist/db/migrate.js';
 import { seedShop } from '../dist/demo/seed.js';
 
 const root = join(import.meta.dirname, '..');
@@ -37,20 +39,11 @@ const CONTEXT = { schema: 'shop', segments: new Map(), cancelled: ['cancelled'],
 const ago = (days) => new Date(NOW.getTime() - days * 86_400_000).toISOString();
 const ADDRESS = `'^[^@[:space:]]+@[^@[:space:]]+\\.[^@[:space:]]+$'`;
 
-/** How recipients.ts turns an audience into the campaign's recipients (at the commit this bench was written). */
+/** The campaign's recipients exactly as herald counts them (src/audience/recipients.ts, suppression included). */
 function recipients(audience) {
-  const values = [...audience.values, JSON.stringify(Object.fromEntries(SITES.map((s) => [s.id, { locales: s.locales, default: s.locales[0] }])))];
-  return {
-    text: `SELECT count(*)::int AS n FROM (
-             SELECT c.id AS customer_id, c.email, c.site,
-                    CASE WHEN s.cfg->'locales' ? c.locale THEN c.locale ELSE s.cfg->>'default' END AS locale
-               FROM shop.customers c
-               JOIN jsonb_each($${values.length}::jsonb) AS s(id, cfg) ON s.id = c.site
-              WHERE c.id IN (${audience.text})
-                AND c.email_opt_in
-                AND c.email ~ ${ADDRESS}) AS r`,
-    values,
-  };
+  const sites = Object.fromEntries(SITES.map((s) => [s.id, { locales: s.locales, default: s.locales[0] }]));
+  const r = recipientsSql('shop', audience, sites);
+  return { text: `SELECT count(*)::int AS n FROM (${r.text}) AS r`, values: r.values };
 }
 
 /** The recipients filter of the hand-written queries: opted in, a usable address, on the sites ($1). */
@@ -163,6 +156,10 @@ async function timed(client, q) {
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const db = await database();
+// herald's own tables (suppressions) must exist: the recipients query reads them.
+const herald = await openDb(db.url);
+await migrate(herald);
+await herald.close();
 const client = new pg.Client({ connectionString: db.url });
 await client.connect();
 try {

@@ -77,6 +77,12 @@ export interface CompileContext {
 export interface CompiledSql {
   text: string;
   values: unknown[];
+  /**
+   * The statement's parts over `customers c`, for a caller that selects from
+   * customers itself: putting them on its own `c` saves PostgreSQL a second
+   * pass over customers and a self-join that `c.id IN (text)` would cost.
+   */
+  parts?: { joins: string; where: string };
 }
 
 /**
@@ -91,9 +97,8 @@ export function compileSegment(where: Condition, ctx: CompileContext, now: Date,
   const cond = new Compiler(ctx.segments, scope).condition(where, []);
   // Aggregate predicates read the per-customer order summary, joined once (predicates.ts says why).
   const summary = scope.summaryJoin();
-  return { text: `SELECT c.id AS customer_id FROM ${q}.customers c${summary ? `
-${summary}` : ''}
-WHERE ${cond}`, values };
+  const joins = summary ? `\n${summary}` : '';
+  return { text: `SELECT c.id AS customer_id FROM ${q}.customers c${joins}\nWHERE ${cond}`, values, parts: { joins, where: cond } };
 }
 
 class Compiler {

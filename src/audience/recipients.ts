@@ -76,11 +76,11 @@ export function classifiedSql(schema: string, audience: CompiledSql, sites: Site
                        WHEN sup_site.email IS NOT NULL THEN 'suppressed: ' || sup_site.reason || ' (' || sup_site.site || ')'
                        ${held ? `${held} THEN 'control group'` : ''}
                        ELSE 'recipient' END AS reason
-             FROM ${quoteIdent(schema)}.customers c
+             FROM ${quoteIdent(schema)}.customers c${audience.parts?.joins ?? ''}
              JOIN jsonb_each(${sitesRef}::jsonb) AS s(id, cfg) ON s.id = c.site
              LEFT JOIN herald.suppressions sup_all ON sup_all.email = lower(c.email) AND sup_all.site IS NULL
              LEFT JOIN herald.suppressions sup_site ON sup_site.email = lower(c.email) AND sup_site.site = c.site
-            WHERE c.id IN (${audience.text})`,
+            WHERE ${audience.parts ? `(${audience.parts.where})` : `c.id IN (${audience.text})`}`,
     values,
   };
 }

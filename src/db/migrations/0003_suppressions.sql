@@ -40,3 +40,8 @@ CREATE TABLE herald.suppression_events (
 ALTER TABLE herald.messages DROP CONSTRAINT messages_status_check;
 ALTER TABLE herald.messages ADD CONSTRAINT messages_status_check
   CHECK (status IN ('queued', 'claimed', 'sent', 'failed', 'suppressed'));
+
+-- Statistics from the start: a never-analysed table is planned with default
+-- estimates (hundreds of rows), which turned the recipients query's two
+-- suppression lookups into sort-merge joins, 1.7x slower on 1M customers.
+ANALYZE herald.suppressions;
