@@ -142,6 +142,7 @@ program
   .option('--customers <n>', 'number of demo customers', '10000')
   .option('--seed <n>', 'seed of the deterministic demo data', '42')
   .option('--fresh', 'reseed the shop data and forget earlier demo sends')
+  .option('--no-send', 'stop after apply: for a large shop, where writing every message to the outbox takes minutes')
   .action(run(() => import('./commands/demo.js')));
 
 async function main(argv: string[]): Promise<number> {

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -69,6 +69,15 @@ describe('herald demo', () => {
     const rows = await check.query<{ email: string }>('SELECT email FROM shop.customers');
     expect(rows).toEqual([{ email: 'real@example.com' }]);
     if (!serverUrl) await check.close();
+  });
+
+  it('--no-send stops after apply', async () => {
+    const { ws, db } = await setup();
+    const r = await herald(['demo', '--customers', '200', '--no-send', '--dir', ws.dir, ...db]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('not sending (--no-send)');
+    expect(r.stdout).not.toContain('sent winback');
+    expect(existsSync(join(ws.dir, '.herald', 'outbox'))).toBe(false);
   });
 
   it('rejects a bad --customers value', async () => {

@@ -19,6 +19,8 @@ interface DemoOptions extends GlobalOptions {
   customers: string;
   seed: string;
   fresh?: boolean;
+  /** commander's --no-send sets this false. */
+  send?: boolean;
 }
 
 /**
@@ -59,7 +61,8 @@ export default async function demo(_args: string[], opts: DemoOptions): Promise<
       step(`imported list ${name}: ${l.members} members (${l.customers} shop customers, ${l.contacts} contacts of their own)`);
     }
 
-    const ready = [...ws.campaigns.values()].filter((c) => (c.spec.status ?? 'draft') === 'ready');
+    const ready = opts.send === false ? [] : [...ws.campaigns.values()].filter((c) => (c.spec.status ?? 'draft') === 'ready');
+    if (opts.send === false) step('not sending (--no-send)');
     const transport = transportFromEnv(join(dir, '.herald', 'outbox'));
     try {
       for (const c of ready) {
