@@ -97,3 +97,22 @@ export function recipientsSql(schema: string, audience: CompiledSql, sites: Site
     values: c.values,
   };
 }
+
+/**
+ * The contacts of a campaign's lists who are not shop customers: a usable
+ * address, on one of the campaign's sites, not suppressed. Customers on the
+ * lists come through the audience condition (`list:`) like everyone else.
+ */
+export function contactRecipientsSql(lists: readonly string[], sites: SiteLocales): CompiledSql {
+  return {
+    text: `SELECT k.id AS contact_id, k.email, k.site,
+                  CASE WHEN s.cfg->'locales' ? k.locale THEN k.locale ELSE s.cfg->>'default' END AS locale
+             FROM herald.contacts k
+             JOIN jsonb_each($2::jsonb) AS s(id, cfg) ON s.id = k.site
+            WHERE k.id IN (SELECT m.contact_id FROM herald.list_members m WHERE m.list = ANY($1::text[]) AND m.contact_id IS NOT NULL)
+              AND k.email ~ ${ADDRESS}
+              AND NOT EXISTS (SELECT 1 FROM herald.suppressions x
+                               WHERE x.email = lower(k.email) AND (x.site IS NULL OR x.site = k.site))`,
+    values: [lists, JSON.stringify(sites)],
+  };
+}

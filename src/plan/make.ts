@@ -24,6 +24,8 @@ export async function makePlan(db: Db, ws: Workspace, opts: MakePlanOptions): Pr
   const { facts, lists } = await db.transaction(async (tx) => {
     // One snapshot, read-only: planning never writes.
     await tx.query('SET TRANSACTION READ ONLY');
+    // A sql: condition is the shop's own SQL: bounded in time, and never able to write.
+    await tx.query("SELECT set_config('statement_timeout', '60s', true)");
     const facts = await gatherFacts(tx, measureAudience(ws, opts.now), desired, sourceSchema(ws.project.spec));
     return { facts, lists: await diffChangedLists(tx, ws, desired, facts) };
   });

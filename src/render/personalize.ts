@@ -12,7 +12,8 @@ export interface PreparedTemplate {
 
 /** The tokens a campaign message can use. */
 export interface TokenContext {
-  customer: { first_name: string | null; last_name: string | null; email: string; city: string | null };
+  /** For a list's members, the CSV's extra columns too. */
+  customer: { first_name: string | null; last_name: string | null; email: string; city: string | null; [column: string]: string | null };
   greeting: string;
   site: { id: string; name: string; url: string; postal_address: string; currency: string; brand: Record<string, string | number> };
   campaign: { name: string; title: string };

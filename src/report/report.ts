@@ -8,6 +8,8 @@ export interface Report {
   recipients: number;
   sent: number;
   failed: number;
+  /** Rows whose address was suppressed (unsubscribed, bounced) after the audience was drawn. */
+  suppressed: number;
   pending: number;
 }
 
@@ -24,6 +26,7 @@ export function buildReport(
     recipients: counts.recipients,
     sent: counts.sent,
     failed: counts.failed,
+    suppressed: counts.suppressed,
     pending: counts.queued + counts.claimed,
   };
 }
@@ -40,6 +43,7 @@ export function reportMarkdown(r: Report): string {
     `| Recipients | ${r.recipients} |`,
     `| Sent | ${r.sent}${pct(r.sent)} |`,
     `| Failed | ${r.failed}${pct(r.failed)} |`,
+    `| Suppressed | ${r.suppressed}${pct(r.suppressed)} |`,
     `| Pending | ${r.pending}${pct(r.pending)} |`,
     '',
   ].join('\n');
@@ -51,6 +55,7 @@ export function reportText(r: Report): string {
     `  recipients ${r.recipients}`,
     `  sent       ${r.sent}`,
     `  failed     ${r.failed}`,
+    `  suppressed ${r.suppressed}`,
     `  pending    ${r.pending}`,
   ].join('\n');
 }

@@ -1,6 +1,6 @@
 import type { Queryable } from '../db/db.js';
 import type { CompiledSql } from '../audience/compile.js';
-import { recipientsSql, type SiteLocales } from '../audience/recipients.js';
+import { contactRecipientsSql, recipientsSql, type SiteLocales } from '../audience/recipients.js';
 import { quoteIdent } from '../db/ident.js';
 
 /** The message ledger: named queries over herald.messages and herald.campaign_runs. */
@@ -38,6 +38,22 @@ export async function materialise(db: Queryable, campaign: string, schema: strin
   return rows[0]!.n;
 }
 
+/** materialiseContacts: the lists' contacts who are not customers, in one INSERT … SELECT. */
+export async function materialiseContacts(db: Queryable, campaign: string, lists: readonly string[], sites: SiteLocales): Promise<number> {
+  if (lists.length === 0) return 0;
+  const r = contactRecipientsSql(lists, sites);
+  const rows = await db.query<{ n: number }>(
+    `WITH inserted AS (
+       INSERT INTO herald.messages (campaign, contact_id, email, site, locale)
+       SELECT $3, r.contact_id, r.email, r.site, r.locale FROM (${r.text}) AS r
+       ON CONFLICT (campaign, contact_id) WHERE contact_id IS NOT NULL DO NOTHING
+       RETURNING 1)
+     SELECT count(*)::int AS n FROM inserted`,
+    [...r.values, campaign],
+  );
+  return rows[0]!.n;
+}
+
 /**
  * requeueAbandoned: rows claimed by a worker that died before recording the
  * result go back to the queue once their claim is older than the lease.
@@ -54,13 +70,17 @@ export async function requeueAbandoned(db: Queryable, campaign: string, leaseSec
 
 export interface ClaimedMessage {
   id: number;
-  customer_id: number;
+  /** A shop customer, or (for a list's contact who is not one) null with contact_id set. */
+  customer_id: number | null;
+  contact_id: number | null;
   email: string;
   site: string;
   locale: string;
   first_name: string | null;
   last_name: string | null;
   city: string | null;
+  /** The extra CSV columns of the campaign's list this recipient came from. */
+  tokens: Record<string, string> | null;
 }
 
 /** A claimed batch: the messages to send, and how many rows were settled as suppressed instead. */
@@ -79,7 +99,7 @@ export interface ClaimedBatch {
  * address suppressed since the audience was materialised (an unsubscribe, a
  * bounce from another campaign) settles as `suppressed` and is never sent.
  */
-export async function claimBatch(db: Queryable, campaign: string, schema: string, limit: number): Promise<ClaimedBatch> {
+export async function claimBatch(db: Queryable, campaign: string, schema: string, limit: number, lists: readonly string[] = []): Promise<ClaimedBatch> {
   const rows = await db.query<ClaimedMessage & { status: 'claimed' | 'suppressed' }>(
     `WITH picked AS (
        SELECT q.id,
@@ -96,11 +116,17 @@ export async function claimBatch(db: Queryable, campaign: string, schema: string
               attempts = m.attempts + CASE WHEN p.suppressed THEN 0 ELSE 1 END
          FROM picked p
         WHERE m.id = p.id
-        RETURNING m.id, m.customer_id, m.email, m.site, m.locale, m.status)
-     SELECT k.*, c.first_name, c.last_name, c.city
-       FROM claimed k LEFT JOIN ${quoteIdent(schema)}.customers c ON c.id = k.customer_id
+        RETURNING m.id, m.customer_id, m.contact_id, m.email, m.site, m.locale, m.status)
+     SELECT k.*, coalesce(c.first_name, ct.first_name) AS first_name, coalesce(c.last_name, ct.last_name) AS last_name, c.city,
+            -- The extra CSV columns of the campaign's lists become customer.* tokens.
+            (SELECT lm.tokens FROM herald.list_members lm
+              WHERE lm.list = ANY($3::text[]) AND (lm.customer_id = k.customer_id OR lm.contact_id = k.contact_id)
+              ORDER BY lm.list LIMIT 1) AS tokens
+       FROM claimed k
+       LEFT JOIN ${quoteIdent(schema)}.customers c ON c.id = k.customer_id
+       LEFT JOIN herald.contacts ct ON ct.id = k.contact_id
       ORDER BY k.id`,
-    [campaign, limit],
+    [campaign, limit, lists],
   );
   const messages: ClaimedMessage[] = [];
   let suppressed = 0;

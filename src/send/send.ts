@@ -72,12 +72,14 @@ export async function sendCampaign(db: Db, o: SendOptions): Promise<SendResult> 
   const siteById = new Map(project.sites.map((s) => [s.id, s]));
   const campaignSiteList = campaignSites(campaign).map((id) => siteById.get(id)!);
 
+  const campaignLists = [...(campaign.audience.list ? [campaign.audience.list] : []), ...(campaign.audience.lists ?? [])];
   const materialised = await db.transaction(async (tx) => {
     if (!(await ledger.startRun(tx, o.campaign))) return 0;
     const where = audienceCondition(campaign.audience);
     const compiled = compileSegment(where, { schema, segments, cancelled: cancelledStatuses(project), open: openStatuses(project), timezone: project.defaults?.timezone }, o.now);
     const locales: SiteLocales = Object.fromEntries(campaignSiteList.map((s) => [s.id, { locales: s.locales, default: s.default_locale }]));
-    return ledger.materialise(tx, o.campaign, schema, compiled, locales);
+    const customers = await ledger.materialise(tx, o.campaign, schema, compiled, locales);
+    return customers + (await ledger.materialiseContacts(tx, o.campaign, campaignLists, locales));
   });
   if (materialised > 0) o.log.info({ campaign: o.campaign, recipients: materialised }, 'audience materialised');
 
@@ -111,7 +113,7 @@ export async function sendCampaign(db: Db, o: SendOptions): Promise<SendResult> 
   let failed = 0;
   let suppressed = 0;
   for (;;) {
-    const batch = await ledger.claimBatch(db, o.campaign, schema, o.batchSize ?? 100);
+    const batch = await ledger.claimBatch(db, o.campaign, schema, o.batchSize ?? 100, campaignLists);
     if (batch.messages.length === 0 && batch.suppressed === 0) break;
     suppressed += batch.suppressed;
     const outcomes = await Promise.all(
@@ -141,11 +143,12 @@ async function buildMessage(
   tpl: PreparedTemplate,
   c: { campaign: Campaign; name: string; project: Project; secret: string; products: (locale: string) => ProductToken[] },
 ) {
-  const token = signToken({ c: m.customer_id, s: m.site, m: c.name }, c.secret);
+  // A list's contact who is not a customer is named by contact id instead.
+  const token = signToken({ ...(m.customer_id !== null ? { c: m.customer_id } : { k: m.contact_id }), s: m.site, m: c.name }, c.secret);
   const base = (c.project.tracking?.base_url ?? site.url).replace(/\/+$/, '');
   const unsubscribe = `${base}/unsubscribe/${token}`;
   const rendered = tpl.render({
-    customer: { first_name: m.first_name, last_name: m.last_name, email: m.email, city: m.city },
+    customer: { ...(m.tokens ?? {}), first_name: m.first_name, last_name: m.last_name, email: m.email, city: m.city },
     greeting: greeting(m.locale, m.first_name, c.campaign.personalized_greeting ?? false),
     site: { id: site.id, name: site.name, url: site.url, postal_address: site.postal_address ?? '', currency: site.currency, brand: site.brand ?? {} },
     campaign: { name: c.name, title: c.campaign.title },

@@ -6,6 +6,10 @@ import { createTestDb } from '../support/db.js';
 import { createShop } from '../support/shop.js';
 import { MINIMAL, tempWorkspace } from '../support/workspace.js';
 import { compileSegment } from '../../src/audience/compile.js';
+import { silentLog } from '../../src/log.js';
+import { sendCampaign } from '../../src/send/send.js';
+import { smtpTransport } from '../../src/send/transport.js';
+import { startSmtpSink } from '../support/smtp.js';
 
 const cleanup = useCleanups();
 
@@ -28,6 +32,30 @@ async function setup() {
   cleanup(ws.remove);
   return { db, ws };
 }
+
+describe('sending to a list', () => {
+  it('reaches its customers and its contacts who are not customers, with the CSV columns as tokens', async () => {
+    const { db, ws } = await setup();
+    ws.write('templates/hello/en.mjml', MINIMAL['templates/hello/en.mjml']!.replace('{{ greeting }}', '{{ greeting }} You liked {{ customer.interest }}.'));
+    ws.write('campaigns/hello.yaml', MINIMAL['campaigns/hello.yaml']!.replace('segment: everyone', 'list: fair') + 'personalized_greeting: true\n');
+    await applyDir(db, ws.dir);
+    const sink = await startSmtpSink();
+    const transport = smtpTransport(sink.url);
+    cleanup(() => sink.close(), () => transport.close());
+    const result = await sendCampaign(db, { campaign: 'hello', transport, now: new Date(), log: silentLog });
+    expect(result).toMatchObject({ materialised: 2, sent: 2, failed: 0 });
+    const byTo = new Map(sink.messages.map((m) => [(m.to as { text: string }).text, m]));
+    expect([...byTo.keys()].sort()).toEqual(['anna@example.com', 'new@example.com']);
+    // The contact's name and interest come from the CSV.
+    expect(byTo.get('new@example.com')!.subject).toBe('Hello Nia');
+    expect(byTo.get('new@example.com')!.html).toContain('Dear Nia, You liked bags.');
+    expect(byTo.get('anna@example.com')!.html).toContain('You liked boots.');
+    const rows = await db.query<{ customer_id: number | null; contact_id: number | null }>("SELECT customer_id, contact_id FROM herald.messages WHERE campaign = 'hello' ORDER BY email");
+    expect(rows.map((r) => [r.customer_id, r.contact_id === null])).toEqual([[1, true], [null, false]]);
+    // Sending again adds nobody: the contacts' rows are idempotent too.
+    expect(await sendCampaign(db, { campaign: 'hello', transport, now: new Date(), log: silentLog })).toMatchObject({ materialised: 0, sent: 0 });
+  });
+});
 
 describe('lists in plan and apply', () => {
   it('apply imports a list in its transaction; plan shows how a changed file moves the membership; list: reaches its customers', async () => {

@@ -172,6 +172,17 @@ describe('checks against the shop data, in plan', () => {
   });
 });
 
+describe('sql: conditions in plan', () => {
+  it('run read-only: one that would write cannot, and plan says so', async () => {
+    const { db, ws } = await setup();
+    ws.write('segments/everyone.yaml', "where:\n  sql: SELECT id AS customer_id FROM shop.customers WHERE setval('herald.applies_id_seq', 99) > 0\n");
+    const plan = await planDir(db, ws.dir, { now: NOW });
+    expect(plan.warnings.join('\n')).toMatch(/campaign\/hello: audience size unknown: cannot execute setval\(\) in a read-only transaction/);
+    const [seq] = await db.query<{ last_value: number }>('SELECT last_value FROM herald.applies_id_seq');
+    expect(seq!.last_value).toBe(1);
+  });
+});
+
 describe('drift', () => {
   it('shows an emergency pause, keeps it while the file is unchanged, and reverts it once the file changes', async () => {
     const { db, ws } = await setup();

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { silentLog } from '../../src/log.js';
 import { ledgerCounts } from '../../src/send/ledger.js';
+import { reportMarkdown } from '../../src/report/report.js';
+import { campaignReport } from '../../src/report/write.js';
 import { sendCampaign } from '../../src/send/send.js';
 import { smtpTransport, type Transport } from '../../src/send/transport.js';
 import { addSuppression, normaliseEmail, type AddSuppression } from '../../src/audience/suppressions.js';
@@ -178,6 +180,10 @@ describe('sendCampaign', () => {
       ['anna@example.com', 'boris@example.org'].map((email) => (email === late[0] ? [email, 'suppressed', true] : [email, 'sent', false])),
     );
     expect(await ledgerCounts(db, 'winback')).toEqual({ recipients: 2, queued: 0, claimed: 0, sent: 1, failed: 0, suppressed: 1 });
+    // The report shows them apart from failures.
+    const report = await campaignReport(db, 'winback');
+    expect(report).toMatchObject({ recipients: 2, sent: 1, failed: 0, suppressed: 1, pending: 0 });
+    expect(reportMarkdown(report)).toContain('| Suppressed | 1 (50.0%) |');
   });
 
   it('refuses a campaign that is not ready', async () => {

@@ -24,6 +24,8 @@ export default async function audience([ref]: string[], opts: AudienceOptions): 
     db.transaction(async (tx) => {
       // Like plan: one read-only snapshot; a sql: segment cannot write.
       await tx.query('SET TRANSACTION READ ONLY');
+      // A sql: condition is the shop's own SQL: bounded in time, and never able to write.
+      await tx.query("SELECT set_config('statement_timeout', '60s', true)");
       return measureBreakdown(tx, q, sample);
     }),
   );

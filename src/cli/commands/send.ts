@@ -10,7 +10,7 @@ export default async function send([campaign]: string[], opts: GlobalOptions & {
     const result = await withDb(opts, (db) => sendCampaign(db, { campaign: campaign!, transport, now: new Date(), log: createLog() }));
     if (opts.json) printJson({ campaign, transport: transport.description, ...result });
     else {
-      print(`${campaign}: ${result.sent} sent, ${result.failed} failed${result.completed ? ', campaign completed' : ''} (${transport.description}).`);
+      print(`${campaign}: ${result.sent} sent, ${result.failed} failed${result.suppressed ? `, ${result.suppressed} suppressed since the audience was drawn` : ''}${result.completed ? ', campaign completed' : ''} (${transport.description}).`);
       if (result.sent + result.failed === 0) print('Nothing left to send: every recipient already has its ledger entry settled.');
     }
   } finally {
