@@ -123,6 +123,14 @@ suppress
   .action(run(async () => ({ default: (await import('./commands/suppress.js')).list })));
 
 program
+  .command('token')
+  .description('verify an auto-login token: `herald token verify <token or link>`')
+  .argument('<verify>')
+  .argument('<token>', 'the token, or the whole link')
+  .option('--json', 'print the result as JSON')
+  .action(run(() => import('./commands/token.js')));
+
+program
   .command('send')
   .description('send a ready campaign (to $HERALD_SMTP_URL, else to the .herald/outbox folder)')
   .argument('<campaign>', 'campaign name')

@@ -18,7 +18,7 @@ export interface TokenContext {
   site: { id: string; name: string; url: string; postal_address: string; currency: string; brand: Record<string, string | number> };
   campaign: { name: string; title: string };
   products: ProductToken[];
-  links: { unsubscribe: string };
+  links: { unsubscribe: string; auto_login: string };
 }
 
 // HTML is autoescaped: a customer named "<script>" arrives as text. Subject and

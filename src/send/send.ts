@@ -6,6 +6,7 @@ import { compileSegment } from '../audience/compile.js';
 import type { SiteLocales } from '../audience/recipients.js';
 import { linkSecret } from '../links/secret.js';
 import { signToken } from '../links/token.js';
+import { signAutoLoginToken } from '../links/auto-login.js';
 import { greeting } from '../render/greeting.js';
 import { loadProducts, productTokens, type ProductToken } from '../render/products.js';
 import { prepareTemplate, type PreparedTemplate } from '../render/personalize.js';
@@ -119,7 +120,7 @@ export async function sendCampaign(db: Db, o: SendOptions): Promise<SendResult> 
     const outcomes = await Promise.all(
       batch.messages.map(async (m): Promise<ledger.Outcome> => {
         const site = siteById.get(m.site)!;
-        const message = await buildMessage(m, site, await templateFor(m.locale), { campaign, name: o.campaign, project, secret, products: productsFor });
+        const message = await buildMessage(m, site, await templateFor(m.locale), { campaign, name: o.campaign, project, secret, products: productsFor, now: o.now });
         try {
           const { response } = await o.transport.send(message, { campaign: o.campaign, ledgerId: m.id });
           return { id: m.id, status: 'sent', response, messageId: String(message.messageId) };
@@ -141,19 +142,23 @@ async function buildMessage(
   m: ledger.ClaimedMessage,
   site: Site,
   tpl: PreparedTemplate,
-  c: { campaign: Campaign; name: string; project: Project; secret: string; products: (locale: string) => ProductToken[] },
+  c: { campaign: Campaign; name: string; project: Project; secret: string; products: (locale: string) => ProductToken[]; now: Date },
 ) {
   // A list's contact who is not a customer is named by contact id instead.
-  const token = signToken({ ...(m.customer_id !== null ? { c: m.customer_id } : { k: m.contact_id }), s: m.site, m: c.name }, c.secret);
+  const token = signToken({ p: 'unsubscribe', ...(m.customer_id !== null ? { c: m.customer_id } : { k: m.contact_id }), s: m.site, m: c.name }, c.secret);
   const base = (c.project.tracking?.base_url ?? site.url).replace(/\/+$/, '');
   const unsubscribe = `${base}/unsubscribe/${token}`;
+  // Only a shop customer has an account to log into; a list's contact gets the plain site link.
+  const autoLogin = m.customer_id !== null
+    ? `${site.url.replace(/\/+$/, '')}${site.auto_login_path ?? '/auto-login'}?token=${signAutoLoginToken(m.customer_id, m.site, c.secret, { now: c.now })}`
+    : site.url;
   const rendered = tpl.render({
     customer: { ...(m.tokens ?? {}), first_name: m.first_name, last_name: m.last_name, email: m.email, city: m.city },
     greeting: greeting(m.locale, m.first_name, c.campaign.personalized_greeting ?? false),
     site: { id: site.id, name: site.name, url: site.url, postal_address: site.postal_address ?? '', currency: site.currency, brand: site.brand ?? {} },
     campaign: { name: c.name, title: c.campaign.title },
     products: c.products(m.locale),
-    links: { unsubscribe },
+    links: { unsubscribe, auto_login: autoLogin },
   });
   return composeMessage({
     ledgerId: m.id,

@@ -197,6 +197,10 @@ export interface Site {
   brand?: {
     [k: string]: string | number;
   };
+  /**
+   * Path on the site that takes an auto-login token (as ?token=…) and logs the customer in; the shop checks it with verifyAutoLoginToken.
+   */
+  auto_login_path?: string;
 }
 /**
  * A daily window in which nothing is sent, in the workspace's timezone. It may span midnight.

@@ -100,7 +100,7 @@ describe('sendCampaign', () => {
     expect(anna.headerLines.find((h) => h.key === 'list-unsubscribe-post')?.line).toBe('List-Unsubscribe-Post: List-Unsubscribe=One-Click');
     expect(anna.html).toContain(url);
     const verified = verifyToken(url!.split('/').pop()!, 'test-secret');
-    expect(verified).toEqual({ ok: true, payload: { c: 1, s: 'shop-en', m: 'winback' } });
+    expect(verified).toEqual({ ok: true, payload: { p: 'unsubscribe', c: 1, s: 'shop-en', m: 'winback' } });
     expect(anna.messageId).toMatch(/^<winback\.\d+@shop\.example\.com>$/);
 
     // Every ledger row is settled with the SMTP reply.

@@ -1,0 +1,40 @@
+import { randomBytes } from 'node:crypto';
+import { signToken, verifyToken } from './token.js';
+
+/**
+ * Auto-login links: a signed token that logs a customer into the shop. It
+ * names the customer and the site, expires (7 days by default), carries a
+ * nonce so two links never look alike, and a purpose, so that no other
+ * herald token (an unsubscribe link, say) can ever be used to log in.
+ *
+ * The shop's backend checks a token with verifyAutoLoginToken (exported by
+ * the herald package) and the same secret herald signs with.
+ */
+export interface AutoLogin {
+  customerId: number;
+  site: string;
+  expiresAt: Date;
+}
+
+export const AUTO_LOGIN_TTL_DAYS = 7;
+const PURPOSE = 'login';
+
+export function signAutoLoginToken(customerId: number, site: string, secret: string, opts: { now?: Date; ttlDays?: number } = {}): string {
+  const now = opts.now ?? new Date();
+  const exp = Math.floor(now.getTime() / 1000) + Math.round((opts.ttlDays ?? AUTO_LOGIN_TTL_DAYS) * 86_400);
+  return signToken({ p: PURPOSE, c: customerId, s: site, exp, n: randomBytes(9).toString('base64url') }, secret);
+}
+
+export type AutoLoginResult = { ok: true; login: AutoLogin } | { ok: false; reason: string };
+
+/** Checks a token: signature, purpose, expiry. A reason says why a bad one is refused. */
+export function verifyAutoLoginToken(token: string, secret: string, now: Date = new Date()): AutoLoginResult {
+  const v = verifyToken(token, secret);
+  if (!v.ok) return v.reason === 'bad signature' ? { ok: false, reason: 'bad signature: the token was altered, or signed with another secret' } : v;
+  const { p, c, s, exp } = v.payload as { p?: unknown; c?: unknown; s?: unknown; exp?: unknown };
+  if (p !== PURPOSE) return { ok: false, reason: 'not an auto-login token' };
+  if (typeof c !== 'number' || typeof s !== 'string' || typeof exp !== 'number') return { ok: false, reason: 'malformed payload' };
+  const expiresAt = new Date(exp * 1000);
+  if (expiresAt.getTime() <= now.getTime()) return { ok: false, reason: `expired at ${expiresAt.toISOString()}` };
+  return { ok: true, login: { customerId: c, site: s, expiresAt } };
+}

@@ -1,0 +1,22 @@
+import { describe, expect, it } from 'vitest';
+import { signAutoLoginToken } from '../../src/index.js';
+import { herald } from '../support/cli.js';
+import { useCleanups } from '../support/cleanup.js';
+import { MINIMAL, tempWorkspace } from '../support/workspace.js';
+
+const cleanup = useCleanups();
+
+describe('herald token verify', () => {
+  it('says whose a link is and until when, and why a bad one is refused', async () => {
+    const ws = tempWorkspace(MINIMAL);
+    cleanup(ws.remove);
+    const env = { HERALD_SECRET: 'support-secret' };
+    const token = signAutoLoginToken(7, 'main', 'support-secret', { now: new Date('2099-01-01T00:00:00Z') });
+    const ok = await herald(['token', 'verify', `https://shop.example.com/auto-login?token=${token}`, '--dir', ws.dir], env);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toBe('valid: customer 7 on site main, until 2099-01-08T00:00:00.000Z\n');
+    const bad = await herald(['token', 'verify', token.slice(0, -2) + 'xx', '--dir', ws.dir], env);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toBe('invalid: bad signature: the token was altered, or signed with another secret\n');
+  });
+});

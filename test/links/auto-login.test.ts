@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { signAutoLoginToken, verifyAutoLoginToken } from '../../src/index.js';
+import { signToken } from '../../src/links/token.js';
+
+const NOW = new Date('2026-11-20T12:00:00Z');
+const day = 86_400_000;
+
+describe('auto-login tokens', () => {
+  it('round trip: customer, site and expiry (7 days by default)', () => {
+    const t = signAutoLoginToken(42, 'shop-en', 's3cret', { now: NOW });
+    expect(verifyAutoLoginToken(t, 's3cret', new Date(NOW.getTime() + day))).toEqual({
+      ok: true,
+      login: { customerId: 42, site: 'shop-en', expiresAt: new Date(NOW.getTime() + 7 * day) },
+    });
+    // A nonce: two links for the same customer never look alike.
+    expect(signAutoLoginToken(42, 'shop-en', 's3cret', { now: NOW })).not.toBe(t);
+  });
+
+  it('refuses a tampered token, with a reason', () => {
+    const t = signAutoLoginToken(42, 'shop-en', 's3cret', { now: NOW });
+    const [body, sig] = t.split('.');
+    const forged = Buffer.from(Buffer.from(body!, 'base64url').toString().replace('42', '43')).toString('base64url');
+    expect(verifyAutoLoginToken(`${forged}.${sig}`, 's3cret', NOW)).toEqual({ ok: false, reason: 'bad signature: the token was altered, or signed with another secret' });
+    expect(verifyAutoLoginToken('garbage', 's3cret', NOW)).toEqual({ ok: false, reason: 'malformed token' });
+  });
+
+  it('refuses an expired token and one signed with another secret', () => {
+    const t = signAutoLoginToken(42, 'shop-en', 's3cret', { now: NOW, ttlDays: 1 });
+    expect(verifyAutoLoginToken(t, 's3cret', new Date(NOW.getTime() + 2 * day))).toEqual({ ok: false, reason: 'expired at 2026-11-21T12:00:00.000Z' });
+    expect(verifyAutoLoginToken(t, 'other', NOW)).toMatchObject({ ok: false, reason: expect.stringMatching(/^bad signature/) });
+  });
+
+  it('never accepts another kind of herald token, such as an unsubscribe link', () => {
+    const unsubscribe = signToken({ p: 'unsubscribe', c: 42, s: 'shop-en', m: 'winback' }, 's3cret');
+    expect(verifyAutoLoginToken(unsubscribe, 's3cret', NOW)).toEqual({ ok: false, reason: 'not an auto-login token' });
+  });
+});
