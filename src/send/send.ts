@@ -43,6 +43,7 @@ interface TemplateSpec {
   subject: Record<string, string>;
   preheader?: Record<string, string>;
   bodies: Record<string, string>;
+  texts?: Record<string, string>;
 }
 
 /**
@@ -103,6 +104,7 @@ export async function sendCampaign(db: Db, o: SendOptions): Promise<SendResult> 
         mjml: template.bodies[locale]!,
         subject: template.subject[locale]!,
         preheader: template.preheader?.[locale],
+        text: template.texts?.[locale],
         file: `templates/${campaign.template}/${locale}.mjml`,
       });
       prepared.set(locale, p);
@@ -167,6 +169,7 @@ async function buildMessage(
     site,
     subject: rendered.subject,
     html: rendered.html,
+    text: rendered.text,
     unsubscribeUrl: unsubscribe,
     unsubscribeMailto: `mailto:${site.sender.reply_to ?? site.sender.from}?subject=unsubscribe%20${token}`,
   });

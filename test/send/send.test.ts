@@ -73,6 +73,10 @@ describe('sendCampaign', () => {
     expect(anna.subject).toBe('Anna, it has been a while');
     expect(anna.from?.value).toEqual([{ name: 'Northwind Outfitters', address: 'news@shop.example.com' }]);
     expect(anna.html).toContain('Dear Anna,');
+    // A plain-text part, made from the HTML with the same tokens: no markup, the links spelled out.
+    expect(anna.text).toContain('Dear Anna,');
+    expect(anna.text).not.toMatch(/<\/?(table|div|td|mj-)/);
+    expect(anna.text).toMatch(/https:\/\/mail\.shop\.example\.com\/unsubscribe\//);
     // The campaign's products, in its order, priced for the recipient's locale.
     const annaHtml = String(anna.html);
     expect(annaHtml.indexOf('Wool Coat')).toBeGreaterThan(0);
