@@ -4,7 +4,7 @@ import { didYouMean } from '../workspace/checks/semantic-conditions.js';
 import { campaignSites, cancelledStatuses, openStatuses, sourceSchema, type Campaign, type Condition, type Project, type Segment, type Workspace } from '../workspace/model.js';
 import { audienceCondition } from './audience.js';
 import { compileSegment, type CompiledSql } from './compile.js';
-import { BUCKETS, classifiedSql, type Bucket, type ControlGroup, type SiteLocales } from './recipients.js';
+import { BUCKETS, classifiedContactsSql, classifiedSql, type Bucket, type ControlGroup, type SiteLocales } from './recipients.js';
 
 /**
  * The mailing-volume breakdown: of everyone a segment or campaign selects,
@@ -39,6 +39,8 @@ export interface AudienceQuery {
   audience: CompiledSql;
   sites: SiteLocales;
   control?: ControlGroup;
+  /** A campaign's lists: their contacts who are not customers count too. */
+  lists?: string[];
 }
 
 /**
@@ -56,6 +58,7 @@ export interface AudienceQuery {
 export function breakdownSql(q: AudienceQuery, sample = 0): CompiledSql {
   const c = classifiedSql(q.schema, q.audience, q.sites, q.control);
   const values = [...c.values];
+  if (q.lists?.length) c.text = `${c.text}\n          UNION ALL\n          ${classifiedContactsSql(q.lists, q.sites, values, q.control)}`;
   const counts = [
     'coalesce(sum(n), 0)::int AS in_segment',
     ...BUCKETS.map((b) => `coalesce(sum(n) FILTER (WHERE bucket = '${b}'), 0)::int AS ${b}`),
@@ -141,6 +144,7 @@ export function campaignQuery(name: string, campaign: Campaign, ctx: AudienceCon
     audience: compile(audienceCondition(campaign.audience), ctx),
     sites: siteLocales(ctx.project, campaignSites(campaign)),
     ...(percent > 0 ? { control: { campaign: name, percent } } : {}),
+    ...(campaign.audience.list || campaign.audience.lists ? { lists: [...(campaign.audience.list ? [campaign.audience.list] : []), ...(campaign.audience.lists ?? [])] } : {}),
   };
 }
 

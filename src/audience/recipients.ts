@@ -116,3 +116,35 @@ export function contactRecipientsSql(lists: readonly string[], sites: SiteLocale
     values: [lists, JSON.stringify(sites)],
   };
 }
+
+/**
+ * The lists' contacts who are not customers, classified like customers
+ * (same columns and buckets as classifiedSql), for the volume breakdown of a
+ * campaign to a list. Parameters continue after `values`.
+ */
+export function classifiedContactsSql(lists: readonly string[], sites: SiteLocales, values: unknown[], control?: ControlGroup): string {
+  const param = (v: unknown) => {
+    values.push(v);
+    return `$${values.length}`;
+  };
+  const listsRef = param([...lists]);
+  const sitesRef = param(JSON.stringify(sites));
+  const held = control
+    ? `WHEN ('x' || substr(md5(${param(control.campaign)}::text || ':k' || k.id::text), 1, 8))::bit(32)::bigint < ${param(controlGroupThreshold(control.percent))}::bigint`
+    : undefined;
+  return `SELECT k.id AS customer_id, k.email, k.site, k.locale AS customer_locale,
+                 CASE WHEN s.cfg->'locales' ? k.locale THEN k.locale ELSE s.cfg->>'default' END AS locale,
+                 CASE WHEN k.email !~ ${ADDRESS} THEN 'address_problems'
+                      WHEN sup.email IS NOT NULL THEN 'no_subscription'
+                      ${held ? `${held} THEN 'control_group'` : ''}
+                      ELSE 'recipients' END AS bucket,
+                 CASE WHEN k.email !~ ${ADDRESS} THEN 'invalid email (list contact)'
+                      WHEN sup.email IS NOT NULL THEN 'suppressed: ' || sup.reason || ' (list contact)'
+                      ${held ? `${held} THEN 'control group (list contact)'` : ''}
+                      ELSE 'recipient (list contact)' END AS reason
+            FROM herald.contacts k
+            JOIN jsonb_each(${sitesRef}::jsonb) AS s(id, cfg) ON s.id = k.site
+            LEFT JOIN LATERAL (SELECT x.email, x.reason FROM herald.suppressions x
+                                WHERE x.email = lower(k.email) AND (x.site IS NULL OR x.site = k.site) LIMIT 1) sup ON true
+           WHERE k.id IN (SELECT m.contact_id FROM herald.list_members m WHERE m.list = ANY(${listsRef}::text[]) AND m.contact_id IS NOT NULL)`;
+}

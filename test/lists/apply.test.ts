@@ -75,6 +75,11 @@ describe('lists in plan and apply', () => {
       { email: 'anna@example.com', customer_id: 1 },
       { email: 'new@example.com', customer_id: null },
     ]);
+    // Once imported, the campaign's breakdown counts the list's contacts beside its customers.
+    ws.write('campaigns/hello.yaml', MINIMAL['campaigns/hello.yaml']!.replace('segment: everyone', 'list: fair').replace('title: Hello', 'title: Hello again'));
+    const measured = await planDir(db, ws.dir);
+    expect(measured.audiences).toMatchObject([{ campaign: 'hello', recipients: 2, breakdown: { in_segment: 2, recipients: 2 } }]);
+    await applyDir(db, ws.dir);
 
     ws.write('lists/fair.csv', 'email\nanna@example.com\nboris@example.org\ncarl@example.net\n');
     const next = await planDir(db, ws.dir);
