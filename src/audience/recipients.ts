@@ -1,3 +1,4 @@
+import { ADDRESS_SQL } from './address.js';
 import { quoteIdent } from '../db/ident.js';
 import type { CompiledSql } from './compile.js';
 
@@ -15,13 +16,6 @@ export interface ControlGroup {
   campaign: string;
   percent: number;
 }
-
-/**
- * A usable address: something@something.tld without spaces. An address with
- * spaces around it fails too, so the `lower(c.email)` that suppressions are
- * matched on never needs trimming.
- */
-const ADDRESS = `'^[^@[:space:]]+@[^@[:space:]]+\\.[^@[:space:]]+$'`;
 
 /**
  * The control-group hash: a customer is held out of campaign C when the first
@@ -65,12 +59,12 @@ export function classifiedSql(schema: string, audience: CompiledSql, sites: Site
   return {
     text: `SELECT c.id AS customer_id, c.email, c.site, c.locale AS customer_locale,
                   CASE WHEN s.cfg->'locales' ? c.locale THEN c.locale ELSE s.cfg->>'default' END AS locale,
-                  CASE WHEN c.email IS NULL OR c.email !~ ${ADDRESS} THEN 'address_problems'
+                  CASE WHEN c.email IS NULL OR c.email !~ ${ADDRESS_SQL} THEN 'address_problems'
                        WHEN NOT c.email_opt_in OR sup_all.email IS NOT NULL OR sup_site.email IS NOT NULL THEN 'no_subscription'
                        ${held ? `${held} THEN 'control_group'` : ''}
                        ELSE 'recipients' END AS bucket,
                   CASE WHEN c.email IS NULL OR btrim(c.email) = '' THEN 'no email'
-                       WHEN c.email !~ ${ADDRESS} THEN 'invalid email'
+                       WHEN c.email !~ ${ADDRESS_SQL} THEN 'invalid email'
                        WHEN NOT c.email_opt_in THEN 'email_opt_in is false'
                        WHEN sup_all.email IS NOT NULL THEN 'suppressed: ' || sup_all.reason || ' (all sites)'
                        WHEN sup_site.email IS NOT NULL THEN 'suppressed: ' || sup_site.reason || ' (' || sup_site.site || ')'
@@ -110,7 +104,7 @@ export function contactRecipientsSql(lists: readonly string[], sites: SiteLocale
              FROM herald.contacts k
              JOIN jsonb_each($2::jsonb) AS s(id, cfg) ON s.id = k.site
             WHERE k.id IN (SELECT m.contact_id FROM herald.list_members m WHERE m.list = ANY($1::text[]) AND m.contact_id IS NOT NULL)
-              AND k.email ~ ${ADDRESS}
+              AND k.email ~ ${ADDRESS_SQL}
               AND NOT EXISTS (SELECT 1 FROM herald.suppressions x
                                WHERE x.email = lower(k.email) AND (x.site IS NULL OR x.site = k.site))`,
     values: [lists, JSON.stringify(sites)],
@@ -134,11 +128,11 @@ export function classifiedContactsSql(lists: readonly string[], sites: SiteLocal
     : undefined;
   return `SELECT k.id AS customer_id, k.email, k.site, k.locale AS customer_locale,
                  CASE WHEN s.cfg->'locales' ? k.locale THEN k.locale ELSE s.cfg->>'default' END AS locale,
-                 CASE WHEN k.email !~ ${ADDRESS} THEN 'address_problems'
+                 CASE WHEN k.email !~ ${ADDRESS_SQL} THEN 'address_problems'
                       WHEN sup.email IS NOT NULL THEN 'no_subscription'
                       ${held ? `${held} THEN 'control_group'` : ''}
                       ELSE 'recipients' END AS bucket,
-                 CASE WHEN k.email !~ ${ADDRESS} THEN 'invalid email (list contact)'
+                 CASE WHEN k.email !~ ${ADDRESS_SQL} THEN 'invalid email (list contact)'
                       WHEN sup.email IS NOT NULL THEN 'suppressed: ' || sup.reason || ' (list contact)'
                       ${held ? `${held} THEN 'control group (list contact)'` : ''}
                       ELSE 'recipient (list contact)' END AS reason

@@ -1,3 +1,4 @@
+import { ADDRESS } from './address.js';
 import type { Queryable } from '../db/db.js';
 import { UserError } from '../errors.js';
 
@@ -23,8 +24,6 @@ export interface Suppression {
   createdBy: string;
 }
 
-/** The same shape of address that recipients.ts accepts, so what can be sent to can be suppressed. */
-const ADDRESS = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 
 /** An address as stored: trimmed and lower-cased. Anything that is not an address is the user's mistake. */
 export function normaliseEmail(text: string): string {

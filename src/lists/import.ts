@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { parse } from 'csv-parse';
+import { ADDRESS } from '../audience/address.js';
 import type { Queryable } from '../db/db.js';
 import { quoteIdent } from '../db/ident.js';
 import { UserError } from '../errors.js';
@@ -41,12 +42,11 @@ export interface ListImportResult {
 
 const BATCH = 5000;
 const KNOWN = new Set(['email', 'first_name', 'last_name', 'locale', 'site']);
-const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 
 /** Trimmed, with the domain lower-cased: the local part is the mailbox owner's business. */
 export function normaliseEmail(raw: string): string | undefined {
   const email = raw.trim();
-  if (!EMAIL.test(email)) return undefined;
+  if (!ADDRESS.test(email)) return undefined;
   const at = email.lastIndexOf('@');
   return email.slice(0, at) + '@' + email.slice(at + 1).toLowerCase();
 }

@@ -1,7 +1,7 @@
 import type { Queryable } from '../db/db.js';
 import { quoteIdent } from '../db/ident.js';
 import type { DeployObject } from '../state/objects.js';
-import type { Campaign, Condition, Segment, Trigger } from '../workspace/model.js';
+import { eachCondition, type Campaign, type Condition, type Segment, type Trigger } from '../workspace/model.js';
 
 /**
  * The workspace checks that need the shop's database, run by plan (validate
@@ -51,9 +51,9 @@ async function guarded(db: Queryable, fn: () => Promise<unknown>, onError: (mess
 
 /** Every `sql:` inside a condition, at any depth. */
 function conditionSqls(c: Condition): string[] {
-  if (c.sql !== undefined) return [c.sql];
-  if (c.all) return c.all.flatMap(conditionSqls);
-  if (c.any) return c.any.flatMap(conditionSqls);
-  if (c.not) return conditionSqls(c.not);
-  return [];
+  const out: string[] = [];
+  eachCondition(c, [], (x) => {
+    if (x.sql !== undefined) out.push(x.sql);
+  });
+  return out;
 }

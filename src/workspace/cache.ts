@@ -13,10 +13,6 @@ export function setCacheDir(dir: string | undefined): void {
   root = dir;
 }
 
-export function cacheEnabled(): boolean {
-  return root !== undefined;
-}
-
 /** A hash of any plain value; Maps and Sets count by their content (JSON alone would write `{}`). */
 export function cacheKey(...parts: unknown[]): string {
   const json = JSON.stringify(parts, (_k, v: unknown) => (v instanceof Map ? [...v.entries()] : v instanceof Set ? [...v] : v));

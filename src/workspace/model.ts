@@ -1,5 +1,5 @@
-import type { Campaign, List, Project, Segment, Template, Trigger } from './types.gen.js';
-import type { YamlSource } from './source.js';
+import type { Campaign, Condition, List, Project, Segment, Template, Trigger } from './types.gen.js';
+import type { PathSegment, YamlSource } from './source.js';
 
 export type {
   Campaign,
@@ -72,4 +72,15 @@ export function cancelledStatuses(p: Project): string[] {
 
 export function openStatuses(p: Project): string[] {
   return p.source?.open_statuses ?? OPEN_DEFAULT;
+}
+
+/**
+ * Every condition in a tree, parents before children, each with its path:
+ * the one walk over all / any / not that the checks and the planner share.
+ */
+export function eachCondition(c: Condition, path: PathSegment[], visit: (c: Condition, path: PathSegment[]) => void): void {
+  visit(c, path);
+  c.all?.forEach((x, i) => eachCondition(x, [...path, 'all', i], visit));
+  c.any?.forEach((x, i) => eachCondition(x, [...path, 'any', i], visit));
+  if (c.not) eachCondition(c.not, [...path, 'not'], visit);
 }

@@ -1,6 +1,6 @@
 import type { Problem } from '../errors.js';
 import { problemAt } from './source.js';
-import { campaignSites, type Condition, type Workspace } from './model.js';
+import { campaignSites, eachCondition, type Condition, type Workspace } from './model.js';
 
 /**
  * Cross-file rules, run after every file passed its schema. Each rule is a
@@ -166,12 +166,12 @@ function findCycle(start: string, refs: Map<string, { ref: string }[]>): string[
 
 /** Every `segment:` and `list:` inside a condition, with its path. */
 export function conditionRefs(c: Condition, path: (string | number)[]): { kind: 'segment' | 'list'; name: string; path: (string | number)[] }[] {
-  if (c.segment !== undefined) return [{ kind: 'segment', name: c.segment, path: [...path, 'segment'] }];
-  if (c.list !== undefined) return [{ kind: 'list', name: c.list, path: [...path, 'list'] }];
-  if (c.all) return c.all.flatMap((x, i) => conditionRefs(x, [...path, 'all', i]));
-  if (c.any) return c.any.flatMap((x, i) => conditionRefs(x, [...path, 'any', i]));
-  if (c.not) return conditionRefs(c.not, [...path, 'not']);
-  return [];
+  const out: { kind: 'segment' | 'list'; name: string; path: (string | number)[] }[] = [];
+  eachCondition(c, path, (x, at) => {
+    if (x.segment !== undefined) out.push({ kind: 'segment', name: x.segment, path: [...at, 'segment'] });
+    if (x.list !== undefined) out.push({ kind: 'list', name: x.list, path: [...at, 'list'] });
+  });
+  return out;
 }
 
 function known(what: string, names: Iterable<string>, file: string): string {

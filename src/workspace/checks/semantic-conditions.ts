@@ -1,6 +1,6 @@
 import { closest, distance } from 'fastest-levenshtein';
 import type { Problem } from '../../errors.js';
-import type { Condition } from '../model.js';
+import { eachCondition, type Condition } from '../model.js';
 import { problemAt, type PathSegment, type YamlSource } from '../source.js';
 import { durationHours, parseDate, positiveDuration } from './semantic-time.js';
 
@@ -11,10 +11,7 @@ import { durationHours, parseDate, positiveDuration } from './semantic-time.js';
  */
 export function conditionProblems(src: YamlSource, c: Condition, path: PathSegment[], sites: ReadonlySet<string>): Problem[] {
   const out: Problem[] = [];
-  const walk = (c: Condition, path: PathSegment[]) => {
-    c.all?.forEach((x, i) => walk(x, [...path, 'all', i]));
-    c.any?.forEach((x, i) => walk(x, [...path, 'any', i]));
-    if (c.not) walk(c.not, [...path, 'not']);
+  eachCondition(c, path, (c, path) => {
     if (c.registered) out.push(...datePredicate(src, c.registered, [...path, 'registered'], true));
     if (c.birthday) out.push(...datePredicate(src, c.birthday, [...path, 'birthday'], false));
     for (const key of ['order_count', 'total_spent', 'avg_order_value', 'max_order_value'] as const) {
@@ -31,8 +28,7 @@ export function conditionProblems(src: YamlSource, c: Condition, path: PathSegme
       }));
     }
     if (c.site !== undefined) out.push(...siteNames(src, c.site, [...path, 'site'], sites));
-  };
-  walk(c, path);
+  });
   return out;
 }
 

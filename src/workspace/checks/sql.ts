@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hasSqlDetails, loadModule, parseSync } from 'libpg-query';
 import type { Problem } from '../../errors.js';
-import type { Condition, Workspace } from '../model.js';
+import { eachCondition, type Condition, type Workspace } from '../model.js';
 import type { PathSegment, YamlSource } from '../source.js';
 import type { Check } from './index.js';
 import { byteIndex, codePointIndex, positionInValue } from './sql-location.js';
@@ -46,12 +46,10 @@ interface Query {
 
 function collect(ws: Workspace): Query[] {
   const out: Query[] = [];
-  const walk = (src: YamlSource, c: Condition, path: PathSegment[]) => {
-    if (c.sql !== undefined) out.push({ src, path: [...path, 'sql'], sql: c.sql, returns: ['customer_id'] });
-    c.all?.forEach((x, i) => walk(src, x, [...path, 'all', i]));
-    c.any?.forEach((x, i) => walk(src, x, [...path, 'any', i]));
-    if (c.not) walk(src, c.not, [...path, 'not']);
-  };
+  const walk = (src: YamlSource, c: Condition, path: PathSegment[]) =>
+    eachCondition(c, path, (x, at) => {
+      if (x.sql !== undefined) out.push({ src, path: [...at, 'sql'], sql: x.sql, returns: ['customer_id'] });
+    });
   for (const s of ws.segments.values()) walk(s.source, s.spec.where, ['where']);
   for (const t of ws.triggers.values()) {
     if (t.spec.audience) walk(t.source, t.spec.audience, ['audience']);
