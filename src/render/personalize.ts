@@ -18,7 +18,10 @@ export interface TokenContext {
   greeting: string;
   site: { id: string; name: string; url: string; postal_address: string; currency: string; brand: Record<string, string | number> };
   campaign: { name: string; title: string };
+  trigger: { name: string };
   products: ProductToken[];
+  cart?: Record<string, unknown>;
+  order?: Record<string, unknown>;
   links: { unsubscribe: string; auto_login: string };
 }
 
@@ -91,7 +94,7 @@ function tidyText(text: string): string {
     .trim();
 }
 
-/** Header values never carry line breaks, whatever a token contained. */
+/** A subject is one line, whatever a token contained. */
 function oneLine(s: string): string {
   return s.replace(/[\r\n]+/g, ' ').trim();
 }

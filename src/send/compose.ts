@@ -1,40 +1,133 @@
-import type Mail from 'nodemailer/lib/mailer/index.js';
-import type { Site } from '../workspace/model.js';
+import { randomBytes } from 'node:crypto';
+import libmime from 'libmime';
+import type { RenderedMessage } from '../render/message.js';
 
 /**
- * The MIME message for one ledger row. The Message-ID is derived from the
- * ledger row, so a retry of the same row carries the same id and a receiver
- * (or a report) can tell it apart from a second message.
+ * The MIME message for one recipient: multipart/alternative with a text and an
+ * HTML part, both UTF-8 and base64.
+ *
+ * Built here rather than by nodemailer's composer because it is the hot path
+ * of sending: nodemailer builds a 50 KB message through a chain of streams in
+ * ~0.6 ms (~1,700 a second per core), this in ~0.2 ms. Header encoding
+ * (RFC 2047 words, folding) is libmime's, the library nodemailer and mailparser
+ * use for it. The transport gets the bytes as nodemailer's `raw` message, so
+ * pooling and DKIM signing stay nodemailer's. Base64, not quoted-printable:
+ * MJML's long lines make QP slower and no smaller.
  */
+export interface Address {
+  name?: string;
+  address: string;
+}
+
 export interface ComposeInput {
-  ledgerId: number;
-  campaign: string;
+  from: Address;
+  replyTo?: string;
   to: string;
-  site: Site;
   subject: string;
   html: string;
   text: string;
-  unsubscribeUrl: string;
-  unsubscribeMailto: string;
+  /** Without angle brackets: `<campaign>.<ledger id>@<domain>` for a ledger row. */
+  messageId: string;
+  /** Extra headers, such as List-Unsubscribe; names as written, values ASCII or encoded here. */
+  headers?: Record<string, string>;
+  date?: Date;
 }
 
-export function composeMessage(m: ComposeInput): Mail.Options {
-  const domain = m.site.sender.from.split('@')[1] ?? 'localhost';
-  return {
-    from: { name: m.site.sender.name ?? m.site.name, address: m.site.sender.from },
-    ...(m.site.sender.reply_to ? { replyTo: m.site.sender.reply_to } : {}),
-    to: m.to,
-    subject: m.subject,
-    html: m.html,
-    text: m.text,
-    // base64, not quoted-printable: MJML's long lines make QP encoding cost ~2 ms
-    // a message in nodemailer, base64 ~0.3 ms, and both arrive the same.
-    textEncoding: 'base64',
-    messageId: `<${m.campaign}.${m.ledgerId}@${domain}>`,
+export interface ComposedMessage {
+  raw: Buffer;
+  messageId: string;
+  envelope: { from: string; to: string };
+}
+
+export function composeMessage(m: ComposeInput): ComposedMessage {
+  const boundary = `herald-${randomBytes(12).toString('hex')}`;
+  const head: string[] = [
+    header('From', formatAddress(m.from)),
+    ...(m.replyTo ? [header('Reply-To', cleanAddress(m.replyTo))] : []),
+    header('To', cleanAddress(m.to)),
+    header('Subject', libmime.encodeWords(oneLine(m.subject), 'B', 52)),
+    header('Date', rfc2822Date(m.date ?? new Date())),
+    header('Message-ID', `<${oneLine(m.messageId)}>`),
+    ...Object.entries(m.headers ?? {}).map(([k, v]) => header(k, libmime.encodeWords(oneLine(v), 'B', 52))),
+    'MIME-Version: 1.0',
+    `Content-Type: multipart/alternative; boundary="${boundary}"`,
+  ];
+  const raw =
+    `${head.join('\r\n')}\r\n\r\n` +
+    part(boundary, 'text/plain', m.text) +
+    part(boundary, 'text/html', m.html) +
+    `--${boundary}--\r\n`;
+  return { raw: Buffer.from(raw, 'utf8'), messageId: `<${m.messageId}>`, envelope: { from: m.from.address, to: m.to } };
+}
+
+function part(boundary: string, type: string, body: string): string {
+  return `--${boundary}\r\nContent-Type: ${type}; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n${base64Lines(body)}\r\n`;
+}
+
+/** Base64 in lines of 76 characters (RFC 2045). */
+function base64Lines(body: string): string {
+  const b64 = Buffer.from(body, 'utf8').toString('base64');
+  const lines: string[] = [];
+  for (let i = 0; i < b64.length; i += 76) lines.push(b64.slice(i, i + 76));
+  return lines.join('\r\n');
+}
+
+/** `Name: value`, folded at 76 characters where the value has spaces. */
+function header(name: string, value: string): string {
+  return libmime.foldLines(`${name}: ${value}`, 76);
+}
+
+/** `"Display Name" <address>`, the name encoded when it is not plain ASCII. */
+export function formatAddress(a: Address): string {
+  const address = cleanAddress(a.address);
+  const name = oneLine(a.name ?? '');
+  if (!name) return address;
+  if (/[^\x20-\x7e]/.test(name)) return `${libmime.encodeWords(name, 'B', 52)} <${address}>`;
+  return /^[\w !#$%&'*+\-/=?^`{|}~]*$/.test(name) ? `${name} <${address}>` : `"${name.replace(/["\\]/g, '\\$&')}" <${address}>`;
+}
+
+/**
+ * Header values never carry line breaks, whatever a token or a name
+ * contained: a customer named "x\r\nBcc: …" cannot add a header.
+ */
+function oneLine(s: string): string {
+  return s.replace(/[\r\n]+/g, ' ').trim();
+}
+
+/** An address goes into a header as it is; anything that could end or extend the header is dropped. */
+function cleanAddress(s: string): string {
+  return s.replace(/[\r\n<>,;"]/g, '').trim();
+}
+
+const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** `Mon, 23 Nov 2026 07:47:40 +0000`, as RFC 5322 writes dates. */
+function rfc2822Date(d: Date): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${DAYS[d.getUTCDay()]}, ${d.getUTCDate()} ${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000`;
+}
+
+/**
+ * A rendered message as MIME, with the headers every herald message carries:
+ * List-Unsubscribe with the https link and a mailto, and RFC 8058 one-click.
+ * `id` is the Message-ID's local part; the domain is the From address's.
+ */
+export function composeRendered(r: RenderedMessage, o: { to: string; id: string; subjectPrefix?: string; headers?: Record<string, string> }): ComposedMessage {
+  const domain = r.from.address.split('@')[1] ?? 'localhost';
+  return composeMessage({
+    from: r.from,
+    ...(r.replyTo ? { replyTo: r.replyTo } : {}),
+    to: o.to,
+    subject: o.subjectPrefix ? `${o.subjectPrefix} ${r.subject}` : r.subject,
+    html: r.html,
+    text: r.text,
+    messageId: `${o.id}@${domain}`,
     headers: {
-      'List-Unsubscribe': `<${m.unsubscribeUrl}>, <${m.unsubscribeMailto}>`,
+      'List-Unsubscribe': `<${r.links.unsubscribe}>, <${r.links.unsubscribeMailto}>`,
       // RFC 8058 one-click: mailbox providers POST to the https link.
       'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
+      ...o.headers,
     },
-  };
+  });
 }

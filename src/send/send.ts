@@ -5,15 +5,13 @@ import { audienceCondition } from '../audience/audience.js';
 import { compileSegment } from '../audience/compile.js';
 import type { SiteLocales } from '../audience/recipients.js';
 import { linkSecret } from '../links/secret.js';
-import { signToken } from '../links/token.js';
-import { signAutoLoginToken } from '../links/auto-login.js';
-import { greeting } from '../render/greeting.js';
+import { createRenderer, type MessageSource, type TemplateSpec } from '../render/message.js';
 import { loadProducts, productTokens, type ProductToken } from '../render/products.js';
-import { prepareTemplate, type PreparedTemplate } from '../render/personalize.js';
 import { loadDeployed } from '../state/queries.js';
 import { effectiveStatus } from '../state/overrides.js';
-import { campaignSites, cancelledStatuses, openStatuses, sourceSchema, type Campaign, type Project, type Segment, type Site } from '../workspace/model.js';
-import { composeMessage } from './compose.js';
+import { campaignSites, cancelledStatuses, openStatuses, sourceSchema, type Campaign, type Project, type Segment } from '../workspace/model.js';
+import { composeRendered } from './compose.js';
+import { dkimKeys } from './dkim.js';
 import * as ledger from './ledger.js';
 import type { Transport } from './transport.js';
 
@@ -36,14 +34,6 @@ export interface SendResult {
   /** Rows settled as `suppressed` at claim time: their address was suppressed after materialisation. */
   suppressed: number;
   completed: boolean;
-}
-
-/** Deployed template spec: template.yaml plus the MJML body per locale. */
-interface TemplateSpec {
-  subject: Record<string, string>;
-  preheader?: Record<string, string>;
-  bodies: Record<string, string>;
-  texts?: Record<string, string>;
 }
 
 /**
@@ -89,6 +79,7 @@ export async function sendCampaign(db: Db, o: SendOptions): Promise<SendResult> 
   if (requeued > 0) o.log.warn({ campaign: o.campaign, requeued }, 'requeued messages abandoned by a stopped worker');
 
   const secret = await linkSecret(db, project.tracking?.secret_env ?? 'HERALD_SECRET');
+  const dkim = dkimKeys(project);
   const productRows = await loadProducts(db, schema, campaign.products ?? []);
   const productsByLocale = new Map<string, ProductToken[]>();
   const productsFor = (locale: string): ProductToken[] => {
@@ -96,20 +87,14 @@ export async function sendCampaign(db: Db, o: SendOptions): Promise<SendResult> 
     if (!p) productsByLocale.set(locale, (p = productTokens(productRows, locale)));
     return p;
   };
-  const prepared = new Map<string, PreparedTemplate>();
-  const templateFor = async (locale: string): Promise<PreparedTemplate> => {
-    let p = prepared.get(locale);
-    if (!p) {
-      p = await prepareTemplate({
-        mjml: template.bodies[locale]!,
-        subject: template.subject[locale]!,
-        preheader: template.preheader?.[locale],
-        text: template.texts?.[locale],
-        file: `templates/${campaign.template}/${locale}.mjml`,
-      });
-      prepared.set(locale, p);
-    }
-    return p;
+  const renderer = createRenderer({ project, secret, now: o.now });
+  const source: MessageSource = {
+    kind: 'campaign',
+    name: o.campaign,
+    title: campaign.title,
+    personalizedGreeting: campaign.personalized_greeting ?? false,
+    templateName: campaign.template,
+    template,
   };
 
   let sent = 0;
@@ -121,8 +106,8 @@ export async function sendCampaign(db: Db, o: SendOptions): Promise<SendResult> 
     suppressed += batch.suppressed;
     const outcomes = await Promise.all(
       batch.messages.map(async (m): Promise<ledger.Outcome> => {
-        const site = siteById.get(m.site)!;
-        const message = await buildMessage(m, site, await templateFor(m.locale), { campaign, name: o.campaign, project, secret, products: productsFor, now: o.now });
+        const rendered = await renderer.render(source, m, { products: productsFor(m.locale) });
+        const message = { ...composeRendered(rendered, { to: m.email, id: `${o.campaign}.${m.id}` }), dkim: dkim.get(m.site) };
         try {
           const { response } = await o.transport.send(message, { campaign: o.campaign, ledgerId: m.id });
           return { id: m.id, status: 'sent', response, messageId: String(message.messageId) };
@@ -138,41 +123,6 @@ export async function sendCampaign(db: Db, o: SendOptions): Promise<SendResult> 
   if (suppressed > 0) o.log.info({ campaign: o.campaign, suppressed }, 'skipped addresses suppressed since the audience was materialised');
   const completed = await ledger.completeIfDone(db, o.campaign);
   return { materialised, sent, failed, suppressed, completed };
-}
-
-async function buildMessage(
-  m: ledger.ClaimedMessage,
-  site: Site,
-  tpl: PreparedTemplate,
-  c: { campaign: Campaign; name: string; project: Project; secret: string; products: (locale: string) => ProductToken[]; now: Date },
-) {
-  // A list's contact who is not a customer is named by contact id instead.
-  const token = signToken({ p: 'unsubscribe', ...(m.customer_id !== null ? { c: m.customer_id } : { k: m.contact_id }), s: m.site, m: c.name }, c.secret);
-  const base = (c.project.tracking?.base_url ?? site.url).replace(/\/+$/, '');
-  const unsubscribe = `${base}/unsubscribe/${token}`;
-  // Only a shop customer has an account to log into; a list's contact gets the plain site link.
-  const autoLogin = m.customer_id !== null
-    ? `${site.url.replace(/\/+$/, '')}${site.auto_login_path ?? '/auto-login'}?token=${signAutoLoginToken(m.customer_id, m.site, c.secret, { now: c.now })}`
-    : site.url;
-  const rendered = tpl.render({
-    customer: { ...(m.tokens ?? {}), first_name: m.first_name, last_name: m.last_name, email: m.email, city: m.city },
-    greeting: greeting(m.locale, m.first_name, c.campaign.personalized_greeting ?? false),
-    site: { id: site.id, name: site.name, url: site.url, postal_address: site.postal_address ?? '', currency: site.currency, brand: site.brand ?? {} },
-    campaign: { name: c.name, title: c.campaign.title },
-    products: c.products(m.locale),
-    links: { unsubscribe, auto_login: autoLogin },
-  });
-  return composeMessage({
-    ledgerId: m.id,
-    campaign: c.name,
-    to: m.email,
-    site,
-    subject: rendered.subject,
-    html: rendered.html,
-    text: rendered.text,
-    unsubscribeUrl: unsubscribe,
-    unsubscribeMailto: `mailto:${site.sender.reply_to ?? site.sender.from}?subject=unsubscribe%20${token}`,
-  });
 }
 
 /** The SMTP reply of a failure, or the error's message when there was none. */

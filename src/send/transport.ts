@@ -1,22 +1,30 @@
 import { mkdirSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
-import type Mail from 'nodemailer/lib/mailer/index.js';
+import type { ComposedMessage } from './compose.js';
+import type { DkimKey } from './dkim.js';
 
 /**
  * Where messages go: an SMTP server, or the local outbox folder. Nothing leaves
- * the machine unless HERALD_SMTP_URL says where to.
+ * the machine unless HERALD_SMTP_URL says where to. Messages arrive composed
+ * (compose.ts); nodemailer carries them, pooling connections and DKIM-signing
+ * on the way out.
  */
 /** Which ledger row a message belongs to. */
 export interface MessageMeta {
   campaign: string;
-  ledgerId: number;
+  ledgerId: number | string;
+}
+
+export interface OutgoingMessage extends ComposedMessage {
+  /** Signs the message when its site has a DKIM key. */
+  dkim?: DkimKey;
 }
 
 export interface Transport {
   readonly description: string;
   /** Resolves with the server's reply when accepted; rejects with the error otherwise. */
-  send(message: Mail.Options, meta: MessageMeta): Promise<{ response: string }>;
+  send(message: OutgoingMessage, meta: MessageMeta): Promise<{ response: string }>;
   close(): void;
 }
 
@@ -31,7 +39,7 @@ export function smtpTransport(url: string, opts: { pool?: number } = {}): Transp
   return {
     description: url.replace(/\/\/[^@/]*@/, '//***@'),
     async send(message) {
-      const info = await t.sendMail(message);
+      const info = await t.sendMail(mailOptions(message));
       return { response: String(info.response) };
     },
     close() {
@@ -46,7 +54,7 @@ export function outboxTransport(dir: string): Transport {
   return {
     description: `outbox ${dir}`,
     async send(message, meta) {
-      const info = (await t.sendMail(message)) as unknown as { message: Buffer };
+      const info = (await t.sendMail(mailOptions(message))) as unknown as { message: Buffer };
       const folder = join(dir, meta.campaign);
       mkdirSync(folder, { recursive: true });
       const file = join(folder, `${meta.ledgerId}.eml`);
@@ -58,7 +66,15 @@ export function outboxTransport(dir: string): Transport {
   };
 }
 
-export function transportFromEnv(outboxDir: string): Transport {
+function mailOptions(m: OutgoingMessage) {
+  return {
+    raw: m.raw,
+    envelope: m.envelope,
+    ...(m.dkim ? { dkim: { domainName: m.dkim.domain, keySelector: m.dkim.selector, privateKey: m.dkim.privateKey } } : {}),
+  };
+}
+
+export function transportFromEnv(outboxDir: string, opts: { pool?: number } = {}): Transport {
   const url = process.env.HERALD_SMTP_URL;
-  return url ? smtpTransport(url) : outboxTransport(outboxDir);
+  return url ? smtpTransport(url, opts) : outboxTransport(outboxDir);
 }

@@ -201,6 +201,38 @@ export interface Site {
    * Path on the site that takes an auto-login token (as ?token=…) and logs the customer in; the shop checks it with verifyAutoLoginToken.
    */
   auto_login_path?: string;
+  /**
+   * Greetings for this site, per locale, overriding herald's built-in ones (the greeting token).
+   */
+  greetings?: {
+    [k: string]: {
+      /**
+       * Used when the campaign asks for a personal greeting and the first name is known; {first_name} is replaced by it.
+       */
+      personal: string;
+      /**
+       * Used otherwise.
+       */
+      generic: string;
+    };
+  };
+  /**
+   * Sign this site's messages with DKIM. The public key goes into DNS as <selector>._domainkey.<domain>.
+   */
+  dkim?: {
+    /**
+     * The DKIM selector.
+     */
+    selector: string;
+    /**
+     * The signing domain (d=); by default the domain of the From address.
+     */
+    domain?: string;
+    /**
+     * Name of the environment variable holding the PEM private key.
+     */
+    private_key_env: string;
+  };
 }
 /**
  * A daily window in which nothing is sent, in the workspace's timezone. It may span midnight.

@@ -163,7 +163,7 @@ describe('sendCampaign', () => {
       async send(message, meta) {
         const reply = await smtp.send(message, meta);
         if (late.length === 0) {
-          const other = message.to === 'anna@example.com' ? { email: 'boris@example.org', site: 'shop-ru' } : { email: 'anna@example.com', site: 'shop-en' };
+          const other = message.envelope.to === 'anna@example.com' ? { email: 'boris@example.org', site: 'shop-ru' } : { email: 'anna@example.com', site: 'shop-en' };
           late.push(other.email);
           await suppress({ ...other, reason: 'unsubscribed' });
         }

@@ -1,0 +1,129 @@
+import type { Address } from '../send/compose.js';
+import { messageLinks, type MessageLinks } from '../links/links.js';
+import type { PerLocale, Project, Sender, Site, Template, Variant } from '../workspace/model.js';
+import { greeting } from './greeting.js';
+import { prepareTemplate, type PreparedTemplate, type TokenContext } from './personalize.js';
+import type { ProductToken } from './products.js';
+
+/**
+ * One message for one recipient, rendered: the same path for a campaign send,
+ * a preview and a test send, so what a reviewer sees is what is sent.
+ *
+ * The template is a deployed spec (template.yaml with its bodies, partials
+ * inlined; see state/objects.ts), whether it comes from the database or from
+ * the working copy.
+ */
+export interface TemplateSpec extends Template {
+  bodies: Record<string, string>;
+  texts?: Record<string, string>;
+}
+
+/** Who a message goes to: a ledger row, a sample customer, or a list's contact. */
+export interface Recipient {
+  /** A shop customer, or null for a list's contact who is not one. */
+  customer_id: number | null;
+  contact_id?: number | null;
+  email: string;
+  first_name: string | null;
+  last_name: string | null;
+  city?: string | null;
+  country?: string | null;
+  site: string;
+  locale: string;
+  /** A list's extra CSV columns, as customer.* tokens. */
+  tokens?: Record<string, string | null> | null;
+}
+
+/** What a message is sent for: a campaign (with its variant, when A/B tested) or a trigger. */
+export interface MessageSource {
+  kind: 'campaign' | 'trigger';
+  name: string;
+  title: string;
+  personalizedGreeting: boolean;
+  templateName: string;
+  template: TemplateSpec;
+  variant?: Variant;
+}
+
+/** Event data a trigger's template shows (cart, order) and the products, per locale. */
+export interface MessageExtras {
+  products: ProductToken[];
+  cart?: Record<string, unknown>;
+  order?: Record<string, unknown>;
+}
+
+export interface RenderedMessage {
+  subject: string;
+  preheader: string;
+  html: string;
+  text: string;
+  from: Address;
+  replyTo?: string;
+  links: MessageLinks;
+  site: Site;
+}
+
+/**
+ * A renderer for one run: it compiles each (template, locale, subject) once
+ * and then only personalises. `now` signs the auto-login links' expiry.
+ */
+export interface Renderer {
+  render(source: MessageSource, r: Recipient, extras: MessageExtras): Promise<RenderedMessage>;
+}
+
+export function createRenderer(o: { project: Project; secret: string; now: Date }): Renderer {
+  const sites = new Map(o.project.sites.map((s) => [s.id, s]));
+  const prepared = new Map<string, Promise<PreparedTemplate>>();
+  const templateFor = (src: MessageSource, locale: string): Promise<PreparedTemplate> => {
+    const key = `${src.kind}/${src.name}\0${src.variant?.name ?? ''}\0${locale}`;
+    let p = prepared.get(key);
+    if (!p) {
+      const t = src.template;
+      p = prepareTemplate({
+        mjml: t.bodies[locale]!,
+        subject: pick(src.variant?.subject, locale) ?? t.subject[locale]!,
+        preheader: pick(t.preheader, locale),
+        text: t.texts?.[locale],
+        file: `templates/${src.templateName}/${locale}.mjml`,
+      });
+      prepared.set(key, p);
+    }
+    return p;
+  };
+
+  return {
+    async render(src, r, extras) {
+      const site = sites.get(r.site);
+      if (!site) throw new Error(`recipient of ${src.kind} ${src.name} is on site "${r.site}", which herald.yaml does not have`);
+      const links = messageLinks({ project: o.project, site, secret: o.secret, now: o.now, recipient: r, source: src });
+      const ctx: TokenContext = {
+        customer: { ...(r.tokens ?? {}), first_name: r.first_name, last_name: r.last_name, email: r.email, city: r.city ?? null, country: r.country ?? null, locale: r.locale },
+        greeting: greeting(r.locale, r.first_name, src.personalizedGreeting, site),
+        site: { id: site.id, name: site.name, url: site.url.replace(/\/+$/, ''), postal_address: site.postal_address ?? '', currency: site.currency, brand: site.brand ?? {} },
+        campaign: { name: src.name, title: src.title },
+        trigger: { name: src.name },
+        products: extras.products,
+        ...(extras.cart ? { cart: extras.cart } : {}),
+        ...(extras.order ? { order: extras.order } : {}),
+        links: { unsubscribe: links.unsubscribe, auto_login: links.autoLogin },
+      };
+      const rendered = (await templateFor(src, r.locale)).render(ctx);
+      const sender = sender_(site, src.template.from, src.variant?.from);
+      return { ...rendered, ...sender, links, site };
+    },
+  };
+}
+
+/** From and Reply-To: the variant's, else the template's, else the site's. */
+function sender_(site: Site, template?: Sender, variant?: Sender): { from: Address; replyTo?: string } {
+  const from: Address = {
+    address: variant?.address ?? template?.address ?? site.sender.from,
+    name: variant?.name ?? template?.name ?? site.sender.name ?? site.name,
+  };
+  const replyTo = variant?.reply_to ?? template?.reply_to ?? site.sender.reply_to;
+  return replyTo ? { from, replyTo } : { from };
+}
+
+function pick(v: PerLocale | undefined, locale: string): string | undefined {
+  return (v as Record<string, string> | undefined)?.[locale];
+}
