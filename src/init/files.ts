@@ -46,6 +46,7 @@ export const VSCODE_SETTINGS = {
     './schemas/segment.schema.json': ['segments/*.yaml'],
     './schemas/list.schema.json': ['lists/*.yaml'],
     './schemas/template.schema.json': ['templates/*/template.yaml'],
+    './schemas/preview.schema.json': ['templates/*/preview.yaml'],
     './schemas/campaign.schema.json': ['campaigns/*.yaml'],
     './schemas/trigger.schema.json': ['triggers/*.yaml'],
   },

@@ -4,7 +4,7 @@ import { UserError, type Problem } from '../errors.js';
 import { checkSchema, type SchemaKind } from './schema.js';
 import { readYaml } from './source.js';
 import { checkRules } from './rules.js';
-import type { Campaign, Entry, List, ListEntry, Project, Segment, Template, TemplateEntry, TextFile, Trigger, Workspace } from './model.js';
+import type { Campaign, Entry, List, ListEntry, Preview, Project, Segment, Template, TemplateEntry, TextFile, Trigger, Workspace } from './model.js';
 
 const NAME = /^[a-z0-9][a-z0-9_-]*$/;
 
@@ -67,7 +67,9 @@ export function loadWorkspace(dir: string): LoadResult {
       continue;
     }
     const e = read<Template>(file, 'template', name);
-    if (e) templates.set(name, { ...e, ...templateFiles(dir, name, problems) });
+    const previewFile = `templates/${name}/preview.yaml`;
+    const preview = existsSync(join(dir, previewFile)) ? read<Preview>(previewFile, 'preview', name) : undefined;
+    if (e) templates.set(name, { ...e, ...templateFiles(dir, name, problems), ...(preview ? { preview } : {}) });
   }
 
   // A file that failed its schema is left out of the model; rules over the rest

@@ -1,4 +1,4 @@
-import type { Campaign, Condition, List, Project, Segment, Template, Trigger } from './types.gen.js';
+import type { Campaign, Condition, List, Preview, Project, Segment, Template, Trigger } from './types.gen.js';
 import type { PathSegment, YamlSource } from './source.js';
 
 export type {
@@ -6,6 +6,7 @@ export type {
   Condition,
   List,
   PerLocale,
+  Preview,
   Project,
   Segment,
   Sender,
@@ -34,6 +35,8 @@ export interface TemplateEntry extends Entry<Template> {
   bodies: Record<string, TextFile>;
   /** locale → plain-text part. */
   texts: Record<string, TextFile>;
+  /** preview.yaml: sample data for herald preview and test-send. */
+  preview?: Entry<Preview>;
 }
 
 /** A list definition; its CSV is read by the list checks and by import. */

@@ -27,6 +27,7 @@ export interface WorkspaceFiles {
   template?: Template;
   campaign?: Campaign;
   trigger?: Trigger;
+  preview?: Preview;
 }
 /**
  * herald.yaml: the shop's sites, where its customer data lives, tracking, defaults and environments.
@@ -641,4 +642,69 @@ export interface Trigger {
    * Override of the default frequency cap, or false to ignore it.
    */
   frequency_cap?: FrequencyCap | false;
+}
+/**
+ * templates/<name>/preview.yaml: sample data herald preview and test-send render this template with when no database is configured (and for the event data of triggers).
+ */
+export interface Preview {
+  /**
+   * Sample recipients. Each renders a column of the preview; leave out locale to use it for every locale.
+   *
+   * @minItems 1
+   */
+  customers?: [
+    {
+      first_name?: string;
+      last_name?: string;
+      email: string;
+      city?: string;
+      country?: string;
+      /**
+       * A language code, optionally with a region: en, ru, pt-BR.
+       */
+      locale?: string;
+    },
+    ...{
+      first_name?: string;
+      last_name?: string;
+      email: string;
+      city?: string;
+      country?: string;
+      /**
+       * A language code, optionally with a region: en, ru, pt-BR.
+       */
+      locale?: string;
+    }[]
+  ];
+  /**
+   * Sample products, for a template whose campaign or trigger shows products.
+   */
+  products?: Product[];
+  /**
+   * A sample cart, for cart_abandoned triggers.
+   */
+  cart?: {
+    items: Product[];
+    url?: string;
+  };
+  /**
+   * A sample order, for order_total_over and cross_sell_after_purchase triggers.
+   */
+  order?: {
+    id?: string | number;
+    created_at?: string;
+    items: Product[];
+  };
+}
+export interface Product {
+  sku: string;
+  name: string;
+  category?: string;
+  /**
+   * In the site's currency; formatted for each locale.
+   */
+  price: number;
+  url?: string;
+  image_url?: string;
+  quantity?: number;
 }

@@ -1,3 +1,5 @@
+import { sitesRefusing, type SiteHosts } from '../../render/link-check.js';
+
 /**
  * A light scan of an MJML body's tags, for what the MJML compiler does not
  * report: tags closed out of order, text that MJML silently drops (a nunjucks
@@ -172,5 +174,25 @@ export function httpLinks(tags: readonly Tag[]): MarkupProblem[] {
         rule: 'http',
         severity: 'warning' as const,
       })),
+  );
+}
+
+/** Links to hosts outside the domains of the sites that send the template (see render/link-check.ts). */
+export function outsideLinks(tags: readonly Tag[], sites: readonly SiteHosts[]): MarkupProblem[] {
+  return tags.flatMap((t) =>
+    t.attributes
+      .filter((a) => a.name === 'href' || a.name === 'src' || a.name === 'background-url')
+      .flatMap((a) => {
+        const refusing = sitesRefusing(a.value, sites);
+        if (refusing.length === 0) return [];
+        const url = a.value.trim();
+        return [{
+          offset: a.start,
+          message: `link to ${new URL(url).hostname} is outside the domains of ${refusing.map((s) => s.site).join(', ')}`,
+          hint: `link to the site itself, or add "${new URL(url).hostname}" to domains: of ${refusing.map((s) => s.site).join(', ')} in herald.yaml`,
+          rule: 'link-domain',
+          severity: 'error' as const,
+        }];
+      }),
   );
 }

@@ -7,8 +7,10 @@ import type { Problem } from '../../errors.js';
 import { expandIncludes, lineStarts, positionIn, type ExpandedBody, type SourcePosition } from '../../render/partials.js';
 import { locate, problemAt, type PathSegment, type YamlSource } from '../source.js';
 import type { ListEntry, TemplateEntry, Workspace } from '../model.js';
+import { templateUses } from '../uses.js';
+import { siteHosts, type SiteHosts } from '../../render/link-check.js';
 import type { Check } from './index.js';
-import { httpLinks, missingAlt, scanMarkup, type MarkupProblem, type Tag } from './templates-markup.js';
+import { httpLinks, missingAlt, outsideLinks, scanMarkup, type MarkupProblem, type Tag } from './templates-markup.js';
 import { parseNunjucks, tokenUses } from './templates-nunjucks.js';
 import { ANY_CONTEXT, contextTree, matchToken, tokenProblem, type TokenUsage } from './templates-tokens.js';
 
@@ -55,22 +57,26 @@ interface BodyJob {
   file: string;
   expanded: ExpandedBody;
   usages: TokenUsage[];
+  /** The sites that send it, whose domains its links must stay within. */
+  sites: SiteHosts[];
   /** Everything the body's problems depend on: its file, its text with partials inlined, where it is used. */
   key: string;
 }
 
 // Bump when the body checks change, so cached results from an older herald are not reused.
-const BODY_CHECKS_VERSION = 1;
+const BODY_CHECKS_VERSION = 2;
 
 function bodyJobs(ws: Workspace, usages: Map<string, TokenUsage[]>, failed: ReadonlySet<string>): BodyJob[] {
+  const sitesOf = templateSiteHosts(ws);
   return [...ws.templates.values()].flatMap((t) => {
     const used = usagesOf(usages, t);
-    const usageKey = cacheKey(used);
+    const sites = sitesOf.get(t.name) ?? [];
+    const usageKey = cacheKey(used, sites);
     return Object.values(t.bodies)
       .filter((b) => !failed.has(b.file))
       .map((b) => {
         const expanded = expandIncludes(b.text, b.file, ws.partials);
-        return { file: b.file, expanded, usages: used, key: cacheKey(BODY_CHECKS_VERSION, b.file, expanded.text, usageKey) };
+        return { file: b.file, expanded, usages: used, sites, key: cacheKey(BODY_CHECKS_VERSION, b.file, expanded.text, usageKey) };
       });
   });
 }
@@ -79,13 +85,13 @@ function bodyJobs(ws: Workspace, usages: Map<string, TokenUsage[]>, failed: Read
 async function cachedBodyCheck(b: BodyJob): Promise<Problem[]> {
   const hit = cacheGet<Problem[]>('template-body', b.key);
   if (hit) return hit;
-  const problems = await checkBody(b.expanded, b.usages);
+  const problems = await checkBody(b.expanded, b.usages, b.sites);
   cachePut('template-body', b.key, problems);
   return problems;
 }
 
 /** One <locale>.mjml, after its partials are inlined; positions map back through them. */
-async function checkBody(body: ExpandedBody, usages: readonly TokenUsage[]): Promise<Problem[]> {
+async function checkBody(body: ExpandedBody, usages: readonly TokenUsage[], sites: readonly SiteHosts[]): Promise<Problem[]> {
   const at = (p: MarkupProblem): Problem => ({ ...body.originOf(p.offset), message: p.message, rule: p.rule, severity: p.severity, ...(p.hint ? { hint: p.hint } : {}) });
   const { tags, problems: structure } = scanMarkup(body.text);
   const out: Problem[] = [
@@ -93,6 +99,7 @@ async function checkBody(body: ExpandedBody, usages: readonly TokenUsage[]): Pro
     ...structure.map(at),
     ...missingAlt(tags).map(at),
     ...httpLinks(tags).map(at),
+    ...outsideLinks(tags, sites).map(at),
     ...nunjucksProblems(body.text, usages, body.origin),
   ];
   // A tag left open makes MJML nest what follows inside it, so its own errors
@@ -185,6 +192,18 @@ function yamlText(src: YamlSource, path: PathSegment[]): Locator {
   const exact = end - start - 2 * quote === node.value.length && src.lines.linePos(end).line === first.line;
   if (!exact) return fallback;
   return (line, column) => (line === 1 ? { file: src.file, line: first.line, column: first.col + quote + column - 1 } : fallback(line, column));
+}
+
+/** Per template, the hosts of each site that sends it; every site for a template nothing uses yet. */
+function templateSiteHosts(ws: Workspace): Map<string, SiteHosts[]> {
+  const sites = new Map(ws.project.spec.sites.map((s) => [s.id, s]));
+  const ids = new Map<string, Set<string>>();
+  for (const u of templateUses(ws, { unused: true })) {
+    const set = ids.get(u.template) ?? new Set<string>();
+    for (const s of u.sites) set.add(s);
+    ids.set(u.template, set);
+  }
+  return new Map([...ids].map(([t, set]) => [t, [...set].sort().flatMap((id) => (sites.has(id) ? [siteHosts(ws.project.spec, sites.get(id)!)] : []))]));
 }
 
 /**
