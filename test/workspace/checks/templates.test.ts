@@ -208,17 +208,17 @@ describe('templateChecks', () => {
           '<mjml>',
           '<mj-head><mj-attributes><mj-image padding="0" /></mj-attributes></mj-head>',
           '<mj-body><mj-section><mj-column>',
-          '<mj-image src="https://x/a.png" href="http://shop.example.com/a" />',
-          '<mj-image src="https://x/b.png" alt="" />',
-          '<mj-text><img src="https://x/c.png"> <a href="HTTP://shop.example.com">x</a> <a href="https://shop.example.com">y</a></mj-text>',
+          '<mj-image src="https://shop.example.com/img/a.png" href="http://shop.example.com/a" />',
+          '<mj-image src="https://shop.example.com/img/b.png" alt="" />',
+          '<mj-text><img src="https://shop.example.com/img/c.png"> <a href="HTTP://shop.example.com">x</a> <a href="https://shop.example.com">y</a></mj-text>',
           '</mj-column></mj-section></mj-body>',
           '</mjml>',
         ].join('\n'),
       }, { hints: true })).toEqual([
         'warning templates/hello/en.mjml:4:1: <mj-image> has no alt text [describe the image in alt="…", or write alt="" if it is only decoration]',
-        'warning templates/hello/en.mjml:4:33: link uses http: http://shop.example.com/a [use https://shop.example.com/a]',
+        'warning templates/hello/en.mjml:4:52: link uses http: http://shop.example.com/a [use https://shop.example.com/a]',
         'warning templates/hello/en.mjml:6:10: <img> has no alt text [describe the image in alt="…", or write alt="" if it is only decoration]',
-        'warning templates/hello/en.mjml:6:41: link uses http: HTTP://shop.example.com [use https://shop.example.com]',
+        'warning templates/hello/en.mjml:6:60: link uses http: HTTP://shop.example.com [use https://shop.example.com]',
       ]);
     });
 
