@@ -28,6 +28,14 @@ export function dbSpec(opts: GlobalOptions): string {
   return process.env.HERALD_DATABASE_URL || join(workspaceDir(opts), '.herald', 'db');
 }
 
+/**
+ * Whether a database was chosen (--db, --env, HERALD_DATABASE_URL) or the
+ * embedded one exists: commands that can work without one (preview) use it then.
+ */
+export function dbConfigured(opts: GlobalOptions): boolean {
+  return !!(opts.db || opts.env || process.env.HERALD_DATABASE_URL || existsSync(join(workspaceDir(opts), '.herald', 'db')));
+}
+
 /** The database URL of `--env NAME`, from the variable herald.yaml names for it. */
 function environmentUrl(opts: GlobalOptions): string {
   const file = join(workspaceDir(opts), 'herald.yaml');
@@ -46,8 +54,8 @@ function environmentUrl(opts: GlobalOptions): string {
   return url;
 }
 
-/** Opens the database, brings it up to the latest migration, runs `fn`, and always closes it. */
-export async function withDb<T>(opts: GlobalOptions, fn: (db: Db) => Promise<T>): Promise<T> {
+/** Opens the database and brings it up to the latest migration; the caller closes it. */
+export async function openMigratedDb(opts: GlobalOptions): Promise<Db> {
   const spec = dbSpec(opts);
   let db: Db;
   try {
@@ -56,11 +64,18 @@ export async function withDb<T>(opts: GlobalOptions, fn: (db: Db) => Promise<T>)
     throw unreachable(spec, err);
   }
   try {
-    try {
-      await migrate(db);
-    } catch (err) {
-      throw err instanceof UserError ? err : unreachable(db.where, err);
-    }
+    await migrate(db);
+  } catch (err) {
+    await db.close().catch(() => {});
+    throw err instanceof UserError ? err : unreachable(db.where, err);
+  }
+  return db;
+}
+
+/** Opens the migrated database, runs `fn`, and always closes it. */
+export async function withDb<T>(opts: GlobalOptions, fn: (db: Db) => Promise<T>): Promise<T> {
+  const db = await openMigratedDb(opts);
+  try {
     return await fn(db);
   } finally {
     await db.close().catch(() => {});

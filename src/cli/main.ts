@@ -131,6 +131,18 @@ program
   .action(run(() => import('./commands/token.js')));
 
 program
+  .command('preview')
+  .description('render every template × site × locale × A/B variant the workspace sends, for sample customers, into a static grid (index.html)')
+  .option('--out <dir>', 'where to write it (default: .herald/preview)')
+  .option('--customer <id...>', "render for these customers from the shop's data instead of samples")
+  .option('--screenshots', 'add PNG screenshots at 600 and 375 px (system Chromium; HERALD_CHROMIUM overrides /usr/bin/chromium)')
+  .option('--changed-since <git-ref>', 'only what changed since this ref, for pull requests')
+  .option('--json', 'print the grid as JSON')
+  .option('--serve', 'serve a live preview for authors, re-rendered on every save')
+  .option('--port <n>', 'port for --serve', '4400')
+  .action(run(() => import('./commands/preview.js')));
+
+program
   .command('send')
   .description('send a ready campaign (to $HERALD_SMTP_URL, else to the .herald/outbox folder)')
   .argument('<campaign>', 'campaign name')

@@ -24,6 +24,8 @@ export interface ExpandedBody {
   origin(line: number, column?: number): SourcePosition;
   /** Where the character at `offset` in `text` was written. */
   originOf(offset: number): SourcePosition;
+  /** The files the text was written in: the body and every partial it inlines. */
+  files: string[];
 }
 
 // A tag's attributes may hold ">" inside quotes.
@@ -124,6 +126,7 @@ export function expandIncludes(source: string, file: string, partials: Map<strin
   return {
     text,
     problems,
+    files: [...new Set([file, ...spans.map((s) => s.at.file)])],
     origin,
     originOf: (offset) => {
       const p = positionIn(outStarts, offset);

@@ -11,7 +11,7 @@ export interface ProductToken {
   price: string;
 }
 
-interface ProductRow {
+export interface ProductRow {
   sku: string;
   name: string;
   category: string;

@@ -1,0 +1,86 @@
+import { join, relative, resolve } from 'node:path';
+import * as core from '@actions/core';
+import { ExitError, UserError } from '../../errors.js';
+import { buildPreview } from '../../preview/preview.js';
+import { loadSamples, type Samples } from '../../preview/samples.js';
+import type { PreviewSummary } from '../../preview/write.js';
+import { dbConfigured, openMigratedDb, print, printJson, validWorkspace, withDb, workspaceDir, type GlobalOptions } from '../context.js';
+
+interface PreviewOpts extends GlobalOptions {
+  out?: string;
+  customer?: string[];
+  screenshots?: boolean;
+  changedSince?: string;
+  json?: boolean;
+  serve?: boolean;
+  port?: string;
+}
+
+export default async function preview(_args: string[], opts: PreviewOpts): Promise<void> {
+  if (opts.serve) return serve(opts);
+  const ws = await validWorkspace(opts);
+  const customerIds = (opts.customer ?? []).map(customerId);
+  const out = resolve(workspaceDir(opts), opts.out ?? join('.herald', 'preview'));
+  const run = async (samples: Samples) => buildPreview(ws, { out, samples, now: new Date(), screenshots: !!opts.screenshots, ...(opts.changedSince ? { changedSince: opts.changedSince } : {}) });
+  const result = dbConfigured(opts)
+    ? await withDb(opts, async (db) => run(await loadSamples(ws, { db, customerIds })))
+    : await run(await loadSamples(ws, { customerIds }));
+  await report(result.summary, out, opts, result.changed);
+  if (result.summary.cells.some((c) => c.problems.some((p) => p.severity === 'error'))) throw new ExitError(1);
+}
+
+function customerId(s: string): number {
+  const n = Number(s);
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw new UserError(`--customer ${s} is not a customer id`, 'give the shop\'s numeric customer id, for example --customer 42');
+  }
+  return n;
+}
+
+async function report(summary: PreviewSummary, out: string, opts: PreviewOpts, changed?: string[]): Promise<void> {
+  const rel = relative(process.cwd(), join(out, 'index.html'));
+  const where = rel.startsWith('..') ? join(out, 'index.html') : rel;
+  const problems = summary.cells.flatMap((c) => c.problems.map((p) => ({ cell: c.id, ...p })));
+  if (process.env.GITHUB_STEP_SUMMARY) await writeJobSummary(summary);
+  if (opts.json) {
+    printJson({ out, index: join(out, 'index.html'), ...(changed ? { changed } : {}), ...summary });
+    return;
+  }
+  if (changed && summary.cells.length === 0) print(`Nothing to preview: no template, campaign or trigger changed since ${opts.changedSince}.`);
+  for (const p of problems) print(`${p.cell}: ${p.severity}: ${p.message}`);
+  const errors = problems.filter((p) => p.severity === 'error').length;
+  print(
+    `${summary.cells.length} message${summary.cells.length === 1 ? '' : 's'} rendered with ${summary.samples}` +
+      `${opts.screenshots ? ', with screenshots' : ''}: ${errors} error${errors === 1 ? '' : 's'}, ${problems.length - errors} warning${problems.length - errors === 1 ? '' : 's'}. Open ${where}`,
+  );
+}
+
+/** In GitHub Actions, the grid's text as the job summary, so a reviewer sees it on the run's page. */
+async function writeJobSummary(summary: PreviewSummary): Promise<void> {
+  const rows = summary.cells.map((c) => [c.row, `${c.site} · ${c.locale}`, c.subject, c.from, `${c.kb} KB`, c.problems.map((p) => `${p.severity}: ${p.message}`).join('; ') || '—']);
+  await core.summary
+    .addHeading('herald preview', 2)
+    .addTable([[{ data: 'Message', header: true }, { data: 'Site · locale', header: true }, { data: 'Subject', header: true }, { data: 'From', header: true }, { data: 'Size', header: true }, { data: 'Problems', header: true }], ...rows])
+    .write();
+}
+
+/** --serve: runs until Ctrl-C or SIGTERM. */
+async function serve(opts: PreviewOpts): Promise<void> {
+  const port = Number(opts.port ?? 4400);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UserError(`--port ${opts.port} is not a port number`, 'give a number between 1 and 65535, for example --port 4400');
+  const { startPreviewServer } = await import('../../preview/serve.js');
+  const db = dbConfigured(opts) ? await openMigratedDb(opts) : undefined;
+  try {
+    const server = await startPreviewServer(workspaceDir(opts), { port, ...(db ? { db } : {}) }).catch((e: NodeJS.ErrnoException) => {
+      throw e.code === 'EADDRINUSE' ? new UserError(`port ${port} is in use`, 'pick another with --port') : e;
+    });
+    print(`Previewing ${workspaceDir(opts)} at ${server.url} (re-renders on save; Ctrl-C stops).`);
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    await server.close();
+  } finally {
+    await db?.close();
+  }
+}

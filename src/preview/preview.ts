@@ -1,0 +1,47 @@
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import type { Workspace } from '../workspace/model.js';
+import { screenshots as takeScreenshots } from './browser.js';
+import { affectedBy, changedFiles } from './changed.js';
+import { previewCells, renderCells, type RenderedCell } from './render.js';
+import type { Samples } from './samples.js';
+import { previewSummary, publish, writePreviewFiles, type PreviewSummary } from './write.js';
+
+export interface PreviewOptions {
+  out: string;
+  samples: Samples;
+  now: Date;
+  screenshots?: boolean;
+  /** Only what changed since this git ref. */
+  changedSince?: string;
+}
+
+export interface PreviewResult {
+  summary: PreviewSummary;
+  cells: RenderedCell[];
+  /** Files changed since the ref, with --changed-since. */
+  changed?: string[];
+}
+
+/**
+ * `herald preview`: render the cells, write them (and screenshots) into a
+ * staging folder beside `out`, then move it into place.
+ */
+export async function buildPreview(ws: Workspace, o: PreviewOptions): Promise<PreviewResult> {
+  const changed = o.changedSince !== undefined ? changedFiles(ws.dir, o.changedSince) : undefined;
+  const keep = changed ? affectedBy(ws, changed) : undefined;
+  const cells = await renderCells(ws, previewCells(ws, o.samples, keep), o.samples, o.now);
+  const summary = previewSummary(cells, o.samples.description, o.now, !!o.screenshots);
+  const note = o.changedSince !== undefined ? `Only what changed since ${o.changedSince}.` : undefined;
+  mkdirSync(dirname(o.out), { recursive: true });
+  const staging = mkdtempSync(join(dirname(o.out), `.${basename(o.out)}-`));
+  try {
+    writePreviewFiles(staging, cells, summary, note);
+    if (o.screenshots) await takeScreenshots(staging, cells.map((c) => c.id));
+    publish(staging, o.out);
+  } catch (e) {
+    rmSync(staging, { recursive: true, force: true });
+    throw e;
+  }
+  return { summary, cells, ...(changed ? { changed } : {}) };
+}

@@ -1,0 +1,131 @@
+import { randomBytes } from 'node:crypto';
+import { sitesRefusing, linksIn, siteHosts } from '../render/link-check.js';
+import { createRenderer, type Recipient, type TemplateSpec } from '../render/message.js';
+import { formatAddress } from '../send/compose.js';
+import { desiredObjects } from '../state/objects.js';
+import type { Workspace } from '../workspace/model.js';
+import { templateUses, type TemplateUse } from '../workspace/uses.js';
+import type { Samples } from './samples.js';
+
+/**
+ * Rendering for review: every template × site × locale × A/B variant the
+ * workspace sends, for sample recipients, through the same renderer as a real
+ * send. Each cell carries what a reviewer checks at a glance (subject,
+ * preheader, From, size) and the problems a mail client or a spam filter
+ * would find in the rendered message.
+ */
+export interface PreviewCell {
+  /** A path-safe id, also the cell's file name without extension: `campaign-winback/shop-en.en`. */
+  id: string;
+  /** The grid's row: the campaign, trigger or template, and the variant. */
+  row: string;
+  use: TemplateUse;
+  site: string;
+  locale: string;
+  recipient: Recipient;
+}
+
+export interface CellProblem {
+  severity: 'error' | 'warning';
+  message: string;
+}
+
+export interface RenderedCell extends PreviewCell {
+  subject: string;
+  preheader: string;
+  from: string;
+  replyTo?: string;
+  html: string;
+  text: string;
+  bytes: number;
+  problems: CellProblem[];
+}
+
+/** Gmail clips a message's HTML past this size and hides the rest behind a link. */
+export const GMAIL_CLIP_BYTES = 102 * 1024;
+
+/** The cells to render: every use of a template (or only those `keep` accepts) on each of its sites and their locales. */
+export function previewCells(ws: Workspace, samples: Samples, keep: (use: TemplateUse) => boolean = () => true): PreviewCell[] {
+  const sites = new Map(ws.project.spec.sites.map((s) => [s.id, s]));
+  const cells: PreviewCell[] = [];
+  for (const use of templateUses(ws, { unused: true }).filter(keep)) {
+    const row = `${use.kind}-${use.name}${use.variant ? `.${use.variant.name}` : ''}`;
+    for (const siteId of use.sites) {
+      const site = sites.get(siteId);
+      if (!site) continue;
+      for (const locale of site.locales) {
+        const recipients = samples.recipients(use, site, locale);
+        recipients.forEach((recipient, i) => {
+          const suffix = recipients.length > 1 ? `.${recipient.customer_id ?? i + 1}` : '';
+          cells.push({ id: `${row}/${site.id}.${locale}${suffix}`, row, use, site: site.id, locale, recipient });
+        });
+      }
+    }
+  }
+  return cells;
+}
+
+export async function renderCells(ws: Workspace, cells: readonly PreviewCell[], samples: Samples, now: Date): Promise<RenderedCell[]> {
+  const project = ws.project.spec;
+  const templates = new Map(desiredObjects(ws).filter((o) => o.kind === 'template').map((o) => [o.name, o.spec as unknown as TemplateSpec]));
+  // Previews are shared in pull requests: their links are signed with a
+  // throwaway secret, so no preview ever holds a working login for a real customer.
+  const renderer = createRenderer({ project, secret: randomBytes(32).toString('base64url'), now });
+  const sites = new Map(project.sites.map((s) => [s.id, s]));
+  const out: RenderedCell[] = [];
+  for (const cell of cells) {
+    const site = sites.get(cell.site)!;
+    const template = templates.get(cell.use.template)!;
+    const source = {
+      kind: cell.use.kind === 'trigger' ? ('trigger' as const) : ('campaign' as const),
+      name: cell.use.name,
+      title: cell.use.title,
+      personalizedGreeting: cell.use.personalizedGreeting,
+      templateName: cell.use.template,
+      template,
+      ...(cell.use.variant ? { variant: cell.use.variant } : {}),
+    };
+    const m = await renderer.render(source, cell.recipient, samples.extras(cell.use, site, cell.locale));
+    out.push({
+      ...cell,
+      subject: m.subject,
+      preheader: m.preheader,
+      from: formatDisplay(m.from),
+      ...(m.replyTo ? { replyTo: m.replyTo } : {}),
+      html: m.html,
+      text: m.text,
+      bytes: Buffer.byteLength(m.html),
+      problems: messageProblems(m.html, m.text, [siteHosts(project, site)]),
+    });
+  }
+  return out;
+}
+
+/** `Name <address>` as a person reads it (not RFC 2047-encoded). */
+function formatDisplay(a: { name?: string; address: string }): string {
+  return a.name ? `${a.name} <${a.address}>` : formatAddress(a);
+}
+
+/**
+ * What a mail client or spam filter would object to in a rendered message.
+ * Validation finds these in the template's own markup; here they are found in
+ * what tokens produced too (a product's image, a link from the shop's data).
+ */
+export function messageProblems(html: string, text: string, sites: Parameters<typeof sitesRefusing>[1]): CellProblem[] {
+  const out: CellProblem[] = [];
+  const bytes = Buffer.byteLength(html);
+  if (bytes > GMAIL_CLIP_BYTES) out.push({ severity: 'warning', message: `the HTML is ${Math.round(bytes / 1024)} KB; Gmail clips messages over 102 KB` });
+  const noAlt = [...html.matchAll(/<img\b(?:[^>"']|"[^"]*"|'[^']*')*>/gi)].filter((m) => !/\salt\s*=/i.test(m[0])).length;
+  if (noAlt > 0) out.push({ severity: 'warning', message: `${noAlt} image${noAlt === 1 ? ' has' : 's have'} no alt text` });
+  const links = linksIn(html);
+  const http = [...new Set(links.filter((l) => /^\s*http:\/\//i.test(l.url)).map((l) => l.url.trim()))];
+  for (const url of http) out.push({ severity: 'warning', message: `link uses http: ${url}` });
+  const outside = new Map<string, string[]>();
+  for (const l of links) {
+    const refusing = sitesRefusing(l.url, sites);
+    if (refusing.length > 0) outside.set(new URL(l.url.trim()).hostname, refusing.map((s) => s.site));
+  }
+  for (const [host, refusing] of outside) out.push({ severity: 'error', message: `link to ${host} is outside the domains of ${refusing.join(', ')}` });
+  if (text.trim() === '') out.push({ severity: 'warning', message: 'the text part is empty: write <locale>.txt, or give the HTML some text' });
+  return out;
+}
