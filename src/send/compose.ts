@@ -45,7 +45,7 @@ export function composeMessage(m: ComposeInput): ComposedMessage {
     header('From', formatAddress(m.from)),
     ...(m.replyTo ? [header('Reply-To', cleanAddress(m.replyTo))] : []),
     header('To', cleanAddress(m.to)),
-    header('Subject', libmime.encodeWords(oneLine(m.subject), 'B', 52)),
+    header('Subject', headerText(oneLine(m.subject))),
     header('Date', rfc2822Date(m.date ?? new Date())),
     header('Message-ID', `<${oneLine(m.messageId)}>`),
     ...Object.entries(m.headers ?? {}).map(([k, v]) => header(k, libmime.encodeWords(oneLine(v), 'B', 52))),
@@ -82,8 +82,20 @@ export function formatAddress(a: Address): string {
   const address = cleanAddress(a.address);
   const name = oneLine(a.name ?? '');
   if (!name) return address;
-  if (/[^\x20-\x7e]/.test(name)) return `${libmime.encodeWords(name, 'B', 52)} <${address}>`;
+  const text = headerText(name);
+  if (text !== name) return `${text} <${address}>`;
   return /^[\w !#$%&'*+\-/=?^`{|}~]*$/.test(name) ? `${name} <${address}>` : `"${name.replace(/["\\]/g, '\\$&')}" <${address}>`;
+}
+
+/**
+ * Text for the Subject or a display name: as it is when it is printable ASCII
+ * that folds, else RFC 2047 B-words throughout. libmime's encodeWords would
+ * leave the ASCII around non-ASCII words bare, where a reader parses it: `<x@y>`
+ * or `"` in a display name, `=?utf-8?…?=` that decodes, control characters, or
+ * a word too long to fold under the 998-byte line limit.
+ */
+function headerText(s: string): string {
+  return /^[\x20-\x7e]*$/.test(s) && !s.includes('=?') && !/\S{77}/.test(s) ? s : libmime.encodeWord(s, 'B', 52);
 }
 
 /**
