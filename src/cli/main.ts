@@ -143,6 +143,18 @@ program
   .action(run(() => import('./commands/preview.js')));
 
 program
+  .command('test-send')
+  .description('send real rendered messages from the working copy, subject prefixed [TEST], to your own inbox; never in the ledger or reports')
+  .argument('<campaign|trigger|template>', 'what to send; campaign/NAME, trigger/NAME or template/NAME when names clash')
+  .requiredOption('--to <email...>', 'the inboxes to send to')
+  .option('--customer <id>', "render for this customer from the shop's data instead of a sample")
+  .option('--site <id>', "the site to send for (default: the customer's, else the first)")
+  .option('--locale <locale>', "the locale (default: the customer's, else the site's default)")
+  .option('--variant <name>', 'only this A/B variant (default: one message per variant)')
+  .option('--json', 'print what was sent as JSON')
+  .action(run(() => import('./commands/test-send.js')));
+
+program
   .command('send')
   .description('send a ready campaign (to $HERALD_SMTP_URL, else to the .herald/outbox folder)')
   .argument('<campaign>', 'campaign name')

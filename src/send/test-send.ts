@@ -1,0 +1,121 @@
+import { randomUUID } from 'node:crypto';
+import { UserError } from '../errors.js';
+import { createRenderer, type TemplateSpec } from '../render/message.js';
+import type { Samples } from '../preview/samples.js';
+import { desiredObjects } from '../state/objects.js';
+import type { Site, Workspace } from '../workspace/model.js';
+import { templateUses, type TemplateUse } from '../workspace/uses.js';
+import { composeRendered } from './compose.js';
+import type { DkimKey } from './dkim.js';
+import type { Transport } from './transport.js';
+
+/**
+ * `herald test-send`: real messages, rendered from the working copy exactly as
+ * a send would render them, to a marketer's own inbox before launch. The
+ * subject says [TEST], an X-Herald-Test header marks them, and they never
+ * touch the ledger: no report counts them and the campaign still sends to
+ * everyone later.
+ */
+export interface TestSendOptions {
+  /** A campaign, trigger or template name; `campaign/x`, `trigger/x` or `template/x` when names clash. */
+  target: string;
+  to: string[];
+  variant?: string;
+  site?: string;
+  locale?: string;
+  samples: Samples;
+  secret: string;
+  transport: Transport;
+  dkim: Map<string, DkimKey>;
+  now: Date;
+}
+
+export interface TestSent {
+  to: string;
+  subject: string;
+  variant?: string;
+  site: string;
+  locale: string;
+  recipient: string;
+  messageId: string;
+  response: string;
+}
+
+export async function testSend(ws: Workspace, o: TestSendOptions): Promise<TestSent[]> {
+  const uses = pickUses(ws, o.target, o.variant);
+  const templates = new Map(desiredObjects(ws).filter((d) => d.kind === 'template').map((d) => [d.name, d.spec as unknown as TemplateSpec]));
+  const renderer = createRenderer({ project: ws.project.spec, secret: o.secret, now: o.now });
+  const sent: TestSent[] = [];
+  for (const use of uses) {
+    const site = pickSite(ws, use, o.site);
+    const recipient = pickRecipient(use, site, o);
+    const rendered = await renderer.render(
+      {
+        kind: use.kind === 'trigger' ? 'trigger' : 'campaign',
+        name: use.name,
+        title: use.title,
+        personalizedGreeting: use.personalizedGreeting,
+        templateName: use.template,
+        template: templates.get(use.template)!,
+        ...(use.variant ? { variant: use.variant } : {}),
+      },
+      recipient,
+      o.samples.extras(use, site, recipient.locale),
+    );
+    for (const to of o.to) {
+      const id = `test.${randomUUID()}`;
+      const message = composeRendered(rendered, { to, id, subjectPrefix: '[TEST]', headers: { 'X-Herald-Test': `${use.kind}/${use.name}${use.variant ? ` variant ${use.variant.name}` : ''}` } });
+      const { response } = await o.transport.send({ ...message, ...(o.dkim.has(site.id) ? { dkim: o.dkim.get(site.id)! } : {}) }, { campaign: 'test-sends', ledgerId: id });
+      sent.push({
+        to,
+        subject: `[TEST] ${rendered.subject}`,
+        ...(use.variant ? { variant: use.variant.name } : {}),
+        site: site.id,
+        locale: recipient.locale,
+        recipient: recipient.email,
+        messageId: message.messageId,
+        response,
+      });
+    }
+  }
+  return sent;
+}
+
+/** The uses the target names: every A/B variant unless one is picked. */
+function pickUses(ws: Workspace, target: string, variant?: string): TemplateUse[] {
+  const [kind, name] = target.includes('/') ? (target.split('/', 2) as [string, string]) : [undefined, target];
+  if (kind !== undefined && !['campaign', 'trigger', 'template'].includes(kind)) {
+    throw new UserError(`"${target}" is not a campaign, trigger or template`, 'write campaign/<name>, trigger/<name> or template/<name>, or just the name');
+  }
+  const all = templateUses(ws);
+  let uses = all.filter((u) => u.name === name && (kind === undefined || u.kind === kind) && u.kind !== 'template');
+  if ((kind === undefined || kind === 'template') && uses.length === 0 && ws.templates.has(name)) {
+    uses = [{ kind: 'template', name, title: ws.templates.get(name)!.spec.description ?? name, template: name, sites: ws.project.spec.sites.map((s) => s.id), personalizedGreeting: true, context: 'campaign', products: [] }];
+  }
+  if (uses.length === 0) {
+    throw new UserError(`no campaign, trigger or template "${target}" in the workspace`, 'check the name: `herald state list` shows what is deployed, campaigns/, triggers/ and templates/ what is in git');
+  }
+  const kinds = new Set(uses.map((u) => u.kind));
+  if (kinds.size > 1) throw new UserError(`"${name}" is both a ${[...kinds].join(' and a ')}`, `write ${[...kinds].map((k) => `${k}/${name}`).join(' or ')}`);
+  if (variant === undefined) return uses;
+  const picked = uses.filter((u) => u.variant?.name === variant);
+  if (picked.length === 0) {
+    const names = uses.flatMap((u) => (u.variant ? [u.variant.name] : []));
+    throw new UserError(`${uses[0]!.kind} "${name}" has no variant "${variant}"`, names.length ? `its variants: ${names.join(', ')}` : 'it has no A/B test; leave out --variant');
+  }
+  return picked;
+}
+
+function pickSite(ws: Workspace, use: TemplateUse, wanted?: string): Site {
+  const id = wanted ?? use.sites[0]!;
+  if (!use.sites.includes(id)) throw new UserError(`${use.kind} "${use.name}" does not send for site "${id}"`, `its sites: ${use.sites.join(', ')}`);
+  return ws.project.spec.sites.find((s) => s.id === id)!;
+}
+
+function pickRecipient(use: TemplateUse, site: Site, o: TestSendOptions) {
+  const locale = o.locale ?? site.default_locale;
+  if (!site.locales.includes(locale)) throw new UserError(`site ${site.id} does not write in "${locale}"`, `its locales: ${site.locales.join(', ')}`);
+  const [recipient] = o.samples.recipients(use, site, locale);
+  if (!recipient) throw new UserError(`no sample customer for ${site.id} in ${locale}`, 'pick another --site or --locale, or leave out --customer');
+  return recipient;
+}

@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest';
+import { loadSamples } from '../../src/preview/samples.js';
+import { ledgerCounts } from '../../src/send/ledger.js';
+import { testSend } from '../../src/send/test-send.js';
+import { smtpTransport } from '../../src/send/transport.js';
+import { verifyAutoLoginToken } from '../../src/links/auto-login.js';
+import { loadWorkspace } from '../../src/workspace/load.js';
+import { createTestDb } from '../support/db.js';
+import { createShop } from '../support/shop.js';
+import { applyDir } from '../support/apply.js';
+import { startSmtpSink } from '../support/smtp.js';
+import { exampleWorkspace } from '../support/workspace.js';
+import { useCleanups } from '../support/cleanup.js';
+
+const NOW = new Date('2026-11-20T12:00:00Z');
+const cleanup = useCleanups();
+
+async function setup() {
+  const ws = exampleWorkspace();
+  const sink = await startSmtpSink();
+  const transport = smtpTransport(sink.url);
+  cleanup(ws.remove, () => sink.close(), () => transport.close());
+  const { workspace } = loadWorkspace(ws.dir);
+  return { workspace: workspace!, sink, transport, dir: ws.dir };
+}
+
+describe('testSend', () => {
+  it('sends one [TEST] message per A/B variant to each inbox, marked, from the working copy', async () => {
+    const { workspace, sink, transport } = await setup();
+    const samples = await loadSamples(workspace);
+    const sent = await testSend(workspace, { target: 'shoe-care-week', to: ['marketer@example.com', 'boss@example.com'], samples, secret: 's', transport, dkim: new Map(), now: NOW, locale: 'ru' });
+    expect(sent.map((s) => [s.to, s.variant, s.locale])).toEqual([
+      ['marketer@example.com', 'care-tips', 'ru'],
+      ['boss@example.com', 'care-tips', 'ru'],
+      ['marketer@example.com', 'discount', 'ru'],
+      ['boss@example.com', 'discount', 'ru'],
+    ]);
+    expect(sink.envelopes).toEqual([['marketer@example.com'], ['boss@example.com'], ['marketer@example.com'], ['boss@example.com']]);
+    // Each variant's own subject, rendered for the sample customer, behind [TEST].
+    expect(sink.messages.map((m) => m.subject)).toEqual([
+      '[TEST] Ольга, сохраните обувь как новую',
+      '[TEST] Ольга, сохраните обувь как новую',
+      '[TEST] Скидка 15% на уход за обувью — только эту неделю',
+      '[TEST] Скидка 15% на уход за обувью — только эту неделю',
+    ]);
+    expect(sink.messages[0]!.headers.get('x-herald-test')).toBe('campaign/shoe-care-week variant care-tips');
+    expect(sink.messages[0]!.html).toContain('Здравствуйте, Ольга!');
+    // Every test message has its own id, never one a ledger row could have.
+    const ids = sink.messages.map((m) => m.messageId);
+    expect(new Set(ids).size).toBe(4);
+    for (const id of ids) expect(id).toMatch(/^<test\.[0-9a-f-]{36}@shop\.example\.com>$/);
+  });
+
+  it("renders the working copy, not what is deployed, and leaves the campaign's ledger alone", async () => {
+    const { workspace, sink, transport, dir } = await setup();
+    const db = await createTestDb();
+    cleanup(() => db.dispose());
+    await createShop(db, {
+      customers: [{ id: 7, email: 'real@example.com', first_name: 'Wilhelmina', last_name: 'Real', site: 'shop-en', locale: 'en' }],
+      products: [
+        { sku: 'SH-001', category: 'shoes', name: 'Trail Boot', price: 129.9 },
+        { sku: 'OW-001', category: 'outerwear', name: 'Wool Coat', price: 1249.5 },
+        { sku: 'BG-001', category: 'bags', name: 'Tote', price: 99 },
+        { sku: 'AC-002', category: 'accessories', name: 'Scarf', price: 39 },
+      ],
+    });
+    await applyDir(db, dir, { now: NOW });
+    const samples = await loadSamples(workspace, { db, customerIds: [7] });
+    const sent = await testSend(workspace, { target: 'campaign/winback', to: ['marketer@example.com'], samples, secret: 'secret', transport, dkim: new Map(), now: NOW });
+    expect(sent).toHaveLength(1);
+    const m = sink.messages[0]!;
+    expect(m.subject).toBe('[TEST] Wilhelmina, it has been a while');
+    expect(m.html).toContain('Dear Wilhelmina,');
+    // The shop's own products, priced for the site.
+    expect(m.html).toContain('Wool Coat');
+    expect(m.html).toContain('€1,249.50');
+    // The auto-login link works for the chosen customer, as it would in the real send.
+    const token = /auto-login\?token=([\w.-]+)/.exec(m.html ?? '')?.[1];
+    expect(verifyAutoLoginToken(token!, 'secret', NOW)).toMatchObject({ ok: true, login: { customerId: 7, site: 'shop-en' } });
+    // Nothing in the ledger: the campaign has not started, and reports see nothing.
+    expect(await ledgerCounts(db, 'winback')).toEqual({ recipients: 0, queued: 0, claimed: 0, sent: 0, failed: 0, suppressed: 0 });
+    const [runs] = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM herald.campaign_runs');
+    expect(runs!.n).toBe(0);
+  });
+
+  it('names what is wrong with a target, variant, site or locale', async () => {
+    const { workspace, transport } = await setup();
+    const samples = await loadSamples(workspace);
+    const base = { to: ['m@example.com'], samples, secret: 's', transport, dkim: new Map(), now: NOW };
+    await expect(testSend(workspace, { ...base, target: 'nope' })).rejects.toThrow('no campaign, trigger or template "nope" in the workspace');
+    await expect(testSend(workspace, { ...base, target: 'shoe-care-week', variant: 'x' })).rejects.toThrow('campaign "shoe-care-week" has no variant "x"');
+    await expect(testSend(workspace, { ...base, target: 'winback', variant: 'x' })).rejects.toThrow('campaign "winback" has no variant "x"');
+    await expect(testSend(workspace, { ...base, target: 'winback', site: 'shop-xx' })).rejects.toThrow('campaign "winback" does not send for site "shop-xx"');
+    await expect(testSend(workspace, { ...base, target: 'winback', locale: 'fr' })).rejects.toThrow('site shop-en does not write in "fr"');
+    await expect(testSend(workspace, { ...base, target: 'widget/winback' })).rejects.toThrow('"widget/winback" is not a campaign, trigger or template');
+  });
+
+  it('sends a template nothing uses yet, and a trigger with its event data', async () => {
+    const { workspace, sink, transport } = await setup();
+    const samples = await loadSamples(workspace);
+    await testSend(workspace, { target: 'abandoned-cart', to: ['m@example.com'], samples, secret: 's', transport, dkim: new Map(), now: NOW });
+    expect(sink.messages[0]!.subject).toMatch(/^\[TEST\] /);
+    expect(sink.messages[0]!.headers.get('x-herald-test')).toBe('trigger/abandoned-cart');
+    // The sample cart's items are in the message.
+    expect(sink.messages[0]!.html).toContain('Sample product SAMPLE-1');
+  });
+});
