@@ -27,9 +27,12 @@ export function sitesRefusing(url: string, sites: readonly SiteHosts[]): SiteHos
   return sites.filter((s) => !s.hosts.some((h) => host === h || host.endsWith(`.${h}`)));
 }
 
-/** The href and src values of an HTML (or MJML) text, with their offsets. */
+/**
+ * What a reader sees or follows in rendered HTML: the href of links and the
+ * src of images. A stylesheet MJML links in the head (a web font) is neither.
+ */
 export function linksIn(html: string): { url: string; offset: number }[] {
-  return [...html.matchAll(/\s(?:href|src)\s*=\s*(?:"([^"]*)"|'([^']*)')/gi)].map((m) => ({ url: m[1] ?? m[2] ?? '', offset: m.index }));
+  return [...html.matchAll(/<(?:a|area|img)\b(?:[^>"']|"[^"]*"|'[^']*')*?\s(?:href|src)\s*=\s*(?:"([^"]*)"|'([^']*)')/gi)].map((m) => ({ url: m[1] ?? m[2] ?? '', offset: m.index }));
 }
 
 function hostOf(url: string): string | undefined {
