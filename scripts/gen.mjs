@@ -2,8 +2,10 @@
 // Generates the committed files that are derived from others:
 //   src/workspace/types.gen.ts  from schemas/*.schema.json (json-schema-to-typescript)
 //   src/db/migrations.gen.ts    from src/db/migrations/*.sql (embedded, so dist/ needs no .sql files)
+//   docs/tokens.md              from the token catalog in src/render/tokens.ts (read from the build in dist/)
 // `npm run gen` writes them; `node scripts/gen.mjs --check` fails when they are stale.
 // test/generated.test.ts runs the same check in the suite.
+import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,21 +46,27 @@ function migrationsFile() {
   return `${BANNER}export interface Migration {\n  id: number;\n  name: string;\n  sql: string;\n}\n\nexport const migrations: Migration[] = [\n${items.join('\n')}\n];\n`;
 }
 
+async function tokensDoc() {
+  const { tokenCatalogMarkdown } = await import('../dist/render/token-docs.js');
+  return tokenCatalogMarkdown();
+}
+
 export async function generated() {
   return [
     { path: 'src/workspace/types.gen.ts', content: await typesFile() },
     { path: 'src/db/migrations.gen.ts', content: migrationsFile() },
+    { path: 'docs/tokens.md', content: await tokensDoc() },
   ];
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const check = process.argv.includes('--check');
   let stale = 0;
-  for (const { path, content } of await generated()) {
+  const sync = ({ path, content }) => {
     const file = join(root_, path);
     let current = '';
     try { current = readFileSync(file, 'utf8'); } catch { /* missing counts as stale */ }
-    if (current === content) continue;
+    if (current === content) return;
     if (check) {
       console.error(`${path} is out of date: run \`npm run gen\` and commit it.`);
       stale++;
@@ -66,6 +74,11 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
       writeFileSync(file, content);
       console.log(`wrote ${path}`);
     }
-  }
+  };
+  // Types first: the build that the docs are read from needs them.
+  sync({ path: 'src/workspace/types.gen.ts', content: await typesFile() });
+  sync({ path: 'src/db/migrations.gen.ts', content: migrationsFile() });
+  if (!check) execFileSync(process.execPath, [join(root_, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root_, 'tsconfig.build.json')], { stdio: 'inherit' });
+  sync({ path: 'docs/tokens.md', content: await tokensDoc() });
   process.exitCode = stale ? 1 : 0;
 }

@@ -32,9 +32,9 @@ type SampleProduct = NonNullable<Preview['products']>[number];
 
 /** The built-in sample, used where a template has no preview.yaml. */
 const BUILT_IN: Record<string, SampleCustomer> = {
-  en: { first_name: 'Anna', last_name: 'Schmidt', email: 'anna.schmidt@example.com', city: 'Berlin', country: 'DE' },
-  ru: { first_name: 'Ольга', last_name: 'Иванова', email: 'olga.ivanova@example.com', city: 'Москва', country: 'RU' },
-  de: { first_name: 'Jonas', last_name: 'Weber', email: 'jonas.weber@example.com', city: 'Hamburg', country: 'DE' },
+  en: { first_name: 'Anna', last_name: 'Schmidt', email: 'anna.schmidt@example.com', city: 'Berlin', country: 'DE', birthday: '1990-03-12' },
+  ru: { first_name: 'Ольга', last_name: 'Иванова', email: 'olga.ivanova@example.com', city: 'Москва', country: 'RU', birthday: '1988-11-30' },
+  de: { first_name: 'Jonas', last_name: 'Weber', email: 'jonas.weber@example.com', city: 'Hamburg', country: 'DE', birthday: '1993-07-04' },
 };
 
 function builtInProducts(site: Site, skus: readonly string[]): SampleProduct[] {
@@ -61,6 +61,7 @@ export async function loadSamples(ws: Workspace, opts: { db?: Db; customerIds?: 
       last_name: c.last_name ?? null,
       city: c.city ?? null,
       country: c.country ?? null,
+      birthday: c.birthday ?? null,
       site: site.id,
       locale,
     }));
@@ -132,9 +133,9 @@ async function shopSamples(db: Db, ws: Workspace, ids: number[]): Promise<ShopSa
   }
   const rows = await db.query<Recipient & { id: number }>(
     ids.length > 0
-      ? `SELECT id, id AS customer_id, email, first_name, last_name, city, country, site, locale
+      ? `SELECT id, id AS customer_id, email, first_name, last_name, city, country, to_char(birthday, 'YYYY-MM-DD') AS birthday, site, locale
            FROM ${schema}.customers WHERE id = ANY($1::bigint[]) ORDER BY id`
-      : `SELECT DISTINCT ON (site, locale) id, id AS customer_id, email, first_name, last_name, city, country, site, locale
+      : `SELECT DISTINCT ON (site, locale) id, id AS customer_id, email, first_name, last_name, city, country, to_char(birthday, 'YYYY-MM-DD') AS birthday, site, locale
            FROM ${schema}.customers WHERE email IS NOT NULL AND site = ANY($1::text[])
           ORDER BY site, locale, id`,
     [ids.length > 0 ? ids : project.sites.map((s) => s.id)],

@@ -28,6 +28,8 @@ export interface Recipient {
   last_name: string | null;
   city?: string | null;
   country?: string | null;
+  /** YYYY-MM-DD */
+  birthday?: string | null;
   site: string;
   locale: string;
   /** A list's extra CSV columns, as customer.* tokens. */
@@ -97,7 +99,16 @@ export function createRenderer(o: { project: Project; secret: string; now: Date 
       if (!site) throw new Error(`recipient of ${src.kind} ${src.name} is on site "${r.site}", which herald.yaml does not have`);
       const links = messageLinks({ project: o.project, site, secret: o.secret, now: o.now, recipient: r, source: src });
       const ctx: TokenContext = {
-        customer: { ...(r.tokens ?? {}), first_name: r.first_name, last_name: r.last_name, email: r.email, city: r.city ?? null, country: r.country ?? null, locale: r.locale },
+        customer: {
+          ...(r.tokens ?? {}),
+          first_name: r.first_name,
+          last_name: r.last_name,
+          email: r.email,
+          city: r.city ?? null,
+          country: r.country ?? null,
+          birthday: r.birthday ? birthdayText(r.birthday, r.locale) : null,
+          locale: r.locale,
+        },
         greeting: greeting(r.locale, r.first_name, src.personalizedGreeting, site),
         site: { id: site.id, name: site.name, url: site.url.replace(/\/+$/, ''), postal_address: site.postal_address ?? '', currency: site.currency, brand: site.brand ?? {} },
         campaign: { name: src.name, title: src.title },
@@ -122,6 +133,11 @@ function sender_(site: Site, template?: Sender, variant?: Sender): { from: Addre
   };
   const replyTo = variant?.reply_to ?? template?.reply_to ?? site.sender.reply_to;
   return replyTo ? { from, replyTo } : { from };
+}
+
+/** "March 12", "12 марта": the day a birthday falls on, without the year nobody needs to read. */
+function birthdayText(date: string, locale: string): string {
+  return new Intl.DateTimeFormat(locale, { day: 'numeric', month: 'long', timeZone: 'UTC' }).format(new Date(`${date}T00:00:00Z`));
 }
 
 function pick(v: PerLocale | undefined, locale: string): string | undefined {

@@ -76,7 +76,7 @@ export const TOKENS: readonly TokenDoc[] = [
   { token: 'customer.locale', description: 'the locale the message is written in, for example en', contexts: EVERYWHERE },
   { token: 'customer.city', description: 'city from the shop\'s customer record', contexts: CUSTOMERS },
   { token: 'customer.country', description: 'country from the shop\'s customer record', contexts: CUSTOMERS },
-  { token: 'customer.birthday', description: 'date of birth, formatted for the locale', contexts: CUSTOMERS },
+  { token: 'customer.birthday', description: 'the day and month of birth, formatted for the locale ("12 March")', contexts: CUSTOMERS },
   { token: 'customer.*', description: 'any other column of the list\'s CSV header', contexts: ['list'] },
 
   { token: 'greeting', description: '"Dear Anna," when the campaign asks for a personal greeting and the first name is known, a generic one otherwise', contexts: EVERYWHERE },

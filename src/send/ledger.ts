@@ -79,6 +79,9 @@ export interface ClaimedMessage {
   first_name: string | null;
   last_name: string | null;
   city: string | null;
+  country: string | null;
+  /** YYYY-MM-DD */
+  birthday: string | null;
   /** The extra CSV columns of the campaign's list this recipient came from. */
   tokens: Record<string, string> | null;
 }
@@ -117,7 +120,8 @@ export async function claimBatch(db: Queryable, campaign: string, schema: string
          FROM picked p
         WHERE m.id = p.id
         RETURNING m.id, m.customer_id, m.contact_id, m.email, m.site, m.locale, m.status)
-     SELECT k.*, coalesce(c.first_name, ct.first_name) AS first_name, coalesce(c.last_name, ct.last_name) AS last_name, c.city,
+     SELECT k.*, coalesce(c.first_name, ct.first_name) AS first_name, coalesce(c.last_name, ct.last_name) AS last_name, c.city, c.country,
+            to_char(c.birthday, 'YYYY-MM-DD') AS birthday,
             -- The extra CSV columns of the campaign's lists become customer.* tokens.
             (SELECT lm.tokens FROM herald.list_members lm
               WHERE lm.list = ANY($3::text[]) AND (lm.customer_id = k.customer_id OR lm.contact_id = k.contact_id)

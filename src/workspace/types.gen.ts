@@ -659,6 +659,7 @@ export interface Preview {
       email: string;
       city?: string;
       country?: string;
+      birthday?: string;
       /**
        * A language code, optionally with a region: en, ru, pt-BR.
        */
@@ -670,6 +671,7 @@ export interface Preview {
       email: string;
       city?: string;
       country?: string;
+      birthday?: string;
       /**
        * A language code, optionally with a region: en, ru, pt-BR.
        */

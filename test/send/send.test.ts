@@ -20,14 +20,15 @@ const RECENT = '2026-10-01T10:00:00Z';
 
 const cleanup = useCleanups();
 
-async function setup() {
+async function setup(edit?: (ws: ReturnType<typeof exampleWorkspace>) => void) {
   const db = await createTestDb();
   const ws = exampleWorkspace();
+  edit?.(ws);
   const sink = await startSmtpSink();
   cleanup(() => db.dispose(), ws.remove, () => sink.close());
   await createShop(db, {
     customers: [
-      { id: 1, email: 'anna@example.com', first_name: 'Anna' },
+      { id: 1, email: 'anna@example.com', first_name: 'Anna', country: 'DE', birthday: '1990-03-12' },
       { id: 2, email: 'boris@example.org', first_name: 'Борис', site: 'shop-ru', locale: 'ru' },
       { id: 3, email: 'optout@example.com', first_name: 'Olga', email_opt_in: false },
       { id: 4, email: null, first_name: 'Nomail' },
@@ -116,6 +117,22 @@ describe('sendCampaign', () => {
     expect(again).toEqual({ materialised: 0, sent: 0, failed: 0, suppressed: 0, completed: false });
     expect(sink.messages).toHaveLength(3);
     expect(await ledgerCounts(db, 'winback')).toEqual({ recipients: 3, queued: 0, claimed: 0, sent: 3, failed: 0, suppressed: 0 });
+  });
+
+  it("fills every customer token of the catalog from the shop's record", async () => {
+    const { db, sink } = await setup((ws) => {
+      ws.write('templates/newsletter/en.mjml', [
+        '<mjml><mj-body><mj-section><mj-column><mj-text>',
+        '[{{ customer.first_name }}|{{ customer.last_name }}|{{ customer.email }}|{{ customer.city }}|{{ customer.country }}|{{ customer.birthday }}|{{ customer.locale }}]',
+        ' <a href="{{ links.unsubscribe }}">unsubscribe</a>',
+        '</mj-text></mj-column></mj-section></mj-body></mjml>',
+      ].join('\n'));
+    });
+    const transport = smtpTransport(sink.url);
+    cleanup(() => transport.close());
+    await sendCampaign(db, { campaign: 'winback', transport, now: NOW, log: silentLog });
+    const anna = sink.messages.find((m) => m.to && 'text' in m.to && m.to.text === 'anna@example.com')!;
+    expect(anna.text).toContain('[Anna||anna@example.com||DE|March 12|en]');
   });
 
   it('records a refused recipient as failed with the reply, and still completes', async () => {

@@ -75,7 +75,7 @@ describe('testSend', () => {
     expect(m.html).toContain('Wool Coat');
     expect(m.html).toContain('€1,249.50');
     // The auto-login link works for the chosen customer, as it would in the real send.
-    const token = /auto-login\?token=([\w.-]+)/.exec(m.html ?? '')?.[1];
+    const token = /auto-login\?token=([\w.-]+)/.exec(String(m.html))?.[1];
     expect(verifyAutoLoginToken(token!, 'secret', NOW)).toMatchObject({ ok: true, login: { customerId: 7, site: 'shop-en' } });
     // Nothing in the ledger: the campaign has not started, and reports see nothing.
     expect(await ledgerCounts(db, 'winback')).toEqual({ recipients: 0, queued: 0, claimed: 0, sent: 0, failed: 0, suppressed: 0 });
