@@ -1,6 +1,7 @@
-import { watch, type FSWatcher } from 'node:fs';
+import { readdirSync, watch, type FSWatcher } from 'node:fs';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import type { Db } from '../db/db.js';
 import { formatProblem } from '../errors.js';
 import type { Log } from '../log.js';
@@ -31,9 +32,10 @@ export async function startPreviewServer(dir: string, o: { port: number; db?: Db
   let state: State = { version: 0, cells: [], errors: [], samples: '' };
   const clients = new Set<ServerResponse>();
 
-  const rebuild = async () => {
+  const rebuild = async (before?: () => void) => {
     let next: State;
     try {
+      before?.();
       const { workspace, problems } = await validateWorkspace(dir, { cache: true });
       const errors = problems.filter((p) => p.severity === 'error').map(formatProblem);
       if (!workspace || errors.length > 0) next = { ...state, version: state.version + 1, errors };
@@ -53,12 +55,12 @@ export async function startPreviewServer(dir: string, o: { port: number; db?: Db
   // Saves come in bursts (an editor writes, renames, touches); render once after they settle.
   let timer: NodeJS.Timeout | undefined;
   let running = Promise.resolve();
-  const watcher: FSWatcher = watch(dir, { recursive: true }, (_event, file) => {
-    const f = String(file ?? '');
-    if (/^(\.herald|\.git|node_modules|reports)(\/|$)/.test(f) || /(^|\/)\.[^/]*$/.test(f)) return;
+  let closed = false;
+  const folders = watchFolders(dir, () => {
     clearTimeout(timer);
     timer = setTimeout(() => {
-      running = running.then(rebuild);
+      // Rewatch before reading: a folder made or replaced since is watched from now on, and what changed before is read.
+      running = running.then(() => (closed ? undefined : rebuild(folders.rewatch)));
     }, 100);
   });
 
@@ -90,13 +92,67 @@ export async function startPreviewServer(dir: string, o: { port: number; db?: Db
   return {
     url: `http://127.0.0.1:${port}/`,
     async close() {
-      watcher.close();
+      closed = true;
+      folders.close();
       clearTimeout(timer);
       for (const c of clients) c.end();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await running;
     },
   };
+}
+
+/** Workspace paths whose changes are not the author's: herald's cache, git, installed packages, reports, editors' dotfiles. */
+function ignored(path: string): boolean {
+  return /^(node_modules|reports)(\/|$)/.test(path) || /(^|\/)\./.test(path);
+}
+
+/**
+ * Watches each folder of the workspace on its own and calls `changed` when
+ * anything not ignored changes. Not fs.watch's `recursive`: Node 20 emulates it
+ * on Linux with a watch per file, which stays on a file that an editor replaced
+ * by renaming (vim, JetBrains IDEs, git checkout) and misses every later save
+ * to it. A folder's watch sees its entries, whatever file they are now.
+ * `rewatch` takes in folders made or replaced since.
+ */
+function watchFolders(dir: string, changed: () => void): { rewatch(): void; close(): void } {
+  let watchers: FSWatcher[] = [];
+  const walk = (rel: string, into: FSWatcher[]) => {
+    try {
+      const w = watch(join(dir, rel), (_event, name) => {
+        const path = name ? (rel ? `${rel}/${name}` : name) : rel;
+        if (!ignored(path)) changed();
+      });
+      // Some platforms report a watched folder's removal as an error; the next rewatch drops it.
+      w.on('error', () => w.close());
+      into.push(w);
+      for (const entry of readdirSync(join(dir, rel), { withFileTypes: true })) {
+        const path = rel ? `${rel}/${entry.name}` : entry.name;
+        if (entry.isDirectory() && !ignored(path)) walk(path, into);
+      }
+    } catch (e) {
+      // Removed, or replaced by a file, since its folder was listed: the next rewatch sees what is there.
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw e;
+    }
+  };
+  const close = () => {
+    for (const w of watchers) w.close();
+    watchers = [];
+  };
+  const rewatch = () => {
+    const next: FSWatcher[] = [];
+    try {
+      walk('', next);
+    } catch (e) {
+      for (const w of next) w.close();
+      throw e;
+    }
+    close();
+    watchers = next;
+  };
+  rewatch();
+  return { rewatch, close };
 }
 
 function send(res: ServerResponse, status: number, type: string, body: string): void {
