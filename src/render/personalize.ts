@@ -63,10 +63,15 @@ export async function prepareTemplate(parts: TemplateParts): Promise<PreparedTem
  * The plain-text part of a template without a <locale>.txt: the compiled HTML
  * turned into text once, tokens still in place, then rendered per recipient
  * like the other parts. Converting per message would cost milliseconds each.
+ * Paragraphs stay one line each here; they are wrapped after rendering, when
+ * the tokens' lengths are known.
  */
 function textFromHtml(html: string): string {
-  return convert(html, {
-    wordwrap: 78,
+  // A linked image (a logo, a product picture) has no text: its bare URL would
+  // open the text part. The text link beside it carries the same address.
+  const withoutImageLinks = html.replace(/<a\b[^>]*>(?:\s|<img\b[^>]*>)*<\/a>/gi, '');
+  return convert(withoutImageLinks, {
+    wordwrap: false,
     selectors: [
       { selector: 'img', format: 'skip' },
       { selector: 'a', options: { hideLinkHrefIfSameAsText: true } },
@@ -75,14 +80,14 @@ function textFromHtml(html: string): string {
       { selector: 'tr', format: 'block' },
       { selector: 'td', format: 'block' },
     ],
-  })
-    .trim();
+  }).trim();
 }
 
 /**
  * After rendering (loops leave blank lines, linked images bare URLs): blank
  * runs become one empty line, and a bare URL goes when the next paragraph
- * links there anyway. A few string passes over a few KB per message.
+ * links there anyway; then lines are wrapped at 78 columns. A few string
+ * passes over a few KB per message.
  */
 function tidyText(text: string): string {
   return text
@@ -91,7 +96,27 @@ function tidyText(text: string): string {
     .split('\n\n')
     .filter((para, i, all) => !(/^\S+:\/\/\S+$/.test(para.trim()) && all[i + 1]?.includes(`[${para.trim()}]`)))
     .join('\n\n')
-    .trim();
+    .trim()
+    .split('\n')
+    .map((line) => (line.length > WRAP ? wrap(line) : line))
+    .join('\n');
+}
+
+/** Plain-text lines are kept under this many characters (RFC 3676 suggests 78). */
+const WRAP = 78;
+
+/** Greedy wrap at spaces; a word longer than a line (a URL) stays whole on its own line. */
+function wrap(line: string): string {
+  const out: string[] = [];
+  let current = '';
+  for (const word of line.split(' ')) {
+    if (current && current.length + 1 + word.length > WRAP) {
+      out.push(current);
+      current = word;
+    } else current = current ? `${current} ${word}` : word;
+  }
+  out.push(current);
+  return out.join('\n');
 }
 
 /** A subject is one line, whatever a token contained. */
