@@ -41,6 +41,15 @@ describe('herald demo', () => {
     expect(eml).toMatch(/^List-Unsubscribe-Post: List-Unsubscribe=One-Click\r$/m);
     expect(JSON.parse(readFileSync(join(ws.dir, 'reports', 'winback.json'), 'utf8'))).toMatchObject({ sent, recipients: sent });
 
+    // The preview grid, rendered for the demo shop's own customers.
+    expect(first.stdout).toMatch(/previewed 38 messages .*, 0 problems/);
+    expect(readFileSync(join(ws.dir, '.herald', 'preview', 'index.html'), 'utf8')).toContain('campaign-shoe-care-week.discount');
+    // Test sends: one per A/B variant, in the outbox, never in the ledger or the report.
+    expect(first.stdout).toMatch(/test-sent shoe-care-week: "\[TEST\] .+" and "\[TEST\] 15% off shoe care, this week only"/);
+    const tests = readdirSync(join(ws.dir, '.herald', 'outbox', 'test-sends'));
+    expect(tests).toHaveLength(2);
+    expect(readFileSync(join(ws.dir, '.herald', 'outbox', 'test-sends', tests[0]!), 'utf8')).toMatch(/^X-Herald-Test: campaign\/shoe-care-week variant /m);
+
     const second = await herald(['demo', '--customers', '400', '--dir', ws.dir, ...db]);
     expect(second.code, second.stderr).toBe(0);
     expect(second.stdout).toMatch(/demo shop already seeded/);

@@ -11,6 +11,11 @@ import { describeCommit, gitInfo } from '../../git/commit.js';
 import { reportText } from '../../report/report.js';
 import { campaignReport, writeReport } from '../../report/write.js';
 import { sendCampaign } from '../../send/send.js';
+import { testSend } from '../../send/test-send.js';
+import { dkimKeys } from '../../send/dkim.js';
+import { linkSecret } from '../../links/secret.js';
+import { buildPreview } from '../../preview/preview.js';
+import { loadSamples } from '../../preview/samples.js';
 import { transportFromEnv } from '../../send/transport.js';
 import { sourceSchema, type Workspace } from '../../workspace/model.js';
 import { dbSpec, print, validWorkspace, withDb, workspaceDir, type GlobalOptions } from '../context.js';
@@ -61,10 +66,23 @@ export default async function demo(_args: string[], opts: DemoOptions): Promise<
       step(`imported list ${name}: ${l.members} members (${l.customers} shop customers, ${l.contacts} contacts of their own)`);
     }
 
+    // What a reviewer sees in the pull request: every message, rendered for the shop's own customers.
+    const samples = await loadSamples(ws, { db });
+    const previewDir = join(dir, '.herald', 'preview');
+    const { summary } = await buildPreview(ws, { out: previewDir, samples, now: new Date() });
+    const problems = summary.cells.reduce((n, c) => n + c.problems.length, 0);
+    step(`previewed ${summary.cells.length} messages (every campaign variant and trigger × site × locale), ${problems} problem${problems === 1 ? '' : 's'} → ${join(previewDir, 'index.html')}`);
+
     const ready = opts.send === false ? [] : [...ws.campaigns.values()].filter((c) => (c.spec.status ?? 'draft') === 'ready');
     if (opts.send === false) step('not sending (--no-send)');
     const transport = transportFromEnv(join(dir, '.herald', 'outbox'));
     try {
+      if (opts.send !== false) {
+        // A marketer's check before launch: real messages to their own inbox, never in the ledger.
+        const secret = await linkSecret(db, ws.project.spec.tracking?.secret_env ?? 'HERALD_SECRET');
+        const tests = await testSend(ws, { target: 'shoe-care-week', to: ['marketer@shop.example.com'], samples, secret, transport, dkim: dkimKeys(ws.project.spec), now: new Date() });
+        step(`test-sent shoe-care-week: ${tests.map((t) => `"${t.subject}"`).join(' and ')} to marketer@shop.example.com → ${transport.description}/test-sends`);
+      }
       for (const c of ready) {
         const r = await sendCampaign(db, { campaign: c.name, transport, now: new Date(), log: createLog('warn') });
         step(`sent ${c.name}: ${r.sent} sent, ${r.failed} failed${r.sent + r.failed === 0 ? ' (already sent: the ledger sends each message once)' : ''} → ${transport.description}`);
