@@ -1,81 +1,133 @@
 import type { Queryable } from '../db/db.js';
 import type { CompiledSql } from '../audience/compile.js';
-import { contactRecipientsSql, recipientsSql, type SiteLocales } from '../audience/recipients.js';
+import { classifiedContactsSql, classifiedSql, controlGroupThreshold, type ControlGroup, type SiteLocales } from '../audience/recipients.js';
 import { quoteIdent } from '../db/ident.js';
 
-/** The message ledger: named queries over herald.messages and herald.campaign_runs. */
-
 /**
- * startRun: marks the campaign as sending. Returns false when it had already
- * started, so the audience is materialised exactly once and a second
- * `herald send` adds nobody who joined the segment since.
+ * The message ledger: named queries over herald.messages and
+ * herald.campaign_runs. Every state change of a message is one of these
+ * statements; workers coordinate through them alone (row locks with SKIP
+ * LOCKED, leases), never through each other.
+ *
+ * Row states: queued → claimed (leased to a worker) → sent | failed | bounced
+ * | expired | unknown, or back to queued for a retry; `suppressed` (left out
+ * at materialisation with its reason, or found suppressed at claim time),
+ * `control` (held out, never sent) and `waiting` (the rest of an A/B test's
+ * audience, until the winner is decided).
  */
-export async function startRun(db: Queryable, campaign: string): Promise<boolean> {
-  const rows = await db.query(
-    "INSERT INTO herald.campaign_runs (campaign, phase) VALUES ($1, 'sending') ON CONFLICT (campaign) DO NOTHING RETURNING campaign",
-    [campaign],
-  );
-  return rows.length === 1;
+
+/** How a launch splits the audience: control group and A/B test. */
+export interface Split {
+  control?: ControlGroup;
+  ab?: { testPercent: number; variants: string[] };
 }
 
 /**
- * materialise: the whole audience in one INSERT … SELECT (see recipientsSql
- * for who counts as a recipient). The UNIQUE (campaign, customer_id) key
- * makes a rerun add nothing.
+ * The A/B hashes, like the control group's (recipients.ts): the first 32 bits
+ * of md5('<campaign>:ab:<id>') decide the test group, those of
+ * md5('<campaign>:variant:<id>') the variant, so assignment depends on
+ * nothing but the campaign and the customer and is the same on every run.
+ * `id` is the customer id, or `k<contact id>` for a list's contact.
  */
-export async function materialise(db: Queryable, campaign: string, schema: string, audience: CompiledSql, sites: SiteLocales): Promise<number> {
-  const r = recipientsSql(schema, audience, sites);
-  const values = [...r.values, campaign];
-  const rows = await db.query<{ n: number }>(
+function abColumns(split: Split, campaign: string, idSql: string, param: (v: unknown) => string): { status: string; variant: string } {
+  if (!split.ab) return { status: `'queued'`, variant: 'NULL' };
+  const test = `('x' || substr(md5(${param(campaign)} || ':ab:' || ${idSql}), 1, 8))::bit(32)::bigint < ${param(controlGroupThreshold(split.ab.testPercent))}::bigint`;
+  const pick = `(${param(split.ab.variants)}::text[])[1 + (('x' || substr(md5(${param(campaign)} || ':variant:' || ${idSql}), 1, 8))::bit(32)::bigint % ${split.ab.variants.length})::int]`;
+  return { status: `CASE WHEN ${test} THEN 'queued' ELSE 'waiting' END`, variant: `CASE WHEN ${test} THEN ${pick} END` };
+}
+
+export interface LaunchInput {
+  campaign: string;
+  schema: string;
+  audience: CompiledSql;
+  sites: SiteLocales;
+  lists: readonly string[];
+  split: Split;
+  versions: { campaign: number | null; template: number | null };
+  now: Date;
+}
+
+/**
+ * launch: starts the campaign's run and materialises its whole audience, in
+ * the caller's transaction. Returns the number of rows added, or undefined
+ * when the run had already started (so a second launch adds nobody who
+ * joined the segment since).
+ *
+ * One INSERT … SELECT over classifiedSql (the single definition of who
+ * receives a campaign): recipients become queued (or, in an A/B test, queued
+ * with their variant when in the test group, else waiting), the control
+ * group `control`, and customers who cannot be written to `suppressed` with
+ * the reason. A second statement does the same for the lists' contacts who
+ * are not customers. The UNIQUE keys make both idempotent.
+ */
+export async function launch(db: Queryable, i: LaunchInput): Promise<number | undefined> {
+  const started = await db.query(
+    "INSERT INTO herald.campaign_runs (campaign, phase, launched_at) VALUES ($1, 'sending', $2) ON CONFLICT (campaign) DO NOTHING RETURNING campaign",
+    [i.campaign, i.now],
+  );
+  if (started.length === 0) return undefined;
+
+  const c = classifiedSql(i.schema, i.audience, i.sites, i.split.control);
+  const values = [...c.values];
+  const param = (v: unknown) => {
+    values.push(v);
+    return `$${values.length}`;
+  };
+  const ab = abColumns(i.split, i.campaign, 'r.customer_id::text', param);
+  const [customers] = await db.query<{ n: number }>(
     `WITH inserted AS (
-       INSERT INTO herald.messages (campaign, customer_id, email, site, locale)
-       SELECT $${values.length}, r.customer_id, r.email, r.site, r.locale FROM (${r.text}) AS r
+       INSERT INTO herald.messages (campaign, customer_id, email, site, locale, status, variant, reason, next_attempt_at, campaign_version, template_version)
+       SELECT ${param(i.campaign)}, r.customer_id, r.email, r.site, r.locale,
+              CASE r.bucket WHEN 'recipients' THEN ${ab.status} WHEN 'control_group' THEN 'control' ELSE 'suppressed' END,
+              CASE r.bucket WHEN 'recipients' THEN ${ab.variant} END,
+              CASE WHEN r.bucket <> 'recipients' THEN r.reason END,
+              ${param(i.now)}::timestamptz, ${param(i.versions.campaign)}::int, ${param(i.versions.template)}::int
+         FROM (${c.text}) AS r
        ON CONFLICT (campaign, customer_id) DO NOTHING
        RETURNING 1)
      SELECT count(*)::int AS n FROM inserted`,
     values,
   );
-  return rows[0]!.n;
-}
-
-/** materialiseContacts: the lists' contacts who are not customers, in one INSERT … SELECT. */
-export async function materialiseContacts(db: Queryable, campaign: string, lists: readonly string[], sites: SiteLocales): Promise<number> {
-  if (lists.length === 0) return 0;
-  const r = contactRecipientsSql(lists, sites);
-  const rows = await db.query<{ n: number }>(
-    `WITH inserted AS (
-       INSERT INTO herald.messages (campaign, contact_id, email, site, locale)
-       SELECT $3, r.contact_id, r.email, r.site, r.locale FROM (${r.text}) AS r
-       ON CONFLICT (campaign, contact_id) WHERE contact_id IS NOT NULL DO NOTHING
-       RETURNING 1)
-     SELECT count(*)::int AS n FROM inserted`,
-    [...r.values, campaign],
-  );
-  return rows[0]!.n;
-}
-
-/**
- * requeueAbandoned: rows claimed by a worker that died before recording the
- * result go back to the queue once their claim is older than the lease.
- */
-export async function requeueAbandoned(db: Queryable, campaign: string, leaseSeconds: number): Promise<number> {
-  const rows = await db.query(
-    `UPDATE herald.messages SET status = 'queued', claimed_at = NULL
-      WHERE campaign = $1 AND status = 'claimed' AND claimed_at < now() - make_interval(secs => $2)
-      RETURNING id`,
-    [campaign, leaseSeconds],
-  );
-  return rows.length;
+  let added = customers!.n;
+  if (i.lists.length > 0) {
+    const kValues: unknown[] = [];
+    const kParam = (v: unknown) => {
+      kValues.push(v);
+      return `$${kValues.length}`;
+    };
+    const inner = classifiedContactsSql(i.lists, i.sites, kValues, i.split.control);
+    const kab = abColumns(i.split, i.campaign, "'k' || r.customer_id::text", kParam);
+    const [contacts] = await db.query<{ n: number }>(
+      `WITH inserted AS (
+         INSERT INTO herald.messages (campaign, contact_id, email, site, locale, status, variant, reason, next_attempt_at, campaign_version, template_version)
+         SELECT ${kParam(i.campaign)}, r.customer_id, r.email, r.site, r.locale,
+                CASE r.bucket WHEN 'recipients' THEN ${kab.status} WHEN 'control_group' THEN 'control' ELSE 'suppressed' END,
+                CASE r.bucket WHEN 'recipients' THEN ${kab.variant} END,
+                CASE WHEN r.bucket <> 'recipients' THEN r.reason END,
+                ${kParam(i.now)}::timestamptz, ${kParam(i.versions.campaign)}::int, ${kParam(i.versions.template)}::int
+           FROM (${inner}) AS r
+         ON CONFLICT (campaign, contact_id) WHERE contact_id IS NOT NULL DO NOTHING
+         RETURNING 1)
+       SELECT count(*)::int AS n FROM inserted`,
+      kValues,
+    );
+    added += contacts!.n;
+  }
+  return added;
 }
 
 export interface ClaimedMessage {
   id: number;
+  campaign: string;
   /** A shop customer, or (for a list's contact who is not one) null with contact_id set. */
   customer_id: number | null;
   contact_id: number | null;
   email: string;
   site: string;
   locale: string;
+  variant: string | null;
+  attempts: number;
+  first_attempt_at: Date;
   first_name: string | null;
   last_name: string | null;
   city: string | null;
@@ -92,45 +144,70 @@ export interface ClaimedBatch {
   suppressed: number;
 }
 
+export interface ClaimInput {
+  campaign: string;
+  schema: string;
+  worker: string;
+  limit: number;
+  leaseSeconds: number;
+  now: Date;
+  lists?: readonly string[];
+}
+
 /**
- * claimBatch: takes up to `limit` queued rows for this worker. SKIP LOCKED lets
- * any number of workers claim side by side without waiting on each other or
- * taking the same row. The claim commits before any SMTP conversation starts.
+ * claimBatch: takes up to `limit` due rows of a campaign for this worker: queued
+ * rows whose next attempt is due, and claimed rows whose lease ran out (their
+ * worker died). SKIP LOCKED lets any number of workers claim side by side
+ * without waiting on each other or taking the same row. The claim commits
+ * before any SMTP conversation starts.
  *
- * The same statement checks each row's address against herald.suppressions
- * (its site's and all sites'), using the suppressions' key on email: an
- * address suppressed since the audience was materialised (an unsubscribe, a
- * bounce from another campaign) settles as `suppressed` and is never sent.
+ * The same statement checks:
+ * - the campaign's status in force (its deployed spec, or a pause, resume or
+ *   cancel override): a paused or cancelled campaign yields nothing, so a
+ *   pause takes effect within one batch;
+ * - each row's address against herald.suppressions (its site's and all
+ *   sites'): an address suppressed since the audience was materialised (an
+ *   unsubscribe, a bounce from another campaign) settles as `suppressed`.
  */
-export async function claimBatch(db: Queryable, campaign: string, schema: string, limit: number, lists: readonly string[] = []): Promise<ClaimedBatch> {
+export async function claimBatch(db: Queryable, c: ClaimInput): Promise<ClaimedBatch> {
   const rows = await db.query<ClaimedMessage & { status: 'claimed' | 'suppressed' }>(
-    `WITH picked AS (
+    `WITH sendable AS (
+       SELECT 1 FROM herald.objects o
+         LEFT JOIN herald.campaign_overrides v ON v.campaign = o.name
+        WHERE o.kind = 'campaign' AND o.name = $1 AND o.archived_at IS NULL
+          AND coalesce(v.status, o.spec->>'status', 'draft') = 'ready'),
+     picked AS (
        SELECT q.id,
               EXISTS (SELECT 1 FROM herald.suppressions s
                        WHERE s.email = lower(q.email) AND (s.site IS NULL OR s.site = q.site)) AS suppressed
          FROM herald.messages q
-        WHERE q.campaign = $1 AND q.status = 'queued'
+        WHERE q.campaign = $1 AND EXISTS (SELECT 1 FROM sendable)
+          AND ((q.status = 'queued' AND q.next_attempt_at <= $3) OR (q.status = 'claimed' AND q.lease_until < $3))
         ORDER BY q.id LIMIT $2
         FOR UPDATE SKIP LOCKED),
      claimed AS (
        UPDATE herald.messages m
           SET status = CASE WHEN p.suppressed THEN 'suppressed' ELSE 'claimed' END,
-              claimed_at = now(),
+              reason = CASE WHEN p.suppressed THEN 'suppressed after the audience was drawn' ELSE m.reason END,
+              worker = $4,
+              claimed_at = $3,
+              lease_until = $3::timestamptz + make_interval(secs => $5),
+              first_attempt_at = coalesce(m.first_attempt_at, $3),
               attempts = m.attempts + CASE WHEN p.suppressed THEN 0 ELSE 1 END
          FROM picked p
         WHERE m.id = p.id
-        RETURNING m.id, m.customer_id, m.contact_id, m.email, m.site, m.locale, m.status)
-     SELECT k.*, coalesce(c.first_name, ct.first_name) AS first_name, coalesce(c.last_name, ct.last_name) AS last_name, c.city, c.country,
-            to_char(c.birthday, 'YYYY-MM-DD') AS birthday,
+        RETURNING m.id, m.campaign, m.customer_id, m.contact_id, m.email, m.site, m.locale, m.variant, m.attempts, m.first_attempt_at, m.status)
+     SELECT k.*, coalesce(c.first_name, ct.first_name) AS first_name, coalesce(c.last_name, ct.last_name) AS last_name,
+            c.city, c.country, to_char(c.birthday, 'YYYY-MM-DD') AS birthday,
             -- The extra CSV columns of the campaign's lists become customer.* tokens.
             (SELECT lm.tokens FROM herald.list_members lm
-              WHERE lm.list = ANY($3::text[]) AND (lm.customer_id = k.customer_id OR lm.contact_id = k.contact_id)
+              WHERE lm.list = ANY($6::text[]) AND (lm.customer_id = k.customer_id OR lm.contact_id = k.contact_id)
               ORDER BY lm.list LIMIT 1) AS tokens
        FROM claimed k
-       LEFT JOIN ${quoteIdent(schema)}.customers c ON c.id = k.customer_id
+       LEFT JOIN ${quoteIdent(c.schema)}.customers c ON c.id = k.customer_id
        LEFT JOIN herald.contacts ct ON ct.id = k.contact_id
       ORDER BY k.id`,
-    [campaign, limit, lists],
+    [c.campaign, c.limit, c.now, c.worker, c.leaseSeconds, c.lists ?? []],
   );
   const messages: ClaimedMessage[] = [];
   let suppressed = 0;
@@ -141,56 +218,140 @@ export async function claimBatch(db: Queryable, campaign: string, schema: string
   return { messages, suppressed };
 }
 
-export interface Outcome {
-  id: number;
-  status: 'sent' | 'failed';
-  response: string;
-  messageId: string;
+/** renewLeases: a worker still busy with its rows extends their leases, so nobody takes them over. */
+export async function renewLeases(db: Queryable, worker: string, ids: readonly number[], until: Date): Promise<void> {
+  if (ids.length === 0) return;
+  await db.query(
+    "UPDATE herald.messages SET lease_until = $3 WHERE id = ANY($2::bigint[]) AND worker = $1 AND status = 'claimed'",
+    [worker, ids, until],
+  );
 }
 
-/** recordOutcomes: a batch's results in one statement, after the SMTP replies. */
-export async function recordOutcomes(db: Queryable, outcomes: Outcome[]): Promise<void> {
+export interface Outcome {
+  id: number;
+  status: 'sent' | 'failed' | 'bounced' | 'expired' | 'unknown' | 'queued';
+  response: string;
+  messageId: string;
+  /** For a retry (status queued): when it is due. */
+  nextAttemptAt?: Date;
+}
+
+/**
+ * recordOutcomes: a batch's results in one statement, after the SMTP replies.
+ * A row is only settled while still claimed by this worker, so a worker whose
+ * lease was taken over never overwrites the new holder's result, with one
+ * exception: `sent` is always recorded, because the message did go out.
+ */
+export async function recordOutcomes(db: Queryable, worker: string, outcomes: readonly Outcome[], now: Date): Promise<void> {
   if (outcomes.length === 0) return;
   await db.query(
     `UPDATE herald.messages m
         SET status = o.status, smtp_response = o.response, message_id = o.message_id,
-            sent_at = CASE WHEN o.status = 'sent' THEN now() END
-       FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS o(id, status, response, message_id)
-      WHERE m.id = o.id AND m.status = 'claimed'`,
-    [outcomes.map((o) => o.id), outcomes.map((o) => o.status), outcomes.map((o) => o.response), outcomes.map((o) => o.messageId)],
+            sent_at = CASE WHEN o.status = 'sent' THEN $6::timestamptz END,
+            next_attempt_at = CASE WHEN o.status = 'queued' THEN o.next_attempt_at ELSE m.next_attempt_at END,
+            reason = CASE WHEN o.status IN ('sent', 'queued') THEN NULL ELSE o.response END,
+            lease_until = NULL
+       FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::timestamptz[]) AS o(id, status, response, message_id, next_attempt_at)
+      WHERE m.id = o.id AND m.status = 'claimed' AND (m.worker = $7 OR o.status = 'sent')`,
+    [
+      outcomes.map((o) => o.id),
+      outcomes.map((o) => o.status),
+      outcomes.map((o) => o.response),
+      outcomes.map((o) => o.messageId),
+      outcomes.map((o) => o.nextAttemptAt ?? null),
+      now,
+      worker,
+    ],
   );
 }
 
-/** completeIfDone: the run is completed when no row is left queued or claimed. */
-export async function completeIfDone(db: Queryable, campaign: string): Promise<boolean> {
+/**
+ * suppressBounced: the addresses of hard bounces (5xx x.1.x) go onto the
+ * suppression list for every site, with their log entry, in one statement.
+ */
+export async function suppressBounced(db: Queryable, bounces: readonly { email: string; response: string }[]): Promise<void> {
+  if (bounces.length === 0) return;
+  await db.query(
+    `WITH b AS (SELECT DISTINCT ON (lower(e)) lower(e) AS email, r AS note FROM unnest($1::text[], $2::text[]) AS x(e, r)),
+     added AS (
+       INSERT INTO herald.suppressions (email, site, reason, source, note, created_by)
+       SELECT email, NULL, 'bounced', 'smtp', note, 'herald' FROM b
+       ON CONFLICT (email, coalesce(site, '')) DO NOTHING
+       RETURNING email, note)
+     INSERT INTO herald.suppression_events (action, email, site, reason, source, note, actor)
+     SELECT 'add', email, NULL, 'bounced', 'smtp', note, 'herald' FROM added`,
+    [bounces.map((b) => b.email), bounces.map((b) => b.response)],
+  );
+}
+
+/**
+ * countAttempts: adds a batch to the run's attempt and policy-refusal counts
+ * and returns the totals, for the circuit breaker.
+ */
+export async function countAttempts(db: Queryable, campaign: string, attempts: number, policy: number): Promise<{ attempts: number; policy_refusals: number }> {
+  const [row] = await db.query<{ attempts: number; policy_refusals: number }>(
+    `UPDATE herald.campaign_runs SET attempts = attempts + $2, policy_refusals = policy_refusals + $3
+      WHERE campaign = $1 RETURNING attempts, policy_refusals`,
+    [campaign, attempts, policy],
+  );
+  return row ?? { attempts: 0, policy_refusals: 0 };
+}
+
+/** completeIfDone: the run is completed when every row is terminal: none queued, claimed or waiting. */
+export async function completeIfDone(db: Queryable, campaign: string, now: Date): Promise<boolean> {
   const rows = await db.query(
-    `UPDATE herald.campaign_runs SET phase = 'completed', completed_at = now()
+    `UPDATE herald.campaign_runs SET phase = 'completed', completed_at = $2
       WHERE campaign = $1 AND phase = 'sending'
-        AND NOT EXISTS (SELECT 1 FROM herald.messages WHERE campaign = $1 AND status IN ('queued', 'claimed'))
+        AND NOT EXISTS (SELECT 1 FROM herald.messages WHERE campaign = $1 AND status IN ('queued', 'claimed', 'waiting'))
       RETURNING campaign`,
-    [campaign],
+    [campaign, now],
   );
   return rows.length === 1;
 }
 
+/** sendingCampaigns: the runs not yet completed, oldest first: what workers deliver. */
+export async function sendingCampaigns(db: Queryable): Promise<string[]> {
+  const rows = await db.query<{ campaign: string }>("SELECT campaign FROM herald.campaign_runs WHERE phase = 'sending' ORDER BY launched_at, campaign");
+  return rows.map((r) => r.campaign);
+}
+
 export interface LedgerCounts {
+  /** Every member of the audience the ledger holds. */
+  audience: number;
+  /** Held out to measure the campaign's effect; never sent. */
+  control: number;
+  /** Left out when the audience was drawn: no usable address, no consent, suppressed. */
+  left_out: number;
+  /** Everyone else: the messages the campaign sends. */
   recipients: number;
   queued: number;
+  waiting: number;
   claimed: number;
   sent: number;
   failed: number;
+  bounced: number;
+  expired: number;
+  unknown: number;
+  /** Found suppressed (unsubscribed, bounced elsewhere) after the audience was drawn. */
   suppressed: number;
 }
 
 /** ledgerCounts: the report's figures, straight from the ledger. */
 export async function ledgerCounts(db: Queryable, campaign: string): Promise<LedgerCounts> {
   const [row] = await db.query<LedgerCounts>(
-    `SELECT count(*)::int AS recipients,
+    `SELECT count(*)::int AS audience,
+            count(*) FILTER (WHERE status = 'control')::int AS control,
+            count(*) FILTER (WHERE status = 'suppressed' AND worker IS NULL)::int AS left_out,
+            count(*) FILTER (WHERE status <> 'control' AND NOT (status = 'suppressed' AND worker IS NULL))::int AS recipients,
             count(*) FILTER (WHERE status = 'queued')::int AS queued,
+            count(*) FILTER (WHERE status = 'waiting')::int AS waiting,
             count(*) FILTER (WHERE status = 'claimed')::int AS claimed,
             count(*) FILTER (WHERE status = 'sent')::int AS sent,
             count(*) FILTER (WHERE status = 'failed')::int AS failed,
-            count(*) FILTER (WHERE status = 'suppressed')::int AS suppressed
+            count(*) FILTER (WHERE status = 'bounced')::int AS bounced,
+            count(*) FILTER (WHERE status = 'expired')::int AS expired,
+            count(*) FILTER (WHERE status = 'unknown')::int AS unknown,
+            count(*) FILTER (WHERE status = 'suppressed' AND worker IS NOT NULL)::int AS suppressed
        FROM herald.messages WHERE campaign = $1`,
     [campaign],
   );
@@ -201,4 +362,10 @@ export async function ledgerCounts(db: Queryable, campaign: string): Promise<Led
 export async function runPhase(db: Queryable, campaign: string): Promise<'sending' | 'completed' | undefined> {
   const [row] = await db.query<{ phase: 'sending' | 'completed' }>('SELECT phase FROM herald.campaign_runs WHERE campaign = $1', [campaign]);
   return row?.phase;
+}
+
+/** objectVersion: the deployed version number of an object, recorded with each ledger row. */
+export async function objectVersion(db: Queryable, kind: string, name: string): Promise<number | null> {
+  const [row] = await db.query<{ v: number | null }>('SELECT max(version)::int AS v FROM herald.object_versions WHERE kind = $1 AND name = $2', [kind, name]);
+  return row?.v ?? null;
 }

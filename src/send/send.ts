@@ -1,132 +1,98 @@
 import type { Db } from '../db/db.js';
 import { UserError } from '../errors.js';
 import type { Log } from '../log.js';
-import { audienceCondition } from '../audience/audience.js';
-import { compileSegment } from '../audience/compile.js';
-import type { SiteLocales } from '../audience/recipients.js';
-import { linkSecret } from '../links/secret.js';
-import { createRenderer, type MessageSource, type TemplateSpec } from '../render/message.js';
-import { loadProducts, productTokens, type ProductToken } from '../render/products.js';
+import { campaignQuery } from '../audience/breakdown.js';
 import { loadDeployed } from '../state/queries.js';
 import { effectiveStatus } from '../state/overrides.js';
-import { campaignSites, cancelledStatuses, openStatuses, sourceSchema, type Campaign, type Project, type Segment } from '../workspace/model.js';
-import { composeRendered } from './compose.js';
-import { dkimKeys } from './dkim.js';
+import type { Campaign, Project, Segment } from '../workspace/model.js';
+import { deliver, type DeliverOptions, type DeliverTotals } from './deliver.js';
 import * as ledger from './ledger.js';
 import type { Transport } from './transport.js';
 
-export interface SendOptions {
-  campaign: string;
-  transport: Transport;
-  /** The time relative segment conditions resolve against. */
-  now: Date;
-  log: Log;
-  batchSize?: number;
-  /** A claim older than this is taken to belong to a dead worker. */
-  leaseSeconds?: number;
-}
-
-export interface SendResult {
-  /** Recipients added to the ledger by this run (0 when the campaign had already started). */
+/**
+ * Launching a campaign (materialising its audience into the ledger, once)
+ * and sending one campaign from start to end, as `herald send` does. The
+ * scheduler tick (run.ts) launches due campaigns the same way.
+ */
+export interface LaunchResult {
+  /** Rows added to the ledger (0 when the campaign had already launched). */
   materialised: number;
-  sent: number;
-  failed: number;
-  /** Rows settled as `suppressed` at claim time: their address was suppressed after materialisation. */
-  suppressed: number;
-  completed: boolean;
+  launched: boolean;
 }
 
 /**
- * Sends an applied, ready campaign: materialise the audience into the ledger
- * once, then claim batches, render, send and record each result. Everything
- * comes from the deployed state, never from the working copy.
+ * launchCampaign: checks the campaign is deployed and ready (its status in
+ * force, overrides included), then materialises its audience in one
+ * transaction, with its control group and A/B split. Relative segment
+ * conditions resolve against `now`.
  */
-export async function sendCampaign(db: Db, o: SendOptions): Promise<SendResult> {
+export async function launchCampaign(db: Db, name: string, now: Date): Promise<LaunchResult> {
   const deployed = (await loadDeployed(db)).filter((d) => !d.archivedAt);
-  const find = <T>(kind: string, name: string) => deployed.find((d) => d.kind === kind && d.name === name)?.spec as T | undefined;
-  const campaign = find<Campaign>('campaign', o.campaign);
-  if (!campaign) {
-    throw new UserError(`campaign "${o.campaign}" is not deployed`, `check campaigns/${o.campaign}.yaml and run \`herald apply\``);
-  }
-  const { status, override } = await effectiveStatus(db, o.campaign, campaign.status ?? 'draft');
-  if (status !== 'ready') {
-    throw new UserError(
-      `campaign "${o.campaign}" is ${status}${override ? ` (set by ${override.setBy}: ${override.reason})` : ''}; only a ready campaign sends`,
-      override
-        ? `run \`herald resume ${o.campaign} --reason ...\` when it may send again`
-        : `set "status: ready" in campaigns/${o.campaign}.yaml and run \`herald apply\``,
-    );
-  }
-  const project = find<Project>('project', 'herald')!;
-  const template = find<TemplateSpec>('template', campaign.template)!;
+  const campaign = deployed.find((d) => d.kind === 'campaign' && d.name === name)?.spec as Campaign | undefined;
+  if (!campaign) throw new UserError(`campaign "${name}" is not deployed`, `check campaigns/${name}.yaml and run \`herald apply\``);
+  await requireReady(db, name, campaign);
+  const project = deployed.find((d) => d.kind === 'project')!.spec as unknown as Project;
   const segments = new Map(deployed.filter((d) => d.kind === 'segment').map((d) => [d.name, d.spec as unknown as Segment]));
-  const schema = sourceSchema(project);
-  const siteById = new Map(project.sites.map((s) => [s.id, s]));
-  const campaignSiteList = campaignSites(campaign).map((id) => siteById.get(id)!);
-
-  const campaignLists = [...(campaign.audience.list ? [campaign.audience.list] : []), ...(campaign.audience.lists ?? [])];
-  const materialised = await db.transaction(async (tx) => {
-    if (!(await ledger.startRun(tx, o.campaign))) return 0;
-    const where = audienceCondition(campaign.audience);
-    const compiled = compileSegment(where, { schema, segments, cancelled: cancelledStatuses(project), open: openStatuses(project), timezone: project.defaults?.timezone }, o.now);
-    const locales: SiteLocales = Object.fromEntries(campaignSiteList.map((s) => [s.id, { locales: s.locales, default: s.default_locale }]));
-    const customers = await ledger.materialise(tx, o.campaign, schema, compiled, locales);
-    return customers + (await ledger.materialiseContacts(tx, o.campaign, campaignLists, locales));
-  });
-  if (materialised > 0) o.log.info({ campaign: o.campaign, recipients: materialised }, 'audience materialised');
-
-  const requeued = await ledger.requeueAbandoned(db, o.campaign, o.leaseSeconds ?? 300);
-  if (requeued > 0) o.log.warn({ campaign: o.campaign, requeued }, 'requeued messages abandoned by a stopped worker');
-
-  const secret = await linkSecret(db, project.tracking?.secret_env ?? 'HERALD_SECRET');
-  const dkim = dkimKeys(project);
-  const productRows = await loadProducts(db, schema, campaign.products ?? []);
-  const productsByLocale = new Map<string, ProductToken[]>();
-  const productsFor = (locale: string): ProductToken[] => {
-    let p = productsByLocale.get(locale);
-    if (!p) productsByLocale.set(locale, (p = productTokens(productRows, locale)));
-    return p;
-  };
-  const renderer = createRenderer({ project, secret, now: o.now });
-  const source: MessageSource = {
-    kind: 'campaign',
-    name: o.campaign,
-    title: campaign.title,
-    personalizedGreeting: campaign.personalized_greeting ?? false,
-    templateName: campaign.template,
-    template,
-  };
-
-  let sent = 0;
-  let failed = 0;
-  let suppressed = 0;
-  for (;;) {
-    const batch = await ledger.claimBatch(db, o.campaign, schema, o.batchSize ?? 100, campaignLists);
-    if (batch.messages.length === 0 && batch.suppressed === 0) break;
-    suppressed += batch.suppressed;
-    const outcomes = await Promise.all(
-      batch.messages.map(async (m): Promise<ledger.Outcome> => {
-        const rendered = await renderer.render(source, m, { products: productsFor(m.locale) });
-        const message = { ...composeRendered(rendered, { to: m.email, id: `${o.campaign}.${m.id}` }), dkim: dkim.get(m.site) };
-        try {
-          const { response } = await o.transport.send(message, { campaign: o.campaign, ledgerId: m.id });
-          return { id: m.id, status: 'sent', response, messageId: String(message.messageId) };
-        } catch (err) {
-          return { id: m.id, status: 'failed', response: smtpError(err), messageId: String(message.messageId) };
-        }
-      }),
-    );
-    await ledger.recordOutcomes(db, outcomes);
-    for (const x of outcomes) x.status === 'sent' ? sent++ : failed++;
-    o.log.debug({ campaign: o.campaign, sent, failed, suppressed }, 'batch done');
-  }
-  if (suppressed > 0) o.log.info({ campaign: o.campaign, suppressed }, 'skipped addresses suppressed since the audience was materialised');
-  const completed = await ledger.completeIfDone(db, o.campaign);
-  return { materialised, sent, failed, suppressed, completed };
+  const q = campaignQuery(name, campaign, { project, segments, now });
+  const ab = campaign.ab_test;
+  const added = await db.transaction(async (tx) =>
+    ledger.launch(tx, {
+      campaign: name,
+      schema: q.schema,
+      audience: q.audience,
+      sites: q.sites,
+      lists: q.lists ?? [],
+      split: {
+        ...(q.control ? { control: q.control } : {}),
+        ...(ab ? { ab: { testPercent: Number(ab.test_size.slice(0, -1)), variants: ab.variants.map((v) => v.name) } } : {}),
+      },
+      versions: { campaign: await ledger.objectVersion(tx, 'campaign', name), template: await ledger.objectVersion(tx, 'template', campaign.template) },
+      now,
+    }),
+  );
+  return { materialised: added ?? 0, launched: added !== undefined };
 }
 
-/** The SMTP reply of a failure, or the error's message when there was none. */
-function smtpError(err: unknown): string {
-  const e = err as { response?: string; message?: string };
-  return String(e.response ?? e.message ?? err);
+export interface SendOptions extends Omit<DeliverOptions, 'campaigns' | 'clock'> {
+  campaign: string;
+  transport: Transport;
+  /** The time relative segment conditions resolve against, and the clock's start. */
+  now: Date;
+  log: Log;
+  /** Defaults to the real clock. */
+  clock?: () => Date;
+}
+
+export interface SendResult extends Omit<DeliverTotals, 'completed' | 'paused'> {
+  /** Recipients added to the ledger by this run (0 when the campaign had already started). */
+  materialised: number;
+  completed: boolean;
+  paused: boolean;
+}
+
+/** sendCampaign: launch (once) and deliver one campaign until nothing of it is due. */
+export async function sendCampaign(db: Db, o: SendOptions): Promise<SendResult> {
+  const phase = await ledger.runPhase(db, o.campaign);
+  const { materialised } = phase ? { materialised: 0 } : await launchCampaign(db, o.campaign, o.now);
+  if (phase) await checkSendable(db, o.campaign);
+  if (materialised > 0) o.log.info({ campaign: o.campaign, rows: materialised }, 'audience materialised');
+  const { completed, paused, ...totals } = await deliver(db, { ...o, campaigns: [o.campaign], clock: o.clock ?? (() => new Date()) });
+  if (totals.suppressed > 0) o.log.info({ campaign: o.campaign, suppressed: totals.suppressed }, 'skipped addresses suppressed since the audience was materialised');
+  return { materialised, ...totals, completed: completed.includes(o.campaign), paused: paused.includes(o.campaign) };
+}
+
+/** A campaign already running is refused by name when paused or cancelled, rather than silently sending nothing. */
+async function checkSendable(db: Db, name: string): Promise<void> {
+  const [row] = await db.query<{ spec: Campaign }>("SELECT spec FROM herald.objects WHERE kind = 'campaign' AND name = $1 AND archived_at IS NULL", [name]);
+  if (!row) throw new UserError(`campaign "${name}" is not deployed`, `check campaigns/${name}.yaml and run \`herald apply\``);
+  await requireReady(db, name, row.spec);
+}
+
+async function requireReady(db: Db, name: string, campaign: Campaign): Promise<void> {
+  const { status, override } = await effectiveStatus(db, name, campaign.status ?? 'draft');
+  if (status === 'ready') return;
+  throw new UserError(
+    `campaign "${name}" is ${status}${override ? ` (set by ${override.setBy}: ${override.reason})` : ''}; only a ready campaign sends`,
+    override ? `run \`herald resume ${name} --reason ...\` when it may send again` : `set "status: ready" in campaigns/${name}.yaml and run \`herald apply\``,
+  );
 }

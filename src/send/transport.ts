@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import nodemailer from 'nodemailer';
 import type { ComposedMessage } from './compose.js';
 import type { DkimKey } from './dkim.js';
@@ -28,19 +29,36 @@ export interface Transport {
   close(): void;
 }
 
-export function smtpTransport(url: string, opts: { pool?: number } = {}): Transport {
+export interface SmtpOptions {
+  /** Connections kept open (delivery.smtp_pool). */
+  pool?: number;
+  /** Seconds of silence from the server before a conversation is given up. */
+  socketTimeoutSeconds?: number;
+}
+
+export function smtpTransport(url: string, opts: SmtpOptions = {}): Transport {
   const t = nodemailer.createTransport({
     url,
     pool: true,
     maxConnections: opts.pool ?? 5,
+    socketTimeout: (opts.socketTimeoutSeconds ?? 120) * 1000,
     // Local sinks and test peers speak plain SMTP; TLS is negotiated when offered.
     tls: { rejectUnauthorized: !/^smtp:\/\/(127\.0\.0\.1|localhost)[:/]/.test(url) },
   } as never);
   return {
     description: url.replace(/\/\/[^@/]*@/, '//***@'),
     async send(message) {
-      const info = await t.sendMail(mailOptions(message));
-      return { response: String(info.response) };
+      // Whether nodemailer read the whole message: a failure after that (a
+      // timeout waiting for the reply to the final ".") may be a delivery.
+      let written = false;
+      const raw = Readable.from([message.raw], { objectMode: false });
+      raw.on('end', () => (written = true));
+      try {
+        const info = await t.sendMail({ ...mailOptions(message), raw });
+        return { response: String(info.response) };
+      } catch (err) {
+        throw Object.assign(err as Error, { afterData: written });
+      }
     },
     close() {
       t.close();
@@ -74,7 +92,7 @@ function mailOptions(m: OutgoingMessage) {
   };
 }
 
-export function transportFromEnv(outboxDir: string, opts: { pool?: number } = {}): Transport {
+export function transportFromEnv(outboxDir: string, opts: SmtpOptions = {}): Transport {
   const url = process.env.HERALD_SMTP_URL;
   return url ? smtpTransport(url, opts) : outboxTransport(outboxDir);
 }

@@ -127,6 +127,33 @@ export interface Project {
     max_audience?: number;
   };
   /**
+   * How messages are delivered: throttling across all workers, SMTP connections, retries and the circuit breaker.
+   */
+  delivery?: {
+    /**
+     * At most this many messages per second, minute or hour in all, across every worker on every machine.
+     */
+    throttle?: string;
+    /**
+     * SMTP connections each herald process keeps open.
+     */
+    smtp_pool?: number;
+    /**
+     * A span of time: a number followed by h (hours), d (days) or w (weeks).
+     */
+    max_age?: string;
+    /**
+     * Pause a campaign when receiving servers refuse it for policy or authentication (5.7.x replies): at least `min` such replies that are at least `rate` of its attempts.
+     */
+    breaker?: {
+      min?: number;
+      /**
+       * A share of the audience, written with a % sign.
+       */
+      rate?: string;
+    };
+  };
+  /**
    * Named deployments (for example staging and production), each with its own database and deployed state.
    */
   environments?: {

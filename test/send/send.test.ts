@@ -65,7 +65,14 @@ describe('sendCampaign', () => {
     cleanup(() => void delete process.env.HERALD_SECRET);
 
     const result = await sendCampaign(db, { campaign: 'winback', transport, now: NOW, log: silentLog });
-    expect(result).toEqual({ materialised: 3, sent: 3, failed: 0, suppressed: 0, completed: true });
+    // Six in the segment: three recipients, and three recorded with why they get nothing.
+    expect(result).toMatchObject({ materialised: 6, sent: 3, failed: 0, bounced: 0, retried: 0, suppressed: 0, completed: true });
+    const leftOut = await db.query<{ email: string | null; status: string; reason: string }>("SELECT email, status, reason FROM herald.messages WHERE status <> 'sent' ORDER BY customer_id");
+    expect(leftOut).toEqual([
+      { email: 'optout@example.com', status: 'suppressed', reason: 'email_opt_in is false' },
+      { email: null, status: 'suppressed', reason: 'no email' },
+      { email: 'not-an-address', status: 'suppressed', reason: 'invalid email' },
+    ]);
 
     const byTo = new Map(sink.messages.map((m) => [(m.to as { text: string }).text, m]));
     expect([...byTo.keys()].sort()).toEqual(['anna@example.com', 'boris@example.org', 'mallory@example.net']);
@@ -108,15 +115,15 @@ describe('sendCampaign', () => {
     expect(verified).toEqual({ ok: true, payload: { p: 'unsubscribe', c: 1, s: 'shop-en', m: 'winback' } });
     expect(anna.messageId).toMatch(/^<winback\.\d+@shop\.example\.com>$/);
 
-    // Every ledger row is settled with the SMTP reply.
-    const rows = await db.query<{ status: string; smtp_response: string }>('SELECT status, smtp_response FROM herald.messages');
+    // Every recipient's row is settled with the SMTP reply; the others keep why they were left out.
+    const rows = await db.query<{ status: string; smtp_response: string }>("SELECT status, smtp_response FROM herald.messages WHERE reason IS NULL");
     expect(rows.every((r) => r.status === 'sent' && r.smtp_response.startsWith('250'))).toBe(true);
 
     // A second send sends nothing again.
     const again = await sendCampaign(db, { campaign: 'winback', transport, now: NOW, log: silentLog });
-    expect(again).toEqual({ materialised: 0, sent: 0, failed: 0, suppressed: 0, completed: false });
+    expect(again).toMatchObject({ materialised: 0, sent: 0, failed: 0, suppressed: 0, completed: false });
     expect(sink.messages).toHaveLength(3);
-    expect(await ledgerCounts(db, 'winback')).toEqual({ recipients: 3, queued: 0, claimed: 0, sent: 3, failed: 0, suppressed: 0 });
+    expect(await ledgerCounts(db, 'winback')).toMatchObject({ audience: 6, left_out: 3, control: 0, recipients: 3, queued: 0, claimed: 0, sent: 3, failed: 0, suppressed: 0 });
   });
 
   it("fills every customer token of the catalog from the shop's record", async () => {
@@ -135,7 +142,7 @@ describe('sendCampaign', () => {
     expect(anna.text).toContain('[Anna||anna@example.com||DE|March 12|en]');
   });
 
-  it('records a refused recipient as failed with the reply, and still completes', async () => {
+  it('records a hard bounce (5.1.1) as bounced and suppresses the address; another 5xx as failed; and still completes', async () => {
     const { db } = await setup();
     const { SMTPServer } = await import('smtp-server');
     const server = new SMTPServer({
@@ -144,6 +151,7 @@ describe('sendCampaign', () => {
       logger: false,
       onRcptTo(addr, _s, cb) {
         if (addr.address.startsWith('boris')) cb(Object.assign(new Error('5.1.1 no such user'), { responseCode: 550 }));
+        else if (addr.address.startsWith('mallory')) cb(Object.assign(new Error('5.3.4 message too big for this mailbox'), { responseCode: 552 }));
         else cb();
       },
       onData(stream, _s, cb) {
@@ -157,10 +165,14 @@ describe('sendCampaign', () => {
     cleanup(() => transport.close());
 
     const result = await sendCampaign(db, { campaign: 'winback', transport, now: NOW, log: silentLog });
-    expect(result).toMatchObject({ sent: 2, failed: 1, completed: true });
-    const [failed] = await db.query<{ email: string; smtp_response: string }>("SELECT email, smtp_response FROM herald.messages WHERE status = 'failed'");
-    expect(failed!.email).toBe('boris@example.org');
-    expect(failed!.smtp_response).toMatch(/550.*no such user/);
+    expect(result).toMatchObject({ sent: 1, bounced: 1, failed: 1, completed: true });
+    const rows = await db.query<{ email: string; status: string; smtp_response: string }>("SELECT email, status, smtp_response FROM herald.messages WHERE status IN ('bounced', 'failed') ORDER BY email");
+    expect(rows.map((r) => [r.email, r.status])).toEqual([['boris@example.org', 'bounced'], ['mallory@example.net', 'failed']]);
+    expect(rows[0]!.smtp_response).toMatch(/550.*no such user/);
+    // The bounced address is suppressed for every site, with the reply as the note.
+    const [s] = await db.query<{ email: string; site: string | null; reason: string; note: string }>('SELECT email, site, reason, note FROM herald.suppressions');
+    expect(s).toMatchObject({ email: 'boris@example.org', site: null, reason: 'bounced' });
+    expect(s!.note).toMatch(/5\.1\.1 no such user/);
   });
 
   it('leaves out addresses suppressed before materialisation, and settles those suppressed since as suppressed, unsent', async () => {
@@ -189,18 +201,18 @@ describe('sendCampaign', () => {
       close() {},
     };
     const result = await sendCampaign(db, { campaign: 'winback', transport, now: NOW, log: silentLog, batchSize: 1 });
-    expect(result).toEqual({ materialised: 2, sent: 1, failed: 0, suppressed: 1, completed: true });
+    expect(result).toMatchObject({ sent: 1, failed: 0, suppressed: 1, completed: true });
 
     // What the SMTP peer accepted: one message, to neither of them.
     const accepted = sink.envelopes.flat();
     expect(accepted).toHaveLength(1);
     expect(['anna@example.com', 'boris@example.org']).toContain(accepted[0]);
     expect(accepted).not.toContain(late[0]);
-    const rows = await db.query<{ email: string; status: string; sent_at: Date | null }>('SELECT email, status, sent_at FROM herald.messages ORDER BY email');
+    const rows = await db.query<{ email: string; status: string; sent_at: Date | null }>('SELECT email, status, sent_at FROM herald.messages WHERE worker IS NOT NULL ORDER BY email');
     expect(rows.map((r) => [r.email, r.status, r.sent_at === null])).toEqual(
       ['anna@example.com', 'boris@example.org'].map((email) => (email === late[0] ? [email, 'suppressed', true] : [email, 'sent', false])),
     );
-    expect(await ledgerCounts(db, 'winback')).toEqual({ recipients: 2, queued: 0, claimed: 0, sent: 1, failed: 0, suppressed: 1 });
+    expect(await ledgerCounts(db, 'winback')).toMatchObject({ recipients: 2, queued: 0, claimed: 0, sent: 1, failed: 0, suppressed: 1 });
     // The report shows them apart from failures.
     const report = await campaignReport(db, 'winback');
     expect(report).toMatchObject({ recipients: 2, sent: 1, failed: 0, suppressed: 1, pending: 0 });

@@ -1,0 +1,78 @@
+import type { Queryable } from '../db/db.js';
+import { UserError } from '../errors.js';
+import { linkSecret } from '../links/secret.js';
+import { createRenderer, type MessageSource, type Renderer, type TemplateSpec } from '../render/message.js';
+import { loadProducts, productTokens, type ProductToken } from '../render/products.js';
+import { loadDeployed } from '../state/queries.js';
+import { sourceSchema, type Campaign, type Project, type Segment } from '../workspace/model.js';
+import { dkimKeys, type DkimKey } from './dkim.js';
+
+/**
+ * Everything a worker needs to render a deployed campaign's messages, loaded
+ * once per campaign from the deployed state (never the working copy).
+ */
+export interface CampaignContext {
+  name: string;
+  campaign: Campaign;
+  project: Project;
+  segments: Map<string, Segment>;
+  schema: string;
+  lists: string[];
+  renderer: Renderer;
+  dkim: Map<string, DkimKey>;
+  /** The message source of a ledger row's variant (null: no A/B test). */
+  source(variant: string | null): MessageSource;
+  products(locale: string): ProductToken[];
+}
+
+export async function loadCampaignContext(db: Queryable, name: string, now: () => Date): Promise<CampaignContext> {
+  const deployed = (await loadDeployed(db)).filter((d) => !d.archivedAt);
+  const find = <T>(kind: string, n: string) => deployed.find((d) => d.kind === kind && d.name === n)?.spec as T | undefined;
+  const campaign = find<Campaign>('campaign', name);
+  if (!campaign) throw new UserError(`campaign "${name}" is not deployed`, `check campaigns/${name}.yaml and run \`herald apply\``);
+  const project = find<Project>('project', 'herald')!;
+  const template = (t: string): TemplateSpec => {
+    const spec = find<TemplateSpec>('template', t);
+    if (!spec) throw new UserError(`template "${t}" of campaign "${name}" is not deployed`, 'run `herald apply`');
+    return spec;
+  };
+  const schema = sourceSchema(project);
+  const secret = await linkSecret(db, project.tracking?.secret_env ?? 'HERALD_SECRET');
+  const rows = await loadProducts(db, schema, campaign.products ?? []);
+  const byLocale = new Map<string, ProductToken[]>();
+  const base: MessageSource = {
+    kind: 'campaign',
+    name,
+    title: campaign.title,
+    personalizedGreeting: campaign.personalized_greeting ?? false,
+    templateName: campaign.template,
+    template: template(campaign.template),
+  };
+  const sources = new Map<string | null, MessageSource>([[null, base]]);
+  for (const v of campaign.ab_test?.variants ?? []) {
+    const t = v.template ?? campaign.template;
+    sources.set(v.name, { ...base, templateName: t, template: template(t), variant: v });
+  }
+  // The renderer signs auto-login expiry from the clock at first render; a worker's lifetime is short next to 7 days.
+  const renderer = createRenderer({ project, secret, now: now() });
+  return {
+    name,
+    campaign,
+    project,
+    segments: new Map(deployed.filter((d) => d.kind === 'segment').map((d) => [d.name, d.spec as unknown as Segment])),
+    schema,
+    lists: [...(campaign.audience.list ? [campaign.audience.list] : []), ...(campaign.audience.lists ?? [])],
+    renderer,
+    dkim: dkimKeys(project),
+    source(variant) {
+      const s = sources.get(variant);
+      if (!s) throw new UserError(`campaign "${name}" has no variant "${variant}" any more, but its ledger does`, 'restore the variant in the campaign file and apply');
+      return s;
+    },
+    products(locale) {
+      let p = byLocale.get(locale);
+      if (!p) byLocale.set(locale, (p = productTokens(rows, locale)));
+      return p;
+    },
+  };
+}
