@@ -158,8 +158,24 @@ program
   .command('send')
   .description('send a ready campaign (to $HERALD_SMTP_URL, else to the .herald/outbox folder)')
   .argument('<campaign>', 'campaign name')
+  .option('--workers <n>', 'workers in this process', '1')
   .option('--json', 'print the result as JSON')
   .action(run(() => import('./commands/send.js')));
+
+program
+  .command('run')
+  .description('the scheduler tick for CI: launch due campaigns, decide due A/B winners, deliver until nothing is due or the budget ends; exits 0, the next run resumes')
+  .option('--budget <duration>', 'stop claiming after this long (90s, 8m, 1h), finish what is in flight, exit 0', '8m')
+  .option('--workers <n>', 'workers in this process', '1')
+  .option('--json', 'print what the tick did as JSON')
+  .action(run(() => import('./commands/run.js')));
+
+program
+  .command('deliver')
+  .description('a long-running host: N workers deliver until SIGTERM; run any number of these, on any machines, against one database')
+  .option('--workers <n>', 'workers in this process', '4')
+  .option('--idle <seconds>', 'how long to wait when nothing is due', '5')
+  .action(run(() => import('./commands/deliver.js')));
 
 program
   .command('report')

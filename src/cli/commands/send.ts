@@ -2,18 +2,61 @@ import { join } from 'node:path';
 import { createLog } from '../../log.js';
 import { sendCampaign } from '../../send/send.js';
 import { transportFromEnv } from '../../send/transport.js';
+import { createProgress } from '../progress.js';
+import { count } from './run.js';
 import { print, printJson, withDb, workspaceDir, type GlobalOptions } from '../context.js';
 
-export default async function send([campaign]: string[], opts: GlobalOptions & { json?: boolean }): Promise<void> {
+export default async function send([campaign]: string[], opts: GlobalOptions & { json?: boolean; workers: string }): Promise<void> {
+  const workers = count(opts.workers, '--workers');
+  let stopping = false;
+  const stop = () => {
+    stopping = true;
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
   const transport = transportFromEnv(join(workspaceDir(opts), '.herald', 'outbox'));
   try {
-    const result = await withDb(opts, (db) => sendCampaign(db, { campaign: campaign!, transport, now: new Date(), log: createLog() }));
+    const result = await withDb(opts, async (db) => {
+      const progress = createProgress(db);
+      try {
+        const runs = await Promise.all(
+          // Launching is idempotent: one worker materialises the audience, the others find it launched.
+          Array.from({ length: workers }, () =>
+            sendCampaign(db, { campaign: campaign!, transport, now: new Date(), log: createLog(), shouldStop: () => stopping, onBatch: (t) => progress.onBatch(t) }),
+          ),
+        );
+        return runs.reduce((a, b) => ({
+          ...a,
+          materialised: a.materialised + b.materialised,
+          sent: a.sent + b.sent,
+          failed: a.failed + b.failed,
+          bounced: a.bounced + b.bounced,
+          retried: a.retried + b.retried,
+          expired: a.expired + b.expired,
+          unknown: a.unknown + b.unknown,
+          suppressed: a.suppressed + b.suppressed,
+          completed: a.completed || b.completed,
+          paused: a.paused || b.paused,
+        }));
+      } finally {
+        progress.stop();
+      }
+    });
     if (opts.json) printJson({ campaign, transport: transport.description, ...result });
     else {
-      print(`${campaign}: ${result.sent} sent, ${result.failed} failed${result.suppressed ? `, ${result.suppressed} suppressed since the audience was drawn` : ''}${result.completed ? ', campaign completed' : ''} (${transport.description}).`);
-      if (result.sent + result.failed === 0) print('Nothing left to send: every recipient already has its ledger entry settled.');
+      const r = result;
+      print(
+        `${campaign}: ${r.sent} sent, ${r.failed} failed${r.bounced ? `, ${r.bounced} bounced` : ''}${r.retried ? `, ${r.retried} to retry` : ''}` +
+          `${r.expired ? `, ${r.expired} expired` : ''}${r.unknown ? `, ${r.unknown} unknown` : ''}` +
+          `${r.suppressed ? `, ${r.suppressed} suppressed since the audience was drawn` : ''}${r.completed ? ', campaign completed' : ''}` +
+          `${r.paused ? ', paused by the circuit breaker' : ''} (${transport.description}).`,
+      );
+      if (stopping) print('Stopped on a signal after finishing the messages in flight; `herald send` or `herald run` resumes.');
+      else if (r.sent + r.failed + r.bounced + r.retried === 0) print('Nothing due: every message of this campaign is settled or waiting for its retry.');
     }
   } finally {
     transport.close();
+    process.off('SIGTERM', stop);
+    process.off('SIGINT', stop);
   }
 }

@@ -1,0 +1,54 @@
+import { join } from 'node:path';
+import { createLog } from '../../log.js';
+import { tick } from '../../send/run.js';
+import { transportFromEnv } from '../../send/transport.js';
+import { print, withDb, workspaceDir, type GlobalOptions } from '../context.js';
+import { createProgress } from '../progress.js';
+import { count, summary } from './run.js';
+
+interface DeliverOpts extends GlobalOptions {
+  workers: string;
+  idle: string;
+}
+
+/**
+ * `herald deliver --workers N`: a long-running host. N workers in this
+ * process run ticks back to back, waiting `--idle` seconds when nothing is
+ * due, until SIGTERM or Ctrl-C, then finish what is in flight. Any number of
+ * such processes on any number of machines may run against one database:
+ * they coordinate through it alone.
+ */
+export default async function deliverCommand(_args: string[], opts: DeliverOpts): Promise<void> {
+  const workers = count(opts.workers, '--workers');
+  const idleMs = count(opts.idle, '--idle') * 1000;
+  let stopping = false;
+  let wake: (() => void) | undefined;
+  const stop = () => {
+    stopping = true;
+    wake?.();
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  const log = createLog();
+  const transport = transportFromEnv(join(workspaceDir(opts), '.herald', 'outbox'));
+  try {
+    await withDb(opts, async (db) => {
+      log.info({ workers }, 'delivering until stopped');
+      while (!stopping) {
+        const progress = createProgress(db);
+        const r = await tick(db, { transport, log, workers, shouldStop: () => stopping, onBatch: (t) => progress.onBatch(t) }).finally(() => progress.stop());
+        const t = r.delivered;
+        if (r.launched.length || r.decided.length || t.sent + t.failed + t.bounced + t.expired + t.unknown + t.retried > 0) print(summary(r, false, false));
+        if (!stopping) await new Promise<void>((resolve) => {
+          wake = resolve;
+          setTimeout(resolve, idleMs);
+        });
+      }
+    });
+    print('stopped after finishing the messages in flight.');
+  } finally {
+    transport.close();
+    process.off('SIGTERM', stop);
+    process.off('SIGINT', stop);
+  }
+}

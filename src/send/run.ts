@@ -1,0 +1,101 @@
+import type { Db } from '../db/db.js';
+import type { Log } from '../log.js';
+import { loadDeployed } from '../state/queries.js';
+import { effectiveStatus } from '../state/overrides.js';
+import type { Campaign } from '../workspace/model.js';
+import type { WinnerDecision } from './ab.js';
+import { deliver, type DeliverTotals } from './deliver.js';
+import * as ledger from './ledger.js';
+import { launchCampaign } from './send.js';
+import type { Transport } from './transport.js';
+import { decideIfDue } from './winner.js';
+
+/**
+ * The scheduler tick, `herald run`, as CI calls it on a schedule: launch the
+ * campaigns whose time has come, decide the A/B winners that are due, and
+ * deliver with the given number of workers until nothing is due or the
+ * budget is spent. Every step is safe to run twice at once: launching is
+ * idempotent, a decision is taken under a row lock, claims skip locked rows.
+ * So overlapping ticks, and any number of `herald deliver` hosts, never send
+ * a message twice.
+ */
+export interface TickOptions {
+  transport: Transport;
+  log: Log;
+  clock?: () => Date;
+  workers?: number;
+  batchSize?: number;
+  leaseSeconds?: number;
+  /** Stop claiming when this is true (the budget ran out, SIGTERM); what is in flight is finished. */
+  shouldStop?: () => boolean;
+  onBatch?: (t: DeliverTotals) => void;
+}
+
+export interface TickResult {
+  launched: { campaign: string; rows: number }[];
+  decided: { campaign: string; decision: WinnerDecision }[];
+  delivered: DeliverTotals;
+}
+
+export async function tick(db: Db, o: TickOptions): Promise<TickResult> {
+  const clock = o.clock ?? (() => new Date());
+  const now = clock();
+  const campaigns = (await loadDeployed(db)).filter((d) => d.kind === 'campaign' && !d.archivedAt);
+  const launched: TickResult['launched'] = [];
+  for (const d of campaigns) {
+    const c = d.spec as unknown as Campaign;
+    if (!c.schedule?.at || new Date(c.schedule.at).getTime() > now.getTime()) continue;
+    if (await ledger.runPhase(db, d.name)) continue;
+    if ((await effectiveStatus(db, d.name, c.status ?? 'draft')).status !== 'ready') continue;
+    const r = await launchCampaign(db, d.name, now);
+    if (r.launched) {
+      launched.push({ campaign: d.name, rows: r.materialised });
+      o.log.info({ campaign: d.name, rows: r.materialised }, 'launched: audience materialised');
+    }
+  }
+  const decided: TickResult['decided'] = [];
+  for (const name of await ledger.sendingCampaigns(db)) {
+    const spec = campaigns.find((d) => d.name === name)?.spec as unknown as Campaign | undefined;
+    if (!spec?.ab_test) continue;
+    const decision = await decideIfDue(db, name, spec, clock());
+    if (decision) {
+      decided.push({ campaign: name, decision });
+      o.log.info({ campaign: name, winner: decision.winner, p: decision.pValue }, `A/B decided: ${decision.reason}`);
+    }
+  }
+  const delivered = await deliverWith(db, o, clock);
+  return { launched, decided, delivered };
+}
+
+/** N workers in this process, each its own claims and leases; their totals added up. */
+export async function deliverWith(db: Db, o: TickOptions, clock: () => Date): Promise<DeliverTotals> {
+  const sum: DeliverTotals = { sent: 0, failed: 0, bounced: 0, retried: 0, expired: 0, unknown: 0, suppressed: 0, completed: [], paused: [] };
+  const each = new Map<number, DeliverTotals>();
+  const add = () => {
+    const all = [...each.values()];
+    for (const k of ['sent', 'failed', 'bounced', 'retried', 'expired', 'unknown', 'suppressed'] as const) sum[k] = all.reduce((n, t) => n + t[k], 0);
+    sum.completed = [...new Set(all.flatMap((t) => t.completed))];
+    sum.paused = [...new Set(all.flatMap((t) => t.paused))];
+  };
+  await Promise.all(
+    Array.from({ length: Math.max(1, o.workers ?? 1) }, (_, i) =>
+      deliver(db, {
+        transport: o.transport,
+        log: o.log,
+        clock,
+        ...(o.batchSize ? { batchSize: o.batchSize } : {}),
+        ...(o.leaseSeconds ? { leaseSeconds: o.leaseSeconds } : {}),
+        ...(o.shouldStop ? { shouldStop: o.shouldStop } : {}),
+        onBatch: (t) => {
+          each.set(i, t);
+          add();
+          o.onBatch?.(sum);
+        },
+      }).then((t) => {
+        each.set(i, t);
+        add();
+      }),
+    ),
+  );
+  return sum;
+}
