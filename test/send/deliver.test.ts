@@ -1,0 +1,269 @@
+import { SMTPServer, type SMTPServerSession } from 'smtp-server';
+import { simpleParser } from 'mailparser';
+import { describe, expect, it } from 'vitest';
+import { silentLog } from '../../src/log.js';
+import { deliver } from '../../src/send/deliver.js';
+import { launchCampaign } from '../../src/send/send.js';
+import { smtpTransport } from '../../src/send/transport.js';
+import { setOverride, clearOverride } from '../../src/state/overrides.js';
+import { createTestDb } from '../support/db.js';
+import { createShop } from '../support/shop.js';
+import { applyDir } from '../support/apply.js';
+import { exampleWorkspace } from '../support/workspace.js';
+import { useCleanups } from '../support/cleanup.js';
+
+/**
+ * The delivery engine against a scriptable SMTP peer: every verdict is read
+ * from what the peer accepted, counted by Message-ID, and from the ledger.
+ * Retries and expiry run on an injected clock, so no test waits for backoff.
+ */
+const NOW = new Date('2026-11-20T12:00:00Z');
+const LONG_AGO = '2025-01-10T10:00:00Z';
+const cleanup = useCleanups();
+
+interface Reply {
+  code: number;
+  message: string;
+}
+interface Script {
+  greeting?: (n: number) => Reply | undefined;
+  rcpt?: (address: string, n: number) => Reply | undefined;
+  /** Return 'stall' to never answer the final ".". */
+  data?: (messageId: string, n: number) => Reply | 'stall' | undefined;
+}
+
+async function startPeer(script: Script = {}) {
+  const accepted: string[] = [];
+  let connections = 0;
+  let rcpts = 0;
+  let datas = 0;
+  const fail = (r: Reply) => Object.assign(new Error(r.message), { responseCode: r.code });
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS', 'AUTH'],
+    logger: false,
+    onConnect(_s: SMTPServerSession, cb: (err?: Error) => void) {
+      const r = script.greeting?.(++connections);
+      cb(r ? fail(r) : undefined);
+    },
+    onRcptTo(addr, _s, cb) {
+      const r = script.rcpt?.(addr.address, ++rcpts);
+      cb(r ? fail(r) : undefined);
+    },
+    onData(stream, _s, cb) {
+      simpleParser(stream)
+        .then((m) => {
+          const r = script.data?.(m.messageId ?? '', ++datas);
+          if (r === 'stall') return;
+          if (r) return cb(fail(r));
+          accepted.push(m.messageId ?? '');
+          cb();
+        })
+        .catch(cb);
+    },
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  cleanup(() => new Promise<void>((r) => server.close(() => r())));
+  return { url: `smtp://127.0.0.1:${(server.server.address() as { port: number }).port}`, accepted };
+}
+
+async function setup(opts: { customers?: number; campaign?: string; herald?: (y: string) => string } = {}) {
+  const db = await createTestDb();
+  const ws = exampleWorkspace();
+  cleanup(() => db.dispose(), ws.remove);
+  if (opts.campaign) ws.write('campaigns/winback.yaml', opts.campaign);
+  if (opts.herald) {
+    const { readFileSync } = await import('node:fs');
+    ws.write('herald.yaml', opts.herald(readFileSync(`${ws.dir}/herald.yaml`, 'utf8')));
+  }
+  const n = opts.customers ?? 6;
+  const ids = Array.from({ length: n }, (_, i) => i + 1);
+  await createShop(db, {
+    customers: ids.map((id) => ({ id, email: `c${id}@example.com`, first_name: `C${id}` })),
+    products: [
+      { sku: 'SH-001', category: 'shoes', name: 'Trail Boot', price: 129.9 },
+      { sku: 'OW-001', category: 'outerwear', name: 'Wool Coat', price: 1249.5 },
+      { sku: 'BG-001', category: 'bags', name: 'Tote', price: 99 },
+      { sku: 'AC-002', category: 'accessories', name: 'Scarf', price: 39 },
+    ],
+    orders: ids.map((id) => ({ id, customer_id: id, created_at: LONG_AGO })),
+  });
+  await applyDir(db, ws.dir, { now: NOW });
+  return db;
+}
+
+/** A clock the test moves by hand. */
+function manualClock(start = NOW) {
+  let t = start.getTime();
+  return { now: () => new Date(t), advance: (ms: number) => void (t += ms) };
+}
+
+async function rows(db: Awaited<ReturnType<typeof setup>>) {
+  return db.query<{ email: string; status: string; attempts: number; reason: string | null; next_attempt_at: Date | null }>(
+    "SELECT email, status, attempts, reason, next_attempt_at FROM herald.messages WHERE campaign = 'winback' ORDER BY id",
+  );
+}
+
+function transportTo(url: string, socketTimeoutSeconds?: number) {
+  const t = smtpTransport(url, { pool: 2, ...(socketTimeoutSeconds ? { socketTimeoutSeconds } : {}) });
+  cleanup(() => t.close());
+  return t;
+}
+
+describe('deliver', () => {
+  it('421 at the greeting: every message waits for its retry, and goes out once the server is back', async () => {
+    const db = await setup({ customers: 3 });
+    let down = true;
+    const peer = await startPeer({ greeting: () => (down ? { code: 421, message: '4.3.2 try again later' } : undefined) });
+    const clock = manualClock();
+    await launchCampaign(db, 'winback', clock.now());
+    const first = await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, campaigns: ['winback'] });
+    expect(first).toMatchObject({ sent: 0, retried: 3 });
+    const waiting = await rows(db);
+    expect(waiting.map((r) => r.status)).toEqual(['queued', 'queued', 'queued']);
+    // The first retry is a minute later, stored: nothing sleeps waiting for it.
+    for (const r of waiting) expect(new Date(r.next_attempt_at!).getTime()).toBe(NOW.getTime() + 60_000);
+    expect(await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, campaigns: ['winback'] })).toMatchObject({ sent: 0, retried: 0 });
+
+    down = false;
+    clock.advance(61_000);
+    const second = await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, campaigns: ['winback'] });
+    expect(second).toMatchObject({ sent: 3, completed: ['winback'] });
+    expect(peer.accepted.sort()).toEqual(['<winback.1@shop.example.com>', '<winback.2@shop.example.com>', '<winback.3@shop.example.com>']);
+    expect((await rows(db)).map((r) => [r.status, r.attempts])).toEqual([['sent', 2], ['sent', 2], ['sent', 2]]);
+  });
+
+  it('451 at RCPT backs off 1, 2, 4 minutes, and a message still refused after its max age is expired', async () => {
+    const db = await setup({ customers: 2, herald: (y) => `${y}\ndelivery:\n  max_age: 1h\n` });
+    const peer = await startPeer({ rcpt: (a) => (a === 'c1@example.com' ? { code: 451, message: '4.7.1 greylisted, try again' } : undefined) });
+    const clock = manualClock();
+    await launchCampaign(db, 'winback', clock.now());
+    const go = () => deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, campaigns: ['winback'] });
+    expect(await go()).toMatchObject({ sent: 1, retried: 1 });
+    const due = async () => new Date((await rows(db))[0]!.next_attempt_at!).getTime() - clock.now().getTime();
+    expect(await due()).toBe(60_000);
+    clock.advance(60_000);
+    expect(await go()).toMatchObject({ retried: 1 });
+    expect(await due()).toBe(120_000);
+    clock.advance(120_000);
+    expect(await go()).toMatchObject({ retried: 1 });
+    expect(await due()).toBe(240_000);
+    // Past the max age (1 h from the first attempt): expired, with the last reply.
+    clock.advance(3_600_000);
+    expect(await go()).toMatchObject({ expired: 1 });
+    const [c1, c2] = await rows(db);
+    expect(c1).toMatchObject({ status: 'expired', attempts: 4 });
+    expect(c1!.reason).toMatch(/^expired after 1h: 451 4\.7\.1 greylisted/);
+    expect(c2).toMatchObject({ status: 'sent', attempts: 1 });
+    expect(peer.accepted).toEqual(['<winback.2@shop.example.com>']);
+  });
+
+  it('550 5.7.26 (DMARC) trips the circuit breaker: the campaign is paused with the reason, and resumes where it stopped', async () => {
+    const db = await setup({ customers: 30, herald: (y) => `${y}\ndelivery:\n  breaker: { min: 5, rate: 20% }\n` });
+    let refusing = true;
+    const peer = await startPeer({ data: () => (refusing ? { code: 550, message: '5.7.26 Unauthenticated email is not accepted (DMARC)' } : undefined) });
+    const clock = manualClock();
+    await launchCampaign(db, 'winback', clock.now());
+    const result = await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, campaigns: ['winback'], batchSize: 10 });
+    // One batch of ten refusals crosses the threshold; no further batch is claimed.
+    expect(result).toMatchObject({ sent: 0, retried: 10, paused: ['winback'] });
+    const [override] = await db.query<{ status: string; reason: string; set_by: string }>('SELECT status, reason, set_by FROM herald.campaign_overrides');
+    expect(override).toEqual({ status: 'paused', reason: 'circuit breaker: 10 of 10 attempts refused for policy or authentication (5.7.x)', set_by: 'herald' });
+    const counts = (await rows(db)).reduce<Record<string, number>>((m, r) => ((m[r.status] = (m[r.status] ?? 0) + 1), m), {});
+    expect(counts).toEqual({ queued: 30 });
+
+    // The sender fixes DMARC and resumes: everything goes out, once.
+    refusing = false;
+    await clearOverride(db, 'winback', 'test');
+    clock.advance(3_600_000);
+    expect(await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, campaigns: ['winback'], batchSize: 10 })).toMatchObject({ sent: 30 });
+    expect(new Set(peer.accepted).size).toBe(30);
+    expect(peer.accepted).toHaveLength(30);
+  });
+
+  it('a server that never answers the final "." leaves the message unknown, never resent', async () => {
+    const db = await setup({ customers: 2 });
+    const peer = await startPeer({ data: (id) => (id === '<winback.1@shop.example.com>' ? 'stall' : undefined) });
+    const clock = manualClock();
+    await launchCampaign(db, 'winback', clock.now());
+    const result = await deliver(db, { transport: transportTo(peer.url, 1), log: silentLog, clock: clock.now, campaigns: ['winback'] });
+    expect(result).toMatchObject({ sent: 1, unknown: 1, retried: 0 });
+    const [c1] = await rows(db);
+    expect(c1).toMatchObject({ status: 'unknown' });
+    expect(c1!.reason).toMatch(/^no reply after the message was sent/);
+    clock.advance(86_400_000);
+    expect(await deliver(db, { transport: transportTo(peer.url, 1), log: silentLog, clock: clock.now, campaigns: ['winback'] })).toMatchObject({ sent: 0, unknown: 0 });
+  });
+
+  it('pause mid-send takes effect within one batch; resume sends the rest, with no duplicate and nothing skipped', async () => {
+    const db = await setup({ customers: 40 });
+    const peer = await startPeer();
+    const smtp = transportTo(peer.url);
+    let sentCount = 0;
+    const transport = {
+      description: 'pauses after the 15th message',
+      async send(...args: Parameters<typeof smtp.send>) {
+        const r = await smtp.send(...args);
+        if (++sentCount === 15) await setOverride(db, { campaign: 'winback', status: 'paused', reason: 'wrong price in the grid', actor: 'test', specHash: '', action: 'pause' });
+        return r;
+      },
+      close() {},
+    };
+    const clock = manualClock();
+    await launchCampaign(db, 'winback', clock.now());
+    const first = await deliver(db, { transport, log: silentLog, clock: clock.now, campaigns: ['winback'], batchSize: 10 });
+    // The batch in flight when the pause came finishes; no other is claimed.
+    expect(first.sent).toBe(20);
+    expect(peer.accepted).toHaveLength(20);
+    expect(await deliver(db, { transport, log: silentLog, clock: clock.now, campaigns: ['winback'], batchSize: 10 })).toMatchObject({ sent: 0 });
+
+    await setOverride(db, { campaign: 'winback', status: 'ready', reason: 'price fixed', actor: 'test', specHash: '', action: 'resume' });
+    const second = await deliver(db, { transport, log: silentLog, clock: clock.now, campaigns: ['winback'], batchSize: 10 });
+    expect(second).toMatchObject({ sent: 20, completed: ['winback'] });
+    expect(peer.accepted).toHaveLength(40);
+    expect(new Set(peer.accepted).size).toBe(40);
+    // Resume never materialises again: the ledger still holds the 40 rows of the launch.
+    const [n] = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM herald.messages WHERE campaign = 'winback'");
+    expect(n!.n).toBe(40);
+  });
+
+  it("a dead worker's claimed messages are taken over once its lease runs out", async () => {
+    const db = await setup({ customers: 5 });
+    const peer = await startPeer();
+    const clock = manualClock();
+    await launchCampaign(db, 'winback', clock.now());
+    const { claimBatch } = await import('../../src/send/ledger.js');
+    // A worker claims three messages and dies before sending them.
+    const dead = await claimBatch(db, { campaign: 'winback', schema: 'shop', worker: 'dead', limit: 3, leaseSeconds: 60, now: clock.now() });
+    expect(dead.messages).toHaveLength(3);
+    // While its lease runs, the others go and its three wait.
+    expect(await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, campaigns: ['winback'] })).toMatchObject({ sent: 2 });
+    clock.advance(61_000);
+    expect(await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, campaigns: ['winback'] })).toMatchObject({ sent: 3, completed: ['winback'] });
+    expect(new Set(peer.accepted).size).toBe(5);
+    expect(peer.accepted).toHaveLength(5);
+  });
+
+  it('a campaign throttle holds across workers', async () => {
+    const db = await setup({ customers: 60, campaign: `title: Throttled
+sites: [shop-en]
+audience: { segment: lapsed }
+template: newsletter
+throttle: 20/s
+status: ready
+` });
+    const peer = await startPeer();
+    await launchCampaign(db, 'winback', new Date());
+    const transport = transportTo(peer.url);
+    // Two workers on the real clock: the bucket in the database is shared.
+    await Promise.all([1, 2].map((i) => deliver(db, { transport, log: silentLog, worker: `w${i}`, campaigns: ['winback'], batchSize: 10 })));
+    expect(peer.accepted).toHaveLength(60);
+    expect(new Set(peer.accepted).size).toBe(60);
+    // Tokens gate claims: when each message was claimed, by either worker.
+    const claimedAt = (await db.query<{ t: Date }>("SELECT claimed_at AS t FROM herald.messages WHERE status = 'sent' ORDER BY claimed_at")).map((r) => new Date(r.t).getTime());
+    // In any second, at most a second's tokens (20) plus the full bucket at the start (20).
+    for (const start of claimedAt) expect(claimedAt.filter((t) => t >= start && t < start + 1000).length).toBeLessThanOrEqual(40);
+    // 60 messages at 20/s, the first 20 from the full bucket: the last 40 take two seconds.
+    expect(claimedAt[claimedAt.length - 1]! - claimedAt[0]!).toBeGreaterThanOrEqual(1900);
+  });
+});
