@@ -1,16 +1,40 @@
 import type { LedgerCounts } from '../send/ledger.js';
+import type { StoredDecision } from '../send/winner.js';
 
-/** A campaign's report: a plain value built from ledger counts. */
+/** A campaign's report: a plain value built from ledger counts and its A/B decision. */
 export interface Report {
   campaign: string;
   title: string;
   status: 'not started' | 'sending' | 'completed';
+  /** Everyone the audience held when the campaign launched. */
+  audience: number;
+  /** Held out to measure the campaign's effect (control_group); never sent. */
+  control: number;
+  /** Could not be written to when the audience was drawn: no usable address, no consent, suppressed. */
+  left_out: number;
+  /** The messages the campaign sends: the audience less the control group and those left out. */
   recipients: number;
   sent: number;
   failed: number;
-  /** Rows whose address was suppressed (unsubscribed, bounced) after the audience was drawn. */
+  /** Hard bounces (5xx x.1.x); their addresses are now suppressed. */
+  bounced: number;
+  /** Still failing (4xx, dropped connections) after delivery.max_age. */
+  expired: number;
+  /** No reply after the whole message was sent: perhaps delivered, never resent. */
+  unknown: number;
+  /** Found suppressed (unsubscribed, bounced) after the audience was drawn; not sent. */
   suppressed: number;
+  /** Queued, being sent, or waiting for a retry or for the A/B winner. */
   pending: number;
+  ab?: {
+    metric: string;
+    winner: string;
+    significant: boolean;
+    p_value: number | null;
+    reason: string;
+    decided_at: string;
+    figures: StoredDecision['figures'];
+  };
 }
 
 export function buildReport(
@@ -18,44 +42,92 @@ export function buildReport(
   title: string,
   phase: 'sending' | 'completed' | undefined,
   counts: LedgerCounts,
+  decision?: StoredDecision,
 ): Report {
   return {
     campaign,
     title,
     status: phase ?? 'not started',
+    audience: counts.audience,
+    control: counts.control,
+    left_out: counts.left_out,
     recipients: counts.recipients,
     sent: counts.sent,
     failed: counts.failed,
+    bounced: counts.bounced,
+    expired: counts.expired,
+    unknown: counts.unknown,
     suppressed: counts.suppressed,
-    pending: counts.queued + counts.claimed,
+    pending: counts.queued + counts.claimed + counts.waiting,
+    ...(decision
+      ? {
+          ab: {
+            metric: decision.metric,
+            winner: decision.winner,
+            significant: decision.significant,
+            p_value: decision.p_value,
+            reason: decision.reason,
+            decided_at: new Date(decision.decided_at).toISOString(),
+            figures: decision.figures,
+          },
+        }
+      : {}),
   };
+}
+
+/** The outcome rows: label and count, in the order a reader follows a message. */
+function outcomes(r: Report): [string, number][] {
+  return [
+    ['Sent', r.sent],
+    ['Failed', r.failed],
+    ['Bounced', r.bounced],
+    ['Expired', r.expired],
+    ['Unknown', r.unknown],
+    ['Suppressed', r.suppressed],
+    ['Pending', r.pending],
+  ];
 }
 
 export function reportMarkdown(r: Report): string {
   const pct = (n: number) => (r.recipients ? ` (${((100 * n) / r.recipients).toFixed(1)}%)` : '');
-  return [
+  const lines = [
     `# ${r.title}`,
     '',
     `Campaign \`${r.campaign}\` — ${r.status}.`,
     '',
     '| | messages |',
     '|---|---:|',
+    `| Audience | ${r.audience} |`,
+    `| Control group (held out) | ${r.control} |`,
+    `| Left out (no address, no consent, suppressed) | ${r.left_out} |`,
     `| Recipients | ${r.recipients} |`,
-    `| Sent | ${r.sent}${pct(r.sent)} |`,
-    `| Failed | ${r.failed}${pct(r.failed)} |`,
-    `| Suppressed | ${r.suppressed}${pct(r.suppressed)} |`,
-    `| Pending | ${r.pending}${pct(r.pending)} |`,
+    ...outcomes(r).map(([label, n]) => `| ${label} | ${n}${pct(n)} |`),
     '',
-  ].join('\n');
+  ];
+  if (r.ab) {
+    lines.push(
+      `## A/B test: ${r.ab.winner} won`,
+      '',
+      `${r.ab.reason}. Decided ${r.ab.decided_at} on ${r.ab.metric}${r.ab.significant ? '' : ' (no significant difference: the fallback)'}.`,
+      '',
+      '| Variant | Sent | Converted | Rate |',
+      '|---|---:|---:|---:|',
+      ...r.ab.figures.map((f) => `| ${f.variant} | ${f.sent} | ${f.converted} | ${(100 * f.rate).toFixed(1)}% |`),
+      '',
+    );
+  }
+  return lines.join('\n');
 }
 
 export function reportText(r: Report): string {
+  const pad = (s: string) => s.padEnd(11);
   return [
     `${r.title} (${r.campaign}): ${r.status}`,
-    `  recipients ${r.recipients}`,
-    `  sent       ${r.sent}`,
-    `  failed     ${r.failed}`,
-    `  suppressed ${r.suppressed}`,
-    `  pending    ${r.pending}`,
+    `  ${pad('audience')}${r.audience} (control ${r.control}, left out ${r.left_out})`,
+    `  ${pad('recipients')}${r.recipients}`,
+    ...outcomes(r)
+      .filter(([label, n]) => n > 0 || ['Sent', 'Failed', 'Pending'].includes(label))
+      .map(([label, n]) => `  ${pad(label.toLowerCase())}${n}`),
+    ...(r.ab ? [`  A/B winner ${r.ab.winner}: ${r.ab.reason}`] : []),
   ].join('\n');
 }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Db } from '../db/db.js';
 import { UserError } from '../errors.js';
 import { ledgerCounts, runPhase } from '../send/ledger.js';
+import { abDecision } from '../send/winner.js';
 import { loadObject } from '../state/queries.js';
 import type { Campaign } from '../workspace/model.js';
 import { buildReport, reportMarkdown, type Report } from './report.js';
@@ -10,10 +11,10 @@ import { buildReport, reportMarkdown, type Report } from './report.js';
 export async function campaignReport(db: Db, campaign: string): Promise<Report> {
   const spec = await loadObject<Campaign>(db, 'campaign', campaign);
   const counts = await ledgerCounts(db, campaign);
-  if (!spec && counts.recipients === 0) {
+  if (!spec && counts.audience === 0) {
     throw new UserError(`campaign "${campaign}" is not deployed and has no messages`, 'check the name, or run `herald apply` first');
   }
-  return buildReport(campaign, spec?.title ?? campaign, await runPhase(db, campaign), counts);
+  return buildReport(campaign, spec?.title ?? campaign, await runPhase(db, campaign), counts, await abDecision(db, campaign));
 }
 
 /** Writes reports/<campaign>.json and .md, each replaced atomically. */

@@ -127,6 +127,15 @@ describe('A/B tests and control groups', () => {
     const counts = await ledgerCounts(db, 'winback');
     expect(counts).toMatchObject({ audience: 400, control, recipients: 400 - control, sent: 400 - control, waiting: 0, queued: 0 });
 
+    // The report shows the held-out group and the decision.
+    const { campaignReport } = await import('../../src/report/write.js');
+    const { reportMarkdown } = await import('../../src/report/report.js');
+    const report = await campaignReport(db, 'winback');
+    expect(report).toMatchObject({ audience: 400, control, recipients: 400 - control, sent: 400 - control, pending: 0, ab: { winner: 'personal', significant: true } });
+    const md = reportMarkdown(report);
+    expect(md).toContain(`| Control group (held out) | ${control} |`);
+    expect(md).toContain('## A/B test: personal won');
+
     // A third tick decides nothing again and sends nothing.
     const again = await tick(db, { transport, log: silentLog, clock: at(5 * HOUR) });
     expect(again.decided).toEqual([]);
