@@ -2,6 +2,9 @@ import { mkdirSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import nodemailer from 'nodemailer';
+import type { Queryable } from '../db/db.js';
+import { loadObject } from '../state/queries.js';
+import type { Project } from '../workspace/model.js';
 import type { ComposedMessage } from './compose.js';
 import type { DkimKey } from './dkim.js';
 
@@ -95,4 +98,11 @@ function mailOptions(m: OutgoingMessage) {
 export function transportFromEnv(outboxDir: string, opts: SmtpOptions = {}): Transport {
   const url = process.env.HERALD_SMTP_URL;
   return url ? smtpTransport(url, opts) : outboxTransport(outboxDir);
+}
+
+/** The transport for delivering the deployed workspace: its pool size from herald.yaml's delivery.smtp_pool. */
+export async function deliveryTransport(db: Queryable, outboxDir: string): Promise<Transport> {
+  const project = await loadObject<Project>(db, 'project', 'herald');
+  const pool = project?.delivery?.smtp_pool;
+  return transportFromEnv(outboxDir, pool ? { pool } : {});
 }

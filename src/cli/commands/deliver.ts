@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { createLog } from '../../log.js';
 import { tick } from '../../send/run.js';
-import { transportFromEnv } from '../../send/transport.js';
+import { deliveryTransport, type Transport } from '../../send/transport.js';
 import { print, withDb, workspaceDir, type GlobalOptions } from '../context.js';
 import { createProgress } from '../progress.js';
 import { count, summary } from './run.js';
@@ -30,13 +30,14 @@ export default async function deliverCommand(_args: string[], opts: DeliverOpts)
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
   const log = createLog();
-  const transport = transportFromEnv(join(workspaceDir(opts), '.herald', 'outbox'));
+  let transport: Transport | undefined;
   try {
     await withDb(opts, async (db) => {
+      const tr = (transport = await deliveryTransport(db, join(workspaceDir(opts), '.herald', 'outbox')));
       log.info({ workers }, 'delivering until stopped');
       while (!stopping) {
         const progress = createProgress(db);
-        const r = await tick(db, { transport, log, workers, shouldStop: () => stopping, onBatch: (t) => progress.onBatch(t) }).finally(() => progress.stop());
+        const r = await tick(db, { transport: tr, log, workers, shouldStop: () => stopping, onBatch: (t) => progress.onBatch(t) }).finally(() => progress.stop());
         const t = r.delivered;
         if (r.launched.length || r.decided.length || t.sent + t.failed + t.bounced + t.expired + t.unknown + t.retried > 0) print(summary(r, false, false));
         if (!stopping) await new Promise<void>((resolve) => {
@@ -47,7 +48,7 @@ export default async function deliverCommand(_args: string[], opts: DeliverOpts)
     });
     print('stopped after finishing the messages in flight.');
   } finally {
-    transport.close();
+    transport?.close();
     process.off('SIGTERM', stop);
     process.off('SIGINT', stop);
   }

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { UserError } from '../../errors.js';
 import { createLog } from '../../log.js';
 import { tick, type TickResult } from '../../send/run.js';
-import { transportFromEnv } from '../../send/transport.js';
+import { deliveryTransport, type Transport } from '../../send/transport.js';
 import { createProgress } from '../progress.js';
 import { print, printJson, withDb, workspaceDir, type GlobalOptions } from '../context.js';
 
@@ -28,12 +28,13 @@ export default async function run(_args: string[], opts: RunOpts): Promise<void>
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
   const log = createLog();
-  const transport = transportFromEnv(join(workspaceDir(opts), '.herald', 'outbox'));
+  let transport: Transport | undefined;
   try {
     const result = await withDb(opts, async (db) => {
+      const tr = (transport = await deliveryTransport(db, join(workspaceDir(opts), '.herald', 'outbox')));
       const progress = createProgress(db);
       try {
-        return await tick(db, { transport, log, workers, shouldStop: () => stopping || Date.now() >= deadline, onBatch: (t) => progress.onBatch(t) });
+        return await tick(db, { transport: tr, log, workers, shouldStop: () => stopping || Date.now() >= deadline, onBatch: (t) => progress.onBatch(t) });
       } finally {
         progress.stop();
       }
@@ -41,7 +42,7 @@ export default async function run(_args: string[], opts: RunOpts): Promise<void>
     if (opts.json) printJson({ ...result, stopped: stopping ? 'signal' : Date.now() >= deadline ? 'budget' : 'done' });
     else print(summary(result, stopping, Date.now() >= deadline));
   } finally {
-    transport.close();
+    transport?.close();
     process.off('SIGTERM', stop);
     process.off('SIGINT', stop);
   }

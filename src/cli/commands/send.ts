@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { createLog } from '../../log.js';
 import { sendCampaign } from '../../send/send.js';
-import { transportFromEnv } from '../../send/transport.js';
+import { deliveryTransport, type Transport } from '../../send/transport.js';
 import { createProgress } from '../progress.js';
 import { count } from './run.js';
 import { print, printJson, withDb, workspaceDir, type GlobalOptions } from '../context.js';
@@ -14,15 +14,16 @@ export default async function send([campaign]: string[], opts: GlobalOptions & {
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
-  const transport = transportFromEnv(join(workspaceDir(opts), '.herald', 'outbox'));
+  let transport: Transport | undefined;
   try {
     const result = await withDb(opts, async (db) => {
+      const tr = (transport = await deliveryTransport(db, join(workspaceDir(opts), '.herald', 'outbox')));
       const progress = createProgress(db);
       try {
         const runs = await Promise.all(
           // Launching is idempotent: one worker materialises the audience, the others find it launched.
           Array.from({ length: workers }, () =>
-            sendCampaign(db, { campaign: campaign!, transport, now: new Date(), log: createLog(), shouldStop: () => stopping, onBatch: (t) => progress.onBatch(t) }),
+            sendCampaign(db, { campaign: campaign!, transport: tr, now: new Date(), log: createLog(), shouldStop: () => stopping, onBatch: (t) => progress.onBatch(t) }),
           ),
         );
         return runs.reduce((a, b) => ({
@@ -42,20 +43,20 @@ export default async function send([campaign]: string[], opts: GlobalOptions & {
         progress.stop();
       }
     });
-    if (opts.json) printJson({ campaign, transport: transport.description, ...result });
+    if (opts.json) printJson({ campaign, transport: transport?.description, ...result });
     else {
       const r = result;
       print(
         `${campaign}: ${r.sent} sent, ${r.failed} failed${r.bounced ? `, ${r.bounced} bounced` : ''}${r.retried ? `, ${r.retried} to retry` : ''}` +
           `${r.expired ? `, ${r.expired} expired` : ''}${r.unknown ? `, ${r.unknown} unknown` : ''}` +
           `${r.suppressed ? `, ${r.suppressed} suppressed since the audience was drawn` : ''}${r.completed ? ', campaign completed' : ''}` +
-          `${r.paused ? ', paused by the circuit breaker' : ''} (${transport.description}).`,
+          `${r.paused ? ', paused by the circuit breaker' : ''} (${transport?.description}).`,
       );
       if (stopping) print('Stopped on a signal after finishing the messages in flight; `herald send` or `herald run` resumes.');
       else if (r.sent + r.failed + r.bounced + r.retried === 0) print('Nothing due: every message of this campaign is settled or waiting for its retry.');
     }
   } finally {
-    transport.close();
+    transport?.close();
     process.off('SIGTERM', stop);
     process.off('SIGINT', stop);
   }
