@@ -309,9 +309,17 @@ export async function completeIfDone(db: Queryable, campaign: string, now: Date)
   return rows.length === 1;
 }
 
-/** sendingCampaigns: the runs not yet completed, oldest first: what workers deliver. */
+/**
+ * sendingCampaigns: the runs not yet completed whose campaign is still
+ * deployed, oldest first: what workers deliver. (A campaign archived or
+ * deleted mid-run keeps its ledger for reports and sends nothing more.)
+ */
 export async function sendingCampaigns(db: Queryable): Promise<string[]> {
-  const rows = await db.query<{ campaign: string }>("SELECT campaign FROM herald.campaign_runs WHERE phase = 'sending' ORDER BY launched_at, campaign");
+  const rows = await db.query<{ campaign: string }>(
+    `SELECT r.campaign FROM herald.campaign_runs r
+       JOIN herald.objects o ON o.kind = 'campaign' AND o.name = r.campaign AND o.archived_at IS NULL
+      WHERE r.phase = 'sending' ORDER BY r.launched_at, r.campaign`,
+  );
   return rows.map((r) => r.campaign);
 }
 

@@ -244,6 +244,17 @@ describe('deliver', () => {
     expect(peer.accepted).toHaveLength(5);
   });
 
+  it('a campaign archived mid-run sends nothing more, and does not stop the tick for the others', async () => {
+    const db = await setup({ customers: 3 });
+    const peer = await startPeer();
+    await launchCampaign(db, 'winback', NOW);
+    await db.query("UPDATE herald.objects SET archived_at = now() WHERE kind = 'campaign' AND name = 'winback'");
+    const { tick } = await import('../../src/send/run.js');
+    const r = await tick(db, { transport: transportTo(peer.url), log: silentLog, clock: () => NOW });
+    expect(r.delivered.sent).toBe(0);
+    expect(peer.accepted).toEqual([]);
+  });
+
   it('a campaign throttle holds across workers', async () => {
     const db = await setup({ customers: 60, campaign: `title: Throttled
 sites: [shop-en]
