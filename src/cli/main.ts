@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { ExitError, UserError, formatProblem } from '../errors.js';
+import { isConnectionError } from '../db/retry.js';
 
 /**
  * herald's command line. Commands are thin and loaded on demand: parse
@@ -215,6 +216,11 @@ function report(err: unknown): number {
     return 1;
   }
   const e = err as Error;
+  if (isConnectionError(err)) {
+    process.stderr.write(`herald: lost the database: ${e?.message ?? String(err)}\n`);
+    process.stderr.write('  hint: check that PostgreSQL is up and reachable, then run again; what was sent is recorded and nothing is sent twice\n');
+    return 1;
+  }
   process.stderr.write(`herald: internal error: ${e?.message ?? String(err)}\n`);
   process.stderr.write(
     process.env.HERALD_DEBUG ? `${e?.stack}\n` : '  this is a bug in herald; rerun with HERALD_DEBUG=1 for details and report it\n',

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Db } from '../db/db.js';
+import { retrying } from '../db/retry.js';
 import type { Log } from '../log.js';
 import { loadCampaignContext, type CampaignContext } from './campaign.js';
 import { backoffSeconds, classifyFailure, type SmtpFailure } from './classify.js';
@@ -72,7 +73,7 @@ export async function deliver(db: Db, o: DeliverOptions): Promise<DeliverTotals>
     let throttledFor = 0;
     for (const name of campaigns) {
       if (o.shouldStop?.()) break;
-      const ctx = await contextFor(name);
+      const ctx = await retrying(o.log, () => contextFor(name));
       const r = await retrying(o.log, () => deliverBatch(db, ctx, { ...o, clock, worker, batchSize, leaseSeconds }, totals));
       if (r.worked) worked = true;
       if (r.throttledMs) throttledFor = throttledFor ? Math.min(throttledFor, r.throttledMs) : r.throttledMs;
@@ -166,7 +167,7 @@ async function deliverBatch(
     clearInterval(renew);
   }
   // The messages went out: their results must be recorded even through a database restart.
-  await retrying(log, () => ledger.recordOutcomes(db, worker, outcomes, clock()), 30);
+  await retrying(log, () => ledger.recordOutcomes(db, worker, outcomes, clock()));
   await retrying(log, () => ledger.suppressBounced(db, bounces));
   for (const x of outcomes) {
     if (x.status === 'sent') totals.sent++;
@@ -195,29 +196,6 @@ async function breaker(db: Db, ctx: CampaignContext, attempts: number, policy: n
   await setOverride(db, { campaign: ctx.name, status: 'paused', reason, actor: 'herald', specHash: spec?.hash ?? '', action: 'paused by the circuit breaker' });
   totals.paused.push(ctx.name);
   log.error({ campaign: ctx.name, ...counts }, `${reason}; paused. Fix the cause (DKIM, SPF, DMARC, reputation), then \`herald resume ${ctx.name} --reason …\``);
-}
-
-/**
- * A statement that failed because the connection did (a PostgreSQL restart,
- * pg_terminate_backend) is tried again; the pool reconnects. Anything else is
- * thrown.
- */
-async function retrying<T>(log: Log, fn: () => Promise<T>, tries = 10): Promise<T> {
-  for (let i = 1; ; i++) {
-    try {
-      return await fn();
-    } catch (e) {
-      if (i >= tries || !isConnectionError(e)) throw e;
-      log.warn({ err: String((e as Error).message ?? e), attempt: i }, 'database connection lost; retrying');
-      await sleep(Math.min(250 * 2 ** (i - 1), 2000));
-    }
-  }
-}
-
-function isConnectionError(e: unknown): boolean {
-  const code = (e as { code?: string }).code ?? '';
-  const message = String((e as Error).message ?? '');
-  return /^(08|57P0)/.test(code) || /ECONNREFUSED|ECONNRESET|terminat|Connection terminated|connection.*closed|Client has encountered a connection error/i.test(`${code} ${message}`);
 }
 
 function sleep(ms: number): Promise<void> {

@@ -156,10 +156,14 @@ export interface ClaimInput {
 
 /**
  * claimBatch: takes up to `limit` due rows of a campaign for this worker: queued
- * rows whose next attempt is due, and claimed rows whose lease ran out (their
- * worker died). SKIP LOCKED lets any number of workers claim side by side
- * without waiting on each other or taking the same row. The claim commits
- * before any SMTP conversation starts.
+ * rows whose next attempt is due, claimed rows whose lease ran out (their
+ * worker died), and rows already claimed under this worker's own name. A
+ * worker claims only when its previous batch is recorded, so those are claims
+ * it never saw: the connection broke after the server committed the claim but
+ * before the rows reached the worker (a network cut, a proxy restart). Taking
+ * them back at once keeps them from waiting out the lease. SKIP LOCKED lets any
+ * number of workers claim side by side without waiting on each other or
+ * taking the same row. The claim commits before any SMTP conversation starts.
  *
  * The same statement checks:
  * - the campaign's status in force (its deployed spec, or a pause, resume or
@@ -182,7 +186,7 @@ export async function claimBatch(db: Queryable, c: ClaimInput): Promise<ClaimedB
                        WHERE s.email = lower(q.email) AND (s.site IS NULL OR s.site = q.site)) AS suppressed
          FROM herald.messages q
         WHERE q.campaign = $1 AND EXISTS (SELECT 1 FROM sendable)
-          AND ((q.status = 'queued' AND q.next_attempt_at <= $3) OR (q.status = 'claimed' AND q.lease_until < $3))
+          AND ((q.status = 'queued' AND q.next_attempt_at <= $3) OR (q.status = 'claimed' AND (q.lease_until < $3 OR q.worker = $4)))
         ORDER BY q.id LIMIT $2
         FOR UPDATE SKIP LOCKED),
      claimed AS (

@@ -1,4 +1,5 @@
 import type { Db } from '../db/db.js';
+import { retrying } from '../db/retry.js';
 import type { Log } from '../log.js';
 import { loadDeployed } from '../state/queries.js';
 import { effectiveStatus } from '../state/overrides.js';
@@ -39,6 +40,14 @@ export interface TickResult {
 
 export async function tick(db: Db, o: TickOptions): Promise<TickResult> {
   const clock = o.clock ?? (() => new Date());
+  // A database restart between ticks or during one is ridden out, as workers do.
+  const { launched, decided } = await retrying(o.log, () => schedule(db, o, clock));
+  const delivered = await deliverWith(db, o, clock);
+  return { launched, decided, delivered };
+}
+
+/** Launch what is due and decide what is due; both are safe to repeat after a lost connection. */
+async function schedule(db: Db, o: TickOptions, clock: () => Date): Promise<Pick<TickResult, 'launched' | 'decided'>> {
   const now = clock();
   const campaigns = (await loadDeployed(db)).filter((d) => d.kind === 'campaign' && !d.archivedAt);
   const launched: TickResult['launched'] = [];
@@ -63,8 +72,7 @@ export async function tick(db: Db, o: TickOptions): Promise<TickResult> {
       o.log.info({ campaign: name, winner: decision.winner, p: decision.pValue }, `A/B decided: ${decision.reason}`);
     }
   }
-  const delivered = await deliverWith(db, o, clock);
-  return { launched, decided, delivered };
+  return { launched, decided };
 }
 
 /** N workers in this process, each its own claims and leases; their totals added up. */

@@ -123,3 +123,35 @@ export async function createShop(db: Queryable, data: TestShop): Promise<void> {
     (data.preorders ?? []).map((p) => ({ created_at: '2024-01-01T00:00:00Z', ...p })),
   );
 }
+
+/**
+ * `count` customers whose only order is a year old: all of them in the
+ * example workspace's lapsed segment, so all in winback's audience (its
+ * control group aside).
+ */
+export async function lapsedShop(db: Queryable, count: number): Promise<void> {
+  await createShop(db, {
+    customers: [],
+    // The campaign's four SKUs (plan refuses SKUs the shop does not have).
+    products: [
+      { sku: 'SH-001', category: 'shoes' },
+      { sku: 'OW-001', category: 'outerwear' },
+      { sku: 'BG-001', category: 'bags' },
+      { sku: 'AC-002', category: 'accessories' },
+    ],
+  });
+  await db.query(
+    `INSERT INTO shop.customers (id, email, first_name, site, locale, created_at, email_opt_in)
+     SELECT i, 'customer' || i || '@example.com', 'Customer ' || i,
+            CASE WHEN i % 3 = 0 THEN 'shop-ru' ELSE 'shop-en' END, CASE WHEN i % 3 = 0 THEN 'ru' ELSE 'en' END,
+            now() - interval '2 years', true
+       FROM generate_series(1, $1::int) AS i`,
+    [count],
+  );
+  await db.query(
+    `INSERT INTO shop.orders (id, customer_id, site, status, total, currency, created_at)
+     SELECT i, i, CASE WHEN i % 3 = 0 THEN 'shop-ru' ELSE 'shop-en' END, 'delivered', 100, 'EUR', now() - interval '1 year'
+       FROM generate_series(1, $1::int) AS i`,
+    [count],
+  );
+}
