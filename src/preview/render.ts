@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { sitesRefusing, linksIn, siteHosts } from '../render/link-check.js';
-import { createRenderer, type Recipient, type TemplateSpec } from '../render/message.js';
+import { createRenderer, type Recipient } from '../render/message.js';
 import { formatAddress } from '../send/compose.js';
-import { desiredObjects } from '../state/objects.js';
 import type { Workspace } from '../workspace/model.js';
-import { templateUses, type TemplateUse } from '../workspace/uses.js';
+import { messageSource, templateUses, workingTemplates, type TemplateUse } from '../workspace/uses.js';
 import type { Samples } from './samples.js';
 
 /**
@@ -67,7 +66,7 @@ export function previewCells(ws: Workspace, samples: Samples, keep: (use: Templa
 
 export async function renderCells(ws: Workspace, cells: readonly PreviewCell[], samples: Samples, now: Date): Promise<RenderedCell[]> {
   const project = ws.project.spec;
-  const templates = new Map(desiredObjects(ws).filter((o) => o.kind === 'template').map((o) => [o.name, o.spec as unknown as TemplateSpec]));
+  const templates = workingTemplates(ws);
   // Previews are shared in pull requests: their links are signed with a
   // throwaway secret, so no preview ever holds a working login for a real customer.
   const renderer = createRenderer({ project, secret: randomBytes(32).toString('base64url'), now });
@@ -75,17 +74,7 @@ export async function renderCells(ws: Workspace, cells: readonly PreviewCell[], 
   const out: RenderedCell[] = [];
   for (const cell of cells) {
     const site = sites.get(cell.site)!;
-    const template = templates.get(cell.use.template)!;
-    const source = {
-      kind: cell.use.kind === 'trigger' ? ('trigger' as const) : ('campaign' as const),
-      name: cell.use.name,
-      title: cell.use.title,
-      personalizedGreeting: cell.use.personalizedGreeting,
-      templateName: cell.use.template,
-      template,
-      ...(cell.use.variant ? { variant: cell.use.variant } : {}),
-    };
-    const m = await renderer.render(source, cell.recipient, samples.extras(cell.use, site, cell.locale));
+    const m = await renderer.render(messageSource(cell.use, templates), cell.recipient, samples.extras(cell.use, site, cell.locale));
     out.push({
       ...cell,
       subject: m.subject,

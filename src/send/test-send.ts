@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { UserError } from '../errors.js';
-import { createRenderer, type TemplateSpec } from '../render/message.js';
+import { createRenderer } from '../render/message.js';
 import type { Samples } from '../preview/samples.js';
-import { desiredObjects } from '../state/objects.js';
 import type { Site, Workspace } from '../workspace/model.js';
-import { templateUses, type TemplateUse } from '../workspace/uses.js';
+import { messageSource, templateOnlyUse, templateUses, workingTemplates, type TemplateUse } from '../workspace/uses.js';
 import { composeRendered } from './compose.js';
 import type { DkimKey } from './dkim.js';
 import type { Transport } from './transport.js';
@@ -43,25 +42,13 @@ export interface TestSent {
 
 export async function testSend(ws: Workspace, o: TestSendOptions): Promise<TestSent[]> {
   const uses = pickUses(ws, o.target, o.variant);
-  const templates = new Map(desiredObjects(ws).filter((d) => d.kind === 'template').map((d) => [d.name, d.spec as unknown as TemplateSpec]));
+  const templates = workingTemplates(ws);
   const renderer = createRenderer({ project: ws.project.spec, secret: o.secret, now: o.now });
   const sent: TestSent[] = [];
   for (const use of uses) {
     const site = pickSite(ws, use, o.site);
     const recipient = pickRecipient(use, site, o);
-    const rendered = await renderer.render(
-      {
-        kind: use.kind === 'trigger' ? 'trigger' : 'campaign',
-        name: use.name,
-        title: use.title,
-        personalizedGreeting: use.personalizedGreeting,
-        templateName: use.template,
-        template: templates.get(use.template)!,
-        ...(use.variant ? { variant: use.variant } : {}),
-      },
-      recipient,
-      o.samples.extras(use, site, recipient.locale),
-    );
+    const rendered = await renderer.render(messageSource(use, templates), recipient, o.samples.extras(use, site, recipient.locale));
     for (const to of o.to) {
       const id = `test.${randomUUID()}`;
       const message = composeRendered(rendered, { to, id, subjectPrefix: '[TEST]', headers: { 'X-Herald-Test': `${use.kind}/${use.name}${use.variant ? ` variant ${use.variant.name}` : ''}` } });
@@ -90,7 +77,7 @@ function pickUses(ws: Workspace, target: string, variant?: string): TemplateUse[
   const all = templateUses(ws);
   let uses = all.filter((u) => u.name === name && (kind === undefined || u.kind === kind) && u.kind !== 'template');
   if ((kind === undefined || kind === 'template') && uses.length === 0 && ws.templates.has(name)) {
-    uses = [{ kind: 'template', name, title: ws.templates.get(name)!.spec.description ?? name, template: name, sites: ws.project.spec.sites.map((s) => s.id), personalizedGreeting: true, context: 'campaign', products: [] }];
+    uses = [templateOnlyUse(ws, name)];
   }
   if (uses.length === 0) {
     throw new UserError(`no campaign, trigger or template "${target}" in the workspace`, 'check the name: `herald state list` shows what is deployed, campaigns/, triggers/ and templates/ what is in git');

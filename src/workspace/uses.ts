@@ -1,4 +1,6 @@
+import type { MessageSource, TemplateSpec } from '../render/message.js';
 import type { TokenContext } from '../render/tokens.js';
+import { desiredObjects } from '../state/objects.js';
 import { campaignSites, type Variant, type Workspace } from './model.js';
 
 /**
@@ -56,10 +58,31 @@ export function templateUses(ws: Workspace, opts: { unused?: boolean } = {}): Te
   }
   if (opts.unused) {
     const used = new Set(out.map((u) => u.template));
-    for (const t of ws.templates.values()) {
-      if (used.has(t.name)) continue;
-      out.push({ kind: 'template', name: t.name, title: t.spec.description ?? t.name, template: t.name, sites: ws.project.spec.sites.map((s) => s.id), personalizedGreeting: true, context: 'campaign', products: [] });
-    }
+    for (const t of ws.templates.values()) if (!used.has(t.name)) out.push(templateOnlyUse(ws, t.name));
   }
   return out;
+}
+
+/** A template on its own, as nothing uses it yet: on every site, with a campaign's tokens. */
+export function templateOnlyUse(ws: Workspace, name: string): TemplateUse {
+  const t = ws.templates.get(name)!;
+  return { kind: 'template', name, title: t.spec.description ?? name, template: name, sites: ws.project.spec.sites.map((s) => s.id), personalizedGreeting: true, context: 'campaign', products: [] };
+}
+
+/** The working copy's templates as deployed specs (partials inlined): what previews and test sends render. */
+export function workingTemplates(ws: Workspace): Map<string, TemplateSpec> {
+  return new Map(desiredObjects(ws).filter((o) => o.kind === 'template').map((o) => [o.name, o.spec as unknown as TemplateSpec]));
+}
+
+/** What the renderer needs to know of a use: a campaign (a template on its own renders as one) or a trigger. */
+export function messageSource(use: TemplateUse, templates: ReadonlyMap<string, TemplateSpec>): MessageSource {
+  return {
+    kind: use.kind === 'trigger' ? 'trigger' : 'campaign',
+    name: use.name,
+    title: use.title,
+    personalizedGreeting: use.personalizedGreeting,
+    templateName: use.template,
+    template: templates.get(use.template)!,
+    ...(use.variant ? { variant: use.variant } : {}),
+  };
 }

@@ -4,7 +4,7 @@ import { ExitError, UserError } from '../../errors.js';
 import { buildPreview } from '../../preview/preview.js';
 import { loadSamples, type Samples } from '../../preview/samples.js';
 import type { PreviewSummary } from '../../preview/write.js';
-import { dbConfigured, openMigratedDb, print, printJson, validWorkspace, withDb, workspaceDir, type GlobalOptions } from '../context.js';
+import { customerId, dbConfigured, openMigratedDb, print, printJson, validWorkspace, withDb, workspaceDir, type GlobalOptions } from '../context.js';
 
 interface PreviewOpts extends GlobalOptions {
   out?: string;
@@ -29,13 +29,6 @@ export default async function preview(_args: string[], opts: PreviewOpts): Promi
   if (result.summary.cells.some((c) => c.problems.some((p) => p.severity === 'error'))) throw new ExitError(1);
 }
 
-function customerId(s: string): number {
-  const n = Number(s);
-  if (!Number.isSafeInteger(n) || n < 0) {
-    throw new UserError(`--customer ${s} is not a customer id`, 'give the shop\'s numeric customer id, for example --customer 42');
-  }
-  return n;
-}
 
 async function report(summary: PreviewSummary, out: string, opts: PreviewOpts, changed?: string[]): Promise<void> {
   const rel = relative(process.cwd(), join(out, 'index.html'));

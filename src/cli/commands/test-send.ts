@@ -7,7 +7,7 @@ import { dkimKeys } from '../../send/dkim.js';
 import { testSend, type TestSent } from '../../send/test-send.js';
 import { transportFromEnv } from '../../send/transport.js';
 import { ADDRESS } from '../../audience/address.js';
-import { dbConfigured, print, printJson, validWorkspace, withDb, workspaceDir, type GlobalOptions } from '../context.js';
+import { customerId, dbConfigured, print, printJson, validWorkspace, withDb, workspaceDir, type GlobalOptions } from '../context.js';
 
 interface TestSendOpts extends GlobalOptions {
   to: string[];
@@ -44,8 +44,3 @@ function pick(o: TestSendOpts) {
   return { ...(o.variant ? { variant: o.variant } : {}), ...(o.site ? { site: o.site } : {}), ...(o.locale ? { locale: o.locale } : {}) };
 }
 
-function customerId(s: string): number {
-  const n = Number(s);
-  if (!Number.isSafeInteger(n) || n < 0) throw new UserError(`--customer ${s} is not a customer id`, "give the shop's numeric customer id, for example --customer 42");
-  return n;
-}
