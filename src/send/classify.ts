@@ -22,15 +22,18 @@ export interface SmtpFailure {
   /** The server's reply, when there was one. */
   response?: string;
   responseCode?: number;
-  /** nodemailer's error code: ETIMEDOUT, ECONNECTION, ESOCKET, EENVELOPE, EMESSAGE, … */
+  /** The transport's error code: ETIMEDOUT, ECONNECTION, EENVELOPE, EMESSAGE, … (smtp.ts) */
   code?: string;
   message?: string;
   /** Set by the transport when the whole message had been written before the failure. */
   afterData?: boolean;
+  /** Set by the transport when the server cannot take the message at all (too big, an address it cannot carry). */
+  permanent?: boolean;
 }
 
 export function classifyFailure(err: SmtpFailure): Verdict {
   const response = String(err.response ?? err.message ?? 'unknown error').trim();
+  if (err.permanent) return { status: 'failed', response };
   const code = err.responseCode ?? (Number(/^(\d{3})/.exec(response)?.[1]) || undefined);
   if (code === undefined) {
     // No reply at all: a timeout or a dropped connection.

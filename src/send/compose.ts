@@ -10,8 +10,8 @@ import type { RenderedMessage } from '../render/message.js';
  * of sending: nodemailer builds a 50 KB message through a chain of streams in
  * ~0.6 ms (~1,700 a second per core), this in ~0.2 ms. Header encoding
  * (RFC 2047 words, folding) is libmime's, the library nodemailer and mailparser
- * use for it. The transport gets the bytes as nodemailer's `raw` message, so
- * pooling and DKIM signing stay nodemailer's. Base64, not quoted-printable:
+ * use for it. The transport sends the bytes as they are (smtp.ts), with CRLF
+ * lines and no line starting with a dot. Base64, not quoted-printable:
  * MJML's long lines make QP slower and no smaller.
  */
 export interface Address {

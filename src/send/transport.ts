@@ -1,18 +1,20 @@
 import { mkdirSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
 import nodemailer from 'nodemailer';
+import DKIM from 'nodemailer/lib/dkim';
 import type { Queryable } from '../db/db.js';
 import { loadObject } from '../state/queries.js';
 import type { Project } from '../workspace/model.js';
 import type { ComposedMessage } from './compose.js';
 import type { DkimKey } from './dkim.js';
+import { parseSmtpUrl, SmtpPool } from './smtp.js';
 
 /**
  * Where messages go: an SMTP server, or the local outbox folder. Nothing leaves
  * the machine unless HERALD_SMTP_URL says where to. Messages arrive composed
- * (compose.ts); nodemailer carries them, pooling connections and DKIM-signing
- * on the way out.
+ * (compose.ts). herald's own pipelining client carries them to SMTP servers
+ * (smtp.ts says why); nodemailer signs them with DKIM and writes the outbox.
  */
 /** Which ledger row a message belongs to. */
 export interface MessageMeta {
@@ -40,33 +42,22 @@ export interface SmtpOptions {
 }
 
 export function smtpTransport(url: string, opts: SmtpOptions = {}): Transport {
-  const t = nodemailer.createTransport({
-    url,
-    pool: true,
-    maxConnections: opts.pool ?? 5,
-    socketTimeout: (opts.socketTimeoutSeconds ?? 120) * 1000,
-    // Local sinks and test peers speak plain SMTP; TLS is negotiated when offered.
-    tls: { rejectUnauthorized: !/^smtp:\/\/(127\.0\.0\.1|localhost)[:/]/.test(url) },
-  } as never);
+  const pool = new SmtpPool(parseSmtpUrl(url), { pool: opts.pool ?? 5, socketTimeoutMs: (opts.socketTimeoutSeconds ?? 120) * 1000 });
   return {
     description: url.replace(/\/\/[^@/]*@/, '//***@'),
     async send(message) {
-      // Whether nodemailer read the whole message: a failure after that (a
-      // timeout waiting for the reply to the final ".") may be a delivery.
-      let written = false;
-      const raw = Readable.from([message.raw], { objectMode: false });
-      raw.on('end', () => (written = true));
-      try {
-        const info = await t.sendMail({ ...mailOptions(message), raw });
-        return { response: String(info.response) };
-      } catch (err) {
-        throw Object.assign(err as Error, { afterData: written });
-      }
+      const raw = message.dkim ? await dkimSigned(message.raw, message.dkim) : message.raw;
+      return { response: await pool.send(message.envelope, raw) };
     },
     close() {
-      t.close();
+      pool.close();
     },
   };
+}
+
+/** The message with its DKIM-Signature header, signed by nodemailer's signer (rsa-sha256, relaxed/relaxed). */
+async function dkimSigned(raw: Buffer, key: DkimKey): Promise<Buffer> {
+  return buffer(new DKIM({ domainName: key.domain, keySelector: key.selector, privateKey: key.privateKey }).sign(raw));
 }
 
 /** Writes each message as `<outbox>/<campaign>/<ledger id>.eml`, atomically. */
