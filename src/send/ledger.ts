@@ -180,15 +180,26 @@ export async function claimBatch(db: Queryable, c: ClaimInput): Promise<ClaimedB
          LEFT JOIN herald.campaign_overrides v ON v.campaign = o.name
         WHERE o.kind = 'campaign' AND o.name = $1 AND o.archived_at IS NULL
           AND coalesce(v.status, o.spec->>'status', 'draft') = 'ready'),
-     picked AS (
-       SELECT q.id,
-              EXISTS (SELECT 1 FROM herald.suppressions s
-                       WHERE s.email = lower(q.email) AND (s.site IS NULL OR s.site = q.site)) AS suppressed
-         FROM herald.messages q
-        WHERE q.campaign = $1 AND EXISTS (SELECT 1 FROM sendable)
-          AND ((q.status = 'queued' AND q.next_attempt_at <= $3) OR (q.status = 'claimed' AND (q.lease_until < $3 OR q.worker = $4)))
-        ORDER BY q.id LIMIT $2
+     -- Two scans, each on its partial index, so a claim late in a big
+     -- campaign does not walk past the rows already sent: first claims whose
+     -- lease ran out or that are this worker's own (messages_leased), then
+     -- due queued rows in the order they fell due (messages_due).
+     taken_back AS (
+       SELECT q.id FROM herald.messages q
+        WHERE q.campaign = $1 AND q.status = 'claimed' AND (q.lease_until < $3 OR q.worker = $4) AND EXISTS (SELECT 1 FROM sendable)
+        ORDER BY q.lease_until LIMIT $2
         FOR UPDATE SKIP LOCKED),
+     due AS (
+       SELECT q.id FROM herald.messages q
+        WHERE q.campaign = $1 AND q.status = 'queued' AND q.next_attempt_at <= $3 AND EXISTS (SELECT 1 FROM sendable)
+        ORDER BY q.next_attempt_at, q.id LIMIT $2 - (SELECT count(*) FROM taken_back)
+        FOR UPDATE SKIP LOCKED),
+     picked AS (
+       SELECT m.id,
+              EXISTS (SELECT 1 FROM herald.suppressions s
+                       WHERE s.email = lower(m.email) AND (s.site IS NULL OR s.site = m.site)) AS suppressed
+         FROM herald.messages m
+        WHERE m.id IN (SELECT id FROM taken_back UNION ALL SELECT id FROM due)),
      claimed AS (
        UPDATE herald.messages m
           SET status = CASE WHEN p.suppressed THEN 'suppressed' ELSE 'claimed' END,
