@@ -5,7 +5,7 @@ import { retrying } from '../db/retry.js';
 import type { Log } from '../log.js';
 import { loadCampaignContext, type CampaignContext } from './campaign.js';
 import { backoffSeconds, classifyFailure, type SmtpFailure } from './classify.js';
-import { composeRendered } from './compose.js';
+import { composeRendered, type ComposedMessage } from './compose.js';
 import * as ledger from './ledger.js';
 import { setOverride } from '../state/overrides.js';
 import { giveBack, parseRate, takeTokens, tokenWaitMs, type Rate } from './throttle.js';
@@ -138,31 +138,36 @@ async function deliverBatch(
   let outcomes: ledger.Outcome[];
   const bounces: { email: string; response: string }[] = [];
   let policy = 0;
+  const send = async (m: ledger.ClaimedMessage, message: ComposedMessage): Promise<ledger.Outcome> => {
+    const dkim = ctx.dkim.get(m.site);
+    try {
+      const { response } = await o.transport.send({ ...message, ...(dkim ? { dkim } : {}) }, { campaign: ctx.name, ledgerId: m.id });
+      return { id: m.id, status: 'sent', response, messageId: message.messageId };
+    } catch (err) {
+      const v = classifyFailure(err as SmtpFailure);
+      if (v.status === 'retry') {
+        if (v.policy) policy++;
+        const maxAge = durationMs(delivery.max_age ?? DEFAULT_MAX_AGE);
+        const deadline = new Date(m.first_attempt_at).getTime() + maxAge;
+        const now = clock().getTime();
+        if (now >= deadline) return { id: m.id, status: 'expired', response: `expired after ${delivery.max_age ?? DEFAULT_MAX_AGE}: ${v.response}`, messageId: message.messageId };
+        const next = new Date(Math.min(now + backoffSeconds(m.attempts) * 1000, deadline));
+        return { id: m.id, status: 'queued', response: v.response, messageId: message.messageId, nextAttemptAt: next };
+      }
+      if (v.status === 'bounced') bounces.push({ email: m.email, response: v.response });
+      return { id: m.id, status: v.status, response: v.response, messageId: message.messageId };
+    }
+  };
   try {
-    outcomes = await Promise.all(
-      batch.messages.map(async (m): Promise<ledger.Outcome> => {
-        const rendered = await ctx.renderer.render(ctx.source(m.variant), m, { products: ctx.products(m.locale) });
-        const message = composeRendered(rendered, { to: m.email, id: `${ctx.name}.${m.id}` });
-        const dkim = ctx.dkim.get(m.site);
-        try {
-          const { response } = await o.transport.send({ ...message, ...(dkim ? { dkim } : {}) }, { campaign: ctx.name, ledgerId: m.id });
-          return { id: m.id, status: 'sent', response, messageId: message.messageId };
-        } catch (err) {
-          const v = classifyFailure(err as SmtpFailure);
-          if (v.status === 'retry') {
-            if (v.policy) policy++;
-            const maxAge = durationMs(delivery.max_age ?? DEFAULT_MAX_AGE);
-            const deadline = new Date(m.first_attempt_at).getTime() + maxAge;
-            const now = clock().getTime();
-            if (now >= deadline) return { id: m.id, status: 'expired', response: `expired after ${delivery.max_age ?? DEFAULT_MAX_AGE}: ${v.response}`, messageId: message.messageId };
-            const next = new Date(Math.min(now + backoffSeconds(m.attempts) * 1000, deadline));
-            return { id: m.id, status: 'queued', response: v.response, messageId: message.messageId, nextAttemptAt: next };
-          }
-          if (v.status === 'bounced') bounces.push({ email: m.email, response: v.response });
-          return { id: m.id, status: v.status, response: v.response, messageId: message.messageId };
-        }
-      }),
-    );
+    const sending: Promise<ledger.Outcome>[] = [];
+    for (const m of batch.messages) {
+      const rendered = await ctx.renderer.render(ctx.source(m.variant), m, { products: ctx.products(m.locale) });
+      sending.push(send(m, composeRendered(rendered, { to: m.email, id: `${ctx.name}.${m.id}` })));
+      // Rendering is CPU work: between messages, the SMTP replies that came in
+      // meanwhile are read, so connections never wait on a whole batch's renders.
+      await new Promise(setImmediate);
+    }
+    outcomes = await Promise.all(sending);
   } finally {
     clearInterval(renew);
   }
