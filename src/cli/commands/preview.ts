@@ -60,7 +60,7 @@ async function writeJobSummary(summary: PreviewSummary): Promise<void> {
 /** --serve: runs until Ctrl-C or SIGTERM. */
 async function serve(opts: PreviewOpts): Promise<void> {
   const port = Number(opts.port ?? 4400);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UserError(`--port ${opts.port} is not a port number`, 'give a number between 1 and 65535, for example --port 4400');
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UserError(`--port ${opts.port} is not a port number`, 'give a number between 1 and 65535, for example --port 4400, or 0 for any free port');
   const { startPreviewServer } = await import('../../preview/serve.js');
   const db = dbConfigured(opts) ? await openMigratedDb(opts) : undefined;
   try {
