@@ -1,11 +1,22 @@
 import type { LedgerCounts } from '../send/ledger.js';
 import type { StoredDecision } from '../send/winner.js';
 
+export type ReportStatus = 'not started' | 'sending' | 'paused' | 'cancelled' | 'completed';
+
+/** Where a campaign's run stands: its phase in the ledger and the status in force (an override's, else its file's). */
+export interface RunState {
+  phase: 'sending' | 'completed' | undefined;
+  inForce: string;
+  reason?: string;
+}
+
 /** A campaign's report: a plain value built from ledger counts and its A/B decision. */
 export interface Report {
   campaign: string;
   title: string;
-  status: 'not started' | 'sending' | 'completed';
+  status: ReportStatus;
+  /** Why it is paused or cancelled: the reason given with herald pause or cancel, or the circuit breaker's. */
+  status_reason?: string;
   /** Everyone the audience held when the campaign launched. */
   audience: number;
   /** Held out to measure the campaign's effect (control_group); never sent. */
@@ -40,14 +51,16 @@ export interface Report {
 export function buildReport(
   campaign: string,
   title: string,
-  phase: 'sending' | 'completed' | undefined,
+  run: RunState,
   counts: LedgerCounts,
   decision?: StoredDecision,
 ): Report {
+  const status = reportStatus(run);
   return {
     campaign,
     title,
-    status: phase ?? 'not started',
+    status,
+    ...((status === 'paused' || status === 'cancelled') && run.reason ? { status_reason: run.reason } : {}),
     audience: counts.audience,
     control: counts.control,
     left_out: counts.left_out,
@@ -75,6 +88,12 @@ export function buildReport(
   };
 }
 
+function reportStatus(run: RunState): ReportStatus {
+  if (!run.phase) return 'not started';
+  if (run.phase === 'completed') return 'completed';
+  return run.inForce === 'paused' || run.inForce === 'cancelled' ? run.inForce : 'sending';
+}
+
 /** The outcome rows: label and count, in the order a reader follows a message. */
 function outcomes(r: Report): [string, number][] {
   return [
@@ -84,7 +103,7 @@ function outcomes(r: Report): [string, number][] {
     ['Expired', r.expired],
     ['Unknown', r.unknown],
     ['Suppressed', r.suppressed],
-    ['Pending', r.pending],
+    [r.status === 'cancelled' ? 'Not sent (cancelled)' : 'Pending', r.pending],
   ];
 }
 
@@ -93,7 +112,7 @@ export function reportMarkdown(r: Report): string {
   const lines = [
     `# ${r.title}`,
     '',
-    `Campaign \`${r.campaign}\` — ${r.status}.`,
+    `Campaign \`${r.campaign}\` — ${statusLine(r)}.`,
     '',
     '| | messages |',
     '|---|---:|',
@@ -122,7 +141,7 @@ export function reportMarkdown(r: Report): string {
 export function reportText(r: Report): string {
   const pad = (s: string) => s.padEnd(11);
   return [
-    `${r.title} (${r.campaign}): ${r.status}`,
+    `${r.title} (${r.campaign}): ${statusLine(r)}`,
     `  ${pad('audience')}${r.audience} (control ${r.control}, left out ${r.left_out})`,
     `  ${pad('recipients')}${r.recipients}`,
     ...outcomes(r)
@@ -130,4 +149,8 @@ export function reportText(r: Report): string {
       .map(([label, n]) => `  ${pad(label.toLowerCase())}${n}`),
     ...(r.ab ? [`  A/B winner ${r.ab.winner}: ${r.ab.reason}`] : []),
   ].join('\n');
+}
+
+function statusLine(r: Report): string {
+  return r.status_reason ? `${r.status} (${r.status_reason})` : r.status;
 }

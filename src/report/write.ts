@@ -4,6 +4,7 @@ import type { Db } from '../db/db.js';
 import { UserError } from '../errors.js';
 import { ledgerCounts, runPhase } from '../send/ledger.js';
 import { abDecision } from '../send/winner.js';
+import { effectiveStatus } from '../state/overrides.js';
 import { loadObject } from '../state/queries.js';
 import type { Campaign } from '../workspace/model.js';
 import { buildReport, reportMarkdown, type Report } from './report.js';
@@ -14,7 +15,9 @@ export async function campaignReport(db: Db, campaign: string): Promise<Report> 
   if (!spec && counts.audience === 0) {
     throw new UserError(`campaign "${campaign}" is not deployed and has no messages`, 'check the name, or run `herald apply` first');
   }
-  return buildReport(campaign, spec?.title ?? campaign, await runPhase(db, campaign), counts, await abDecision(db, campaign));
+  const { status, override } = await effectiveStatus(db, campaign, spec?.status ?? 'draft');
+  const run = { phase: await runPhase(db, campaign), inForce: status, ...(override ? { reason: override.reason } : {}) };
+  return buildReport(campaign, spec?.title ?? campaign, run, counts, await abDecision(db, campaign));
 }
 
 /** Writes reports/<campaign>.json and .md, each replaced atomically. */

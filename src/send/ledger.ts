@@ -326,14 +326,19 @@ export async function completeIfDone(db: Queryable, campaign: string, now: Date)
 
 /**
  * sendingCampaigns: the runs not yet completed whose campaign is still
- * deployed, oldest first: what workers deliver. (A campaign archived or
- * deleted mid-run keeps its ledger for reports and sends nothing more.)
+ * deployed and ready (its status in force, overrides included), oldest
+ * first: what workers deliver and whose A/B tests the tick decides. A
+ * campaign archived or deleted mid-run keeps its ledger for reports and
+ * sends nothing more; a paused one waits for resume; a cancelled one is
+ * left alone for good, its unsent rows reported as not sent.
  */
 export async function sendingCampaigns(db: Queryable): Promise<string[]> {
   const rows = await db.query<{ campaign: string }>(
     `SELECT r.campaign FROM herald.campaign_runs r
        JOIN herald.objects o ON o.kind = 'campaign' AND o.name = r.campaign AND o.archived_at IS NULL
-      WHERE r.phase = 'sending' ORDER BY r.launched_at, r.campaign`,
+       LEFT JOIN herald.campaign_overrides v ON v.campaign = r.campaign
+      WHERE r.phase = 'sending' AND coalesce(v.status, o.spec->>'status', 'draft') = 'ready'
+      ORDER BY r.launched_at, r.campaign`,
   );
   return rows.map((r) => r.campaign);
 }

@@ -2,6 +2,8 @@ import { SMTPServer, type SMTPServerSession } from 'smtp-server';
 import { simpleParser } from 'mailparser';
 import { describe, expect, it } from 'vitest';
 import { silentLog } from '../../src/log.js';
+import { reportMarkdown, reportText } from '../../src/report/report.js';
+import { campaignReport } from '../../src/report/write.js';
 import { deliver } from '../../src/send/deliver.js';
 import { launchCampaign } from '../../src/send/send.js';
 import { smtpTransport } from '../../src/send/transport.js';
@@ -216,6 +218,9 @@ describe('deliver', () => {
     expect(first.sent).toBe(20);
     expect(peer.accepted).toHaveLength(20);
     expect(await deliver(db, { transport, log: silentLog, clock: clock.now, campaigns: ['winback'], batchSize: 10 })).toMatchObject({ sent: 0 });
+    const paused = await campaignReport(db, 'winback');
+    expect(paused).toMatchObject({ status: 'paused', status_reason: 'wrong price in the grid', sent: 20, pending: 20 });
+    expect(reportText(paused)).toContain('winback): paused (wrong price in the grid)');
 
     await setOverride(db, { campaign: 'winback', status: 'ready', reason: 'price fixed', actor: 'test', specHash: '', action: 'resume' });
     const second = await deliver(db, { transport, log: silentLog, clock: clock.now, campaigns: ['winback'], batchSize: 10 });
@@ -225,6 +230,33 @@ describe('deliver', () => {
     // Resume never materialises again: the ledger still holds the 40 rows of the launch.
     const [n] = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM herald.messages WHERE campaign = 'winback'");
     expect(n!.n).toBe(40);
+  });
+
+  it('cancel mid-send: the batch in flight finishes, no tick touches the campaign again, and the report says what was never sent', async () => {
+    const db = await setup({ customers: 40 });
+    const peer = await startPeer();
+    const smtp = transportTo(peer.url);
+    let sentCount = 0;
+    const transport = {
+      description: 'cancels after the 15th message',
+      async send(...args: Parameters<typeof smtp.send>) {
+        const r = await smtp.send(...args);
+        if (++sentCount === 15) await setOverride(db, { campaign: 'winback', status: 'cancelled', reason: 'sent to the wrong segment', actor: 'test', specHash: '', action: 'cancel' });
+        return r;
+      },
+      close() {},
+    };
+    await launchCampaign(db, 'winback', NOW);
+    const { tick } = await import('../../src/send/run.js');
+    const first = await tick(db, { transport, log: silentLog, clock: () => NOW, batchSize: 10 });
+    expect(first.delivered.sent).toBe(20);
+    const { sendingCampaigns } = await import('../../src/send/ledger.js');
+    expect(await sendingCampaigns(db)).toEqual([]);
+    expect((await tick(db, { transport, log: silentLog, clock: () => NOW, batchSize: 10 })).delivered.sent).toBe(0);
+    expect(peer.accepted).toHaveLength(20);
+    const report = await campaignReport(db, 'winback');
+    expect(report).toMatchObject({ status: 'cancelled', status_reason: 'sent to the wrong segment', sent: 20, pending: 20 });
+    expect(reportMarkdown(report)).toContain('| Not sent (cancelled) | 20 (50.0%) |');
   });
 
   it("a dead worker's claimed messages are taken over once its lease runs out", async () => {
