@@ -1,0 +1,566 @@
+// npm run bench -- launch [--messages N] [--no-send]
+//
+// A campaign to every customer of the segments issue's shop (bench/audience.mjs:
+// 1M customers, ~5M orders), PostgreSQL on loopback: launched, then sent.
+//
+// 1. Materialising. launchCampaign (src/send/send.ts) resolves the audience
+//    into the ledger in one INSERT … SELECT over classifiedSql
+//    (src/send/ledger.ts, src/audience/recipients.ts): recipients queued, a 5%
+//    control group held out, everyone else suppressed with the reason.
+//    Against a hand-written INSERT … SELECT writing the same rows into the
+//    same table (herald.messages: same indexes, logged), checked row for row,
+//    in the same run. Twice: the campaign with its control group (the one
+//    sent in part 2), and the same with an A/B test on top (20% test group,
+//    two variants: two more md5 a recipient, in both queries). For scale, the
+//    first also against the bare write: the same number of rows copied into
+//    the ledger with nothing worked out. Each query 3 times after a warm-up,
+//    interleaved, on an emptied ledger after a CHECKPOINT; min and median
+//    wall time. Target from the sending issue: under 10 s (it puts the
+//    hand-written query at 3–7 s).
+// 2. Sending. That campaign's recipients (768,850 of the 1M customers have a
+//    usable address and consent and are not held out) delivered by deliver()
+//    (src/send/deliver.ts): 2 workers, batches of 100, smtpTransport with 5
+//    connections, to the smtp-server sink of bench/send-sink.mjs in its own
+//    process. This process's RSS (herald's workers, its pg pool and its SMTP
+//    connections) sampled every 250 ms. Targets from the sending issue: peak
+//    RSS under 300 MB, since recipients stream through the ledger and are
+//    never loaded at once; the ledger exact afterwards: every recipient sent
+//    once, and the sink holding exactly the Message-IDs the ledger recorded.
+//    The rate is reported; bench/send.mjs has the rate target.
+//
+// `--messages N` sends only the first N recipients of the ledger (the rest
+// are deleted from it first); `--no-send` skips part 2.
+//
+// The shop is herald_bench_audience, made, marked and reused exactly as
+// bench/audience.mjs does (same size, seed and mark), so either bench reuses
+// the other's. This bench works on a copy of it (CREATE DATABASE … TEMPLATE),
+// dropped at the end, so the shop's own herald.* tables are never written.
+// The copy gets ~7,700 suppressions (unsubscribes for every site, complaints
+// for one), so the audience's suppression joins have something to find.
+import { fork } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { applyPlan } from '../dist/apply/apply.js';
+import { controlGroupThreshold } from '../dist/audience/recipients.js';
+import { openDb } from '../dist/db/db.js';
+import { migrate } from '../dist/db/migrate.js';
+import { seedShop } from '../dist/demo/seed.js';
+import { silentLog } from '../dist/log.js';
+import { makePlan } from '../dist/plan/make.js';
+import { deliver } from '../dist/send/deliver.js';
+import { launchCampaign } from '../dist/send/send.js';
+import { smtpTransport } from '../dist/send/transport.js';
+import { loadWorkspace } from '../dist/workspace/load.js';
+
+const root = join(import.meta.dirname, '..');
+const server = process.env.HERALD_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+// The shop, exactly as bench/audience.mjs makes it: the same values make the same mark.
+const NAME = 'herald_bench_audience';
+const CUSTOMERS = 1_000_000;
+const SEED = 1;
+const NOW = new Date('2026-01-01T00:00:00Z');
+const SITES = [
+  { id: 'shop-en', locales: ['en', 'ru'], currency: 'EUR', url: 'https://shop.example.com' },
+  { id: 'shop-ru', locales: ['ru', 'en'], currency: 'RUB', url: 'https://shop.example.ru' },
+];
+const ADDRESS = `'^[^@[:space:]]+@[^@[:space:]]+\\.[^@[:space:]]+$'`;
+
+// The copy of the shop this run works on.
+const COPY = `herald_bench_launch_${process.pid}`;
+const CAMPAIGN = 'bench-launch';
+const AB_CAMPAIGN = 'bench-launch-ab';
+const CONTROL_PERCENT = 5;
+const TEST_PERCENT = 20;
+const VARIANTS = ['care-tips', 'discount'];
+const PRODUCTS = ['OW-001', 'SH-001', 'BG-001', 'AC-002', 'SH-003'];
+const RUNS = 3;
+const TARGET_SECONDS = 10;
+const WORKERS = 2;
+const BATCH = 100;
+const POOL = 5;
+const TARGET_RSS_MB = 300;
+const SAMPLE_MS = 250;
+const PROGRESS_MS = 10_000;
+// Cores other work may take during a measurement before its figure is flagged as disturbed (as in bench/send.mjs).
+const DISTURBED = 0.25;
+const disturbed = [];
+
+const { values: args } = parseArgs({
+  options: { messages: { type: 'string', default: '1000000' }, 'no-send': { type: 'boolean', default: false } },
+});
+const MESSAGES = Number(args.messages);
+if (!Number.isInteger(MESSAGES) || MESSAGES < 1) throw new Error(`--messages must be a positive whole number, got "${args.messages}"`);
+
+// ── The shop: bench/audience.mjs's database, and a copy of it per run ──────
+/** What identifies the shop in the database's comment (bench/audience.mjs's shopMark, verbatim). */
+function shopMark() {
+  const code = createHash('md5');
+  for (const f of ['dist/demo/seed.js', 'dist/demo/reference.js', 'dist/shop/contract.js']) code.update(readFileSync(join(root, f)));
+  return `herald bench audience: ${JSON.stringify({ customers: CUSTOMERS, seed: SEED, now: NOW.toISOString(), code: code.digest('hex').slice(0, 12) })}`;
+}
+
+/** The shop database, reused when its mark matches, else (re)seeded, as bench/audience.mjs's database() does. */
+async function shop() {
+  const admin = new pg.Client({ connectionString: server });
+  await admin.connect();
+  try {
+    const mark = shopMark();
+    const [row] = (await admin.query(
+      `SELECT shobj_description(oid, 'pg_database') AS mark FROM pg_database WHERE datname = $1`, [NAME])).rows;
+    const u = new URL(server);
+    u.pathname = `/${NAME}`;
+    if (row && !row.mark?.startsWith('herald bench audience: ')) {
+      throw new Error(`database ${NAME} exists and was not made by bench/audience.mjs; drop or rename it, or point HERALD_BENCH_DATABASE_URL elsewhere`);
+    }
+    if (row?.mark === mark) return { reused: true };
+    if (!row) await admin.query(`CREATE DATABASE ${NAME}`);
+    const db = await openDb(u.toString());
+    const t = process.hrtime.bigint();
+    try {
+      const s = await seedShop(db, { schema: 'shop', customers: CUSTOMERS, seed: SEED, sites: SITES, now: NOW });
+      console.log(`seeded ${NAME} in ${seconds(t).toFixed(1)} s: ${s.customers} customers, ${s.orders} orders, ${s.orderItems} order items`);
+    } finally {
+      await db.close();
+    }
+    // VACUUM sets the visibility map, as autovacuum soon would on a real shop: index-only scans need it.
+    const c = new pg.Client({ connectionString: u.toString() });
+    await c.connect();
+    await c.query('VACUUM ANALYZE');
+    await c.end();
+    await admin.query(`COMMENT ON DATABASE ${NAME} IS '${mark.replace(/'/g, "''")}'`);
+    return { reused: false };
+  } finally {
+    await admin.end();
+  }
+}
+
+/** A copy of the shop for this run, so the launches never write to the shop's own herald.* tables. */
+async function copyOfShop() {
+  const admin = new pg.Client({ connectionString: server });
+  await admin.connect();
+  try {
+    // FILE_COPY copies the files after a checkpoint; the default strategy would write the whole shop to the WAL.
+    await admin.query(`CREATE DATABASE ${COPY} TEMPLATE ${NAME} STRATEGY FILE_COPY`);
+  } catch (e) {
+    if (e.code === '55006') throw new Error(`${NAME} is in use (another bench running?); copying it needs it idle`);
+    throw e;
+  } finally {
+    await admin.end();
+  }
+  const u = new URL(server);
+  u.pathname = `/${COPY}`;
+  return {
+    url: u.toString(),
+    drop: async () => {
+      const a = new pg.Client({ connectionString: server });
+      await a.connect();
+      await a.query(`DROP DATABASE IF EXISTS ${COPY} WITH (FORCE)`);
+      await a.end();
+    },
+  };
+}
+
+// ── The workspace ───────────────────────────────────────────────────────────
+/** The repository's project and templates; two ready campaigns to every customer of both sites. */
+function workspace() {
+  const dir = mkdtempSync(join(tmpdir(), 'herald-bench-launch-'));
+  for (const part of ['herald.yaml', 'templates']) cpSync(join(root, part), join(dir, part), { recursive: true });
+  mkdirSync(join(dir, 'segments'));
+  mkdirSync(join(dir, 'campaigns'));
+  writeFileSync(join(dir, 'segments', 'everyone.yaml'), `description: Every customer of both sites.\nwhere:\n  site: { in: [${SITES.map((s) => s.id).join(', ')}] }\n`);
+  const campaign = (title, extra = '') => `title: ${title}
+sites: [${SITES.map((s) => s.id).join(', ')}]
+audience:
+  segment: everyone
+template: newsletter
+personalized_greeting: true
+products: [${PRODUCTS.join(', ')}]
+control_group: ${CONTROL_PERCENT}%
+approve_audience_over: ${CUSTOMERS}
+${extra}status: ready
+`;
+  writeFileSync(join(dir, 'campaigns', `${CAMPAIGN}.yaml`), campaign('Launch benchmark'));
+  writeFileSync(join(dir, 'campaigns', `${AB_CAMPAIGN}.yaml`), campaign('Launch benchmark with an A/B test', `ab_test:
+  test_size: ${TEST_PERCENT}%
+  variants:
+${VARIANTS.map((v) => `    - name: ${v}\n      subject: { en: "${v} subject", ru: "${v} тема" }\n`).join('')}  winner: { metric: clicks, after: 4h, fallback: ${VARIANTS[0]} }
+`));
+  return dir;
+}
+
+/** Migrates the copy, adds the suppressions, and deploys the workspace. */
+async function prepare(db, dir, now) {
+  await migrate(db);
+  // Every 250th customer unsubscribed from every site, the other 125ths complained on their own site.
+  await db.query(
+    `INSERT INTO herald.suppressions (email, site, reason, source, created_by)
+     SELECT lower(email), CASE WHEN id % 250 = 0 THEN NULL ELSE site END,
+            CASE WHEN id % 250 = 0 THEN 'unsubscribed' ELSE 'complained' END, 'bench', 'bench launch'
+       FROM shop.customers WHERE id % 125 = 0 AND email ~ ${ADDRESS}
+     ON CONFLICT (email, coalesce(site, '')) DO NOTHING`,
+  );
+  await db.exec('ANALYZE herald.suppressions');
+  const { workspace: ws, problems } = loadWorkspace(dir);
+  const errors = problems.filter((p) => p.severity === 'error');
+  if (!ws || errors.length) throw new Error(`the bench workspace does not load: ${errors.map((p) => `${p.file}: ${p.message}`).join('; ')}`);
+  const plan = await makePlan(db, ws, { now });
+  await applyPlan(db, plan, { gitCommit: null, gitAuthor: null, holder: 'bench launch', workspaceDir: dir });
+}
+
+// ── Part 1: materialising ───────────────────────────────────────────────────
+/**
+ * The hand-written INSERT … SELECT: the rows launchCampaign writes, as one
+ * would write them for this shop by hand. The reason is worked out once per
+ * customer (OFFSET 0 keeps PostgreSQL from inlining it into each place that
+ * reads it), and the status follows from it. Same hashes as herald
+ * (docs/sending.md), md5 only where they decide something.
+ */
+function handWritten(campaign, ab, now, versions) {
+  const hash = (salt, id) => `('x' || substr(md5($1::text || '${salt}' || ${id}::text), 1, 8))::bit(32)::bigint`;
+  const values = [campaign, now, versions.campaign, versions.template, controlGroupThreshold(CONTROL_PERCENT)];
+  if (ab) values.push(controlGroupThreshold(TEST_PERCENT), VARIANTS);
+  const tested = `${hash(':ab:', 'id')} < $6::bigint`;
+  return {
+    text: `INSERT INTO herald.messages (campaign, customer_id, email, site, locale, status, variant, reason, next_attempt_at, campaign_version, template_version)
+           SELECT $1, id, email, site, locale,
+                  CASE WHEN reason IS NULL THEN ${ab ? `CASE WHEN ${tested} THEN 'queued' ELSE 'waiting' END` : `'queued'`}
+                       WHEN reason = 'control group' THEN 'control' ELSE 'suppressed' END,
+                  ${ab ? `CASE WHEN reason IS NULL AND ${tested} THEN ($7::text[])[1 + ${hash(':variant:', 'id')} % ${VARIANTS.length}] END` : 'NULL'},
+                  reason, $2::timestamptz, $3::int, $4::int
+             FROM (SELECT c.id, c.email, c.site,
+                          CASE WHEN c.locale = ANY (s.locales) THEN c.locale ELSE s.fallback END AS locale,
+                          CASE WHEN c.email IS NULL OR btrim(c.email) = '' THEN 'no email'
+                               WHEN c.email !~ ${ADDRESS} THEN 'invalid email'
+                               WHEN NOT c.email_opt_in THEN 'email_opt_in is false'
+                               WHEN a.email IS NOT NULL THEN 'suppressed: ' || a.reason || ' (all sites)'
+                               WHEN o.email IS NOT NULL THEN 'suppressed: ' || o.reason || ' (' || o.site || ')'
+                               WHEN ${hash(':', 'c.id')} < $5::bigint THEN 'control group' END AS reason
+                     FROM shop.customers c
+                     JOIN (VALUES ${SITES.map((s) => `('${s.id}', '{${s.locales.join(',')}}'::text[], '${s.locales[0]}')`).join(', ')}) AS s (site, locales, fallback) ON s.site = c.site
+                     LEFT JOIN herald.suppressions a ON a.email = lower(c.email) AND a.site IS NULL
+                     LEFT JOIN herald.suppressions o ON o.email = lower(c.email) AND o.site = c.site
+                   OFFSET 0) AS r`,
+    values,
+  };
+}
+
+/** The ledger as it stands: its rows by status, and a checksum of every row's content. */
+async function ledger(c) {
+  const [sum] = (await c.query(
+    `SELECT count(*)::int AS rows,
+            sum(hashtext((campaign, customer_id, email, site, locale, status, variant, reason, next_attempt_at, campaign_version, template_version)::text))::text AS checksum
+       FROM herald.messages`)).rows;
+  const statuses = Object.fromEntries((await c.query(
+    'SELECT status, count(*)::int AS n FROM herald.messages GROUP BY status ORDER BY n DESC')).rows.map((r) => [r.status, r.n]));
+  return { ...sum, statuses };
+}
+
+/** An empty ledger, nothing launched, and the previous run's dirty pages written, so each run starts alike. */
+async function emptied(c) {
+  await c.query('TRUNCATE herald.messages, herald.message_events');
+  await c.query('DELETE FROM herald.campaign_runs');
+  await c.query('CHECKPOINT');
+}
+
+/**
+ * The bare write, as a floor: the same number of rows copied from the
+ * customers into the ledger with nothing worked out (no address check, no
+ * suppressions, no hash). Not the same rows, so no baseline: it shows what
+ * the table, its indexes and the WAL cost on this machine.
+ */
+function bareWrite(campaign, now, versions) {
+  return {
+    text: `INSERT INTO herald.messages (campaign, customer_id, email, site, locale, status, next_attempt_at, campaign_version, template_version)
+           SELECT $1, id, email, site, locale, 'queued', $2::timestamptz, $3::int, $4::int FROM shop.customers`,
+    values: [campaign, now, versions.campaign, versions.template],
+  };
+}
+
+/**
+ * Herald's launch against the hand-written query (and, with `floor`, the bare
+ * write): a warm-up of each and the check that herald and the hand-written
+ * query write the same rows, then RUNS of each, interleaved, herald last.
+ */
+async function materialise(db, c, campaign, ab, now, floor) {
+  const versions = (await c.query(
+    `SELECT (SELECT max(version) FROM herald.object_versions WHERE kind = 'campaign' AND name = $1) AS campaign,
+            (SELECT max(version) FROM herald.object_versions WHERE kind = 'template' AND name = 'newsletter') AS template`, [campaign])).rows[0];
+  const statement = (q) => async () => {
+    await emptied(c);
+    const r = await timed(() => c.query(q.text, q.values));
+    return { ...r, rows: r.result.rowCount };
+  };
+  const contenders = {
+    ...(floor ? { floor: statement(bareWrite(campaign, now, versions)) } : {}),
+    hand: statement(handWritten(campaign, ab, now, versions)),
+    herald: async () => {
+      await emptied(c);
+      const r = await timed(() => launchCampaign(db, campaign, now));
+      return { ...r, rows: r.result.materialised };
+    },
+  };
+  const warm = {};
+  for (const [who, run] of Object.entries(contenders)) {
+    await run();
+    warm[who] = await ledger(c);
+  }
+  const same = warm.hand.rows === warm.herald.rows && warm.hand.checksum === warm.herald.checksum
+    && JSON.stringify(warm.hand.statuses) === JSON.stringify(warm.herald.statuses);
+  const runs = Object.fromEntries(Object.keys(contenders).map((who) => [who, []]));
+  for (let i = 0; i < RUNS; i++) for (const [who, run] of Object.entries(contenders)) runs[who].push(await run());
+  for (const r of Object.values(runs).flat()) if (r.rows !== warm.herald.rows) throw new Error(`${campaign}: a run wrote ${r.rows} rows, herald's warm-up ${warm.herald.rows}`);
+  return { runs, ledger: warm.herald, handLedger: warm.hand, same };
+}
+
+// ── Part 2: sending ─────────────────────────────────────────────────────────
+async function startSink() {
+  const child = fork(join(import.meta.dirname, 'send-sink.mjs'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const replies = [];
+  child.on('message', (m) => {
+    if (m.error) throw new Error(`the sink failed: ${m.error}`);
+    replies.shift()?.(m);
+  });
+  const ask = (m) => new Promise((resolve) => {
+    replies.push(resolve);
+    if (m) child.send(m);
+  });
+  const { port } = await ask();
+  return {
+    port,
+    pid: child.pid,
+    /** The tally since the last take. */
+    take: (ids = false) => ask({ take: true, ids }),
+    close: () => new Promise((resolve) => {
+      child.once('exit', resolve);
+      child.send({ close: true });
+      setTimeout(() => child.kill(), 5000).unref();
+    }),
+  };
+}
+
+/**
+ * CPU ticks of the whole machine and of every process, from /proc (as
+ * bench/send.mjs reads them), with each PostgreSQL process's title: a
+ * backend's names its database.
+ */
+function cpuTicks() {
+  const [, ...f] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
+  const byPid = new Map();
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      const rest = stat.slice(close + 2).split(' ');
+      const name = stat.slice(stat.indexOf('(') + 1, close);
+      byPid.set(pid, { name, title: name === 'postgres' ? readFileSync(`/proc/${pid}/cmdline`, 'latin1') : '', ticks: Number(rest[11]) + Number(rest[12]) });
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return { busy: f.reduce((a, b) => a + b, 0) - f[3] - f[4], total: f.reduce((a, b) => a + b, 0), byPid };
+}
+
+/**
+ * Cores used between two cpuTicks: by this process (herald), the sink,
+ * PostgreSQL (this bench's backends and the server's own processes: WAL
+ * writer, checkpointer) and everything else, other databases' backends
+ * included.
+ */
+function coresUsed(before, after, wall, sinkPid) {
+  const perTick = (availableParallelism() * wall) / (after.total - before.total);
+  const used = { herald: 0, sink: 0, PostgreSQL: 0, other: 0 };
+  let named = 0;
+  for (const [pid, p] of after.byPid) {
+    const ticks = p.ticks - (before.byPid.get(pid)?.ticks ?? 0);
+    if (ticks <= 0) continue;
+    const backend = /\(\d+\)|\[local\]/.test(p.title);
+    const who = pid === String(process.pid) ? 'herald' : pid === String(sinkPid) ? 'sink'
+      : p.name === 'postgres' && (!backend || p.title.includes(` ${COPY} `)) ? 'PostgreSQL' : 'other';
+    used[who] += (ticks * perTick) / wall;
+    named += (ticks * perTick) / wall;
+  }
+  used.other += Math.max(0, ((after.busy - before.busy) * perTick) / wall - named);
+  return used;
+}
+
+/** Runs `fn`, timing it and noting the cores that other work on the machine took meanwhile. */
+async function timed(fn, sinkPid) {
+  const before = cpuTicks();
+  const t = process.hrtime.bigint();
+  const result = await fn();
+  const wall = seconds(t);
+  return { result, seconds: wall, cpu: coresUsed(before, cpuTicks(), wall, sinkPid) };
+}
+
+/** Relaunches the campaign, keeps its first MESSAGES recipients, and delivers them while sampling this process's memory. */
+async function send(db, c, sink, now) {
+  await emptied(c);
+  await launchCampaign(db, CAMPAIGN, now);
+  const [cut] = (await c.query(
+    `SELECT id FROM herald.messages WHERE campaign = $1 AND status = 'queued' ORDER BY id OFFSET $2 LIMIT 1`, [CAMPAIGN, MESSAGES])).rows;
+  if (cut) await c.query(`DELETE FROM herald.messages WHERE campaign = $1 AND status = 'queued' AND id >= $2`, [CAMPAIGN, cut.id]);
+  // Statistics and a visibility map, as autovacuum would soon give a real ledger (it is off on some servers).
+  await c.query('VACUUM ANALYZE herald.messages');
+  const before = await ledger(c);
+  const recipients = before.statuses.queued ?? 0;
+
+  await sink.take();
+  const samples = [];
+  const sentBy = Array(WORKERS).fill(0);
+  const sent = () => sentBy.reduce((a, b) => a + b, 0);
+  const sample = () => {
+    const m = process.memoryUsage();
+    samples.push({ sent: sent(), rss: m.rss, heap: m.heapUsed, heapTotal: m.heapTotal, external: m.external });
+  };
+  sample();
+  const t = process.hrtime.bigint();
+  const cpu0 = cpuTicks();
+  const sampler = setInterval(sample, SAMPLE_MS);
+  let last = { at: t, sent: 0 };
+  const progress = setInterval(() => {
+    const at = process.hrtime.bigint();
+    const n = sent();
+    const m = process.memoryUsage();
+    const rate = (n - last.sent) / (Number(at - last.at) / 1e9);
+    console.log(`    ${seconds(t).toFixed(0).padStart(4)} s: ${n.toLocaleString('en').padStart(9)} sent (${Math.round(rate).toLocaleString('en')}/s), RSS ${mb(m.rss)} MB, heap used ${mb(m.heapUsed)} MB, external ${mb(m.external)} MB; ETA ${rate > 0 ? Math.round((recipients - n) / rate) : '?'} s`);
+    last = { at, sent: n };
+  }, PROGRESS_MS);
+  let totals;
+  const tr = smtpTransport(`smtp://127.0.0.1:${sink.port}`, { pool: POOL });
+  try {
+    totals = await Promise.all(Array.from({ length: WORKERS }, (_, k) => deliver(db, {
+      transport: tr, log: silentLog, batchSize: BATCH, campaigns: [CAMPAIGN], worker: `bench-launch-${k}`,
+      onBatch: (x) => { sentBy[k] = x.sent; },
+    })));
+  } finally {
+    tr.close();
+    clearInterval(sampler);
+    clearInterval(progress);
+  }
+  sample();
+  const wall = seconds(t);
+  const cpu = coresUsed(cpu0, cpuTicks(), wall, sink.pid);
+
+  // Exact: every recipient sent, nothing else touched, the sink holding exactly the Message-IDs the ledger recorded.
+  const after = await ledger(c);
+  const tally = await sink.take(true);
+  const recorded = new Set((await c.query(`SELECT message_id FROM herald.messages WHERE campaign = $1 AND status = 'sent'`, [CAMPAIGN])).rows.map((r) => r.message_id));
+  const received = new Set(tally.ids);
+  const unrecorded = [...received].filter((id) => !recorded.has(id)).length;
+  const undelivered = [...recorded].filter((id) => !received.has(id)).length;
+  const delivered = totals.reduce((s, x) => s + x.sent, 0);
+  const untouched = Object.entries(before.statuses).every(([s, n]) => s === 'queued' || after.statuses[s] === n);
+  const exact = after.statuses.sent === recipients && !after.statuses.queued && !after.statuses.claimed && delivered === recipients && untouched
+    && Object.keys(after.statuses).length === Object.keys(before.statuses).length
+    && tally.accepted === recipients && tally.distinct === recipients && tally.missing === 0
+    && recorded.size === recipients && unrecorded === 0 && undelivered === 0;
+  return { recipients, wall, samples, cpu, before, after, tally, unrecorded, undelivered, exact };
+}
+
+// ── Reporting ───────────────────────────────────────────────────────────────
+function seconds(t) {
+  return Number(process.hrtime.bigint() - t) / 1e9;
+}
+function mb(bytes) {
+  return Math.round(bytes / 2 ** 20);
+}
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const count = (n) => n.toLocaleString('en');
+const statuses = (s) => Object.entries(s).map(([k, n]) => `${count(n)} ${k}`).join(', ');
+
+function printMaterialised(label, m) {
+  const figures = (who) => {
+    const xs = m.runs[who].map((r) => r.seconds);
+    return { min: Math.min(...xs), median: median(xs), runs: xs, cpu: median(m.runs[who].map((r) => r.cpu.PostgreSQL)) };
+  };
+  const line = (name, f) => console.log(`    ${name.padEnd(30)} min ${f.min.toFixed(2).padStart(5)} s, median ${f.median.toFixed(2).padStart(5)} s   (runs: ${f.runs.map((x) => x.toFixed(2)).join(', ')})`);
+  const [herald, hand] = [figures('herald'), figures('hand')];
+  const other = Math.max(...Object.values(m.runs).flat().map((r) => r.cpu.other));
+  console.log(`\n  materialising, ${label}: ${count(m.ledger.rows)} rows (${statuses(m.ledger.statuses)})`);
+  line('herald (launchCampaign)', herald);
+  line('hand-written INSERT … SELECT', hand);
+  if (m.runs.floor) line('floor: bare copy, no checks', figures('floor'));
+  console.log(`    herald / hand-written: ${(herald.median / hand.median).toFixed(2)}× (medians), ${(herald.min / hand.min).toFixed(2)}× (minimums); target < ${TARGET_SECONDS} s: ${herald.median < TARGET_SECONDS ? 'ok' : 'MISSED'}`);
+  console.log(`    rows: ${m.same ? 'identical (count, statuses and a checksum of every row)' : `DIFFERENT — hand-written: ${count(m.handLedger.rows)} rows (${statuses(m.handLedger.statuses)})`}`);
+  console.log(`    CPU in cores, medians: PostgreSQL ${herald.cpu.toFixed(2)} (herald), ${hand.cpu.toFixed(2)} (hand-written); other work at most ${other.toFixed(2)}`);
+  if (other > DISTURBED) disturbed.push(`materialising ${label.split(' ')[0]}`);
+  return herald.median < TARGET_SECONDS && m.same;
+}
+
+function printSent(s) {
+  const peak = s.samples.reduce((a, b) => (b.rss > a.rss ? b : a));
+  const ok = mb(peak.rss) < TARGET_RSS_MB;
+  // Peaks follow the garbage collector; the lowest heap in each tenth is what stays (it grows if something is kept).
+  const tenths = (pick, of) => Array.from({ length: 10 }, (_, i) => {
+    const part = s.samples.filter((x) => x.sent >= (s.recipients * i) / 10 && x.sent <= (s.recipients * (i + 1)) / 10);
+    return part.length ? mb(pick(...part.map(of))) : '–';
+  }).join(' ');
+  const cpu = Object.entries(s.cpu).map(([who, c]) => `${who} ${c.toFixed(2)}`).join(', ');
+  console.log(`\n  sending: ${WORKERS} workers, batch ${BATCH}, smtpTransport pool ${POOL}, to the sink in its own process`);
+  console.log(`    ${count(s.recipients)} messages in ${s.wall.toFixed(1)} s: ${count(Math.round(s.recipients / s.wall))} messages/s`);
+  console.log(`    RSS: ${mb(s.samples[0].rss)} MB at the start, peak ${mb(peak.rss)} MB (after ${count(peak.sent)} sent), ${mb(s.samples.at(-1).rss)} MB at the end; target < ${TARGET_RSS_MB} MB: ${ok ? 'ok' : 'MISSED'}`);
+  console.log(`    in each tenth of the send, MB: peak RSS ${tenths(Math.max, (x) => x.rss)}; lowest heap used ${tenths(Math.min, (x) => x.heap)}`);
+  console.log(`    heap used: ${mb(s.samples[0].heap)} MB at the start, peak ${mb(Math.max(...s.samples.map((x) => x.heap)))} MB; heap total peak ${mb(Math.max(...s.samples.map((x) => x.heapTotal)))} MB; external peak ${mb(Math.max(...s.samples.map((x) => x.external)))} MB (${s.samples.length} samples, every ${SAMPLE_MS} ms)`);
+  console.log(`    CPU in cores: ${cpu}; ${availableParallelism()} cores`);
+  if (s.cpu.other > DISTURBED) disturbed.push('sending');
+  console.log(`  ledger: before ${statuses(s.before.statuses)}; after ${statuses(s.after.statuses)}; sink: ${count(s.tally.accepted)} accepted, ${count(s.tally.distinct)} distinct Message-IDs${s.tally.missing ? `, ${s.tally.missing} without one` : ''}; ${s.unrecorded} received but not recorded, ${s.undelivered} recorded but not received: ${s.exact ? 'exact' : 'NOT EXACT'}`);
+  return ok && s.exact;
+}
+
+// ── The run ─────────────────────────────────────────────────────────────────
+const now = new Date();
+const { reused } = await shop();
+const t = process.hrtime.bigint();
+const copy = await copyOfShop();
+const dir = workspace();
+const db = await openDb(copy.url);
+const c = new pg.Client({ connectionString: copy.url });
+// Interrupted, the bench still drops its copy of the shop. That ends every
+// connection to it: what fails from then on is expected, and not reported.
+let interrupted = false;
+const dropOnSignal = () => {
+  interrupted = true;
+  process.on('uncaughtException', () => {});
+  rmSync(dir, { recursive: true, force: true });
+  copy.drop().finally(() => process.exit(130));
+};
+process.once('SIGINT', dropOnSignal);
+process.once('SIGTERM', dropOnSignal);
+await c.connect();
+let sink;
+try {
+  await prepare(db, dir, now);
+  const setup = seconds(t);
+  const [size] = (await c.query(`SELECT (SELECT count(*) FROM shop.customers)::int AS customers, (SELECT count(*) FROM shop.orders)::int AS orders,
+                                        (SELECT count(*) FROM herald.suppressions)::int AS suppressions`)).rows;
+  console.log(`\nlaunch benchmark: ${count(size.customers)} customers, ${count(size.orders)} orders, ${count(size.suppressions)} suppressions; PostgreSQL at ${new URL(server).host}, on a copy of ${NAME} (${reused ? 'reused' : 'seeded in this run'}); ${availableParallelism()} cores`);
+  console.log(`  setup (copy the shop, migrate, add the suppressions, plan and apply the workspace): ${setup.toFixed(1)} s`);
+  console.log(`  each launch ${RUNS} times after a warm-up, interleaved with the hand-written query, on an emptied ledger after a CHECKPOINT`);
+
+  const plain = await materialise(db, c, CAMPAIGN, false, now, true);
+  let ok = printMaterialised(`${CAMPAIGN} (${CONTROL_PERCENT}% control group)`, plain);
+  ok = printMaterialised(`${AB_CAMPAIGN} (the same and an A/B test: ${TEST_PERCENT}% test group, ${VARIANTS.length} variants)`, await materialise(db, c, AB_CAMPAIGN, true, now, false)) && ok;
+
+  if (!args['no-send']) {
+    sink = await startSink();
+    console.log(`\n  sending ${CAMPAIGN} (${MESSAGES < plain.ledger.statuses.queued ? `its first ${count(MESSAGES)} recipients` : 'every recipient'}); progress every ${PROGRESS_MS / 1000} s:`);
+    ok = printSent(await send(db, c, sink, now)) && ok;
+  }
+  if (disturbed.length) console.log(`\n  DISTURBED: other work took more than ${DISTURBED} of a core during ${disturbed.join(', ')}; run again on a quiet machine`);
+  if (!ok) process.exitCode = 1;
+} catch (e) {
+  // Interrupted, the queries in flight fail as the copy is dropped: the signal handler exits once it is gone.
+  if (interrupted) await new Promise(() => {});
+  throw e;
+} finally {
+  await c.end();
+  await db.close();
+  await sink?.close();
+  await copy.drop();
+  rmSync(dir, { recursive: true, force: true });
+}
