@@ -58,7 +58,12 @@ export interface LaunchInput {
  * with their variant when in the test group, else waiting), the control
  * group `control`, and customers who cannot be written to `suppressed` with
  * the reason. A second statement does the same for the lists' contacts who
- * are not customers. The UNIQUE keys make both idempotent.
+ * are not customers. The run row inserted first makes launching once per
+ * campaign: a second launch, even a concurrent one, stops there. The
+ * customers' INSERT has no ON CONFLICT: classifiedSql yields each customer
+ * once, and speculative insertion cost ~25% of a million-row launch; a
+ * duplicate would fail the launch loudly rather than be dropped. Contacts
+ * may sit in several lists, so theirs keeps it.
  */
 export async function launch(db: Queryable, i: LaunchInput): Promise<number | undefined> {
   const started = await db.query(
@@ -82,8 +87,10 @@ export async function launch(db: Queryable, i: LaunchInput): Promise<number | un
               CASE r.bucket WHEN 'recipients' THEN ${ab.variant} END,
               CASE WHEN r.bucket <> 'recipients' THEN r.reason END,
               ${param(i.now)}::timestamptz, ${param(i.versions.campaign)}::int, ${param(i.versions.template)}::int
-         FROM (${c.text}) AS r
-       ON CONFLICT (campaign, customer_id) DO NOTHING
+         -- OFFSET 0 keeps the classification a subquery of its own: flattened,
+         -- its bucket (an address regex, suppression lookups, an md5) would
+         -- be computed again for the status, the variant and the reason.
+         FROM (${c.text} OFFSET 0) AS r
        RETURNING 1)
      SELECT count(*)::int AS n FROM inserted`,
     values,
@@ -105,7 +112,7 @@ export async function launch(db: Queryable, i: LaunchInput): Promise<number | un
                 CASE r.bucket WHEN 'recipients' THEN ${kab.variant} END,
                 CASE WHEN r.bucket <> 'recipients' THEN r.reason END,
                 ${kParam(i.now)}::timestamptz, ${kParam(i.versions.campaign)}::int, ${kParam(i.versions.template)}::int
-           FROM (${inner}) AS r
+           FROM (${inner} OFFSET 0) AS r
          ON CONFLICT (campaign, contact_id) WHERE contact_id IS NOT NULL DO NOTHING
          RETURNING 1)
        SELECT count(*)::int AS n FROM inserted`,
