@@ -12,29 +12,15 @@
 // bench and marked as such in its comment. A later run reuses it when the
 // mark says it holds the same shop (size, seed, and the seed's code);
 // otherwise it reseeds it. It never touches a database it did not make.
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import pg from 'pg';
 import { compileSegment } from '../dist/audience/compile.js';
 import { recipientsSql } from '../dist/audience/recipients.js';
 import { openDb } from '../dist/db/db.js';
 import { migrate } from '../dist/db/migrate.js';
-import { seedShop } from '../dist/demo/seed.js';
+import { NOW, SHOP, SITES, server, shopDatabase } from './lib/shop.mjs';
 
-const root = join(import.meta.dirname, '..');
-const server = process.env.HERALD_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const NAME = 'herald_bench_audience';
-const CUSTOMERS = 1_000_000;
-const SEED = 1;
-// Seed and segments share one fixed `now`, so a reused shop answers alike.
-const NOW = new Date('2026-01-01T00:00:00Z');
 const RUNS = 5;
 const TARGET = 1.3;
-const SITES = [
-  { id: 'shop-en', locales: ['en', 'ru'], currency: 'EUR', url: 'https://shop.example.com' },
-  { id: 'shop-ru', locales: ['ru', 'en'], currency: 'RUB', url: 'https://shop.example.ru' },
-];
 const CONTEXT = { schema: 'shop', segments: new Map(), cancelled: ['cancelled'], open: ['new', 'paid', 'shipped'] };
 const ago = (days) => new Date(NOW.getTime() - days * 86_400_000).toISOString();
 const ADDRESS = `'^[^@[:space:]]+@[^@[:space:]]+\\.[^@[:space:]]+$'`;
@@ -106,47 +92,6 @@ const SEGMENTS = [
   },
 ];
 
-/** What identifies the shop in the database's comment: its size, seed, now, and the seed's code. */
-function shopMark() {
-  const code = createHash('md5');
-  for (const f of ['dist/demo/seed.js', 'dist/demo/reference.js', 'dist/shop/contract.js']) code.update(readFileSync(join(root, f)));
-  return `herald bench audience: ${JSON.stringify({ customers: CUSTOMERS, seed: SEED, now: NOW.toISOString(), code: code.digest('hex').slice(0, 12) })}`;
-}
-
-async function database() {
-  const admin = new pg.Client({ connectionString: server });
-  await admin.connect();
-  try {
-    const mark = shopMark();
-    const [row] = (await admin.query(
-      `SELECT shobj_description(oid, 'pg_database') AS mark FROM pg_database WHERE datname = $1`, [NAME])).rows;
-    const u = new URL(server);
-    u.pathname = `/${NAME}`;
-    if (row && !row.mark?.startsWith('herald bench audience: ')) {
-      throw new Error(`database ${NAME} exists and was not made by this bench; drop or rename it, or point HERALD_BENCH_DATABASE_URL elsewhere`);
-    }
-    if (row?.mark === mark) return { url: u.toString(), reused: true };
-    if (!row) await admin.query(`CREATE DATABASE ${NAME}`);
-    const db = await openDb(u.toString());
-    const t = process.hrtime.bigint();
-    try {
-      const s = await seedShop(db, { schema: 'shop', customers: CUSTOMERS, seed: SEED, sites: SITES, now: NOW });
-      console.log(`seeded ${NAME} in ${(Number(process.hrtime.bigint() - t) / 1e9).toFixed(1)} s: ${s.customers} customers, ${s.orders} orders, ${s.orderItems} order items`);
-    } finally {
-      await db.close();
-    }
-    // VACUUM sets the visibility map, as autovacuum soon would on a real shop: index-only scans need it.
-    const c = new pg.Client({ connectionString: u.toString() });
-    await c.connect();
-    await c.query('VACUUM ANALYZE');
-    await c.end();
-    await admin.query(`COMMENT ON DATABASE ${NAME} IS '${mark.replace(/'/g, "''")}'`);
-    return { url: u.toString(), reused: false };
-  } finally {
-    await admin.end();
-  }
-}
-
 async function timed(client, q) {
   const t = process.hrtime.bigint();
   const { rows } = await client.query(q.text, q.values);
@@ -155,7 +100,7 @@ async function timed(client, q) {
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-const db = await database();
+const db = await shopDatabase();
 // herald's own tables (suppressions) must exist: the recipients query reads them.
 const herald = await openDb(db.url);
 await migrate(herald);
@@ -164,7 +109,7 @@ const client = new pg.Client({ connectionString: db.url });
 await client.connect();
 try {
   const [size] = (await client.query(`SELECT (SELECT count(*) FROM shop.customers)::int AS customers, (SELECT count(*) FROM shop.orders)::int AS orders`)).rows;
-  console.log(`\naudience benchmark: ${size.customers.toLocaleString('en')} customers, ${size.orders.toLocaleString('en')} orders, PostgreSQL at ${new URL(server).host}, database ${NAME} (${db.reused ? 'reused: it already holds this shop' : 'seeded in this run'})`);
+  console.log(`\naudience benchmark: ${size.customers.toLocaleString('en')} customers, ${size.orders.toLocaleString('en')} orders, PostgreSQL at ${new URL(server).host}, database ${SHOP} (${db.reused ? 'reused: it already holds this shop' : 'seeded in this run'})`);
   console.log(`  each query ${RUNS} times after one warm-up, interleaved; median wall time\n`);
   const short = [];
   for (const seg of SEGMENTS) {

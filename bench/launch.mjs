@@ -31,42 +31,29 @@
 // `--messages N` sends only the first N recipients of the ledger (the rest
 // are deleted from it first); `--no-send` skips part 2.
 //
-// The shop is herald_bench_audience, made, marked and reused exactly as
-// bench/audience.mjs does (same size, seed and mark), so either bench reuses
-// the other's. This bench works on a copy of it (CREATE DATABASE … TEMPLATE),
+// The shop is herald_bench_audience, made, marked and reused by
+// bench/lib/shop.mjs as for bench/audience.mjs, so either bench reuses the
+// other's. This bench works on a copy of it (CREATE DATABASE … TEMPLATE),
 // dropped at the end, so the shop's own herald.* tables are never written.
 // The copy gets ~7,700 suppressions (unsubscribes for every site, complaints
 // for one), so the audience's suppression joins have something to find.
 import { fork } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { applyPlan } from '../dist/apply/apply.js';
 import { controlGroupThreshold } from '../dist/audience/recipients.js';
 import { openDb } from '../dist/db/db.js';
 import { migrate } from '../dist/db/migrate.js';
-import { seedShop } from '../dist/demo/seed.js';
 import { silentLog } from '../dist/log.js';
-import { makePlan } from '../dist/plan/make.js';
 import { deliver } from '../dist/send/deliver.js';
 import { launchCampaign } from '../dist/send/send.js';
 import { smtpTransport } from '../dist/send/transport.js';
-import { loadWorkspace } from '../dist/workspace/load.js';
+import { CUSTOMERS, SHOP, SITES, server, shopDatabase } from './lib/shop.mjs';
+import { benchWorkspace, deployWorkspace } from './lib/workspace.mjs';
+import { cpuTicks } from './lib/cpu.mjs';
 
-const root = join(import.meta.dirname, '..');
-const server = process.env.HERALD_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-// The shop, exactly as bench/audience.mjs makes it: the same values make the same mark.
-const NAME = 'herald_bench_audience';
-const CUSTOMERS = 1_000_000;
-const SEED = 1;
-const NOW = new Date('2026-01-01T00:00:00Z');
-const SITES = [
-  { id: 'shop-en', locales: ['en', 'ru'], currency: 'EUR', url: 'https://shop.example.com' },
-  { id: 'shop-ru', locales: ['ru', 'en'], currency: 'RUB', url: 'https://shop.example.ru' },
-];
 const ADDRESS = `'^[^@[:space:]]+@[^@[:space:]]+\\.[^@[:space:]]+$'`;
 
 // The copy of the shop this run works on.
@@ -95,58 +82,16 @@ const { values: args } = parseArgs({
 const MESSAGES = Number(args.messages);
 if (!Number.isInteger(MESSAGES) || MESSAGES < 1) throw new Error(`--messages must be a positive whole number, got "${args.messages}"`);
 
-// ── The shop: bench/audience.mjs's database, and a copy of it per run ──────
-/** What identifies the shop in the database's comment (bench/audience.mjs's shopMark, verbatim). */
-function shopMark() {
-  const code = createHash('md5');
-  for (const f of ['dist/demo/seed.js', 'dist/demo/reference.js', 'dist/shop/contract.js']) code.update(readFileSync(join(root, f)));
-  return `herald bench audience: ${JSON.stringify({ customers: CUSTOMERS, seed: SEED, now: NOW.toISOString(), code: code.digest('hex').slice(0, 12) })}`;
-}
-
-/** The shop database, reused when its mark matches, else (re)seeded, as bench/audience.mjs's database() does. */
-async function shop() {
-  const admin = new pg.Client({ connectionString: server });
-  await admin.connect();
-  try {
-    const mark = shopMark();
-    const [row] = (await admin.query(
-      `SELECT shobj_description(oid, 'pg_database') AS mark FROM pg_database WHERE datname = $1`, [NAME])).rows;
-    const u = new URL(server);
-    u.pathname = `/${NAME}`;
-    if (row && !row.mark?.startsWith('herald bench audience: ')) {
-      throw new Error(`database ${NAME} exists and was not made by bench/audience.mjs; drop or rename it, or point HERALD_BENCH_DATABASE_URL elsewhere`);
-    }
-    if (row?.mark === mark) return { reused: true };
-    if (!row) await admin.query(`CREATE DATABASE ${NAME}`);
-    const db = await openDb(u.toString());
-    const t = process.hrtime.bigint();
-    try {
-      const s = await seedShop(db, { schema: 'shop', customers: CUSTOMERS, seed: SEED, sites: SITES, now: NOW });
-      console.log(`seeded ${NAME} in ${seconds(t).toFixed(1)} s: ${s.customers} customers, ${s.orders} orders, ${s.orderItems} order items`);
-    } finally {
-      await db.close();
-    }
-    // VACUUM sets the visibility map, as autovacuum soon would on a real shop: index-only scans need it.
-    const c = new pg.Client({ connectionString: u.toString() });
-    await c.connect();
-    await c.query('VACUUM ANALYZE');
-    await c.end();
-    await admin.query(`COMMENT ON DATABASE ${NAME} IS '${mark.replace(/'/g, "''")}'`);
-    return { reused: false };
-  } finally {
-    await admin.end();
-  }
-}
-
+// ── The shop: bench/lib/shop.mjs's database, and a copy of it per run ──────
 /** A copy of the shop for this run, so the launches never write to the shop's own herald.* tables. */
 async function copyOfShop() {
   const admin = new pg.Client({ connectionString: server });
   await admin.connect();
   try {
     // FILE_COPY copies the files after a checkpoint; the default strategy would write the whole shop to the WAL.
-    await admin.query(`CREATE DATABASE ${COPY} TEMPLATE ${NAME} STRATEGY FILE_COPY`);
+    await admin.query(`CREATE DATABASE ${COPY} TEMPLATE ${SHOP} STRATEGY FILE_COPY`);
   } catch (e) {
-    if (e.code === '55006') throw new Error(`${NAME} is in use (another bench running?); copying it needs it idle`);
+    if (e.code === '55006') throw new Error(`${SHOP} is in use (another bench running?); copying it needs it idle`);
     throw e;
   } finally {
     await admin.end();
@@ -167,11 +112,6 @@ async function copyOfShop() {
 // ── The workspace ───────────────────────────────────────────────────────────
 /** The repository's project and templates; two ready campaigns to every customer of both sites. */
 function workspace() {
-  const dir = mkdtempSync(join(tmpdir(), 'herald-bench-launch-'));
-  for (const part of ['herald.yaml', 'templates']) cpSync(join(root, part), join(dir, part), { recursive: true });
-  mkdirSync(join(dir, 'segments'));
-  mkdirSync(join(dir, 'campaigns'));
-  writeFileSync(join(dir, 'segments', 'everyone.yaml'), `description: Every customer of both sites.\nwhere:\n  site: { in: [${SITES.map((s) => s.id).join(', ')}] }\n`);
   const campaign = (title, extra = '') => `title: ${title}
 sites: [${SITES.map((s) => s.id).join(', ')}]
 audience:
@@ -183,13 +123,15 @@ control_group: ${CONTROL_PERCENT}%
 approve_audience_over: ${CUSTOMERS}
 ${extra}status: ready
 `;
-  writeFileSync(join(dir, 'campaigns', `${CAMPAIGN}.yaml`), campaign('Launch benchmark'));
-  writeFileSync(join(dir, 'campaigns', `${AB_CAMPAIGN}.yaml`), campaign('Launch benchmark with an A/B test', `ab_test:
+  return benchWorkspace('herald-bench-launch', {
+    'segments/everyone.yaml': `description: Every customer of both sites.\nwhere:\n  site: { in: [${SITES.map((s) => s.id).join(', ')}] }\n`,
+    [`campaigns/${CAMPAIGN}.yaml`]: campaign('Launch benchmark'),
+    [`campaigns/${AB_CAMPAIGN}.yaml`]: campaign('Launch benchmark with an A/B test', `ab_test:
   test_size: ${TEST_PERCENT}%
   variants:
 ${VARIANTS.map((v) => `    - name: ${v}\n      subject: { en: "${v} subject", ru: "${v} тема" }\n`).join('')}  winner: { metric: clicks, after: 4h, fallback: ${VARIANTS[0]} }
-`));
-  return dir;
+`),
+  });
 }
 
 /** Migrates the copy, adds the suppressions, and deploys the workspace. */
@@ -204,11 +146,7 @@ async function prepare(db, dir, now) {
      ON CONFLICT (email, coalesce(site, '')) DO NOTHING`,
   );
   await db.exec('ANALYZE herald.suppressions');
-  const { workspace: ws, problems } = loadWorkspace(dir);
-  const errors = problems.filter((p) => p.severity === 'error');
-  if (!ws || errors.length) throw new Error(`the bench workspace does not load: ${errors.map((p) => `${p.file}: ${p.message}`).join('; ')}`);
-  const plan = await makePlan(db, ws, { now });
-  await applyPlan(db, plan, { gitCommit: null, gitAuthor: null, holder: 'bench launch', workspaceDir: dir });
+  await deployWorkspace(db, dir, now, 'bench launch');
 }
 
 // ── Part 1: materialising ───────────────────────────────────────────────────
@@ -340,29 +278,6 @@ async function startSink() {
       setTimeout(() => child.kill(), 5000).unref();
     }),
   };
-}
-
-/**
- * CPU ticks of the whole machine and of every process, from /proc (as
- * bench/send.mjs reads them), with each PostgreSQL process's title: a
- * backend's names its database.
- */
-function cpuTicks() {
-  const [, ...f] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
-  const byPid = new Map();
-  for (const pid of readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const close = stat.lastIndexOf(')');
-      const rest = stat.slice(close + 2).split(' ');
-      const name = stat.slice(stat.indexOf('(') + 1, close);
-      byPid.set(pid, { name, title: name === 'postgres' ? readFileSync(`/proc/${pid}/cmdline`, 'latin1') : '', ticks: Number(rest[11]) + Number(rest[12]) });
-    } catch {
-      // The process ended while we looked.
-    }
-  }
-  return { busy: f.reduce((a, b) => a + b, 0) - f[3] - f[4], total: f.reduce((a, b) => a + b, 0), byPid };
 }
 
 /**
@@ -514,7 +429,7 @@ function printSent(s) {
 
 // ── The run ─────────────────────────────────────────────────────────────────
 const now = new Date();
-const { reused } = await shop();
+const { reused } = await shopDatabase();
 const t = process.hrtime.bigint();
 const copy = await copyOfShop();
 const dir = workspace();
@@ -538,7 +453,7 @@ try {
   const setup = seconds(t);
   const [size] = (await c.query(`SELECT (SELECT count(*) FROM shop.customers)::int AS customers, (SELECT count(*) FROM shop.orders)::int AS orders,
                                         (SELECT count(*) FROM herald.suppressions)::int AS suppressions`)).rows;
-  console.log(`\nlaunch benchmark: ${count(size.customers)} customers, ${count(size.orders)} orders, ${count(size.suppressions)} suppressions; PostgreSQL at ${new URL(server).host}, on a copy of ${NAME} (${reused ? 'reused' : 'seeded in this run'}); ${availableParallelism()} cores`);
+  console.log(`\nlaunch benchmark: ${count(size.customers)} customers, ${count(size.orders)} orders, ${count(size.suppressions)} suppressions; PostgreSQL at ${new URL(server).host}, on a copy of ${SHOP} (${reused ? 'reused' : 'seeded in this run'}); ${availableParallelism()} cores`);
   console.log(`  setup (copy the shop, migrate, add the suppressions, plan and apply the workspace): ${setup.toFixed(1)} s`);
   console.log(`  each launch ${RUNS} times after a warm-up, interleaved with the hand-written query, on an emptied ledger after a CHECKPOINT`);
 

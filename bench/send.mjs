@@ -34,27 +34,25 @@
 // defaults are the fastest measured here, though 2 to 4 workers and batches
 // of 50 to 200 come within the noise of each other.
 import { fork } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import net from 'node:net';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import nodemailer from 'nodemailer';
 import pg from 'pg';
-import { applyPlan } from '../dist/apply/apply.js';
 import { openDb } from '../dist/db/db.js';
 import { migrate } from '../dist/db/migrate.js';
 import { seedShop } from '../dist/demo/seed.js';
 import { silentLog } from '../dist/log.js';
-import { makePlan } from '../dist/plan/make.js';
 import { loadCampaignContext } from '../dist/send/campaign.js';
 import { composeRendered } from '../dist/send/compose.js';
 import { deliver } from '../dist/send/deliver.js';
 import { launchCampaign } from '../dist/send/send.js';
 import { smtpTransport } from '../dist/send/transport.js';
-import { loadWorkspace } from '../dist/workspace/load.js';
+import { benchWorkspace, deployWorkspace } from './lib/workspace.mjs';
+import { cpuTicks } from './lib/cpu.mjs';
 
-const root = join(import.meta.dirname, '..');
 const server = process.env.HERALD_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const MESSAGES = 20_000;
 // ~85% of the demo's customers can be written to; the ledger is trimmed to exactly MESSAGES.
@@ -111,12 +109,9 @@ async function database() {
 
 /** The repository's project and templates, with one ready campaign to everyone who can be written to. */
 function workspace() {
-  const dir = mkdtempSync(join(tmpdir(), 'herald-bench-send-'));
-  for (const part of ['herald.yaml', 'templates']) cpSync(join(root, part), join(dir, part), { recursive: true });
-  mkdirSync(join(dir, 'segments'));
-  mkdirSync(join(dir, 'campaigns'));
-  writeFileSync(join(dir, 'segments', 'everyone.yaml'), 'description: Every customer.\nwhere:\n  order_count: { gte: 0 }\n');
-  writeFileSync(join(dir, 'campaigns', `${CAMPAIGN}.yaml`), `title: Send benchmark
+  return benchWorkspace('herald-bench-send', {
+    'segments/everyone.yaml': 'description: Every customer.\nwhere:\n  order_count: { gte: 0 }\n',
+    [`campaigns/${CAMPAIGN}.yaml`]: `title: Send benchmark
 sites: [shop-en, shop-ru]
 audience:
   segment: everyone
@@ -124,20 +119,17 @@ template: newsletter
 personalized_greeting: true
 products: [${PRODUCTS.join(', ')}]
 status: ready
-`);
-  return dir;
+`,
+  });
 }
 
 /** Seeds the shop, applies the workspace, launches the campaign and keeps exactly MESSAGES queued rows. */
 async function prepare(db, dir, now) {
   await migrate(db);
-  const { workspace: ws, problems } = loadWorkspace(dir);
-  const errors = problems.filter((p) => p.severity === 'error');
-  if (!ws || errors.length) throw new Error(`the bench workspace does not load: ${errors.map((p) => `${p.file}: ${p.message}`).join('; ')}`);
-  const sites = ws.project.spec.sites.map((s) => ({ id: s.id, locales: s.locales, currency: s.currency, url: s.url }));
-  await seedShop(db, { schema: ws.project.spec.source?.schema ?? 'shop', customers: CUSTOMERS, seed: SEED, sites, now });
-  const plan = await makePlan(db, ws, { now });
-  await applyPlan(db, plan, { gitCommit: null, gitAuthor: null, holder: 'bench send', workspaceDir: dir });
+  await deployWorkspace(db, dir, now, 'bench send', async (ws) => {
+    const sites = ws.project.spec.sites.map((s) => ({ id: s.id, locales: s.locales, currency: s.currency, url: s.url }));
+    await seedShop(db, { schema: ws.project.spec.source?.schema ?? 'shop', customers: CUSTOMERS, seed: SEED, sites, now });
+  });
   await launchCampaign(db, CAMPAIGN, now);
   // The ledger of the measured run: the first MESSAGES recipients, nothing held out or left out.
   await db.query(`DELETE FROM herald.messages WHERE campaign = $1 AND status <> 'queued'`, [CAMPAIGN]);
@@ -278,25 +270,6 @@ async function pipelinedConversation(port, next) {
 }
 
 // ── Timing ───────────────────────────────────────────────────────────────────
-/** CPU ticks of the whole machine (busy, total) and of every process by name, from /proc. */
-function cpuTicks() {
-  const [, ...f] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
-  const total = f.reduce((a, b) => a + b, 0);
-  const byPid = new Map();
-  for (const pid of readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const close = stat.lastIndexOf(')');
-      const rest = stat.slice(close + 2).split(' ');
-      byPid.set(pid, { name: stat.slice(stat.indexOf('(') + 1, close), ticks: Number(rest[11]) + Number(rest[12]) });
-    } catch {
-      // The process ended while we looked.
-    }
-  }
-  return { busy: total - f[3] - f[4], total, byPid };
-}
-
 /**
  * Runs `fn` and measures its wall time, the sink's tally, and who used the
  * machine's CPU meanwhile (see the header; the busiest others by name).
