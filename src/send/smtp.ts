@@ -263,7 +263,7 @@ class Connection {
       await this.ehlo();
       if (!s.secure && this.extensions.has('STARTTLS')) await this.starttls();
       else if (!s.secure && (s.requireTls || (s.user !== undefined && !isLoopback(s.host)))) {
-        throw new SmtpError(`${s.host} does not offer STARTTLS, and ${s.requireTls ? 'starttls=required is set' : 'herald does not send a password in the clear'}`, 'ETLS', undefined, undefined, false, false);
+        throw new SmtpError(`${s.host} does not offer STARTTLS, and ${s.requireTls ? 'starttls=required is set' : 'herald does not send a password in the clear'}`, 'ETLS');
       }
       if (s.user !== undefined) await this.auth(s.user, s.pass ?? '');
     } catch (e) {

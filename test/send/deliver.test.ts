@@ -6,7 +6,7 @@ import { reportMarkdown, reportText } from '../../src/report/report.js';
 import { campaignReport } from '../../src/report/write.js';
 import { deliver } from '../../src/send/deliver.js';
 import { launchCampaign } from '../../src/send/send.js';
-import { smtpTransport } from '../../src/send/transport.js';
+import { smtpTransport, type Transport } from '../../src/send/transport.js';
 import { setOverride, clearOverride } from '../../src/state/overrides.js';
 import { createTestDb } from '../support/db.js';
 import { createShop } from '../support/shop.js';
@@ -112,6 +112,20 @@ function transportTo(url: string, socketTimeoutSeconds?: number) {
   return t;
 }
 
+/** A transport that pauses or cancels winback, as `herald pause|cancel` would, right after the 15th message is accepted. */
+function overrideAfter15(db: Awaited<ReturnType<typeof setup>>, smtp: Transport, status: 'paused' | 'cancelled', reason: string): Transport {
+  let sent = 0;
+  return {
+    description: `${status} after the 15th message`,
+    async send(...args) {
+      const r = await smtp.send(...args);
+      if (++sent === 15) await setOverride(db, { campaign: 'winback', status, reason, actor: 'test', specHash: '', action: status === 'paused' ? 'pause' : 'cancel' });
+      return r;
+    },
+    close() {},
+  };
+}
+
 describe('deliver', () => {
   it('421 at the greeting: every message waits for its retry, and goes out once the server is back', async () => {
     const db = await setup({ customers: 3 });
@@ -200,17 +214,7 @@ describe('deliver', () => {
   it('pause mid-send takes effect within one batch; resume sends the rest, with no duplicate and nothing skipped', async () => {
     const db = await setup({ customers: 40 });
     const peer = await startPeer();
-    const smtp = transportTo(peer.url);
-    let sentCount = 0;
-    const transport = {
-      description: 'pauses after the 15th message',
-      async send(...args: Parameters<typeof smtp.send>) {
-        const r = await smtp.send(...args);
-        if (++sentCount === 15) await setOverride(db, { campaign: 'winback', status: 'paused', reason: 'wrong price in the grid', actor: 'test', specHash: '', action: 'pause' });
-        return r;
-      },
-      close() {},
-    };
+    const transport = overrideAfter15(db, transportTo(peer.url), 'paused', 'wrong price in the grid');
     const clock = manualClock();
     await launchCampaign(db, 'winback', clock.now());
     const first = await deliver(db, { transport, log: silentLog, clock: clock.now, campaigns: ['winback'], batchSize: 10 });
@@ -235,17 +239,7 @@ describe('deliver', () => {
   it('cancel mid-send: the batch in flight finishes, no tick touches the campaign again, and the report says what was never sent', async () => {
     const db = await setup({ customers: 40 });
     const peer = await startPeer();
-    const smtp = transportTo(peer.url);
-    let sentCount = 0;
-    const transport = {
-      description: 'cancels after the 15th message',
-      async send(...args: Parameters<typeof smtp.send>) {
-        const r = await smtp.send(...args);
-        if (++sentCount === 15) await setOverride(db, { campaign: 'winback', status: 'cancelled', reason: 'sent to the wrong segment', actor: 'test', specHash: '', action: 'cancel' });
-        return r;
-      },
-      close() {},
-    };
+    const transport = overrideAfter15(db, transportTo(peer.url), 'cancelled', 'sent to the wrong segment');
     await launchCampaign(db, 'winback', NOW);
     const { tick } = await import('../../src/send/run.js');
     const first = await tick(db, { transport, log: silentLog, clock: () => NOW, batchSize: 10 });
