@@ -55,6 +55,23 @@ async function setup(): Promise<{ db: TestDb; dir: string; peer: SmtpPeer; recip
   return { db, dir: ws.dir, peer, recipients };
 }
 
+/**
+ * Waits until PostgreSQL has finished what the killed process had already
+ * sent it. A statement in flight at the kill (recording a batch's results)
+ * still runs and commits; only then does its backend notice the client is
+ * gone. Reading the ledger before that races it.
+ */
+async function deadClientSettled(db: TestDb): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const [{ n }] = (await db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle'",
+    )) as [{ n: number }];
+    if (n === 0) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('the killed process still has statements running in PostgreSQL after 5 s');
+}
+
 /** The dead worker's leases run out: 60 s in production, moved into the past here rather than waited for. */
 async function expireLeases(db: TestDb): Promise<void> {
   await db.query("UPDATE herald.messages SET lease_until = now() - interval '1 second' WHERE campaign = 'winback' AND status = 'claimed'");
@@ -75,6 +92,7 @@ describe.skipIf(!serverUrl)('herald send killed with SIGKILL at its nth message'
       expect(died.signal, died.stderr).toBe('SIGKILL');
       const killed = await peer.killed();
       expect(killed).toMatchObject({ pid: first.pid, nth: n });
+      await deadClientSettled(db);
 
       // What the dead worker held: claimed by it, its replies never recorded.
       const held = await db.query<{ id: number; worker: string }>("SELECT id, worker FROM herald.messages WHERE campaign = 'winback' AND status = 'claimed'");
@@ -119,6 +137,7 @@ describe.skipIf(!serverUrl)('herald send killed with SIGKILL at its nth message'
     const first = start(['send', 'winback', '--dir', dir, '--db', db.url!], env);
     peer.target(first.pid);
     expect((await first.exit).signal).toBe('SIGKILL');
+    await deadClientSettled(db);
     const held = await db.query<{ id: number }>("SELECT id FROM herald.messages WHERE campaign = 'winback' AND status = 'claimed' ORDER BY id");
     expect(held.length).toBeGreaterThan(0);
 
