@@ -86,10 +86,11 @@ export async function startPreviewServer(dir: string, o: { port: number; db?: Db
       return;
     }
     const cell = route.kind === 'render' ? state.cells.find((c) => c.id === route.id) : undefined;
-    if (cell && route.kind === 'render') {
+    if (cell) {
       // A message runs no script here, as in a mail client; sandboxed, it cannot read the server's other answers either.
       const sandbox = { 'content-security-policy': 'sandbox allow-popups allow-popups-to-escape-sandbox' };
-      return route.ext === 'html' ? send(res, 200, 'text/html; charset=utf-8', cell.html, sandbox) : send(res, 200, 'text/plain; charset=utf-8', cell.text, sandbox);
+      const html = route.kind === 'render' && route.ext === 'html';
+      return send(res, 200, html ? 'text/html; charset=utf-8' : 'text/plain; charset=utf-8', html ? cell.html : cell.text, sandbox);
     }
     send(res, 404, 'text/plain', 'not found');
   };
