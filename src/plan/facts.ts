@@ -2,6 +2,7 @@ import type { Breakdown } from '../audience/breakdown.js';
 import type { Queryable } from '../db/db.js';
 import type { DeployObject } from '../state/objects.js';
 import { lastApply, loadDeployed, type DeployedObject } from '../state/queries.js';
+import { productWarnings } from './product-checks.js';
 import { checkAgainstShop } from './shop-checks.js';
 
 /**
@@ -99,6 +100,6 @@ export async function gatherFacts(
     deployed, runs, overrides, audienceSizes, breakdowns, lastAudience,
     deployedCommit: (await lastApply(db))?.gitCommit ?? null,
     shopProblems: shop.problems,
-    shopWarnings: shop.warnings,
+    shopWarnings: [...shop.warnings, ...(shopSchema ? await productWarnings(db, shopSchema, desired) : [])],
   };
 }

@@ -1,5 +1,6 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { siteHosts } from '../render/link-check.js';
 import type { Workspace } from '../workspace/model.js';
 import { screenshots as takeScreenshots } from './browser.js';
 import { affectedBy, changedFiles } from './changed.js';
@@ -37,7 +38,10 @@ export async function buildPreview(ws: Workspace, o: PreviewOptions): Promise<Pr
   const staging = mkdtempSync(join(dirname(o.out), `.${basename(o.out)}-`));
   try {
     writePreviewFiles(staging, cells, summary, note);
-    if (o.screenshots) await takeScreenshots(staging, cells.map((c) => c.id));
+    if (o.screenshots) {
+      const sites = new Map(ws.project.spec.sites.map((s) => [s.id, siteHosts(ws.project.spec, s)]));
+      await takeScreenshots(staging, cells.map((c) => ({ id: c.id, hosts: sites.get(c.site)! })));
+    }
     publish(staging, o.out);
   } catch (e) {
     rmSync(staging, { recursive: true, force: true });

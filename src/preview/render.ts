@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { sitesRefusing, linksIn, siteHosts } from '../render/link-check.js';
+import { sitesRefusing, linksIn, siteHosts, type SiteHosts } from '../render/link-check.js';
 import { createRenderer, type Recipient } from '../render/message.js';
+import { checkProducts, escapedText, type ProductToken } from '../render/products.js';
 import { formatAddress } from '../send/compose.js';
 import type { Workspace } from '../workspace/model.js';
 import { messageSource, templateUses, workingTemplates, type TemplateUse } from '../workspace/uses.js';
@@ -74,7 +75,9 @@ export async function renderCells(ws: Workspace, cells: readonly PreviewCell[], 
   const out: RenderedCell[] = [];
   for (const cell of cells) {
     const site = sites.get(cell.site)!;
-    const m = await renderer.render(messageSource(cell.use, templates), cell.recipient, samples.extras(cell.use, site, cell.locale));
+    const extras = samples.extras(cell.use, site, cell.locale);
+    const hosts = siteHosts(project, site);
+    const m = await renderer.render(messageSource(cell.use, templates), cell.recipient, extras);
     out.push({
       ...cell,
       subject: m.subject,
@@ -84,10 +87,20 @@ export async function renderCells(ws: Workspace, cells: readonly PreviewCell[], 
       html: m.html,
       text: m.text,
       bytes: Buffer.byteLength(m.html),
-      problems: messageProblems(m.html, m.text, [siteHosts(project, site)]),
+      problems: [...messageProblems(m.html, m.text, [hosts]), ...leftOutWhenSent(extras.products, hosts)],
     });
   }
   return out;
+}
+
+/**
+ * Products a send would leave out (checkProducts), for this cell's site. A
+ * send holds a product to every site of the campaign: one its other site
+ * refuses shows in that site's cells. The preview still shows the product,
+ * so the reviewer sees what is wrong with it.
+ */
+function leftOutWhenSent(products: readonly ProductToken[], hosts: SiteHosts): CellProblem[] {
+  return checkProducts(products, [hosts]).leftOut.map((p) => ({ severity: 'warning', message: `product ${escapedText(p.sku)} is left out when sent: ${p.reason}` }));
 }
 
 /** `Name <address>` as a person reads it (not RFC 2047-encoded). */

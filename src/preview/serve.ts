@@ -1,11 +1,12 @@
 import { readdirSync, watch, type FSWatcher } from 'node:fs';
-import { createServer, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Db } from '../db/db.js';
 import { formatProblem } from '../errors.js';
 import type { Log } from '../log.js';
 import { validateWorkspace } from '../workspace/validate.js';
+import { admit } from './access.js';
 import { previewCells, renderCells, type RenderedCell } from './render.js';
 import { loadSamples } from './samples.js';
 
@@ -64,31 +65,51 @@ export async function startPreviewServer(dir: string, o: { port: number; db?: Db
     }, 100);
   });
 
-  const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname === '/') return send(res, 200, 'text/html; charset=utf-8', PAGE);
-    if (url.pathname === '/api/state') {
+  let port = o.port;
+  const answer = (req: IncomingMessage, res: ServerResponse) => {
+    const admitted = admit(req, port);
+    if ('refusal' in admitted) {
+      const { status, message, headers } = admitted.refusal;
+      return send(res, status, 'text/plain; charset=utf-8', `${message}\n`, headers);
+    }
+    const { route } = admitted;
+    if (route.kind === 'page') return send(res, 200, 'text/html; charset=utf-8', PAGE);
+    if (route.kind === 'state') {
       const cells = state.cells.map((c) => ({ id: c.id, row: c.row, site: c.site, locale: c.locale, recipient: c.recipient.email, subject: c.subject, preheader: c.preheader, from: c.from, kb: Math.round(c.bytes / 102.4) / 10, problems: c.problems }));
       return send(res, 200, 'application/json', JSON.stringify({ version: state.version, samples: state.samples, errors: state.errors, cells }));
     }
-    if (url.pathname === '/events') {
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    if (route.kind === 'events') {
+      res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
       res.write(`event: hello\ndata: ${state.version}\n\n`);
       clients.add(res);
       req.on('close', () => clients.delete(res));
       return;
     }
-    const m = /^\/render\/(.+)\.(html|txt)$/.exec(url.pathname);
-    const cell = m ? state.cells.find((c) => c.id === decodeURIComponent(m[1]!)) : undefined;
-    if (cell) return m![2] === 'html' ? send(res, 200, 'text/html; charset=utf-8', cell.html) : send(res, 200, 'text/plain; charset=utf-8', cell.text);
+    const cell = route.kind === 'render' ? state.cells.find((c) => c.id === route.id) : undefined;
+    if (cell) {
+      // A message runs no script here, as in a mail client; sandboxed, it cannot read the server's other answers either.
+      const sandbox = { 'content-security-policy': 'sandbox allow-popups allow-popups-to-escape-sandbox' };
+      const html = route.kind === 'render' && route.ext === 'html';
+      return send(res, 200, html ? 'text/html; charset=utf-8' : 'text/plain; charset=utf-8', html ? cell.html : cell.text, sandbox);
+    }
     send(res, 404, 'text/plain', 'not found');
+  };
+  const server = createServer((req, res) => {
+    try {
+      answer(req, res);
+    } catch (e) {
+      // Whatever a request holds, the server keeps serving the author.
+      o.log?.warn({ err: String(e), url: req.url }, 'preview server: request failed');
+      if (!res.headersSent) send(res, 500, 'text/plain', 'internal error');
+      else res.destroy();
+    }
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     // Loopback only: previews show customer data.
     server.listen(o.port, '127.0.0.1', resolve);
   });
-  const { port } = server.address() as AddressInfo;
+  port = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}/`,
     async close() {
@@ -155,8 +176,11 @@ function watchFolders(dir: string, changed: () => void): { rewatch(): void; clos
   return { rewatch, close };
 }
 
-function send(res: ServerResponse, status: number, type: string, body: string): void {
-  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+/** On every answer: no other site embeds, frames or sniffs what the server says. */
+const SECURITY_HEADERS = { 'x-content-type-options': 'nosniff', 'cross-origin-resource-policy': 'same-origin', 'x-frame-options': 'SAMEORIGIN' };
+
+function send(res: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': type, 'cache-control': 'no-store', ...headers });
   res.end(body);
 }
 

@@ -1,4 +1,4 @@
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, appendFileSync, constants, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { RenderedCell } from './render.js';
 
@@ -138,4 +138,41 @@ ${body}
 </body>
 </html>
 `;
+}
+
+/**
+ * In GitHub Actions, the grid's text as the job summary (HTML, as GitHub
+ * renders it), so a reviewer sees it on the run's page. Every value comes from
+ * data (a customer's name in a subject, a sender's `Name <address>`) and is
+ * escaped: a customer named `<b>html</b>` is text, an address is not a tag.
+ */
+export function jobSummaryHtml(summary: PreviewSummary): string {
+  const head = ['Message', 'Site · locale', 'Subject', 'From', 'Size', 'Problems'];
+  const rows = summary.cells.map((c) => [c.row, `${c.site} · ${c.locale}`, c.subject, c.from, `${c.kb} KB`, c.problems.map((p) => `${p.severity}: ${p.message}`).join('; ') || '—']);
+  return [
+    '<h2>herald preview</h2>',
+    `<table><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>`,
+    ...rows.map((r) => `<tr>${r.map((d) => `<td>${esc(d)}</td>`).join('')}</tr>`),
+    '</table>',
+    '',
+  ].join('\n');
+}
+
+/**
+ * Appends the job summary to the file GitHub names in GITHUB_STEP_SUMMARY.
+ * The summary is a courtesy: when the file is missing or cannot be written
+ * (a container without the runner's folder mounted), the preview stands and
+ * this returns the warning to show.
+ */
+export function appendJobSummary(file: string, summary: PreviewSummary): string | undefined {
+  try {
+    // The runner creates the file: one that is missing means a folder nobody reads, so it is not created here.
+    accessSync(file, constants.W_OK);
+    appendFileSync(file, jobSummaryHtml(summary));
+    return undefined;
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'it is a folder' : err.code === 'EACCES' || err.code === 'EPERM' ? 'permission denied' : err.message;
+    return `the GitHub job summary was not written to ${file}: ${why}`;
+  }
 }

@@ -1,5 +1,7 @@
 import type { Queryable } from '../db/db.js';
 import { quoteIdent } from '../db/ident.js';
+import { campaignSites, type Campaign, type Project } from '../workspace/model.js';
+import { siteHosts, sitesRefusing, type SiteHosts } from './link-check.js';
 
 /** A product as templates see it: `products[].name`, `.price` (formatted), … */
 export interface ProductToken {
@@ -21,6 +23,12 @@ export interface ProductRow {
   image_url: string | null;
 }
 
+/** A product a message does not carry, and why: for the report and the plan. */
+export interface LeftOutProduct {
+  sku: string;
+  reason: string;
+}
+
 /**
  * loadProducts: the campaign's SKUs from the shop data, in the order the
  * campaign lists them. SKUs the shop does not have are left out.
@@ -34,6 +42,81 @@ export async function loadProducts(db: Queryable, schema: string, skus: readonly
       ORDER BY want.pos`,
     [skus],
   );
+}
+
+/**
+ * campaignProducts: a deployed campaign's products as its messages carry
+ * them, and those its messages leave out. Send, report and plan all read them
+ * through here, so they agree on what a message holds.
+ */
+export async function campaignProducts(
+  db: Queryable,
+  schema: string,
+  project: Project,
+  campaign: Campaign,
+): Promise<{ products: ProductRow[]; leftOut: LeftOutProduct[] }> {
+  return checkProducts(await loadProducts(db, schema, campaign.products ?? []), campaignHosts(project, campaign));
+}
+
+/** The hosts each site of a campaign lets its messages link to and load images from. */
+export function campaignHosts(project: Project, campaign: Campaign): SiteHosts[] {
+  const ids = campaignSites(campaign);
+  return project.sites.filter((s) => ids.includes(s.id)).map((s) => siteHosts(project, s));
+}
+
+/**
+ * checkProducts: the products a message may carry, and those it may not.
+ * A product's `url` and `image_url` come from the shop's data, not from a
+ * reviewed template: each must be an absolute http(s) URL, without a user
+ * name, on the domains of every site the message is for (the site's host and
+ * subdomains, its `domains:`, the tracking host; the same rule as the links
+ * in templates, so a CDN for images is listed under `domains:`). A product
+ * row holds one URL for every site, so a product one site refuses is left
+ * out for all: the campaign's messages show the same products everywhere.
+ * A kept URL is passed on as the parser read it (`\` as `/`, no tabs or
+ * spaces), so every mail client sees the host that was checked. No URL
+ * (null or blank) is not a problem: the template decides what to show.
+ */
+export function checkProducts<T extends Pick<ProductRow, 'sku' | 'url' | 'image_url'>>(rows: readonly T[], sites: readonly SiteHosts[]): { products: T[]; leftOut: LeftOutProduct[] } {
+  const products: T[] = [];
+  const leftOut: LeftOutProduct[] = [];
+  for (const row of rows) {
+    const url = checkedUrl(row.url, 'url', sites);
+    const image = checkedUrl(row.image_url, 'image_url', sites);
+    const reason = url.reason ?? image.reason;
+    if (reason) leftOut.push({ sku: row.sku, reason });
+    else products.push({ ...row, url: url.href ?? null, image_url: image.href ?? null });
+  }
+  return { products, leftOut };
+}
+
+function checkedUrl(value: string | null, field: 'url' | 'image_url', sites: readonly SiteHosts[]): { href?: string; reason?: string } {
+  if (value === null || value.trim() === '') return {};
+  let u: URL | undefined;
+  try {
+    u = new URL(value);
+  } catch {
+    // Not absolute: a relative link has no host to check, and resolves against whatever the mail client likes.
+  }
+  if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:')) return { reason: `its ${field} ${quoted(value)} is not an http(s) link` };
+  // The host alone goes through the link rule: a path or query never exempts a link from it.
+  const refusing = sitesRefusing(`${u.protocol}//${u.host}/`, sites);
+  if (refusing.length > 0) return { reason: `its ${field}'s host ${u.hostname} is outside the domains of ${refusing.map((s) => s.site).join(', ')}` };
+  // A user name is how look-alike links are made (`https://shop.example.com@evil.example/`); a shop's own links need none.
+  if (u.username || u.password) return { reason: `its ${field} on ${u.hostname} has a user name or password in it` };
+  return { href: u.href };
+}
+
+/** A URL from the shop's data in a reason: quoted, shortened, escaped. */
+function quoted(value: string): string {
+  return `"${escapedText(value.length > 80 ? `${value.slice(0, 80)}…` : value)}"`;
+}
+
+/** Shop data (a SKU, a URL) with control and bidi characters escaped as JSON does: never raw on a terminal or in a report. */
+export function escapedText(value: string): string {
+  return JSON.stringify(value)
+    .slice(1, -1)
+    .replace(/[\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** Prices formatted once per locale with Intl, so per-message rendering only picks the list. */

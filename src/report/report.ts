@@ -1,3 +1,4 @@
+import { escapedText, type LeftOutProduct } from '../render/products.js';
 import type { LedgerCounts } from '../send/ledger.js';
 import type { StoredDecision } from '../send/winner.js';
 
@@ -37,6 +38,12 @@ export interface Report {
   suppressed: number;
   /** Queued, being sent, or waiting for a retry or for the A/B winner. */
   pending: number;
+  /**
+   * The campaign's products its messages leave out: a link that is not
+   * http(s) on the sites' domains, or an image off them (checked against the
+   * shop's data as the report is built; a send checks it as it starts).
+   */
+  products_left_out: LeftOutProduct[];
   ab?: {
     metric: string;
     winner: string;
@@ -54,6 +61,7 @@ export function buildReport(
   run: RunState,
   counts: LedgerCounts,
   decision?: StoredDecision,
+  productsLeftOut: readonly LeftOutProduct[] = [],
 ): Report {
   const status = reportStatus(run);
   return {
@@ -72,6 +80,7 @@ export function buildReport(
     unknown: counts.unknown,
     suppressed: counts.suppressed,
     pending: counts.queued + counts.claimed + counts.waiting,
+    products_left_out: [...productsLeftOut],
     ...(decision
       ? {
           ab: {
@@ -123,6 +132,18 @@ export function reportMarkdown(r: Report): string {
     ...outcomes(r).map(([label, n]) => `| ${label} | ${n}${pct(n)} |`),
     '',
   ];
+  if (r.products_left_out.length > 0) {
+    lines.push(
+      '## Products left out',
+      '',
+      "The shop's data for these products is not fit to send, so no message shows them.",
+      '',
+      '| Product | Why |',
+      '|---|---|',
+      ...r.products_left_out.map((p) => `| ${mdCell(p.sku)} | ${mdCell(p.reason)} |`),
+      '',
+    );
+  }
   if (r.ab) {
     lines.push(
       `## A/B test: ${r.ab.winner} won`,
@@ -147,8 +168,14 @@ export function reportText(r: Report): string {
     ...outcomes(r)
       .filter(([label, n]) => n > 0 || ['Sent', 'Failed', 'Pending'].includes(label))
       .map(([label, n]) => `  ${pad(label.toLowerCase())}${n}`),
+    ...(r.products_left_out.length > 0 ? [`  ${pad('products')}${r.products_left_out.length} left out (${r.products_left_out.map((p) => escapedText(p.sku)).join(', ')})`] : []),
     ...(r.ab ? [`  A/B winner ${r.ab.winner}: ${r.ab.reason}`] : []),
   ].join('\n');
+}
+
+/** Shop data in a table cell: its own text, never markup, a link or a column break. */
+function mdCell(s: string): string {
+  return s.replace(/[\\`*_[\]|<>&]/g, (c) => (c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '&' ? '&amp;' : `\\${c}`)).replace(/[\r\n]+/g, ' ');
 }
 
 function statusLine(r: Report): string {

@@ -1,12 +1,14 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Db } from '../db/db.js';
+import { quoteIdent } from '../db/ident.js';
 import { UserError } from '../errors.js';
+import { campaignProducts, type LeftOutProduct } from '../render/products.js';
 import { ledgerCounts, runPhase } from '../send/ledger.js';
 import { abDecision } from '../send/winner.js';
 import { effectiveStatus } from '../state/overrides.js';
 import { loadObject } from '../state/queries.js';
-import type { Campaign } from '../workspace/model.js';
+import { sourceSchema, type Campaign, type Project } from '../workspace/model.js';
 import { buildReport, reportMarkdown, type Report } from './report.js';
 
 export async function campaignReport(db: Db, campaign: string): Promise<Report> {
@@ -17,7 +19,16 @@ export async function campaignReport(db: Db, campaign: string): Promise<Report> 
   }
   const { status, override } = await effectiveStatus(db, campaign, spec?.status ?? 'draft');
   const run = { phase: await runPhase(db, campaign), inForce: status, ...(override ? { reason: override.reason } : {}) };
-  return buildReport(campaign, spec?.title ?? campaign, run, counts, await abDecision(db, campaign));
+  return buildReport(campaign, spec?.title ?? campaign, run, counts, await abDecision(db, campaign), spec ? await productsLeftOut(db, spec) : []);
+}
+
+/** The campaign's products its messages leave out, by the same check as a send; none when the shop has no products table here. */
+async function productsLeftOut(db: Db, campaign: Campaign): Promise<LeftOutProduct[]> {
+  const project = await loadObject<Project>(db, 'project', 'herald');
+  if (!project || !campaign.products?.length) return [];
+  const schema = sourceSchema(project);
+  const [table] = await db.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [`${quoteIdent(schema)}.products`]);
+  return table?.ok ? (await campaignProducts(db, schema, project, campaign)).leftOut : [];
 }
 
 /** Writes reports/<campaign>.json and .md, each replaced atomically. */

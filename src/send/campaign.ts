@@ -2,7 +2,7 @@ import type { Queryable } from '../db/db.js';
 import { UserError } from '../errors.js';
 import { linkSecret } from '../links/secret.js';
 import { createRenderer, type MessageSource, type Renderer, type TemplateSpec } from '../render/message.js';
-import { loadProducts, productTokens, type ProductToken } from '../render/products.js';
+import { campaignProducts, productTokens, type ProductToken } from '../render/products.js';
 import { loadDeployed } from '../state/queries.js';
 import { sourceSchema, type Campaign, type Project, type Segment } from '../workspace/model.js';
 import { dkimKeys, type DkimKey } from './dkim.js';
@@ -22,6 +22,7 @@ export interface CampaignContext {
   dkim: Map<string, DkimKey>;
   /** The message source of a ledger row's variant (null: no A/B test). */
   source(variant: string | null): MessageSource;
+  /** The campaign's products its messages may carry (see checkProducts), formatted for the locale. */
   products(locale: string): ProductToken[];
 }
 
@@ -38,7 +39,7 @@ export async function loadCampaignContext(db: Queryable, name: string, now: () =
   };
   const schema = sourceSchema(project);
   const secret = await linkSecret(db, project.tracking?.secret_env ?? 'HERALD_SECRET');
-  const rows = await loadProducts(db, schema, campaign.products ?? []);
+  const { products: rows } = await campaignProducts(db, schema, project, campaign);
   const byLocale = new Map<string, ProductToken[]>();
   const base: MessageSource = {
     kind: 'campaign',

@@ -104,6 +104,8 @@ describe('herald preview', () => {
     expect(winback.problems).toEqual([
       { severity: 'warning', message: 'link uses http: http://shop.example.com/coat.jpg' },
       { severity: 'error', message: 'link to cheap-coats.example.net is outside the domains of shop-en' },
+      // What a send does with it: the reviewer sees the product, and that its messages will not carry it.
+      { severity: 'warning', message: "product OW-001 is left out when sent: its url's host cheap-coats.example.net is outside the domains of shop-en" },
     ]);
     // shop-ru sends with its customer Борис, and on a site whose locale has no customer, with its first one in that locale.
     expect(cells.find((c) => c.id === 'campaign-winback/shop-ru.ru')!.html).toContain('Здравствуйте, Борис!');
@@ -121,6 +123,19 @@ describe('herald preview', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('campaign-hello/main.en: error: link to elsewhere.example.org is outside the domains of main');
     expect(readFileSync(join(ws.dir, 'preview', 'index.html'), 'utf8')).toContain('link to elsewhere.example.org is outside the domains of main');
+  });
+
+  it('marks a product whose link a send would not carry', async () => {
+    const ws = tempWorkspace({
+      ...MINIMAL,
+      'templates/hello/en.mjml': '<mjml><mj-body><mj-section><mj-column><mj-text>{{ greeting }} {% for p in products %}<a href="{{ p.url }}">{{ p.name }}</a>{% endfor %} <a href="{{ links.unsubscribe }}">unsubscribe</a></mj-text></mj-column></mj-section></mj-body></mjml>\n',
+      'templates/hello/preview.yaml': 'products:\n  - { sku: A, name: Lure, price: 1, url: "javascript:alert(1)" }\n',
+    });
+    cleanup(ws.remove);
+    const r = await herald(['preview', '--dir', ws.dir, '--out', join(ws.dir, 'preview')]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toContain('campaign-hello/main.en: warning: product A is left out when sent: its url "javascript:alert(1)" is not an http(s) link');
+    expect(r.code).toBe(0);
   });
 
   it('--changed-since previews only what a change touches: a partial, a campaign, herald.yaml, a new template', async () => {

@@ -1,4 +1,5 @@
 import { cpSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { launchChromium } from '../../src/preview/browser.js';
@@ -140,5 +141,108 @@ describe('herald preview --serve', () => {
     await expect.poll(() => shows('Отметка-новой-папки'), SETTLE).toBe(true);
     writeFileSync(file, marked('Отметка-после-папки'));
     await expect.poll(() => shows('Отметка-после-папки'), SETTLE).toBe(true);
+  });
+});
+
+interface RawResponse {
+  status: number;
+  headers: Map<string, string>;
+  body: string;
+}
+
+/**
+ * One request exactly as written (any Host, any method, any bytes in the
+ * path), read to the end: what a hostile page or a DNS-rebinding attacker
+ * can send, which fetch() would normalise or refuse to send.
+ */
+function raw(url: string, request: string): Promise<RawResponse> {
+  const { port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), '127.0.0.1');
+    const chunks: Buffer[] = [];
+    socket.on('data', (c) => chunks.push(c));
+    socket.on('error', reject);
+    socket.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      const [head = '', ...rest] = text.split('\r\n\r\n');
+      const [statusLine = '', ...lines] = head.split('\r\n');
+      const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine)?.[1] ?? NaN);
+      const headers = new Map(lines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
+      resolve({ status, headers, body: rest.join('\r\n\r\n') });
+    });
+    socket.end(request);
+  });
+}
+
+const get = (path: string, headers: string[]) => [`GET ${path} HTTP/1.1`, ...headers, 'Connection: close', '', ''].join('\r\n');
+
+describe('herald preview --serve: hostile requests', () => {
+  it('answers malformed requests with 400 and keeps serving', async () => {
+    const { server } = await serve();
+    const host = `Host: ${new URL(server.url).host}`;
+    // Bad percent-encoding: decodeURIComponent throws URIError. An <img> on any page can send this.
+    for (const path of ['/render/%E0%A4%A.html', '/render/%.html', '/render/%C0%AF.txt', '/%E0%A4%A']) {
+      const r = await raw(server.url, get(path, [host]));
+      expect(r.status, path).toBe(400);
+    }
+    // A request target that is not a path: absolute-form, asterisk-form.
+    expect((await raw(server.url, get('http://evil.example/api/state', [host]))).status).toBe(400);
+    expect((await raw(server.url, ['OPTIONS * HTTP/1.1', host, 'Connection: close', '', ''].join('\r\n'))).status).toBe(400);
+    // A method HTTP does not know is malformed; one the server does not answer is refused.
+    expect((await raw(server.url, ['BREW /api/state HTTP/1.1', host, 'Connection: close', '', ''].join('\r\n'))).status).toBe(400);
+    const post = await raw(server.url, ['POST /api/state HTTP/1.1', host, 'Content-Length: 0', 'Connection: close', '', ''].join('\r\n'));
+    expect(post.status).toBe(405);
+    expect(post.headers.get('allow')).toBe('GET, HEAD');
+    expect((await raw(server.url, get('/render/../../../etc/passwd.html', [host]))).status).toBe(404);
+    expect((await raw(server.url, get('//evil.example/render/x.html', [host]))).status).toBe(404);
+
+    // Still up, and still right.
+    const r = await raw(server.url, get('/render/campaign-winback/shop-ru.ru.html', [host]));
+    expect(r.status).toBe(200);
+    expect(r.body).toContain('Здравствуйте, Ольга!');
+  });
+
+  it('answers only to loopback host names on its own port, so DNS rebinding reads nothing', async () => {
+    const { server } = await serve();
+    const { port } = new URL(server.url);
+    for (const name of [`127.0.0.1:${port}`, `localhost:${port}`, `LocalHost:${port}`, `[::1]:${port}`]) {
+      const r = await raw(server.url, get('/api/state', [`Host: ${name}`]));
+      expect(r.status, name).toBe(200);
+      expect(r.body).toContain('anna.schmidt@example.com');
+    }
+    for (const name of [`evil.example:${port}`, 'evil.example', `127.0.0.1.nip.io:${port}`, `localhost.:${port}`, 'localhost:1', 'localhost', `127.0.0.2:${port}`, `localhost:${port}@evil.example`]) {
+      const r = await raw(server.url, get('/api/state', [`Host: ${name}`]));
+      expect(r.status, name).toBe(403);
+      expect(r.body).not.toContain('@example.com');
+    }
+    // HTTP/1.0 needs no Host header; the server wants one.
+    const none = await raw(server.url, 'GET /api/state HTTP/1.0\r\n\r\n');
+    expect(none.status).toBe(400);
+    expect(none.body).not.toContain('@example.com');
+    // The rendered messages too.
+    expect((await raw(server.url, get('/render/campaign-winback/shop-ru.ru.html', ['Host: rebound.example']))).status).toBe(403);
+  });
+
+  it('refuses cross-origin reads of the state, the events and the rendered messages', async () => {
+    const { server } = await serve();
+    const host = `Host: ${new URL(server.url).host}`;
+    const own = new URL(server.url).origin;
+    for (const path of ['/api/state', '/events', '/render/campaign-winback/shop-ru.ru.html']) {
+      for (const h of ['Sec-Fetch-Site: cross-site', 'Sec-Fetch-Site: same-site', 'Origin: http://evil.example', `Origin: ${own}.evil.example`, 'Origin: null']) {
+        const r = await raw(server.url, get(path, [host, h]));
+        expect(r.status, `${path} ${h}`).toBe(403);
+        expect(r.body).not.toContain('@example.com');
+      }
+    }
+    for (const h of ['Sec-Fetch-Site: same-origin', 'Sec-Fetch-Site: none', `Origin: ${own}`]) {
+      expect((await raw(server.url, get('/api/state', [host, h]))).status, h).toBe(200);
+    }
+    // The page itself holds no data: a link from elsewhere opens it.
+    expect((await raw(server.url, get('/', [host, 'Sec-Fetch-Site: cross-site']))).status).toBe(200);
+    // A rendered message runs no script, and no other site may frame or embed what the server answers.
+    const message = await raw(server.url, get('/render/campaign-winback/shop-ru.ru.html', [host]));
+    expect(message.headers.get('content-security-policy')).toMatch(/\bsandbox\b/);
+    expect(message.headers.get('cross-origin-resource-policy')).toBe('same-origin');
+    expect(message.headers.get('x-frame-options')).toBe('SAMEORIGIN');
   });
 });

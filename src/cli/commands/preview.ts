@@ -1,9 +1,8 @@
 import { join, relative, resolve } from 'node:path';
-import * as core from '@actions/core';
 import { ExitError, UserError } from '../../errors.js';
 import { buildPreview } from '../../preview/preview.js';
 import { loadSamples, type Samples } from '../../preview/samples.js';
-import type { PreviewSummary } from '../../preview/write.js';
+import { appendJobSummary, type PreviewSummary } from '../../preview/write.js';
 import { customerId, dbConfigured, openMigratedDb, print, printJson, validWorkspace, withDb, workspaceDir, type GlobalOptions } from '../context.js';
 
 interface PreviewOpts extends GlobalOptions {
@@ -34,7 +33,9 @@ async function report(summary: PreviewSummary, out: string, opts: PreviewOpts, c
   const rel = relative(process.cwd(), join(out, 'index.html'));
   const where = rel.startsWith('..') ? join(out, 'index.html') : rel;
   const problems = summary.cells.flatMap((c) => c.problems.map((p) => ({ cell: c.id, ...p })));
-  if (process.env.GITHUB_STEP_SUMMARY) await writeJobSummary(summary);
+  const summaryFile = process.env.GITHUB_STEP_SUMMARY;
+  const warning = summaryFile ? appendJobSummary(summaryFile, summary) : undefined;
+  if (warning) process.stderr.write(`warning: ${warning}\n`);
   if (opts.json) {
     printJson({ out, index: join(out, 'index.html'), ...(changed ? { changed } : {}), ...summary });
     return;
@@ -46,15 +47,6 @@ async function report(summary: PreviewSummary, out: string, opts: PreviewOpts, c
     `${summary.cells.length} message${summary.cells.length === 1 ? '' : 's'} rendered with ${summary.samples}` +
       `${opts.screenshots ? ', with screenshots' : ''}: ${errors} error${errors === 1 ? '' : 's'}, ${problems.length - errors} warning${problems.length - errors === 1 ? '' : 's'}. Open ${where}`,
   );
-}
-
-/** In GitHub Actions, the grid's text as the job summary, so a reviewer sees it on the run's page. */
-async function writeJobSummary(summary: PreviewSummary): Promise<void> {
-  const rows = summary.cells.map((c) => [c.row, `${c.site} · ${c.locale}`, c.subject, c.from, `${c.kb} KB`, c.problems.map((p) => `${p.severity}: ${p.message}`).join('; ') || '—']);
-  await core.summary
-    .addHeading('herald preview', 2)
-    .addTable([[{ data: 'Message', header: true }, { data: 'Site · locale', header: true }, { data: 'Subject', header: true }, { data: 'From', header: true }, { data: 'Size', header: true }, { data: 'Problems', header: true }], ...rows])
-    .write();
 }
 
 /** --serve: runs until Ctrl-C or SIGTERM. */
