@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, isMap, isSeq, isScalar, isPair, type Document, type Node } from 'yaml';
 import type { Problem } from '../errors.js';
+import { readWorkspaceText } from './files.js';
 
 /**
  * A YAML file parsed with its source positions kept, so every later check can
@@ -45,8 +45,11 @@ export function parseYaml(file: string, text: string): { source?: YamlSource; pr
   return { source: { file, doc, lines, value }, problems };
 }
 
+/** A workspace YAML file, read through the safe reader (files.ts) and parsed. */
 export function readYaml(root: string, file: string): { source?: YamlSource; problems: Problem[] } {
-  return parseYaml(file, readFileSync(`${root}/${file}`, 'utf8'));
+  const read = readWorkspaceText(root, file);
+  if (read.problem) return { problems: [read.problem] };
+  return parseYaml(file, read.text);
 }
 
 function yamlMessage(code: string, message: string): string {
