@@ -60,6 +60,41 @@ describe('loadWorkspace', () => {
     ]);
   });
 
+  it('reports a duplicate key in a flow mapping and in a nested one, once per repeat', () => {
+    expect(problemsWith({ 'segments/everyone.yaml': 'where:\n  all:\n    - { site: main, site: main, site: x }\n    - order_count:\n        gte: 1\n        gte: 2\n' })).toEqual([
+      'segments/everyone.yaml:3:21: duplicate key: a key appears twice in the same mapping [remove or rename one of the two keys]',
+      'segments/everyone.yaml:3:33: duplicate key: a key appears twice in the same mapping [remove or rename one of the two keys]',
+      'segments/everyone.yaml:6:9: duplicate key: a key appears twice in the same mapping [remove or rename one of the two keys]',
+    ]);
+    // Keys of different types differ, as YAML says: 1 and "1" are two keys.
+    expect(problemsWith({ 'templates/hello/preview.yaml': 'customers:\n  - first_name: A\n    1: x\n    "1": y\n' }).filter((p) => p.includes('duplicate'))).toEqual([]);
+  });
+
+  it('reports every one of thousands of unknown keys at its own line, and a duplicate among them', () => {
+    // Correctness only: how long it takes is bench/validate.mjs's business.
+    const keys = Array.from({ length: 5000 }, (_, i) => `extra_${i}: ${i}\n`);
+    keys.splice(4000, 0, 'extra_17: again\n');
+    const dup = problemsWith({ 'segments/everyone.yaml': `where:\n  order_count: { gte: 0 }\n${keys.join('')}` });
+    expect(dup).toEqual(['segments/everyone.yaml:4003:1: duplicate key: a key appears twice in the same mapping [remove or rename one of the two keys]']);
+    keys.splice(4000, 1);
+    const got = problemsWith({ 'segments/everyone.yaml': `where:\n  order_count: { gte: 0 }\n${keys.join('')}` });
+    expect(got).toHaveLength(5000);
+    expect(got[0]).toBe('segments/everyone.yaml:3:1: unknown key "extra_0" [allowed keys: description, where]');
+    expect(got[4999]).toBe('segments/everyone.yaml:5002:1: unknown key "extra_4999" [allowed keys: description, where]');
+    expect(got.every((p, i) => p.startsWith(`segments/everyone.yaml:${i + 3}:1: unknown key "extra_${i}"`))).toBe(true);
+  });
+
+  it('reports each of thousands of malformed conditions once, at its own line', () => {
+    const items = Array.from({ length: 2000 }, (_, i) => (i % 2 ? `    - city: { in: 5 }\n` : `    - { site: main, k${i}: 1 }\n`));
+    const got = problemsWith({ 'segments/everyone.yaml': `where:\n  all:\n${items.join('')}` });
+    expect(got.filter((p) => p.includes('has an unsupported form'))).toHaveLength(1000);
+    expect(got.filter((p) => p.includes('must have exactly one key'))).toHaveLength(1000);
+    expect(got.filter((p) => p.includes('unknown key'))).toHaveLength(1000);
+    expect(got).toHaveLength(3000);
+    expect(got[0]).toBe('segments/everyone.yaml:3:21: where.all[0] must have exactly one key, found 2: site, k0 [combine conditions with all: [...] (every one holds) or any: [...] (at least one holds)]');
+    expect(got).toContain('segments/everyone.yaml:2002:13: where.all[1999].city has an unsupported form [A value (equals), or {in: [...]}, or {not_in: [...]}.]');
+  });
+
   it('explains a malformed duration at the value', () => {
     expect(problemsWith({ 'segments/everyone.yaml': 'where:\n  last_order: { before: 6 months }\n' })).toEqual([
       'segments/everyone.yaml:2:25: where.last_order.before: "6 months" is not a valid duration [A span of time: a number followed by h (hours), d (days) or w (weeks). For example: "90d", "4h", "2w".]',
