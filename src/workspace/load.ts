@@ -2,7 +2,7 @@ import { resolve, sep } from 'node:path';
 import { UserError, type Problem } from '../errors.js';
 import { listWorkspaceDir, readWorkspaceText, unreadableWorkspaceFile, workspaceEntryExists, workspacePathKind } from './files.js';
 import { checkSchema, type SchemaKind } from './schema.js';
-import { problemAt, readYaml } from './source.js';
+import { problemAt, readYaml, type PathSegment } from './source.js';
 import { checkRules } from './rules.js';
 import type { Campaign, Entry, List, ListEntry, Preview, Project, Segment, Template, TemplateEntry, TextFile, Trigger, Workspace } from './model.js';
 
@@ -13,6 +13,12 @@ export interface LoadResult {
   workspace?: Workspace;
   /** Errors and warnings, every one located. */
   problems: Problem[];
+  /**
+   * Files the deeper checks should leave alone: their problems are reported,
+   * and checking them further would only repeat or guess. A file kept in the
+   * model despite unknown keys is not among them.
+   */
+  failed: Set<string>;
 }
 
 /**
@@ -28,13 +34,20 @@ export function loadWorkspace(dir: string): LoadResult {
     );
   }
   const problems: Problem[] = [];
+  // Unknown keys of files kept in the model: errors, but no reason to skip the checks of those files.
+  const tolerated = new Set<Problem>();
   const read = <T>(file: string, kind: SchemaKind, name: string): Entry<T> | undefined => {
     const { source, problems: yamlProblems } = readYaml(dir, file);
     problems.push(...yamlProblems);
     if (!source) return undefined;
-    const schemaProblems = checkSchema(kind, source);
-    problems.push(...schemaProblems);
-    if (schemaProblems.length > 0) return undefined;
+    const schema = checkSchema(kind, source);
+    problems.push(...schema.problems);
+    if (schema.problems.length === 0) return { name, spec: source.value as T, source };
+    // A file whose only fault is unknown keys is still checked, without them, against
+    // the others: fixing a typo must not reveal a second round of problems. Any
+    // other schema error leaves the file out, as checks of it would only guess.
+    if (!schema.unknownKeys || !withoutKeys(source.value, schema.unknownKeys) || checkSchema(kind, source).problems.length > 0) return undefined;
+    for (const p of schema.problems) tolerated.add(p);
     return { name, spec: source.value as T, source };
   };
 
@@ -83,11 +96,27 @@ export function loadWorkspace(dir: string): LoadResult {
 
   // A file that failed its schema is left out of the model; rules over the rest
   // still run, but references to the failed file would only repeat the error.
-  const failedFiles = new Set(problems.map((p) => p.file));
-  if (!project) return { problems };
+  const failedFiles = filesWithProblems(problems, tolerated);
+  if (!project) return { problems, failed: failedFiles };
   const workspace: Workspace = { dir, project, segments, lists, templates, partials, campaigns, triggers };
   problems.push(...checkRules(workspace, failedFiles));
-  return { workspace, problems: sortProblems(problems) };
+  return { workspace, problems: sortProblems(problems), failed: filesWithProblems(problems, tolerated) };
+}
+
+function filesWithProblems(problems: Problem[], tolerated: Set<Problem>): Set<string> {
+  return new Set(problems.filter((p) => !tolerated.has(p)).map((p) => p.file));
+}
+
+/** Deletes the keys at `paths` from a parsed document; false if one is not where the schema said. */
+function withoutKeys(value: unknown, paths: PathSegment[][]): boolean {
+  for (const path of paths) {
+    let node: unknown = value;
+    for (const seg of path.slice(0, -1)) node = node !== null && typeof node === 'object' ? (node as Record<string | number, unknown>)[seg] : undefined;
+    const key = path[path.length - 1]!;
+    if (node === null || typeof node !== 'object' || Array.isArray(node) || !Object.hasOwn(node, key)) return false;
+    delete (node as Record<string, unknown>)[key];
+  }
+  return true;
 }
 
 export function sortProblems(ps: Problem[]): Problem[] {

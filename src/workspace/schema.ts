@@ -46,18 +46,32 @@ export function appendErrorsInPlace(code: string): string {
   return code.replace(CONCAT_ERRORS, (_, errs: string) => `vErrors === null ? ${errs} : ((a, b) => { for (const e of b) a.push(e); return a; })(vErrors, ${errs})`);
 }
 
-/** Schema problems of one file, each located at the key or value at fault. */
-export function checkSchema(kind: SchemaKind, src: YamlSource): Problem[] {
+export interface SchemaResult {
+  /** Each located at the key or value at fault. */
+  problems: Problem[];
+  /**
+   * When every problem is an unknown key: where those keys are. Without them
+   * the file is well-formed, so it can still be checked against the others.
+   */
+  unknownKeys?: PathSegment[][];
+}
+
+/** Schema problems of one file. */
+export function checkSchema(kind: SchemaKind, src: YamlSource): SchemaResult {
   const validate = validator(kind);
   try {
-    if (validate(src.value)) return [];
+    if (validate(src.value)) return { problems: [] };
   } catch (e) {
     // ajv recurses once per level: a document nested hundreds deep, or an alias
     // inside the node it names (which nests forever), overflows the stack.
     if (!(e instanceof RangeError)) throw e;
-    return [problemAt(src, [], 'the file nests too deeply to check', 'schema', { hint: 'no herald file needs more than a few levels; an alias (*name) inside the node it names nests forever' })];
+    return { problems: [problemAt(src, [], 'the file nests too deeply to check', 'schema', { hint: 'no herald file needs more than a few levels; an alias (*name) inside the node it names nests forever' })] };
   }
-  return explain(validate.errors ?? [], src);
+  const errors = validate.errors ?? [];
+  const problems = explain(errors, src);
+  // An unknown key inside a oneOf (a condition) also fails the oneOf, so it is not "only" unknown keys.
+  if (!errors.every((e) => e.keyword === 'additionalProperties')) return { problems };
+  return { problems, unknownKeys: errors.map((e) => [...pathOf(e.instancePath), String((e.params as { additionalProperty: string }).additionalProperty)]) };
 }
 
 function pathOf(instancePath: string): PathSegment[] {

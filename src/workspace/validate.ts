@@ -15,7 +15,6 @@ export async function validateWorkspace(dir: string, opts: { cache?: boolean } =
   const loaded = loadWorkspace(dir);
   const ws = loaded.workspace;
   if (!ws) return loaded;
-  const failed = new Set(loaded.problems.map((p) => p.file));
-  const more: Problem[][] = await Promise.all(CHECKS.map((check) => check(ws, failed)));
-  return { workspace: ws, problems: sortProblems([...loaded.problems, ...more.flat()]) };
+  const more: Problem[][] = await Promise.all(CHECKS.map((check) => check(ws, loaded.failed)));
+  return { workspace: ws, problems: sortProblems([...loaded.problems, ...more.flat()]), failed: loaded.failed };
 }

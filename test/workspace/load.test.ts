@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadWorkspace } from '../../src/workspace/load.js';
+import { validateWorkspace } from '../../src/workspace/validate.js';
 import { MINIMAL, exampleWorkspace, tempWorkspace } from '../support/workspace.js';
 import { useCleanups } from '../support/cleanup.js';
 
@@ -131,6 +132,38 @@ describe('loadWorkspace', () => {
       'campaigns/Bad Name.yaml': 'title: x\n',
     });
     expect(problems.map((p) => p.split(':')[0])).toEqual(['campaigns/Bad Name.yaml', 'campaigns/hello.yaml', 'segments/everyone.yaml']);
+  });
+
+  it('reports an unknown key and what the rest of the file gets wrong, in one run', async () => {
+    const ws = tempWorkspace({
+      ...MINIMAL,
+      'campaigns/hello.yaml': MINIMAL['campaigns/hello.yaml']!.replace('segment: everyone', 'segment: nobody') + 'colour: red\n',
+      // An unknown key in herald.yaml used to hide every other file's problems.
+      'herald.yaml': MINIMAL['herald.yaml']! + 'extra: 1\n',
+      // ...and one in a template hid the checks of its texts.
+      'templates/hello/template.yaml': 'subject:\n  en: Hello {{ customer.frist_name }}\nnotes: x\n',
+    });
+    cleanup(ws.remove);
+    const { problems } = await validateWorkspace(ws.dir);
+    expect(problems.map((p) => `${p.file}:${p.line}:${p.column}: ${p.message}`)).toEqual([
+      'campaigns/hello.yaml:4:12: segment "nobody" does not exist',
+      'campaigns/hello.yaml:7:1: unknown key "colour"',
+      'herald.yaml:12:1: unknown key "extra"',
+      'templates/hello/template.yaml:2:16: unknown token "customer.frist_name"',
+      'templates/hello/template.yaml:3:1: unknown key "notes"',
+    ]);
+  });
+
+  it('still leaves out a file whose schema errors are more than unknown keys, without follow-on errors', () => {
+    // The missing template key would make every check of this campaign guess: it stays out of the model, and
+    // its missing segment waits for the next run, as before.
+    expect(problemsWith({ 'campaigns/hello.yaml': 'title: Hello\nsite: main\naudience:\n  segment: nobody\ntemplat: hello\n' })).toEqual([
+      'campaigns/hello.yaml:1:1: missing required key "template" [A template in templates/.]',
+      'campaigns/hello.yaml:5:1: unknown key "templat" [did you mean "template"?]',
+    ]);
+    // Unknown keys inside a condition are one of its unsupported forms: the segment stays out, and the
+    // campaign using it hears nothing more about it.
+    expect(problemsWith({ 'segments/everyone.yaml': 'where:\n  order_count: { gte: 0, colour: red }\n' })).toHaveLength(1);
   });
 
   it('throws a UserError with a hint when there is no herald.yaml', () => {
