@@ -172,6 +172,14 @@ function problemFor(e: ErrorObject, src: YamlSource): Problem {
           : describe(parent),
       });
     }
+    case 'minimum':
+    case 'exclusiveMinimum':
+    case 'maximum':
+    case 'exclusiveMaximum': {
+      const limit = (e.params as { limit: number }).limit;
+      const bound = { minimum: `${limit} or more`, exclusiveMinimum: `more than ${limit}`, maximum: `${limit} or less`, exclusiveMaximum: `less than ${limit}` }[e.keyword];
+      return problemAt(src, path, `${where} must be ${bound} (got ${String(e.data)})`, 'schema', { hint: describe(parent) });
+    }
     case 'minProperties':
       return problemAt(src, path, `${where} must not be empty`, 'schema', { key: true, hint: describe(parent) });
     default:

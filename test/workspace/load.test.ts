@@ -96,6 +96,20 @@ describe('loadWorkspace', () => {
     expect(got).toContain('segments/everyone.yaml:2002:13: where.all[1999].city has an unsupported form [A value (equals), or {in: [...]}, or {not_in: [...]}.]');
   });
 
+  it('refuses negative counts and amounts, a count that is not whole, a share over 100% and a throttle of zero', () => {
+    const where = 'where:\n  all:\n    - order_count: { gte: -5 }\n    - order_count: { gte: 2.5 }\n    - total_spent: { gt: -0.01 }\n';
+    expect(problemsWith({ 'segments/everyone.yaml': where })).toEqual([
+      'segments/everyone.yaml:3:27: where.all[0].order_count.gte must be 0 or more (got -5) [A number of orders: a whole number, 0 or more.]',
+      'segments/everyone.yaml:4:27: where.all[1].order_count.gte must be an integer [A number of orders: a whole number, 0 or more.]',
+      'segments/everyone.yaml:5:26: where.all[2].total_spent.gt must be 0 or more (got -0.01) [An amount in the site\'s currency, 0 or more.]',
+    ]);
+    const campaign = MINIMAL['campaigns/hello.yaml']! + 'control_group: 150%\nthrottle: 0/s\n';
+    expect(problemsWith({ 'campaigns/hello.yaml': campaign })).toEqual([
+      'campaigns/hello.yaml:7:16: control_group: "150%" is not a valid percentage [A share, from 0% to 100%, written with a % sign. For example: "7%", "20%".]',
+      'campaigns/hello.yaml:8:11: throttle: "0/s" is not a valid value [At most this many messages per second, minute or hour for this campaign, across all workers. For example: "50/s".]',
+    ]);
+  });
+
   it('explains a malformed duration at the value', () => {
     expect(problemsWith({ 'segments/everyone.yaml': 'where:\n  last_order: { before: 6 months }\n' })).toEqual([
       'segments/everyone.yaml:2:25: where.last_order.before: "6 months" is not a valid duration [A span of time: a number followed by h (hours), d (days) or w (weeks). For example: "90d", "4h", "2w".]',
@@ -104,7 +118,7 @@ describe('loadWorkspace', () => {
 
   it('explains a wrong type', () => {
     expect(problemsWith({ 'segments/everyone.yaml': 'where:\n  order_count: { gte: three }\n' })).toEqual([
-      'segments/everyone.yaml:2:23: where.order_count.gte must be a number',
+      'segments/everyone.yaml:2:23: where.order_count.gte must be an integer [A number of orders: a whole number, 0 or more.]',
     ]);
   });
 
