@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { closeSync, constants, createReadStream, fstatSync, lstatSync, openSync, readdirSync, readSync, realpathSync, statSync, type Stats } from 'node:fs';
-import { isAbsolute, join, relative, sep } from 'node:path';
+import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import type { Problem } from '../errors.js';
 import { Utf8Check } from './utf8.js';
@@ -140,6 +140,31 @@ export function workspaceEntryExists(root: string, file: string): boolean {
 export function unreadableWorkspaceFile(root: string, file: string): Problem | undefined {
   const resolved = resolveInside(root, file);
   return resolved.problem ?? notRegular(file, resolved.stats);
+}
+
+/**
+ * Whether writing at `path` would stay inside the workspace: the deepest part
+ * of it that exists must, links resolved (a folder about to be made with
+ * mkdir -p is created under it).
+ */
+export function writableInside(root: string, path: string): boolean {
+  let base: string;
+  try {
+    base = realpathSync(root);
+  } catch {
+    return false;
+  }
+  for (let p = join(root, path); ; p = dirname(p)) {
+    if (lstatSync(p, { throwIfNoEntry: false }) !== undefined) {
+      try {
+        const rel = relative(base, realpathSync(p));
+        return !(rel.startsWith(`..${sep}`) || rel === '..' || isAbsolute(rel));
+      } catch {
+        return false; // a broken link or a loop
+      }
+    }
+    if (p === dirname(p)) return false;
+  }
 }
 
 /** What a workspace path leads to, links followed; a link out of the workspace, a broken link or a loop is a problem. */

@@ -11,7 +11,7 @@ import { loadWorkspace, sortProblems, type LoadResult } from './load.js';
  */
 export async function validateWorkspace(dir: string, opts: { cache?: boolean } = {}): Promise<LoadResult> {
   // CLI runs keep compiled MJML and body check results in .herald/cache (git-ignored).
-  if (opts.cache) setCacheDir(join(dir, '.herald', 'cache'));
+  if (opts.cache) setCacheDir(join(dir, '.herald', 'cache'), dir);
   const loaded = loadWorkspace(dir);
   const ws = loaded.workspace;
   if (!ws) return loaded;
