@@ -132,7 +132,7 @@ async function importLists(tx: Queryable, plan: Plan, opts: ApplyOptions): Promi
     }
     const spec = specs.get(c.name)!;
     if (!opts.workspaceDir) throw new UserError(`applying list "${c.name}" needs its CSV`, 'run apply in the workspace, or pass --dir');
-    out[c.name] = await importList(tx, schema, { name: c.name, csv: join(opts.workspaceDir, 'lists', spec.file), site: spec.site, expectedSha256: spec.csv_sha256 });
+    out[c.name] = await importList(tx, schema, { name: c.name, csv: join(opts.workspaceDir, 'lists', spec.file), workspaceDir: opts.workspaceDir, site: spec.site, expectedSha256: spec.csv_sha256 });
   }
   return out;
 }

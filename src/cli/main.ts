@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
-import { ExitError, UserError, formatProblem } from '../errors.js';
+import { ExitError, UserError, formatProblem, printable } from '../errors.js';
 import { isConnectionError } from '../db/retry.js';
 
 /**
@@ -211,17 +211,18 @@ function report(err: unknown): number {
   if (err instanceof ExitError) return err.code;
   if (err instanceof UserError) {
     for (const p of err.problems) process.stderr.write(`${formatProblem(p)}\n`);
-    process.stderr.write(`herald: ${err.message}\n`);
-    if (err.hint) process.stderr.write(`  hint: ${err.hint}\n`);
+    // Messages quote workspace names, arguments and database text: print them escaped.
+    process.stderr.write(`herald: ${printable(err.message, { newlines: true })}\n`);
+    if (err.hint) process.stderr.write(`  hint: ${printable(err.hint, { newlines: true })}\n`);
     return 1;
   }
   const e = err as Error;
   if (isConnectionError(err)) {
-    process.stderr.write(`herald: lost the database: ${e?.message ?? String(err)}\n`);
+    process.stderr.write(`herald: lost the database: ${printable(e?.message ?? String(err), { newlines: true })}\n`);
     process.stderr.write('  hint: check that PostgreSQL is up and reachable, then run again; what was sent is recorded and nothing is sent twice\n');
     return 1;
   }
-  process.stderr.write(`herald: internal error: ${e?.message ?? String(err)}\n`);
+  process.stderr.write(`herald: internal error: ${printable(e?.message ?? String(err), { newlines: true })}\n`);
   process.stderr.write(
     process.env.HERALD_DEBUG ? `${e?.stack}\n` : '  this is a bug in herald; rerun with HERALD_DEBUG=1 for details and report it\n',
   );

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { basename, dirname, relative, sep } from 'node:path';
 import { parse } from 'csv-parse';
 import { ADDRESS } from '../audience/address.js';
 import type { Queryable } from '../db/db.js';
 import { quoteIdent } from '../db/ident.js';
 import { UserError } from '../errors.js';
+import { openWorkspaceStream, WorkspaceFileError } from '../workspace/files.js';
 
 /**
  * Imports one list's CSV into herald.list_members, inside the caller's
@@ -24,6 +25,8 @@ export interface ListImport {
   name: string;
   /** Absolute path of the CSV. */
   csv: string;
+  /** The workspace the CSV must stay inside, links resolved (default: the CSV's own folder). */
+  workspaceDir?: string;
   /** The list's site, for rows without a site column. */
   site?: string;
   /** The hash the plan saw: the import refuses a file that changed since. */
@@ -82,9 +85,10 @@ export async function importList(tx: Queryable, shopSchema: string, list: ListIm
     batch = [];
   };
 
-  const stream = createReadStream(list.csv);
+  const stream = openCsv(list);
   stream.on('data', (chunk) => hash.update(chunk));
   const parser = stream.pipe(parse({ bom: true, columns: (h: string[]) => h.map((c) => c.trim().toLowerCase()), info: true, relax_column_count: true, skip_empty_lines: true, trim: true }));
+  stream.on('error', (e) => parser.destroy(e));
   try {
     for await (const { record, info } of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>) {
       rows++;
@@ -107,6 +111,7 @@ export async function importList(tx: Queryable, shopSchema: string, list: ListIm
     }
   } catch (err) {
     if (err instanceof UserError) throw err;
+    if (err instanceof WorkspaceFileError) throw new UserError(`cannot import list "${list.name}"`, 'run `herald validate` to see the file\'s problems', [err.problem]);
     throw new UserError(`cannot import list "${list.name}" from ${list.csv}: ${(err as Error).message}`, 'run `herald validate` to see the file\'s problems');
   }
   await flush();
@@ -160,6 +165,15 @@ export async function importList(tx: Queryable, shopSchema: string, list: ListIm
   );
   await tx.query('DROP TABLE herald_list_import');
   return { rows, ...counts!, duplicates: dups!.n, rejected: rejected.slice(0, 50), sha256 };
+}
+
+/** The CSV through the workspace's safe reader: no link out of the workspace, no device, no endless file. */
+function openCsv(list: ListImport) {
+  const root = list.workspaceDir ?? dirname(list.csv);
+  const file = list.workspaceDir ? relative(root, list.csv).split(sep).join('/') : basename(list.csv);
+  const opened = openWorkspaceStream(root, file);
+  if (opened.problem) throw new UserError(`cannot import list "${list.name}"`, 'run `herald validate` to see the file\'s problems', [opened.problem]);
+  return opened.stream;
 }
 
 /** dropList: a deleted list's members go; contacts stay, with their suppression history. */

@@ -2,8 +2,7 @@ import type { Db, Queryable } from '../db/db.js';
 import { campaignQuery, measureBreakdown, type Breakdown } from '../audience/breakdown.js';
 import { desiredObjects, type DeployObject } from '../state/objects.js';
 import { sourceSchema, type Campaign, type Segment, type Workspace } from '../workspace/model.js';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { workspaceEntryExists } from '../workspace/files.js';
 import { listDiff, type ListDiff } from '../lists/diff.js';
 import { gatherFacts, type Facts } from './facts.js';
 import { computePlan, type Plan } from './plan.js';
@@ -54,8 +53,8 @@ async function diffChangedLists(tx: Queryable, ws: Workspace, desired: readonly 
     if (o.kind !== 'list') continue;
     if (facts.deployed.some((d) => d.kind === 'list' && d.name === o.name && d.hash === o.hash)) continue;
     const entry = ws.lists.get(o.name);
-    if (!entry || !existsSync(join(ws.dir, entry.csv))) continue;
-    out[o.name] = await listDiff(tx, o.name, join(ws.dir, entry.csv));
+    if (!entry || !workspaceEntryExists(ws.dir, entry.csv)) continue;
+    out[o.name] = await listDiff(tx, o.name, ws.dir, entry.csv);
   }
   return out;
 }

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { hashWorkspaceFile } from '../workspace/files.js';
 import type { Workspace } from '../workspace/model.js';
 import { expandIncludes } from '../render/partials.js';
 
@@ -32,8 +31,9 @@ export function desiredObjects(ws: Workspace): DeployObject[] {
   }
   for (const l of ws.lists.values()) {
     // The CSV's content is part of the list: editing the file shows as a change.
-    const csv = existsSync(join(ws.dir, l.csv)) ? readFileSync(join(ws.dir, l.csv)) : Buffer.alloc(0);
-    out.push(object('list', l.name, { ...(l.spec as unknown as Record<string, unknown>), csv_sha256: createHash('sha256').update(csv).digest('hex') }));
+    // A file validate refuses (missing, a link out of the workspace, too large) hashes as empty.
+    const csv = hashWorkspaceFile(ws.dir, l.csv).sha256 ?? createHash('sha256').digest('hex');
+    out.push(object('list', l.name, { ...(l.spec as unknown as Record<string, unknown>), csv_sha256: csv }));
   }
   for (const c of ws.campaigns.values()) out.push(object('campaign', c.name, c.spec as unknown as Record<string, unknown>));
   for (const t of ws.triggers.values()) out.push(object('trigger', t.name, t.spec as unknown as Record<string, unknown>));

@@ -1,8 +1,8 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { resolve, sep } from 'node:path';
 import { UserError, type Problem } from '../errors.js';
+import { listWorkspaceDir, readWorkspaceText, unreadableWorkspaceFile, workspaceEntryExists, workspacePathKind } from './files.js';
 import { checkSchema, type SchemaKind } from './schema.js';
-import { readYaml } from './source.js';
+import { problemAt, readYaml, type PathSegment } from './source.js';
 import { checkRules } from './rules.js';
 import type { Campaign, Entry, List, ListEntry, Preview, Project, Segment, Template, TemplateEntry, TextFile, Trigger, Workspace } from './model.js';
 
@@ -13,6 +13,12 @@ export interface LoadResult {
   workspace?: Workspace;
   /** Errors and warnings, every one located. */
   problems: Problem[];
+  /**
+   * Files the deeper checks should leave alone: their problems are reported,
+   * and checking them further would only repeat or guess. A file kept in the
+   * model despite unknown keys is not among them.
+   */
+  failed: Set<string>;
 }
 
 /**
@@ -21,20 +27,27 @@ export interface LoadResult {
  * input; only a missing workspace is a UserError.
  */
 export function loadWorkspace(dir: string): LoadResult {
-  if (!existsSync(join(dir, 'herald.yaml'))) {
+  if (!workspaceEntryExists(dir, 'herald.yaml')) {
     throw new UserError(
       `no herald.yaml in ${dir}`,
       'run herald in a workspace directory, pass --dir DIR, or create one with `herald init`',
     );
   }
   const problems: Problem[] = [];
+  // Unknown keys of files kept in the model: errors, but no reason to skip the checks of those files.
+  const tolerated = new Set<Problem>();
   const read = <T>(file: string, kind: SchemaKind, name: string): Entry<T> | undefined => {
     const { source, problems: yamlProblems } = readYaml(dir, file);
     problems.push(...yamlProblems);
     if (!source) return undefined;
-    const schemaProblems = checkSchema(kind, source);
-    problems.push(...schemaProblems);
-    if (schemaProblems.length > 0) return undefined;
+    const schema = checkSchema(kind, source);
+    problems.push(...schema.problems);
+    if (schema.problems.length === 0) return { name, spec: source.value as T, source };
+    // A file whose only fault is unknown keys is still checked, without them, against
+    // the others: fixing a typo must not reveal a second round of problems. Any
+    // other schema error leaves the file out, as checks of it would only guess.
+    if (!schema.unknownKeys || !withoutKeys(source.value, schema.unknownKeys) || checkSchema(kind, source).problems.length > 0) return undefined;
+    for (const p of schema.problems) tolerated.add(p);
     return { name, spec: source.value as T, source };
   };
 
@@ -47,7 +60,15 @@ export function loadWorkspace(dir: string): LoadResult {
   const lists = new Map<string, ListEntry>();
   for (const { name, file } of yamlFiles(dir, 'lists', problems)) {
     const e = read<List>(file, 'list', name);
-    if (e) lists.set(name, { ...e, csv: `lists/${e.spec.file}` });
+    if (!e) continue;
+    const csv = `lists/${e.spec.file}`;
+    // Checks that read the CSV (its rows, its header for tokens) must never meet a link out of the
+    // workspace or a pipe: such a list is reported at its file: key and left out of the model.
+    // A path outside lists/ or a missing file is the list checks' to report.
+    const inLists = resolve(dir, csv).startsWith(resolve(dir, 'lists') + sep);
+    const refused = inLists && workspaceEntryExists(dir, csv) ? unreadableWorkspaceFile(dir, csv) : undefined;
+    if (refused) problems.push(problemAt(e.source, ['file'], refused.message, refused.rule, { hint: refused.hint }));
+    else lists.set(name, { ...e, csv });
   }
   const campaigns = new Map<string, Entry<Campaign>>();
   for (const { name, file } of yamlFiles(dir, 'campaigns', problems)) {
@@ -62,34 +83,57 @@ export function loadWorkspace(dir: string): LoadResult {
   const templates = new Map<string, TemplateEntry>();
   for (const name of templateDirs(dir, problems)) {
     const file = `templates/${name}/template.yaml`;
-    if (!existsSync(join(dir, file))) {
+    if (!workspaceEntryExists(dir, file)) {
       problems.push(layoutProblem(`templates/${name}`, `template folder "${name}" has no template.yaml`, 'add template.yaml with at least a subject per locale'));
       continue;
     }
     const e = read<Template>(file, 'template', name);
     const previewFile = `templates/${name}/preview.yaml`;
-    const preview = existsSync(join(dir, previewFile)) ? read<Preview>(previewFile, 'preview', name) : undefined;
+    const preview = workspaceEntryExists(dir, previewFile) ? read<Preview>(previewFile, 'preview', name) : undefined;
     if (e) templates.set(name, { ...e, ...templateFiles(dir, name, problems), ...(preview ? { preview } : {}) });
   }
+  const partials = partialFiles(dir, problems);
 
   // A file that failed its schema is left out of the model; rules over the rest
   // still run, but references to the failed file would only repeat the error.
-  const failedFiles = new Set(problems.map((p) => p.file));
-  if (!project) return { problems };
-  const workspace: Workspace = { dir, project, segments, lists, templates, partials: partialFiles(dir), campaigns, triggers };
+  const failedFiles = filesWithProblems(problems, tolerated);
+  if (!project) return { problems, failed: failedFiles };
+  const workspace: Workspace = { dir, project, segments, lists, templates, partials, campaigns, triggers };
   problems.push(...checkRules(workspace, failedFiles));
-  return { workspace, problems: sortProblems(problems) };
+  return { workspace, problems: sortProblems(problems), failed: filesWithProblems(problems, tolerated) };
+}
+
+function filesWithProblems(problems: Problem[], tolerated: Set<Problem>): Set<string> {
+  return new Set(problems.filter((p) => !tolerated.has(p)).map((p) => p.file));
+}
+
+/** Deletes the keys at `paths` from a parsed document; false if one is not where the schema said. */
+function withoutKeys(value: unknown, paths: PathSegment[][]): boolean {
+  for (const path of paths) {
+    let node: unknown = value;
+    for (const seg of path.slice(0, -1)) node = node !== null && typeof node === 'object' ? (node as Record<string | number, unknown>)[seg] : undefined;
+    const key = path[path.length - 1]!;
+    if (node === null || typeof node !== 'object' || Array.isArray(node) || !Object.hasOwn(node, key)) return false;
+    delete (node as Record<string, unknown>)[key];
+  }
+  return true;
 }
 
 export function sortProblems(ps: Problem[]): Problem[] {
   return [...ps].sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.column - b.column);
 }
 
+/** The names in a workspace folder; a missing folder is empty, one that cannot be listed a problem. */
+function folderNames(dir: string, folder: string, problems: Problem[]): string[] {
+  if (!workspaceEntryExists(dir, folder)) return [];
+  const listed = listWorkspaceDir(dir, folder);
+  if (listed.problem) problems.push(listed.problem);
+  return listed.names ?? [];
+}
+
 function yamlFiles(dir: string, folder: string, problems: Problem[]): { name: string; file: string }[] {
-  const path = join(dir, folder);
-  if (!existsSync(path)) return [];
   const out: { name: string; file: string }[] = [];
-  for (const f of readdirSync(path).sort()) {
+  for (const f of folderNames(dir, folder, problems)) {
     if (f.startsWith('.') || f.toLowerCase() === 'readme.md') continue;
     const file = `${folder}/${f}`;
     // lists/ also holds the CSV files that the list definitions name.
@@ -113,12 +157,15 @@ function yamlFiles(dir: string, folder: string, problems: Problem[]): { name: st
 }
 
 function templateDirs(dir: string, problems: Problem[]): string[] {
-  const path = join(dir, 'templates');
-  if (!existsSync(path)) return [];
   const out: string[] = [];
-  for (const f of readdirSync(path).sort()) {
+  for (const f of folderNames(dir, 'templates', problems)) {
     if (f.startsWith('.') || f.startsWith('_')) continue;
-    if (!statSync(join(path, f)).isDirectory()) {
+    const { kind, problem } = workspacePathKind(dir, `templates/${f}`);
+    if (problem) {
+      problems.push(problem);
+      continue;
+    }
+    if (kind !== 'folder') {
       problems.push(layoutProblem(`templates/${f}`, `"${f}" is not a template folder`, 'a template is a folder templates/<name>/ with template.yaml and <locale>.mjml'));
       continue;
     }
@@ -137,7 +184,7 @@ const LOCALE_FILE = /^([a-z]{2}(?:-[A-Z]{2})?)\.(mjml|txt)$/;
 function templateFiles(dir: string, name: string, problems: Problem[]): Pick<TemplateEntry, 'bodies' | 'texts'> {
   const bodies: Record<string, TextFile> = {};
   const texts: Record<string, TextFile> = {};
-  for (const f of readdirSync(join(dir, 'templates', name)).sort()) {
+  for (const f of folderNames(dir, `templates/${name}`, problems)) {
     if (f === 'template.yaml' || f === 'preview.yaml' || f.startsWith('.')) continue;
     const file = `templates/${name}/${f}`;
     const m = LOCALE_FILE.exec(f);
@@ -145,20 +192,23 @@ function templateFiles(dir: string, name: string, problems: Problem[]): Pick<Tem
       problems.push(layoutProblem(file, `unexpected file "${f}" in template "${name}"`, 'a template folder holds template.yaml, <locale>.mjml and <locale>.txt (for example en.mjml, en.txt)'));
       continue;
     }
-    (m[2] === 'mjml' ? bodies : texts)[m[1]!] = { file, text: readFileSync(join(dir, file), 'utf8') };
+    // A file that cannot be read is reported, and kept empty so that it is not also reported missing.
+    const read = readWorkspaceText(dir, file);
+    if (read.problem) problems.push(read.problem);
+    (m[2] === 'mjml' ? bodies : texts)[m[1]!] = { file, text: read.text ?? '' };
   }
   return { bodies, texts };
 }
 
 /** templates/_partials/: MJML fragments that templates include with <mj-include path="../_partials/x.mjml" />. */
-function partialFiles(dir: string): Map<string, TextFile> {
+function partialFiles(dir: string, problems: Problem[]): Map<string, TextFile> {
   const out = new Map<string, TextFile>();
-  const path = join(dir, 'templates', '_partials');
-  if (!existsSync(path)) return out;
-  for (const f of readdirSync(path).sort()) {
+  for (const f of folderNames(dir, 'templates/_partials', problems)) {
     if (!f.endsWith('.mjml')) continue;
     const file = `templates/_partials/${f}`;
-    out.set(f, { file, text: readFileSync(join(dir, file), 'utf8') });
+    const read = readWorkspaceText(dir, file);
+    if (read.problem) problems.push(read.problem);
+    out.set(f, { file, text: read.text ?? '' });
   }
   return out;
 }

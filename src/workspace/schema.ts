@@ -19,7 +19,7 @@ let validators: Map<SchemaKind, ValidateFunction> | undefined;
 
 function validator(kind: SchemaKind): ValidateFunction {
   if (!validators) {
-    const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
+    const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true, code: { process: appendErrorsInPlace } });
     addFormats(ajv);
     validators = new Map();
     // Kinds refer to shared definitions as "common.schema.json#/definitions/…".
@@ -32,18 +32,46 @@ function validator(kind: SchemaKind): ValidateFunction {
   return validators.get(kind)!;
 }
 
-/** Schema problems of one file, each located at the key or value at fault. */
-export function checkSchema(kind: SchemaKind, src: YamlSource): Problem[] {
+/**
+ * ajv collects the errors of a referenced schema (every condition is one:
+ * they nest through all / any / not) with `vErrors = vErrors.concat(errors)`,
+ * copying every error found so far at each call: 10,000 faulty conditions in
+ * one file took tens of seconds. The generated code is rewritten to append in
+ * place, as ajv already does for errors of its own; a test fails if ajv's
+ * output stops matching, rather than letting validation turn quadratic again.
+ */
+const CONCAT_ERRORS = /vErrors === null \? ([\w$.]+) : vErrors\.concat\(\1\)/g;
+
+export function appendErrorsInPlace(code: string): string {
+  return code.replace(CONCAT_ERRORS, (_, errs: string) => `vErrors === null ? ${errs} : ((a, b) => { for (const e of b) a.push(e); return a; })(vErrors, ${errs})`);
+}
+
+export interface SchemaResult {
+  /** Each located at the key or value at fault. */
+  problems: Problem[];
+  /**
+   * When every problem is an unknown key: where those keys are. Without them
+   * the file is well-formed, so it can still be checked against the others.
+   */
+  unknownKeys?: PathSegment[][];
+}
+
+/** Schema problems of one file. */
+export function checkSchema(kind: SchemaKind, src: YamlSource): SchemaResult {
   const validate = validator(kind);
   try {
-    if (validate(src.value)) return [];
+    if (validate(src.value)) return { problems: [] };
   } catch (e) {
     // ajv recurses once per level: a document nested hundreds deep, or an alias
     // inside the node it names (which nests forever), overflows the stack.
     if (!(e instanceof RangeError)) throw e;
-    return [problemAt(src, [], 'the file nests too deeply to check', 'schema', { hint: 'no herald file needs more than a few levels; an alias (*name) inside the node it names nests forever' })];
+    return { problems: [problemAt(src, [], 'the file nests too deeply to check', 'schema', { hint: 'no herald file needs more than a few levels; an alias (*name) inside the node it names nests forever' })] };
   }
-  return explain(validate.errors ?? [], src);
+  const errors = validate.errors ?? [];
+  const problems = explain(errors, src);
+  // An unknown key inside a oneOf (a condition) also fails the oneOf, so it is not "only" unknown keys.
+  if (!errors.every((e) => e.keyword === 'additionalProperties')) return { problems };
+  return { problems, unknownKeys: errors.map((e) => [...pathOf(e.instancePath), String((e.params as { additionalProperty: string }).additionalProperty)]) };
 }
 
 function pathOf(instancePath: string): PathSegment[] {
@@ -66,12 +94,22 @@ function label(path: PathSegment[]): string {
  * not why each branch in turn rejected the value.
  */
 function explain(errors: ErrorObject[], src: YamlSource): Problem[] {
-  const alternatives = errors.filter((e) => e.keyword === 'oneOf' || e.keyword === 'anyOf');
-  const kept = errors.filter(
-    (e) =>
-      alternatives.includes(e) ||
-      !alternatives.some((o) => e.instancePath.startsWith(o.instancePath) && e.schemaPath.startsWith(`${o.schemaPath}/`)),
-  );
+  // The failed alternatives by the value they judged: each error looks up the
+  // values it lies within, instead of every alternative in the file.
+  const alternatives = new Map<string, string[]>();
+  for (const e of errors) {
+    if (e.keyword !== 'oneOf' && e.keyword !== 'anyOf') continue;
+    alternatives.set(e.instancePath, [...(alternatives.get(e.instancePath) ?? []), e.schemaPath]);
+  }
+  const withinAlternative = (e: ErrorObject) => {
+    for (let at = e.instancePath.length; at >= 0; at = e.instancePath.lastIndexOf('/', at - 1)) {
+      const schemaPaths = alternatives.get(e.instancePath.slice(0, at));
+      if (schemaPaths?.some((sp) => e.schemaPath.startsWith(`${sp}/`))) return true;
+      if (at === 0) break;
+    }
+    return false;
+  };
+  const kept = errors.filter((e) => e.keyword === 'oneOf' || e.keyword === 'anyOf' || !withinAlternative(e));
   const seen = new Set<string>();
   const out: Problem[] = [];
   for (const e of kept) {
@@ -133,6 +171,14 @@ function problemFor(e: ErrorObject, src: YamlSource): Problem {
           ? 'combine conditions with all: [...] (every one holds) or any: [...] (at least one holds)'
           : describe(parent),
       });
+    }
+    case 'minimum':
+    case 'exclusiveMinimum':
+    case 'maximum':
+    case 'exclusiveMaximum': {
+      const limit = (e.params as { limit: number }).limit;
+      const bound = { minimum: `${limit} or more`, exclusiveMinimum: `more than ${limit}`, maximum: `${limit} or less`, exclusiveMaximum: `less than ${limit}` }[e.keyword];
+      return problemAt(src, path, `${where} must be ${bound} (got ${String(e.data)})`, 'schema', { hint: describe(parent) });
     }
     case 'minProperties':
       return problemAt(src, path, `${where} must not be empty`, 'schema', { key: true, hint: describe(parent) });

@@ -148,7 +148,7 @@ export interface Project {
     breaker?: {
       min?: number;
       /**
-       * A share of the audience, written with a % sign.
+       * A share, from 0% to 100%, written with a % sign.
        */
       rate?: string;
     };
@@ -318,7 +318,7 @@ export interface Condition {
   city?: TextPredicate;
   registered?: DatePredicate;
   birthday?: DatePredicate;
-  order_count?: AggregatePredicate;
+  order_count?: CountPredicate;
   total_spent?: AggregatePredicate;
   avg_order_value?: AggregatePredicate;
   max_order_value?: AggregatePredicate;
@@ -361,13 +361,57 @@ export interface DatePredicate {
   until?: string;
 }
 /**
- * Compares an aggregate over the customer's orders that are not cancelled: gte, gt, lte, lt, eq, and an optional within: <duration> window.
+ * Compares the number of the customer's orders that are not cancelled: gte, gt, lte, lt, eq, and an optional within: <duration> window.
+ */
+export interface CountPredicate {
+  /**
+   * A number of orders: a whole number, 0 or more.
+   */
+  gte?: number;
+  /**
+   * A number of orders: a whole number, 0 or more.
+   */
+  gt?: number;
+  /**
+   * A number of orders: a whole number, 0 or more.
+   */
+  lte?: number;
+  /**
+   * A number of orders: a whole number, 0 or more.
+   */
+  lt?: number;
+  /**
+   * A number of orders: a whole number, 0 or more.
+   */
+  eq?: number;
+  /**
+   * A span of time: a number followed by h (hours), d (days) or w (weeks).
+   */
+  within?: string;
+}
+/**
+ * Compares an amount over the customer's orders that are not cancelled (in the site's currency): gte, gt, lte, lt, eq, and an optional within: <duration> window.
  */
 export interface AggregatePredicate {
+  /**
+   * An amount in the site's currency, 0 or more.
+   */
   gte?: number;
+  /**
+   * An amount in the site's currency, 0 or more.
+   */
   gt?: number;
+  /**
+   * An amount in the site's currency, 0 or more.
+   */
   lte?: number;
+  /**
+   * An amount in the site's currency, 0 or more.
+   */
   lt?: number;
+  /**
+   * An amount in the site's currency, 0 or more.
+   */
   eq?: number;
   /**
    * A span of time: a number followed by h (hours), d (days) or w (weeks).

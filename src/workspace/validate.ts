@@ -11,11 +11,10 @@ import { loadWorkspace, sortProblems, type LoadResult } from './load.js';
  */
 export async function validateWorkspace(dir: string, opts: { cache?: boolean } = {}): Promise<LoadResult> {
   // CLI runs keep compiled MJML and body check results in .herald/cache (git-ignored).
-  if (opts.cache) setCacheDir(join(dir, '.herald', 'cache'));
+  if (opts.cache) setCacheDir(join(dir, '.herald', 'cache'), dir);
   const loaded = loadWorkspace(dir);
   const ws = loaded.workspace;
   if (!ws) return loaded;
-  const failed = new Set(loaded.problems.map((p) => p.file));
-  const more: Problem[][] = await Promise.all(CHECKS.map((check) => check(ws, failed)));
-  return { workspace: ws, problems: sortProblems([...loaded.problems, ...more.flat()]) };
+  const more: Problem[][] = await Promise.all(CHECKS.map((check) => check(ws, loaded.failed)));
+  return { workspace: ws, problems: sortProblems([...loaded.problems, ...more.flat()]), failed: loaded.failed };
 }

@@ -29,21 +29,21 @@ const SHOP: TestShop = {
 };
 
 /** A workspace and a database the CLI subprocess can open: a server database, or a PGlite directory. */
-async function setup() {
+async function setup(shop: TestShop = SHOP) {
   const ws = tempWorkspace({ ...MINIMAL, 'segments/recent.yaml': 'where:\n  registered: { within: 30d }\n' });
   cleanup(ws.remove);
   let spec: string;
   if (serverUrl) {
     const db = await createTestDb();
     cleanup(() => db.dispose());
-    await createShop(db, SHOP);
+    await createShop(db, shop);
     spec = db.url!;
   } else {
     spec = mkdtempSync(join(tmpdir(), 'herald-pglite-'));
     cleanup(() => rmSync(spec, { recursive: true, force: true }));
     const db = await openDb(spec);
     await migrate(db);
-    await createShop(db, SHOP);
+    await createShop(db, shop);
     await db.close();
   }
   return { ws, spec, args: ['--dir', ws.dir, '--db', spec] };
@@ -128,6 +128,25 @@ describe('herald audience', () => {
     const unknown = await herald(['audience', 'recnt', ...args]);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain('herald: no segment or campaign named "recnt" in the workspace\n  hint: did you mean "recent"?');
+  });
+
+  it('prints control characters in customer data and arguments escaped, never raw', async () => {
+    const RAW_CONTROLS = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/;
+    const { args } = await setup({
+      customers: [{ id: 7, email: 'eve@example.com\r\nX-Evil: 1\x1b[2J\u202e', site: 'main', locale: 'en\x1b[31m', created_at: '2026-11-01T10:00:00Z' }],
+    });
+    const r = await herald(['audience', 'everyone', '--sample', '1', ...NOW, ...args]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout + r.stderr).not.toMatch(RAW_CONTROLS);
+    expect(r.stdout).toContain('  7  eve@example.com\\r\\nX-Evil: 1\\x1b[2J\\u202e  main  en\\x1b[31m  ');
+    const unknown = await herald(['audience', 'every\x1b]0;owned\x07one', ...args]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).not.toMatch(RAW_CONTROLS);
+    expect(unknown.stderr).toContain('herald: no segment or campaign named "every\\x1b]0;owned\\x07one" in the workspace');
+    expect((await herald(['suppress', 'add', 'eve@example.com', '--note', 'see \x1b[8mhidden\x1b[0m', ...args])).code).toBe(0);
+    const list = await herald(['suppress', 'list', ...args]);
+    expect(list.stdout + list.stderr).not.toMatch(RAW_CONTROLS);
+    expect(list.stdout).toContain('via cli: see \\x1b[8mhidden\\x1b[0m\n');
   });
 });
 

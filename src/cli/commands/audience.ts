@@ -1,6 +1,6 @@
 import { measureBreakdown, workspaceQuery, type Breakdown, type Samples } from '../../audience/breakdown.js';
 import { BUCKETS } from '../../audience/recipients.js';
-import { UserError } from '../../errors.js';
+import { UserError, printable } from '../../errors.js';
 import { print, printJson, validWorkspace, withDb, type GlobalOptions } from '../context.js';
 
 export interface AudienceOptions extends GlobalOptions {
@@ -40,7 +40,7 @@ export default async function audience([ref]: string[], opts: AudienceOptions): 
       ...(result.samples ? { samples: result.samples } : {}),
     });
   }
-  print(`${q.object} on ${sites.join(', ')} at ${now.toISOString()}${q.control ? `, holding out ${q.control.percent}%` : ''}`);
+  print(`${printable(q.object)} on ${sites.map((s) => printable(s)).join(', ')} at ${now.toISOString()}${q.control ? `, holding out ${q.control.percent}%` : ''}`);
   print(formatBreakdown(result.breakdown));
   if (result.samples) print(formatSamples(result.samples));
 }
@@ -68,11 +68,11 @@ function formatSamples(samples: Samples): string {
     const rows = samples[bucket];
     if (!rows.length) continue;
     lines.push('', `${LABELS[bucket]}, for example:`);
-    const idWidth = Math.max(...rows.map((r) => String(r.id).length));
-    const emailWidth = Math.max(...rows.map((r) => (r.email ?? '(none)').length));
-    for (const r of rows) {
-      lines.push(`  ${String(r.id).padStart(idWidth)}  ${(r.email ?? '(none)').padEnd(emailWidth)}  ${r.site}  ${r.locale}  ${r.reason}`);
-    }
+    // Shop data: an address may hold a CR LF or an escape sequence, printed escaped.
+    const shown = rows.map((r) => ({ id: String(r.id), email: r.email === null ? '(none)' : printable(r.email), site: printable(String(r.site)), locale: printable(String(r.locale)), reason: printable(String(r.reason)) }));
+    const idWidth = Math.max(...shown.map((r) => r.id.length));
+    const emailWidth = Math.max(...shown.map((r) => r.email.length));
+    for (const r of shown) lines.push(`  ${r.id.padStart(idWidth)}  ${r.email.padEnd(emailWidth)}  ${r.site}  ${r.locale}  ${r.reason}`);
   }
   return lines.join('\n');
 }

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { addSuppression, checkReason, listSuppressions, normaliseEmail, removeSuppression, type Suppression } from '../../audience/suppressions.js';
-import { UserError } from '../../errors.js';
+import { UserError, printable } from '../../errors.js';
 import { gitInfo } from '../../git/commit.js';
 import type { Project } from '../../workspace/model.js';
 import { readYaml } from '../../workspace/source.js';
@@ -55,7 +55,8 @@ export async function list(_args: string[], opts: SuppressOptions): Promise<void
 }
 
 function line(r: Suppression, width: number): string {
-  return `${r.email.padEnd(width)}  ${(r.site ?? 'all sites').padEnd(9)}  ${r.reason.padEnd(12)}  ${r.createdAt}  ${r.createdBy} via ${r.source}${r.note ? `: ${r.note}` : ''}`;
+  // Rows come from unsubscribes and bounces too: what they hold is printed escaped.
+  return printable(`${r.email.padEnd(width)}  ${(r.site ?? 'all sites').padEnd(9)}  ${r.reason.padEnd(12)}  ${r.createdAt}  ${r.createdBy} via ${r.source}${r.note ? `: ${r.note}` : ''}`);
 }
 
 function scope(site: string | null): string {

@@ -1,5 +1,5 @@
 import * as core from '@actions/core';
-import { ExitError, formatProblem, type Problem } from '../../errors.js';
+import { ExitError, formatProblem, printable, type Problem } from '../../errors.js';
 import { validateWorkspace } from '../../workspace/validate.js';
 import { print, printJson, workspaceDir, type GlobalOptions } from '../context.js';
 
@@ -30,7 +30,8 @@ function plain(p: Problem) {
 function annotate(problems: Problem[]): void {
   for (const p of problems) {
     const props = { file: p.file, startLine: p.line, startColumn: p.column, title: `herald ${p.rule}` };
-    const text = p.hint ? `${p.message} (${p.hint})` : p.message;
+    // The log shows annotations too, and it renders escape sequences.
+    const text = printable(p.hint ? `${p.message} (${p.hint})` : p.message);
     if (p.severity === 'error') core.error(text, props);
     else core.warning(text, props);
   }

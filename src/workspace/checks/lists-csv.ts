@@ -1,6 +1,6 @@
-import { createReadStream } from 'node:fs';
 import { CsvError, parse, type InfoRecord } from 'csv-parse';
 import type { Problem } from '../../errors.js';
+import { openWorkspaceStream, WorkspaceFileError } from '../files.js';
 import { SeenAddresses } from './lists-seen.js';
 import { didYouMean } from './semantic-conditions.js';
 
@@ -36,7 +36,10 @@ export interface CsvResult {
  * a 12-byte hash of each distinct address is (lists-seen.ts), so a
  * million-row file is checked in a few tens of megabytes.
  */
-export async function csvProblems(path: string, file: string, ctx: ListContext): Promise<CsvResult> {
+export async function csvProblems(root: string, file: string, ctx: ListContext): Promise<CsvResult> {
+  const opened = openWorkspaceStream(root, file);
+  if (opened.problem) return { problems: [opened.problem] };
+  const input = opened.stream;
   const report = new RowReport(file);
   // The line the last good record ended on, as the parser goes (the loop below lags behind it).
   let parsedTo = 0;
@@ -61,7 +64,6 @@ export async function csvProblems(path: string, file: string, ctx: ListContext):
       return undefined;
     },
   });
-  const input = createReadStream(path);
   input.on('error', (e) => parser.destroy(e));
   input.pipe(parser);
 
@@ -82,6 +84,8 @@ export async function csvProblems(path: string, file: string, ctx: ListContext):
       checkRow(record, line, info.error !== undefined, header, seen, ctx, report);
     }
   } catch (e) {
+    // The file stops being readable (too large, not UTF-8): what came before stands, the rest is not judged.
+    if (e instanceof WorkspaceFileError) return { problems: [...report.done(), e.problem] };
     if (e instanceof CsvError) report.syntax(e, undefined);
     else if (e instanceof Error && 'code' in e) report.add(1, `cannot read ${file}: ${e.message}`, 'error');
     else throw e;

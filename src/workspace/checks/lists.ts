@@ -1,6 +1,6 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join, relative, resolve, sep } from 'node:path';
+import { relative, resolve, sep } from 'node:path';
 import type { Problem } from '../../errors.js';
+import { listWorkspaceDir, workspaceEntryExists } from '../files.js';
 import type { ListEntry, Workspace } from '../model.js';
 import { problemAt } from '../source.js';
 import type { Check } from './index.js';
@@ -33,13 +33,14 @@ async function listProblems(ws: Workspace, list: ListEntry, sites: Map<string, s
     out.push(problemAt(list.source, ['file'], `"${file}" is outside lists/`, 'csv', { hint: 'keep the CSV in lists/ and give its path relative to lists/, such as fair-2026.csv' }));
     return out;
   }
-  if (!existsSync(path) || !statSync(path).isFile()) {
-    out.push(problemAt(list.source, ['file'], `lists/${file} does not exist`, 'csv', { hint: csvFilesHint(folder, file) }));
+  const csv = relative(ws.dir, path).split(sep).join('/');
+  // Anything at the path is the reader's to judge: a broken link, a folder or a pipe is reported at the CSV.
+  if (!workspaceEntryExists(ws.dir, csv)) {
+    out.push(problemAt(list.source, ['file'], `lists/${file} does not exist`, 'csv', { hint: csvFilesHint(ws.dir, file) }));
     return out;
   }
 
-  const csv = relative(ws.dir, path).split(sep).join('/');
-  const result = await csvProblems(path, csv, { sites, ...(site !== undefined && siteKnown ? { site } : {}) });
+  const result = await csvProblems(ws.dir, csv, { sites, ...(site !== undefined && siteKnown ? { site } : {}) });
   out.push(...result.problems);
   if (result.columns && !result.columns.includes('site') && site === undefined && sites.size > 1) {
     out.push(problemAt(list.source, [], 'the contacts have no site: the list names none and the CSV has no site column', 'csv', {
@@ -49,7 +50,7 @@ async function listProblems(ws: Workspace, list: ListEntry, sites: Map<string, s
   return out;
 }
 
-function csvFilesHint(folder: string, file: string): string {
-  const present = existsSync(folder) ? readdirSync(folder).filter((f) => f.toLowerCase().endsWith('.csv')) : [];
+function csvFilesHint(root: string, file: string): string {
+  const present = (listWorkspaceDir(root, 'lists').names ?? []).filter((f) => f.toLowerCase().endsWith('.csv'));
   return present.length ? didYouMean(file, present, 'CSV files in lists/') : `put the CSV file at lists/${file}`;
 }

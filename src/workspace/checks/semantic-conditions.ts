@@ -69,6 +69,11 @@ type Bound = { key: string; v: number; strict: boolean };
 function aggregate(src: YamlSource, p: Aggregate, path: PathSegment[]): Problem[] {
   const out: Problem[] = [];
   if (p.within) out.push(...positiveDuration(src, [...path, 'within'], p.within, 'matches no one: no order is that recent'));
+  // The schema keeps bounds at 0 or more; counts and amounts are never below 0 either.
+  if (p.lt === 0) {
+    out.push(problemAt(src, [...path, 'lt'], `${String(path.at(-1))}: lt 0 matches no one: it is never negative`, 'condition', { key: true, hint: 'for none at all, write eq: 0' }));
+    return out;
+  }
   const lower: Bound[] = [];
   const upper: Bound[] = [];
   if (p.gte !== undefined) lower.push({ key: 'gte', v: p.gte, strict: false });

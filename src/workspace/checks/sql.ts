@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { hasSqlDetails, loadModule, parseSync } from 'libpg-query';
 import type { Problem } from '../../errors.js';
+import { readWorkspaceText } from '../files.js';
 import { eachCondition, type Condition, type Workspace } from '../model.js';
 import type { PathSegment, YamlSource } from '../source.js';
 import type { Check } from './index.js';
@@ -21,7 +20,7 @@ export const sqlChecks: Check = async (ws) => {
   await loadModule();
   const texts = new Map<string, string>();
   const fileText = (file: string) => {
-    if (!texts.has(file)) texts.set(file, readFileSync(join(ws.dir, file), 'utf8'));
+    if (!texts.has(file)) texts.set(file, readWorkspaceText(ws.dir, file).text ?? '');
     return texts.get(file)!;
   };
   return queries.flatMap((q) =>

@@ -195,4 +195,12 @@ describe('semantic checks', () => {
       'segments/everyone.yaml:4:26: site "outlet" is not defined in herald.yaml [defined sites: main]',
     ]);
   });
+
+  it('refuses "less than 0" on a count or an amount, which are never negative', async () => {
+    const where = 'where:\n  any:\n    - order_count: { lt: 0 }\n    - avg_order_value: { lt: 0 }\n    - total_spent: { lte: 0 }\n';
+    expect(await problems({ 'segments/everyone.yaml': where })).toEqual([
+      'segments/everyone.yaml:3:22: order_count: lt 0 matches no one: it is never negative [for none at all, write eq: 0]',
+      'segments/everyone.yaml:4:26: avg_order_value: lt 0 matches no one: it is never negative [for none at all, write eq: 0]',
+    ]);
+  });
 });
