@@ -11,8 +11,9 @@ import { templateUses } from '../uses.js';
 import { siteHosts, type SiteHosts } from '../../render/link-check.js';
 import type { Check } from './index.js';
 import { httpLinks, missingAlt, outsideLinks, scanMarkup, type MarkupProblem, type Tag } from './templates-markup.js';
-import { parseNunjucks, tokenUses } from './templates-nunjucks.js';
-import { ANY_CONTEXT, contextTree, matchToken, tokenProblem, type TokenUsage } from './templates-tokens.js';
+import { parseNunjucks } from './templates-nunjucks.js';
+import { ANY_CONTEXT, contextTree, fieldNames, matchToken, tokenProblem, type TokenUsage } from './templates-tokens.js';
+import { tokenUses } from './templates-walk.js';
 
 /**
  * Templates: each body compiles as MJML (partials inlined), every part parses
@@ -64,7 +65,7 @@ interface BodyJob {
 }
 
 // Bump when the body checks change, so cached results from an older herald are not reused.
-const BODY_CHECKS_VERSION = 2;
+const BODY_CHECKS_VERSION = 3;
 
 function bodyJobs(ws: Workspace, usages: Map<string, TokenUsage[]>, failed: ReadonlySet<string>): BodyJob[] {
   const sitesOf = templateSiteHosts(ws);
@@ -152,15 +153,18 @@ function mjmlErrorOffset(e: { line: number; tagName: string; message: string }, 
 
 type Locator = (line: number, column: number) => SourcePosition;
 
-/** Syntax, loader tags and tokens of one nunjucks text. */
+/** Syntax, loader tags, tokens, and what templates may not do, in one nunjucks text. */
 function nunjucksProblems(text: string, usages: readonly TokenUsage[], locator: Locator): Problem[] {
   const parsed = parseNunjucks(text);
   if (!parsed.ok) {
     const { line, column, message, hint } = parsed.error;
     return [{ ...locator(line, column), message, rule: 'nunjucks', severity: 'error', ...(hint ? { hint } : {}) }];
   }
-  const known = (path: readonly string[]) => usages.every((u) => matchToken(u.tree, path).ok);
-  const { uses, loaderTags } = tokenUses(parsed.root, known);
+  const fields = fieldNames(usages.map((u) => u.tree));
+  const { uses, loaderTags, refusals } = tokenUses(parsed.root, {
+    isKnown: (path) => usages.every((u) => matchToken(u.tree, path).ok),
+    isKey: (key) => fields.has(key),
+  });
   const out: Problem[] = loaderTags.map((t) => ({
     ...locator(t.line, t.column),
     message: `{% ${t.tag} %} needs a template loader, which herald templates do not have`,
@@ -168,6 +172,7 @@ function nunjucksProblems(text: string, usages: readonly TokenUsage[], locator: 
     severity: 'error',
     hint: 'share markup with <mj-include path="../_partials/<name>.mjml" />',
   }));
+  for (const r of refusals) out.push({ ...locator(r.line, r.column), message: r.message, rule: 'nunjucks', severity: 'error', hint: r.hint });
   for (const use of uses) {
     const p = tokenProblem(use, usages);
     if (p) out.push({ ...locator(use.line, use.column), message: p.message, rule: 'token', severity: 'error', hint: p.hint });

@@ -3,6 +3,7 @@ import { loadWorkspace, sortProblems } from '../../../src/workspace/load.js';
 import { templateChecks } from '../../../src/workspace/checks/templates.js';
 import { useCleanups } from '../../support/cleanup.js';
 import { exampleWorkspace, MINIMAL, tempWorkspace } from '../../support/workspace.js';
+import { ESCAPES } from '../../render/escapes.js';
 
 const cleanup = useCleanups();
 
@@ -68,6 +69,7 @@ describe('templateChecks', () => {
       expect(await check({ ...CART_TRIGGER, 'campaigns/hello.yaml': '', 'templates/hello/en.txt': text }, { hints: true })).toEqual([
         'error templates/hello/en.txt:1:85: unknown token "item.nme" [did you mean "item.name"? (item is an item of cart.items)]',
         'error templates/hello/en.txt:2:51: unknown token "first.colour" [first has: name, sku, url, image_url, price, category, quantity (first is an item of cart.items)]',
+        'error templates/hello/en.txt:4:49: "p.anything" reads "anything", which no token has [p is not a token the catalog describes (a macro argument, a loop over a dict, or a set from an expression): only the names of token fields can be read from it]',
         'error templates/hello/en.txt:7:52: unknown token "item" [tokens here: cart, customer, greeting, links, preheader, site, trigger]',
       ]);
     });
@@ -152,6 +154,48 @@ describe('templateChecks', () => {
     it('refuses tags that need a template loader', async () => {
       expect(await check({ 'templates/hello/en.txt': 'Hi\n{% include "footer.txt" %}\n' })).toEqual([
         'error templates/hello/en.txt:2:4: {% include %} needs a template loader, which herald templates do not have',
+      ]);
+    });
+  });
+
+  describe('what templates may not do', () => {
+    it.each(ESCAPES)('refuses $name where it is written', async ({ template }) => {
+      const got = await check({ 'templates/hello/en.mjml': body(`<mj-text>${template}</mj-text>`) });
+      expect(got.filter((p) => p.startsWith('error templates/hello/en.mjml:5:'))).not.toEqual([]);
+    });
+
+    it('says what is refused and what to do instead', async () => {
+      const text = [
+        '{{ customer.first_name.constructor }} {{ customer.email.toUpperCase() }} {{ site.brand.__proto__ }}',
+        '{{ customer.first_name | safe }} {{ products | join(",", "name") }} {{ products | dump }}',
+        '{{ range.constructor }} {{ cycler(1, 2) }} {% set r = range %}',
+        '{% for p in products %}{{ loop.constructor }}{{ loop.index }}{{ p.name.length }}{% endfor %}',
+        '{% macro card(p) %}{{ p.name }} {{ p.constructor }} {{ p.whatever }}{% endmacro %}{{ card.call }}{{ card(products[0]) }}',
+        '{{ customer[customer.first_name] }} {{ "abc".length }} {{ "abc".constructor }} {{ r/a+/ }} {% if greeting is callable %}{% endif %}',
+        '{% set constructor = 1 %}{{ {"__proto__": 1}.a }} {{ caller() }}',
+      ].join('\n');
+      expect(await check({ 'templates/hello/en.txt': text }, { hints: true })).toEqual([
+        'error templates/hello/en.txt:1:4: unknown token "customer.first_name.constructor" [constructor is a name every JavaScript value has, never a token; docs/tokens.md lists the tokens]',
+        'error templates/hello/en.txt:1:42: customer.email.toUpperCase cannot be called [a template calls only its own macros, caller() inside a macro, and range(); use a filter (| upper, | replace) for what a method would do]',
+        'error templates/hello/en.txt:1:77: unknown token "site.brand.__proto__" [__proto__ is a name every JavaScript value has, never a token; docs/tokens.md lists the tokens]',
+        'error templates/hello/en.txt:2:26: filter "safe" is not allowed [values are escaped so that data cannot add markup; write the markup in the template itself]',
+        'error templates/hello/en.txt:2:58: filter "join" takes at most 1 argument [see docs/templates.md for the filters and their arguments]',
+        'error templates/hello/en.txt:2:83: filter "dump" is not allowed [filters templates can use: abs, batch, capitalize, d, default, e, escape, first, float, forceescape, int, join, last, length, lower, nl2br, replace, reverse, round, sort, string, striptags, title, trim, truncate, upper, urlencode, wordcount]',
+        'error templates/hello/en.txt:3:4: "range.constructor": range can only be called, as range(…) [a template calls only its own macros, caller() inside a macro, and range(); use a filter (| upper, | replace) for what a method would do]',
+        'error templates/hello/en.txt:3:28: cycler() is not available in herald templates [use loop.index or loop.first, or {% if loop.index is odd %}]',
+        'error templates/hello/en.txt:3:55: "range": range can only be called, as range(…) [a template calls only its own macros, caller() inside a macro, and range(); use a filter (| upper, | replace) for what a method would do]',
+        'error templates/hello/en.txt:4:32: "loop.constructor": loop has no "constructor" [loop has: index, index0, revindex, revindex0, first, last, length]',
+        'error templates/hello/en.txt:5:38: "p.constructor" reads "constructor", which no token has [p is not a token the catalog describes (a macro argument, a loop over a dict, or a set from an expression): only the names of token fields can be read from it]',
+        'error templates/hello/en.txt:5:58: "p.whatever" reads "whatever", which no token has [p is not a token the catalog describes (a macro argument, a loop over a dict, or a set from an expression): only the names of token fields can be read from it]',
+        'error templates/hello/en.txt:5:86: "card.call": card is a macro, which can only be called, as card(…) [a template calls only its own macros, caller() inside a macro, and range(); use a filter (| upper, | replace) for what a method would do]',
+        'error templates/hello/en.txt:6:13: a computed key cannot be checked against the tokens [write the key itself: customer.company, products[0]]',
+        'error templates/hello/en.txt:6:65: "constructor" cannot be read from "abc" [only an item ([0]) or the length of a list or text can be read from a value that is not a token]',
+        'error templates/hello/en.txt:6:83: regular expressions are not allowed in templates [replace with plain text: | replace("old", "new")]',
+        'error templates/hello/en.txt:6:110: test "callable" is not allowed [tests templates can use: defined, undefined, null, truthy, falsy, odd, even, divisibleby, number, string, lower, upper, iterable, mapping, escaped, equalto, eq, sameas, ne, ge, gt, greaterthan, le, lt, lessthan]',
+        'error templates/hello/en.txt:7:8: "constructor" cannot be a variable\'s name [pick another name]',
+        'error templates/hello/en.txt:7:30: "__proto__" cannot be a key [pick another name]',
+        'error templates/hello/en.txt:7:46: "a" cannot be read from a dict [only an item ([0]) or the length of a list or text can be read from a value that is not a token]',
+        'error templates/hello/en.txt:7:54: caller cannot be called [a template calls only its own macros, caller() inside a macro, and range(); use a filter (| upper, | replace) for what a method would do]',
       ]);
     });
   });
