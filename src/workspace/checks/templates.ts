@@ -100,7 +100,7 @@ async function checkBody(body: ExpandedBody, usages: readonly TokenUsage[], site
     ...structure.map(at),
     ...missingAlt(tags).map(at),
     ...httpLinks(tags).map(at),
-    ...outsideLinks(tags, sites).map(at),
+    ...outsideLinks(body.text, tags, sites).map(at),
     ...nunjucksProblems(body.text, usages, body.origin),
   ];
   // A tag left open makes MJML nest what follows inside it, so its own errors

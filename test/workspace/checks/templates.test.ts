@@ -245,6 +245,28 @@ describe('templateChecks', () => {
     });
   });
 
+  describe('links', () => {
+    it('reports a link, a stylesheet, a web font or a CSS import outside the site\'s domains, protocol-relative ones too', async () => {
+      expect(await check({
+        'templates/hello/en.mjml': [
+          '<mjml>',
+          '<mj-head><mj-font name="Raleway" href="https://fonts.googleapis.com/css?family=Raleway" />',
+          '<mj-style>@import url(https://fonts.evil.example/a.css); .x { background: url("//img.evil.example/bg.png") } .y { background: url(https://shop.example.com/ok.png) }</mj-style></mj-head>',
+          '<mj-body><mj-section><mj-column>',
+          '<mj-text><div style="background-image:url(\'https://img.evil.example/inline.png\')">{{ greeting }}</div> <a href="//evil.example/x">x</a> <a href="{{ links.unsubscribe }}">u</a> {{ site.postal_address }}</mj-text>',
+          '</mj-column></mj-section></mj-body>',
+          '</mjml>',
+        ].join('\n'),
+      }, { hints: true })).toEqual([
+        'error templates/hello/en.mjml:2:34: link to fonts.googleapis.com is outside the domains of main [link to the site itself, or add "fonts.googleapis.com" to domains: of main in herald.yaml]',
+        'error templates/hello/en.mjml:3:23: link to fonts.evil.example is outside the domains of main [link to the site itself, or add "fonts.evil.example" to domains: of main in herald.yaml]',
+        'error templates/hello/en.mjml:3:80: link to img.evil.example is outside the domains of main [link to the site itself, or add "img.evil.example" to domains: of main in herald.yaml]',
+        'error templates/hello/en.mjml:5:44: link to img.evil.example is outside the domains of main [link to the site itself, or add "img.evil.example" to domains: of main in herald.yaml]',
+        'error templates/hello/en.mjml:5:107: link to evil.example is outside the domains of main [link to the site itself, or add "evil.example" to domains: of main in herald.yaml]',
+      ]);
+    });
+  });
+
   describe('warnings', () => {
     it('warns about images without alt text and http links, but not about image defaults', async () => {
       expect(await check({
