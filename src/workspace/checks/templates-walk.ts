@@ -23,6 +23,8 @@ export interface TokenUse {
   path: string[];
   /** The catalog path a loop or `{% set %}` variable stands for, when the use goes through one. */
   via?: readonly string[];
+  /** Written in `{{ … }}`, so part of the output: not only a condition or a `{% set %}`. */
+  printed: boolean;
 }
 
 /** A tag that needs a nunjucks loader, which herald's templates do not have. */
@@ -85,6 +87,8 @@ export function tokenUses(root: NjNode, o: WalkOptions): { uses: TokenUse[]; loa
   const uses: TokenUse[] = [];
   const loaderTags: LoaderTag[] = [];
   const refusals: Refusal[] = [];
+  /** How many `{{ … }}` the walk is inside. */
+  let printing = 0;
   const refuse = (node: NjNode, message: string, hint: string) => {
     const at = start(node);
     refusals.push({ line: at.lineno + 1, column: at.colno + 1, message, hint });
@@ -138,7 +142,7 @@ export function tokenUses(root: NjNode, o: WalkOptions): { uses: TokenUse[]; loa
     if (!keys) return;
     const name = String(root.value);
     const bound = scope.lookup(name);
-    const at = { line: root.lineno + 1, column: root.colno + 1, name, keys };
+    const at = { line: root.lineno + 1, column: root.colno + 1, name, keys, printed: printing > 0 };
     const written = writtenAs(name, keys);
     if (bound === undefined && (FUNCTIONS.has(name) || LEFT_OUT[name])) {
       if (LEFT_OUT[name]) refuse(root, `${name}() is not available in herald templates`, LEFT_OUT[name]);
@@ -186,6 +190,11 @@ export function tokenUses(root: NjNode, o: WalkOptions): { uses: TokenUse[]; loa
       case 'Symbol':
       case 'LookupVal':
         read(n, scope);
+        return;
+      case 'Output':
+        printing++;
+        for (const c of (n.children as NjNode[] | undefined) ?? []) walk(c, scope);
+        printing--;
         return;
       case 'Literal':
         if (n.value instanceof RegExp) refuse(n, 'regular expressions are not allowed in templates', 'replace with plain text: | replace("old", "new")');

@@ -19,7 +19,9 @@ async function check(files: Record<string, string>, opts: { hints?: boolean } = 
   return sortProblems(found).map((p) => `${p.severity} ${p.file}:${p.line}:${p.column}: ${p.message}${opts.hints && p.hint ? ` [${p.hint}]` : ''}`);
 }
 
-const body = (inner: string) => `<mjml>\n<mj-body>\n<mj-section>\n<mj-column>\n${inner}\n</mj-column>\n</mj-section>\n</mj-body>\n</mjml>\n`;
+/** A body with `inner` on line 5, and after it the footer marketing email must carry. */
+const body = (inner: string, footer = FOOTER) => `<mjml>\n<mj-body>\n<mj-section>\n<mj-column>\n${inner}\n</mj-column>\n</mj-section>${footer}\n</mj-body>\n</mjml>\n`;
+const FOOTER = '<mj-section><mj-column><mj-text>{{ site.postal_address }} <a href="{{ links.unsubscribe }}">Unsubscribe</a></mj-text></mj-column></mj-section>';
 
 const CART_TRIGGER = { 'triggers/cart.yaml': 'event: cart_abandoned\nafter: 4h\ntemplate: hello\n' };
 
@@ -200,11 +202,60 @@ describe('templateChecks', () => {
     });
   });
 
+  describe('what marketing email must carry', () => {
+    const POSTAL = '{{ site.postal_address }}';
+    const UNSUBSCRIBE = '<a href="{{ links.unsubscribe }}">Unsubscribe</a>';
+
+    it('errors when a campaign\'s body, in any locale, lacks the unsubscribe link or the postal address', async () => {
+      expect(await check({
+        'herald.yaml': MINIMAL['herald.yaml']!.replace('locales: [en]', 'locales: [en, de]'),
+        'templates/hello/template.yaml': 'subject:\n  en: Hello\n  de: Hallo\n',
+        'templates/hello/en.mjml': body(`<mj-text>{{ greeting }} ${POSTAL}</mj-text>`, ''),
+        'templates/hello/de.mjml': body(`<mj-text>{{ greeting }} ${UNSUBSCRIBE}</mj-text>`, ''),
+      }, { hints: true })).toEqual([
+        'error templates/hello/de.mjml:2:1: the body does not show {{ site.postal_address }}, which campaign "hello" must show as marketing email [show {{ site.postal_address }} in the footer: CAN-SPAM asks every marketing message for the sender\'s postal address; a footer partial keeps it in every template]',
+        'error templates/hello/en.mjml:2:1: the body has no {{ links.unsubscribe }} link, which campaign "hello" must carry as marketing email [add <a href="{{ links.unsubscribe }}">Unsubscribe</a> to the footer: CAN-SPAM, and Gmail\'s and Yahoo\'s rules for bulk senders, ask every marketing message for a working way out; a footer partial keeps it in every template]',
+      ]);
+    });
+
+    it('reads the compiled body: a partial\'s footer counts, a commented-out link does not', async () => {
+      expect(await check({
+        'templates/_partials/footer.mjml': `<mj-section><mj-column><mj-text>${POSTAL}</mj-text></mj-column></mj-section>`,
+        'templates/hello/en.mjml': `<mjml>\n<mj-body>\n<!-- ${UNSUBSCRIBE} -->\n<mj-section><mj-column><mj-text>{% set u = links.unsubscribe %}{{ greeting }}</mj-text></mj-column></mj-section>\n<mj-include path="../_partials/footer.mjml" />\n</mj-body>\n</mjml>\n`,
+      })).toEqual([
+        'error templates/hello/en.mjml:2:1: the body has no {{ links.unsubscribe }} link, which campaign "hello" must carry as marketing email',
+      ]);
+    });
+
+    it('holds a trigger under the frequency cap to it, and only warns for a transactional one (frequency_cap: false)', async () => {
+      const bare = body('<mj-text>{{ greeting }}</mj-text>', '');
+      const trigger = (extra: string) => ({ 'triggers/cart.yaml': `event: cart_abandoned\nafter: 4h\ntemplate: hello\n${extra}`, 'campaigns/hello.yaml': '', 'templates/hello/en.mjml': bare });
+      expect(await check(trigger(''))).toEqual([
+        'error templates/hello/en.mjml:2:1: the body does not show {{ site.postal_address }}, which trigger "cart" (cart_abandoned) must show as marketing email',
+        'error templates/hello/en.mjml:2:1: the body has no {{ links.unsubscribe }} link, which trigger "cart" (cart_abandoned) must carry as marketing email',
+      ]);
+      expect(await check(trigger('frequency_cap: false\n'), { hints: true })).toEqual([
+        'warning templates/hello/en.mjml:2:1: the body does not show {{ site.postal_address }} [trigger "cart" (cart_abandoned) is transactional (frequency_cap: false), where the law does not ask for it; showing who sends the message still earns trust]',
+        'warning templates/hello/en.mjml:2:1: the body has no {{ links.unsubscribe }} link [trigger "cart" (cart_abandoned) is transactional (frequency_cap: false), where the law does not ask for it; a way out still keeps the message from being reported as spam]',
+      ]);
+    });
+
+    it('errors for a site without a postal address that marketing email is sent for, only then', async () => {
+      const noAddress = MINIMAL['herald.yaml']!.replace(/ {4}postal_address: .*\n/, '');
+      expect(noAddress).not.toContain('postal_address');
+      expect(await check({ 'herald.yaml': noAddress }, { hints: true })).toEqual([
+        'error herald.yaml:2:5: site "main" has no postal_address, which the marketing email of campaign "hello" must show [add postal_address: "Company, street, postcode city, country" to the site: CAN-SPAM asks every marketing message for it]',
+      ]);
+      // Transactional email only: the body's own warnings say enough.
+      expect(await check({ 'herald.yaml': noAddress, 'triggers/cart.yaml': 'event: cart_abandoned\nafter: 4h\ntemplate: hello\nfrequency_cap: false\n', 'campaigns/hello.yaml': '' })).toEqual([]);
+    });
+  });
+
   describe('MJML', () => {
     it('reports MJML errors at their element, or the attribute they name, in the file that holds it', async () => {
       expect(await check({
         'templates/_partials/header.mjml': '<mj-section>\n  <mj-column>\n    <mj-text\n      colr="red">Hi</mj-text>\n  </mj-column>\n</mj-section>\n',
-        'templates/hello/en.mjml': '<mjml>\n<mj-body>\n<mj-include path="../_partials/header.mjml" />\n<mj-section><mj-column><mj-textt>x</mj-textt></mj-column></mj-section>\n</mj-body>\n</mjml>\n',
+        'templates/hello/en.mjml': `<mjml>\n<mj-body>\n<mj-include path="../_partials/header.mjml" />\n<mj-section><mj-column><mj-textt>x</mj-textt></mj-column></mj-section>${FOOTER}\n</mj-body>\n</mjml>\n`,
       })).toEqual([
         'error templates/_partials/header.mjml:4:7: MJML: Attribute colr is illegal',
         'error templates/hello/en.mjml:4:24: MJML: Element mj-textt doesn\'t exist or is not registered',
@@ -277,7 +328,7 @@ describe('templateChecks', () => {
           '<mj-image src="https://shop.example.com/img/a.png" href="http://shop.example.com/a" />',
           '<mj-image src="https://shop.example.com/img/b.png" alt="" />',
           '<mj-text><img src="https://shop.example.com/img/c.png"> <a href="HTTP://shop.example.com">x</a> <a href="https://shop.example.com">y</a></mj-text>',
-          '</mj-column></mj-section></mj-body>',
+          `</mj-column></mj-section>${FOOTER}</mj-body>`,
           '</mjml>',
         ].join('\n'),
       }, { hints: true })).toEqual([
@@ -290,7 +341,7 @@ describe('templateChecks', () => {
 
     it('warns when the compiled HTML is over the size Gmail clips', async () => {
       const section = '<mj-section><mj-column><mj-text>' + 'Lorem ipsum dolor sit amet. '.repeat(20) + '</mj-text></mj-column></mj-section>';
-      const got = await check({ 'templates/hello/en.mjml': `<mjml><mj-body>\n${Array(150).fill(section).join('\n')}\n</mj-body></mjml>\n` });
+      const got = await check({ 'templates/hello/en.mjml': `<mjml><mj-body>\n${Array(150).fill(section).join('\n')}\n${FOOTER}</mj-body></mjml>\n` });
       expect(got).toHaveLength(1);
       expect(got[0]).toMatch(/^warning templates\/hello\/en\.mjml:1:1: the compiled HTML is \d+ KB; Gmail clips messages over 102 KB$/);
     });
