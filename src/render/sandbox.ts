@@ -81,6 +81,59 @@ export const RANGE_MAX = 1000;
 /** What `loop` holds inside `{% for %}`. */
 export const LOOP_KEYS: readonly string[] = ['index', 'index0', 'revindex', 'revindex0', 'first', 'last', 'length'];
 
+/** A name as nunjucks' compiler may write it into JavaScript: a plain identifier. */
+export const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** The parts of a nunjucks syntax tree node read here. */
+export interface SyntaxNode {
+  typename: string;
+  lineno: number;
+  colno: number;
+  fields: readonly string[];
+  value?: unknown;
+  [field: string]: unknown;
+}
+
+/**
+ * nunjucks' compiler (3.2) writes some parts of a template into the
+ * JavaScript it generates as they are, unescaped: every name (a variable, a
+ * filter, a macro's or a loop's variable), the test in `x is …` (which may be
+ * written as a string), and the written form of what a call calls. The lexer
+ * takes `a"^Function`…```^"` for one name, so `{{ a"^Function`…```^" }}`
+ * would run as code before any check of the runtime below. A template with
+ * anything but a plain name in those places is never compiled; validation
+ * reports each place.
+ */
+export interface UnsafeSyntax {
+  /** A name that is no plain identifier, a test not given by name, a call of what is not a name. */
+  kind: 'name' | 'test' | 'call';
+  node: SyntaxNode;
+  message: string;
+  hint: string;
+}
+export function unsafeSyntax(root: SyntaxNode): UnsafeSyntax[] {
+  const out: UnsafeSyntax[] = [];
+  const visit = (n: SyntaxNode) => {
+    if (n.typename === 'Symbol' && !NAME.test(String(n.value))) {
+      out.push({ kind: 'name', node: n, message: `${JSON.stringify(String(n.value))} is not a name`, hint: 'a name is letters, digits and _; quote text: "like this"' });
+    }
+    if (n.typename === 'Is') {
+      const test = n.right as SyntaxNode;
+      const named = test.typename === 'Symbol' || (test.typename === 'FunCall' && (test.name as SyntaxNode).typename === 'Symbol') || (test.typename === 'Literal' && test.value === null);
+      if (!named) out.push({ kind: 'test', node: test, message: 'a test is named, not written as a string or an expression', hint: 'write x is odd, x is divisibleby(3)' });
+    }
+    if (n.typename === 'FunCall' && (n.name as SyntaxNode).typename !== 'Symbol') {
+      out.push({ kind: 'call', node: n.name as SyntaxNode, message: 'only a name can be called', hint: 'a template calls only its own macros, caller() inside a macro, and range()' });
+    }
+    for (const f of n.fields) {
+      const v = n[f];
+      for (const c of Array.isArray(v) ? v : [v]) if (c && typeof c === 'object' && typeof (c as SyntaxNode).typename === 'string') visit(c as SyntaxNode);
+    }
+  };
+  visit(root);
+  return out;
+}
+
 /**
  * Names every JavaScript object or function answers to, whatever its data:
  * never a token, never a key a template may read, never a name it may bind.
@@ -105,6 +158,7 @@ interface Frame {
 type Callback = (err: unknown, res?: string) => void;
 type RootFunc = (env: object, context: object, frame: Frame, runtime: object, cb: Callback) => void;
 const nj = nunjucks as unknown as {
+  parser: { parse(src: string): SyntaxNode };
   compiler: { compile(src: string, asyncFilters: string[], extensions: unknown[], name: string, opts: object): string };
   runtime: NunjucksRuntime;
   lib: { escape(s: string): string };
@@ -314,15 +368,19 @@ const HINT = 'run `herald validate`: it points at the place and lists what templ
  * or render time, are UserErrors naming `file`.
  */
 export function compileTemplate(source: string, file: string, html: boolean): (data: object) => string {
-  let props: Record<string, RootFunc>;
+  let code: string;
   try {
-    // The same compilation nunjucks.Template does, without its environment, context or runtime.
-    props = new Function(nj.compiler.compile(source, [], [], file, {}))() as Record<string, RootFunc>;
+    const unsafe = unsafeSyntax(nj.parser.parse(source))[0];
+    // Positions as nunjucks' parser reports its own errors: 1-based.
+    if (unsafe) throw Object.assign(new Error(unsafe.message), { lineno: unsafe.node.lineno + 1, colno: unsafe.node.colno + 1 });
+    code = nj.compiler.compile(source, [], [], file, {});
   } catch (e) {
     const err = e as { message?: string; lineno?: number; colno?: number };
-    const at = err.lineno !== undefined ? `:${err.lineno + 1}:${(err.colno ?? 0) + 1}` : '';
+    const at = err.lineno !== undefined ? `:${err.lineno}:${err.colno ?? 1}` : '';
     throw new UserError(`${file}${at}: nunjucks syntax: ${String(err.message ?? e).replace(/^\([^)]*\)\s*(\[[^\]]*\])?\s*/, '')}`, HINT);
   }
+  // The same compilation nunjucks.Template does, without its environment, context or runtime.
+  const props = new Function(code)() as Record<string, RootFunc>;
   const blocks = Object.create(null) as Record<string, RootFunc>;
   for (const [k, f] of Object.entries(props)) if (k.startsWith('b_')) blocks[k.slice(2)] = f;
   const root = props.root!;

@@ -20,7 +20,15 @@ const JS = `return process.getBuiltinModule('fs').writeFileSync('${MARK}', 'x'),
 /** The code as a nunjucks string literal. */
 const P = JSON.stringify(JS);
 
+/** The code with every character but letters and digits as a \xNN escape: one nunjucks name, to the lexer. */
+const HEX = JS.replace(/[^A-Za-z0-9]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+/** A test name that closes the compiler's string and calls Function. */
+const TEST = `odd")&&Function(${JSON.stringify(JS)})()&&env.getTest("odd`;
+
 export const ESCAPES: readonly { name: string; template: string }[] = [
+  // nunjucks' compiler writes these into its JavaScript unescaped: they run before any runtime check.
+  { name: 'a name the compiler writes into code', template: `{{ a"^Function\`${HEX}\`\`\`^" }}` },
+  { name: 'a test the compiler writes into code', template: `{{ 1 is ${JSON.stringify(TEST)} }}` },
   { name: 'range.constructor', template: `{{ range.constructor(${P})() }}` },
   { name: 'cycler.constructor', template: `{{ cycler.constructor(${P})() }}` },
   { name: 'joiner.constructor', template: `{{ joiner.constructor(${P})() }}` },

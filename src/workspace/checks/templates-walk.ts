@@ -225,8 +225,11 @@ export function tokenUses(root: NjNode, o: WalkOptions): { uses: TokenUse[]; loa
       case 'Is': {
         walk(n.left, scope);
         // The right side names a test (defined, odd); only a call's arguments are expressions.
+        // A test written as a string or an expression is unsafeSyntax's to report.
         const test = n.right as NjNode;
-        const name = String(test.typename === 'FunCall' ? (test.name as NjNode).value : test.value);
+        const named = test.typename === 'FunCall' ? (test.name as NjNode) : test;
+        if (named.typename !== 'Symbol' && !(named.typename === 'Literal' && named.value === null)) return;
+        const name = String(named.value);
         if (!TESTS.has(name)) refuse(test, `test "${name}" is not allowed`, `tests templates can use: ${[...TESTS].join(', ')}`);
         if (test.typename === 'FunCall') walk(test.args, scope);
         return;

@@ -9,6 +9,7 @@ import { locate, problemAt, type PathSegment, type YamlSource } from '../source.
 import type { ListEntry, TemplateEntry, Workspace } from '../model.js';
 import { templateUses } from '../uses.js';
 import { siteHosts, type SiteHosts } from '../../render/link-check.js';
+import { unsafeSyntax } from '../../render/sandbox.js';
 import type { Check } from './index.js';
 import { footerProblems, sitePostalProblems, templateSenders, type TemplateSender } from './templates-footer.js';
 import { httpLinks, missingAlt, outsideLinks, scanMarkup, type MarkupProblem, type Tag } from './templates-markup.js';
@@ -186,6 +187,8 @@ function nunjucksProblems(text: string, usages: readonly TokenUsage[], locator: 
     severity: 'error',
     hint: 'share markup with <mj-include path="../_partials/<name>.mjml" />',
   }));
+  // Calls of what is not a name the walk below refuses, with more to say.
+  for (const u of unsafeSyntax(parsed.root).filter((x) => x.kind !== 'call')) out.push({ ...locator(u.node.lineno + 1, u.node.colno + 1), message: u.message, rule: 'nunjucks', severity: 'error', hint: u.hint });
   for (const r of refusals) out.push({ ...locator(r.line, r.column), message: r.message, rule: 'nunjucks', severity: 'error', hint: r.hint });
   for (const use of uses) {
     const p = tokenProblem(use, usages);

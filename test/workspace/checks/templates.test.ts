@@ -175,6 +175,7 @@ describe('templateChecks', () => {
         '{% macro card(p) %}{{ p.name }} {{ p.constructor }} {{ p.whatever }}{% endmacro %}{{ card.call }}{{ card(products[0]) }}',
         '{{ customer[customer.first_name] }} {{ "abc".length }} {{ "abc".constructor }} {{ r/a+/ }} {% if greeting is callable %}{% endif %}',
         '{% set constructor = 1 %}{{ {"__proto__": 1}.a }} {{ caller() }}',
+        '{{ a"b }} {% if 1 is "odd" %}{% endif %}',
       ].join('\n');
       expect(await check({ 'templates/hello/en.txt': text }, { hints: true })).toEqual([
         'error templates/hello/en.txt:1:4: unknown token "customer.first_name.constructor" [constructor is a name every JavaScript value has, never a token; docs/tokens.md lists the tokens]',
@@ -198,6 +199,9 @@ describe('templateChecks', () => {
         'error templates/hello/en.txt:7:30: "__proto__" cannot be a key [pick another name]',
         'error templates/hello/en.txt:7:46: "a" cannot be read from a dict [only an item ([0]) or the length of a list or text can be read from a value that is not a token]',
         'error templates/hello/en.txt:7:54: caller cannot be called [a template calls only its own macros, caller() inside a macro, and range(); use a filter (| upper, | replace) for what a method would do]',
+        'error templates/hello/en.txt:8:4: "a\\"b" is not a name [a name is letters, digits and _; quote text: "like this"]',
+        'error templates/hello/en.txt:8:4: unknown token "a\"b" [tokens here: campaign, customer, greeting, links, preheader, products, site]',
+        'error templates/hello/en.txt:8:22: a test is named, not written as a string or an expression [write x is odd, x is divisibleby(3)]',
       ]);
     });
   });
