@@ -1,7 +1,9 @@
 import { existsSync, rmSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { UserError } from '../../src/errors.js';
+import { createRenderer } from '../../src/render/message.js';
 import { prepareTemplate, type TokenContext } from '../../src/render/personalize.js';
+import type { Site } from '../../src/workspace/model.js';
 import { ESCAPES, MARK, SECRET } from './escapes.js';
 
 /**
@@ -58,6 +60,19 @@ describe('a template that tries to reach JavaScript', () => {
       expect(got.output).not.toMatch(/function|native code|=>/);
     }
   });
+});
+
+it('holds for a deployed template, rendered as herald send renders it', async () => {
+  const site: Site = { id: 'main', name: 'Main', url: 'https://shop.example.com', locales: ['en'], default_locale: 'en', currency: 'EUR', sender: { from: 'news@shop.example.com' } };
+  const renderer = createRenderer({ project: { sites: [site], tracking: { base_url: 'https://mail.example.com' } }, secret: SECRET, now: new Date('2026-01-01T00:00:00Z') });
+  for (const { template } of ESCAPES) {
+    const source = { kind: 'campaign' as const, name: 'c', title: 'C', personalizedGreeting: false, templateName: 'x', template: { subject: { en: 'Hi' }, bodies: { en: mjml(template) } } };
+    const recipient = { customer_id: 1, email: 'anna@example.com', first_name: 'Anna', last_name: null, site: 'main', locale: 'en' };
+    const got = await renderer.render(source, recipient, { products: [] }).then((m) => m.html, (e: unknown) => e);
+    expect(existsSync(MARK), template).toBe(false);
+    if (typeof got === 'string') expect(got, template).not.toContain(SECRET);
+    else expect(got, template).toBeInstanceOf(UserError);
+  }
 });
 
 describe('what templates may do', () => {
