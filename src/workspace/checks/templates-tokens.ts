@@ -1,6 +1,6 @@
 import { closest, distance } from 'fastest-levenshtein';
 import { TOKEN_CONTEXTS, TOKENS, TRIGGER_EVENTS, type TokenContext } from '../../render/tokens.js';
-import { RESERVED } from '../../render/sandbox.js';
+import { RESERVED } from '../../render/template-rules.js';
 import type { TokenUse } from './templates-walk.js';
 
 /**

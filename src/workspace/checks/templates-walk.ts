@@ -1,4 +1,4 @@
-import { FILTERS, FUNCTIONS, LOOP_KEYS, RESERVED, TESTS } from '../../render/sandbox.js';
+import { FILTERS, FUNCTIONS, LOOP_KEYS, RESERVED, TESTS } from '../../render/template-rules.js';
 import type { NjNode } from './templates-nunjucks.js';
 import { writtenAs } from './templates-tokens.js';
 
@@ -7,7 +7,7 @@ import { writtenAs } from './templates-tokens.js';
  * reads (checked against the catalog by templates-tokens.ts), every tag that
  * needs a loader, and everything outside what templates may do. A template
  * reads tokens and the names it binds itself (loop, set and macro
- * variables), through the filters and tests render/sandbox.ts allows, and
+ * variables), through the filters and tests render/template-rules.ts allows, and
  * calls only its macros, `caller()` and `range()`: nothing else reaches
  * JavaScript. Positions are 1-based, in the text given.
  */

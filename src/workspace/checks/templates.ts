@@ -9,7 +9,7 @@ import { locate, problemAt, type PathSegment, type YamlSource } from '../source.
 import type { ListEntry, TemplateEntry, Workspace } from '../model.js';
 import { templateUses } from '../uses.js';
 import { siteHosts, type SiteHosts } from '../../render/link-check.js';
-import { unsafeSyntax } from '../../render/sandbox.js';
+import { unsafeSyntax } from '../../render/template-rules.js';
 import type { Check } from './index.js';
 import { footerProblems, sitePostalProblems, templateSenders, type TemplateSender } from './templates-footer.js';
 import { httpLinks, missingAlt, outsideLinks, scanMarkup, type MarkupProblem, type Tag } from './templates-markup.js';
