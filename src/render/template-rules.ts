@@ -73,23 +73,26 @@ export interface SyntaxNode {
   [field: string]: unknown;
 }
 
+/** A place a template may not be compiled with. */
+export interface UnsafeSyntax {
+  /** A name that is no plain identifier, a test not given by name, an async loop, a call of what is not a name. */
+  kind: 'name' | 'test' | 'tag' | 'call';
+  node: SyntaxNode;
+  message: string;
+  hint: string;
+}
+
 /**
  * nunjucks' compiler (3.2) writes some parts of a template into the
  * JavaScript it generates as they are, unescaped: every name (a variable, a
  * filter, a macro's or a loop's variable), the test in `x is …` (which may be
  * written as a string), and the written form of what a call calls. The lexer
  * takes `a"^Function`…```^"` for one name, so `{{ a"^Function`…```^" }}`
- * would run as code before any check of the runtime below. A template with
+ * would run as code before any check of the runtime (sandbox.ts). A template with
  * anything but a plain name in those places is never compiled; validation
- * reports each place.
+ * reports each place. Nor is an async loop, which binds its names as
+ * JavaScript parameters.
  */
-export interface UnsafeSyntax {
-  /** A name that is no plain identifier, a test not given by name, a call of what is not a name. */
-  kind: 'name' | 'test' | 'call';
-  node: SyntaxNode;
-  message: string;
-  hint: string;
-}
 export function unsafeSyntax(root: SyntaxNode): UnsafeSyntax[] {
   const out: UnsafeSyntax[] = [];
   const visit = (n: SyntaxNode) => {
@@ -100,6 +103,10 @@ export function unsafeSyntax(root: SyntaxNode): UnsafeSyntax[] {
       const test = n.right as SyntaxNode;
       const named = test.typename === 'Symbol' || (test.typename === 'FunCall' && (test.name as SyntaxNode).typename === 'Symbol') || (test.typename === 'Literal' && test.value === null);
       if (!named) out.push({ kind: 'test', node: test, message: 'a test is named, not written as a string or an expression', hint: 'write x is odd, x is divisibleby(3)' });
+    }
+    if (n.typename === 'AsyncEach' || n.typename === 'AsyncAll') {
+      // Their compiled code takes the loop's names as JavaScript parameters, which can shadow the compiler's own (env, runtime).
+      out.push({ kind: 'tag', node: n, message: `{% ${n.typename === 'AsyncEach' ? 'asyncEach' : 'asyncAll'} %} is not available in herald templates`, hint: 'use {% for %}' });
     }
     if (n.typename === 'FunCall' && (n.name as SyntaxNode).typename !== 'Symbol') {
       out.push({ kind: 'call', node: n.name as SyntaxNode, message: 'only a name can be called', hint: 'a template calls only its own macros, caller() inside a macro, and range()' });

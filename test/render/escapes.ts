@@ -29,6 +29,7 @@ export const ESCAPES: readonly { name: string; template: string }[] = [
   // nunjucks' compiler writes these into its JavaScript unescaped: they run before any runtime check.
   { name: 'a name the compiler writes into code', template: `{{ a"^Function\`${HEX}\`\`\`^" }}` },
   { name: 'a test the compiler writes into code', template: `{{ 1 is ${JSON.stringify(TEST)} }}` },
+  { name: 'an async loop shadowing the compiler\'s env', template: `{% asyncEach env in [{ "opts": { "autoescape": false } }] %}{{ "<b>" }}{{ range.constructor(${P})() }}{% endeach %}` },
   { name: 'range.constructor', template: `{{ range.constructor(${P})() }}` },
   { name: 'cycler.constructor', template: `{{ cycler.constructor(${P})() }}` },
   { name: 'joiner.constructor', template: `{{ joiner.constructor(${P})() }}` },
