@@ -19,20 +19,42 @@ export function siteHosts(project: Project, site: Site): SiteHosts {
 /**
  * The sites whose domains do not include the link's host; empty when the link
  * is allowed everywhere, or is not an absolute http(s) link (mailto:, #, a
- * token that is only known per recipient).
+ * token that is only known per recipient). A protocol-relative `//host/…`
+ * (common in CSS) is absolute too.
  */
 export function sitesRefusing(url: string, sites: readonly SiteHosts[]): SiteHosts[] {
-  const host = /^\s*https?:\/\//i.test(url) && !url.includes('{{') ? hostOf(url.trim()) : undefined;
+  const absolute = absoluteUrl(url);
+  const host = /^https?:\/\//i.test(absolute) && !url.includes('{{') ? hostOf(absolute) : undefined;
   if (!host) return [];
   return sites.filter((s) => !s.hosts.some((h) => host === h || host.endsWith(`.${h}`)));
 }
 
 /**
- * What a reader sees or follows in rendered HTML: the href of links and the
- * src of images. A stylesheet MJML links in the head (a web font) is neither.
+ * Every address rendered HTML makes a mail client follow or fetch: the href
+ * of links (and of stylesheets: a web font is a request on every open), the
+ * src of images, and in CSS, in <style> elements and style attributes, what
+ * @import and url() load.
  */
 export function linksIn(html: string): { url: string; offset: number }[] {
-  return [...html.matchAll(/<(?:a|area|img)\b(?:[^>"']|"[^"]*"|'[^']*')*?\s(?:href|src)\s*=\s*(?:"([^"]*)"|'([^']*)')/gi)].map((m) => ({ url: m[1] ?? m[2] ?? '', offset: m.index }));
+  const tags = [...html.matchAll(/<(?:a|area|img|link)\b(?:[^>"']|"[^"]*"|'[^']*')*?\s(?:href|src)\s*=\s*(?:"([^"]*)"|'([^']*)')/gi)].map((m) => ({ url: m[1] ?? m[2] ?? '', offset: m.index }));
+  const css = [
+    ...[...html.matchAll(/<style\b[^>]*>([\s\S]*?)<\/style\s*>/gi)].map((m) => ({ text: m[1]!, offset: m.index + m[0].indexOf('>') + 1 })),
+    ...[...html.matchAll(/\sstyle\s*=\s*(?:"([^"]*)"|'([^']*)')/gi)].map((m) => ({ text: m[1] ?? m[2] ?? '', offset: m.index + m[0].search(/["']/) + 1 })),
+  ].flatMap((c) => cssUrls(c.text).map((u) => ({ url: u.url, offset: c.offset + u.offset })));
+  return [...tags, ...css].sort((a, b) => a.offset - b.offset).map((l) => ({ ...l, url: absoluteUrl(l.url) }));
+}
+
+/** A link as written, trimmed, with a protocol-relative `//host/…` made https. */
+export function absoluteUrl(url: string): string {
+  return url.trim().replace(/^\/\//, 'https://');
+}
+
+/** What a piece of CSS loads: `@import "x"`, `@import url(x)`, `url(x)`; offsets into the text. */
+export function cssUrls(css: string): { url: string; offset: number }[] {
+  return [...css.matchAll(/@import\s+(["'])(.*?)\1|url\(\s*(?:(["'])(.*?)\3|([^"')\s]*))\s*\)/gi)].map((m) => {
+    const url = m[2] ?? m[4] ?? m[5] ?? '';
+    return { url, offset: m.index + m[0].indexOf(url) };
+  });
 }
 
 function hostOf(url: string): string | undefined {

@@ -4,6 +4,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../errors.js';
 import { cacheGet, cacheHas, cachePut } from '../workspace/cache.js';
+import { MJML_OPTIONS_VERSION } from './mjml-options.js';
 
 /**
  * MJML → HTML, once per distinct source. A compile costs ~10 ms, so results
@@ -23,7 +24,7 @@ let pool: { run(source: string): Promise<MjmlResult>; close(): Promise<void> } |
 
 /** Compiles (or finds) one MJML source; errors are returned, not thrown. */
 export function compileMjmlResult(source: string): Promise<MjmlResult> {
-  const key = createHash('sha256').update(source).digest('hex');
+  const key = keyOf(source);
   let hit = memory.get(key);
   if (!hit) {
     hit = fromDisk(key) ?? compileFresh(source).then((r) => toDisk(key, r));
@@ -48,7 +49,7 @@ export async function compileMjml(source: string, file: string): Promise<string>
  */
 export async function precompileMjml(sources: string[]): Promise<void> {
   const cold = sources.filter((s) => {
-    const key = createHash('sha256').update(s).digest('hex');
+    const key = keyOf(s);
     return !memory.has(key) && !cacheHas('mjml', key);
   });
   if (cold.length >= 64 && availableParallelism() > 1) await startPool();
@@ -57,12 +58,16 @@ export async function precompileMjml(sources: string[]): Promise<void> {
   await stopPool();
 }
 
+/** The cache key of a source: its hash, and the version of the options it is compiled with. */
+function keyOf(source: string): string {
+  return createHash('sha256').update(`${MJML_OPTIONS_VERSION}\0${source}`).digest('hex');
+}
+
 async function compileFresh(source: string): Promise<MjmlResult> {
   if (pool) return pool.run(source);
   // Loaded on first use: importing mjml costs ~0.4 s, which a warm run never needs.
-  const { default: mjml2html } = await import('mjml');
-  const r = await mjml2html(source, { validationLevel: 'soft', keepComments: false });
-  return { html: r.html, errors: r.errors.map((e) => ({ line: e.line, message: e.message, tagName: e.tagName })) };
+  const { default: compile } = await import('./mjml-worker.js');
+  return compile(source);
 }
 
 async function startPool(): Promise<void> {

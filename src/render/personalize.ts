@@ -1,7 +1,7 @@
 import { convert } from 'html-to-text';
-import nunjucks from 'nunjucks';
 import { compileMjml } from './mjml.js';
 import type { ProductToken } from './products.js';
+import { compileTemplate } from './sandbox.js';
 
 /**
  * A template made ready for one locale: MJML compiled to HTML once, then every
@@ -27,43 +27,12 @@ export interface TokenContext {
 
 // HTML is autoescaped: a customer named "<script>" arrives as text. Subject and
 // preheader are header and plain text, where escaping would show "&amp;".
-const htmlEnv = new nunjucks.Environment(null, { autoescape: true, throwOnUndefined: false });
-const textEnv = new nunjucks.Environment(null, { autoescape: false, throwOnUndefined: false });
-
-/**
- * nunjucks sets eight variables per loop iteration (`loop.index`, …), each
- * through Frame.set, which splits the name at dots every time: half the cost of
- * a product grid. This frame remembers the splits. Frame and render's frame
- * argument are nunjucks internals (3.2), so the golden tests guard this.
- */
-const { Frame } = (nunjucks as unknown as { runtime: { Frame: new (parent?: unknown, isolateWrites?: boolean) => NunjucksFrame } }).runtime;
-interface NunjucksFrame {
-  variables: Record<string, unknown>;
-  set(name: string, val: unknown, resolveUp?: boolean): void;
-  push(isolateWrites?: boolean): NunjucksFrame;
-}
-const splitNames = new Map<string, string[]>();
-class LoopFrame extends Frame {
-  override set(name: string, val: unknown, resolveUp?: boolean): void {
-    if (resolveUp) return super.set(name, val, resolveUp);
-    let parts = splitNames.get(name);
-    if (!parts) splitNames.set(name, (parts = name.split('.')));
-    let obj = this.variables;
-    for (let i = 0; i < parts.length - 1; i++) obj = (obj[parts[i]!] ??= {}) as Record<string, unknown>;
-    obj[parts[parts.length - 1]!] = val;
-  }
-  override push(isolateWrites?: boolean): NunjucksFrame {
-    return new LoopFrame(this, isolateWrites);
-  }
-}
-type FrameRender = (ctx: object, frame: NunjucksFrame) => string;
-const renderIn = (t: nunjucks.Template, ctx: object): string => (t.render as unknown as FrameRender).call(t, ctx, new LoopFrame());
+// Both run in the sandbox (sandbox.ts): a template reaches its tokens and nothing else.
 
 /** One part, compiled once; a part without tags (a fixed preheader, say) is just its text. */
-function part(source: string, env: nunjucks.Environment, name: string): (ctx: object) => string {
+function part(source: string, html: boolean, name: string): (ctx: object) => string {
   if (!/\{[{%#]/.test(source)) return () => source;
-  const t = new nunjucks.Template(source, env, name, true);
-  return (ctx) => renderIn(t, ctx);
+  return compileTemplate(source, name, html);
 }
 
 export interface TemplateParts {
@@ -78,10 +47,10 @@ export interface TemplateParts {
 
 export async function prepareTemplate(parts: TemplateParts): Promise<PreparedTemplate> {
   const compiled = await compileMjml(parts.mjml, parts.file);
-  const html = part(compiled, htmlEnv, parts.file);
-  const subject = part(parts.subject, textEnv, `${parts.file} (subject)`);
-  const preheader = part(parts.preheader ?? '', textEnv, `${parts.file} (preheader)`);
-  const text = part(parts.text ?? textFromHtml(compiled), textEnv, `${parts.file} (text)`);
+  const html = part(compiled, true, parts.file);
+  const subject = part(parts.subject, false, `${parts.file} (subject)`);
+  const preheader = part(parts.preheader ?? '', false, `${parts.file} (preheader)`);
+  const text = part(parts.text ?? textFromHtml(compiled), false, `${parts.file} (text)`);
   return {
     render(ctx) {
       const pre = preheader(ctx);

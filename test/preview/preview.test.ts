@@ -115,7 +115,7 @@ describe('herald preview', () => {
   it('exits 1 after writing the grid when a rendered message has an error', async () => {
     const ws = tempWorkspace({
       ...MINIMAL,
-      'templates/hello/en.mjml': '<mjml><mj-body><mj-section><mj-column><mj-text>{{ greeting }} {% for p in products %}<a href="{{ p.url }}">{{ p.name }}</a>{% endfor %} <a href="{{ links.unsubscribe }}">unsubscribe</a></mj-text></mj-column></mj-section></mj-body></mjml>\n',
+      'templates/hello/en.mjml': '<mjml><mj-body><mj-section><mj-column><mj-text>{{ greeting }} {% for p in products %}<a href="{{ p.url }}">{{ p.name }}</a>{% endfor %} <a href="{{ links.unsubscribe }}">unsubscribe</a> {{ site.postal_address }}</mj-text></mj-column></mj-section></mj-body></mjml>\n',
       'templates/hello/preview.yaml': 'products:\n  - { sku: A, name: Lure, price: 1, url: "https://elsewhere.example.org/a" }\n',
     });
     cleanup(ws.remove);

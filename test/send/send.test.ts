@@ -131,7 +131,7 @@ describe('sendCampaign', () => {
       ws.write('templates/newsletter/en.mjml', [
         '<mjml><mj-body><mj-section><mj-column><mj-text>',
         '[{{ customer.first_name }}|{{ customer.last_name }}|{{ customer.email }}|{{ customer.city }}|{{ customer.country }}|{{ customer.birthday }}|{{ customer.locale }}]',
-        ' <a href="{{ links.unsubscribe }}">unsubscribe</a>',
+        ' <a href="{{ links.unsubscribe }}">unsubscribe</a> {{ site.postal_address }}',
         '</mj-text></mj-column></mj-section></mj-body></mjml>',
       ].join('\n'));
     });

@@ -36,6 +36,7 @@ export const MINIMAL: Record<string, string> = {
     currency: EUR
     sender:
       from: news@shop.example.com
+    postal_address: Main Ltd, 1 Example Street, 10115 Berlin, Germany
 tracking:
   base_url: https://mail.example.com
 `,
@@ -45,7 +46,7 @@ tracking:
   'templates/hello/template.yaml': `subject:
   en: Hello {{ customer.first_name }}
 `,
-  'templates/hello/en.mjml': `<mjml><mj-body><mj-section><mj-column><mj-text>{{ greeting }} <a href="{{ links.unsubscribe }}">unsubscribe</a></mj-text></mj-column></mj-section></mj-body></mjml>
+  'templates/hello/en.mjml': `<mjml><mj-body><mj-section><mj-column><mj-text>{{ greeting }} <a href="{{ links.unsubscribe }}">unsubscribe</a> {{ site.postal_address }}</mj-text></mj-column></mj-section></mj-body></mjml>
 `,
   'campaigns/hello.yaml': `title: Hello
 site: main

@@ -1,4 +1,4 @@
-import { sitesRefusing, type SiteHosts } from '../../render/link-check.js';
+import { absoluteUrl, cssUrls, sitesRefusing, type SiteHosts } from '../../render/link-check.js';
 
 /**
  * A light scan of an MJML body's tags, for what the MJML compiler does not
@@ -177,22 +177,39 @@ export function httpLinks(tags: readonly Tag[]): MarkupProblem[] {
   );
 }
 
-/** Links to hosts outside the domains of the sites that send the template (see render/link-check.ts). */
-export function outsideLinks(tags: readonly Tag[], sites: readonly SiteHosts[]): MarkupProblem[] {
-  return tags.flatMap((t) =>
-    t.attributes
-      .filter((a) => a.name === 'href' || a.name === 'src' || a.name === 'background-url')
-      .flatMap((a) => {
-        const refusing = sitesRefusing(a.value, sites);
-        if (refusing.length === 0) return [];
-        const url = a.value.trim();
-        return [{
-          offset: a.start,
-          message: `link to ${new URL(url).hostname} is outside the domains of ${refusing.map((s) => s.site).join(', ')}`,
-          hint: `link to the site itself, or add "${new URL(url).hostname}" to domains: of ${refusing.map((s) => s.site).join(', ')} in herald.yaml`,
-          rule: 'link-domain',
-          severity: 'error' as const,
-        }];
-      }),
-  );
+/**
+ * Links to hosts outside the domains of the sites that send the template (see
+ * render/link-check.ts): in href, src and background-url attributes (a
+ * <mj-font> stylesheet too), and in CSS, in <mj-style> and <style> content
+ * and style attributes, what @import and url() load.
+ */
+export function outsideLinks(text: string, tags: readonly Tag[], sites: readonly SiteHosts[]): MarkupProblem[] {
+  const links: { url: string; offset: number }[] = [];
+  tags.forEach((t, i) => {
+    for (const a of t.attributes) {
+      if (a.name === 'href' || a.name === 'src' || a.name === 'background-url') links.push({ url: a.value, offset: a.start });
+      if (a.name === 'style') {
+        const at = text.indexOf(a.value, a.start);
+        links.push(...cssUrls(a.value).map((u) => ({ url: u.url, offset: at + u.offset })));
+      }
+    }
+    if ((t.name === 'mj-style' || t.name === 'style') && t.kind === 'open') {
+      const close = tags.slice(i + 1).find((c) => c.name === t.name && c.kind === 'close');
+      const css = text.slice(t.end, close?.start ?? text.length);
+      links.push(...cssUrls(css).map((u) => ({ url: u.url, offset: t.end + u.offset })));
+    }
+  });
+  return links.flatMap(({ url, offset }) => {
+    const refusing = sitesRefusing(url, sites);
+    if (refusing.length === 0) return [];
+    const host = new URL(absoluteUrl(url)).hostname;
+    const names = refusing.map((s) => s.site).join(', ');
+    return [{
+      offset,
+      message: `link to ${host} is outside the domains of ${names}`,
+      hint: `link to the site itself, or add "${host}" to domains: of ${names} in herald.yaml`,
+      rule: 'link-domain',
+      severity: 'error' as const,
+    }];
+  });
 }

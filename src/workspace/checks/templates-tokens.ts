@@ -1,6 +1,7 @@
 import { closest, distance } from 'fastest-levenshtein';
 import { TOKEN_CONTEXTS, TOKENS, TRIGGER_EVENTS, type TokenContext } from '../../render/tokens.js';
-import type { TokenUse } from './templates-nunjucks.js';
+import { RESERVED } from '../../render/template-rules.js';
+import type { TokenUse } from './templates-walk.js';
 
 /**
  * The token catalog as a tree per context, and the messages for a token a
@@ -72,21 +73,46 @@ export const ANY_CONTEXT: TokenTree = buildTree(TOKENS.filter((t) => t.token !==
 
 export type TokenMatch = { ok: true } | { ok: false; at: number; node: TokenTree };
 
+/** What `*` matches: one name, holding a plain value. */
+const LEAF: TokenTree = { children: new Map(), any: false };
+
+/**
+ * Whether a path is a token of the tree. `*` stands for one name (a CSV
+ * column, a brand variable), never a name every JavaScript object has. Below
+ * a plain value (a text, a number) only its length can be read, and a list
+ * has a length too: nothing else a JavaScript value carries is a token.
+ */
 export function matchToken(tree: TokenTree, path: readonly string[]): TokenMatch {
   let node = tree;
   for (let i = 0; i < path.length; i++) {
-    if (node.any) return { ok: true };
-    const next = node.children.get(path[i]!);
+    const part = path[i]!;
+    const next = node.children.get(part);
     if (next) {
       node = next;
       continue;
     }
-    // Below a plain value (a string) nunjucks reads JavaScript properties; a list has a length.
-    if (node.children.size === 0) return { ok: true };
-    if (path[i] === 'length' && node.children.has('[]')) return { ok: true };
+    if (node.any && part !== '[]' && !RESERVED.has(part)) {
+      node = LEAF;
+      continue;
+    }
+    const last = i === path.length - 1;
+    if (last && part === 'length' && (node.children.size === 0 || node.children.has('[]'))) return { ok: true };
     return { ok: false, at: i, node };
   }
   return { ok: true };
+}
+
+/** Every field name of the trees, as a value the catalog cannot describe (a macro argument) may be read by. */
+export function fieldNames(trees: readonly TokenTree[]): Set<string> {
+  const out = new Set<string>(['length']);
+  const visit = (t: TokenTree) => {
+    for (const [k, child] of t.children) {
+      if (k !== '[]') out.add(k);
+      visit(child);
+    }
+  };
+  trees.forEach(visit);
+  return out;
 }
 
 export function writtenAs(name: string, keys: readonly (string | number)[]): string {
@@ -138,6 +164,10 @@ function suggestion(use: TokenUse, miss: { at: number; node: TokenTree }): strin
   // The written form and the path differ by the loop variable standing for its list.
   const keyIndex = miss.at - (use.via ? use.via.length : 1);
   const before = keyIndex < 0 ? '' : writtenAs(use.name, use.keys.slice(0, keyIndex));
+  if (RESERVED.has(part)) return `${part} is a name every JavaScript value has, never a token; docs/tokens.md lists the tokens`;
+  if (miss.node.children.size === 0 && !miss.node.any && keyIndex >= 0) {
+    return `${before} is a value, not a set of tokens: only its length can be read`;
+  }
   if (miss.node.children.has('[]') && part !== '[]') {
     return `${before} is a list: loop over it with {% for item in ${before} %} and use item.${part}`;
   }

@@ -9,25 +9,31 @@ import { locate, problemAt, type PathSegment, type YamlSource } from '../source.
 import type { ListEntry, TemplateEntry, Workspace } from '../model.js';
 import { templateUses } from '../uses.js';
 import { siteHosts, type SiteHosts } from '../../render/link-check.js';
+import { unsafeSyntax } from '../../render/template-rules.js';
 import type { Check } from './index.js';
+import { footerProblems, sitePostalProblems, templateSenders, type TemplateSender } from './templates-footer.js';
 import { httpLinks, missingAlt, outsideLinks, scanMarkup, type MarkupProblem, type Tag } from './templates-markup.js';
-import { parseNunjucks, tokenUses } from './templates-nunjucks.js';
-import { ANY_CONTEXT, contextTree, matchToken, tokenProblem, type TokenUsage } from './templates-tokens.js';
+import { parseNunjucks } from './templates-nunjucks.js';
+import { ANY_CONTEXT, contextTree, fieldNames, matchToken, tokenProblem, type TokenUsage } from './templates-tokens.js';
+import { tokenUses } from './templates-walk.js';
 
 /**
  * Templates: each body compiles as MJML (partials inlined), every part parses
- * as nunjucks, every token exists where the template is used, and the
- * warnings a mail client would give (size, alt text, http links).
+ * as nunjucks, every token exists where the template is used, marketing email
+ * carries its unsubscribe link and postal address, and the warnings a mail
+ * client would give (size, alt text, http links).
  */
 export const templateChecks: Check = async (ws, failed) => {
   const usages = templateUsages(ws);
-  const bodies = bodyJobs(ws, usages, failed);
+  const senders = templateSenders(ws);
+  const bodies = bodyJobs(ws, usages, senders, failed);
   // Compile the bodies whose results are not cached up front, spread over the cores.
   await precompileMjml(bodies.filter((b) => !cacheHas('template-body', b.key)).map((b) => b.expanded.text));
   const checked = new Map<string, Problem[]>();
   await Promise.all(bodies.map(async (b) => checked.set(b.file, await cachedBodyCheck(b))));
   const perTemplate = [...ws.templates.values()].map((t) => [...checkTemplateTexts(t, usagesOf(usages, t), failed), ...Object.values(t.bodies).flatMap((b) => checked.get(b.file) ?? [])]);
-  const problems = [...perTemplate.flat(), ...variantSubjects(ws, failed), ...localesNoSiteUses(ws, failed)];
+  const sites = failed.has(ws.project.source.file) ? [] : sitePostalProblems(ws, senders);
+  const problems = [...perTemplate.flat(), ...variantSubjects(ws, failed), ...localesNoSiteUses(ws, failed), ...sites];
   return dedupe(problems.filter((p) => !failed.has(p.file)));
 };
 
@@ -59,24 +65,27 @@ interface BodyJob {
   usages: TokenUsage[];
   /** The sites that send it, whose domains its links must stay within. */
   sites: SiteHosts[];
+  /** The campaigns and triggers that send it, for what marketing email must carry. */
+  senders: TemplateSender[];
   /** Everything the body's problems depend on: its file, its text with partials inlined, where it is used. */
   key: string;
 }
 
 // Bump when the body checks change, so cached results from an older herald are not reused.
-const BODY_CHECKS_VERSION = 2;
+const BODY_CHECKS_VERSION = 4;
 
-function bodyJobs(ws: Workspace, usages: Map<string, TokenUsage[]>, failed: ReadonlySet<string>): BodyJob[] {
+function bodyJobs(ws: Workspace, usages: Map<string, TokenUsage[]>, sendersOf: Map<string, TemplateSender[]>, failed: ReadonlySet<string>): BodyJob[] {
   const sitesOf = templateSiteHosts(ws);
   return [...ws.templates.values()].flatMap((t) => {
     const used = usagesOf(usages, t);
     const sites = sitesOf.get(t.name) ?? [];
-    const usageKey = cacheKey(used, sites);
+    const senders = sendersOf.get(t.name) ?? [];
+    const usageKey = cacheKey(used, sites, senders);
     return Object.values(t.bodies)
       .filter((b) => !failed.has(b.file))
       .map((b) => {
         const expanded = expandIncludes(b.text, b.file, ws.partials);
-        return { file: b.file, expanded, usages: used, sites, key: cacheKey(BODY_CHECKS_VERSION, b.file, expanded.text, usageKey) };
+        return { file: b.file, expanded, usages: used, sites, senders, key: cacheKey(BODY_CHECKS_VERSION, b.file, expanded.text, usageKey) };
       });
   });
 }
@@ -85,13 +94,13 @@ function bodyJobs(ws: Workspace, usages: Map<string, TokenUsage[]>, failed: Read
 async function cachedBodyCheck(b: BodyJob): Promise<Problem[]> {
   const hit = cacheGet<Problem[]>('template-body', b.key);
   if (hit) return hit;
-  const problems = await checkBody(b.expanded, b.usages, b.sites);
+  const problems = await checkBody(b.expanded, b.usages, b.sites, b.senders);
   cachePut('template-body', b.key, problems);
   return problems;
 }
 
 /** One <locale>.mjml, after its partials are inlined; positions map back through them. */
-async function checkBody(body: ExpandedBody, usages: readonly TokenUsage[], sites: readonly SiteHosts[]): Promise<Problem[]> {
+async function checkBody(body: ExpandedBody, usages: readonly TokenUsage[], sites: readonly SiteHosts[], senders: readonly TemplateSender[]): Promise<Problem[]> {
   const at = (p: MarkupProblem): Problem => ({ ...body.originOf(p.offset), message: p.message, rule: p.rule, severity: p.severity, ...(p.hint ? { hint: p.hint } : {}) });
   const { tags, problems: structure } = scanMarkup(body.text);
   const out: Problem[] = [
@@ -99,27 +108,34 @@ async function checkBody(body: ExpandedBody, usages: readonly TokenUsage[], site
     ...structure.map(at),
     ...missingAlt(tags).map(at),
     ...httpLinks(tags).map(at),
-    ...outsideLinks(tags, sites).map(at),
+    ...outsideLinks(body.text, tags, sites).map(at),
     ...nunjucksProblems(body.text, usages, body.origin),
   ];
   // A tag left open makes MJML nest what follows inside it, so its own errors
   // would only echo the one already reported.
   const unbalanced = structure.some((p) => /never closed|no matching|still open/.test(p.message));
-  out.push(...(await mjmlProblems(body, tags, !unbalanced)));
+  const compiled = await mjmlProblems(body, tags, !unbalanced);
+  out.push(...compiled.problems);
+  if (compiled.html !== undefined && !unbalanced) {
+    const mjBody = tags.find((t) => t.name === 'mj-body' && t.kind !== 'close' && !t.inContent);
+    const where = mjBody ? body.originOf(mjBody.start) : body.origin(1);
+    for (const p of footerProblems(compiled.html, senders)) out.push({ ...where, ...p, rule: 'marketing' });
+  }
   return out;
 }
 
 /** Gmail clips a message's HTML past this size and hides the rest behind a link. */
 const GMAIL_CLIP_BYTES = 102 * 1024;
 
-async function mjmlProblems(body: ExpandedBody, tags: readonly Tag[], reportErrors: boolean): Promise<Problem[]> {
+/** MJML's errors and the size warning; and the compiled HTML, unless MJML rejected the body outright. */
+async function mjmlProblems(body: ExpandedBody, tags: readonly Tag[], reportErrors: boolean): Promise<{ problems: Problem[]; html?: string }> {
   const file = body.origin(1).file;
   let result: MjmlResult;
   try {
     // Soft validation renders despite errors, so one compile gives both the errors and the size.
     result = await compileMjmlResult(body.text);
   } catch (e) {
-    return [{ file, line: 1, column: 1, message: `MJML: ${(e as Error).message}`, rule: 'mjml', severity: 'error', hint: 'a body is <mjml><mj-body>…</mj-body></mjml>' }];
+    return { problems: [{ file, line: 1, column: 1, message: `MJML: ${(e as Error).message}`, rule: 'mjml', severity: 'error', hint: 'a body is <mjml><mj-body>…</mj-body></mjml>' }] };
   }
   const out: Problem[] = [];
   const starts = lineStarts(body.text);
@@ -139,7 +155,7 @@ async function mjmlProblems(body: ExpandedBody, tags: readonly Tag[], reportErro
       hint: 'shorten the content or move styles into mj-attributes; loops over products grow it further per recipient',
     });
   }
-  return out;
+  return { problems: out, html: result.html };
 }
 
 /** MJML gives only a line: point at the element on it, or at the attribute the message names. */
@@ -152,15 +168,18 @@ function mjmlErrorOffset(e: { line: number; tagName: string; message: string }, 
 
 type Locator = (line: number, column: number) => SourcePosition;
 
-/** Syntax, loader tags and tokens of one nunjucks text. */
+/** Syntax, loader tags, tokens, and what templates may not do, in one nunjucks text. */
 function nunjucksProblems(text: string, usages: readonly TokenUsage[], locator: Locator): Problem[] {
   const parsed = parseNunjucks(text);
   if (!parsed.ok) {
     const { line, column, message, hint } = parsed.error;
     return [{ ...locator(line, column), message, rule: 'nunjucks', severity: 'error', ...(hint ? { hint } : {}) }];
   }
-  const known = (path: readonly string[]) => usages.every((u) => matchToken(u.tree, path).ok);
-  const { uses, loaderTags } = tokenUses(parsed.root, known);
+  const fields = fieldNames(usages.map((u) => u.tree));
+  const { uses, loaderTags, refusals } = tokenUses(parsed.root, {
+    isKnown: (path) => usages.every((u) => matchToken(u.tree, path).ok),
+    isKey: (key) => fields.has(key),
+  });
   const out: Problem[] = loaderTags.map((t) => ({
     ...locator(t.line, t.column),
     message: `{% ${t.tag} %} needs a template loader, which herald templates do not have`,
@@ -168,6 +187,9 @@ function nunjucksProblems(text: string, usages: readonly TokenUsage[], locator: 
     severity: 'error',
     hint: 'share markup with <mj-include path="../_partials/<name>.mjml" />',
   }));
+  // Calls of what is not a name the walk below refuses, with more to say.
+  for (const u of unsafeSyntax(parsed.root).filter((x) => x.kind !== 'call')) out.push({ ...locator(u.node.lineno + 1, u.node.colno + 1), message: u.message, rule: 'nunjucks', severity: 'error', hint: u.hint });
+  for (const r of refusals) out.push({ ...locator(r.line, r.column), message: r.message, rule: 'nunjucks', severity: 'error', hint: r.hint });
   for (const use of uses) {
     const p = tokenProblem(use, usages);
     if (p) out.push({ ...locator(use.line, use.column), message: p.message, rule: 'token', severity: 'error', hint: p.hint });

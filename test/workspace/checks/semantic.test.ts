@@ -175,7 +175,7 @@ describe('semantic checks', () => {
   describe('herald.yaml', () => {
     it('refuses an unknown time zone, with the near one', async () => {
       expect(await problems({ 'herald.yaml': project('defaults:\n  timezone: Europe/Berln\n') })).toEqual([
-        'herald.yaml:13:13: "Europe/Berln" is not a time zone [did you mean "Europe/Berlin"?]',
+        'herald.yaml:14:13: "Europe/Berln" is not a time zone [did you mean "Europe/Berlin"?]',
       ]);
       expect(await problems({ 'herald.yaml': project('defaults:\n  timezone: UTC\n') })).toEqual([]);
     });
@@ -183,7 +183,7 @@ describe('semantic checks', () => {
     it('refuses two environments on one database variable', async () => {
       const envs = 'environments:\n  staging:\n    database_url_env: SHOP_DB\n  production:\n    database_url_env: SHOP_DB\n';
       expect(await problems({ 'herald.yaml': project(envs) })).toEqual([
-        'herald.yaml:16:23: environments staging and production both read their database from SHOP_DB [give production its own variable, such as HERALD_PRODUCTION_DATABASE_URL]',
+        'herald.yaml:17:23: environments staging and production both read their database from SHOP_DB [give production its own variable, such as HERALD_PRODUCTION_DATABASE_URL]',
       ]);
     });
   });

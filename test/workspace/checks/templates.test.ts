@@ -3,6 +3,7 @@ import { loadWorkspace, sortProblems } from '../../../src/workspace/load.js';
 import { templateChecks } from '../../../src/workspace/checks/templates.js';
 import { useCleanups } from '../../support/cleanup.js';
 import { exampleWorkspace, MINIMAL, tempWorkspace } from '../../support/workspace.js';
+import { ESCAPES } from '../../render/escapes.js';
 
 const cleanup = useCleanups();
 
@@ -18,7 +19,9 @@ async function check(files: Record<string, string>, opts: { hints?: boolean } = 
   return sortProblems(found).map((p) => `${p.severity} ${p.file}:${p.line}:${p.column}: ${p.message}${opts.hints && p.hint ? ` [${p.hint}]` : ''}`);
 }
 
-const body = (inner: string) => `<mjml>\n<mj-body>\n<mj-section>\n<mj-column>\n${inner}\n</mj-column>\n</mj-section>\n</mj-body>\n</mjml>\n`;
+/** A body with `inner` on line 5, and after it the footer marketing email must carry. */
+const body = (inner: string, footer = FOOTER) => `<mjml>\n<mj-body>\n<mj-section>\n<mj-column>\n${inner}\n</mj-column>\n</mj-section>${footer}\n</mj-body>\n</mjml>\n`;
+const FOOTER = '<mj-section><mj-column><mj-text>{{ site.postal_address }} <a href="{{ links.unsubscribe }}">Unsubscribe</a></mj-text></mj-column></mj-section>';
 
 const CART_TRIGGER = { 'triggers/cart.yaml': 'event: cart_abandoned\nafter: 4h\ntemplate: hello\n' };
 
@@ -68,6 +71,7 @@ describe('templateChecks', () => {
       expect(await check({ ...CART_TRIGGER, 'campaigns/hello.yaml': '', 'templates/hello/en.txt': text }, { hints: true })).toEqual([
         'error templates/hello/en.txt:1:85: unknown token "item.nme" [did you mean "item.name"? (item is an item of cart.items)]',
         'error templates/hello/en.txt:2:51: unknown token "first.colour" [first has: name, sku, url, image_url, price, category, quantity (first is an item of cart.items)]',
+        'error templates/hello/en.txt:4:49: "p.anything" reads "anything", which no token has [p is not a token the catalog describes (a macro argument, a loop over a dict, or a set from an expression): only the names of token fields can be read from it]',
         'error templates/hello/en.txt:7:52: unknown token "item" [tokens here: cart, customer, greeting, links, preheader, site, trigger]',
       ]);
     });
@@ -156,11 +160,106 @@ describe('templateChecks', () => {
     });
   });
 
+  describe('what templates may not do', () => {
+    it.each(ESCAPES)('refuses $name where it is written', async ({ template }) => {
+      const got = await check({ 'templates/hello/en.mjml': body(`<mj-text>${template}</mj-text>`) });
+      expect(got.filter((p) => p.startsWith('error templates/hello/en.mjml:5:'))).not.toEqual([]);
+    });
+
+    it('says what is refused and what to do instead', async () => {
+      const text = [
+        '{{ customer.first_name.constructor }} {{ customer.email.toUpperCase() }} {{ site.brand.__proto__ }}',
+        '{{ customer.first_name | safe }} {{ products | join(",", "name") }} {{ products | dump }}',
+        '{{ range.constructor }} {{ cycler(1, 2) }} {% set r = range %}',
+        '{% for p in products %}{{ loop.constructor }}{{ loop.index }}{{ p.name.length }}{% endfor %}',
+        '{% macro card(p) %}{{ p.name }} {{ p.constructor }} {{ p.whatever }}{% endmacro %}{{ card.call }}{{ card(products[0]) }}',
+        '{{ customer[customer.first_name] }} {{ "abc".length }} {{ "abc".constructor }} {{ r/a+/ }} {% if greeting is callable %}{% endif %}',
+        '{% set constructor = 1 %}{{ {"__proto__": 1}.a }} {{ caller() }}',
+        '{{ a"b }} {% if 1 is "odd" %}{% endif %}',
+      ].join('\n');
+      expect(await check({ 'templates/hello/en.txt': text }, { hints: true })).toEqual([
+        'error templates/hello/en.txt:1:4: unknown token "customer.first_name.constructor" [constructor is a name every JavaScript value has, never a token; docs/tokens.md lists the tokens]',
+        'error templates/hello/en.txt:1:42: customer.email.toUpperCase cannot be called [a template calls only its own macros, caller() inside a macro, and range(); use a filter (| upper, | replace) for what a method would do]',
+        'error templates/hello/en.txt:1:77: unknown token "site.brand.__proto__" [__proto__ is a name every JavaScript value has, never a token; docs/tokens.md lists the tokens]',
+        'error templates/hello/en.txt:2:26: filter "safe" is not allowed [values are escaped so that data cannot add markup; write the markup in the template itself]',
+        'error templates/hello/en.txt:2:58: filter "join" takes at most 1 argument [see docs/templates.md for the filters and their arguments]',
+        'error templates/hello/en.txt:2:83: filter "dump" is not allowed [filters templates can use: abs, batch, capitalize, d, default, e, escape, first, float, forceescape, int, join, last, length, lower, nl2br, replace, reverse, round, sort, string, striptags, title, trim, truncate, upper, urlencode, wordcount]',
+        'error templates/hello/en.txt:3:4: "range.constructor": range can only be called, as range(…) [a template calls only its own macros, caller() inside a macro, and range(); use a filter (| upper, | replace) for what a method would do]',
+        'error templates/hello/en.txt:3:28: cycler() is not available in herald templates [use loop.index or loop.first, or {% if loop.index is odd %}]',
+        'error templates/hello/en.txt:3:55: "range": range can only be called, as range(…) [a template calls only its own macros, caller() inside a macro, and range(); use a filter (| upper, | replace) for what a method would do]',
+        'error templates/hello/en.txt:4:32: "loop.constructor": loop has no "constructor" [loop has: index, index0, revindex, revindex0, first, last, length]',
+        'error templates/hello/en.txt:5:38: "p.constructor" reads "constructor", which no token has [p is not a token the catalog describes (a macro argument, a loop over a dict, or a set from an expression): only the names of token fields can be read from it]',
+        'error templates/hello/en.txt:5:58: "p.whatever" reads "whatever", which no token has [p is not a token the catalog describes (a macro argument, a loop over a dict, or a set from an expression): only the names of token fields can be read from it]',
+        'error templates/hello/en.txt:5:86: "card.call": card is a macro, which can only be called, as card(…) [a template calls only its own macros, caller() inside a macro, and range(); use a filter (| upper, | replace) for what a method would do]',
+        'error templates/hello/en.txt:6:13: a computed key cannot be checked against the tokens [write the key itself: customer.company, products[0]]',
+        'error templates/hello/en.txt:6:65: "constructor" cannot be read from "abc" [only an item ([0]) or the length of a list or text can be read from a value that is not a token]',
+        'error templates/hello/en.txt:6:83: regular expressions are not allowed in templates [replace with plain text: | replace("old", "new")]',
+        'error templates/hello/en.txt:6:110: test "callable" is not allowed [tests templates can use: defined, undefined, null, truthy, falsy, odd, even, divisibleby, number, string, lower, upper, iterable, mapping, escaped, equalto, eq, sameas, ne, ge, gt, greaterthan, le, lt, lessthan]',
+        'error templates/hello/en.txt:7:8: "constructor" cannot be a variable\'s name [pick another name]',
+        'error templates/hello/en.txt:7:30: "__proto__" cannot be a key [pick another name]',
+        'error templates/hello/en.txt:7:46: "a" cannot be read from a dict [only an item ([0]) or the length of a list or text can be read from a value that is not a token]',
+        'error templates/hello/en.txt:7:54: caller cannot be called [a template calls only its own macros, caller() inside a macro, and range(); use a filter (| upper, | replace) for what a method would do]',
+        'error templates/hello/en.txt:8:4: "a\\"b" is not a name [a name is letters, digits and _; quote text: "like this"]',
+        'error templates/hello/en.txt:8:4: unknown token "a\"b" [tokens here: campaign, customer, greeting, links, preheader, products, site]',
+        'error templates/hello/en.txt:8:22: a test is named, not written as a string or an expression [write x is odd, x is divisibleby(3)]',
+      ]);
+    });
+  });
+
+  describe('what marketing email must carry', () => {
+    const POSTAL = '{{ site.postal_address }}';
+    const UNSUBSCRIBE = '<a href="{{ links.unsubscribe }}">Unsubscribe</a>';
+
+    it('errors when a campaign\'s body, in any locale, lacks the unsubscribe link or the postal address', async () => {
+      expect(await check({
+        'herald.yaml': MINIMAL['herald.yaml']!.replace('locales: [en]', 'locales: [en, de]'),
+        'templates/hello/template.yaml': 'subject:\n  en: Hello\n  de: Hallo\n',
+        'templates/hello/en.mjml': body(`<mj-text>{{ greeting }} ${POSTAL}</mj-text>`, ''),
+        'templates/hello/de.mjml': body(`<mj-text>{{ greeting }} ${UNSUBSCRIBE}</mj-text>`, ''),
+      }, { hints: true })).toEqual([
+        'error templates/hello/de.mjml:2:1: the body does not show {{ site.postal_address }}, which campaign "hello" must show as marketing email [show {{ site.postal_address }} in the footer: CAN-SPAM asks every marketing message for the sender\'s postal address; a footer partial keeps it in every template]',
+        'error templates/hello/en.mjml:2:1: the body has no {{ links.unsubscribe }} link, which campaign "hello" must carry as marketing email [add <a href="{{ links.unsubscribe }}">Unsubscribe</a> to the footer: CAN-SPAM, and Gmail\'s and Yahoo\'s rules for bulk senders, ask every marketing message for a working way out; a footer partial keeps it in every template]',
+      ]);
+    });
+
+    it('reads the compiled body: a partial\'s footer counts, a commented-out link does not', async () => {
+      expect(await check({
+        'templates/_partials/footer.mjml': `<mj-section><mj-column><mj-text>${POSTAL}</mj-text></mj-column></mj-section>`,
+        'templates/hello/en.mjml': `<mjml>\n<mj-body>\n<!-- ${UNSUBSCRIBE} -->\n<mj-section><mj-column><mj-text>{% set u = links.unsubscribe %}{{ greeting }}</mj-text></mj-column></mj-section>\n<mj-include path="../_partials/footer.mjml" />\n</mj-body>\n</mjml>\n`,
+      })).toEqual([
+        'error templates/hello/en.mjml:2:1: the body has no {{ links.unsubscribe }} link, which campaign "hello" must carry as marketing email',
+      ]);
+    });
+
+    it('holds a trigger under the frequency cap to it, and only warns for a transactional one (frequency_cap: false)', async () => {
+      const bare = body('<mj-text>{{ greeting }}</mj-text>', '');
+      const trigger = (extra: string) => ({ 'triggers/cart.yaml': `event: cart_abandoned\nafter: 4h\ntemplate: hello\n${extra}`, 'campaigns/hello.yaml': '', 'templates/hello/en.mjml': bare });
+      expect(await check(trigger(''))).toEqual([
+        'error templates/hello/en.mjml:2:1: the body does not show {{ site.postal_address }}, which trigger "cart" (cart_abandoned) must show as marketing email',
+        'error templates/hello/en.mjml:2:1: the body has no {{ links.unsubscribe }} link, which trigger "cart" (cart_abandoned) must carry as marketing email',
+      ]);
+      expect(await check(trigger('frequency_cap: false\n'), { hints: true })).toEqual([
+        'warning templates/hello/en.mjml:2:1: the body does not show {{ site.postal_address }} [trigger "cart" (cart_abandoned) is transactional (frequency_cap: false), where the law does not ask for it; showing who sends the message still earns trust]',
+        'warning templates/hello/en.mjml:2:1: the body has no {{ links.unsubscribe }} link [trigger "cart" (cart_abandoned) is transactional (frequency_cap: false), where the law does not ask for it; a way out still keeps the message from being reported as spam]',
+      ]);
+    });
+
+    it('errors for a site without a postal address that marketing email is sent for, only then', async () => {
+      const noAddress = MINIMAL['herald.yaml']!.replace(/ {4}postal_address: .*\n/, '');
+      expect(noAddress).not.toContain('postal_address');
+      expect(await check({ 'herald.yaml': noAddress }, { hints: true })).toEqual([
+        'error herald.yaml:2:5: site "main" has no postal_address, which the marketing email of campaign "hello" must show [add postal_address: "Company, street, postcode city, country" to the site: CAN-SPAM asks every marketing message for it]',
+      ]);
+      // Transactional email only: the body's own warnings say enough.
+      expect(await check({ 'herald.yaml': noAddress, 'triggers/cart.yaml': 'event: cart_abandoned\nafter: 4h\ntemplate: hello\nfrequency_cap: false\n', 'campaigns/hello.yaml': '' })).toEqual([]);
+    });
+  });
+
   describe('MJML', () => {
     it('reports MJML errors at their element, or the attribute they name, in the file that holds it', async () => {
       expect(await check({
         'templates/_partials/header.mjml': '<mj-section>\n  <mj-column>\n    <mj-text\n      colr="red">Hi</mj-text>\n  </mj-column>\n</mj-section>\n',
-        'templates/hello/en.mjml': '<mjml>\n<mj-body>\n<mj-include path="../_partials/header.mjml" />\n<mj-section><mj-column><mj-textt>x</mj-textt></mj-column></mj-section>\n</mj-body>\n</mjml>\n',
+        'templates/hello/en.mjml': `<mjml>\n<mj-body>\n<mj-include path="../_partials/header.mjml" />\n<mj-section><mj-column><mj-textt>x</mj-textt></mj-column></mj-section>${FOOTER}\n</mj-body>\n</mjml>\n`,
       })).toEqual([
         'error templates/_partials/header.mjml:4:7: MJML: Attribute colr is illegal',
         'error templates/hello/en.mjml:4:24: MJML: Element mj-textt doesn\'t exist or is not registered',
@@ -201,6 +300,28 @@ describe('templateChecks', () => {
     });
   });
 
+  describe('links', () => {
+    it('reports a link, a stylesheet, a web font or a CSS import outside the site\'s domains, protocol-relative ones too', async () => {
+      expect(await check({
+        'templates/hello/en.mjml': [
+          '<mjml>',
+          '<mj-head><mj-font name="Raleway" href="https://fonts.googleapis.com/css?family=Raleway" />',
+          '<mj-style>@import url(https://fonts.evil.example/a.css); .x { background: url("//img.evil.example/bg.png") } .y { background: url(https://shop.example.com/ok.png) }</mj-style></mj-head>',
+          '<mj-body><mj-section><mj-column>',
+          '<mj-text><div style="background-image:url(\'https://img.evil.example/inline.png\')">{{ greeting }}</div> <a href="//evil.example/x">x</a> <a href="{{ links.unsubscribe }}">u</a> {{ site.postal_address }}</mj-text>',
+          '</mj-column></mj-section></mj-body>',
+          '</mjml>',
+        ].join('\n'),
+      }, { hints: true })).toEqual([
+        'error templates/hello/en.mjml:2:34: link to fonts.googleapis.com is outside the domains of main [link to the site itself, or add "fonts.googleapis.com" to domains: of main in herald.yaml]',
+        'error templates/hello/en.mjml:3:23: link to fonts.evil.example is outside the domains of main [link to the site itself, or add "fonts.evil.example" to domains: of main in herald.yaml]',
+        'error templates/hello/en.mjml:3:80: link to img.evil.example is outside the domains of main [link to the site itself, or add "img.evil.example" to domains: of main in herald.yaml]',
+        'error templates/hello/en.mjml:5:44: link to img.evil.example is outside the domains of main [link to the site itself, or add "img.evil.example" to domains: of main in herald.yaml]',
+        'error templates/hello/en.mjml:5:107: link to evil.example is outside the domains of main [link to the site itself, or add "evil.example" to domains: of main in herald.yaml]',
+      ]);
+    });
+  });
+
   describe('warnings', () => {
     it('warns about images without alt text and http links, but not about image defaults', async () => {
       expect(await check({
@@ -211,7 +332,7 @@ describe('templateChecks', () => {
           '<mj-image src="https://shop.example.com/img/a.png" href="http://shop.example.com/a" />',
           '<mj-image src="https://shop.example.com/img/b.png" alt="" />',
           '<mj-text><img src="https://shop.example.com/img/c.png"> <a href="HTTP://shop.example.com">x</a> <a href="https://shop.example.com">y</a></mj-text>',
-          '</mj-column></mj-section></mj-body>',
+          `</mj-column></mj-section>${FOOTER}</mj-body>`,
           '</mjml>',
         ].join('\n'),
       }, { hints: true })).toEqual([
@@ -224,7 +345,7 @@ describe('templateChecks', () => {
 
     it('warns when the compiled HTML is over the size Gmail clips', async () => {
       const section = '<mj-section><mj-column><mj-text>' + 'Lorem ipsum dolor sit amet. '.repeat(20) + '</mj-text></mj-column></mj-section>';
-      const got = await check({ 'templates/hello/en.mjml': `<mjml><mj-body>\n${Array(150).fill(section).join('\n')}\n</mj-body></mjml>\n` });
+      const got = await check({ 'templates/hello/en.mjml': `<mjml><mj-body>\n${Array(150).fill(section).join('\n')}\n${FOOTER}</mj-body></mjml>\n` });
       expect(got).toHaveLength(1);
       expect(got[0]).toMatch(/^warning templates\/hello\/en\.mjml:1:1: the compiled HTML is \d+ KB; Gmail clips messages over 102 KB$/);
     });

@@ -1,0 +1,112 @@
+import { existsSync, rmSync } from 'node:fs';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { UserError } from '../../src/errors.js';
+import { createRenderer } from '../../src/render/message.js';
+import { prepareTemplate, type TokenContext } from '../../src/render/personalize.js';
+import type { Site } from '../../src/workspace/model.js';
+import { ESCAPES, MARK, SECRET } from './escapes.js';
+
+/**
+ * Rendering is the second line: a deployed template that never went through
+ * `herald validate` (or a working copy rendered by preview --serve while it is
+ * being typed) must still not reach JavaScript.
+ */
+
+const ctx = (): TokenContext => ({
+  customer: { first_name: 'Anna', last_name: 'Berg', email: 'anna@example.com', city: null },
+  greeting: 'Hi Anna,',
+  site: { id: 'main', name: 'Main', url: 'https://shop.example.com', postal_address: '1 Main St', currency: 'EUR', brand: { logo_url: 'https://shop.example.com/logo.png' } },
+  campaign: { name: 'c', title: 'C' },
+  trigger: { name: 'c' },
+  products: [{ sku: 'A-1', name: 'Boot', category: 'shoes', url: 'https://shop.example.com/a', image_url: null, price: '€10.00' }],
+  links: { unsubscribe: 'https://mail.example.com/u/x', auto_login: 'https://shop.example.com/l/x' },
+});
+
+const mjml = (inner: string) => `<mjml><mj-body><mj-section><mj-column><mj-text>${inner}</mj-text></mj-column></mj-section></mj-body></mjml>`;
+
+let saved: string | undefined;
+beforeEach(() => {
+  saved = process.env.HERALD_SECRET;
+  process.env.HERALD_SECRET = SECRET;
+  rmSync(MARK, { force: true });
+});
+afterEach(() => {
+  if (saved === undefined) delete process.env.HERALD_SECRET;
+  else process.env.HERALD_SECRET = saved;
+  rmSync(MARK, { force: true });
+});
+
+/** Every part rendered, or the error that stopped it; nothing else may come out. */
+async function attempt(template: string): Promise<{ output: string } | { error: unknown }> {
+  try {
+    const t = await prepareTemplate({ mjml: mjml(template), subject: template, preheader: template, text: template, file: 'templates/x/en.mjml' });
+    const m = t.render(ctx());
+    return { output: [m.subject, m.preheader, m.html, m.text].join('\n') };
+  } catch (error) {
+    return { error };
+  }
+}
+
+describe('a template that tries to reach JavaScript', () => {
+  it.each(ESCAPES)('$name: neither runs code nor shows what it found', async ({ template }) => {
+    const got = await attempt(template);
+    expect(existsSync(MARK), 'the code ran: it wrote a file').toBe(false);
+    if ('error' in got) {
+      // Refused with a message for the user, never a crash.
+      expect(got.error).toBeInstanceOf(UserError);
+      expect((got.error as Error).message).not.toContain(SECRET);
+    } else {
+      expect(got.output).not.toContain(SECRET);
+      expect(got.output).not.toMatch(/function|native code|=>/);
+    }
+  });
+});
+
+it('holds for a deployed template, rendered as herald send renders it', async () => {
+  const site: Site = { id: 'main', name: 'Main', url: 'https://shop.example.com', locales: ['en'], default_locale: 'en', currency: 'EUR', sender: { from: 'news@shop.example.com' } };
+  const renderer = createRenderer({ project: { sites: [site], tracking: { base_url: 'https://mail.example.com' } }, secret: SECRET, now: new Date('2026-01-01T00:00:00Z') });
+  for (const { template } of ESCAPES) {
+    const source = { kind: 'campaign' as const, name: 'c', title: 'C', personalizedGreeting: false, templateName: 'x', template: { subject: { en: 'Hi' }, bodies: { en: mjml(template) } } };
+    const recipient = { customer_id: 1, email: 'anna@example.com', first_name: 'Anna', last_name: null, site: 'main', locale: 'en' };
+    const got = await renderer.render(source, recipient, { products: [] }).then((m) => m.html, (e: unknown) => e);
+    expect(existsSync(MARK), template).toBe(false);
+    if (typeof got === 'string') expect(got, template).not.toContain(SECRET);
+    else expect(got, template).toBeInstanceOf(UserError);
+  }
+});
+
+describe('what templates may do', () => {
+  const render = async (template: string, text = true) => {
+    const t = await prepareTemplate({ mjml: mjml('x'), subject: 's', text: template, file: 'templates/x/en.mjml' });
+    return text ? t.render(ctx()).text : t.render(ctx()).html;
+  };
+
+  it('reads tokens, loops, sets, macros with caller, allowed filters, tests and range', async () => {
+    expect(await render('{{ customer.first_name | upper }} {{ customer.email | length }} {{ products | length }} {{ products[0].name }}')).toBe('ANNA 16 1 Boot');
+    expect(await render('{% for p in products %}{{ loop.index }}/{{ loop.length }} {{ p.name | lower }}{% endfor %}')).toBe('1/1 boot');
+    expect(await render('{% macro card(p, label="x") %}{{ label }}:{{ p.name }}:{{ caller() }}{% endmacro %}{% call card(products[0]) %}in{% endcall %}')).toBe('x:Boot:in');
+    expect(await render('{% set n = customer.last_name %}{% set t %}[{{ n }}]{% endset %}{{ t }}')).toBe('[Berg]');
+    expect(await render('{% for i in range(1, 4) %}{{ i }}{% endfor %} {{ range(3) | join(",") }} {{ [3, 1, 2] | sort | join }}')).toBe('123 0,1,2 123');
+    expect(await render('{% if customer.city is falsy %}none{% endif %}{% if 4 is divisibleby(2) %} even{% endif %}')).toBe("none even");
+    expect(await render('{{ customer.city | default("somewhere", true) }} {{ "a b c" | replace(" ", "-") | truncate(3) }} {{ 2.567 | round(1) }}')).toBe('somewhere a-b... 2.6');
+    expect(await render('{{ {"a": 1, "b": 2}.b }} {{ "x" in "xyz" }} {{ "email" in customer }}')).toBe('2 true true');
+  });
+
+  it('still escapes data in the HTML', async () => {
+    const t = await prepareTemplate({ mjml: mjml('{{ customer.first_name }} {{ customer.first_name | escape }}'), subject: 's', file: 'templates/x/en.mjml' });
+    const c = ctx();
+    c.customer.first_name = '<b>x</b>';
+    const html = t.render(c).html;
+    expect(html).toContain('&lt;b&gt;x&lt;/b&gt; &lt;b&gt;x&lt;/b&gt;');
+    expect(html).not.toContain('<b>x</b>');
+  });
+
+  it('refuses a filter outside the allowed ones by name', async () => {
+    await expect(render('{{ customer.first_name | safe }}')).rejects.toThrow(UserError);
+    await expect(render('{{ customer.first_name | safe }}')).rejects.toThrow(/filter "safe" is not allowed/);
+  });
+
+  it('refuses a range too long to be meant', async () => {
+    await expect(render('{% for i in range(100000000) %}{% endfor %}')).rejects.toThrow(/range\(\) gives at most 1,000 numbers/);
+  });
+});
