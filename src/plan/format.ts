@@ -13,6 +13,9 @@ export function formatPlan(plan: Plan, opts: { color: boolean; showUnchanged?: b
       '',
     );
   }
+  if (plan.target) {
+    lines.push(c.yellow(`Targeted at ${plan.target} and what it uses: changes to other objects are not in this plan.`), '');
+  }
   for (const d of plan.drift) lines.push(...formatDrift(d, c));
   if (!opts.refreshOnly) {
     for (const ch of plan.changes) {

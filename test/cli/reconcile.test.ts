@@ -51,6 +51,30 @@ describe('reconciler commands', () => {
     expect(bad.stderr).toContain('herald: "segments/everyone" is not kind/name');
   });
 
+  it('apply --auto-approve --target applies that object and what it uses, leaving the rest for later', async () => {
+    const { ws, db } = await setup();
+    expect((await herald(['apply', '--auto-approve', ...db])).code).toBe(0);
+    ws.write('segments/everyone.yaml', 'where:\n  order_count: { gte: 1 }\n');
+    ws.write('templates/hello/template.yaml', 'subject:\n  en: Hi {{ customer.first_name }}\n');
+
+    const targeted = await herald(['apply', '--auto-approve', '--target', 'segment/everyone', ...db]);
+    expect(targeted.stderr).toBe('');
+    expect(targeted.code).toBe(0);
+    expect(targeted.stdout).toContain('~ update segment/everyone');
+    expect(targeted.stdout).not.toContain('template/hello');
+    expect(targeted.stdout).toContain('Apply complete: 0 created, 1 updated, 0 deleted, 0 archived.');
+
+    // A saved targeted plan applies too, and the untargeted change is still waiting.
+    const planFile = join(ws.dir, 'plan.json');
+    const plan = await herald(['plan', '--target', 'template/hello', '--out', planFile, ...db]);
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(plan.stdout).toContain('~ update template/hello');
+    const apply = await herald(['apply', planFile, ...db]);
+    expect(apply.code, apply.stderr).toBe(0);
+    expect(apply.stdout).toContain('Apply complete: 0 created, 1 updated, 0 deleted, 0 archived.');
+    expect((await herald(['plan', '--detailed-exitcode', ...db])).code).toBe(0);
+  });
+
   it('pause records drift that plan shows and apply keeps; resume takes it back', async () => {
     const { db } = await setup();
     expect((await herald(['apply', '--auto-approve', ...db])).code).toBe(0);
