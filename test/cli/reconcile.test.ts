@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { herald } from '../support/cli.js';
@@ -106,8 +106,10 @@ describe('reconciler commands', () => {
     expect(missing.stderr).toContain('herald: environment "staging" reads its database URL from $HERALD_TEST_STAGING_URL, which is not set');
     const unknown = await herald(['plan', '--env', 'prod', '--dir', ws.dir]);
     expect(unknown.stderr).toContain('herald: environment "prod" is not defined in herald.yaml\n  hint: defined environments: staging');
+    // herald creates no embedded database but the default one: the folder is made on purpose.
+    mkdirSync(join(ws.dir, '.herald', 'staging'), { recursive: true });
     const ok = await herald(['plan', '--env', 'staging', '--dir', ws.dir], { HERALD_TEST_STAGING_URL: join(ws.dir, '.herald', 'staging') });
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toContain('Environment staging runs nothing applied yet; workspace at');
-  });
+  }, 180_000);
 });

@@ -1,9 +1,9 @@
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { applyPlan } from '../../apply/apply.js';
 import { makePlan } from '../../plan/make.js';
 import { breakdownLine } from '../../plan/format.js';
-import { isServerUrl, type Db } from '../../db/db.js';
+import { isServerUrl, redactSpec, type Db } from '../../db/db.js';
 import { UserError } from '../../errors.js';
 import { createLog } from '../../log.js';
 import { seedShop } from '../../demo/seed.js';
@@ -43,6 +43,8 @@ export default async function demo(_args: string[], opts: DemoOptions): Promise<
     rmSync(spec, { recursive: true, force: true });
     rmSync(join(dir, '.herald', 'outbox'), { recursive: true, force: true });
   }
+  // The demo seeds a database of its own, so it may create the folder it was given (other commands create only the default).
+  if (!isServerUrl(spec)) mkdirSync(spec, { recursive: true });
 
   const started = Date.now();
   const step = (text: string) => print(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${text}`);
@@ -51,7 +53,7 @@ export default async function demo(_args: string[], opts: DemoOptions): Promise<
   step(`validated ${dir}: ${ws.segments.size} segments, ${ws.templates.size} templates, ${ws.campaigns.size} campaigns`);
 
   await withDb(opts, async (db) => {
-    step(`database: ${db.kind} at ${db.where}`);
+    step(`database: ${db.kind} at ${redactSpec(db.where)}`);
     await ensureShop(db, ws, { customers, seed }, step);
 
     const git = gitInfo(dir);
