@@ -161,10 +161,3 @@ export function print(text: string): void {
 export function printJson(value: unknown): void {
   print(JSON.stringify(value, null, 2));
 }
-
-/** A `--customer` value: the shop's numeric customer id. */
-export function customerId(s: string): number {
-  const n = Number(s);
-  if (!Number.isSafeInteger(n) || n < 0) throw new UserError(`--customer ${s} is not a customer id`, "give the shop's numeric customer id, for example --customer 42");
-  return n;
-}

@@ -19,6 +19,7 @@ import { loadSamples } from '../../preview/samples.js';
 import { transportFromEnv } from '../../send/transport.js';
 import { sourceSchema, type Workspace } from '../../workspace/model.js';
 import { dbSpec, print, validWorkspace, withDb, workspaceDir, type GlobalOptions } from '../context.js';
+import { positiveInt } from '../options.js';
 
 interface DemoOptions extends GlobalOptions {
   customers: string;
@@ -34,8 +35,8 @@ interface DemoOptions extends GlobalOptions {
  * outbox, and write their reports.
  */
 export default async function demo(_args: string[], opts: DemoOptions): Promise<void> {
-  const customers = positiveInt(opts.customers, '--customers');
-  const seed = positiveInt(opts.seed, '--seed');
+  const customers = positiveInt(opts.customers, '--customers', 10000);
+  const seed = positiveInt(opts.seed, '--seed', 42);
   const dir = workspaceDir(opts);
   const spec = dbSpec(opts);
   if (opts.fresh) {
@@ -131,10 +132,4 @@ async function ensureShop(db: Db, ws: Workspace, want: { customers: number; seed
     [key],
   );
   step(`seeded the demo shop: ${summary.customers} customers, ${summary.orders} orders, ${summary.products} products, ${summary.carts} carts`);
-}
-
-function positiveInt(text: string, flag: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new UserError(`${flag} must be a positive whole number, got "${text}"`);
-  return n;
 }
