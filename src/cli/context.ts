@@ -81,21 +81,22 @@ function environmentUrl(opts: GlobalOptions): DbChoice {
  */
 function checkEmbeddedFolder(c: DbChoice, opts: GlobalOptions): void {
   const dir = resolve(c.spec);
+  const shown = redactSpec(dir);
   let st;
   try {
     st = statSync(dir);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new UserError(`cannot use ${c.what} ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new UserError(`cannot use ${c.what} ${shown}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     if (dir === resolve(defaultDb(opts))) return;
     throw new UserError(
-      `${c.what} names the folder ${dir}, which does not exist; herald creates only the default embedded database (.herald/db in the workspace)`,
-      `for a new embedded database there, create the folder first (mkdir -p '${dir.replaceAll("'", "'\\''")}'); for a server give postgres://user@host/db`,
+      `${c.what} names the folder ${shown}, which does not exist; herald creates only the default embedded database (.herald/db in the workspace)`,
+      `for a new embedded database there, create the folder first (mkdir -p '${shown.replaceAll("'", "'\\''")}'); for a server give postgres://user@host/db`,
     );
   }
-  if (!st.isDirectory()) throw new UserError(`${c.what} names ${dir}, which is not a folder`, 'give the folder of an embedded database, or postgres://user@host/db');
+  if (!st.isDirectory()) throw new UserError(`${c.what} names ${shown}, which is not a folder`, 'give the folder of an embedded database, or postgres://user@host/db');
   if (existsSync(join(dir, 'PG_VERSION')) || readdirSync(dir).length === 0) return;
   throw new UserError(
-    `${c.what} names the folder ${dir}, which is not an embedded database (it has no PG_VERSION) and is not empty`,
+    `${c.what} names the folder ${shown}, which is not an embedded database (it has no PG_VERSION) and is not empty`,
     'give an empty folder for a new embedded database, or the folder of an existing one',
   );
 }

@@ -57,12 +57,15 @@ export function checkDbSpec(spec: string, what: string): void {
 /**
  * A database spec fit to print: the password of `scheme://user:password@host`
  * and a `password=` parameter become ***. Everything up to the last @ counts
- * as credentials, so a password with / or @ in it is hidden too.
+ * as credentials, so a password with / or @ in it is hidden too. Control
+ * characters print as \xNN, so a value cannot drive the terminal.
  */
 export function redactSpec(spec: string): string {
   const m = /^([a-z][a-z0-9+.-]*:\/\/)(.*)@([^@]*)$/is.exec(spec);
   const out = m ? `${m[1]}${m[2]!.includes(':') ? `${m[2]!.slice(0, m[2]!.indexOf(':'))}:***` : m[2]}@${m[3]}` : spec;
-  return out.replace(/([?&]password=)[^&#]*/gi, '$1***');
+  return out
+    .replace(/([?&]password=)[^&#]*/gi, '$1***')
+    .replace(/[\x00-\x1f\x7f-\x9f]/g, (ch) => `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 /**

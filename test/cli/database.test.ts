@@ -51,6 +51,11 @@ describe('choosing the database', () => {
       expect(r.stderr).toBe(`herald: --db ${shown} is not a database herald can open: ${spec.startsWith('postgres:') ? 'postgres: needs //, as in postgres://host/db' : `unknown scheme ${spec.slice(0, spec.indexOf(':') + 1)}`}\n${URL_HINT}`);
       expect(r.stderr).not.toContain('s3cret');
     }
+    // A value cannot drive the terminal: control characters print escaped.
+    const ansi = await heraldIn(cwd, ['plan', '--dir', ws.dir, '--db', 'postgress://h/\x1b[2J\x1b]0;owned\x07db']);
+    expect(ansi.code).toBe(1);
+    expect(ansi.stderr).toContain('herald: --db postgress://h/\\x1b[2J\\x1b]0;owned\\x07db is not a database herald can open');
+    expect(ansi.stderr).not.toMatch(/[\x00-\x09\x0b-\x1f]/);
     expect(readdirSync(cwd)).toEqual([]);
     expect(existsSync(join(ws.dir, '.herald', 'db'))).toBe(false);
   });
