@@ -1,8 +1,8 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { readYaml } from '../workspace/source.js';
 import type { Project } from '../workspace/model.js';
-import { openDb, sqlState, type Db } from '../db/db.js';
+import { checkDbSpec, isServerUrl, openDb, redactSpec, sqlState, type Db } from '../db/db.js';
 import { migrate } from '../db/migrate.js';
 import { UserError } from '../errors.js';
 import { validateWorkspace } from '../workspace/validate.js';
@@ -20,12 +20,31 @@ export function workspaceDir(opts: GlobalOptions): string {
   return resolve(opts.dir ?? process.cwd());
 }
 
+/** Where the database spec comes from, for messages: --db, an environment's variable, HERALD_DATABASE_URL, or the default. */
+interface DbChoice {
+  spec: string;
+  what: string;
+}
+
+function defaultDb(opts: GlobalOptions): string {
+  return join(workspaceDir(opts), '.herald', 'db');
+}
+
 /** `--db`, else `--env`'s variable, else HERALD_DATABASE_URL, else the embedded database in `.herald/db`. */
-export function dbSpec(opts: GlobalOptions): string {
-  if (opts.db) return opts.db;
+function chooseDb(opts: GlobalOptions): DbChoice {
+  // `--db ''` is a mistake to report, not a reason to fall back to the default.
+  if (opts.db !== undefined) return { spec: opts.db, what: '--db' };
   if (opts.env) return environmentUrl(opts);
   // An empty variable counts as unset, as in a CI step that clears it with `VAR=`.
-  return process.env.HERALD_DATABASE_URL || join(workspaceDir(opts), '.herald', 'db');
+  if (process.env.HERALD_DATABASE_URL) return { spec: process.env.HERALD_DATABASE_URL, what: '$HERALD_DATABASE_URL' };
+  return { spec: defaultDb(opts), what: 'the default database' };
+}
+
+/** The database spec, refused when it is empty or a URL herald cannot open. */
+export function dbSpec(opts: GlobalOptions): string {
+  const c = chooseDb(opts);
+  checkDbSpec(c.spec, c.what);
+  return c.spec;
 }
 
 /**
@@ -33,11 +52,11 @@ export function dbSpec(opts: GlobalOptions): string {
  * embedded one exists: commands that can work without one (preview) use it then.
  */
 export function dbConfigured(opts: GlobalOptions): boolean {
-  return !!(opts.db || opts.env || process.env.HERALD_DATABASE_URL || existsSync(join(workspaceDir(opts), '.herald', 'db')));
+  return !!(opts.db !== undefined || opts.env || process.env.HERALD_DATABASE_URL || existsSync(defaultDb(opts)));
 }
 
 /** The database URL of `--env NAME`, from the variable herald.yaml names for it. */
-function environmentUrl(opts: GlobalOptions): string {
+function environmentUrl(opts: GlobalOptions): DbChoice {
   const file = join(workspaceDir(opts), 'herald.yaml');
   const { source } = existsSync(file) ? readYaml(workspaceDir(opts), 'herald.yaml') : { source: undefined };
   const envs = ((source?.value as Project | undefined)?.environments ?? {}) as Record<string, { database_url_env: string }>;
@@ -51,23 +70,54 @@ function environmentUrl(opts: GlobalOptions): string {
   }
   const url = process.env[env.database_url_env];
   if (!url) throw new UserError(`environment "${opts.env}" reads its database URL from $${env.database_url_env}, which is not set`, `export ${env.database_url_env}=postgres://…`);
-  return url;
+  return { spec: url, what: `$${env.database_url_env} (environment ${opts.env})` };
+}
+
+/**
+ * An embedded database's folder must hold a database already or be empty.
+ * Only the default folder is created: a mistyped path must not become a new,
+ * empty database that plan and apply then work against, nor may herald
+ * write a database into a folder that holds something else.
+ */
+function checkEmbeddedFolder(c: DbChoice, opts: GlobalOptions): void {
+  const dir = resolve(c.spec);
+  const shown = redactSpec(dir);
+  let st;
+  try {
+    st = statSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new UserError(`cannot use ${c.what} ${shown}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    if (dir === resolve(defaultDb(opts))) return;
+    throw new UserError(
+      `${c.what} names the folder ${shown}, which does not exist; herald creates only the default embedded database (.herald/db in the workspace)`,
+      `for a new embedded database there, create the folder first (mkdir -p '${shown.replaceAll("'", "'\\''")}'); for a server give postgres://user@host/db`,
+    );
+  }
+  if (!st.isDirectory()) throw new UserError(`${c.what} names ${shown}, which is not a folder`, 'give the folder of an embedded database, or postgres://user@host/db');
+  if (existsSync(join(dir, 'PG_VERSION')) || readdirSync(dir).length === 0) return;
+  throw new UserError(
+    `${c.what} names the folder ${shown}, which is not an embedded database (it has no PG_VERSION) and is not empty`,
+    'give an empty folder for a new embedded database, or the folder of an existing one',
+  );
 }
 
 /** Opens the database and brings it up to the latest migration; the caller closes it. */
 export async function openMigratedDb(opts: GlobalOptions): Promise<Db> {
-  const spec = dbSpec(opts);
+  const c = chooseDb(opts);
+  checkDbSpec(c.spec, c.what);
+  if (!isServerUrl(c.spec)) checkEmbeddedFolder(c, opts);
+  const spec = c.spec;
   let db: Db;
   try {
     db = await openDb(spec);
   } catch (err) {
-    throw unreachable(spec, err);
+    throw unreachable(redactSpec(spec), err);
   }
   try {
     await migrate(db);
   } catch (err) {
     await db.close().catch(() => {});
-    throw err instanceof UserError ? err : unreachable(db.where, err);
+    throw err instanceof UserError ? err : unreachable(redactSpec(db.where), err);
   }
   return db;
 }
@@ -111,11 +161,4 @@ export function print(text: string): void {
 
 export function printJson(value: unknown): void {
   print(JSON.stringify(value, null, 2));
-}
-
-/** A `--customer` value: the shop's numeric customer id. */
-export function customerId(s: string): number {
-  const n = Number(s);
-  if (!Number.isSafeInteger(n) || n < 0) throw new UserError(`--customer ${s} is not a customer id`, "give the shop's numeric customer id, for example --customer 42");
-  return n;
 }

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { ExitError, UserError, formatProblem, printable } from '../errors.js';
 import { isConnectionError } from '../db/retry.js';
@@ -10,11 +11,17 @@ import { isConnectionError } from '../db/retry.js';
  */
 const program = new Command('herald')
   .description("An online shop's customer communications, run as code.")
+  .version(packageVersion(), '-V, --version', "print herald's version")
   .option('-C, --dir <dir>', 'workspace directory (default: the current directory)')
   .option('--db <url|dir>', 'postgres://… URL, or a PGlite directory (default: $HERALD_DATABASE_URL, else .herald/db)')
   .option('--env <name>', "an environment from herald.yaml: its database URL comes from the variable it names")
   .showHelpAfterError('(run `herald --help` for usage)')
   .exitOverride();
+
+/** The version in herald's package.json, two folders up from src/cli and from dist/cli alike. */
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
 
 // Each command declares its own option type; commander hands over what it parsed.
 const run =

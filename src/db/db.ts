@@ -1,3 +1,5 @@
+import { UserError } from '../errors.js';
+
 /**
  * The one narrow database interface. Everything above this file is the same
  * SQL on a PostgreSQL server (through `pg`) and on embedded PGlite.
@@ -28,7 +30,42 @@ export function sqlState(err: unknown): string | undefined {
 }
 
 export function isServerUrl(spec: string): boolean {
-  return /^postgres(ql)?:\/\//.test(spec);
+  return /^postgres(ql)?:\/\//i.test(spec);
+}
+
+const URL_HINT = 'a PostgreSQL server is postgres://user@host/db; an embedded database is a folder path (write ./name for a folder whose name has a colon)';
+
+/**
+ * Refuses a spec a person may have meant as a URL but herald cannot open:
+ * empty, or `scheme:…` with a scheme other than postgres(ql)://. Without
+ * this, `postgress://…` or `http://…` became a folder of that name and
+ * herald planned against a new, empty embedded database. `what` says where
+ * the spec came from (--db, $HERALD_DATABASE_URL, …), for the message.
+ */
+export function checkDbSpec(spec: string, what: string): void {
+  if (spec === '') {
+    throw new UserError(`${what} is empty`, 'give postgres://user@host/db, or the folder of an embedded database; without --db herald uses .herald/db in the workspace');
+  }
+  if (isServerUrl(spec)) return;
+  // Two letters at least, so a drive letter (C:) is never taken for a scheme.
+  const scheme = /^([a-z][a-z0-9+.-]+):/i.exec(spec)?.[1];
+  if (!scheme) return;
+  const why = /^postgres(ql)?$/i.test(scheme) ? `${scheme}: needs //, as in postgres://host/db` : `unknown scheme ${scheme}:`;
+  throw new UserError(`${what} ${redactSpec(spec)} is not a database herald can open: ${why}`, URL_HINT);
+}
+
+/**
+ * A database spec fit to print: the password of `scheme://user:password@host`
+ * and a `password=` parameter become ***. Everything up to the last @ counts
+ * as credentials, so a password with / or @ in it is hidden too. Control
+ * characters print as \xNN, so a value cannot drive the terminal.
+ */
+export function redactSpec(spec: string): string {
+  const m = /^([a-z][a-z0-9+.-]*:\/\/)(.*)@([^@]*)$/is.exec(spec);
+  const out = m ? `${m[1]}${m[2]!.includes(':') ? `${m[2]!.slice(0, m[2]!.indexOf(':'))}:***` : m[2]}@${m[3]}` : spec;
+  return out
+    .replace(/([?&]password=)[^&#]*/gi, '$1***')
+    .replace(/[\x00-\x1f\x7f-\x9f]/g, (ch) => `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 /**

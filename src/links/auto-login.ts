@@ -38,3 +38,27 @@ export function verifyAutoLoginToken(token: string, secret: string, now: Date = 
   if (expiresAt.getTime() <= now.getTime()) return { ok: false, reason: `expired at ${expiresAt.toISOString()}` };
   return { ok: true, login: { customerId: c, site: s, expiresAt } };
 }
+
+/**
+ * The token of an auto-login link as a customer or support pastes it: the
+ * value of its one `token=` parameter, whatever else the link carries. Only
+ * the token is signed: parameters a newsletter tool, a redirector or a
+ * forward adds (utm_*, fbclid, a #fragment, an HTML-escaped &amp;) are not
+ * part of it and never affect verification. Anything that is not a URL is
+ * taken as the bare token.
+ */
+export function autoLoginTokenOf(linkOrToken: string): { ok: true; token: string } | { ok: false; reason: string } {
+  const text = linkOrToken.trim();
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) return { ok: true, token: text };
+  let tokens: string[];
+  try {
+    tokens = new URL(text).searchParams.getAll('token');
+  } catch {
+    return { ok: false, reason: 'not a link herald can read' };
+  }
+  if (tokens.length === 0) return { ok: false, reason: 'the link has no token= parameter' };
+  // Two tokens: a backend reading the last could be given another than the one checked here.
+  if (tokens.length > 1) return { ok: false, reason: `the link has ${tokens.length} token= parameters; a genuine link has one` };
+  return { ok: true, token: tokens[0]! };
+}
+

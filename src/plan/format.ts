@@ -1,7 +1,7 @@
 import { createTwoFilesPatch } from 'diff';
 import type { Breakdown } from '../audience/breakdown.js';
 import { hasChanges, type Plan, type Change, type Drift } from './plan.js';
-import type { FieldChange } from './diff.js';
+import { diffElements, diffFields, isObject, sameValue, type ElementEdit, type FieldChange } from './diff.js';
 
 /** Terraform-style text for a plan. Colour only when asked (a TTY without NO_COLOR). */
 export function formatPlan(plan: Plan, opts: { color: boolean; showUnchanged?: boolean; refreshOnly?: boolean }): string {
@@ -12,6 +12,9 @@ export function formatPlan(plan: Plan, opts: { color: boolean; showUnchanged?: b
       c.dim(`Environment ${plan.environment ?? '(default)'} runs ${plan.deployedCommit ?? 'nothing applied yet'}; workspace at ${plan.gitCommit ?? 'no git commit'}.`),
       '',
     );
+  }
+  if (plan.target) {
+    lines.push(c.yellow(`Targeted at ${plan.target} and what it uses: changes to other objects are not in this plan.`), '');
   }
   for (const d of plan.drift) lines.push(...formatDrift(d, c));
   if (!opts.refreshOnly) {
@@ -88,22 +91,107 @@ function formatDrift(d: Drift, c: Palette): string[] {
   ];
 }
 
-/** Multi-line text (an MJML body) shows as a unified diff of the source; anything else on one line. */
-function formatField(f: FieldChange, c: Palette): string[] {
+/**
+ * One changed field. Multi-line text (an MJML body) shows as a unified diff
+ * of the source; lists and maps show nested, element by element and key by
+ * key, as Terraform shows them; anything else on one line.
+ */
+function formatField(f: FieldChange, c: Palette, indent = 4): string[] {
   if (typeof f.before === 'string' && typeof f.after === 'string' && (f.before.includes('\n') || f.after.includes('\n'))) {
     const patch = createTwoFilesPatch(f.path, f.path, f.before, f.after, 'deployed', 'workspace', { context: 2 });
     const lines = patch.split('\n');
     const body = lines.slice(lines.findIndex((l) => l.startsWith('@@'))).filter((l) => l !== '' && !l.startsWith('\\'));
-    return [`    ~ ${f.path}:`, ...body.map((l) => `      ${l.startsWith('+') ? c.green(l) : l.startsWith('-') ? c.red(l) : l.startsWith('@@') ? c.cyan(l) : l}`)];
+    const pad = ' '.repeat(indent);
+    return [`${pad}~ ${f.path}:`, ...body.map((l) => `${pad}  ${l.startsWith('+') ? c.green(l) : l.startsWith('-') ? c.red(l) : l.startsWith('@@') ? c.cyan(l) : l}`)];
   }
-  if (f.before === undefined) return [`    ${c.green('+')} ${f.path}: ${show(f.after)}`];
-  if (f.after === undefined) return [`    ${c.red('-')} ${f.path}: ${show(f.before)}`];
-  return [`    ${c.yellow('~')} ${f.path}: ${show(f.before)} → ${show(f.after)}`];
+  if (Array.isArray(f.before) && Array.isArray(f.after)) {
+    return [line(indent, '~', `${f.path}: [`, c), ...formatElements(diffElements(f.before, f.after), c, indent + 4), line(indent, ' ', ']', c)];
+  }
+  if (f.before === undefined) return formatValue(`${f.path}: `, f.after, '+', c, indent);
+  if (f.after === undefined) return formatValue(`${f.path}: `, f.before, '-', c, indent);
+  if (isContainer(f.before) || isContainer(f.after)) {
+    // A list became a map, or a value a list: the old one goes, the new one comes.
+    return [...formatValue(`${f.path}: `, f.before, '-', c, indent), ...formatValue(`${f.path}: `, f.after, '+', c, indent)];
+  }
+  return [line(indent, '~', `${f.path}: ${inline(f.before)} → ${inline(f.after)}`, c)];
 }
 
-function show(v: unknown): string {
+function formatElements(edits: ElementEdit[], c: Palette, indent: number): string[] {
+  return edits.flatMap((e) => {
+    switch (e.op) {
+      case 'same':
+        return [line(indent, ' ', c.dim(`# (${e.count} unchanged element${e.count === 1 ? '' : 's'} hidden)`), c)];
+      case 'remove':
+        return formatValue('', e.value, '-', c, indent);
+      case 'add':
+        return formatValue('', e.value, '+', c, indent);
+      case 'change':
+        return formatChanged(e.before, e.after, c, indent);
+    }
+  });
+}
+
+/** An element changed in place: its changed fields, its name when it has one, and how many keys did not change. */
+function formatChanged(before: unknown, after: unknown, c: Palette, indent: number): string[] {
+  if (Array.isArray(before) && Array.isArray(after)) {
+    return [line(indent, '~', '[', c), ...formatElements(diffElements(before, after), c, indent + 4), line(indent, ' ', ']', c)];
+  }
+  const b = before as Record<string, unknown>;
+  const a = after as Record<string, unknown>;
+  const keys = [...new Set([...Object.keys(b), ...Object.keys(a)])];
+  const unchanged = keys.filter((k) => sameValue(b[k], a[k]));
+  const named = typeof a.name === 'string' && unchanged.includes('name');
+  const hidden = unchanged.length - (named ? 1 : 0);
+  return [
+    line(indent, '~', '{', c),
+    ...(named ? [line(indent + 4, ' ', `name: ${inline(a.name)}`, c)] : []),
+    ...diffFields(b, a).flatMap((f) => formatField(f, c, indent + 4)),
+    ...(hidden > 0 ? [line(indent + 4, ' ', c.dim(`# (${hidden} unchanged key${hidden === 1 ? '' : 's'} hidden)`), c)] : []),
+    line(indent, ' ', '}', c),
+  ];
+}
+
+/** A whole value added or removed: on one line when short, else key by key, every line marked. */
+function formatValue(label: string, v: unknown, marker: '+' | '-', c: Palette, indent: number): string[] {
+  const one = inline(v);
+  if (!isContainer(v) || one.length <= INLINE_WIDTH) return [line(indent, marker, `${label}${one}`, c)];
+  const inner = Array.isArray(v)
+    ? v.flatMap((x) => formatValue('', x, marker, c, indent + 4))
+    : sortedEntries(v as Record<string, unknown>).flatMap(([k, x]) => formatValue(`${key(k)}: `, x, marker, c, indent + 4));
+  return [line(indent, marker, `${label}${Array.isArray(v) ? '[' : '{'}`, c), ...inner, line(indent, ' ', Array.isArray(v) ? ']' : '}', c)];
+}
+
+/** Lists and maps up to this many characters stay on one line. */
+const INLINE_WIDTH = 70;
+
+function line(indent: number, marker: '+' | '-' | '~' | ' ', text: string, c: Palette): string {
+  const m = marker === '+' ? c.green('+') : marker === '-' ? c.red('-') : marker === '~' ? c.yellow('~') : ' ';
+  return `${' '.repeat(indent)}${m} ${text}`;
+}
+
+function isContainer(v: unknown): v is object {
+  return !!v && typeof v === 'object';
+}
+
+/** A value on one line: maps as { key: value }, lists as [a, b], multi-line text as its line count. */
+function inline(v: unknown): string {
   if (typeof v === 'string' && v.includes('\n')) return `(${v.split('\n').length} lines)`;
-  return JSON.stringify(v);
+  if (Array.isArray(v)) return `[${v.map(inline).join(', ')}]`;
+  if (isObject(v)) {
+    const entries = sortedEntries(v);
+    return entries.length ? `{ ${entries.map(([k, x]) => `${key(k)}: ${inline(x)}`).join(', ')} }` : '{}';
+  }
+  return JSON.stringify(v) ?? String(v);
+}
+
+/** Keys in order, so the text never depends on how a spec was stored (jsonb orders keys by length). */
+function sortedEntries(v: Record<string, unknown>): [string, unknown][] {
+  return Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** A map key as YAML would write it: bare when it is a plain word. */
+function key(k: string): string {
+  return /^[A-Za-z_][A-Za-z0-9_-]*$/.test(k) ? k : JSON.stringify(k);
 }
 
 /** How the recipients follow from the segment: `120 in segment − 3 address problems − 9 no subscription − 8 control group`. */

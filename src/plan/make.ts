@@ -6,7 +6,6 @@ import { workspaceEntryExists } from '../workspace/files.js';
 import { listDiff, type ListDiff } from '../lists/diff.js';
 import { gatherFacts, type Facts } from './facts.js';
 import { computePlan, type Plan } from './plan.js';
-import { targetClosure } from './target.js';
 
 export interface MakePlanOptions {
   now: Date;
@@ -19,7 +18,7 @@ export interface MakePlanOptions {
 
 /** Reads the facts plan needs from the database, then computes the plan (a pure step). */
 export async function makePlan(db: Db, ws: Workspace, opts: MakePlanOptions): Promise<Plan> {
-  let desired = desiredObjects(ws);
+  const desired = desiredObjects(ws);
   const { facts, lists } = await db.transaction(async (tx) => {
     // One snapshot, read-only: planning never writes.
     await tx.query('SET TRANSACTION READ ONLY');
@@ -28,11 +27,6 @@ export async function makePlan(db: Db, ws: Workspace, opts: MakePlanOptions): Pr
     const facts = await gatherFacts(tx, measureAudience(ws, opts.now), desired, sourceSchema(ws.project.spec));
     return { facts, lists: await diffChangedLists(tx, ws, desired, facts) };
   });
-  if (opts.target) {
-    const keep = targetClosure(opts.target, desired, facts.deployed);
-    desired = desired.filter((o) => keep.has(`${o.kind}/${o.name}`));
-    facts.deployed = facts.deployed.filter((o) => keep.has(`${o.kind}/${o.name}`));
-  }
   const p = ws.project.spec;
   return computePlan({
     desired,
@@ -43,6 +37,7 @@ export async function makePlan(db: Db, ws: Workspace, opts: MakePlanOptions): Pr
     gitCommit: opts.gitCommit,
     environment: opts.environment,
     listDiffs: lists,
+    ...(opts.target ? { target: opts.target } : {}),
   });
 }
 

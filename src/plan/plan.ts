@@ -5,6 +5,7 @@ import type { ListDiff } from '../lists/diff.js';
 import type { Facts, Override } from './facts.js';
 import { fingerprint } from './fingerprint.js';
 import { applyRules, type Policy } from './rules.js';
+import { targetScope } from './target.js';
 
 /**
  * The plan: a pure, versioned, serialisable value computed from the workspace
@@ -45,6 +46,8 @@ export interface Plan {
   createdAt: string;
   gitCommit: string | null;
   environment: string | null;
+  /** `--target kind/name`: the plan holds only that object and what it uses. */
+  target?: string;
   /** The commit the target database runs now (its last apply). */
   deployedCommit: string | null;
   /** The deployed state this plan was computed against, item by item, and its hash. */
@@ -82,10 +85,15 @@ export interface PlanInput {
   environment?: string | null;
   /** How each changed list's membership would move. */
   listDiffs?: Record<string, ListDiff>;
+  /** `kind/name`: plan only that object and what it uses; everything else stays as deployed. */
+  target?: string;
 }
 
 export function computePlan(input: PlanInput): Plan {
-  const { desired, facts } = input;
+  const { facts } = input;
+  const scope = input.target ? targetScope(input.target, input.desired, facts.deployed) : undefined;
+  const inScope = (key: string) => !scope || scope.keep.has(key);
+  const desired = scope ? scope.desired : input.desired;
   const before = new Map(facts.deployed.map((o) => [objectKey(o), o]));
   const after = new Map(desired.map((o) => [objectKey(o), o]));
   let changes: Change[] = [];
@@ -99,8 +107,8 @@ export function computePlan(input: PlanInput): Plan {
     if (!after.has(objectKey(o)) && !o.archivedAt) changes.push({ action: 'delete', kind: o.kind, name: o.name });
   }
   const ruled = applyRules(changes, { ...input, desiredByKey: after, deployedByKey: before });
-  changes = ruled.changes.sort(byDependency);
-  const drift = driftOf(desired, facts);
+  changes = ruled.changes.filter((c) => inScope(objectKey(c))).sort(byDependency);
+  const drift = driftOf(desired, facts).filter((d) => inScope(`campaign/${d.campaign}`));
   const summary: Record<Action, number> = { create: 0, update: 0, delete: 0, archive: 0, unchanged: 0, refused: 0 };
   for (const c of changes) summary[c.action]++;
   const writes = new Set(changes.filter((c) => c.action === 'create' || c.action === 'update').map(objectKey));
@@ -110,13 +118,14 @@ export function computePlan(input: PlanInput): Plan {
     createdAt: input.now.toISOString(),
     gitCommit: input.gitCommit ?? null,
     environment: input.environment ?? null,
+    ...(input.target ? { target: input.target } : {}),
     deployedCommit: facts.deployedCommit,
     basis: basis.items,
     fingerprint: basis.hash,
     changes,
     drift,
-    audiences: ruled.audiences.map((a) => withBreakdown(a, facts)),
-    lists: input.listDiffs ?? {},
+    audiences: ruled.audiences.filter((a) => inScope(`campaign/${a.campaign}`)).map((a) => withBreakdown(a, facts)),
+    lists: Object.fromEntries(Object.entries(input.listDiffs ?? {}).filter(([name]) => inScope(`list/${name}`))),
     warnings: [...ruled.warnings, ...facts.shopWarnings, ...drift.filter((d) => d.resolution === 'keep').map(keptDriftWarning)],
     objects: desired.filter((o) => writes.has(objectKey(o))),
     summary,

@@ -15,6 +15,8 @@ import type { TemplateUse } from '../workspace/uses.js';
 export interface Samples {
   /** Where the samples come from, for the preview's header. */
   readonly description: string;
+  /** The customers asked for by id (`--customer`), each in their own site and locale; empty otherwise. */
+  readonly customers: readonly Recipient[];
   /** The sample recipients of one cell: the given customers, or one sample for the site and locale. */
   recipients(use: TemplateUse, site: Site, locale: string): Recipient[];
   /** The products, cart and order tokens of a message, formatted for the locale. */
@@ -69,6 +71,7 @@ export async function loadSamples(ws: Workspace, opts: { db?: Db; customerIds?: 
 
   return {
     description: fromDb?.description ?? "sample data from preview.yaml files (or herald's built-in sample)",
+    customers: fromDb?.given ?? [],
     recipients(use, site, locale) {
       return fromDb?.recipients(site, locale) ?? fileRecipients(use, site, locale);
     },
@@ -113,6 +116,7 @@ function money(amount: number, site: Site, locale: string): string {
 
 interface ShopSamples {
   description: string;
+  given: Recipient[];
   recipients(site: Site, locale: string): Recipient[] | undefined;
   products(skus: readonly string[]): ProductRow[] | undefined;
 }
@@ -147,6 +151,7 @@ async function shopSamples(db: Db, ws: Workspace, ids: number[]): Promise<ShopSa
   const bySku = new Map((await loadProducts(db, schemaName, skus)).map((p) => [p.sku, p]));
   return {
     description: ids.length > 0 ? `customers ${ids.join(', ')} from ${db.where}` : `customers from ${db.where}, one per site and locale`,
+    given: ids.length > 0 ? rows.map(({ id: _id, ...r }) => r) : [],
     recipients(site, locale) {
       if (ids.length > 0) {
         // Each given customer appears in their own site and locale.

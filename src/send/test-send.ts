@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { UserError } from '../errors.js';
-import { createRenderer } from '../render/message.js';
+import { createRenderer, type Recipient } from '../render/message.js';
 import type { Samples } from '../preview/samples.js';
 import type { Site, Workspace } from '../workspace/model.js';
 import { messageSource, templateOnlyUse, templateUses, workingTemplates, type TemplateUse } from '../workspace/uses.js';
@@ -45,9 +45,11 @@ export async function testSend(ws: Workspace, o: TestSendOptions): Promise<TestS
   const templates = workingTemplates(ws);
   const renderer = createRenderer({ project: ws.project.spec, secret: o.secret, now: o.now });
   const sent: TestSent[] = [];
+  // test-send takes one --customer; without it, samples per site and locale.
+  const customer = o.samples.customers[0];
   for (const use of uses) {
-    const site = pickSite(ws, use, o.site);
-    const recipient = pickRecipient(use, site, o);
+    const site = pickSite(ws, use, o.site, customer);
+    const recipient = pickRecipient(use, site, customer, o);
     const rendered = await renderer.render(messageSource(use, templates), recipient, o.samples.extras(use, site, recipient.locale));
     for (const to of o.to) {
       const id = `test.${randomUUID()}`;
@@ -93,16 +95,31 @@ function pickUses(ws: Workspace, target: string, variant?: string): TemplateUse[
   return picked;
 }
 
-function pickSite(ws: Workspace, use: TemplateUse, wanted?: string): Site {
-  const id = wanted ?? use.sites[0]!;
-  if (!use.sites.includes(id)) throw new UserError(`${use.kind} "${use.name}" does not send for site "${id}"`, `its sites: ${use.sites.join(', ')}`);
+/** --site, else the --customer's own site, else the first the use sends for. */
+function pickSite(ws: Workspace, use: TemplateUse, wanted: string | undefined, customer: Recipient | undefined): Site {
+  if (customer && wanted !== undefined && customer.site !== wanted) {
+    throw new UserError(`customer ${customer.customer_id} belongs to site ${customer.site}, not ${wanted}`, "leave out --site to send for the customer's own site, or pick a customer of that site");
+  }
+  const id = wanted ?? customer?.site ?? use.sites[0]!;
+  if (!use.sites.includes(id)) {
+    throw new UserError(
+      customer ? `customer ${customer.customer_id} belongs to site ${id}, and ${use.kind} "${use.name}" does not send for it` : `${use.kind} "${use.name}" does not send for site "${id}"`,
+      customer ? `pick a customer of its sites: ${use.sites.join(', ')}` : `its sites: ${use.sites.join(', ')}`,
+    );
+  }
   return ws.project.spec.sites.find((s) => s.id === id)!;
 }
 
-function pickRecipient(use: TemplateUse, site: Site, o: TestSendOptions) {
-  const locale = o.locale ?? site.default_locale;
+/**
+ * The --customer as they would receive it: in --locale, else their own
+ * locale, else (one the site does not write in) the site's default, as a
+ * send resolves it. Without --customer, the sample for the site and locale.
+ */
+function pickRecipient(use: TemplateUse, site: Site, customer: Recipient | undefined, o: TestSendOptions): Recipient {
+  const locale = o.locale ?? (customer && site.locales.includes(customer.locale) ? customer.locale : site.default_locale);
   if (!site.locales.includes(locale)) throw new UserError(`site ${site.id} does not write in "${locale}"`, `its locales: ${site.locales.join(', ')}`);
+  if (customer) return { ...customer, locale };
   const [recipient] = o.samples.recipients(use, site, locale);
-  if (!recipient) throw new UserError(`no sample customer for ${site.id} in ${locale}`, 'pick another --site or --locale, or leave out --customer');
+  if (!recipient) throw new UserError(`no sample customer for ${site.id} in ${locale}`, 'pick another --site or --locale, or add customers for it to the template\'s preview.yaml');
   return recipient;
 }

@@ -93,6 +93,6 @@ describe('herald demo', () => {
     const { ws } = await setup();
     const r = await herald(['demo', '--customers', 'lots', '--dir', ws.dir]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('--customers must be a positive whole number, got "lots"');
+    expect(r.stderr).toContain('herald: --customers "lots" is not a positive whole number');
   });
 });

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { herald } from '../support/cli.js';
@@ -51,6 +51,30 @@ describe('reconciler commands', () => {
     expect(bad.stderr).toContain('herald: "segments/everyone" is not kind/name');
   });
 
+  it('apply --auto-approve --target applies that object and what it uses, leaving the rest for later', async () => {
+    const { ws, db } = await setup();
+    expect((await herald(['apply', '--auto-approve', ...db])).code).toBe(0);
+    ws.write('segments/everyone.yaml', 'where:\n  order_count: { gte: 1 }\n');
+    ws.write('templates/hello/template.yaml', 'subject:\n  en: Hi {{ customer.first_name }}\n');
+
+    const targeted = await herald(['apply', '--auto-approve', '--target', 'segment/everyone', ...db]);
+    expect(targeted.stderr).toBe('');
+    expect(targeted.code).toBe(0);
+    expect(targeted.stdout).toContain('~ update segment/everyone');
+    expect(targeted.stdout).not.toContain('template/hello');
+    expect(targeted.stdout).toContain('Apply complete: 0 created, 1 updated, 0 deleted, 0 archived.');
+
+    // A saved targeted plan applies too, and the untargeted change is still waiting.
+    const planFile = join(ws.dir, 'plan.json');
+    const plan = await herald(['plan', '--target', 'template/hello', '--out', planFile, ...db]);
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(plan.stdout).toContain('~ update template/hello');
+    const apply = await herald(['apply', planFile, ...db]);
+    expect(apply.code, apply.stderr).toBe(0);
+    expect(apply.stdout).toContain('Apply complete: 0 created, 1 updated, 0 deleted, 0 archived.');
+    expect((await herald(['plan', '--detailed-exitcode', ...db])).code).toBe(0);
+  });
+
   it('pause records drift that plan shows and apply keeps; resume takes it back', async () => {
     const { db } = await setup();
     expect((await herald(['apply', '--auto-approve', ...db])).code).toBe(0);
@@ -82,8 +106,10 @@ describe('reconciler commands', () => {
     expect(missing.stderr).toContain('herald: environment "staging" reads its database URL from $HERALD_TEST_STAGING_URL, which is not set');
     const unknown = await herald(['plan', '--env', 'prod', '--dir', ws.dir]);
     expect(unknown.stderr).toContain('herald: environment "prod" is not defined in herald.yaml\n  hint: defined environments: staging');
+    // herald creates no embedded database but the default one: the folder is made on purpose.
+    mkdirSync(join(ws.dir, '.herald', 'staging'), { recursive: true });
     const ok = await herald(['plan', '--env', 'staging', '--dir', ws.dir], { HERALD_TEST_STAGING_URL: join(ws.dir, '.herald', 'staging') });
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toContain('Environment staging runs nothing applied yet; workspace at');
-  });
+  }, 180_000);
 });

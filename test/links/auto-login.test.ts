@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { signAutoLoginToken, verifyAutoLoginToken } from '../../src/index.js';
+import { autoLoginTokenOf } from '../../src/links/auto-login.js';
 import { signToken } from '../../src/links/token.js';
 
 const NOW = new Date('2026-11-20T12:00:00Z');
@@ -33,5 +34,26 @@ describe('auto-login tokens', () => {
   it('never accepts another kind of herald token, such as an unsubscribe link', () => {
     const unsubscribe = signToken({ p: 'unsubscribe', c: 42, s: 'shop-en', m: 'winback' }, 's3cret');
     expect(verifyAutoLoginToken(unsubscribe, 's3cret', NOW)).toEqual({ ok: false, reason: 'not an auto-login token' });
+  });
+
+  it('takes the token out of a link, whatever other parameters it carries; a bare token is itself', () => {
+    const t = signAutoLoginToken(42, 'shop-en', 's3cret', { now: NOW });
+    for (const link of [
+      t,
+      ` ${t}\n`,
+      `https://shop.example.com/auto-login?token=${t}`,
+      `https://shop.example.com/auto-login?token=${t}&utm_source=newsletter&utm_medium=email&utm_campaign=winback`,
+      `https://shop.example.com/auto-login?utm_source=newsletter&token=${t}#top`,
+      `https://shop.example.com/auto-login?token=${t}&amp;utm_source=x`,
+      `https://shop.example.com/auto-login?token=${encodeURIComponent(t)}&fbclid=abc`,
+    ]) {
+      expect(autoLoginTokenOf(link), link).toEqual({ ok: true, token: t });
+      expect(verifyAutoLoginToken((autoLoginTokenOf(link) as { token: string }).token, 's3cret', NOW)).toMatchObject({ ok: true, login: { customerId: 42 } });
+    }
+    expect(autoLoginTokenOf('https://shop.example.com/auto-login?utm_source=x')).toEqual({ ok: false, reason: 'the link has no token= parameter' });
+    expect(autoLoginTokenOf(`https://shop.example.com/auto-login?token=${t}&token=x.y`)).toEqual({ ok: false, reason: 'the link has 2 token= parameters; a genuine link has one' });
+    // An extra parameter cannot smuggle anything into the token itself.
+    const [body, sig] = t.split('.');
+    expect(verifyAutoLoginToken(`${body}.${sig}&c=43`, 's3cret', NOW)).toMatchObject({ ok: false });
   });
 });

@@ -83,6 +83,41 @@ describe('testSend', () => {
     expect(runs!.n).toBe(0);
   });
 
+  it("renders for --customer in the customer's own site and locale unless --site or --locale say otherwise", async () => {
+    const { workspace, sink, transport } = await setup();
+    const db = await createTestDb();
+    cleanup(() => db.dispose());
+    await createShop(db, {
+      customers: [
+        // On the Russian site, reading English: the site's first locale and the campaign's first site are both wrong guesses.
+        { id: 4, email: 'four@example.com', first_name: 'Fiona', site: 'shop-ru', locale: 'en' },
+        { id: 5, email: 'five@example.com', first_name: 'Борис', site: 'shop-en', locale: 'ru' },
+        // A locale the site does not write in: the site's default, as a send would.
+        { id: 6, email: 'six@example.com', first_name: 'Fabien', site: 'shop-en', locale: 'fr' },
+      ],
+    });
+    const base = { target: 'campaign/winback', to: ['marketer@example.com'], secret: 's', transport, dkim: new Map(), now: NOW };
+    const send = async (id: number, more: { site?: string; locale?: string } = {}) =>
+      testSend(workspace, { ...base, ...more, samples: await loadSamples(workspace, { db, customerIds: [id] }) });
+
+    expect(await send(4)).toMatchObject([{ site: 'shop-ru', locale: 'en', recipient: 'four@example.com' }]);
+    expect(await send(5)).toMatchObject([{ site: 'shop-en', locale: 'ru', recipient: 'five@example.com' }]);
+    expect(await send(6)).toMatchObject([{ site: 'shop-en', locale: 'en', recipient: 'six@example.com' }]);
+    // --locale renders the same customer in another language the site writes.
+    expect(await send(4, { locale: 'ru' })).toMatchObject([{ site: 'shop-ru', locale: 'ru' }]);
+    expect(sink.messages.map((m) => m.subject)).toEqual([
+      '[TEST] Fiona, it has been a while',
+      '[TEST] Борис, давно не виделись',
+      '[TEST] Fabien, it has been a while',
+      '[TEST] Fiona, давно не виделись',
+    ]);
+    expect(sink.messages[0]!.html).toContain('Dear Fiona,');
+
+    await expect(send(4, { site: 'shop-en' })).rejects.toThrow('customer 4 belongs to site shop-ru, not shop-en');
+    await expect(send(4, { locale: 'fr' })).rejects.toThrow('site shop-ru does not write in "fr"');
+    expect(sink.messages).toHaveLength(4);
+  });
+
   it('names what is wrong with a target, variant, site or locale', async () => {
     const { workspace, transport } = await setup();
     const samples = await loadSamples(workspace);

@@ -8,6 +8,7 @@ import { formatPlan } from '../../plan/format.js';
 import { makePlan } from '../../plan/make.js';
 import { hasChanges, type Plan } from '../../plan/plan.js';
 import { print, printJson, useColor, validWorkspace, withDb, workspaceDir, type GlobalOptions } from '../context.js';
+import { seconds } from '../options.js';
 
 export interface ApplyCliOptions extends GlobalOptions {
   json?: boolean;
@@ -23,7 +24,7 @@ export interface ApplyCliOptions extends GlobalOptions {
  * the question; without a TTY and without --auto-approve it refuses.
  */
 export default async function apply([planFile]: string[], opts: ApplyCliOptions): Promise<void> {
-  const lockTimeoutSeconds = seconds(opts.lockTimeout ?? '30');
+  const lockTimeoutSeconds = seconds(opts.lockTimeout ?? '30', '--lock-timeout');
   const git = gitInfo(workspaceDir(opts));
   const saved = planFile ? readPlanFile(planFile) : undefined;
   if (saved && (saved.environment ?? null) !== (opts.env ?? null)) {
@@ -71,12 +72,6 @@ async function confirm(opts: ApplyCliOptions): Promise<void> {
   } finally {
     rl.close();
   }
-}
-
-function seconds(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)(s|m)?$/.exec(text);
-  if (!m) throw new UserError(`--lock-timeout must be a number of seconds (like 30 or 30s, or 2m), got "${text}"`);
-  return Number(m[1]) * (m[2] === 'm' ? 60 : 1);
 }
 
 function formatImport(name: string, l: ListImportResult): string {

@@ -4,7 +4,8 @@ import { tick } from '../../send/run.js';
 import { deliveryTransport, type Transport } from '../../send/transport.js';
 import { print, withDb, workspaceDir, type GlobalOptions } from '../context.js';
 import { createProgress } from '../progress.js';
-import { count, summary } from './run.js';
+import { seconds, workerCount } from '../options.js';
+import { tickSummary } from '../tick-summary.js';
 
 interface DeliverOpts extends GlobalOptions {
   workers: string;
@@ -19,8 +20,8 @@ interface DeliverOpts extends GlobalOptions {
  * they coordinate through it alone.
  */
 export default async function deliverCommand(_args: string[], opts: DeliverOpts): Promise<void> {
-  const workers = count(opts.workers, '--workers');
-  const idleMs = count(opts.idle, '--idle') * 1000;
+  const workers = workerCount(opts.workers);
+  const idleMs = seconds(opts.idle, '--idle') * 1000;
   let stopping = false;
   let wake: (() => void) | undefined;
   const stop = () => {
@@ -39,10 +40,14 @@ export default async function deliverCommand(_args: string[], opts: DeliverOpts)
         const progress = createProgress(db);
         const r = await tick(db, { transport: tr, log, workers, shouldStop: () => stopping, onBatch: (t) => progress.onBatch(t) }).finally(() => progress.stop());
         const t = r.delivered;
-        if (r.launched.length || r.decided.length || t.sent + t.failed + t.bounced + t.expired + t.unknown + t.retried > 0) print(summary(r, false, false));
+        if (r.launched.length || r.decided.length || t.sent + t.failed + t.bounced + t.expired + t.unknown + t.retried > 0) print(tickSummary(r, false, false));
         if (!stopping) await new Promise<void>((resolve) => {
-          wake = resolve;
-          setTimeout(resolve, idleMs);
+          // A stop wakes the wait and clears its timer: a pending timer would keep the process alive for the rest of --idle.
+          const timer = setTimeout(resolve, idleMs);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
         });
       }
     });

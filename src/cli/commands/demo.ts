@@ -1,9 +1,9 @@
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { applyPlan } from '../../apply/apply.js';
 import { makePlan } from '../../plan/make.js';
 import { breakdownLine } from '../../plan/format.js';
-import { isServerUrl, type Db } from '../../db/db.js';
+import { isServerUrl, redactSpec, type Db } from '../../db/db.js';
 import { UserError } from '../../errors.js';
 import { createLog } from '../../log.js';
 import { seedShop } from '../../demo/seed.js';
@@ -19,6 +19,7 @@ import { loadSamples } from '../../preview/samples.js';
 import { transportFromEnv } from '../../send/transport.js';
 import { sourceSchema, type Workspace } from '../../workspace/model.js';
 import { dbSpec, print, validWorkspace, withDb, workspaceDir, type GlobalOptions } from '../context.js';
+import { positiveInt } from '../options.js';
 
 interface DemoOptions extends GlobalOptions {
   customers: string;
@@ -34,8 +35,8 @@ interface DemoOptions extends GlobalOptions {
  * outbox, and write their reports.
  */
 export default async function demo(_args: string[], opts: DemoOptions): Promise<void> {
-  const customers = positiveInt(opts.customers, '--customers');
-  const seed = positiveInt(opts.seed, '--seed');
+  const customers = positiveInt(opts.customers, '--customers', 10000);
+  const seed = positiveInt(opts.seed, '--seed', 42);
   const dir = workspaceDir(opts);
   const spec = dbSpec(opts);
   if (opts.fresh) {
@@ -43,6 +44,8 @@ export default async function demo(_args: string[], opts: DemoOptions): Promise<
     rmSync(spec, { recursive: true, force: true });
     rmSync(join(dir, '.herald', 'outbox'), { recursive: true, force: true });
   }
+  // The demo seeds a database of its own, so it may create the folder it was given (other commands create only the default).
+  if (!isServerUrl(spec)) mkdirSync(spec, { recursive: true });
 
   const started = Date.now();
   const step = (text: string) => print(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${text}`);
@@ -51,7 +54,7 @@ export default async function demo(_args: string[], opts: DemoOptions): Promise<
   step(`validated ${dir}: ${ws.segments.size} segments, ${ws.templates.size} templates, ${ws.campaigns.size} campaigns`);
 
   await withDb(opts, async (db) => {
-    step(`database: ${db.kind} at ${db.where}`);
+    step(`database: ${db.kind} at ${redactSpec(db.where)}`);
     await ensureShop(db, ws, { customers, seed }, step);
 
     const git = gitInfo(dir);
@@ -129,10 +132,4 @@ async function ensureShop(db: Db, ws: Workspace, want: { customers: number; seed
     [key],
   );
   step(`seeded the demo shop: ${summary.customers} customers, ${summary.orders} orders, ${summary.products} products, ${summary.carts} carts`);
-}
-
-function positiveInt(text: string, flag: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new UserError(`${flag} must be a positive whole number, got "${text}"`);
-  return n;
 }

@@ -3,7 +3,8 @@ import { ExitError, UserError } from '../../errors.js';
 import { buildPreview } from '../../preview/preview.js';
 import { loadSamples, type Samples } from '../../preview/samples.js';
 import { appendJobSummary, type PreviewSummary } from '../../preview/write.js';
-import { customerId, dbConfigured, openMigratedDb, print, printJson, validWorkspace, withDb, workspaceDir, type GlobalOptions } from '../context.js';
+import { dbConfigured, openMigratedDb, print, printJson, validWorkspace, withDb, workspaceDir, type GlobalOptions } from '../context.js';
+import { customerId, port as portNumber } from '../options.js';
 
 interface PreviewOpts extends GlobalOptions {
   out?: string;
@@ -17,8 +18,8 @@ interface PreviewOpts extends GlobalOptions {
 
 export default async function preview(_args: string[], opts: PreviewOpts): Promise<void> {
   if (opts.serve) return serve(opts);
+  const customerIds = (opts.customer ?? []).map((c) => customerId(c));
   const ws = await validWorkspace(opts);
-  const customerIds = (opts.customer ?? []).map(customerId);
   const out = resolve(workspaceDir(opts), opts.out ?? join('.herald', 'preview'));
   const run = async (samples: Samples) => buildPreview(ws, { out, samples, now: new Date(), screenshots: !!opts.screenshots, ...(opts.changedSince ? { changedSince: opts.changedSince } : {}) });
   const result = dbConfigured(opts)
@@ -51,8 +52,7 @@ async function report(summary: PreviewSummary, out: string, opts: PreviewOpts, c
 
 /** --serve: runs until Ctrl-C or SIGTERM. */
 async function serve(opts: PreviewOpts): Promise<void> {
-  const port = Number(opts.port ?? 4400);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UserError(`--port ${opts.port} is not a port number`, 'give a number between 1 and 65535, for example --port 4400, or 0 for any free port');
+  const port = portNumber(opts.port ?? '4400');
   const { startPreviewServer } = await import('../../preview/serve.js');
   const db = dbConfigured(opts) ? await openMigratedDb(opts) : undefined;
   try {

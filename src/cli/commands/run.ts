@@ -1,9 +1,10 @@
 import { join } from 'node:path';
-import { UserError } from '../../errors.js';
 import { createLog } from '../../log.js';
-import { tick, type TickResult } from '../../send/run.js';
+import { tick } from '../../send/run.js';
 import { deliveryTransport, type Transport } from '../../send/transport.js';
 import { createProgress } from '../progress.js';
+import { duration, workerCount } from '../options.js';
+import { tickSummary } from '../tick-summary.js';
 import { print, printJson, withDb, workspaceDir, type GlobalOptions } from '../context.js';
 
 interface RunOpts extends GlobalOptions {
@@ -18,8 +19,8 @@ interface RunOpts extends GlobalOptions {
  * next tick resumes.
  */
 export default async function run(_args: string[], opts: RunOpts): Promise<void> {
-  const budgetMs = budget(opts.budget);
-  const workers = count(opts.workers, '--workers');
+  const budgetMs = duration(opts.budget, '--budget');
+  const workers = workerCount(opts.workers);
   const deadline = Date.now() + budgetMs;
   let stopping = false;
   const stop = () => {
@@ -40,38 +41,10 @@ export default async function run(_args: string[], opts: RunOpts): Promise<void>
       }
     });
     if (opts.json) printJson({ ...result, stopped: stopping ? 'signal' : Date.now() >= deadline ? 'budget' : 'done' });
-    else print(summary(result, stopping, Date.now() >= deadline));
+    else print(tickSummary(result, stopping, Date.now() >= deadline));
   } finally {
     transport?.close();
     process.off('SIGTERM', stop);
     process.off('SIGINT', stop);
   }
 }
-
-export function summary(r: TickResult, signalled: boolean, overBudget: boolean): string {
-  const lines = [
-    ...r.launched.map((l) => `launched ${l.campaign}: ${l.rows} in the ledger`),
-    ...r.decided.map((d) => `A/B winner of ${d.campaign}: ${d.decision.winner} (${d.decision.reason})`),
-  ];
-  const t = r.delivered;
-  lines.push(
-    `delivered: ${t.sent} sent, ${t.retried} to retry, ${t.failed} failed, ${t.bounced} bounced, ${t.expired} expired, ${t.unknown} unknown, ${t.suppressed} suppressed` +
-      `${t.completed.length ? `; completed ${t.completed.join(', ')}` : ''}${t.paused.length ? `; paused by the circuit breaker: ${t.paused.join(', ')}` : ''}`,
-  );
-  if (signalled) lines.push('stopped on a signal after finishing the messages in flight; the next run resumes.');
-  else if (overBudget) lines.push('stopped at the end of the budget after finishing the messages in flight; the next run resumes.');
-  return lines.join('\n');
-}
-
-function budget(text: string): number {
-  const m = /^(\d+)(s|m|h)$/.exec(text);
-  if (!m) throw new UserError(`--budget ${text} is not a duration`, 'write it as 90s, 8m or 1h');
-  return Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 's' | 'm' | 'h'];
-}
-
-export function count(text: string, flag: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1 || n > 64) throw new UserError(`${flag} ${text} is not a number of workers`, 'give a whole number from 1 to 64');
-  return n;
-}
-

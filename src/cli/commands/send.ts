@@ -3,11 +3,11 @@ import { createLog } from '../../log.js';
 import { sendCampaign } from '../../send/send.js';
 import { deliveryTransport, type Transport } from '../../send/transport.js';
 import { createProgress } from '../progress.js';
-import { count } from './run.js';
+import { workerCount } from '../options.js';
 import { print, printJson, withDb, workspaceDir, type GlobalOptions } from '../context.js';
 
 export default async function send([campaign]: string[], opts: GlobalOptions & { json?: boolean; workers: string }): Promise<void> {
-  const workers = count(opts.workers, '--workers');
+  const workers = workerCount(opts.workers);
   let stopping = false;
   const stop = () => {
     stopping = true;

@@ -2,7 +2,7 @@ import { stringify } from 'yaml';
 import { UserError } from '../../errors.js';
 import { loadDeployed, lastApply } from '../../state/queries.js';
 import { print, printJson, withDb, type GlobalOptions } from '../context.js';
-import { parseRef } from './history.js';
+import { objectRef } from '../options.js';
 
 /** `herald state list` and `herald state show kind/name`: what is deployed, read from the database. */
 export default async function state([sub, ref]: string[], opts: GlobalOptions & { json?: boolean }): Promise<void> {
@@ -35,7 +35,7 @@ async function list(opts: GlobalOptions & { json?: boolean }): Promise<void> {
 }
 
 async function show(ref: string, opts: GlobalOptions & { json?: boolean }): Promise<void> {
-  const [kind, name] = parseRef(ref);
+  const [kind, name] = objectRef(ref);
   const o = await withDb(opts, async (db) => (await loadDeployed(db)).find((d) => d.kind === kind && d.name === name));
   if (!o) throw new UserError(`${ref} is not deployed`, 'see what is deployed with `herald state list`');
   if (opts.json) return printJson(o);

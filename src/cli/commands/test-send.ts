@@ -7,7 +7,8 @@ import { dkimKeys } from '../../send/dkim.js';
 import { testSend, type TestSent } from '../../send/test-send.js';
 import { transportFromEnv } from '../../send/transport.js';
 import { ADDRESS } from '../../audience/address.js';
-import { customerId, dbConfigured, print, printJson, validWorkspace, withDb, workspaceDir, type GlobalOptions } from '../context.js';
+import { dbConfigured, print, printJson, validWorkspace, withDb, workspaceDir, type GlobalOptions } from '../context.js';
+import { customerId } from '../options.js';
 
 interface TestSendOpts extends GlobalOptions {
   to: string[];

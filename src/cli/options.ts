@@ -1,0 +1,66 @@
+import { UserError } from '../errors.js';
+
+/**
+ * The option values commands share, parsed in one place. Each parser takes
+ * the text commander hands over and the flag it came from, and returns the
+ * value or throws a UserError naming that flag, the value as given and what
+ * would do. Commands never import each other: what they share lives here.
+ */
+
+/** The value as typed, quoted, so an empty or odd one is visible in the message. */
+const shown = (text: string) => JSON.stringify(text);
+
+/** --workers: workers in one process. */
+export function workerCount(text: string, flag = '--workers'): number {
+  const n = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!(n >= 1 && n <= 64)) throw new UserError(`${flag} ${shown(text)} is not a number of workers`, `give a whole number from 1 to 64, for example ${flag} 4`);
+  return n;
+}
+
+/**
+ * A wait in seconds (--idle, --lock-timeout): 30, 30s, 1.5s or 2m. Never 0,
+ * which PostgreSQL's lock_timeout reads as "wait forever" and an idle loop as
+ * "never wait"; at most a day, beyond which a Node timer fires at once.
+ */
+export function seconds(text: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)(s|m)?$/.exec(text);
+  const n = m ? Number(m[1]) * (m[2] === 'm' ? 60 : 1) : NaN;
+  if (!(n > 0 && n <= 86_400)) throw new UserError(`${flag} ${shown(text)} is not a number of seconds`, 'write it as 30, 30s or 2m (more than 0, at most a day)');
+  return n;
+}
+
+/** A budget (--budget): 90s, 8m or 1h, in milliseconds. */
+export function duration(text: string, flag: string): number {
+  const m = /^(\d+)(s|m|h)$/.exec(text);
+  const ms = m ? Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 's' | 'm' | 'h'] : NaN;
+  if (!(ms > 0)) throw new UserError(`${flag} ${shown(text)} is not a duration`, 'write it as 90s, 8m or 1h (more than 0)');
+  return ms;
+}
+
+/** A count such as --customers or --seed. */
+export function positiveInt(text: string, flag: string, example = 1000): number {
+  const n = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!(n >= 1 && Number.isSafeInteger(n))) throw new UserError(`${flag} ${shown(text)} is not a positive whole number`, `for example ${flag} ${example}`);
+  return n;
+}
+
+/** --port: 0 asks the system for any free port. */
+export function port(text: string, flag = '--port'): number {
+  const n = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!(n >= 0 && n <= 65535)) throw new UserError(`${flag} ${shown(text)} is not a port number`, `give a number from 1 to 65535, for example ${flag} 4400, or 0 for any free port`);
+  return n;
+}
+
+/** --customer: the shop's numeric customer id. */
+export function customerId(text: string, flag = '--customer'): number {
+  const n = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(n)) throw new UserError(`${flag} ${shown(text)} is not a customer id`, `give the shop's numeric customer id, for example ${flag} 42`);
+  return n;
+}
+
+/** A deployed object named as kind/name (history, state show). */
+export function objectRef(ref: string): [kind: string, name: string] {
+  const m = /^(project|segment|list|template|campaign|trigger)\/([a-z0-9][a-z0-9_-]*)$/.exec(ref);
+  if (!m) throw new UserError(`${shown(ref)} is not kind/name`, 'for example campaign/winback, segment/lapsed or template/newsletter');
+  return [m[1]!, m[2]!];
+}

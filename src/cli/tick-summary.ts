@@ -1,0 +1,17 @@
+import type { TickResult } from '../send/run.js';
+
+/** What one scheduler tick did, as `herald run` and `herald deliver` print it. */
+export function tickSummary(r: TickResult, signalled: boolean, overBudget: boolean): string {
+  const lines = [
+    ...r.launched.map((l) => `launched ${l.campaign}: ${l.rows} in the ledger`),
+    ...r.decided.map((d) => `A/B winner of ${d.campaign}: ${d.decision.winner} (${d.decision.reason})`),
+  ];
+  const t = r.delivered;
+  lines.push(
+    `delivered: ${t.sent} sent, ${t.retried} to retry, ${t.failed} failed, ${t.bounced} bounced, ${t.expired} expired, ${t.unknown} unknown, ${t.suppressed} suppressed` +
+      `${t.completed.length ? `; completed ${t.completed.join(', ')}` : ''}${t.paused.length ? `; paused by the circuit breaker: ${t.paused.join(', ')}` : ''}`,
+  );
+  if (signalled) lines.push('stopped on a signal after finishing the messages in flight; the next run resumes.');
+  else if (overBudget) lines.push('stopped at the end of the budget after finishing the messages in flight; the next run resumes.');
+  return lines.join('\n');
+}
