@@ -9,7 +9,7 @@ import { MJML_OPTIONS_VERSION } from './mjml-options.js';
 /**
  * MJML → HTML, once per distinct source. A compile costs ~10 ms, so results
  * are cached by content hash in memory and, for CLI runs, on disk
- * (`.herald/cache/mjml/`, see workspace/cache.ts): an unchanged template is
+ * (`~/.cache/herald/mjml/`, see workspace/cache.ts): an unchanged template is
  * never compiled twice.
  * Cold compiles run on worker threads, one per core, when there are enough of
  * them to pay for starting the workers.

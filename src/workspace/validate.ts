@@ -1,6 +1,5 @@
-import { join } from 'node:path';
 import type { Problem } from '../errors.js';
-import { setCacheDir } from './cache.js';
+import { defaultCacheDir, setCacheDir } from './cache.js';
 import { CHECKS } from './checks/index.js';
 import { loadWorkspace, sortProblems, type LoadResult } from './load.js';
 
@@ -10,8 +9,8 @@ import { loadWorkspace, sortProblems, type LoadResult } from './load.js';
  * lists, SQL, semantic rules). Needs no database.
  */
 export async function validateWorkspace(dir: string, opts: { cache?: boolean } = {}): Promise<LoadResult> {
-  // CLI runs keep compiled MJML and body check results in .herald/cache (git-ignored).
-  if (opts.cache) setCacheDir(join(dir, '.herald', 'cache'), dir);
+  // CLI runs keep compiled MJML and body check results in the user's cache folder (cache.ts says why not in the workspace).
+  if (opts.cache) setCacheDir(defaultCacheDir());
   const loaded = loadWorkspace(dir);
   const ws = loaded.workspace;
   if (!ws) return loaded;
