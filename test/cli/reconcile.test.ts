@@ -3,7 +3,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { herald } from '../support/cli.js';
 import { useCleanups } from '../support/cleanup.js';
+import { openDb } from '../../src/db/db.js';
 import { createTestDb, serverUrl } from '../support/db.js';
+import { createShop } from '../support/shop.js';
 import { MINIMAL, tempWorkspace } from '../support/workspace.js';
 
 const cleanup = useCleanups();
@@ -12,9 +14,16 @@ const cleanup = useCleanups();
 async function setup() {
   const ws = tempWorkspace(MINIMAL);
   cleanup(ws.remove);
-  if (!serverUrl) return { ws, db: ['--dir', ws.dir] };
+  if (!serverUrl) {
+    // plan checks the shop's tables up front: an empty shop in the embedded database the CLI will open.
+    const embedded = await openDb(join(ws.dir, '.herald', 'db'));
+    await createShop(embedded, { customers: [] });
+    await embedded.close();
+    return { ws, db: ['--dir', ws.dir] };
+  }
   const db = await createTestDb();
   cleanup(() => db.dispose());
+  await createShop(db, { customers: [] });
   return { ws, db: ['--dir', ws.dir, '--db', db.url!] };
 }
 
