@@ -94,7 +94,7 @@ const CATALOG_TYPES = /^reg[a-z]+$/;
 const SAMPLING = new Set(['system', 'bernoulli']);
 
 const FUNCTIONS_HINT =
-  'a sql: condition may call ordinary functions only (text, date, math, array, JSON, aggregates; docs/security.md lists them): nothing that reads settings, files or catalogs, takes locks, uses sequences or changes anything';
+  'a sql: condition may call ordinary functions only (text, date, math, array, JSON, aggregates; see docs/security.md): nothing that reads settings, files or catalogs, takes locks, uses sequences or changes anything';
 
 /**
  * Every relation, function, operator, type and node in the query that a
