@@ -91,7 +91,11 @@ describe('reconciler commands', () => {
     expect(missing.stderr).toContain('herald: environment "staging" reads its database URL from $HERALD_TEST_STAGING_URL, which is not set');
     const unknown = await herald(['plan', '--env', 'prod', '--dir', ws.dir]);
     expect(unknown.stderr).toContain('herald: environment "prod" is not defined in herald.yaml\n  hint: defined environments: staging');
-    const ok = await herald(['plan', '--env', 'staging', '--dir', ws.dir], { HERALD_TEST_STAGING_URL: join(ws.dir, '.herald', 'staging') });
+    const staging = join(ws.dir, '.herald', 'staging');
+    const shop = await openDb(staging);
+    await createShop(shop, { customers: [] });
+    await shop.close();
+    const ok = await herald(['plan', '--env', 'staging', '--dir', ws.dir], { HERALD_TEST_STAGING_URL: staging });
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toContain('Environment staging runs nothing applied yet; workspace at');
   });
