@@ -1,10 +1,12 @@
-import type { Queryable } from '../db/db.js';
+import type { Db, Queryable } from '../db/db.js';
 import { UserError } from '../errors.js';
+import { requireShop } from '../shop/check.js';
 import { didYouMean } from '../workspace/checks/semantic-conditions.js';
 import { campaignSites, cancelledStatuses, openStatuses, sourceSchema, type Campaign, type Condition, type Project, type Segment, type Workspace } from '../workspace/model.js';
 import { audienceCondition } from './audience.js';
 import { compileSegment, type CompiledSql } from './compile.js';
 import { BUCKETS, classifiedContactsSql, classifiedSql, type Bucket, type ControlGroup, type SiteLocales } from './recipients.js';
+import { evaluateSqlConditions, readOnly, sqlSandbox, withSqlSession, type SqlSandbox } from './sql-sandbox.js';
 
 /**
  * The mailing-volume breakdown: of everyone a segment or campaign selects,
@@ -41,6 +43,8 @@ export interface AudienceQuery {
   control?: ControlGroup;
   /** A campaign's lists: their contacts who are not customers count too. */
   lists?: string[];
+  /** How the audience's sql: conditions run. */
+  sandbox: SqlSandbox;
 }
 
 /**
@@ -88,8 +92,13 @@ export function breakdownSql(q: AudienceQuery, sample = 0): CompiledSql {
   };
 }
 
-/** measureBreakdown: runs breakdownSql; samples only when asked for. */
+/**
+ * measureBreakdown: evaluates the audience's sql: conditions (sql-sandbox.ts;
+ * `db` is a transaction of a session that holds the results table, and
+ * becomes READ ONLY), then runs breakdownSql; samples only when asked for.
+ */
 export async function measureBreakdown(db: Queryable, q: AudienceQuery, sample = 0): Promise<{ breakdown: Breakdown; samples?: Samples }> {
+  await evaluateSqlConditions(db, q.audience.sqlConditions ?? [], q.sandbox);
   const sql = breakdownSql(q, sample);
   const [row] = await db.query<Breakdown & { samples?: Partial<Samples> }>(sql.text, sql.values);
   const { samples, ...counts } = row!;
@@ -104,6 +113,16 @@ export async function measureBreakdown(db: Queryable, q: AudienceQuery, sample =
   // A bucket nobody is in has no group, so no samples entry.
   const sampleOf = (r: SampleCustomer): SampleCustomer => ({ id: Number(r.id), email: r.email, site: r.site, locale: r.locale, reason: r.reason });
   return { breakdown, samples: Object.fromEntries(BUCKETS.map((b) => [b, (samples?.[b] ?? []).map(sampleOf)])) as Samples };
+}
+
+/**
+ * The breakdown as `herald audience` measures it: the shop checked against
+ * the contract first, then one READ ONLY look at it, rolled back at the end.
+ * `timeout` bounds herald's own statements; sql: conditions have their own.
+ */
+export async function measureNow(db: Db, q: AudienceQuery, sample = 0, timeout = '60s'): Promise<{ breakdown: Breakdown; samples?: Samples }> {
+  await requireShop(db, q.sandbox);
+  return withSqlSession(db, q.sandbox, !!q.audience.sqlConditions?.length, (s) => readOnly(s, timeout, (tx) => measureBreakdown(tx, q, sample)));
 }
 
 /** What compiling a workspace audience needs: the project, every segment, and `now`. */
@@ -130,6 +149,7 @@ export function segmentQuery(name: string, ctx: AudienceContext): AudienceQuery 
   return {
     object: `segment/${name}`,
     schema: sourceSchema(ctx.project),
+    sandbox: sqlSandbox(ctx.project),
     audience: compile({ segment: name }, ctx),
     sites: siteLocales(ctx.project, ctx.project.sites.map((s) => s.id)),
   };
@@ -141,6 +161,7 @@ export function campaignQuery(name: string, campaign: Campaign, ctx: AudienceCon
   return {
     object: `campaign/${name}`,
     schema: sourceSchema(ctx.project),
+    sandbox: sqlSandbox(ctx.project),
     audience: compile(audienceCondition(campaign.audience), ctx),
     sites: siteLocales(ctx.project, campaignSites(campaign)),
     ...(percent > 0 ? { control: { campaign: name, percent } } : {}),

@@ -2,6 +2,7 @@ import { UserError } from '../errors.js';
 import type { Condition, Segment } from '../workspace/model.js';
 import { quoteIdent } from '../db/ident.js';
 import * as predicate from './predicates.js';
+import { sqlConditionKey, type SqlCondition } from './sql-sandbox.js';
 
 /**
  * Compiles a segment condition into one parameterised SQL statement that
@@ -44,7 +45,10 @@ import * as predicate from './predicates.js';
  * - in_cart: a cart (updated in the window) holding such an item; an empty
  *   cart holds nothing.
  * - segment: the referenced segment's condition, inlined.
- * - sql: `c.id IN` the user's SELECT of `customer_id`.
+ * - sql: `c.id IN` the customers the user's SELECT returns (`customer_id`),
+ *   evaluated beforehand in confinement (sql-sandbox.ts); the statement
+ *   lists such conditions in `sqlConditions`, and whoever runs it evaluates
+ *   them first.
  * - list: the list's members who are shop customers (matched by email at
  *   import); members who are only contacts are not customers and never match.
  *
@@ -83,6 +87,8 @@ export interface CompiledSql {
    * pass over customers and a self-join that `c.id IN (text)` would cost.
    */
   parts?: { joins: string; where: string };
+  /** The `sql:` conditions the statement reads the results of: evaluateSqlConditions before running it. */
+  sqlConditions?: SqlCondition[];
 }
 
 /**
@@ -94,14 +100,22 @@ export interface CompiledSql {
 export function compileSegment(where: Condition, ctx: CompileContext, now: Date, values: unknown[] = []): CompiledSql {
   const q = quoteIdent(ctx.schema);
   const scope = new predicate.Scope(values, q, now, ctx.cancelled, ctx.open, ctx.timezone ?? 'UTC');
-  const cond = new Compiler(ctx.segments, scope).condition(where, []);
+  const compiler = new Compiler(ctx.segments, scope);
+  const cond = compiler.condition(where, []);
   // Aggregate predicates read the per-customer order summary, joined once (predicates.ts says why).
   const summary = scope.summaryJoin();
   const joins = summary ? `\n${summary}` : '';
-  return { text: `SELECT c.id AS customer_id FROM ${q}.customers c${joins}\nWHERE ${cond}`, values, parts: { joins, where: cond } };
+  return {
+    text: `SELECT c.id AS customer_id FROM ${q}.customers c${joins}\nWHERE ${cond}`,
+    values,
+    parts: { joins, where: cond },
+    ...(compiler.sqlConditions.length ? { sqlConditions: compiler.sqlConditions } : {}),
+  };
 }
 
 class Compiler {
+  readonly sqlConditions: SqlCondition[] = [];
+
   constructor(
     private segments: ReadonlyMap<string, Segment>,
     private s: predicate.Scope,
@@ -145,8 +159,12 @@ class Compiler {
         return predicate.inCart(c.in_cart!, s);
       case 'segment':
         return this.segment(c.segment!, path);
-      case 'sql':
-        return predicate.sql(c.sql!);
+      case 'sql': {
+        const key = sqlConditionKey(c.sql!);
+        const origin = path.at(-1);
+        if (!this.sqlConditions.some((x) => x.key === key)) this.sqlConditions.push({ key, text: c.sql!, ...(origin ? { origin: `segment/${origin}` } : {}) });
+        return predicate.sql(key);
+      }
       case 'list':
         return predicate.listMember(c.list!, s);
       default:

@@ -1,6 +1,7 @@
 import { UserError } from '../errors.js';
 import type { AggregatePredicate, DatePredicate, ItemFilter, LastOrderPredicate, TextPredicate } from '../workspace/types.gen.js';
 import { parseDuration } from './duration.js';
+import { SQL_RESULTS } from './sql-sandbox.js';
 
 /**
  * One function per segment predicate, each returning a boolean SQL
@@ -319,13 +320,13 @@ export function inCart(f: ItemFilter, s: Scope): string {
 // ── the escape hatch ───────────────────────────────────────────────────────
 
 /**
- * sql: the user's SELECT (checked by plan, run in a READ ONLY transaction)
- * as a subquery. Newlines around it keep a trailing `--` comment from eating
- * the closing parenthesis; a trailing semicolon would end the statement.
+ * sql: the customers the user's SELECT returned. The SELECT itself is never
+ * part of this statement: sql-sandbox.ts evaluates it first, confined, into
+ * the session's results table, under the condition's key (hex, so a literal).
  */
-export function sql(select: string): string {
-  const body = select.trim().replace(/;\s*$/, '');
-  return `c.id IN (SELECT s.customer_id FROM (\n${body}\n) AS s)`;
+export function sql(key: string): string {
+  if (!/^[0-9a-f]+$/.test(key)) throw new Error(`not a condition key: ${key}`);
+  return `c.id IN (SELECT r.customer_id FROM ${SQL_RESULTS} r WHERE r.condition = '${key}')`;
 }
 
 function all(parts: string[]): string {

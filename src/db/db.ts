@@ -11,9 +11,22 @@ export interface Queryable {
   exec(script: string): Promise<void>;
 }
 
-export interface Db extends Queryable {
+/** Statements and transactions, one after another on one connection. */
+export interface Session extends Queryable {
   /** Runs `fn` in one transaction: COMMIT when it resolves, ROLLBACK when it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+}
+
+export interface Db extends Session {
+  /**
+   * Runs `fn` on one connection held for its whole length, so a temporary
+   * table filled in one of its transactions is there in the next (how a
+   * `sql:` condition is evaluated read-only before a launch writes the
+   * ledger; src/audience/sql-sandbox.ts). Sessions run one at a time on
+   * PGlite; never open one inside another. Nothing the session leaves in its
+   * connection outlives it.
+   */
+  session<T>(fn: (s: Session) => Promise<T>): Promise<T>;
   close(): Promise<void>;
   /** `postgres` or `pglite`, for messages only. */
   readonly kind: 'postgres' | 'pglite';

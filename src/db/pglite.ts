@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
-import type { Db, Queryable } from './db.js';
+import type { Db, Queryable, Session } from './db.js';
 
 function wrap(conn: Pick<PGlite, 'query' | 'exec'>): Queryable {
   return {
@@ -27,8 +27,27 @@ export async function openPglite(dir: string): Promise<Db> {
     transaction(fn) {
       return pglite.transaction((tx) => fn(wrap(tx)));
     },
+    session: sessions(pglite),
     async close() {
       await pglite.close();
     },
+  };
+}
+
+/**
+ * Db.session on PGlite: its one connection is every session's, so sessions
+ * take turns (a temporary table would otherwise be shared by two of them).
+ * Statements outside sessions still run in between.
+ */
+function sessions(pglite: PGlite): Db['session'] {
+  let last: Promise<unknown> = Promise.resolve();
+  const session: Session = {
+    ...wrap(pglite),
+    transaction: (fn) => pglite.transaction((tx) => fn(wrap(tx))),
+  };
+  return <T>(fn: (s: Session) => Promise<T>): Promise<T> => {
+    const run = last.then(() => fn(session));
+    last = run.catch(() => {});
+    return run;
   };
 }

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { Db, Queryable } from './db.js';
+import type { Db, Queryable, Session } from './db.js';
 
 // int8 (counts, ids) as JS numbers, as PGlite returns them: herald's ids and
 // counts stay far below 2^53, and one representation keeps callers simple.
@@ -46,10 +46,39 @@ export function openPostgres(url: string): Db {
         client.release();
       }
     },
+    session: (fn) => pinnedSession(pool, fn),
     async close() {
       await pool.end();
     },
   };
+}
+
+/**
+ * Db.session: one pooled connection for the whole of `fn`. The connection is
+ * closed afterwards rather than returned to the pool, so whatever `fn` left
+ * in it (temporary tables, settings, a session-level lock) goes with it.
+ */
+async function pinnedSession<T>(pool: pg.Pool, fn: (s: Session) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  const session: Session = {
+    ...wrap(client),
+    async transaction(body) {
+      await client.query('BEGIN');
+      try {
+        const result = await body(wrap(client));
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw err;
+      }
+    },
+  };
+  try {
+    return await fn(session);
+  } finally {
+    client.release(true);
+  }
 }
 
 function redact(url: string): string {

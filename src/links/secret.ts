@@ -1,18 +1,35 @@
 import { randomBytes } from 'node:crypto';
 import type { Queryable } from '../db/db.js';
+import { UserError } from '../errors.js';
+
+/** The shortest secret herald signs links with: HMAC-SHA256's own block of strength, 256 bits. */
+export const MIN_SECRET_BYTES = 32;
 
 /**
  * The link-signing secret: from the environment variable herald.yaml names, or
  * else one herald generated once and keeps in the database, so links signed by
- * one run verify in the next.
+ * one run verify in the next. The generated one suits the embedded demo; a
+ * production set-up sets the variable (docs/security.md), and herald's
+ * schema, where the generated one lives, is closed to the reader role that
+ * sql: conditions run as. A variable shorter than MIN_SECRET_BYTES is
+ * refused: `HERALD_SECRET=a` would make every link guessable.
  */
 export async function linkSecret(db: Queryable, envName: string): Promise<string> {
   const fromEnv = process.env[envName];
-  if (fromEnv) return fromEnv;
+  if (fromEnv) {
+    const bytes = Buffer.byteLength(fromEnv, 'utf8');
+    if (bytes < MIN_SECRET_BYTES) {
+      throw new UserError(
+        `$${envName} is ${bytes} byte${bytes === 1 ? '' : 's'} long; a link-signing secret needs at least ${MIN_SECRET_BYTES} bytes`,
+        `generate one with \`openssl rand -base64 32\` and set ${envName} to it (docs/security.md)`,
+      );
+    }
+    return fromEnv;
+  }
   // ON CONFLICT keeps the first writer's value when two processes race.
   await db.query(
     "INSERT INTO herald.settings (key, value) VALUES ('link_secret', $1) ON CONFLICT (key) DO NOTHING",
-    [randomBytes(32).toString('base64url')],
+    [randomBytes(MIN_SECRET_BYTES).toString('base64url')],
   );
   const [row] = await db.query<{ value: string }>("SELECT value FROM herald.settings WHERE key = 'link_secret'");
   return row!.value;

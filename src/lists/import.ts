@@ -5,6 +5,7 @@ import { ADDRESS } from '../audience/address.js';
 import type { Queryable } from '../db/db.js';
 import { quoteIdent } from '../db/ident.js';
 import { UserError } from '../errors.js';
+import { requireShop } from '../shop/check.js';
 import { openWorkspaceStream, WorkspaceFileError } from '../workspace/files.js';
 
 /**
@@ -65,6 +66,8 @@ interface Row {
 }
 
 export async function importList(tx: Queryable, shopSchema: string, list: ListImport): Promise<ListImportResult> {
+  // Members are matched against the shop's customers: a saved plan is applied without planning, so check the contract here too.
+  await requireShop(tx, { schema: shopSchema });
   const shop = quoteIdent(shopSchema);
   await tx.query(
     `CREATE TEMP TABLE herald_list_import (line int, email text, first_name text, last_name text, locale text, site text, tokens jsonb) ON COMMIT DROP`,

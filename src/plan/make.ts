@@ -1,5 +1,7 @@
 import type { Db, Queryable } from '../db/db.js';
 import { campaignQuery, measureBreakdown, type Breakdown } from '../audience/breakdown.js';
+import { hasSqlCondition, readOnly, sqlSandbox, withSqlSession } from '../audience/sql-sandbox.js';
+import { requireShop } from '../shop/check.js';
 import { desiredObjects, type DeployObject } from '../state/objects.js';
 import { sourceSchema, type Campaign, type Segment, type Workspace } from '../workspace/model.js';
 import { workspaceEntryExists } from '../workspace/files.js';
@@ -19,14 +21,17 @@ export interface MakePlanOptions {
 /** Reads the facts plan needs from the database, then computes the plan (a pure step). */
 export async function makePlan(db: Db, ws: Workspace, opts: MakePlanOptions): Promise<Plan> {
   const desired = desiredObjects(ws);
-  const { facts, lists } = await db.transaction(async (tx) => {
-    // One snapshot, read-only: planning never writes.
-    await tx.query('SET TRANSACTION READ ONLY');
-    // A sql: condition is the shop's own SQL: bounded in time, and never able to write.
-    await tx.query("SELECT set_config('statement_timeout', '60s', true)");
-    const facts = await gatherFacts(tx, measureAudience(ws, opts.now), desired, sourceSchema(ws.project.spec));
-    return { facts, lists: await diffChangedLists(tx, ws, desired, facts) };
-  });
+  // The shop's tables and columns, and the reader role, checked once, up front.
+  const sandbox = sqlSandbox(ws.project.spec);
+  await requireShop(db, sandbox);
+  const anySql = hasSqlCondition([...ws.segments.values()].map((s) => s.spec.where));
+  const { facts, lists } = await withSqlSession(db, sandbox, anySql, (s) =>
+    // Read-only and rolled back: planning never writes. sql: conditions run confined (sql-sandbox.ts).
+    readOnly(s, '60s', async (tx) => {
+      const facts = await gatherFacts(tx, measureAudience(ws, opts.now), desired, sourceSchema(ws.project.spec));
+      return { facts, lists: await diffChangedLists(tx, ws, desired, facts) };
+    }),
+  );
   const p = ws.project.spec;
   return computePlan({
     desired,

@@ -1,12 +1,17 @@
+import { explainSqlCondition, sqlConditionKey, sqlSandbox, type SqlSandbox } from '../audience/sql-sandbox.js';
 import type { Queryable } from '../db/db.js';
 import { quoteIdent } from '../db/ident.js';
+import { UserError } from '../errors.js';
 import type { DeployObject } from '../state/objects.js';
-import { eachCondition, type Campaign, type Condition, type Segment, type Trigger } from '../workspace/model.js';
+import { eachCondition, type Campaign, type Condition, type Project, type Segment, type Trigger } from '../workspace/model.js';
 
 /**
  * The workspace checks that need the shop's database, run by plan (validate
- * needs none): a campaign's SKUs exist, and every `sql:` plans with EXPLAIN
- * and returns customer_id. Problems come back per object as refusal reasons.
+ * needs none): a campaign's SKUs exist, and every `sql:` passes layer 1
+ * again and plans with EXPLAIN, confined as it will run
+ * (src/audience/sql-sandbox.ts: read-only, its timeout, the reader role).
+ * Problems come back per object as refusal reasons; none of them quotes
+ * PostgreSQL's text where it could carry the shop's data.
  */
 export async function checkAgainstShop(db: Queryable, schema: string, desired: readonly DeployObject[]): Promise<{ problems: Map<string, string[]>; warnings: string[] }> {
   const out = new Map<string, string[]>();
@@ -25,28 +30,44 @@ export async function checkAgainstShop(db: Queryable, schema: string, desired: r
     }, (message) => warnings.push(`products were not checked against the shop: ${message}`));
   }
 
+  const sandbox = projectSandbox(desired, schema);
   for (const o of desired) {
     const where: Condition | undefined = o.kind === 'segment' ? (o.spec as unknown as Segment).where : o.kind === 'trigger' ? (o.spec as unknown as Trigger).audience : undefined;
     const statements = [...(where ? conditionSqls(where) : [])];
     for (const sql of statements) {
-      await guarded(db, () => db.query(`EXPLAIN SELECT customer_id FROM (\n${sql.replace(/;\s*$/, '')}\n) AS q`), (message) =>
-        add(`${o.kind}/${o.name}`, `its sql: does not plan: ${message}`),
-      );
+      const c = { key: sqlConditionKey(sql), text: sql, origin: `${o.kind}/${o.name}` };
+      await guarded(db, () => explainSqlCondition(db, c, sandbox), (message) => add(`${o.kind}/${o.name}`, `its sql: ${message}`), true);
     }
   }
   return { problems: out, warnings };
 }
 
-/** Runs one check in a savepoint, so a failing statement leaves the plan's snapshot usable. */
-async function guarded(db: Queryable, fn: () => Promise<unknown>, onError: (message: string) => void): Promise<void> {
+/** The sandbox of the herald.yaml being planned (its defaults when there is none). */
+function projectSandbox(desired: readonly DeployObject[], schema: string): SqlSandbox {
+  const project = desired.find((o) => o.kind === 'project')?.spec as unknown as Project | undefined;
+  return sqlSandbox(project ?? { source: { schema } });
+}
+
+/**
+ * Runs one check in a savepoint, so a failing statement leaves the plan's
+ * snapshot usable. With `userErrorsOnly`, only a UserError (whose message
+ * says what it may) becomes a refusal; anything else is thrown.
+ */
+async function guarded(db: Queryable, fn: () => Promise<unknown>, onError: (message: string) => void, userErrorsOnly = false): Promise<void> {
   await db.query('SAVEPOINT shop_check');
   try {
     await fn();
     await db.query('RELEASE SAVEPOINT shop_check');
   } catch (err) {
     await db.query('ROLLBACK TO SAVEPOINT shop_check');
-    onError((err as Error).message);
+    if (userErrorsOnly && !(err instanceof UserError)) throw err;
+    onError(err instanceof UserError ? withoutOrigin(err.message) : (err as Error).message);
   }
+}
+
+/** "segment/x: its sql: failed: …" → "failed: …": the refusal is shown under the object, and says "its sql:" itself. */
+function withoutOrigin(message: string): string {
+  return message.replace(/^.*?: its sql: /, '');
 }
 
 /** Every `sql:` inside a condition, at any depth. */

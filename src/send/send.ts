@@ -2,6 +2,8 @@ import type { Db } from '../db/db.js';
 import { UserError } from '../errors.js';
 import type { Log } from '../log.js';
 import { campaignQuery } from '../audience/breakdown.js';
+import { evaluateSqlConditions, withSqlSession } from '../audience/sql-sandbox.js';
+import { requireShop } from '../shop/check.js';
 import { loadDeployed } from '../state/queries.js';
 import { effectiveStatus } from '../state/overrides.js';
 import type { Campaign, Project, Segment } from '../workspace/model.js';
@@ -22,9 +24,11 @@ export interface LaunchResult {
 
 /**
  * launchCampaign: checks the campaign is deployed and ready (its status in
- * force, overrides included), then materialises its audience in one
- * transaction, with its control group and A/B split. Relative segment
- * conditions resolve against `now`.
+ * force, overrides included) and the shop against the contract, then
+ * materialises its audience in one transaction, with its control group and
+ * A/B split. Relative segment conditions resolve against `now`. Its sql:
+ * conditions run before that transaction, in a READ ONLY one of their own
+ * (src/audience/sql-sandbox.ts).
  */
 export async function launchCampaign(db: Db, name: string, now: Date): Promise<LaunchResult> {
   const deployed = (await loadDeployed(db)).filter((d) => !d.archivedAt);
@@ -34,22 +38,28 @@ export async function launchCampaign(db: Db, name: string, now: Date): Promise<L
   const project = deployed.find((d) => d.kind === 'project')!.spec as unknown as Project;
   const segments = new Map(deployed.filter((d) => d.kind === 'segment').map((d) => [d.name, d.spec as unknown as Segment]));
   const q = campaignQuery(name, campaign, { project, segments, now });
+  await requireShop(db, q.sandbox);
   const ab = campaign.ab_test;
-  const added = await db.transaction(async (tx) =>
-    ledger.launch(tx, {
-      campaign: name,
-      schema: q.schema,
-      audience: q.audience,
-      sites: q.sites,
-      lists: q.lists ?? [],
-      split: {
-        ...(q.control ? { control: q.control } : {}),
-        ...(ab ? { ab: { testPercent: Number(ab.test_size.slice(0, -1)), variants: ab.variants.map((v) => v.name) } } : {}),
-      },
-      versions: { campaign: await ledger.objectVersion(tx, 'campaign', name), template: await ledger.objectVersion(tx, 'template', campaign.template) },
-      now,
-    }),
-  );
+  const conditions = q.audience.sqlConditions ?? [];
+  // sql: conditions are evaluated first, read-only and confined, on the connection the launch then writes from.
+  const added = await withSqlSession(db, q.sandbox, conditions.length > 0, async (s) => {
+    if (conditions.length > 0) await s.transaction((tx) => evaluateSqlConditions(tx, conditions, q.sandbox));
+    return s.transaction(async (tx) =>
+      ledger.launch(tx, {
+        campaign: name,
+        schema: q.schema,
+        audience: q.audience,
+        sites: q.sites,
+        lists: q.lists ?? [],
+        split: {
+          ...(q.control ? { control: q.control } : {}),
+          ...(ab ? { ab: { testPercent: Number(ab.test_size.slice(0, -1)), variants: ab.variants.map((v) => v.name) } } : {}),
+        },
+        versions: { campaign: await ledger.objectVersion(tx, 'campaign', name), template: await ledger.objectVersion(tx, 'template', campaign.template) },
+        now,
+      }),
+    );
+  });
   return { materialised: added ?? 0, launched: added !== undefined };
 }
 

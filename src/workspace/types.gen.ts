@@ -48,38 +48,13 @@ export interface Project {
      */
     schema?: string;
     /**
-     * Names of the views or tables that play each part of the contract, where they differ from the contract's own names.
+     * PostgreSQL role that sql: conditions run as (SET ROLE), at every stage: one that can SELECT the shop schema and nothing else. herald's own role must be a member of it; plan refuses a role that can read herald's schema. See docs/security.md.
      */
-    tables?: {
-      /**
-       * A table or view name in the source schema.
-       */
-      customers?: string;
-      /**
-       * A table or view name in the source schema.
-       */
-      products?: string;
-      /**
-       * A table or view name in the source schema.
-       */
-      orders?: string;
-      /**
-       * A table or view name in the source schema.
-       */
-      order_items?: string;
-      /**
-       * A table or view name in the source schema.
-       */
-      carts?: string;
-      /**
-       * A table or view name in the source schema.
-       */
-      cart_items?: string;
-      /**
-       * A table or view name in the source schema.
-       */
-      preorders?: string;
-    };
+    reader_role?: string;
+    /**
+     * How long one sql: condition may run, at plan, audience and launch alike, before PostgreSQL stops it: seconds (30s) or minutes (2m).
+     */
+    sql_timeout?: string;
     /**
      * Order statuses that do not count as orders in segments and reports.
      *

@@ -6,6 +6,7 @@ import { history, loadDeployed } from '../../src/state/queries.js';
 import { applyDir, planDir } from '../support/apply.js';
 import { useCleanups } from '../support/cleanup.js';
 import { createTestDb, serverUrl } from '../support/db.js';
+import { createShop } from '../support/shop.js';
 import { MINIMAL, tempWorkspace } from '../support/workspace.js';
 
 const cleanup = useCleanups();
@@ -14,6 +15,8 @@ async function setup() {
   const db = await createTestDb();
   const ws = tempWorkspace(MINIMAL);
   cleanup(() => db.dispose(), ws.remove);
+  // plan checks the shop's tables up front.
+  await createShop(db, { customers: [] });
   return { db, ws };
 }
 

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileSegment, type CompileContext } from '../../src/audience/compile.js';
 import { upcomingBirthdays } from '../../src/audience/predicates.js';
+import { evaluateSqlConditions, withSqlSession } from '../../src/audience/sql-sandbox.js';
 import { UserError } from '../../src/errors.js';
 import type { Condition, Segment } from '../../src/workspace/model.js';
 import { createTestDb, type TestDb } from '../support/db.js';
@@ -110,9 +111,16 @@ function context(o: Options = {}): CompileContext {
   };
 }
 
+/** Runs the compiled statement as every stage does: its sql: conditions evaluated first, confined. */
 async function members(where: Condition, o: Options = {}): Promise<number[]> {
   const sql = compileSegment(where, context(o), o.now ?? NOW);
-  const rows = await db.query<{ customer_id: number | string }>(`${sql.text} ORDER BY 1`, sql.values);
+  const sandbox = { schema: 'shop', timeoutSeconds: 30 };
+  const rows = await withSqlSession(db, sandbox, !!sql.sqlConditions, (s) =>
+    s.transaction(async (tx) => {
+      await evaluateSqlConditions(tx, sql.sqlConditions ?? [], sandbox);
+      return tx.query<{ customer_id: number | string }>(`${sql.text} ORDER BY 1`, sql.values);
+    }),
+  );
   return rows.map((r) => Number(r.customer_id));
 }
 
@@ -328,7 +336,11 @@ describe('composition', () => {
     expect(() => compileSegment({ segment: 'nope' }, context(), NOW)).toThrow(UserError);
   });
 
-  it('sql: the user SELECT as a subquery of customer_id', async () => {
+  it('sql: the customers the user SELECT returns, evaluated before the statement and never part of it', async () => {
+    const sql = compileSegment({ all: [{ site: 'en' }, { segment: 'waiting' }] }, context({ segments: { waiting: { where: { sql: "SELECT customer_id FROM shop.preorders WHERE sku = 'BOOT-42'" } } } }), NOW);
+    expect(sql.text).not.toContain('preorders');
+    expect(sql.sqlConditions).toEqual([{ key: expect.stringMatching(/^[0-9a-f]{32}$/), text: "SELECT customer_id FROM shop.preorders WHERE sku = 'BOOT-42'", origin: 'segment/waiting' }]);
+    expect(sql.text).toContain(`pg_temp.herald_sql_results r WHERE r.condition = '${sql.sqlConditions![0]!.key}'`);
     expect(await members({ sql: "SELECT customer_id FROM shop.preorders WHERE sku = 'BOOT-42'" })).toEqual([3]);
     expect(await members({ sql: 'SELECT customer_id FROM shop.preorders;\n' })).toEqual([3, 9]);
     expect(await members({ sql: 'SELECT customer_id FROM shop.preorders -- everyone waiting' })).toEqual([3, 9]);

@@ -69,7 +69,7 @@ describe('herald CLI end to end', () => {
     expect(replan.code, replan.stderr).toBe(0);
     expect(replan.stdout).toContain('No changes.');
 
-    const send = await herald(['send', 'winback', ...base], { HERALD_SMTP_URL: sink.url, HERALD_SECRET: 'e2e' });
+    const send = await herald(['send', 'winback', ...base], { HERALD_SMTP_URL: sink.url, HERALD_SECRET: 'e2e-secret-0123456789abcdef0123456789' });
     expect(send.code, send.stderr).toBe(0);
     expect(send.stdout).toContain('winback: 3 sent, 0 failed, campaign completed');
 

@@ -1,9 +1,11 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { herald } from '../support/cli.js';
 import { useCleanups } from '../support/cleanup.js';
+import { openDb } from '../../src/db/db.js';
 import { createTestDb, serverUrl } from '../support/db.js';
+import { createShop } from '../support/shop.js';
 import { MINIMAL, tempWorkspace } from '../support/workspace.js';
 
 const cleanup = useCleanups();
@@ -12,9 +14,16 @@ const cleanup = useCleanups();
 async function setup() {
   const ws = tempWorkspace(MINIMAL);
   cleanup(ws.remove);
-  if (!serverUrl) return { ws, db: ['--dir', ws.dir] };
+  if (!serverUrl) {
+    // plan checks the shop's tables up front: an empty shop in the embedded database the CLI will open.
+    const embedded = await openDb(join(ws.dir, '.herald', 'db'));
+    await createShop(embedded, { customers: [] });
+    await embedded.close();
+    return { ws, db: ['--dir', ws.dir] };
+  }
   const db = await createTestDb();
   cleanup(() => db.dispose());
+  await createShop(db, { customers: [] });
   return { ws, db: ['--dir', ws.dir, '--db', db.url!] };
 }
 
@@ -106,9 +115,11 @@ describe('reconciler commands', () => {
     expect(missing.stderr).toContain('herald: environment "staging" reads its database URL from $HERALD_TEST_STAGING_URL, which is not set');
     const unknown = await herald(['plan', '--env', 'prod', '--dir', ws.dir]);
     expect(unknown.stderr).toContain('herald: environment "prod" is not defined in herald.yaml\n  hint: defined environments: staging');
-    // herald creates no embedded database but the default one: the folder is made on purpose.
-    mkdirSync(join(ws.dir, '.herald', 'staging'), { recursive: true });
-    const ok = await herald(['plan', '--env', 'staging', '--dir', ws.dir], { HERALD_TEST_STAGING_URL: join(ws.dir, '.herald', 'staging') });
+    const staging = join(ws.dir, '.herald', 'staging');
+    const shop = await openDb(staging);
+    await createShop(shop, { customers: [] });
+    await shop.close();
+    const ok = await herald(['plan', '--env', 'staging', '--dir', ws.dir], { HERALD_TEST_STAGING_URL: staging });
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toContain('Environment staging runs nothing applied yet; workspace at');
   }, 180_000);

@@ -10,8 +10,8 @@ describe('herald token verify', () => {
   it('says whose a link is and until when, and why a bad one is refused', async () => {
     const ws = tempWorkspace(MINIMAL);
     cleanup(ws.remove);
-    const env = { HERALD_SECRET: 'support-secret' };
-    const token = signAutoLoginToken(7, 'main', 'support-secret', { now: new Date('2099-01-01T00:00:00Z') });
+    const env = { HERALD_SECRET: 'support-secret-0123456789abcdef012345' };
+    const token = signAutoLoginToken(7, 'main', 'support-secret-0123456789abcdef012345', { now: new Date('2099-01-01T00:00:00Z') });
     const ok = await herald(['token', 'verify', `https://shop.example.com/auto-login?token=${token}`, '--dir', ws.dir], env);
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toBe('valid: customer 7 on site main, until 2099-01-08T00:00:00.000Z\n');

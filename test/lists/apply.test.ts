@@ -38,7 +38,7 @@ describe('sending to a list', () => {
   it('reaches its customers and its contacts who are not customers, with the CSV columns as tokens', async () => {
     const { db, ws } = await setup();
     ws.write('templates/hello/en.mjml', MINIMAL['templates/hello/en.mjml']!.replace('{{ greeting }}', '{{ greeting }} You liked {{ customer.interest }}. <a href="{{ links.auto_login }}">Your account</a>'));
-    process.env.HERALD_SECRET = 'list-test';
+    process.env.HERALD_SECRET = 'list-test-secret-0123456789abcdef0123';
     cleanup(() => void delete process.env.HERALD_SECRET);
     ws.write('campaigns/hello.yaml', MINIMAL['campaigns/hello.yaml']!.replace('segment: everyone', 'list: fair') + 'personalized_greeting: true\n');
     await applyDir(db, ws.dir);
@@ -55,7 +55,7 @@ describe('sending to a list', () => {
     expect(byTo.get('anna@example.com')!.html).toContain('You liked boots.');
     // A customer's auto-login link logs Anna in; a contact has no account and gets the site.
     const link = /href="(https:\/\/shop\.example\.com\/auto-login\?token=[^"]+)"/.exec(String(byTo.get('anna@example.com')!.html))?.[1];
-    expect(verifyAutoLoginToken(new URL(link!).searchParams.get('token')!, 'list-test')).toMatchObject({ ok: true, login: { customerId: 1, site: 'main' } });
+    expect(verifyAutoLoginToken(new URL(link!).searchParams.get('token')!, 'list-test-secret-0123456789abcdef0123')).toMatchObject({ ok: true, login: { customerId: 1, site: 'main' } });
     expect(String(byTo.get('new@example.com')!.html)).toContain('href="https://shop.example.com">Your account');
     const rows = await db.query<{ customer_id: number | null; contact_id: number | null }>("SELECT customer_id, contact_id FROM herald.messages WHERE campaign = 'hello' ORDER BY email");
     expect(rows.map((r) => [r.customer_id, r.contact_id === null])).toEqual([[1, true], [null, false]]);

@@ -7,6 +7,7 @@ import { loadWorkspace } from '../../src/workspace/load.js';
 import { applyDir, planDir } from '../support/apply.js';
 import { useCleanups } from '../support/cleanup.js';
 import { createTestDb } from '../support/db.js';
+import { createShop } from '../support/shop.js';
 import { MINIMAL, tempWorkspace } from '../support/workspace.js';
 
 const cleanup = useCleanups();
@@ -39,6 +40,7 @@ describe('plan/apply convergence (property)', () => {
   it('from any deployed state A, applying plan(B) leaves exactly B deployed, and the next plan is empty', async () => {
     const db = await createTestDb();
     cleanup(() => db.dispose());
+    await createShop(db, { customers: [] });
     await fc.assert(
       fc.asyncProperty(workspaceArb, workspaceArb, async (a, b) => {
         for (const files of [a, b]) {

@@ -167,17 +167,18 @@ describe('checks against the shop data, in plan', () => {
     ws.write('segments/good-sql.yaml', 'where:\n  sql: SELECT id AS customer_id FROM shop.customers WHERE city IS NULL\n');
     const plan = await planDir(db, ws.dir, { now: NOW });
     expect(refusal(plan, 'campaign/hello')).toMatchObject({ reason: 'campaign "hello": product GHOST-9 is not in shop.products' });
-    expect(refusal(plan, 'segment/by-sql')?.reason).toMatch(/^segment "by-sql": its sql: does not plan: relation "shop.no_such_table" does not exist/);
+    expect(refusal(plan, 'segment/by-sql')?.reason).toMatch(/^segment "by-sql": its sql: failed: relation "shop.no_such_table" does not exist/);
     expect(change(plan, 'segment/good-sql')).toMatchObject({ action: 'create' });
   });
 });
 
 describe('sql: conditions in plan', () => {
-  it('run read-only: one that would write cannot, and plan says so', async () => {
+  it('one that would write is refused before it runs, and plan says so', async () => {
     const { db, ws } = await setup();
     ws.write('segments/everyone.yaml', "where:\n  sql: SELECT id AS customer_id FROM shop.customers WHERE setval('herald.applies_id_seq', 99) > 0\n");
     const plan = await planDir(db, ws.dir, { now: NOW });
-    expect(plan.warnings.join('\n')).toMatch(/campaign\/hello: audience size unknown: cannot execute setval\(\) in a read-only transaction/);
+    expect(refusal(plan, 'segment/everyone')?.reason).toBe('segment "everyone": its sql: is refused: the query calls setval, which a sql: condition may not call');
+    expect(plan.warnings.join('\n')).toMatch(/campaign\/hello: audience size unknown: segment\/everyone: its sql: is refused: the query calls setval/);
     const [seq] = await db.query<{ last_value: number }>('SELECT last_value FROM herald.applies_id_seq');
     expect(seq!.last_value).toBe(1);
   });

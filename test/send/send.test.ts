@@ -61,7 +61,7 @@ describe('sendCampaign', () => {
     const { db, sink } = await setup();
     const transport = smtpTransport(sink.url);
     cleanup(() => transport.close());
-    process.env.HERALD_SECRET = 'test-secret';
+    process.env.HERALD_SECRET = 'test-secret-0123456789abcdef0123456789';
     cleanup(() => void delete process.env.HERALD_SECRET);
 
     const result = await sendCampaign(db, { campaign: 'winback', transport, now: NOW, log: silentLog });
@@ -111,7 +111,7 @@ describe('sendCampaign', () => {
     expect(mailto).toMatch(/^mailto:care@shop\.example\.com\?subject=unsubscribe%20/);
     expect(anna.headerLines.find((h) => h.key === 'list-unsubscribe-post')?.line).toBe('List-Unsubscribe-Post: List-Unsubscribe=One-Click');
     expect(anna.html).toContain(url);
-    const verified = verifyToken(url!.split('/').pop()!, 'test-secret');
+    const verified = verifyToken(url!.split('/').pop()!, 'test-secret-0123456789abcdef0123456789');
     expect(verified).toEqual({ ok: true, payload: { p: 'unsubscribe', c: 1, s: 'shop-en', m: 'winback' } });
     expect(anna.messageId).toMatch(/^<winback\.\d+@shop\.example\.com>$/);
 

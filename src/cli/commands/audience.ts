@@ -1,4 +1,4 @@
-import { measureBreakdown, workspaceQuery, type Breakdown, type Samples } from '../../audience/breakdown.js';
+import { measureNow, workspaceQuery, type Breakdown, type Samples } from '../../audience/breakdown.js';
 import { BUCKETS } from '../../audience/recipients.js';
 import { UserError, printable } from '../../errors.js';
 import { print, printJson, validWorkspace, withDb, type GlobalOptions } from '../context.js';
@@ -20,15 +20,8 @@ export default async function audience([ref]: string[], opts: AudienceOptions): 
   const sample = opts.sample === undefined ? 0 : parseSample(opts.sample);
   const ws = await validWorkspace(opts);
   const q = workspaceQuery(ws, ref!, now);
-  const result = await withDb(opts, (db) =>
-    db.transaction(async (tx) => {
-      // Like plan: one read-only snapshot; a sql: segment cannot write.
-      await tx.query('SET TRANSACTION READ ONLY');
-      // A sql: condition is the shop's own SQL: bounded in time, and never able to write.
-      await tx.query("SELECT set_config('statement_timeout', '60s', true)");
-      return measureBreakdown(tx, q, sample);
-    }),
-  );
+  // Like plan: the shop checked first, then one read-only look, rolled back; sql: conditions run confined.
+  const result = await withDb(opts, (db) => measureNow(db, q, sample));
   const sites = Object.keys(q.sites);
   if (opts.json) {
     return printJson({

@@ -1,4 +1,5 @@
 import type { Node, ParseResult, SelectStmt } from 'libpg-query';
+import { referenceProblems } from './sql-allowlist.js';
 
 /** A problem in a parsed query, at a byte offset (libpg_query's unit) when it has one. */
 export interface SqlFinding {
@@ -14,11 +15,13 @@ const WRITES: Record<string, string> = { InsertStmt: 'INSERT', UpdateStmt: 'UPDA
 
 /**
  * Checks a parsed query: exactly one statement, a SELECT, nothing inside it
- * that writes or locks, and the columns the caller needs (`customer_id`, and
- * `event_key` for a trigger's event) among its outputs when they can be named
- * without the database (a `*` cannot).
+ * that writes or locks, nothing it reads outside the shop's `schema` and
+ * nothing it calls outside the allowlist (sql-allowlist.ts), and the columns
+ * the caller needs (`customer_id`, and `event_key` for a trigger's event)
+ * among its outputs when they can be named without the database (a `*`
+ * cannot).
  */
-export function statementProblems(parsed: ParseResult, returns: string[]): SqlFinding[] {
+export function statementProblems(parsed: ParseResult, returns: string[], schema: string): SqlFinding[] {
   const stmts = parsed.stmts ?? [];
   if (stmts.length === 0) return [{ message: 'the query is empty', hint: ONE_SELECT }];
   if (stmts.length > 1) {
@@ -30,7 +33,7 @@ export function statementProblems(parsed: ParseResult, returns: string[]): SqlFi
     return [{ message: `the query is ${WRITES[kind] ?? statementName(kind)}, not a SELECT`, hint: ONE_SELECT, byte: top.stmt_location ?? 0 }];
   }
   const select = (top.stmt as { SelectStmt: SelectStmt }).SelectStmt;
-  return [...sideEffects(select), ...missingColumns(select, returns, top.stmt_location ?? 0)];
+  return [...sideEffects(select), ...referenceProblems(select, schema), ...missingColumns(select, returns, top.stmt_location ?? 0)];
 }
 
 /** "CreateTableAsStmt" → "CREATE TABLE AS". */

@@ -1,7 +1,7 @@
 import { hasSqlDetails, loadModule, parseSync } from 'libpg-query';
 import type { Problem } from '../../errors.js';
 import { readWorkspaceText } from '../files.js';
-import { eachCondition, type Condition, type Workspace } from '../model.js';
+import { eachCondition, sourceSchema, type Condition, type Workspace } from '../model.js';
 import type { PathSegment, YamlSource } from '../source.js';
 import type { Check } from './index.js';
 import { byteIndex, codePointIndex, positionInValue } from './sql-location.js';
@@ -10,21 +10,25 @@ import { statementProblems, type SqlFinding } from './sql-statement.js';
 /**
  * The escape hatches, `sql:` conditions (in segments and trigger audiences)
  * and a trigger's `sql:` event, parsed with PostgreSQL's own parser
- * (libpg-query, compiled to WebAssembly): each must be one read-only SELECT.
- * Whether the tables and columns exist needs a database, so `herald plan`
- * checks that with EXPLAIN.
+ * (libpg-query, compiled to WebAssembly): each must be one SELECT that reads
+ * only the shop's schema and calls only ordinary functions
+ * (sql-allowlist.ts). Whether the tables and columns exist needs a database,
+ * so `herald plan` checks that with EXPLAIN. The same check runs again
+ * wherever a `sql:` is executed (src/audience/sql-sandbox.ts), so a spec
+ * that reached the database without validation is refused there too.
  */
 export const sqlChecks: Check = async (ws) => {
   const queries = collect(ws);
   if (queries.length === 0) return [];
   await loadModule();
+  const schema = sourceSchema(ws.project.spec);
   const texts = new Map<string, string>();
   const fileText = (file: string) => {
     if (!texts.has(file)) texts.set(file, readWorkspaceText(ws.dir, file).text ?? '');
     return texts.get(file)!;
   };
   return queries.flatMap((q) =>
-    check(q.sql, q.returns).map((f) => ({
+    checkSql(q.sql, q.returns, schema).map((f) => ({
       file: q.src.file,
       ...positionInValue(q.src, fileText(q.src.file), q.path, f.index ?? 0),
       message: f.message,
@@ -58,8 +62,15 @@ function collect(ws: Workspace): Query[] {
   return out;
 }
 
-/** Findings located as JavaScript string indexes into the query. */
-function check(sql: string, returns: string[]): { message: string; hint?: string; index?: number }[] {
+/** A finding in a query, located as a JavaScript string index into it. */
+export interface SqlProblem {
+  message: string;
+  hint?: string;
+  index?: number;
+}
+
+/** Every problem of one query whose shop schema is `schema`, once the parser is loaded (`await sqlParserReady()`). */
+export function checkSql(sql: string, returns: string[], schema: string): SqlProblem[] {
   // The parser reads a C string: anything after a NUL would go unchecked.
   const nul = sql.indexOf('\0');
   if (nul >= 0) return [{ message: 'the query contains a NUL character', index: nul, hint: 'remove it; PostgreSQL refuses NUL in query text' }];
@@ -75,5 +86,10 @@ function check(sql: string, returns: string[]): { message: string; hint?: string
     if (e instanceof Error) return [{ message: `the query cannot be parsed: ${e.message}` }];
     throw e;
   }
-  return statementProblems(parsed, returns).map((f: SqlFinding) => ({ message: f.message, hint: f.hint, index: f.byte === undefined ? undefined : byteIndex(sql, f.byte) }));
+  return statementProblems(parsed, returns, schema).map((f: SqlFinding) => ({ message: f.message, hint: f.hint, index: f.byte === undefined ? undefined : byteIndex(sql, f.byte) }));
+}
+
+/** Loads PostgreSQL's parser (WebAssembly) once; checkSql needs it. */
+export function sqlParserReady(): Promise<void> {
+  return loadModule();
 }

@@ -75,4 +75,72 @@ describe('sql checks', () => {
     expect(await problems(segment('"-- nothing here"'))).toEqual(['segments/everyone.yaml:2:9: the query is empty']);
     expect(await problems(segment('"SELECT customer_id FROM x\\0; DELETE FROM y"'))).toEqual(['segments/everyone.yaml:2:8: the query contains a NUL character']);
   });
+
+  // Issue 12, item 2: each of these ran through a "read-only" sql: segment.
+  it('refuses what reads outside the shop schema, naming it where it is', async () => {
+    const cases: [string, string][] = [
+      ['"SELECT value::int AS customer_id FROM herald.settings"', '2:47: the query reads herald.settings; a sql: condition reads only the shop\'s schema "shop"'],
+      ['"SELECT 1 AS customer_id FROM information_schema.tables"', '2:38: the query reads information_schema.tables; a sql: condition reads only the shop\'s schema "shop"'],
+      ['"SELECT 1 AS customer_id FROM pg_catalog.pg_authid"', '2:38: the query reads pg_catalog.pg_authid; a sql: condition reads only the shop\'s schema "shop"'],
+      ['"SELECT 1 AS customer_id FROM pg_settings"', '2:38: the query reads pg_settings, a system catalog; a sql: condition reads only the shop\'s schema "shop"'],
+      ['"SELECT 1 AS customer_id FROM otherdb.shop.customers"', '2:38: the query reads otherdb.shop.customers; a sql: condition reads only the shop\'s schema "shop"'],
+    ];
+    for (const [sql, expected] of cases) expect(await problems(segment(sql)), sql).toEqual([`segments/everyone.yaml:${expected}`]);
+  });
+
+  it('refuses every function outside the allowlist, by name and place', async () => {
+    const calls = [
+      "pg_read_file('/etc/passwd')",
+      "lo_import('/etc/hostname')",
+      'pg_terminate_backend(42)',
+      "set_config('role', 'none', true)",
+      'pg_advisory_lock(1)',
+      "setval('herald.messages_id_seq', 1)",
+      "nextval('herald.messages_id_seq')",
+      'pg_sleep(90)',
+      "current_setting('herald.secret')",
+      "query_to_xml('select 1', true, true, '')",
+      "dblink_exec('dbname=x', 'delete from y')",
+      "pg_catalog.pg_read_binary_file('/etc/passwd')",
+      'shop.my_function(1)',
+    ];
+    for (const call of calls) {
+      const name = call.slice(0, call.indexOf('('));
+      expect(await problems(segment(`"SELECT id AS customer_id FROM shop.customers WHERE ${call} IS NOT NULL"`)), call).toEqual([
+        `segments/everyone.yaml:2:60: the query calls ${name}, which a sql: condition may not call`,
+      ]);
+    }
+  });
+
+  it('refuses parameters, XML, catalog types, foreign operators and who-am-I values', async () => {
+    const where = (cond: string) => segment(`"SELECT id AS customer_id FROM shop.customers WHERE ${cond}"`);
+    expect(await problems(where('id = $1'))).toEqual(['segments/everyone.yaml:2:65: the query uses a $n parameter, which a sql: condition may not']);
+    expect(await problems(where("xmlparse(document '<a/>') IS NOT NULL"))).toEqual(['segments/everyone.yaml:2:60: the query uses XML functions, which a sql: condition may not']);
+    expect(await problems(where("'herald.settings'::regclass IS NOT NULL"))).toEqual(['segments/everyone.yaml:2:79: the query uses the type regclass, which looks objects up in the system catalogs']);
+    expect(await problems(where('id OPERATOR(public.+) 1 > 0'))).toEqual(['segments/everyone.yaml:2:63: the query uses the operator public.+, which a sql: condition may not']);
+    expect(await problems(where("current_user = 'postgres'"))).toEqual(['segments/everyone.yaml:2:60: the query reads CURRENT_USER, which a sql: condition may not']);
+  });
+
+  it('reads the shop schema herald.yaml names', async () => {
+    const project = MINIMAL['herald.yaml']! + 'source:\n  schema: store\n';
+    expect(await problems({ 'herald.yaml': project, ...segment('"SELECT customer_id FROM store.orders UNION SELECT customer_id FROM shop.orders"') })).toEqual([
+      'segments/everyone.yaml:2:76: the query reads shop.orders; a sql: condition reads only the shop\'s schema "store"',
+    ]);
+  });
+
+  it('accepts the ordinary functions a segment is written with', async () => {
+    const sql = `|
+    WITH spend AS (
+      SELECT o.customer_id, sum(o.total) AS total, max(o.created_at) AS last, count(*) FILTER (WHERE o.status <> 'cancelled') AS n,
+             row_number() OVER (PARTITION BY o.site ORDER BY sum(o.total) DESC) AS rank
+        FROM shop.orders o
+       WHERE o.created_at >= now() - interval '90 days' AND extract(dow FROM o.created_at) IN (0, 6)
+       GROUP BY o.customer_id, o.site)
+    SELECT s.customer_id FROM spend s JOIN customers c ON c.id = s.customer_id
+     WHERE s.rank <= 100 AND lower(trim(c.city)) LIKE 'ber%' AND coalesce(c.birthday, current_date) < date_trunc('year', now())
+       AND substring(c.email FROM 2) IS NOT NULL AND c.created_at AT TIME ZONE 'Europe/Berlin' > '2024-01-01'::date
+       AND EXISTS (SELECT 1 FROM shop.preorders p, unnest(ARRAY['a', 'b']) AS u(x) WHERE p.customer_id = c.id AND p.sku = u.x)
+`;
+    expect(await problems(segment(sql))).toEqual([]);
+  });
 });
