@@ -103,15 +103,15 @@ describe('choosing the database', () => {
 
     // An empty folder made on purpose becomes a database; so does the default, silently.
     mkdirSync(join(cwd, 'my db'));
-    const made = await heraldIn(cwd, ['plan', '--dir', ws.dir, '--db', 'my db']);
+    const made = await heraldIn(cwd, ['state', 'list', '--dir', ws.dir, '--db', 'my db']);
     expect(made.code, made.stderr).toBe(0);
     expect(existsSync(join(cwd, 'my db', 'PG_VERSION'))).toBe(true);
-    const reopened = await heraldIn(cwd, ['plan', '--dir', ws.dir, '--db', 'my db']);
+    const reopened = await heraldIn(cwd, ['state', 'list', '--dir', ws.dir, '--db', 'my db']);
     expect(reopened.code, reopened.stderr).toBe(0);
-    const byDefault = await heraldIn(cwd, ['plan', '--dir', ws.dir]);
+    const byDefault = await heraldIn(cwd, ['state', 'list', '--dir', ws.dir]);
     expect(byDefault.code, byDefault.stderr).toBe(0);
     expect(existsSync(join(ws.dir, '.herald', 'db', 'PG_VERSION'))).toBe(true);
-    // Three embedded databases opened, migrated and planned against: room for a busy machine.
+    // Three embedded databases opened and migrated: room for a busy machine.
   }, 240_000);
 
   it('checks HERALD_DATABASE_URL and an environment\'s variable the same way', async () => {

@@ -128,7 +128,7 @@ describe('herald preview', () => {
   it('marks a product whose link a send would not carry', async () => {
     const ws = tempWorkspace({
       ...MINIMAL,
-      'templates/hello/en.mjml': '<mjml><mj-body><mj-section><mj-column><mj-text>{{ greeting }} {% for p in products %}<a href="{{ p.url }}">{{ p.name }}</a>{% endfor %} <a href="{{ links.unsubscribe }}">unsubscribe</a></mj-text></mj-column></mj-section></mj-body></mjml>\n',
+      'templates/hello/en.mjml': '<mjml><mj-body><mj-section><mj-column><mj-text>{{ greeting }} {% for p in products %}<a href="{{ p.url }}">{{ p.name }}</a>{% endfor %} <a href="{{ links.unsubscribe }}">unsubscribe</a> {{ site.postal_address }}</mj-text></mj-column></mj-section></mj-body></mjml>\n',
       'templates/hello/preview.yaml': 'products:\n  - { sku: A, name: Lure, price: 1, url: "javascript:alert(1)" }\n',
     });
     cleanup(ws.remove);

@@ -162,7 +162,7 @@ describe('loadWorkspace', () => {
     expect(problems.map((p) => `${p.file}:${p.line}:${p.column}: ${p.message}`)).toEqual([
       'campaigns/hello.yaml:4:12: segment "nobody" does not exist',
       'campaigns/hello.yaml:7:1: unknown key "colour"',
-      'herald.yaml:12:1: unknown key "extra"',
+      'herald.yaml:13:1: unknown key "extra"',
       'templates/hello/template.yaml:2:16: unknown token "customer.frist_name"',
       'templates/hello/template.yaml:3:1: unknown key "notes"',
     ]);
