@@ -30,8 +30,8 @@ interface Reply {
 interface Script {
   greeting?: (n: number) => Reply | undefined;
   rcpt?: (address: string, n: number) => Reply | undefined;
-  /** Return 'stall' to never answer the final ".". */
-  data?: (messageId: string, n: number) => Reply | 'stall' | undefined;
+  /** Return 'stall' to never answer the final ".", 'hang up' to close the connection without a reply. */
+  data?: (messageId: string, n: number) => Reply | 'stall' | 'hang up' | undefined;
 }
 
 async function startPeer(script: Script = {}) {
@@ -40,7 +40,7 @@ async function startPeer(script: Script = {}) {
   let rcpts = 0;
   let datas = 0;
   const fail = (r: Reply) => Object.assign(new Error(r.message), { responseCode: r.code });
-  const server = new SMTPServer({
+  const server: SMTPServer = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS', 'AUTH'],
     logger: false,
@@ -52,11 +52,16 @@ async function startPeer(script: Script = {}) {
       const r = script.rcpt?.(addr.address, ++rcpts);
       cb(r ? fail(r) : undefined);
     },
-    onData(stream, _s, cb) {
+    onData(stream, s, cb) {
       simpleParser(stream)
         .then((m) => {
           const r = script.data?.(m.messageId ?? '', ++datas);
           if (r === 'stall') return;
+          if (r === 'hang up') {
+            accepted.push(m.messageId ?? '');
+            const connections = (server as unknown as { connections: Set<{ id: string; _socket: { destroy(): void } }> }).connections;
+            return [...connections].find((c) => c.id === s.id)!._socket.destroy();
+          }
           if (r) return cb(fail(r));
           accepted.push(m.messageId ?? '');
           cb();
@@ -209,6 +214,47 @@ describe('deliver', () => {
     expect(c1!.reason).toMatch(/^no reply after the message was sent/);
     clock.advance(86_400_000);
     expect(await deliver(db, { transport: transportTo(peer.url, 1), log: silentLog, clock: clock.now, campaigns: ['winback'] })).toMatchObject({ sent: 0, unknown: 0 });
+  });
+
+  it('a server at 127.0.0.1 that hangs up after every final "." leaves each message unknown; none goes out twice', async () => {
+    // Item 8 of issue 12: "127.0.0.1 closed the connection" was read as a reply
+    // with code 127 and retried, so every recipient got the message twice.
+    const db = await setup({ customers: 4 });
+    const peer = await startPeer({ data: () => 'hang up' });
+    const clock = manualClock();
+    await launchCampaign(db, 'winback', clock.now());
+    // A message pipelined behind one whose connection broke never had its data
+    // written: that one is retried (it cannot have arrived); the others are unknown.
+    let unknown = 0;
+    for (let round = 0; round < 5 && unknown < 4; round++) {
+      const r = await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, campaigns: ['winback'] });
+      expect(r.sent).toBe(0);
+      unknown += r.unknown;
+      clock.advance(3_600_000);
+    }
+    for (const r of await rows(db)) {
+      expect(r.status).toBe('unknown');
+      expect(r.reason).toMatch(/^no reply after the message was sent: 127\.0\.0\.1:\d+ closed the connection/);
+    }
+    expect(await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, campaigns: ['winback'] })).toMatchObject({ sent: 0, unknown: 0, retried: 0 });
+    // Each message's data reached the server once.
+    expect(peer.accepted.sort()).toEqual([1, 2, 3, 4].map((i) => `<winback.${i}@shop.example.com>`));
+  });
+
+  it('a 421 before the data is recorded with the reply text, and the message retried', async () => {
+    // Item 12 of issue 12: it was recorded as "closed the connection".
+    const db = await setup({ customers: 2 });
+    let busy = true;
+    const peer = await startPeer({ rcpt: (a) => (busy && a === 'c1@example.com' ? { code: 421, message: 'too busy, closing' } : undefined) });
+    const clock = manualClock();
+    await launchCampaign(db, 'winback', clock.now());
+    expect(await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, campaigns: ['winback'] })).toMatchObject({ sent: 1, retried: 1 });
+    const [c1] = await db.query<{ status: string; smtp_response: string }>("SELECT status, smtp_response FROM herald.messages WHERE email = 'c1@example.com'");
+    expect(c1).toEqual({ status: 'queued', smtp_response: '421 too busy, closing' });
+    busy = false;
+    clock.advance(61_000);
+    expect(await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, campaigns: ['winback'] })).toMatchObject({ sent: 1, completed: ['winback'] });
+    expect(peer.accepted.sort()).toEqual(['<winback.1@shop.example.com>', '<winback.2@shop.example.com>']);
   });
 
   it('pause mid-send takes effect within one batch; resume sends the rest, with no duplicate and nothing skipped', async () => {
