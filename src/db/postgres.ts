@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { Db, Queryable } from './db.js';
+import type { Db, HeldLock, Queryable } from './db.js';
 import { isConnectionError, markConnectionLost } from './retry.js';
 
 // int8 (counts, ids) as JS numbers, as PGlite returns them: herald's ids and
@@ -111,8 +111,47 @@ export function openPostgres(url: string): Db {
         }
       });
     },
+    holdLock: (namespace, key) => holdLock(url, namespace, key),
     async close() {
       await pool.end();
+    },
+  };
+}
+
+/**
+ * An advisory lock on a connection outside the pool, so it lives exactly as
+ * long as that session: the pool's idle connections come and go. TCP
+ * keepalive makes a connection to a server that vanished end, rather than
+ * look alive for hours.
+ */
+async function holdLock(url: string, namespace: number, key: number): Promise<HeldLock | undefined> {
+  const client = new pg.Client({ connectionString: url, types, application_name: 'herald', keepAlive: true });
+  let lost = false;
+  const end = () => void (lost = true);
+  client.on('error', end);
+  client.on('end', end);
+  try {
+    await client.connect();
+  } catch (err) {
+    throw marked(err, true);
+  }
+  try {
+    const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS locked', [namespace, key]);
+    if (!rows[0]!.locked) {
+      await client.end();
+      return undefined;
+    }
+  } catch (err) {
+    await client.end().catch(() => {});
+    throw marked(err, false);
+  }
+  return {
+    get lost() {
+      return lost;
+    },
+    async release() {
+      lost = true;
+      await client.end().catch(() => {});
     },
   };
 }
