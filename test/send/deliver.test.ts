@@ -5,7 +5,9 @@ import { silentLog } from '../../src/log.js';
 import { reportMarkdown, reportText } from '../../src/report/report.js';
 import { campaignReport } from '../../src/report/write.js';
 import { deliver } from '../../src/send/deliver.js';
+import { claimBatch } from '../../src/send/ledger.js';
 import { launchCampaign } from '../../src/send/send.js';
+import { SESSION_NAMESPACE } from '../../src/send/session.js';
 import { smtpTransport, type Transport } from '../../src/send/transport.js';
 import { setOverride, clearOverride } from '../../src/state/overrides.js';
 import { createTestDb } from '../support/db.js';
@@ -299,21 +301,57 @@ describe('deliver', () => {
     expect(reportMarkdown(report)).toContain('| Not sent (cancelled) | 20 (50.0%) |');
   });
 
-  it("a dead worker's claimed messages are taken over once its lease runs out", async () => {
+  it("a worker whose process is gone (its session lock free) has its claims taken over at once", async () => {
     const db = await setup({ customers: 5 });
     const peer = await startPeer();
     const clock = manualClock();
     await launchCampaign(db, 'winback', clock.now());
-    const { claimBatch } = await import('../../src/send/ledger.js');
-    // A worker claims three messages and dies before sending them.
-    const dead = await claimBatch(db, { campaign: 'winback', schema: 'shop', worker: 'dead', limit: 3, leaseSeconds: 60, now: clock.now() });
+    // A worker claims three messages and dies before sending them: nobody holds its session's lock.
+    const dead = await claimBatch(db, { campaign: 'winback', schema: 'shop', worker: 'dead', limit: 3, leaseSeconds: 60, now: clock.now(), session: { key: 4242, outlivesServer: db.kind === 'postgres' } });
     expect(dead.messages).toHaveLength(3);
-    // While its lease runs, the others go and its three wait.
+    // Without waiting for its lease.
+    expect(await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, campaigns: ['winback'] })).toMatchObject({ sent: 5, completed: ['winback'] });
+    expect(peer.accepted.sort()).toEqual([1, 2, 3, 4, 5].map((i) => `<winback.${i}@shop.example.com>`));
+  });
+
+  it("a live worker's claims are left alone until their lease runs out", async () => {
+    const db = await setup({ customers: 5 });
+    const peer = await startPeer();
+    const clock = manualClock();
+    await launchCampaign(db, 'winback', clock.now());
+    // Its process lives (it holds its session's lock) but it is stuck: it never sends what it claimed.
+    const lock = await db.holdLock(SESSION_NAMESPACE, 4242);
+    cleanup(() => lock?.release());
+    expect(lock).toBeDefined();
+    const stuck = await claimBatch(db, { campaign: 'winback', schema: 'shop', worker: 'stuck', limit: 3, leaseSeconds: 60, now: clock.now(), session: { key: 4242, outlivesServer: db.kind === 'postgres' } });
+    expect(stuck.messages).toHaveLength(3);
     expect(await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, campaigns: ['winback'] })).toMatchObject({ sent: 2 });
+    const held = await db.query<{ worker: string }>("SELECT worker FROM herald.messages WHERE status = 'claimed'");
+    expect(held.map((r) => r.worker)).toEqual(['stuck', 'stuck', 'stuck']);
     clock.advance(61_000);
     expect(await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, campaigns: ['winback'] })).toMatchObject({ sent: 3, completed: ['winback'] });
-    expect(new Set(peer.accepted).size).toBe(5);
+    expect(peer.accepted.sort()).toEqual([1, 2, 3, 4, 5].map((i) => `<winback.${i}@shop.example.com>`));
+  });
+
+  it('a claim made before the server last started is left to its lease: its holder may live on; on PGlite its holder is gone', async () => {
+    const db = await setup({ customers: 5 });
+    const peer = await startPeer();
+    const clock = manualClock();
+    await launchCampaign(db, 'winback', clock.now());
+    await claimBatch(db, { campaign: 'winback', schema: 'shop', worker: 'before', limit: 3, leaseSeconds: 60, now: clock.now(), session: { key: 4242, outlivesServer: db.kind === 'postgres' } });
+    // As if the server had restarted since: the restart ended every session, so a free lock proves nothing.
+    await db.query("UPDATE herald.messages SET session_epoch = pg_postmaster_start_time() - interval '1 hour' WHERE status = 'claimed'");
+    const first = await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, campaigns: ['winback'] });
+    if (db.kind === 'postgres') {
+      expect(first).toMatchObject({ sent: 2 });
+      clock.advance(61_000);
+      expect(await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, campaigns: ['winback'] })).toMatchObject({ sent: 3, completed: ['winback'] });
+    } else {
+      // PGlite lives and dies with the one process using it: an earlier start's holder is gone.
+      expect(first).toMatchObject({ sent: 5, completed: ['winback'] });
+    }
     expect(peer.accepted).toHaveLength(5);
+    expect(new Set(peer.accepted).size).toBe(5);
   });
 
   it('a campaign archived mid-run sends nothing more, and does not stop the tick for the others', async () => {

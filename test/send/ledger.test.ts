@@ -25,8 +25,13 @@ describe('the claim statement', () => {
        SELECT 'big', g, 'c' || g || '@example.com', 'shop-en', 'en', CASE WHEN g % 4 = 0 THEN 'sent' ELSE 'queued' END, now()
          FROM generate_series(1, 40000) AS g`,
     );
+    // Claims of other workers, live and gone, for the claim to look at.
+    await db.query(
+      `UPDATE herald.messages SET status = 'claimed', worker = 'other' || (id % 4), session_key = id % 4, session_epoch = pg_postmaster_start_time(), lease_until = now() + interval '1 hour'
+        WHERE id IN (SELECT id FROM herald.messages WHERE status = 'queued' ORDER BY id LIMIT 400)`,
+    );
     await db.exec('ANALYZE herald.messages');
-    const values = claimValues({ campaign: 'big', schema: 'shop', worker: 'w', limit: 100, leaseSeconds: 60, now: new Date(Date.now() + 60_000) });
+    const values = claimValues({ campaign: 'big', schema: 'shop', worker: 'w', limit: 100, leaseSeconds: 60, now: new Date(Date.now() + 60_000), session: { key: 7, outlivesServer: db.kind === 'postgres' } });
     const [row] = await db.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] | string }>(`EXPLAIN (FORMAT JSON) ${claimSql('shop')}`, values);
     const explained = row!['QUERY PLAN'];
     const plan = (typeof explained === 'string' ? JSON.parse(explained) : explained)[0].Plan as PlanNode;

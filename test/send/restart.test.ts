@@ -134,6 +134,34 @@ describe.skipIf(!serverUrl)('herald send while the database refuses connections'
     expect(r.stderr).not.toMatch(/internal error/);
     await expectAllSentOnce(r, db, peer);
   }, 120_000);
+
+  it('refusing for longer than the grace: "lost the database", exit 1; the rerun finishes', async () => {
+    const { db, dir, peer } = await setup();
+    const a = await adminOf(db);
+    const { admin, name } = a;
+    const sent = async () => (await admin.query<{ n: number }>("SELECT count(*)::int AS n FROM herald.messages WHERE campaign = 'winback' AND status = 'sent'")).rows[0]!.n;
+
+    // A grace of 3 s rather than the minute production waits.
+    const send = start(['send', 'winback', '--dir', dir, '--db', db.url!], { HERALD_SMTP_URL: peer.url, HERALD_DB_OUTAGE_SECONDS: '3' });
+    await until(async () => (await sent()) >= 300, '300 sent');
+    await refuseConnections(a);
+    const r = await send.exit;
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`herald: lost the database: database "${name}" is not currently accepting connections\n  hint: `));
+    expect(r.stderr).not.toMatch(/internal error/);
+    // What it held when it gave up: claimed, results unrecorded. Only those may go out twice.
+    const unrecorded = new Set((await admin.query<{ id: number }>("SELECT id FROM herald.messages WHERE campaign = 'winback' AND status = 'claimed'")).rows.map((x) => Number(x.id)));
+
+    await a.allow(true);
+    const rerun = await herald(['send', 'winback', '--dir', dir, '--db', db.url!], { HERALD_SMTP_URL: peer.url });
+    expect(rerun.code, rerun.stderr).toBe(0);
+    const counts = await ledgerCounts(db, 'winback');
+    expect(counts).toMatchObject({ sent: counts.recipients, queued: 0, claimed: 0 });
+    const { ids, missing } = await peer.accepted();
+    expect(missing).toBe(0);
+    expect(ids.size).toBe(counts.recipients);
+    for (const [id, n] of ids) if (n > 1) expect(unrecorded, `${id} arrived ${n} times`).toContain(Number(/^<winback\.(\d+)@/.exec(id)?.[1]));
+  }, 120_000);
 });
 
 /**
