@@ -5,11 +5,12 @@ import * as ledger from './ledger.js';
 
 /**
  * Records a batch's results as the SMTP replies come in, in small group
- * commits: the first result starts a window of GROUP_MS, and everything
- * that arrives in it is recorded in one statement (with the bounces'
- * suppressions, in one transaction). A worker killed mid-batch so loses only
- * the results of the last window, not a whole batch: those messages, sent but
- * not recorded, are all that go out twice.
+ * commits, at most one every GROUP_MS: a result is recorded at once when the
+ * last commit began that long ago, else with everything else that arrives
+ * until then, in one statement (with the bounces' suppressions, in one
+ * transaction). A worker killed mid-batch so loses only the results of the
+ * last ~100 ms, not a whole batch: those messages, sent but not recorded, are
+ * all that go out twice; a slow server's replies are recorded one by one.
  *
  * Commits run one after another. One that fails because the database is
  * unreachable is retried through the outage grace (retry.ts); meanwhile
@@ -33,6 +34,8 @@ export class Recorder {
   private failed: { error: unknown } | undefined;
   /** A commit is being retried: the database is unreachable. */
   private struggling = false;
+  /** When the last group was taken for a commit (ms since the epoch). */
+  private lastFlush = 0;
 
   constructor(
     private readonly db: Db,
@@ -44,7 +47,7 @@ export class Recorder {
   add(outcome: ledger.Outcome, bounce?: Bounce): void {
     this.outcomes.push(outcome);
     if (bounce) this.bounces.push(bounce);
-    this.timer ??= setTimeout(() => void this.flush(), GROUP_MS);
+    this.timer ??= setTimeout(() => void this.flush(), Math.max(0, this.lastFlush + GROUP_MS - Date.now()));
   }
 
   /** Resolves when results can be recorded: at once, or when the commit being retried gets through. Throws if it never does. */
@@ -63,6 +66,7 @@ export class Recorder {
     clearTimeout(this.timer);
     this.timer = undefined;
     if (this.outcomes.length > 0) {
+      this.lastFlush = Date.now();
       const outcomes = this.outcomes.splice(0);
       const bounces = this.bounces.splice(0);
       this.chain = this.chain.then(() => this.commit(outcomes, bounces));
