@@ -31,7 +31,7 @@ export interface DeliverOptions {
   /** This worker's name in the ledger; unique per worker. */
   worker?: string;
   batchSize?: number;
-  /** How long a claim holds without renewal. A dead worker's messages are free again after this. */
+  /** How long a claim holds without renewal: a dead process's claims are free at once (session.ts), a stuck or cut-off one's after this. */
   leaseSeconds?: number;
   /** Only these campaigns (herald send); otherwise every campaign that is sending. */
   campaigns?: string[];

@@ -9,6 +9,7 @@ const cleanup = useCleanups();
 interface PlanNode {
   'Node Type': string;
   'Plan Rows': number;
+  'Function Name'?: string;
   Plans?: PlanNode[];
 }
 
@@ -38,5 +39,7 @@ describe('the claim statement', () => {
     expect(plan['Plan Rows']).toBeLessThanOrEqual(100);
     const nodes = (n: PlanNode): PlanNode[] => [n, ...(n.Plans ?? []).flatMap(nodes)];
     expect(nodes(plan).map((n) => n['Node Type'])).not.toContain('Merge Join');
+    // The live sessions' locks are read once per claim, not once per row.
+    expect(nodes(plan).filter((n) => n['Function Name'] === 'pg_lock_status')).toHaveLength(1);
   });
 });
