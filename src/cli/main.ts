@@ -226,7 +226,9 @@ function report(err: unknown): number {
   const e = err as Error;
   if (isConnectionError(err)) {
     process.stderr.write(`herald: lost the database: ${printable(e?.message ?? String(err), { newlines: true })}\n`);
-    process.stderr.write('  hint: check that PostgreSQL is up and reachable, then run again; what was sent is recorded and nothing is sent twice\n');
+    process.stderr.write(
+      '  hint: check that PostgreSQL is up and accepts connections, then run again: it resumes from the ledger; only messages whose results could not be recorded before the database went away may go out again\n',
+    );
     return 1;
   }
   process.stderr.write(`herald: internal error: ${printable(e?.message ?? String(err), { newlines: true })}\n`);

@@ -17,6 +17,14 @@ export interface Session extends Queryable {
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
 }
 
+/** A session-level advisory lock, held on a connection of its own (Db.holdLock). */
+export interface HeldLock {
+  /** True once the connection holding it has ended: the server released the lock. */
+  readonly lost: boolean;
+  /** Releases the lock and closes its connection. */
+  release(): Promise<void>;
+}
+
 export interface Db extends Session {
   /**
    * Runs `fn` on one connection held for its whole length, so a temporary
@@ -27,6 +35,13 @@ export interface Db extends Session {
    * connection outlives it.
    */
   session<T>(fn: (s: Session) => Promise<T>): Promise<T>;
+  /**
+   * Takes the advisory lock (namespace, key) for the session of a connection
+   * kept for it alone, until release() or until that connection ends; other
+   * sessions see it in pg_locks. Undefined when another session holds it.
+   * Embedded PGlite has one session, so there the lock is simply held.
+   */
+  holdLock(namespace: number, key: number): Promise<HeldLock | undefined>;
   close(): Promise<void>;
   /** `postgres` or `pglite`, for messages only. */
   readonly kind: 'postgres' | 'pglite';

@@ -28,6 +28,17 @@ export async function openPglite(dir: string): Promise<Db> {
       return pglite.transaction((tx) => fn(wrap(tx)));
     },
     session: sessions(pglite),
+    // One process, one session: the lock is held on it, and never lost while the database is open.
+    async holdLock(namespace, key) {
+      const { rows } = await pglite.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS locked', [namespace, key]);
+      if (!rows[0]!.locked) return undefined;
+      return {
+        lost: false,
+        async release() {
+          await pglite.query('SELECT pg_advisory_unlock($1, $2)', [namespace, key]).catch(() => {});
+        },
+      };
+    },
     async close() {
       await pglite.close();
     },

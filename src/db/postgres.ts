@@ -1,5 +1,6 @@
 import pg from 'pg';
-import type { Db, Queryable, Session } from './db.js';
+import type { Db, HeldLock, Queryable, Session } from './db.js';
+import { isConnectionError, markConnectionLost } from './retry.js';
 
 // int8 (counts, ids) as JS numbers, as PGlite returns them: herald's ids and
 // counts stay far below 2^53, and one representation keeps callers simple.
@@ -10,15 +11,58 @@ const types = {
   },
 };
 
-function wrap(client: pg.Pool | pg.PoolClient): Queryable {
+/**
+ * Whether `err` is a failure of the connection rather than of the statement:
+ * the socket failed, the server ended the session (a restart, a failover,
+ * pg_terminate_backend), or, while connecting, the server does not take
+ * connections now (starting up or shutting down, too many connections, the
+ * database not accepting connections). Those are marked (retry.ts), so
+ * workers ride them out; everything else is the statement's own error.
+ */
+function connectionFailure(err: unknown, connecting: boolean): boolean {
+  if (err instanceof pg.DatabaseError) {
+    const code = err.code ?? '';
+    if (code.startsWith('08') || ['57P01', '57P02', '57P03', '57P05'].includes(code)) return true;
+    // 53300 too_many_connections; 55000 "database … is not currently accepting connections" (ALLOW_CONNECTIONS false).
+    return connecting && ['53300', '55000'].includes(code);
+  }
+  if (!(err instanceof Error)) return false;
+  // A socket error carries its system call or errno name (ECONNREFUSED,
+  // ECONNRESET, …; an AggregateError when several addresses were tried);
+  // pg's own errors for a connection that went away say so.
+  const e = err as { syscall?: unknown; code?: unknown };
+  return typeof e.syscall === 'string' || (typeof e.code === 'string' && /^E[A-Z_]+$/.test(e.code)) || /^(Connection terminated|Client has encountered a connection error|Client was closed)/.test(err.message);
+}
+
+function marked(err: unknown, connecting: boolean): unknown {
+  return connectionFailure(err, connecting) ? markConnectionLost(err) : err;
+}
+
+async function connect(pool: pg.Pool): Promise<pg.PoolClient> {
+  try {
+    return await pool.connect();
+  } catch (err) {
+    throw marked(err, true);
+  }
+}
+
+/** A client's queries; their errors marked when the connection failed. */
+function wrap(client: pg.PoolClient): Queryable {
   return {
     async query(text, values) {
-      const res = await client.query(text, values as unknown[] | undefined);
-      return res.rows;
+      try {
+        return (await client.query(text, values as unknown[] | undefined)).rows as never[];
+      } catch (err) {
+        throw marked(err, false);
+      }
     },
     async exec(script) {
-      // Without parameters pg uses the simple protocol, which runs several statements.
-      await client.query(script);
+      try {
+        // Without parameters pg uses the simple protocol, which runs several statements.
+        await client.query(script);
+      } catch (err) {
+        throw marked(err, false);
+      }
     },
   };
 }
@@ -28,24 +72,46 @@ export function openPostgres(url: string): Db {
   // An idle client that loses its server must not crash the process; the next query reports it.
   pool.on('error', () => {});
   const where = redact(url);
+  /** Runs fn on a client of the pool; a client whose connection failed is discarded, not reused. */
+  const using = async <T>(fn: (q: Queryable) => Promise<T>): Promise<T> => {
+    const client = await connect(pool);
+    // A checked-out client whose connection dies emits 'error'; the statement in flight rejects with it.
+    const ignore = () => {};
+    client.on('error', ignore);
+    let failure: unknown;
+    try {
+      return await fn(wrap(client));
+    } catch (err) {
+      failure = err;
+      throw err;
+    } finally {
+      client.off('error', ignore);
+      client.release(isConnectionError(failure) ? (failure as Error) : undefined);
+    }
+  };
   return {
     kind: 'postgres',
     where,
-    ...wrap(pool),
-    async transaction(fn) {
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
-        const result = await fn(wrap(client));
-        await client.query('COMMIT');
-        return result;
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => {});
-        throw err;
-      } finally {
-        client.release();
-      }
+    query<R>(text: string, values?: unknown[]) {
+      return using((q) => q.query<R>(text, values));
     },
+    exec(script) {
+      return using((q) => q.exec(script));
+    },
+    transaction(fn) {
+      return using(async (q) => {
+        await q.query('BEGIN');
+        try {
+          const result = await fn(q);
+          await q.query('COMMIT');
+          return result;
+        } catch (err) {
+          await q.query('ROLLBACK').catch(() => {});
+          throw err;
+        }
+      });
+    },
+    holdLock: (namespace, key) => holdLock(url, namespace, key),
     session: (fn) => pinnedSession(pool, fn),
     async close() {
       await pool.end();
@@ -54,22 +120,26 @@ export function openPostgres(url: string): Db {
 }
 
 /**
+/**
  * Db.session: one pooled connection for the whole of `fn`. The connection is
  * closed afterwards rather than returned to the pool, so whatever `fn` left
  * in it (temporary tables, settings, a session-level lock) goes with it.
  */
 async function pinnedSession<T>(pool: pg.Pool, fn: (s: Session) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
+  const client = await connect(pool);
+  const ignore = () => {};
+  client.on('error', ignore);
+  const q = wrap(client);
   const session: Session = {
-    ...wrap(client),
+    ...q,
     async transaction(body) {
-      await client.query('BEGIN');
+      await q.query('BEGIN');
       try {
-        const result = await body(wrap(client));
-        await client.query('COMMIT');
+        const result = await body(q);
+        await q.query('COMMIT');
         return result;
       } catch (err) {
-        await client.query('ROLLBACK').catch(() => {});
+        await q.query('ROLLBACK').catch(() => {});
         throw err;
       }
     },
@@ -77,8 +147,47 @@ async function pinnedSession<T>(pool: pg.Pool, fn: (s: Session) => Promise<T>): 
   try {
     return await fn(session);
   } finally {
+    client.off('error', ignore);
     client.release(true);
   }
+}
+
+/**
+ * An advisory lock on a connection outside the pool, so it lives exactly as
+ * long as that session: the pool's idle connections come and go. TCP
+ * keepalive makes a connection to a server that vanished end, rather than
+ * look alive for hours.
+ */
+async function holdLock(url: string, namespace: number, key: number): Promise<HeldLock | undefined> {
+  const client = new pg.Client({ connectionString: url, types, application_name: 'herald', keepAlive: true });
+  let lost = false;
+  const end = () => void (lost = true);
+  client.on('error', end);
+  client.on('end', end);
+  try {
+    await client.connect();
+  } catch (err) {
+    throw marked(err, true);
+  }
+  try {
+    const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS locked', [namespace, key]);
+    if (!rows[0]!.locked) {
+      await client.end();
+      return undefined;
+    }
+  } catch (err) {
+    await client.end().catch(() => {});
+    throw marked(err, false);
+  }
+  return {
+    get lost() {
+      return lost;
+    },
+    async release() {
+      lost = true;
+      await client.end().catch(() => {});
+    },
+  };
 }
 
 function redact(url: string): string {

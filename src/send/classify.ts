@@ -24,6 +24,7 @@ export interface SmtpFailure {
   responseCode?: number;
   /** The transport's error code: ETIMEDOUT, ECONNECTION, EENVELOPE, EMESSAGE, … (smtp.ts) */
   code?: string;
+  /** What went wrong, in words. Never read for a reply code: it names the server, and "127.0.0.1 closed the connection" is no reply 127. */
   message?: string;
   /** Set by the transport when the whole message had been written before the failure. */
   afterData?: boolean;
@@ -34,7 +35,8 @@ export interface SmtpFailure {
 export function classifyFailure(err: SmtpFailure): Verdict {
   const response = String(err.response ?? err.message ?? 'unknown error').trim();
   if (err.permanent) return { status: 'failed', response };
-  const code = err.responseCode ?? (Number(/^(\d{3})/.exec(response)?.[1]) || undefined);
+  // A reply code comes from a reply the server sent, never from an error's text.
+  const code = err.responseCode ?? (err.response !== undefined ? Number(/^([2-5]\d\d)(?:[ -]|$)/.exec(err.response.trim())?.[1]) || undefined : undefined);
   if (code === undefined) {
     // No reply at all: a timeout or a dropped connection.
     return err.afterData ? { status: 'unknown', response: `no reply after the message was sent: ${response}` } : { status: 'retry', response, policy: false };

@@ -7,6 +7,8 @@ import { loadCampaignContext, type CampaignContext } from './campaign.js';
 import { backoffSeconds, classifyFailure, type SmtpFailure } from './classify.js';
 import { composeRendered, type ComposedMessage } from './compose.js';
 import * as ledger from './ledger.js';
+import { Recorder, type Bounce } from './recorder.js';
+import { joinSession, type Session } from './session.js';
 import { setOverride } from '../state/overrides.js';
 import { giveBack, parseRate, takeTokens, tokenWaitMs, type Rate } from './throttle.js';
 import type { Transport } from './transport.js';
@@ -14,10 +16,12 @@ import { durationMs } from '../audience/duration.js';
 
 /**
  * A worker: claims due messages of the campaigns that are sending, renders
- * and sends them, and records every result. Stateless: everything it knows
- * is in the database, so any number of workers, in one process or on many
- * machines, can run side by side, and a killed worker loses nothing but the
- * messages it held, which return to the queue when their lease runs out.
+ * and sends them, and records every result as its reply comes in (in group
+ * commits, recorder.ts). Stateless: everything it knows is in the database,
+ * so any number of workers, in one process or on many machines, can run side
+ * by side. A killed worker loses nothing: the messages it held return to the
+ * queue at once, as its process's session lock (session.ts) is gone; the
+ * only ones sent twice are those whose replies came in since its last commit.
  */
 export interface DeliverOptions {
   transport: Transport;
@@ -27,7 +31,7 @@ export interface DeliverOptions {
   /** This worker's name in the ledger; unique per worker. */
   worker?: string;
   batchSize?: number;
-  /** How long a claim holds without renewal. A dead worker's messages are free again after this. */
+  /** How long a claim holds without renewal: a dead process's claims are free at once (session.ts), a stuck or cut-off one's after this. */
   leaseSeconds?: number;
   /** Only these campaigns (herald send); otherwise every campaign that is sending. */
   campaigns?: string[];
@@ -66,22 +70,27 @@ export async function deliver(db: Db, o: DeliverOptions): Promise<DeliverTotals>
     return c;
   };
 
-  for (;;) {
-    if (o.shouldStop?.()) break;
-    const campaigns = o.campaigns ?? (await retrying(o.log, () => ledger.sendingCampaigns(db)));
-    let worked = false;
-    let throttledFor = 0;
-    for (const name of campaigns) {
+  const session = joinSession(db);
+  try {
+    for (;;) {
       if (o.shouldStop?.()) break;
-      const ctx = await retrying(o.log, () => contextFor(name));
-      const r = await retrying(o.log, () => deliverBatch(db, ctx, { ...o, clock, worker, batchSize, leaseSeconds }, totals));
-      if (r.worked) worked = true;
-      if (r.throttledMs) throttledFor = throttledFor ? Math.min(throttledFor, r.throttledMs) : r.throttledMs;
+      const campaigns = o.campaigns ?? (await retrying(o.log, () => ledger.sendingCampaigns(db)));
+      let worked = false;
+      let throttledFor = 0;
+      for (const name of campaigns) {
+        if (o.shouldStop?.()) break;
+        const ctx = await retrying(o.log, () => contextFor(name));
+        const r = await deliverBatch(db, ctx, { ...o, clock, worker, batchSize, leaseSeconds, session }, totals);
+        if (r.worked) worked = true;
+        if (r.throttledMs) throttledFor = throttledFor ? Math.min(throttledFor, r.throttledMs) : r.throttledMs;
+      }
+      if (!worked) {
+        if (!throttledFor) break;
+        await sleep(throttledFor);
+      }
     }
-    if (!worked) {
-      if (!throttledFor) break;
-      await sleep(throttledFor);
-    }
+  } finally {
+    await session.release();
   }
   return totals;
 }
@@ -92,57 +101,78 @@ interface BatchResult {
   throttledMs?: number;
 }
 
+/**
+ * One batch: take throttle tokens, claim, then render and hand over each
+ * message while the replies of earlier ones are recorded. Every database step
+ * rides out an outage (retrying); once messages are out, nothing is claimed
+ * again until their results are recorded.
+ */
 async function deliverBatch(
   db: Db,
   ctx: CampaignContext,
-  o: DeliverOptions & { clock: () => Date; worker: string; batchSize: number; leaseSeconds: number },
+  o: DeliverOptions & { clock: () => Date; worker: string; batchSize: number; leaseSeconds: number; session: Session },
   totals: DeliverTotals,
 ): Promise<BatchResult> {
-  const { clock, worker, log } = o;
+  const { clock, worker, log, session } = o;
+  const q = <T>(fn: () => Promise<T>) => retrying(log, fn);
   const delivery = ctx.project.delivery ?? {};
   const buckets: { key: string; rate: Rate }[] = [
     ...(ctx.campaign.throttle ? [{ key: `campaign:${ctx.name}`, rate: parseRate(ctx.campaign.throttle) }] : []),
     ...(delivery.throttle ? [{ key: 'global', rate: parseRate(delivery.throttle) }] : []),
   ];
+  // A claim is made only under a held session lock: it is what tells others this worker lives.
+  // Taken before the throttle's tokens, so a claim follows its tokens at once.
+  await q(() => session.ensure());
   let want = o.batchSize;
   const taken: { key: string; rate: Rate; n: number }[] = [];
   for (const b of buckets) {
-    const n = await takeTokens(db, b.key, b.rate, want, clock());
+    const n = await q(() => takeTokens(db, b.key, b.rate, want, clock()));
     taken.push({ ...b, n });
     want = Math.min(want, n);
   }
   const giveBackAll = async (used: number) => {
-    for (const t of taken) await giveBack(db, t.key, t.rate, t.n - used);
+    for (const t of taken) await q(() => giveBack(db, t.key, t.rate, t.n - used));
   };
   if (want === 0) {
     await giveBackAll(0);
     return { worked: false, throttledMs: Math.max(...buckets.map((b) => tokenWaitMs(b.rate))) };
   }
 
-  const batch = await ledger.claimBatch(db, { campaign: ctx.name, schema: ctx.schema, worker, limit: want, leaseSeconds: o.leaseSeconds, now: clock(), lists: ctx.lists });
+  let generation = 0;
+  const batch = await q(async () => {
+    await session.ensure();
+    generation = session.generation;
+    return ledger.claimBatch(db, { campaign: ctx.name, schema: ctx.schema, worker, limit: want, leaseSeconds: o.leaseSeconds, now: clock(), lists: ctx.lists, session });
+  });
   await giveBackAll(batch.messages.length);
   totals.suppressed += batch.suppressed;
   if (batch.messages.length === 0) {
-    if (batch.suppressed === 0 && (await ledger.completeIfDone(db, ctx.name, clock()))) {
+    if (batch.suppressed === 0 && (await q(() => ledger.completeIfDone(db, ctx.name, clock())))) {
       totals.completed.push(ctx.name);
       log.info({ campaign: ctx.name }, 'campaign completed');
     }
     return { worked: batch.suppressed > 0 };
   }
 
+  const leaseEnd = () => new Date(clock().getTime() + o.leaseSeconds * 1000);
   // Keep the claim alive while the batch is in flight, however slow the SMTP server.
-  const ids = batch.messages.map((m) => m.id);
+  const inFlight = new Set(batch.messages.map((m) => m.id));
   const renew = setInterval(() => {
-    ledger.renewLeases(db, worker, ids, new Date(clock().getTime() + o.leaseSeconds * 1000)).catch((e) => log.warn({ err: String(e) }, 'could not renew leases'));
+    ledger.renewLeases(db, worker, [...inFlight], leaseEnd()).catch((e) => log.warn({ err: String(e) }, 'could not renew leases'));
   }, (o.leaseSeconds * 1000) / 3);
-  let outcomes: ledger.Outcome[];
-  const bounces: { email: string; response: string }[] = [];
+  const recorder = new Recorder(db, worker, log, clock);
+  const outcomes: ledger.Outcome[] = [];
   let policy = 0;
-  const send = async (m: ledger.ClaimedMessage, message: ComposedMessage): Promise<ledger.Outcome> => {
+  const result = (m: ledger.ClaimedMessage, outcome: ledger.Outcome, bounce?: Bounce) => {
+    inFlight.delete(m.id);
+    outcomes.push(outcome);
+    recorder.add(outcome, bounce);
+  };
+  const send = async (m: ledger.ClaimedMessage, message: ComposedMessage): Promise<void> => {
     const dkim = ctx.dkim.get(m.site);
     try {
       const { response } = await o.transport.send({ ...message, ...(dkim ? { dkim } : {}) }, { campaign: ctx.name, ledgerId: m.id });
-      return { id: m.id, status: 'sent', response, messageId: message.messageId };
+      return result(m, { id: m.id, status: 'sent', response, messageId: message.messageId });
     } catch (err) {
       const v = classifyFailure(err as SmtpFailure);
       if (v.status === 'retry') {
@@ -150,36 +180,47 @@ async function deliverBatch(
         const maxAge = durationMs(delivery.max_age ?? DEFAULT_MAX_AGE);
         const deadline = new Date(m.first_attempt_at).getTime() + maxAge;
         const now = clock().getTime();
-        if (now >= deadline) return { id: m.id, status: 'expired', response: `expired after ${delivery.max_age ?? DEFAULT_MAX_AGE}: ${v.response}`, messageId: message.messageId };
+        if (now >= deadline) return result(m, { id: m.id, status: 'expired', response: `expired after ${delivery.max_age ?? DEFAULT_MAX_AGE}: ${v.response}`, messageId: message.messageId });
         const next = new Date(Math.min(now + backoffSeconds(m.attempts) * 1000, deadline));
-        return { id: m.id, status: 'queued', response: v.response, messageId: message.messageId, nextAttemptAt: next };
+        return result(m, { id: m.id, status: 'queued', response: v.response, messageId: message.messageId, nextAttemptAt: next });
       }
-      if (v.status === 'bounced') bounces.push({ email: m.email, response: v.response });
-      return { id: m.id, status: v.status, response: v.response, messageId: message.messageId };
+      const bounce = v.status === 'bounced' ? { email: m.email, response: v.response } : undefined;
+      return result(m, { id: m.id, status: v.status, response: v.response, messageId: message.messageId }, bounce);
     }
   };
+  const handedOver = new Set<number>();
   try {
-    const sending: Promise<ledger.Outcome>[] = [];
+    const sending: Promise<void>[] = [];
     for (const m of batch.messages) {
+      // Nothing more goes out while results cannot be recorded (the database is away) …
+      await recorder.ready();
+      // … or while this process's session lock is not held: others may take its claims meanwhile.
+      if (!session.held || session.generation !== generation) {
+        await q(() => session.ensure());
+        generation = session.generation;
+        const mine = new Set(await q(() => ledger.reclaim(db, worker, [...inFlight], leaseEnd(), session.key)));
+        for (const id of inFlight) if (!mine.has(id) && !handedOver.has(id)) inFlight.delete(id);
+      }
+      if (!inFlight.has(m.id)) continue; // taken over by another worker while the lock was lost
       const rendered = await ctx.renderer.render(ctx.source(m.variant), m, { products: ctx.products(m.locale) });
+      handedOver.add(m.id);
       sending.push(send(m, composeRendered(rendered, { to: m.email, id: `${ctx.name}.${m.id}` })));
       // Rendering is CPU work: between messages, the SMTP replies that came in
       // meanwhile are read, so connections never wait on a whole batch's renders.
       await new Promise(setImmediate);
     }
-    outcomes = await Promise.all(sending);
+    await Promise.all(sending);
   } finally {
     clearInterval(renew);
   }
-  // The messages went out: their results must be recorded even through a database restart.
-  await retrying(log, () => ledger.recordOutcomes(db, worker, outcomes, clock()));
-  await retrying(log, () => ledger.suppressBounced(db, bounces));
+  // The messages went out: their results must be recorded, even through a database restart.
+  await recorder.close();
   for (const x of outcomes) {
     if (x.status === 'sent') totals.sent++;
     else if (x.status === 'queued') totals.retried++;
     else totals[x.status]++;
   }
-  await breaker(db, ctx, outcomes.length, policy, totals, log);
+  await q(() => breaker(db, ctx, outcomes.length, policy, totals, log));
   o.onBatch?.(totals);
   return { worked: true };
 }

@@ -2,6 +2,7 @@ import type { Queryable } from '../db/db.js';
 import type { CompiledSql } from '../audience/compile.js';
 import { classifiedContactsSql, classifiedSql, controlGroupThreshold, type ControlGroup, type SiteLocales } from '../audience/recipients.js';
 import { quoteIdent } from '../db/ident.js';
+import { SESSION_NAMESPACE } from './session.js';
 
 /**
  * The message ledger: named queries over herald.messages and
@@ -159,18 +160,27 @@ export interface ClaimInput {
   leaseSeconds: number;
   now: Date;
   lists?: readonly string[];
+  /** The claiming process's session (session.ts): its lock key, recorded with the claim. */
+  session: { key: number; outlivesServer: boolean };
 }
 
 /**
  * claimBatch: takes up to `limit` due rows of a campaign for this worker: queued
- * rows whose next attempt is due, claimed rows whose lease ran out (their
- * worker died), and rows already claimed under this worker's own name. A
- * worker claims only when its previous batch is recorded, so those are claims
- * it never saw: the connection broke after the server committed the claim but
- * before the rows reached the worker (a network cut, a proxy restart). Taking
- * them back at once keeps them from waiting out the lease. SKIP LOCKED lets any
- * number of workers claim side by side without waiting on each other or
- * taking the same row. The claim commits before any SMTP conversation starts.
+ * rows whose next attempt is due; claimed rows whose holder is gone: its lease
+ * ran out, or the session lock its process held (session.ts) is no longer
+ * held, so the process died; and rows already claimed under this worker's
+ * own name. A worker claims only when its previous batch is recorded, so those
+ * are claims it never saw: the connection broke after the server committed
+ * the claim but before the rows reached the worker (a network cut, a proxy
+ * restart). Taking them back at once keeps them from waiting out the lease.
+ * SKIP LOCKED lets any number of workers claim side by side without waiting
+ * on each other or taking the same row. The claim commits before any SMTP
+ * conversation starts.
+ *
+ * A holder's lock says it lives only for claims made since the server last
+ * started: a restart ends every session, those of live holders too, so an
+ * older claim is taken back only when its lease runs out. On embedded PGlite
+ * (one process) a claim from an earlier start is always a dead process's.
  *
  * The same statement checks:
  * - the campaign's status in force (its deployed spec, or a pause, resume or
@@ -198,9 +208,23 @@ export function claimSql(schema: string): string {
          LEFT JOIN herald.campaign_overrides v ON v.campaign = o.name
         WHERE o.kind = 'campaign' AND o.name = $1 AND o.archived_at IS NULL
           AND coalesce(v.status, o.spec->>'status', 'draft') = 'ready'),
+     -- The advisory locks of live herald sessions (session.ts), read once.
+     live AS MATERIALIZED (
+       SELECT l.objid FROM pg_locks l
+        WHERE l.locktype = 'advisory' AND l.granted AND l.classid = ${SESSION_NAMESPACE}::oid AND l.objsubid = 2
+          AND l.database = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())),
+     -- Sessions holding claims of this campaign under a running lease whose
+     -- lock nobody holds: their process is gone. Claims made before the
+     -- server's last start are left to their lease ($8: PGlite has no such
+     -- thing as a holder outliving the server).
+     gone AS (
+       SELECT DISTINCT q.session_key FROM herald.messages q
+        WHERE q.campaign = $1 AND q.status = 'claimed' AND q.lease_until >= $3 AND q.session_key <> $7
+          AND (q.session_epoch = pg_postmaster_start_time() OR NOT $8)
+          AND q.session_key::oid NOT IN (SELECT objid FROM live)),
      -- Two scans, each on its partial index, so a claim late in a big
      -- campaign does not walk past the rows already sent: first claims whose
-     -- lease ran out or that are this worker's own (messages_leased), then
+     -- holder is gone or that are this worker's own (messages_leased), then
      -- due queued rows in the order they fell due (messages_due). Both LIMITs
      -- are the batch size: the planner must see a small constant (a LIMIT
      -- computed from taken_back is planned as 10% of the table, which on a
@@ -208,7 +232,8 @@ export function claimSql(schema: string): string {
      -- of due beyond the batch are locked only until this statement commits.
      taken_back AS (
        SELECT q.id FROM herald.messages q
-        WHERE q.campaign = $1 AND q.status = 'claimed' AND (q.lease_until < $3 OR q.worker = $4) AND EXISTS (SELECT 1 FROM sendable)
+        WHERE q.campaign = $1 AND q.status = 'claimed' AND EXISTS (SELECT 1 FROM sendable)
+          AND (q.lease_until < $3 OR q.worker = $4 OR q.session_key IN (SELECT session_key FROM gone))
         ORDER BY q.lease_until LIMIT $2
         FOR UPDATE SKIP LOCKED),
      due AS (
@@ -227,6 +252,8 @@ export function claimSql(schema: string): string {
           SET status = CASE WHEN p.suppressed THEN 'suppressed' ELSE 'claimed' END,
               reason = CASE WHEN p.suppressed THEN 'suppressed after the audience was drawn' ELSE m.reason END,
               worker = $4,
+              session_key = $7,
+              session_epoch = pg_postmaster_start_time(),
               claimed_at = $3,
               lease_until = $3::timestamptz + make_interval(secs => $5),
               first_attempt_at = coalesce(m.first_attempt_at, $3),
@@ -247,7 +274,7 @@ export function claimSql(schema: string): string {
 }
 
 export function claimValues(c: ClaimInput): unknown[] {
-  return [c.campaign, c.limit, c.now, c.worker, c.leaseSeconds, c.lists ?? []];
+  return [c.campaign, c.limit, c.now, c.worker, c.leaseSeconds, c.lists ?? [], c.session.key, c.session.outlivesServer];
 }
 
 /** renewLeases: a worker still busy with its rows extends their leases, so nobody takes them over. */
@@ -257,6 +284,23 @@ export async function renewLeases(db: Queryable, worker: string, ids: readonly n
     "UPDATE herald.messages SET lease_until = $3 WHERE id = ANY($2::bigint[]) AND worker = $1 AND status = 'claimed'",
     [worker, ids, until],
   );
+}
+
+/**
+ * reclaim: after its session's lock was lost and taken again, a worker
+ * renews its claims under the session it holds now, and learns which are
+ * still its own: another worker may have found the lock gone and taken some.
+ * Those it must not send.
+ */
+export async function reclaim(db: Queryable, worker: string, ids: readonly number[], until: Date, sessionKey: number): Promise<number[]> {
+  if (ids.length === 0) return [];
+  const rows = await db.query<{ id: number }>(
+    `UPDATE herald.messages SET lease_until = $3, session_key = $4, session_epoch = pg_postmaster_start_time()
+      WHERE id = ANY($2::bigint[]) AND worker = $1 AND status = 'claimed'
+      RETURNING id`,
+    [worker, ids, until, sessionKey],
+  );
+  return rows.map((r) => r.id);
 }
 
 export interface Outcome {
@@ -269,7 +313,8 @@ export interface Outcome {
 }
 
 /**
- * recordOutcomes: a batch's results in one statement, after the SMTP replies.
+ * recordOutcomes: results in one statement, as they come in (recorder.ts
+ * groups the replies of ~100 ms).
  * A row is only settled while still claimed by this worker, so a worker whose
  * lease was taken over never overwrites the new holder's result, with one
  * exception: `sent` is always recorded, because the message did go out.

@@ -19,8 +19,10 @@ import type { SmtpFailure } from './classify.js';
  * stuffing is copied. DKIM signing stays nodemailer's (transport.ts).
  *
  * Errors carry what classify.ts reads: the reply (`response`,
- * `responseCode`), a `code`, and `afterData` when the connection failed after
- * the whole message and its final dot were written.
+ * `responseCode`), only when the server sent one, a `code`, and `afterData`
+ * when the connection failed after the whole message and its final dot were
+ * written. Each names the server it came from (`server`, host:port), never
+ * the credentials.
  */
 export interface SmtpClientOptions {
   /** Connections kept open at most. */
@@ -38,18 +40,34 @@ export interface Envelope {
   to: string;
 }
 
+export interface SmtpErrorDetails {
+  /** The server's reply, as it sent it; only ever from a reply. */
+  response?: string;
+  responseCode?: number;
+  /** The whole message and its final dot had been written. */
+  afterData?: boolean;
+  /** No retry will help: the server cannot take this message at all. */
+  permanent?: boolean;
+}
+
 export class SmtpError extends Error implements SmtpFailure {
   override name = 'SmtpError';
+  readonly response: string | undefined;
+  readonly responseCode: number | undefined;
+  readonly afterData: boolean;
+  readonly permanent: boolean;
   constructor(
     message: string,
     readonly code: string,
-    readonly response?: string,
-    readonly responseCode?: number,
-    readonly afterData = false,
-    /** No retry will help: the server cannot take this message at all. */
-    readonly permanent = false,
+    /** The server, as host:port. */
+    readonly server: string,
+    details: SmtpErrorDetails = {},
   ) {
     super(message);
+    this.response = details.response;
+    this.responseCode = details.responseCode;
+    this.afterData = details.afterData ?? false;
+    this.permanent = details.permanent ?? false;
   }
 }
 
@@ -96,6 +114,11 @@ export function parseSmtpUrl(url: string): SmtpServer {
   };
 }
 
+/** host:port, with an IPv6 address in brackets: how messages name the server. */
+export function serverAddress(s: Pick<SmtpServer, 'host' | 'port'>): string {
+  return `${net.isIPv6(s.host) ? `[${s.host}]` : s.host}:${s.port}`;
+}
+
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
@@ -139,18 +162,21 @@ export class SmtpPool {
   /** Lowered when the server refuses more connections while others work. */
   private limit: number;
   private closed = false;
+  /** host:port, for messages. */
+  readonly address: string;
 
   constructor(
     readonly server: SmtpServer,
     readonly options: SmtpClientOptions,
   ) {
     this.limit = options.pool;
+    this.address = serverAddress(server);
   }
 
   /** Resolves with the server's reply to the final dot; rejects with an SmtpError. */
   send(envelope: Envelope, raw: Buffer): Promise<string> {
     return new Promise((resolve, reject) => {
-      if (this.closed) return reject(new SmtpError('the SMTP pool is closed', 'ECLOSED'));
+      if (this.closed) return reject(new SmtpError('the SMTP pool is closed', 'ECLOSED', this.address));
       const data = dataBytes(raw);
       this.queue.push({ envelope, data, size: data[0]!.length, resolve, reject, moved: false });
       this.pump();
@@ -160,7 +186,7 @@ export class SmtpPool {
   /** Stops taking messages; idle connections say QUIT, busy ones once their work is done. */
   close(): void {
     this.closed = true;
-    for (const job of this.queue.splice(0)) job.reject(new SmtpError('the SMTP pool was closed before the message was sent', 'ECLOSED'));
+    for (const job of this.queue.splice(0)) job.reject(new SmtpError('the SMTP pool was closed before the message was sent', 'ECLOSED', this.address));
     for (const c of this.idle.splice(0)) c.quit();
   }
 
@@ -250,6 +276,8 @@ class Connection {
   private extensions = new Map<string, string>();
   private idleTimer: NodeJS.Timeout | undefined;
   private messages = 0;
+  /** A 421 the server sent: it is closing the connection, and this is why. */
+  private goodbye: Reply | undefined;
   /** False once the server or the limit of messages says this connection is done. */
   usable = true;
 
@@ -263,12 +291,12 @@ class Connection {
       await this.ehlo();
       if (!s.secure && this.extensions.has('STARTTLS')) await this.starttls();
       else if (!s.secure && (s.requireTls || (s.user !== undefined && !isLoopback(s.host)))) {
-        throw new SmtpError(`${s.host} does not offer STARTTLS, and ${s.requireTls ? 'starttls=required is set' : 'herald does not send a password in the clear'}`, 'ETLS');
+        throw this.error(`${this.pool.address} does not offer STARTTLS, and ${s.requireTls ? 'HERALD_SMTP_URL has starttls=required' : 'herald does not send a password in the clear'}`, 'ETLS');
       }
       if (s.user !== undefined) await this.auth(s.user, s.pass ?? '');
     } catch (e) {
       this.destroy();
-      throw asSmtpError(e, 'ECONNECTION');
+      throw this.asSmtpError(e, 'ECONNECTION');
     }
   }
 
@@ -295,7 +323,7 @@ class Connection {
             await this.reply();
           }
           const r = refused ?? data!;
-          job.reject(new SmtpError(`the server refused the envelope: ${r.text}`, 'EENVELOPE', r.text, r.code));
+          job.reject(this.error(`${this.pool.address} refused the envelope: ${r.text}`, 'EENVELOPE', { response: r.text, responseCode: r.code }));
           this.count();
           await this.reset();
         } else {
@@ -309,7 +337,7 @@ class Connection {
           this.socket.uncork();
           const r = await final;
           if (r.code === 250) job.resolve(r.text);
-          else job.reject(new SmtpError(`the server refused the message: ${r.text}`, 'EMESSAGE', r.text, r.code, true));
+          else job.reject(this.error(`${this.pool.address} refused the message: ${r.text}`, 'EMESSAGE', { response: r.text, responseCode: r.code, afterData: true }));
         }
       } catch (e) {
         // The connection failed. A message whose data was not written cannot
@@ -317,7 +345,7 @@ class Connection {
         for (const [j, afterData] of [[job, written], [following, false]] as const) {
           if (!j) continue;
           if (!afterData && !j.moved) this.pool.retry(j);
-          else j.reject(asSmtpError(e, 'ECONNECTION', afterData));
+          else j.reject(this.asSmtpError(e, 'ECONNECTION', afterData));
         }
         this.destroy();
         this.pool.drop(this);
@@ -387,11 +415,11 @@ class Connection {
   /** What the server said it cannot take is not offered to it. */
   private refuseLocally(job: Job): SmtpError | undefined {
     const max = Number(this.extensions.get('SIZE'));
-    if (max > 0 && job.size > max) return new SmtpError(`the message is ${job.size} bytes; the server takes at most ${max}`, 'ESIZE', undefined, undefined, false, true);
+    if (max > 0 && job.size > max) return this.error(`the message is ${job.size} bytes; ${this.pool.address} takes at most ${max}`, 'ESIZE', { permanent: true });
     if (!isAscii(job.envelope.from + job.envelope.to) && !this.extensions.has('SMTPUTF8')) {
-      return new SmtpError(`the server does not offer SMTPUTF8, needed for ${job.envelope.to}`, 'EENVELOPE', undefined, undefined, false, true);
+      return this.error(`${this.pool.address} does not offer SMTPUTF8, needed for ${job.envelope.to}`, 'EENVELOPE', { permanent: true });
     }
-    if (/[\r\n<>]/.test(job.envelope.from + job.envelope.to)) return new SmtpError(`not an address: ${JSON.stringify(job.envelope.to)}`, 'EENVELOPE', undefined, undefined, false, true);
+    if (/[\r\n<>]/.test(job.envelope.from + job.envelope.to)) return this.error(`not an address: ${JSON.stringify(job.envelope.to)}`, 'EENVELOPE', { permanent: true });
     return undefined;
   }
 
@@ -426,7 +454,7 @@ class Connection {
     this.socket.write('STARTTLS\r\n');
     this.expect(await this.reply(), 220, 'ETLS', 'STARTTLS');
     // Anything the server sent after its 220 came before TLS: never read it as protected (CVE-2011-0411).
-    if (this.partial || this.lines.length) throw new SmtpError('the server sent data after its STARTTLS reply', 'ETLS');
+    if (this.partial || this.lines.length) throw this.error(`${this.pool.address} sent data after its STARTTLS reply`, 'ETLS');
     const plain = this.socket;
     plain.removeAllListeners('data');
     plain.removeAllListeners('timeout');
@@ -452,13 +480,34 @@ class Connection {
       this.expect(await this.reply(), 334, 'EAUTH', 'AUTH LOGIN');
       this.socket.write(`${b64(pass)}\r\n`);
     } else {
-      throw new SmtpError(`the server offers no AUTH method herald speaks (PLAIN, LOGIN): "${methods.join(' ') || 'none'}"`, 'EAUTH');
+      throw this.error(`${this.pool.address} offers no AUTH method herald speaks (PLAIN, LOGIN): "${methods.join(' ') || 'none'}"`, 'EAUTH');
     }
     this.expect(await this.reply(), 235, 'EAUTH', 'AUTH');
   }
 
   private expect(r: Reply, code: number, errCode: string, what: string): void {
-    if (r.code !== code) throw new SmtpError(`${what}: ${r.text}`, errCode, r.text, r.code);
+    if (r.code !== code) {
+      throw this.error(`${this.pool.address} ${what === 'greeting' ? 'greeted' : `answered ${what}`} with: ${r.text}`, errCode, { response: r.text, responseCode: r.code });
+    }
+  }
+
+  private error(message: string, code: string, details?: SmtpErrorDetails): SmtpError {
+    return new SmtpError(message, code, this.pool.address, details);
+  }
+
+  /**
+   * An SmtpError for a failure of this connection. A message whose data was
+   * written is marked afterData, and then carries a reply only if it was the
+   * reply to its own final dot: whatever else the server said (a 421 to
+   * another command) goes into the words, so it is recorded but never read
+   * as the message's verdict.
+   */
+  private asSmtpError(e: unknown, code: string, afterData = false): SmtpError {
+    if (e instanceof SmtpError) {
+      if (afterData === e.afterData) return e;
+      return this.error(e.message, e.code, afterData ? { afterData, permanent: e.permanent } : { response: e.response, responseCode: e.responseCode, permanent: e.permanent });
+    }
+    return this.error(`${this.pool.address}: ${String((e as Error)?.message ?? e)}`, (e as { code?: string })?.code ?? code, { afterData });
   }
 
   private attach(socket: net.Socket): void {
@@ -468,11 +517,11 @@ class Connection {
     socket.on('data', (chunk: Buffer) => this.read(chunk));
     socket.on('timeout', () => {
       if (this.waiting.length === 0) this.quit();
-      else this.fail(new SmtpError(`no reply from ${this.pool.server.host} in ${this.pool.options.socketTimeoutMs / 1000} s`, 'ETIMEDOUT'));
+      else this.fail(this.error(`no reply from ${this.pool.address} in ${this.pool.options.socketTimeoutMs / 1000} s`, 'ETIMEDOUT'));
     });
-    socket.on('error', (e: Error) => this.fail(new SmtpError(`${this.pool.server.host}:${this.pool.server.port}: ${e.message}`, (e as { code?: string }).code ?? 'ECONNECTION')));
+    socket.on('error', (e: Error) => this.fail(this.error(`${this.pool.address}: ${describeSocketError(e)}`, (e as { code?: string }).code ?? 'ECONNECTION')));
     socket.on('close', () => {
-      this.fail(new SmtpError(`${this.pool.server.host} closed the connection`, 'ECONNECTION'));
+      this.fail(this.error(`${this.pool.address} closed the connection`, 'ECONNECTION'));
       this.pool.drop(this);
     });
   }
@@ -488,12 +537,15 @@ class Connection {
       const reply = { code: Number(line.slice(0, 3)) || 0, text: Buffer.from(this.lines.join('\n'), 'latin1').toString('utf8') };
       this.lines = [];
       // 421: the server is closing the connection, whatever it was asked.
-      if (reply.code === 421) this.usable = false;
+      if (reply.code === 421) {
+        this.usable = false;
+        this.goodbye = reply;
+      }
       const w = this.waiting.shift();
       if (w) w.resolve(reply);
       else this.usable = false; // a reply nobody asked for: the conversation is out of step.
     }
-    if (this.partial.length > 64 * 1024) this.fail(new SmtpError('the server sent a line longer than 64 KB', 'EPROTOCOL'));
+    if (this.partial.length > 64 * 1024) this.fail(this.error(`${this.pool.address} sent a line longer than 64 KB`, 'EPROTOCOL'));
   }
 
   /** The next reply. Waiters are registered in the order the commands were written. */
@@ -503,7 +555,11 @@ class Connection {
   }
 
   private fail(err: SmtpError): void {
-    if (!this.failure) this.failure = err;
+    if (!this.failure) {
+      // After a 421 the connection ends; what the server said is why, for every command still waiting.
+      const g = this.goodbye;
+      this.failure = g && err.response === undefined ? this.error(`${err.message}: ${g.text}`, err.code, { response: g.text, responseCode: g.code }) : err;
+    }
     this.usable = false;
     for (const w of this.waiting.splice(0)) w.reject(this.failure);
     this.destroy();
@@ -533,11 +589,20 @@ class Connection {
   }
 }
 
-function asSmtpError(e: unknown, code: string, afterData = false): SmtpError {
-  if (e instanceof SmtpError) {
-    return afterData === e.afterData ? e : new SmtpError(e.message, e.code, e.response, e.responseCode, afterData, e.permanent);
-  }
-  return new SmtpError(String((e as Error)?.message ?? e), (e as { code?: string })?.code ?? code, undefined, undefined, afterData);
+/** A socket error in words: "connection refused" rather than "connect ECONNREFUSED 127.0.0.1:25", the address being named already. */
+function describeSocketError(e: Error): string {
+  const code = (e as { code?: string }).code;
+  const words: Record<string, string> = {
+    ECONNREFUSED: 'connection refused (nothing listens there)',
+    ECONNRESET: 'the connection was reset',
+    EHOSTUNREACH: 'host unreachable',
+    ENETUNREACH: 'network unreachable',
+    ENOTFOUND: 'no such host',
+    EAI_AGAIN: 'the host name could not be resolved now',
+    ETIMEDOUT: 'the connection timed out',
+    EPIPE: 'the connection was closed while herald was writing',
+  };
+  return (code && words[code]) || e.message;
 }
 
 function isAscii(s: string): boolean {

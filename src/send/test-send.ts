@@ -6,6 +6,7 @@ import type { Site, Workspace } from '../workspace/model.js';
 import { messageSource, templateOnlyUse, templateUses, workingTemplates, type TemplateUse } from '../workspace/uses.js';
 import { composeRendered } from './compose.js';
 import type { DkimKey } from './dkim.js';
+import { SmtpError } from './smtp.js';
 import type { Transport } from './transport.js';
 
 /**
@@ -54,7 +55,11 @@ export async function testSend(ws: Workspace, o: TestSendOptions): Promise<TestS
     for (const to of o.to) {
       const id = `test.${randomUUID()}`;
       const message = composeRendered(rendered, { to, id, subjectPrefix: '[TEST]', headers: { 'X-Herald-Test': `${use.kind}/${use.name}${use.variant ? ` variant ${use.variant.name}` : ''}` } });
-      const { response } = await o.transport.send({ ...message, ...(o.dkim.has(site.id) ? { dkim: o.dkim.get(site.id)! } : {}) }, { campaign: 'test-sends', ledgerId: id });
+      const { response } = await o.transport
+        .send({ ...message, ...(o.dkim.has(site.id) ? { dkim: o.dkim.get(site.id)! } : {}) }, { campaign: 'test-sends', ledgerId: id })
+        .catch((e: unknown) => {
+          throw e instanceof SmtpError ? smtpProblem(e, to) : e;
+        });
       sent.push({
         to,
         subject: `[TEST] ${rendered.subject}`,
@@ -122,4 +127,27 @@ function pickRecipient(use: TemplateUse, site: Site, customer: Recipient | undef
   const [recipient] = o.samples.recipients(use, site, locale);
   if (!recipient) throw new UserError(`no sample customer for ${site.id} in ${locale}`, 'pick another --site or --locale, or add customers for it to the template\'s preview.yaml');
   return recipient;
+}
+
+/**
+ * What went wrong with the SMTP server, for the person at the terminal: which
+ * server (host:port; the credentials never), what it said or what failed,
+ * and what to check. A test send stops at the first failure: the next
+ * message would meet the same server.
+ */
+function smtpProblem(e: SmtpError, to: string): UserError {
+  if (e.responseCode !== undefined && (e.code === 'EENVELOPE' || e.code === 'EMESSAGE')) {
+    return new UserError(`the SMTP server ${e.server} refused the test message to ${to}: ${e.response}`, "its reply says why: an address it does not accept, a sender it does not relay for, or a policy (5.7.x: DKIM, SPF, DMARC)");
+  }
+  // The error names the server first; say it once.
+  const words = e.message.startsWith(`${e.server}: `) ? e.message.slice(e.server.length + 2) : e.message.startsWith(`${e.server} `) ? `it ${e.message.slice(e.server.length + 1)}` : e.message;
+  const hints: Record<string, string> = {
+    ETLS: /starttls=required/.test(e.message)
+      ? 'use a server that offers STARTTLS, or smtps:// for TLS from the first byte; or drop ?starttls=required from HERALD_SMTP_URL'
+      : 'use smtps:// or a server that offers STARTTLS, or leave the user and password out of HERALD_SMTP_URL for a relay that needs none',
+    EAUTH: 'check the user and password in HERALD_SMTP_URL (percent-encode @ : / in the password)',
+    EGREETING: 'the server turned the connection away; try again later, or check HERALD_SMTP_URL',
+    ETIMEDOUT: 'check the host and port in HERALD_SMTP_URL, and that nothing between here and the server drops the connection',
+  };
+  return new UserError(`cannot send through the SMTP server ${e.server}: ${words}`, hints[e.code] ?? 'check the host and port in HERALD_SMTP_URL, and that the SMTP server is running and reachable from here');
 }

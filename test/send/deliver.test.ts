@@ -5,7 +5,9 @@ import { silentLog } from '../../src/log.js';
 import { reportMarkdown, reportText } from '../../src/report/report.js';
 import { campaignReport } from '../../src/report/write.js';
 import { deliver } from '../../src/send/deliver.js';
+import { claimBatch } from '../../src/send/ledger.js';
 import { launchCampaign } from '../../src/send/send.js';
+import { SESSION_NAMESPACE } from '../../src/send/session.js';
 import { smtpTransport, type Transport } from '../../src/send/transport.js';
 import { setOverride, clearOverride } from '../../src/state/overrides.js';
 import { createTestDb } from '../support/db.js';
@@ -30,8 +32,8 @@ interface Reply {
 interface Script {
   greeting?: (n: number) => Reply | undefined;
   rcpt?: (address: string, n: number) => Reply | undefined;
-  /** Return 'stall' to never answer the final ".". */
-  data?: (messageId: string, n: number) => Reply | 'stall' | undefined;
+  /** Return 'stall' to never answer the final ".", 'hang up' to close the connection without a reply. */
+  data?: (messageId: string, n: number) => Reply | 'stall' | 'hang up' | undefined;
 }
 
 async function startPeer(script: Script = {}) {
@@ -40,7 +42,7 @@ async function startPeer(script: Script = {}) {
   let rcpts = 0;
   let datas = 0;
   const fail = (r: Reply) => Object.assign(new Error(r.message), { responseCode: r.code });
-  const server = new SMTPServer({
+  const server: SMTPServer = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS', 'AUTH'],
     logger: false,
@@ -52,11 +54,16 @@ async function startPeer(script: Script = {}) {
       const r = script.rcpt?.(addr.address, ++rcpts);
       cb(r ? fail(r) : undefined);
     },
-    onData(stream, _s, cb) {
+    onData(stream, s, cb) {
       simpleParser(stream)
         .then((m) => {
           const r = script.data?.(m.messageId ?? '', ++datas);
           if (r === 'stall') return;
+          if (r === 'hang up') {
+            accepted.push(m.messageId ?? '');
+            const connections = (server as unknown as { connections: Set<{ id: string; _socket: { destroy(): void } }> }).connections;
+            return [...connections].find((c) => c.id === s.id)!._socket.destroy();
+          }
           if (r) return cb(fail(r));
           accepted.push(m.messageId ?? '');
           cb();
@@ -211,6 +218,47 @@ describe('deliver', () => {
     expect(await deliver(db, { transport: transportTo(peer.url, 1), log: silentLog, clock: clock.now, campaigns: ['winback'] })).toMatchObject({ sent: 0, unknown: 0 });
   });
 
+  it('a server at 127.0.0.1 that hangs up after every final "." leaves each message unknown; none goes out twice', async () => {
+    // Item 8 of issue 12: "127.0.0.1 closed the connection" was read as a reply
+    // with code 127 and retried, so every recipient got the message twice.
+    const db = await setup({ customers: 4 });
+    const peer = await startPeer({ data: () => 'hang up' });
+    const clock = manualClock();
+    await launchCampaign(db, 'winback', clock.now());
+    // A message pipelined behind one whose connection broke never had its data
+    // written: that one is retried (it cannot have arrived); the others are unknown.
+    let unknown = 0;
+    for (let round = 0; round < 5 && unknown < 4; round++) {
+      const r = await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, campaigns: ['winback'] });
+      expect(r.sent).toBe(0);
+      unknown += r.unknown;
+      clock.advance(3_600_000);
+    }
+    for (const r of await rows(db)) {
+      expect(r.status).toBe('unknown');
+      expect(r.reason).toMatch(/^no reply after the message was sent: 127\.0\.0\.1:\d+ closed the connection/);
+    }
+    expect(await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, campaigns: ['winback'] })).toMatchObject({ sent: 0, unknown: 0, retried: 0 });
+    // Each message's data reached the server once.
+    expect(peer.accepted.sort()).toEqual([1, 2, 3, 4].map((i) => `<winback.${i}@shop.example.com>`));
+  });
+
+  it('a 421 before the data is recorded with the reply text, and the message retried', async () => {
+    // Item 12 of issue 12: it was recorded as "closed the connection".
+    const db = await setup({ customers: 2 });
+    let busy = true;
+    const peer = await startPeer({ rcpt: (a) => (busy && a === 'c1@example.com' ? { code: 421, message: 'too busy, closing' } : undefined) });
+    const clock = manualClock();
+    await launchCampaign(db, 'winback', clock.now());
+    expect(await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, campaigns: ['winback'] })).toMatchObject({ sent: 1, retried: 1 });
+    const [c1] = await db.query<{ status: string; smtp_response: string }>("SELECT status, smtp_response FROM herald.messages WHERE email = 'c1@example.com'");
+    expect(c1).toEqual({ status: 'queued', smtp_response: '421 too busy, closing' });
+    busy = false;
+    clock.advance(61_000);
+    expect(await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, campaigns: ['winback'] })).toMatchObject({ sent: 1, completed: ['winback'] });
+    expect(peer.accepted.sort()).toEqual(['<winback.1@shop.example.com>', '<winback.2@shop.example.com>']);
+  });
+
   it('pause mid-send takes effect within one batch; resume sends the rest, with no duplicate and nothing skipped', async () => {
     const db = await setup({ customers: 40 });
     const peer = await startPeer();
@@ -253,21 +301,57 @@ describe('deliver', () => {
     expect(reportMarkdown(report)).toContain('| Not sent (cancelled) | 20 (50.0%) |');
   });
 
-  it("a dead worker's claimed messages are taken over once its lease runs out", async () => {
+  it("a worker whose process is gone (its session lock free) has its claims taken over at once", async () => {
     const db = await setup({ customers: 5 });
     const peer = await startPeer();
     const clock = manualClock();
     await launchCampaign(db, 'winback', clock.now());
-    const { claimBatch } = await import('../../src/send/ledger.js');
-    // A worker claims three messages and dies before sending them.
-    const dead = await claimBatch(db, { campaign: 'winback', schema: 'shop', worker: 'dead', limit: 3, leaseSeconds: 60, now: clock.now() });
+    // A worker claims three messages and dies before sending them: nobody holds its session's lock.
+    const dead = await claimBatch(db, { campaign: 'winback', schema: 'shop', worker: 'dead', limit: 3, leaseSeconds: 60, now: clock.now(), session: { key: 4242, outlivesServer: db.kind === 'postgres' } });
     expect(dead.messages).toHaveLength(3);
-    // While its lease runs, the others go and its three wait.
+    // Without waiting for its lease.
+    expect(await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, campaigns: ['winback'] })).toMatchObject({ sent: 5, completed: ['winback'] });
+    expect(peer.accepted.sort()).toEqual([1, 2, 3, 4, 5].map((i) => `<winback.${i}@shop.example.com>`));
+  });
+
+  it("a live worker's claims are left alone until their lease runs out", async () => {
+    const db = await setup({ customers: 5 });
+    const peer = await startPeer();
+    const clock = manualClock();
+    await launchCampaign(db, 'winback', clock.now());
+    // Its process lives (it holds its session's lock) but it is stuck: it never sends what it claimed.
+    const lock = await db.holdLock(SESSION_NAMESPACE, 4242);
+    cleanup(() => lock?.release());
+    expect(lock).toBeDefined();
+    const stuck = await claimBatch(db, { campaign: 'winback', schema: 'shop', worker: 'stuck', limit: 3, leaseSeconds: 60, now: clock.now(), session: { key: 4242, outlivesServer: db.kind === 'postgres' } });
+    expect(stuck.messages).toHaveLength(3);
     expect(await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, campaigns: ['winback'] })).toMatchObject({ sent: 2 });
+    const held = await db.query<{ worker: string }>("SELECT worker FROM herald.messages WHERE status = 'claimed'");
+    expect(held.map((r) => r.worker)).toEqual(['stuck', 'stuck', 'stuck']);
     clock.advance(61_000);
     expect(await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, campaigns: ['winback'] })).toMatchObject({ sent: 3, completed: ['winback'] });
-    expect(new Set(peer.accepted).size).toBe(5);
+    expect(peer.accepted.sort()).toEqual([1, 2, 3, 4, 5].map((i) => `<winback.${i}@shop.example.com>`));
+  });
+
+  it('a claim made before the server last started is left to its lease: its holder may live on; on PGlite its holder is gone', async () => {
+    const db = await setup({ customers: 5 });
+    const peer = await startPeer();
+    const clock = manualClock();
+    await launchCampaign(db, 'winback', clock.now());
+    await claimBatch(db, { campaign: 'winback', schema: 'shop', worker: 'before', limit: 3, leaseSeconds: 60, now: clock.now(), session: { key: 4242, outlivesServer: db.kind === 'postgres' } });
+    // As if the server had restarted since: the restart ended every session, so a free lock proves nothing.
+    await db.query("UPDATE herald.messages SET session_epoch = pg_postmaster_start_time() - interval '1 hour' WHERE status = 'claimed'");
+    const first = await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, campaigns: ['winback'] });
+    if (db.kind === 'postgres') {
+      expect(first).toMatchObject({ sent: 2 });
+      clock.advance(61_000);
+      expect(await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, campaigns: ['winback'] })).toMatchObject({ sent: 3, completed: ['winback'] });
+    } else {
+      // PGlite lives and dies with the one process using it: an earlier start's holder is gone.
+      expect(first).toMatchObject({ sent: 5, completed: ['winback'] });
+    }
     expect(peer.accepted).toHaveLength(5);
+    expect(new Set(peer.accepted).size).toBe(5);
   });
 
   it('a campaign archived mid-run sends nothing more, and does not stop the tick for the others', async () => {

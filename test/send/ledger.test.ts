@@ -9,6 +9,7 @@ const cleanup = useCleanups();
 interface PlanNode {
   'Node Type': string;
   'Plan Rows': number;
+  'Function Name'?: string;
   Plans?: PlanNode[];
 }
 
@@ -25,13 +26,20 @@ describe('the claim statement', () => {
        SELECT 'big', g, 'c' || g || '@example.com', 'shop-en', 'en', CASE WHEN g % 4 = 0 THEN 'sent' ELSE 'queued' END, now()
          FROM generate_series(1, 40000) AS g`,
     );
+    // Claims of other workers, live and gone, for the claim to look at.
+    await db.query(
+      `UPDATE herald.messages SET status = 'claimed', worker = 'other' || (id % 4), session_key = id % 4, session_epoch = pg_postmaster_start_time(), lease_until = now() + interval '1 hour'
+        WHERE id IN (SELECT id FROM herald.messages WHERE status = 'queued' ORDER BY id LIMIT 400)`,
+    );
     await db.exec('ANALYZE herald.messages');
-    const values = claimValues({ campaign: 'big', schema: 'shop', worker: 'w', limit: 100, leaseSeconds: 60, now: new Date(Date.now() + 60_000) });
+    const values = claimValues({ campaign: 'big', schema: 'shop', worker: 'w', limit: 100, leaseSeconds: 60, now: new Date(Date.now() + 60_000), session: { key: 7, outlivesServer: db.kind === 'postgres' } });
     const [row] = await db.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] | string }>(`EXPLAIN (FORMAT JSON) ${claimSql('shop')}`, values);
     const explained = row!['QUERY PLAN'];
     const plan = (typeof explained === 'string' ? JSON.parse(explained) : explained)[0].Plan as PlanNode;
     expect(plan['Plan Rows']).toBeLessThanOrEqual(100);
     const nodes = (n: PlanNode): PlanNode[] => [n, ...(n.Plans ?? []).flatMap(nodes)];
     expect(nodes(plan).map((n) => n['Node Type'])).not.toContain('Merge Join');
+    // The live sessions' locks are read once per claim, not once per row.
+    expect(nodes(plan).filter((n) => n['Function Name'] === 'pg_lock_status')).toHaveLength(1);
   });
 });

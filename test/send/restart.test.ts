@@ -1,14 +1,16 @@
+import { spawn } from 'node:child_process';
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { ledgerCounts, runPhase } from '../../src/send/ledger.js';
 import { applyDir } from '../support/apply.js';
 import { herald, type CliResult } from '../support/cli.js';
 import { useCleanups } from '../support/cleanup.js';
-import { createTestDb, serverUrl, type TestDb } from '../support/db.js';
+import { createTestDb, serverUrl, withDatabase, type TestDb } from '../support/db.js';
 import { lapsedShop } from '../support/shop.js';
 import { startSmtpPeer, type SmtpPeer } from '../support/smtp-peer.js';
-import { exampleWorkspace } from '../support/workspace.js';
+import { exampleWorkspace, repoRoot } from '../support/workspace.js';
 
 /**
  * The database goes away in the middle of `herald send`: every connection of
@@ -21,7 +23,9 @@ import { exampleWorkspace } from '../support/workspace.js';
  *
  * And the server unreachable for a while, as while it restarts: the sending
  * process reaches it through a TCP proxy, which drops every connection and
- * refuses new ones, then comes back.
+ * refuses new ones, then comes back. And the database refusing connections
+ * (ALTER DATABASE … ALLOW_CONNECTIONS false, SQLSTATE 55000 at connect), for
+ * a while and for longer than the outage grace.
  */
 const CUSTOMERS = 2_000; // all lapsed; winback holds 5% out as its control group
 
@@ -107,6 +111,101 @@ describe.skipIf(!serverUrl)('herald send through a database restart', () => {
     await expectAllSentOnce(r, db, peer);
   }, 60_000);
 });
+
+describe.skipIf(!serverUrl)('herald send while the database refuses connections', () => {
+  // Issue 12, item 10: this killed `herald send` at once with an internal error
+  // (exit 70), and resuming sent the batch in flight a second time.
+  it('refusing for a while: the worker rides it out, and finishes with every message sent once', async () => {
+    const { db, dir, peer } = await setup();
+    const a = await adminOf(db);
+    const { admin, name } = a;
+    const sent = async () => (await admin.query<{ n: number }>("SELECT count(*)::int AS n FROM herald.messages WHERE campaign = 'winback' AND status = 'sent'")).rows[0]!.n;
+
+    const send = start(['send', 'winback', '--dir', dir, '--db', db.url!], { HERALD_SMTP_URL: peer.url });
+    await until(async () => (await sent()) >= 300, '300 sent');
+    await refuseConnections(a);
+    // The worker noticed, and keeps trying; the messages it had handed over before are out.
+    await until(async () => /database connection lost; retrying/.test(send.stderr()), 'a retry logged');
+    const atFlip = await sent();
+    await until(async () => (await peer.accepted()).total > atFlip, 'messages delivered and not yet recorded');
+    await a.allow(true);
+    const r = await send.exit;
+
+    expect(r.stderr).not.toMatch(/internal error/);
+    await expectAllSentOnce(r, db, peer);
+  }, 120_000);
+
+  it('refusing for longer than the grace: "lost the database", exit 1; the rerun finishes', async () => {
+    const { db, dir, peer } = await setup();
+    const a = await adminOf(db);
+    const { admin, name } = a;
+    const sent = async () => (await admin.query<{ n: number }>("SELECT count(*)::int AS n FROM herald.messages WHERE campaign = 'winback' AND status = 'sent'")).rows[0]!.n;
+
+    // A grace of 3 s rather than the minute production waits.
+    const send = start(['send', 'winback', '--dir', dir, '--db', db.url!], { HERALD_SMTP_URL: peer.url, HERALD_DB_OUTAGE_SECONDS: '3' });
+    await until(async () => (await sent()) >= 300, '300 sent');
+    await refuseConnections(a);
+    const r = await send.exit;
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`herald: lost the database: database "${name}" is not currently accepting connections\n  hint: `));
+    expect(r.stderr).not.toMatch(/internal error/);
+    // What it held when it gave up: claimed, results unrecorded. Only those may go out twice.
+    const unrecorded = new Set((await admin.query<{ id: number }>("SELECT id FROM herald.messages WHERE campaign = 'winback' AND status = 'claimed'")).rows.map((x) => Number(x.id)));
+
+    await a.allow(true);
+    const rerun = await herald(['send', 'winback', '--dir', dir, '--db', db.url!], { HERALD_SMTP_URL: peer.url });
+    expect(rerun.code, rerun.stderr).toBe(0);
+    const counts = await ledgerCounts(db, 'winback');
+    expect(counts).toMatchObject({ sent: counts.recipients, queued: 0, claimed: 0 });
+    const { ids, missing } = await peer.accepted();
+    expect(missing).toBe(0);
+    expect(ids.size).toBe(counts.recipients);
+    for (const [id, n] of ids) if (n > 1) expect(unrecorded, `${id} arrived ${n} times`).toContain(Number(/^<winback\.(\d+)@/.exec(id)?.[1]));
+  }, 120_000);
+});
+
+/**
+ * The test's own connection to the database, opened before it refuses
+ * connections, and one to the server's `postgres` database, which switches
+ * them off and on (a database cannot do that to itself).
+ */
+async function adminOf(db: TestDb): Promise<{ admin: pg.Client; name: string; allow(yes: boolean): Promise<void> }> {
+  const name = new URL(db.url!).pathname.slice(1);
+  const admin = new pg.Client({ connectionString: db.url!, application_name: 'herald test' });
+  const server = new pg.Client({ connectionString: withDatabase(db.url!, 'postgres'), application_name: 'herald test' });
+  await admin.connect();
+  await server.connect();
+  const allow = async (yes: boolean) => void (await server.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS ${yes}`));
+  cleanup(async () => {
+    await allow(true).catch(() => {});
+    await admin.end();
+    await server.end();
+  });
+  return { admin, name, allow };
+}
+
+/** New connections are refused (55000), and the sending process's sessions are ended, so it must connect again. */
+async function refuseConnections(a: Awaited<ReturnType<typeof adminOf>>): Promise<void> {
+  await a.allow(false);
+  await a.admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'herald' AND datname = current_database()");
+}
+
+/** The built CLI as a subprocess whose stderr can be read while it runs. */
+function start(args: string[], env: Record<string, string>): { stderr(): string; exit: Promise<CliResult> } {
+  const child = spawn(process.execPath, [join(repoRoot, 'dist', 'cli', 'main.js'), ...args], {
+    env: { ...process.env, NO_COLOR: '1', HERALD_DATABASE_URL: '', GITHUB_ACTIONS: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (b: Buffer) => (stdout += b.toString()));
+  child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+  cleanup(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  const exit = new Promise<CliResult>((resolve) => child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr })));
+  return { stderr: () => stderr, exit };
+}
 
 /**
  * Takes `lock` (a LOCK TABLE, or a SELECT … FOR UPDATE that must find rows) in

@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import { join } from 'node:path';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { classifyFailure } from '../../src/send/classify.js';
 import { dataBytes, parseSmtpUrl, SmtpError, SmtpPool } from '../../src/send/smtp.js';
 import { useCleanups } from '../support/cleanup.js';
@@ -25,6 +26,8 @@ interface Received {
 }
 
 type PeerOptions = Partial<SMTPServerOptions> & {
+  /** Where to listen (127.0.0.1 unless given). */
+  address?: string;
   /** An error refuses the n-th connection at its greeting. */
   greeting?: (n: number) => Error | void;
   onMail?: (from: string, s: SMTPServerSession, server: SMTPServer) => Error | void;
@@ -33,7 +36,7 @@ type PeerOptions = Partial<SMTPServerOptions> & {
 async function startPeer(opts: PeerOptions = {}) {
   const received: Received[] = [];
   const connections = new Set<string>();
-  const { onMail, greeting, ...options } = opts;
+  const { onMail, greeting, address = '127.0.0.1', ...options } = opts;
   let dialled = 0;
   const server: SMTPServer = new SMTPServer({
     disabledCommands: ['STARTTLS', 'AUTH'],
@@ -56,10 +59,27 @@ async function startPeer(opts: PeerOptions = {}) {
       cb(onMail?.(addr.address, s, server) ?? undefined);
     },
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  await new Promise<void>((r) => server.listen(0, address, r));
   cleanup(() => new Promise<void>((r) => server.close(() => r())));
   const port = (server.server.address() as { port: number }).port;
   return { port, url: `smtp://127.0.0.1:${port}`, received, connections, server };
+}
+
+/** Destroys the socket of the session `s` without a word, as a crashing server or a middlebox would. */
+function hangUp(s: SMTPServerSession, server: SMTPServer): void {
+  const connection = [...(server as unknown as { connections: Set<{ id: string; _socket: { destroy(): void } }> }).connections].find((c) => c.id === s.id);
+  connection!._socket.destroy();
+}
+
+/**
+ * Connections herald opens to `host` reach 127.0.0.1 instead, as a DNS entry
+ * or a NAT rule would: for host forms this machine cannot reach (a class E
+ * address, a name nothing resolves). herald's client is otherwise untouched.
+ */
+function routeToLoopback(host: string): void {
+  const connect = net.connect;
+  const spy = vi.spyOn(net, 'connect').mockImplementation(((port: number, to: string) => connect(port, to === host ? '127.0.0.1' : to)) as typeof net.connect);
+  cleanup(() => spy.mockRestore());
 }
 
 function pool(url: string, o: { pool?: number; maxMessages?: number; socketTimeoutMs?: number } = {}) {
@@ -238,6 +258,55 @@ describe('SmtpPool', () => {
     const err = await failure(pool(peer.url, { socketTimeoutMs: 300 }).send(envelope(1), message(1)));
     expect(err).toMatchObject({ code: 'ETIMEDOUT', afterData: true });
     expect(classifyFailure(err).status).toBe('unknown');
+  });
+
+  // Item 8 of issue 12: "127.0.0.1 closed the connection" was read as a reply with code 127, and retried: every recipient got the message twice.
+  for (const [host, url, reach] of [
+    ['127.0.0.1', (port: number) => `smtp://127.0.0.1:${port}`, 'listen'],
+    ['::1', (port: number) => `smtp://[::1]:${port}`, 'listen'],
+    ['localhost', (port: number) => `smtp://localhost:${port}`, 'listen'],
+    ['250.1.2.3', (port: number) => `smtp://250.1.2.3:${port}`, 'route'],
+    ['550.example', (port: number) => `smtp://550.example:${port}`, 'route'],
+  ] as const) {
+    it(`a server at ${host} that hangs up after the final dot: unknown, never a reply code read from the host`, async () => {
+      if (reach === 'route') routeToLoopback(host);
+      const peer = await startPeer({
+        ...(host === '::1' ? { address: '::1' } : {}),
+        onData(stream, s) {
+          stream.resume();
+          stream.on('end', () => hangUp(s, peer.server));
+        },
+      });
+      const err = await failure(pool(url(peer.port)).send(envelope(1), message(1)));
+      expect(err).toMatchObject({ code: 'ECONNECTION', afterData: true, response: undefined, responseCode: undefined });
+      expect(err.message).toContain(host);
+      expect(classifyFailure(err)).toEqual({ status: 'unknown', response: `no reply after the message was sent: ${err.message}` });
+    });
+  }
+
+  // Item 12 of issue 12: a 421 was recorded as "closed the connection" instead of the server's reply.
+  it('a 421 to MAIL, then the server hangs up: the message fails with the reply, and is retried', async () => {
+    const peer = await startPeer({ onMail: () => Object.assign(new Error('too many messages from you, come back later'), { responseCode: 421 }) });
+    const err = await failure(pool(peer.url, { pool: 1 }).send(envelope(1), message(1)));
+    expect(err).toMatchObject({ responseCode: 421, afterData: false });
+    expect(err.response).toBe('421 too many messages from you, come back later');
+    expect(classifyFailure(err)).toEqual({ status: 'retry', response: err.response, policy: false });
+    expect(peer.received).toHaveLength(0);
+    // Moved once to a fresh connection, which said the same.
+    expect(peer.connections.size).toBe(2);
+  });
+
+  it('a 421 to the final dot: the message fails with the reply, and is retried', async () => {
+    const peer = await startPeer({
+      onData(stream, _s, cb) {
+        stream.resume();
+        stream.on('end', () => cb(Object.assign(new Error('shutting down for maintenance'), { responseCode: 421 })));
+      },
+    });
+    const err = await failure(pool(peer.url).send(envelope(1), message(1)));
+    expect(err).toMatchObject({ responseCode: 421, afterData: true });
+    expect(err.response).toMatch(/^421 .*shutting down for maintenance$/);
+    expect(classifyFailure(err)).toEqual({ status: 'retry', response: err.response, policy: false });
   });
 
   it('a server that refuses every connection fails the waiting messages, without redialling it', async () => {

@@ -1,3 +1,5 @@
+import { createServer } from 'node:net';
+import { SMTPServer } from 'smtp-server';
 import { describe, expect, it } from 'vitest';
 import { loadSamples } from '../../src/preview/samples.js';
 import { ledgerCounts } from '../../src/send/ledger.js';
@@ -11,6 +13,7 @@ import { applyDir } from '../support/apply.js';
 import { startSmtpSink } from '../support/smtp.js';
 import { exampleWorkspace } from '../support/workspace.js';
 import { useCleanups } from '../support/cleanup.js';
+import { herald } from '../support/cli.js';
 
 const NOW = new Date('2026-11-20T12:00:00Z');
 const cleanup = useCleanups();
@@ -138,5 +141,65 @@ describe('testSend', () => {
     expect(sink.messages[0]!.headers.get('x-herald-test')).toBe('trigger/abandoned-cart');
     // The sample cart's items are in the message.
     expect(sink.messages[0]!.html).toContain('Sample product SAMPLE-1');
+  });
+});
+
+/** A port on 127.0.0.1 nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+/**
+ * Item 11 of issue 12: an SMTP server that is down made `herald test-send`
+ * say "lost the database", and one without STARTTLS under
+ * ?starttls=required gave an internal error (exit 70).
+ */
+describe('herald test-send when the SMTP server fails', () => {
+  const PASSWORD = 'pw-s3cret-9f';
+
+  it('the server down: says which SMTP server, never the password, exit 1', async () => {
+    const ws = exampleWorkspace();
+    cleanup(ws.remove);
+    const port = await closedPort();
+    const r = await herald(['test-send', 'winback', '--to', 'm@example.com', '--dir', ws.dir], { HERALD_SMTP_URL: `smtp://shop:${PASSWORD}@127.0.0.1:${port}` });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain(`herald: cannot send through the SMTP server 127.0.0.1:${port}: connection refused`);
+    expect(r.stderr).toMatch(/hint: .*HERALD_SMTP_URL/);
+    expect(r.stderr).not.toMatch(/database|internal error/);
+    expect(r.stderr + r.stdout).not.toContain(PASSWORD);
+  });
+
+  it('starttls=required against a server without STARTTLS: says so, exit 1', async () => {
+    const ws = exampleWorkspace();
+    const server = new SMTPServer({ disabledCommands: ['STARTTLS', 'AUTH'], authOptional: true, logger: false, onData: (s, _x, cb) => s.resume().on('end', () => cb()) });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanup(ws.remove, () => new Promise<void>((r) => server.close(() => r())));
+    const { port } = server.server.address() as { port: number };
+    const r = await herald(['test-send', 'winback', '--to', 'm@example.com', '--dir', ws.dir], { HERALD_SMTP_URL: `smtp://shop:${PASSWORD}@127.0.0.1:${port}?starttls=required` });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain(`herald: cannot send through the SMTP server 127.0.0.1:${port}: it does not offer STARTTLS, and HERALD_SMTP_URL has starttls=required`);
+    expect(r.stderr).toMatch(/hint: /);
+    expect(r.stderr).not.toMatch(/database|internal error/);
+    expect(r.stderr + r.stdout).not.toContain(PASSWORD);
+  });
+
+  it('a message the server refuses: its reply, and which server, exit 1', async () => {
+    const ws = exampleWorkspace();
+    const server = new SMTPServer({
+      disabledCommands: ['STARTTLS', 'AUTH'],
+      authOptional: true,
+      logger: false,
+      onRcptTo: (_a, _s, cb) => cb(Object.assign(new Error('5.7.1 relaying denied'), { responseCode: 554 })),
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanup(ws.remove, () => new Promise<void>((r) => server.close(() => r())));
+    const { port } = server.server.address() as { port: number };
+    const r = await herald(['test-send', 'winback', '--to', 'm@example.com', '--dir', ws.dir], { HERALD_SMTP_URL: `smtp://127.0.0.1:${port}` });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain(`herald: the SMTP server 127.0.0.1:${port} refused the test message to m@example.com: 554 5.7.1 relaying denied`);
   });
 });

@@ -23,10 +23,19 @@ export interface SmtpPeer {
    */
   killAt(n: number, when: KillWhen): void;
   target(pid: number): void;
+  /**
+   * Answers the first n messages (counted from the peer's start) and none
+   * after them: they are received whole and held without a reply, as a
+   * server that hangs would. hold(Infinity) answers again from the next one.
+   */
+  hold(after: number): void;
   /** Resolves when the armed kill happened: which message it was. */
   killed(): Promise<{ pid: number; nth: number; messageId: string }>;
-  /** Every Message-ID received, with how many times; `missing` counts messages without one. */
-  accepted(): Promise<{ ids: Map<string, number>; total: number; missing: number }>;
+  /**
+   * Every Message-ID received, with how many times; `missing` counts messages
+   * without one; `held`, the Message-IDs received and never answered.
+   */
+  accepted(): Promise<{ ids: Map<string, number>; total: number; missing: number; held: string[] }>;
   close(): Promise<void>;
 }
 
@@ -49,6 +58,8 @@ const ids = new Map();
 let total = 0;
 let missing = 0;
 let armed; // { n, when }
+let holdAfter = Infinity;
+const held = [];
 let pid;
 let pidKnown;
 const pidArrived = new Promise((resolve) => (pidKnown = resolve));
@@ -59,6 +70,7 @@ async function received(messageId, reply) {
   if (messageId) ids.set(messageId, (ids.get(messageId) ?? 0) + 1);
   else missing++;
   if (delayMs) await sleep(delayMs);
+  if (nth > holdAfter) return void held.push(messageId);
   if (!armed || nth !== armed.n) return reply();
   const { when } = armed;
   armed = undefined;
@@ -107,7 +119,8 @@ server.on('error', (e) => {
 process.on('message', (m) => {
   if (m.type === 'arm') armed = { n: m.n, when: m.when };
   else if (m.type === 'target') pidKnown((pid = m.pid));
-  else if (m.type === 'accepted') process.send({ type: 'accepted', ids: [...ids], total, missing });
+  else if (m.type === 'hold') holdAfter = m.after === null ? Infinity : m.after;
+  else if (m.type === 'accepted') process.send({ type: 'accepted', ids: [...ids], total, missing, held });
 });
 process.on('disconnect', () => process.exit(0));
 
@@ -117,7 +130,7 @@ server.listen(0, '127.0.0.1', () => process.send({ type: 'ready', port: server.s
 type FromPeer =
   | { type: 'ready'; port: number }
   | { type: 'killed'; pid: number; nth: number; messageId: string; error?: string }
-  | { type: 'accepted'; ids: [string, number][]; total: number; missing: number };
+  | { type: 'accepted'; ids: [string, number][]; total: number; missing: number; held: string[] };
 
 export async function startSmtpPeer(opts: SmtpPeerOptions = {}): Promise<SmtpPeer> {
   const child: ChildProcess = spawn(process.execPath, ['--input-type=module', '-e', PROGRAM, JSON.stringify({ delayMs: opts.delayMs ?? 0 })], {
@@ -149,12 +162,16 @@ export async function startSmtpPeer(opts: SmtpPeerOptions = {}): Promise<SmtpPee
     target(pid) {
       child.send({ type: 'target', pid });
     },
+    hold(after) {
+      // JSON has no Infinity.
+      child.send({ type: 'hold', after: Number.isFinite(after) ? after : null });
+    },
     killed: () => killed,
     async accepted() {
       const reply = next('accepted');
       child.send({ type: 'accepted' });
       const m = await reply;
-      return { ids: new Map(m.ids), total: m.total, missing: m.missing };
+      return { ids: new Map(m.ids), total: m.total, missing: m.missing, held: m.held };
     },
     close() {
       if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();

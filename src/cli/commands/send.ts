@@ -53,7 +53,7 @@ export default async function send([campaign]: string[], opts: GlobalOptions & {
           `${r.paused ? ', paused by the circuit breaker' : ''} (${transport?.description}).`,
       );
       if (stopping) print('Stopped on a signal after finishing the messages in flight; `herald send` or `herald run` resumes.');
-      else if (r.sent + r.failed + r.bounced + r.retried === 0) print('Nothing due now: every message of this campaign is settled, waiting for its retry, or held by a worker (a stopped worker\'s messages are free again after their 60 s lease).');
+      else if (r.sent + r.failed + r.bounced + r.retried === 0) print('Nothing due now: every message of this campaign is settled, waiting for its retry, or held by a worker that is still running (or was when the database last restarted: its messages are free again after their 60 s lease).');
     }
   } finally {
     transport?.close();
