@@ -16,7 +16,11 @@ interface RunOpts extends GlobalOptions {
 /**
  * `herald run`: the scheduler tick CI calls. It stops claiming before the
  * budget ends (or on SIGTERM), drains what is in flight, and exits 0; the
- * next tick resumes.
+ * next tick resumes. The budget stops claiming only once a batch has been
+ * delivered: a tick whose budget went on starting up or on launching a big
+ * audience (a slow runner, a million customers) still moves the send
+ * forward, by one batch at most past its budget, instead of ending with
+ * nothing done, tick after tick.
  */
 export default async function run(_args: string[], opts: RunOpts): Promise<void> {
   const budgetMs = duration(opts.budget, '--budget');
@@ -34,8 +38,13 @@ export default async function run(_args: string[], opts: RunOpts): Promise<void>
     const result = await withDb(opts, async (db) => {
       const tr = (transport = await deliveryTransport(db, join(workspaceDir(opts), '.herald', 'outbox')));
       const progress = createProgress(db);
+      let delivered = false;
+      const onBatch = (t: Parameters<typeof progress.onBatch>[0]) => {
+        delivered = true;
+        progress.onBatch(t);
+      };
       try {
-        return await tick(db, { transport: tr, log, workers, shouldStop: () => stopping || Date.now() >= deadline, onBatch: (t) => progress.onBatch(t) });
+        return await tick(db, { transport: tr, log, workers, shouldStop: () => stopping || (delivered && Date.now() >= deadline), onBatch });
       } finally {
         progress.stop();
       }
