@@ -112,7 +112,7 @@ describe('choosing the database', () => {
     expect(byDefault.code, byDefault.stderr).toBe(0);
     expect(existsSync(join(ws.dir, '.herald', 'db', 'PG_VERSION'))).toBe(true);
     // Three embedded databases opened and migrated: room for a busy machine.
-  }, 240_000);
+  }, 300_000);
 
   it('checks HERALD_DATABASE_URL and an environment\'s variable the same way', async () => {
     const { ws, cwd } = setup();

@@ -41,7 +41,7 @@ describe('option values', () => {
       const r = await herald([...args, '--dir', ws.dir]);
       expect({ args, code: r.code, stderr: r.stderr }).toEqual({ args, code: 1, stderr });
     }
-  }, 180_000);
+  }, 300_000);
 
   it('herald deliver --idle 120 waits two minutes between ticks, and SIGTERM still stops it at once', async () => {
     const ws = tempWorkspace(MINIMAL);
@@ -59,7 +59,7 @@ describe('option values', () => {
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(stdout).toBe('stopped after finishing the messages in flight.\n');
-  }, 120_000);
+  }, 300_000);
 });
 
 describe('commands', () => {

@@ -122,5 +122,5 @@ describe('reconciler commands', () => {
     const ok = await herald(['plan', '--env', 'staging', '--dir', ws.dir], { HERALD_TEST_STAGING_URL: staging });
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toContain('Environment staging runs nothing applied yet; workspace at');
-  }, 180_000);
+  }, 300_000);
 });

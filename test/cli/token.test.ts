@@ -35,5 +35,5 @@ describe('herald token verify', () => {
     expect(bad.code).toBe(1);
     expect(bad.stdout).toBe('invalid: bad signature: the token was altered, or signed with another secret\n');
     // Eight runs of the CLI, each opening the embedded database: room for a busy machine.
-  }, 240_000);
+  }, 300_000);
 });

@@ -50,7 +50,7 @@ beforeAll(async () => {
   } finally {
     ws.remove();
   }
-}, 120_000);
+}, 300_000);
 afterAll(() => db?.dispose());
 
 function setup() {

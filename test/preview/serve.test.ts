@@ -18,7 +18,7 @@ interface StateCell {
 }
 
 /** Saves re-render after a 100 ms debounce and an MJML compile: generous, since CI machines are slow. */
-const SETTLE = { timeout: 10_000, interval: 100 };
+const SETTLE = { timeout: 60_000, interval: 100 };
 
 async function serve() {
   const ws = exampleWorkspace();

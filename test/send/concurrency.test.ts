@@ -79,7 +79,7 @@ describe.skipIf(!serverUrl)('workers in five processes sending one campaign', ()
       (r) => r.message_id,
     );
     expect(new Set(ledgerIds)).toEqual(new Set(ids.keys()));
-  }, 120_000);
+  }, 300_000);
 });
 
 async function until(condition: () => Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {

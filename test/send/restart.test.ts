@@ -68,7 +68,7 @@ describe.skipIf(!serverUrl)('herald send through a database restart', () => {
     // The two statements cut off in flight were tried again.
     expect(r.stderr.match(/database connection lost; retrying/g)?.length ?? 0).toBeGreaterThanOrEqual(2);
     await expectAllSentOnce(r, db, peer);
-  }, 60_000);
+  }, 300_000);
 
   it('the connection cut while the worker claims, and the claim commits anyway: the worker takes those rows back at once', async () => {
     const { db, dir, peer } = await setup();
@@ -89,7 +89,7 @@ describe.skipIf(!serverUrl)('herald send through a database restart', () => {
     expect(r.stderr).toMatch(/database connection lost; retrying/);
     // Not left to wait out their lease (a minute) for the next send.
     await expectAllSentOnce(r, db, peer);
-  }, 60_000);
+  }, 300_000);
 
   it('the server unreachable for 16 s between two batches: the worker waits it out, reconnects and finishes', async () => {
     const { db, dir, peer } = await setup();
@@ -109,7 +109,7 @@ describe.skipIf(!serverUrl)('herald send through a database restart', () => {
 
     expect(r.stderr).toMatch(/database connection lost; retrying/);
     await expectAllSentOnce(r, db, peer);
-  }, 60_000);
+  }, 300_000);
 });
 
 describe.skipIf(!serverUrl)('herald send while the database refuses connections', () => {
@@ -133,7 +133,7 @@ describe.skipIf(!serverUrl)('herald send while the database refuses connections'
 
     expect(r.stderr).not.toMatch(/internal error/);
     await expectAllSentOnce(r, db, peer);
-  }, 120_000);
+  }, 300_000);
 
   it('refusing for longer than the grace: "lost the database", exit 1; the rerun finishes', async () => {
     const { db, dir, peer } = await setup();
@@ -161,7 +161,7 @@ describe.skipIf(!serverUrl)('herald send while the database refuses connections'
     expect(missing).toBe(0);
     expect(ids.size).toBe(counts.recipients);
     for (const [id, n] of ids) if (n > 1) expect(unrecorded, `${id} arrived ${n} times`).toContain(Number(/^<winback\.(\d+)@/.exec(id)?.[1]));
-  }, 120_000);
+  }, 300_000);
 });
 
 /**

@@ -155,5 +155,5 @@ describe.skipIf(!serverUrl)('the reader role sql: conditions run as', () => {
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toMatch(new RegExp(`^herald: source.reader_role "${role}" is not a safe role for sql: conditions:\\n  it can read herald's own schema: herald\\.[a-z_, .]*herald\\.settings`, 'm'));
     expect(r.stderr).toContain('hint: set the role up as docs/security.md shows');
-  }, 120_000);
+  }, 300_000);
 });
