@@ -201,6 +201,19 @@ program
   .option('--no-send', 'stop after apply: for a large shop, where writing every message to the outbox takes minutes')
   .action(run(() => import('./commands/demo.js')));
 
+/**
+ * A reader that went away (`herald validate | head`) must not crash herald
+ * with an unhandled EPIPE. The command carries on, its output discarded:
+ * exiting there and then could stop a send between an SMTP reply and the
+ * ledger record of it.
+ */
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    stream.write = (() => true) as typeof stream.write;
+  });
+}
+
 async function main(argv: string[]): Promise<number> {
   try {
     await program.parseAsync(argv);

@@ -1,9 +1,10 @@
+import { spawn } from 'node:child_process';
 import { mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { herald } from '../support/cli.js';
 import { useCleanups } from '../support/cleanup.js';
-import { MINIMAL, tempWorkspace } from '../support/workspace.js';
+import { MINIMAL, repoRoot, tempWorkspace } from '../support/workspace.js';
 
 const cleanup = useCleanups();
 
@@ -43,5 +44,18 @@ describe('herald validate', () => {
     // JSON output keeps the data exact: JSON escapes it itself.
     const json = await herald(['validate', '--json', '--dir', ws.dir]);
     expect(JSON.parse(json.stdout).errors[0].message).toBe('unknown key "\x1b[2J\x1b[31mred\r\u202egnp.exe"');
+  });
+
+  it('stops quietly when its reader goes away (herald validate | head)', async () => {
+    // More problems than a pipe holds, so herald is still writing when the reader closes.
+    const keys = Array.from({ length: 4000 }, (_, i) => `unknown_key_number_${i}: 1`).join('\n');
+    const ws = workspace({ 'segments/everyone.yaml': `where:\n  order_count: { gte: 0 }\n${keys}\n` });
+    const child = spawn(process.execPath, [join(repoRoot, 'dist', 'cli', 'main.js'), 'validate', '--dir', ws.dir], { env: { ...process.env, NO_COLOR: '1' } });
+    let stderr = '';
+    child.stderr.on('data', (c) => (stderr += c));
+    child.stdout.once('data', () => child.stdout.destroy());
+    const code = await new Promise<number | null>((r) => child.on('exit', r));
+    expect(stderr).toBe('');
+    expect(code).toBe(1);
   });
 });
