@@ -202,4 +202,22 @@ describe('herald test-send when the SMTP server fails', () => {
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toContain(`herald: the SMTP server 127.0.0.1:${port} refused the test message to m@example.com: 554 5.7.1 relaying denied`);
   });
+
+  it("a reply with control characters: printed escaped, never raw", async () => {
+    const ws = exampleWorkspace();
+    const server = new SMTPServer({
+      disabledCommands: ['STARTTLS', 'AUTH'],
+      authOptional: true,
+      logger: false,
+      onData: (s, _x, cb) => s.resume().on('end', () => cb(null, 'queued \x1b[2J\x1b]0;pwned\x07 \u202egnp.exe')),
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanup(ws.remove, () => new Promise<void>((r) => server.close(() => r())));
+    const { port } = server.server.address() as { port: number };
+    const r = await herald(['test-send', 'winback', '--to', 'm@example.com', '--dir', ws.dir], { HERALD_SMTP_URL: `smtp://127.0.0.1:${port}` });
+    expect(r.code, r.stderr).toBe(0);
+    // smtp-server blanks C0 controls itself; a bidi override reaches herald as the server sent it.
+    expect(r.stdout).toContain('\\u202egnp.exe');
+    expect(r.stdout + r.stderr).not.toMatch(/[\x1b\x07\u202e]/);
+  });
 });

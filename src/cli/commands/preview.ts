@@ -1,5 +1,5 @@
 import { join, relative, resolve } from 'node:path';
-import { ExitError, UserError } from '../../errors.js';
+import { ExitError, printable, UserError } from '../../errors.js';
 import { buildPreview } from '../../preview/preview.js';
 import { loadSamples, type Samples } from '../../preview/samples.js';
 import { appendJobSummary, type PreviewSummary } from '../../preview/write.js';
@@ -42,7 +42,8 @@ async function report(summary: PreviewSummary, out: string, opts: PreviewOpts, c
     return;
   }
   if (changed && summary.cells.length === 0) print(`Nothing to preview: no template, campaign or trigger changed since ${opts.changedSince}.`);
-  for (const p of problems) print(`${p.cell}: ${p.severity}: ${p.message}`);
+  // A problem quotes the rendered message: the customer's data, the shop's product links.
+  for (const p of problems) print(printable(`${p.cell}: ${p.severity}: ${p.message}`));
   const errors = problems.filter((p) => p.severity === 'error').length;
   print(
     `${summary.cells.length} message${summary.cells.length === 1 ? '' : 's'} rendered with ${summary.samples}` +

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { UserError } from '../../errors.js';
+import { printable, UserError } from '../../errors.js';
 import { linkSecret } from '../../links/secret.js';
 import { loadSamples } from '../../preview/samples.js';
 import { dkimKeys } from '../../send/dkim.js';
@@ -37,7 +37,8 @@ export default async function testSendCommand([target]: string[], opts: TestSend
     transport.close();
   }
   if (opts.json) return printJson({ transport: transport.description, sent });
-  for (const s of sent) print(`${s.to}: "${s.subject}"${s.variant ? ` (variant ${s.variant})` : ''}, ${s.site} ${s.locale}, rendered for ${s.recipient}: ${s.response}`);
+  // The subject holds the customer's data, and the reply is the SMTP server's words.
+  for (const s of sent) print(printable(`${s.to}: "${s.subject}"${s.variant ? ` (variant ${s.variant})` : ''}, ${s.site} ${s.locale}, rendered for ${s.recipient}: ${s.response}`));
   print(`${sent.length} test message${sent.length === 1 ? '' : 's'} sent (${transport.description}); the campaign's ledger and reports are untouched.`);
 }
 
