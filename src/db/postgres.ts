@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { Db, HeldLock, Queryable, Session } from './db.js';
+import { redactSpec, type Db, type HeldLock, type Queryable, type Session } from './db.js';
 import { isConnectionError, markConnectionLost } from './retry.js';
 
 // int8 (counts, ids) as JS numbers, as PGlite returns them: herald's ids and
@@ -71,7 +71,7 @@ export function openPostgres(url: string): Db {
   const pool = new pg.Pool({ connectionString: url, types, max: 10, application_name: 'herald' });
   // An idle client that loses its server must not crash the process; the next query reports it.
   pool.on('error', () => {});
-  const where = redact(url);
+  const where = redactSpec(url);
   /** Runs fn on a client of the pool; a client whose connection failed is discarded, not reused. */
   const using = async <T>(fn: (q: Queryable) => Promise<T>): Promise<T> => {
     const client = await connect(pool);
@@ -188,14 +188,4 @@ async function holdLock(url: string, namespace: number, key: number): Promise<He
       await client.end().catch(() => {});
     },
   };
-}
-
-function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return 'postgres://…';
-  }
 }
