@@ -448,6 +448,36 @@ export async function ledgerCounts(db: Queryable, campaign: string): Promise<Led
   return row!;
 }
 
+/** What keeps a campaign's retries waiting: the most common last reply among them, and when the first is due. */
+export interface RetryReason {
+  response: string;
+  /** Rows waiting with this reply. */
+  count: number;
+  /** Rows waiting for a retry, whatever their reply. */
+  waiting: number;
+  nextAttemptAt: Date;
+}
+
+/**
+ * retryReason: why the campaign's queued rows that were already tried are
+ * waiting, for a summary that says why nothing went out (an SMTP server
+ * that is down, a 4xx it keeps giving). Undefined when none is waiting.
+ */
+export async function retryReason(db: Queryable, campaign: string): Promise<RetryReason | undefined> {
+  const [row] = await db.query<{ response: string; count: number; waiting: number; next_attempt_at: Date }>(
+    `SELECT smtp_response AS response, count(*)::int AS count,
+            sum(count(*)) OVER ()::int AS waiting,
+            min(min(next_attempt_at)) OVER () AS next_attempt_at
+       FROM herald.messages
+      WHERE campaign = $1 AND status = 'queued' AND attempts > 0
+      GROUP BY smtp_response
+      ORDER BY count(*) DESC, smtp_response
+      LIMIT 1`,
+    [campaign],
+  );
+  return row ? { response: row.response ?? 'no reply', count: row.count, waiting: row.waiting, nextAttemptAt: new Date(row.next_attempt_at) } : undefined;
+}
+
 /** runPhase: whether (and how far) the campaign has run. */
 export async function runPhase(db: Queryable, campaign: string): Promise<'sending' | 'completed' | undefined> {
   const [row] = await db.query<{ phase: 'sending' | 'completed' }>('SELECT phase FROM herald.campaign_runs WHERE campaign = $1', [campaign]);

@@ -78,6 +78,8 @@ export interface SendResult extends Omit<DeliverTotals, 'completed' | 'paused'> 
   materialised: number;
   completed: boolean;
   paused: boolean;
+  /** When messages wait for a retry: the reply that keeps most of them waiting. */
+  retry?: ledger.RetryReason;
 }
 
 /** sendCampaign: launch (once) and deliver one campaign until nothing of it is due. */
@@ -88,7 +90,8 @@ export async function sendCampaign(db: Db, o: SendOptions): Promise<SendResult> 
   if (materialised > 0) o.log.info({ campaign: o.campaign, rows: materialised }, 'audience materialised');
   const { completed, paused, ...totals } = await deliver(db, { ...o, campaigns: [o.campaign], clock: o.clock ?? (() => new Date()) });
   if (totals.suppressed > 0) o.log.info({ campaign: o.campaign, suppressed: totals.suppressed }, 'skipped addresses suppressed since the audience was materialised');
-  return { materialised, ...totals, completed: completed.includes(o.campaign), paused: paused.includes(o.campaign) };
+  const retry = await ledger.retryReason(db, o.campaign);
+  return { materialised, ...totals, completed: completed.includes(o.campaign), paused: paused.includes(o.campaign), ...(retry ? { retry } : {}) };
 }
 
 /** A campaign already running is refused by name when paused or cancelled, rather than silently sending nothing. */

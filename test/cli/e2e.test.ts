@@ -98,6 +98,23 @@ describe('herald CLI end to end', () => {
     expect(readFileSync(join(ws.dir, 'reports', 'winback.md'), 'utf8')).toContain('| Sent | 3 (100.0%) |');
   });
 
+  it('send with the SMTP server down says why its messages wait, and until when, never its password', async () => {
+    const ws = exampleWorkspace();
+    cleanup(ws.remove);
+    const db = await shopDatabase();
+    const base = ['--dir', ws.dir, '--db', db];
+    expect((await herald(['apply', '--auto-approve', ...base])).code).toBe(0);
+    // A port nothing listens on: taken, then given back.
+    const sink = await startSmtpSink();
+    const port = new URL(sink.url).port;
+    await sink.close();
+    const send = await herald(['send', 'winback', ...base], { HERALD_SMTP_URL: `smtp://shop:pw-s3cret-77@127.0.0.1:${port}` });
+    expect(send.code, send.stderr).toBe(0);
+    expect(send.stdout).toContain('winback: 0 sent, 0 failed, 3 to retry');
+    expect(send.stdout).toMatch(new RegExp(`3 messages wait for a retry, after: .*127\\.0\\.0\\.1:${port}.*\\nThe first is due at \\d{4}-`));
+    expect(send.stdout + send.stderr).not.toContain('pw-s3cret-77');
+  });
+
   it('a broken workspace file gets located errors, not a stack trace, and nothing is applied', async () => {
     const ws = exampleWorkspace();
     cleanup(ws.remove);

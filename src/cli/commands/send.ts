@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { printable } from '../../errors.js';
 import { createLog } from '../../log.js';
 import { sendCampaign } from '../../send/send.js';
 import { deliveryTransport, type Transport } from '../../send/transport.js';
@@ -38,6 +39,7 @@ export default async function send([campaign]: string[], opts: GlobalOptions & {
           suppressed: a.suppressed + b.suppressed,
           completed: a.completed || b.completed,
           paused: a.paused || b.paused,
+          ...(b.retry ?? a.retry ? { retry: b.retry ?? a.retry } : {}),
         }));
       } finally {
         progress.stop();
@@ -52,6 +54,15 @@ export default async function send([campaign]: string[], opts: GlobalOptions & {
           `${r.suppressed ? `, ${r.suppressed} suppressed since the audience was drawn` : ''}${r.completed ? ', campaign completed' : ''}` +
           `${r.paused ? ', paused by the circuit breaker' : ''} (${transport?.description}).`,
       );
+      if (r.retry) {
+        const x = r.retry;
+        // The server's words: escaped, as they could hold anything.
+        print(
+          printable(
+            `${x.waiting} message${x.waiting === 1 ? '' : 's'} wait${x.waiting === 1 ? 's' : ''} for a retry${x.count < x.waiting ? `, ${x.count} of them after` : ', after'}: ${x.response}`,
+          ) + `\nThe first is due at ${x.nextAttemptAt.toISOString()}; \`herald run\` (or \`herald send ${campaign}\` again) retries them then, until delivery.max_age.`,
+        );
+      }
       if (stopping) print('Stopped on a signal after finishing the messages in flight; `herald send` or `herald run` resumes.');
       else if (r.sent + r.failed + r.bounced + r.retried === 0) print('Nothing due now: every message of this campaign is settled, waiting for its retry, or held by a worker that is still running (or was when the database last restarted: its messages are free again after their 60 s lease).');
     }
