@@ -15,17 +15,8 @@ export const MIN_SECRET_BYTES = 32;
  * refused: `HERALD_SECRET=a` would make every link guessable.
  */
 export async function linkSecret(db: Queryable, envName: string): Promise<string> {
-  const fromEnv = process.env[envName];
-  if (fromEnv) {
-    const bytes = Buffer.byteLength(fromEnv, 'utf8');
-    if (bytes < MIN_SECRET_BYTES) {
-      throw new UserError(
-        `$${envName} is ${bytes} byte${bytes === 1 ? '' : 's'} long; a link-signing secret needs at least ${MIN_SECRET_BYTES} bytes`,
-        `generate one with \`openssl rand -base64 32\` and set ${envName} to it (docs/security.md)`,
-      );
-    }
-    return fromEnv;
-  }
+  const fromEnv = envSecret(envName);
+  if (fromEnv) return fromEnv;
   // ON CONFLICT keeps the first writer's value when two processes race.
   await db.query(
     "INSERT INTO herald.settings (key, value) VALUES ('link_secret', $1) ON CONFLICT (key) DO NOTHING",
@@ -33,4 +24,18 @@ export async function linkSecret(db: Queryable, envName: string): Promise<string
   );
   const [row] = await db.query<{ value: string }>("SELECT value FROM herald.settings WHERE key = 'link_secret'");
   return row!.value;
+}
+
+/** The secret in the variable `envName`, checked; undefined when the variable is unset or empty. */
+export function envSecret(envName: string): string | undefined {
+  const fromEnv = process.env[envName];
+  if (!fromEnv) return undefined;
+  const bytes = Buffer.byteLength(fromEnv, 'utf8');
+  if (bytes < MIN_SECRET_BYTES) {
+    throw new UserError(
+      `$${envName} is ${bytes} byte${bytes === 1 ? '' : 's'} long; a link-signing secret needs at least ${MIN_SECRET_BYTES} bytes`,
+      `generate one with \`openssl rand -base64 32\` and set ${envName} to it (docs/security.md)`,
+    );
+  }
+  return fromEnv;
 }

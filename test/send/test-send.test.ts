@@ -220,4 +220,13 @@ describe('herald test-send when the SMTP server fails', () => {
     expect(r.stdout).toContain('\\u202egnp.exe');
     expect(r.stdout + r.stderr).not.toMatch(/[\x1b\x07\u202e]/);
   });
+
+  it('a link-signing secret too short is refused without a database too', async () => {
+    const ws = exampleWorkspace();
+    cleanup(ws.remove);
+    const r = await herald(['test-send', 'winback', '--to', 'm@example.com', '--dir', ws.dir], { HERALD_SECRET: 'short-secret-zz' });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('herald: $HERALD_SECRET is 15 bytes long; a link-signing secret needs at least 32 bytes');
+    expect(r.stdout + r.stderr).not.toContain('short-secret-zz');
+  });
 });

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { printable, UserError } from '../../errors.js';
-import { linkSecret } from '../../links/secret.js';
+import { envSecret, linkSecret } from '../../links/secret.js';
 import { loadSamples } from '../../preview/samples.js';
 import { dkimKeys } from '../../send/dkim.js';
 import { testSend, type TestSent } from '../../send/test-send.js';
@@ -32,7 +32,7 @@ export default async function testSendCommand([target]: string[], opts: TestSend
       testSend(ws, { target: target!, to: opts.to, samples, secret, transport, dkim, now: new Date(), ...pick(opts) });
     sent = dbConfigured(opts)
       ? await withDb(opts, async (db) => run(await loadSamples(ws, { db, customerIds }), await linkSecret(db, secretEnv)))
-      : await run(await loadSamples(ws, { customerIds }), process.env[secretEnv] || randomBytes(32).toString('base64url'));
+      : await run(await loadSamples(ws, { customerIds }), envSecret(secretEnv) ?? randomBytes(32).toString('base64url'));
   } finally {
     transport.close();
   }
