@@ -99,17 +99,7 @@ export function openPostgres(url: string): Db {
       return using((q) => q.exec(script));
     },
     transaction(fn) {
-      return using(async (q) => {
-        await q.query('BEGIN');
-        try {
-          const result = await fn(q);
-          await q.query('COMMIT');
-          return result;
-        } catch (err) {
-          await q.query('ROLLBACK').catch(() => {});
-          throw err;
-        }
-      });
+      return using((q) => inTransaction(q, fn));
     },
     holdLock: (namespace, key) => holdLock(url, namespace, key),
     session: (fn) => pinnedSession(pool, fn),
@@ -119,7 +109,19 @@ export function openPostgres(url: string): Db {
   };
 }
 
-/**
+/** `fn` in one transaction on `q`'s connection: COMMIT when it resolves, ROLLBACK when it throws. */
+async function inTransaction<T>(q: Queryable, fn: (tx: Queryable) => Promise<T>): Promise<T> {
+  await q.query('BEGIN');
+  try {
+    const result = await fn(q);
+    await q.query('COMMIT');
+    return result;
+  } catch (err) {
+    await q.query('ROLLBACK').catch(() => {});
+    throw err;
+  }
+}
+
 /**
  * Db.session: one pooled connection for the whole of `fn`. The connection is
  * closed afterwards rather than returned to the pool, so whatever `fn` left
@@ -130,20 +132,7 @@ async function pinnedSession<T>(pool: pg.Pool, fn: (s: Session) => Promise<T>): 
   const ignore = () => {};
   client.on('error', ignore);
   const q = wrap(client);
-  const session: Session = {
-    ...q,
-    async transaction(body) {
-      await q.query('BEGIN');
-      try {
-        const result = await body(q);
-        await q.query('COMMIT');
-        return result;
-      } catch (err) {
-        await q.query('ROLLBACK').catch(() => {});
-        throw err;
-      }
-    },
-  };
+  const session: Session = { ...q, transaction: (body) => inTransaction(q, body) };
   try {
     return await fn(session);
   } finally {

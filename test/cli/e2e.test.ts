@@ -10,6 +10,7 @@ import { createShop } from '../support/shop.js';
 import { startSmtpSink } from '../support/smtp.js';
 import { exampleWorkspace } from '../support/workspace.js';
 import { useCleanups } from '../support/cleanup.js';
+import { closedPort } from '../support/ports.js';
 
 const cleanup = useCleanups();
 
@@ -104,10 +105,7 @@ describe('herald CLI end to end', () => {
     const db = await shopDatabase();
     const base = ['--dir', ws.dir, '--db', db];
     expect((await herald(['apply', '--auto-approve', ...base])).code).toBe(0);
-    // A port nothing listens on: taken, then given back.
-    const sink = await startSmtpSink();
-    const port = new URL(sink.url).port;
-    await sink.close();
+    const port = await closedPort();
     const send = await herald(['send', 'winback', ...base], { HERALD_SMTP_URL: `smtp://shop:pw-s3cret-77@127.0.0.1:${port}` });
     expect(send.code, send.stderr).toBe(0);
     expect(send.stdout).toContain('winback: 0 sent, 0 failed, 3 to retry');

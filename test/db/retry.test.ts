@@ -1,4 +1,3 @@
-import { createServer } from 'node:net';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openDb } from '../../src/db/db.js';
@@ -7,6 +6,7 @@ import { silentLog } from '../../src/log.js';
 import { SmtpPool, parseSmtpUrl } from '../../src/send/smtp.js';
 import { useCleanups } from '../support/cleanup.js';
 import { createTestDb, serverUrl, withDatabase } from '../support/db.js';
+import { closedPort } from '../support/ports.js';
 
 /**
  * Which failures are the database's connection (ridden out, then "lost the
@@ -15,14 +15,6 @@ import { createTestDb, serverUrl, withDatabase } from '../support/db.js';
  * says ECONNREFUSED too and is not a database outage (issue 12, item 11).
  */
 const cleanup = useCleanups();
-
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
 
 async function failure(p: Promise<unknown>): Promise<unknown> {
   return p.then(

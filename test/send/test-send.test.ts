@@ -1,4 +1,3 @@
-import { createServer } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import { describe, expect, it } from 'vitest';
 import { loadSamples } from '../../src/preview/samples.js';
@@ -14,6 +13,7 @@ import { startSmtpSink } from '../support/smtp.js';
 import { exampleWorkspace } from '../support/workspace.js';
 import { useCleanups } from '../support/cleanup.js';
 import { herald } from '../support/cli.js';
+import { closedPort } from '../support/ports.js';
 
 const NOW = new Date('2026-11-20T12:00:00Z');
 const cleanup = useCleanups();
@@ -143,15 +143,6 @@ describe('testSend', () => {
     expect(sink.messages[0]!.html).toContain('Sample product SAMPLE-1');
   });
 });
-
-/** A port on 127.0.0.1 nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
 
 /**
  * Item 11 of issue 12: an SMTP server that is down made `herald test-send`

@@ -1,4 +1,5 @@
 import nunjucks from 'nunjucks';
+import type { SyntaxNode } from '../../render/template-rules.js';
 
 /**
  * A nunjucks text parsed into its syntax tree, which templates-walk.ts reads
@@ -7,15 +8,8 @@ import nunjucks from 'nunjucks';
  * also where nunjucks gives no position. Positions are 1-based.
  */
 
-/** The parts of a nunjucks AST node the checks read. */
-export interface NjNode {
-  typename: string;
-  lineno: number;
-  colno: number;
-  fields: readonly string[];
-  value?: unknown;
-  [field: string]: unknown;
-}
+/** The parts of a nunjucks AST node the checks read: the same as the sandbox's. */
+export type NjNode = SyntaxNode;
 
 interface LexToken {
   type: string;
