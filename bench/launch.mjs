@@ -3,9 +3,9 @@
 // A campaign to every customer of the segments issue's shop (bench/audience.mjs:
 // 1M customers, ~5M orders), PostgreSQL on loopback: launched, then sent.
 //
-// 1. Materialising. launchCampaign (src/send/send.ts) resolves the audience
+// 1. Materialising. launchCampaign (src/campaigns/send.ts) resolves the audience
 //    into the ledger in one INSERT … SELECT over classifiedSql
-//    (src/send/ledger.ts, src/audience/recipients.ts): recipients queued, a 5%
+//    (src/ledger/ledger.ts, src/audience/recipients.ts): recipients queued, a 5%
 //    control group held out, everyone else suppressed with the reason.
 //    Against a hand-written INSERT … SELECT writing the same rows into the
 //    same table (herald.messages: same indexes, logged), checked row for row,
@@ -19,7 +19,7 @@
 //    hand-written query at 3–7 s).
 // 2. Sending. That campaign's recipients (768,850 of the 1M customers have a
 //    usable address and consent and are not held out) delivered by deliver()
-//    (src/send/deliver.ts): 2 workers, batches of 100, smtpTransport with 5
+//    (src/ledger/worker.ts): 2 workers, batches of 100, smtpTransport with 5
 //    connections, to the smtp-server sink of bench/send-sink.mjs in its own
 //    process. This process's RSS (herald's workers, its pg pool and its SMTP
 //    connections) sampled every 250 ms. Targets from the sending issue: peak
@@ -47,9 +47,9 @@ import { controlGroupThreshold } from '../dist/audience/recipients.js';
 import { openDb } from '../dist/db/db.js';
 import { migrate } from '../dist/db/migrate.js';
 import { silentLog } from '../dist/log.js';
-import { deliver } from '../dist/send/deliver.js';
-import { launchCampaign } from '../dist/send/send.js';
-import { smtpTransport } from '../dist/send/transport.js';
+import { deliver } from '../dist/ledger/worker.js';
+import { launchCampaign } from '../dist/campaigns/send.js';
+import { smtpTransport } from '../dist/channels/email/transport.js';
 import { CUSTOMERS, SHOP, SITES, server, shopDatabase } from './lib/shop.mjs';
 import { benchWorkspace, deployWorkspace } from './lib/workspace.mjs';
 import { cpuTicks } from './lib/cpu.mjs';

@@ -4,7 +4,7 @@
 // running): the demo newsletter (templates/newsletter, partials inlined, as
 // deployed) rendered by src/render/message.ts for distinct recipients (en and
 // ru, shop-en and shop-ru, Cyrillic names, one named "<script>"), then
-// composed as MIME by src/send/compose.ts: what src/send/send.ts does per
+// composed as MIME by src/channels/email/compose.ts: what src/campaigns/send.ts does per
 // message. MJML is compiled once before timing, as a send run caches it.
 //
 // The lower bound, in the same run: the same compiled HTML and text turned
@@ -29,7 +29,7 @@ import { createRenderer } from '../dist/render/message.js';
 import { compileMjml } from '../dist/render/mjml.js';
 import { prepareTemplate } from '../dist/render/personalize.js';
 import { productTokens } from '../dist/render/products.js';
-import { composeRendered } from '../dist/send/compose.js';
+import { composeRendered } from '../dist/channels/email/compose.js';
 import { desiredObjects } from '../dist/state/objects.js';
 import { loadWorkspace } from '../dist/workspace/load.js';
 

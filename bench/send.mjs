@@ -2,7 +2,7 @@
 //
 // Messages a second from the ledger to an SMTP server: 20,000 messages of
 // ~40 KB (the demo newsletter with five products, for distinct customers of
-// a seeded demo shop) delivered by herald's workers (src/send/deliver.ts:
+// a seeded demo shop) delivered by herald's workers (src/ledger/worker.ts:
 // claim a batch, render, compose MIME, send through smtpTransport's pool of
 // SMTP connections, record the outcomes) to a local smtp-server sink in its
 // own process (bench/send-sink.mjs), which reads each message's Message-ID
@@ -15,7 +15,7 @@
 //   connections; no database, no rendering. Measured before and after
 //   herald's transport; the better run counts;
 // - herald's transport alone: those pre-built messages through smtpTransport
-//   (src/send/transport.ts) over 5 connections, as deliver hands them over;
+//   (src/channels/email/transport.ts) over 5 connections, as deliver hands them over;
 // - the naive baseline: one unpooled nodemailer sendMail at a time, a
 //   connection per message, on the first 1,000 and extrapolated.
 //
@@ -45,11 +45,11 @@ import { openDb } from '../dist/db/db.js';
 import { migrate } from '../dist/db/migrate.js';
 import { seedShop } from '../dist/demo/seed.js';
 import { silentLog } from '../dist/log.js';
-import { loadCampaignContext } from '../dist/send/campaign.js';
-import { composeRendered } from '../dist/send/compose.js';
-import { deliver } from '../dist/send/deliver.js';
-import { launchCampaign } from '../dist/send/send.js';
-import { smtpTransport } from '../dist/send/transport.js';
+import { loadCampaignContext } from '../dist/campaigns/context.js';
+import { composeRendered } from '../dist/channels/email/compose.js';
+import { deliver } from '../dist/ledger/worker.js';
+import { launchCampaign } from '../dist/campaigns/send.js';
+import { smtpTransport } from '../dist/channels/email/transport.js';
 import { benchWorkspace, deployWorkspace } from './lib/workspace.mjs';
 import { cpuTicks } from './lib/cpu.mjs';
 

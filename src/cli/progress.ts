@@ -1,6 +1,6 @@
 import cliProgress from 'cli-progress';
 import type { Db } from '../db/db.js';
-import type { DeliverTotals } from '../send/deliver.js';
+import type { DeliverTotals } from '../ledger/worker.js';
 
 /**
  * Delivery progress on stderr: a bar with rate and ETA on a terminal, a line

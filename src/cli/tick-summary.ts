@@ -1,4 +1,4 @@
-import type { TickResult } from '../send/run.js';
+import type { TickResult } from '../tick/tick.js';
 
 /** What one scheduler tick did, as `herald run` and `herald deliver` print it. */
 export function tickSummary(r: TickResult, signalled: boolean, overBudget: boolean): string {

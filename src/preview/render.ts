@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { sitesRefusing, linksIn, siteHosts, type SiteHosts } from '../render/link-check.js';
 import { createRenderer, type Recipient } from '../render/message.js';
 import { checkProducts, escapedText, type ProductToken } from '../render/products.js';
-import { formatAddress } from '../send/compose.js';
+import { formatAddress } from '../channels/email/compose.js';
 import type { Workspace } from '../workspace/model.js';
 import { messageSource, templateUses, workingTemplates, type TemplateUse } from '../workspace/uses.js';
 import type { Samples } from './samples.js';

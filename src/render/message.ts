@@ -1,4 +1,4 @@
-import type { Address } from '../send/compose.js';
+import type { Address } from '../channels/email/compose.js';
 import { messageLinks, type MessageLinks } from '../links/links.js';
 import type { PerLocale, Project, Sender, Site, Template, Variant } from '../workspace/model.js';
 import { greeting } from './greeting.js';

@@ -1,6 +1,6 @@
 import { escapedText, type LeftOutProduct } from '../render/products.js';
-import type { LedgerCounts } from '../send/ledger.js';
-import type { StoredDecision } from '../send/winner.js';
+import type { LedgerCounts } from '../ledger/ledger.js';
+import type { StoredDecision } from '../campaigns/winner.js';
 
 export type ReportStatus = 'not started' | 'sending' | 'paused' | 'cancelled' | 'completed';
 

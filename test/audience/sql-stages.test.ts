@@ -5,7 +5,7 @@ import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { measureNow, workspaceQuery } from '../../src/audience/breakdown.js';
 import { UserError } from '../../src/errors.js';
-import { launchCampaign } from '../../src/send/send.js';
+import { launchCampaign } from '../../src/campaigns/send.js';
 import { loadWorkspace } from '../../src/workspace/load.js';
 import { applyDir, planDir } from '../support/apply.js';
 import { useCleanups } from '../support/cleanup.js';

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openDb } from '../../src/db/db.js';
 import { isConnectionError, outageMs, retrying } from '../../src/db/retry.js';
 import { silentLog } from '../../src/log.js';
-import { SmtpPool, parseSmtpUrl } from '../../src/send/smtp.js';
+import { SmtpPool, parseSmtpUrl } from '../../src/channels/email/smtp.js';
 import { useCleanups } from '../support/cleanup.js';
 import { createTestDb, serverUrl, withDatabase } from '../support/db.js';
 import { closedPort } from '../support/ports.js';

@@ -8,8 +8,8 @@ import { MINIMAL, tempWorkspace } from '../support/workspace.js';
 import { compileSegment } from '../../src/audience/compile.js';
 import { silentLog } from '../../src/log.js';
 import { verifyAutoLoginToken } from '../../src/index.js';
-import { sendCampaign } from '../../src/send/send.js';
-import { smtpTransport } from '../../src/send/transport.js';
+import { sendCampaign } from '../../src/campaigns/send.js';
+import { smtpTransport } from '../../src/channels/email/transport.js';
 import { startSmtpSink } from '../support/smtp.js';
 
 const cleanup = useCleanups();

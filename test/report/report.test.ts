@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildReport, reportMarkdown, reportText } from '../../src/report/report.js';
-import type { LedgerCounts } from '../../src/send/ledger.js';
+import type { LedgerCounts } from '../../src/ledger/ledger.js';
 
 const COUNTS = { audience: 10, control: 0, left_out: 0, recipients: 10, sent: 10, failed: 0, bounced: 0, expired: 0, unknown: 0, suppressed: 0, queued: 0, claimed: 0, waiting: 0 } as LedgerCounts;
 

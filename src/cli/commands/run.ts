@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { createLog } from '../../log.js';
-import { tick } from '../../send/run.js';
-import { deliveryTransport, type Transport } from '../../send/transport.js';
+import { tick } from '../../tick/tick.js';
+import { deliveryTransport, type Transport } from '../../channels/email/transport.js';
 import { createProgress } from '../progress.js';
 import { duration, workerCount } from '../options.js';
 import { tickSummary } from '../tick-summary.js';

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { printable } from '../../errors.js';
 import { createLog } from '../../log.js';
-import { sendCampaign } from '../../send/send.js';
-import { deliveryTransport, type Transport } from '../../send/transport.js';
+import { sendCampaign } from '../../campaigns/send.js';
+import { deliveryTransport, type Transport } from '../../channels/email/transport.js';
 import { createProgress } from '../progress.js';
 import { workerCount } from '../options.js';
 import { print, printJson, withDb, workspaceDir, type GlobalOptions } from '../context.js';

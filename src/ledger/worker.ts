@@ -3,15 +3,15 @@ import { hostname } from 'node:os';
 import type { Db } from '../db/db.js';
 import { retrying } from '../db/retry.js';
 import type { Log } from '../log.js';
-import { loadCampaignContext, type CampaignContext } from './campaign.js';
-import { backoffSeconds, classifyFailure, type SmtpFailure } from './classify.js';
-import { composeRendered, type ComposedMessage } from './compose.js';
+import { loadCampaignContext, type CampaignContext } from '../campaigns/context.js';
+import { backoffSeconds, classifyFailure, type SmtpFailure } from '../channels/email/classify.js';
+import { composeRendered, type ComposedMessage } from '../channels/email/compose.js';
 import * as ledger from './ledger.js';
 import { Recorder, type Bounce } from './recorder.js';
 import { joinSession, type Session } from './session.js';
 import { setOverride } from '../state/overrides.js';
 import { giveBack, parseRate, takeTokens, tokenWaitMs, type Rate } from './throttle.js';
-import type { Transport } from './transport.js';
+import type { Transport } from '../channels/email/transport.js';
 import { durationMs } from '../audience/duration.js';
 
 /**

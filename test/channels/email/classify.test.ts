@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffSeconds, classifyFailure } from '../../src/send/classify.js';
+import { backoffSeconds, classifyFailure } from '../../../src/channels/email/classify.js';
 
 /**
  * What an SMTP result means for a ledger row. A reply code comes from the

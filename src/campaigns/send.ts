@@ -7,9 +7,9 @@ import { requireShop } from '../shop/check.js';
 import { loadDeployed } from '../state/queries.js';
 import { effectiveStatus } from '../state/overrides.js';
 import type { Campaign, Project, Segment } from '../workspace/model.js';
-import { deliver, type DeliverOptions, type DeliverTotals } from './deliver.js';
-import * as ledger from './ledger.js';
-import type { Transport } from './transport.js';
+import { deliver, type DeliverOptions, type DeliverTotals } from '../ledger/worker.js';
+import * as ledger from '../ledger/ledger.js';
+import type { Transport } from '../channels/email/transport.js';
 
 /**
  * Launching a campaign (materialising its audience into the ledger, once)

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { simpleParser, type ParsedMail } from 'mailparser';
-import { composeMessage, composeRendered, type ComposedMessage } from '../../src/send/compose.js';
-import { smtpTransport } from '../../src/send/transport.js';
-import type { RenderedMessage } from '../../src/render/message.js';
-import type { Site } from '../../src/workspace/model.js';
-import { startSmtpSink, type SmtpSink } from '../support/smtp.js';
-import { useCleanups } from '../support/cleanup.js';
+import { composeMessage, composeRendered, type ComposedMessage } from '../../../src/channels/email/compose.js';
+import { smtpTransport } from '../../../src/channels/email/transport.js';
+import type { RenderedMessage } from '../../../src/render/message.js';
+import type { Site } from '../../../src/workspace/model.js';
+import { startSmtpSink, type SmtpSink } from '../../support/smtp.js';
+import { useCleanups } from '../../support/cleanup.js';
 
 const cleanup = useCleanups();
 

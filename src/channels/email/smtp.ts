@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { hostname } from 'node:os';
 import tls from 'node:tls';
-import { UserError } from '../errors.js';
+import { UserError } from '../../errors.js';
 import type { SmtpFailure } from './classify.js';
 
 /**

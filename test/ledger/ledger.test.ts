@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { claimSql, claimValues } from '../../src/send/ledger.js';
+import { claimSql, claimValues } from '../../src/ledger/ledger.js';
 import { createTestDb } from '../support/db.js';
 import { createShop } from '../support/shop.js';
 import { useCleanups } from '../support/cleanup.js';

@@ -1,6 +1,6 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
-import { UserError } from '../errors.js';
-import type { Project } from '../workspace/model.js';
+import { UserError } from '../../errors.js';
+import type { Project } from '../../workspace/model.js';
 
 /** A site's DKIM signing key, read from the environment variable herald.yaml names. */
 export interface DkimKey {

@@ -3,7 +3,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { ledgerCounts, runPhase } from '../../src/send/ledger.js';
+import { ledgerCounts, runPhase } from '../../src/ledger/ledger.js';
 import { applyDir } from '../support/apply.js';
 import { herald, type CliResult } from '../support/cli.js';
 import { useCleanups } from '../support/cleanup.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ledgerCounts, runPhase } from '../../src/send/ledger.js';
+import { ledgerCounts, runPhase } from '../../src/ledger/ledger.js';
 import { applyDir } from '../support/apply.js';
 import { herald } from '../support/cli.js';
 import { useCleanups } from '../support/cleanup.js';

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { silentLog } from '../../src/log.js';
-import { ledgerCounts } from '../../src/send/ledger.js';
+import { ledgerCounts } from '../../src/ledger/ledger.js';
 import { reportMarkdown } from '../../src/report/report.js';
 import { campaignReport } from '../../src/report/write.js';
-import { sendCampaign } from '../../src/send/send.js';
-import { smtpTransport, type Transport } from '../../src/send/transport.js';
+import { sendCampaign } from '../../src/campaigns/send.js';
+import { smtpTransport, type Transport } from '../../src/channels/email/transport.js';
 import { addSuppression, normaliseEmail, type AddSuppression } from '../../src/audience/suppressions.js';
 import { verifyToken } from '../../src/links/token.js';
 import { createTestDb } from '../support/db.js';

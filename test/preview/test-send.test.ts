@@ -1,9 +1,9 @@
 import { SMTPServer } from 'smtp-server';
 import { describe, expect, it } from 'vitest';
 import { loadSamples } from '../../src/preview/samples.js';
-import { ledgerCounts } from '../../src/send/ledger.js';
-import { testSend } from '../../src/send/test-send.js';
-import { smtpTransport } from '../../src/send/transport.js';
+import { ledgerCounts } from '../../src/ledger/ledger.js';
+import { testSend } from '../../src/preview/test-send.js';
+import { smtpTransport } from '../../src/channels/email/transport.js';
 import { verifyAutoLoginToken } from '../../src/links/auto-login.js';
 import { loadWorkspace } from '../../src/workspace/load.js';
 import { createTestDb } from '../support/db.js';

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ledgerCounts, runPhase } from '../../src/send/ledger.js';
+import { ledgerCounts, runPhase } from '../../src/ledger/ledger.js';
 import { applyDir } from '../support/apply.js';
 import { herald } from '../support/cli.js';
 import { useCleanups } from '../support/cleanup.js';

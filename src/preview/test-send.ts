@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { UserError } from '../errors.js';
 import { createRenderer, type Recipient } from '../render/message.js';
-import type { Samples } from '../preview/samples.js';
+import type { Samples } from './samples.js';
 import type { Site, Workspace } from '../workspace/model.js';
 import { messageSource, templateOnlyUse, templateUses, workingTemplates, type TemplateUse } from '../workspace/uses.js';
-import { composeRendered } from './compose.js';
-import type { DkimKey } from './dkim.js';
-import { SmtpError } from './smtp.js';
-import type { Transport } from './transport.js';
+import { composeRendered } from '../channels/email/compose.js';
+import type { DkimKey } from '../channels/email/dkim.js';
+import { SmtpError } from '../channels/email/smtp.js';
+import type { Transport } from '../channels/email/transport.js';
 
 /**
  * `herald test-send`: real messages, rendered from the working copy exactly as

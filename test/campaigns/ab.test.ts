@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { decideWinner, erfc, tTwoSidedP, type VariantResult } from '../../src/send/ab.js';
+import { decideWinner, erfc, tTwoSidedP, type VariantResult } from '../../src/campaigns/ab.js';
 
 // Reference values come from Python 3.11 on this machine: math.erfc for the
 // normal, scipy.stats (ttest_ind, t.sf, chi2_contingency) for the tests, and

@@ -2,12 +2,12 @@ import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { SMTPServer } from 'smtp-server';
 import { dkimVerify } from 'mailauth';
-import { UserError } from '../../src/errors.js';
-import { composeMessage } from '../../src/send/compose.js';
-import { dkimKeys } from '../../src/send/dkim.js';
-import { smtpTransport } from '../../src/send/transport.js';
-import type { Project } from '../../src/workspace/model.js';
-import { useCleanups } from '../support/cleanup.js';
+import { UserError } from '../../../src/errors.js';
+import { composeMessage } from '../../../src/channels/email/compose.js';
+import { dkimKeys } from '../../../src/channels/email/dkim.js';
+import { smtpTransport } from '../../../src/channels/email/transport.js';
+import type { Project } from '../../../src/workspace/model.js';
+import { useCleanups } from '../../support/cleanup.js';
 
 const cleanup = useCleanups();
 

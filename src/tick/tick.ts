@@ -4,12 +4,12 @@ import type { Log } from '../log.js';
 import { loadDeployed } from '../state/queries.js';
 import { effectiveStatus } from '../state/overrides.js';
 import type { Campaign } from '../workspace/model.js';
-import type { WinnerDecision } from './ab.js';
-import { deliver, type DeliverTotals } from './deliver.js';
-import * as ledger from './ledger.js';
-import { launchCampaign } from './send.js';
-import type { Transport } from './transport.js';
-import { decideIfDue } from './winner.js';
+import type { WinnerDecision } from '../campaigns/ab.js';
+import { deliver, type DeliverTotals } from '../ledger/worker.js';
+import * as ledger from '../ledger/ledger.js';
+import { launchCampaign } from '../campaigns/send.js';
+import type { Transport } from '../channels/email/transport.js';
+import { decideIfDue } from '../campaigns/winner.js';
 
 /**
  * The scheduler tick, `herald run`, as CI calls it on a schedule: launch the

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import libmime from 'libmime';
-import type { RenderedMessage } from '../render/message.js';
+import type { RenderedMessage } from '../../render/message.js';
 
 /**
  * The MIME message for one recipient: multipart/alternative with a text and an

@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import { describe, expect, it, vi } from 'vitest';
-import { classifyFailure } from '../../src/send/classify.js';
-import { dataBytes, parseSmtpUrl, SmtpError, SmtpPool } from '../../src/send/smtp.js';
-import { useCleanups } from '../support/cleanup.js';
+import { classifyFailure } from '../../../src/channels/email/classify.js';
+import { dataBytes, parseSmtpUrl, SmtpError, SmtpPool } from '../../../src/channels/email/smtp.js';
+import { useCleanups } from '../../support/cleanup.js';
 
 /**
  * herald's SMTP client against smtp-server, every message parsed back by
@@ -15,7 +15,7 @@ import { useCleanups } from '../support/cleanup.js';
  * that hang up.
  */
 const cleanup = useCleanups();
-const tlsDir = join(import.meta.dirname, '..', 'support', 'tls');
+const tlsDir = join(import.meta.dirname, '..', '..', 'support', 'tls');
 const TLS = { key: readFileSync(join(tlsDir, 'key.pem')), cert: readFileSync(join(tlsDir, 'cert.pem')) };
 
 interface Received {

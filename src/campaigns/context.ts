@@ -5,7 +5,7 @@ import { createRenderer, type MessageSource, type Renderer, type TemplateSpec } 
 import { campaignProducts, productTokens, type ProductToken } from '../render/products.js';
 import { loadDeployed } from '../state/queries.js';
 import { sourceSchema, type Campaign, type Project, type Segment } from '../workspace/model.js';
-import { dkimKeys, type DkimKey } from './dkim.js';
+import { dkimKeys, type DkimKey } from '../channels/email/dkim.js';
 
 /**
  * Everything a worker needs to render a deployed campaign's messages, loaded
