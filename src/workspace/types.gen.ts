@@ -170,6 +170,10 @@ export interface Site {
    */
   currency: string;
   /**
+   * IANA time zone of the site's customers, for quiet hours and birthdays; defaults.timezone when absent.
+   */
+  timezone?: string;
+  /**
    * Who messages from this site come from.
    */
   sender: {
@@ -238,7 +242,7 @@ export interface Site {
   };
 }
 /**
- * A daily window in which nothing is sent, in the workspace's timezone. It may span midnight.
+ * A daily window in which nothing is sent, in the recipient's local time (their site's time zone). It may span midnight. A message due inside it waits for its end.
  */
 export interface QuietHours {
   /**
@@ -251,7 +255,7 @@ export interface QuietHours {
   end: string;
 }
 /**
- * At most `max` messages to one customer within `per`.
+ * At most `max` messages to one customer within `per`, counted over every message sent to them from any campaign or trigger.
  */
 export interface FrequencyCap {
   max: number;
@@ -259,6 +263,10 @@ export interface FrequencyCap {
    * A span of time: a number followed by h (hours), d (days) or w (weeks).
    */
   per: string;
+  /**
+   * What happens to a message over the cap: skip (recorded as capped, never sent) or defer (sent once the window allows). The default is skip for campaigns and defer for triggers.
+   */
+  when_capped?: 'skip' | 'defer';
 }
 /**
  * segments/<name>.yaml: a live set of customers, evaluated against the shop data each time it is used.
@@ -594,6 +602,14 @@ export interface Campaign {
    */
   throttle?: string;
   /**
+   * Override of the default quiet hours, or false for none.
+   */
+  quiet_hours?: QuietHours | false;
+  /**
+   * Override of the default frequency cap, or false to ignore it. Over the cap, a campaign's message is skipped unless when_capped says defer.
+   */
+  frequency_cap?: FrequencyCap | false;
+  /**
    * Approves sending to an audience larger than herald.yaml's policy.max_audience, up to this many recipients.
    */
   approve_audience_over?: number;
@@ -658,6 +674,10 @@ export interface Trigger {
    */
   sql?: string;
   /**
+   * A span of time: a number followed by h (hours), d (days) or w (weeks).
+   */
+  out_for?: string;
+  /**
    * Limit the trigger to one site.
    */
   site?: string;
@@ -680,6 +700,10 @@ export interface Trigger {
    * When a customer can get this notification again: per_event (once per occurrence), per_customer (once ever), per_year, or a duration.
    */
   once?: ('per_event' | 'per_customer' | 'per_year') | string;
+  /**
+   * A span of time: a number followed by h (hours), d (days) or w (weeks).
+   */
+  backfill?: string;
   /**
    * Override of the default quiet hours, or false for none (for example, for order confirmations).
    */

@@ -25,7 +25,7 @@ describe('migrate', () => {
     const tables = await db.query<{ t: string }>(
       "SELECT table_name AS t FROM information_schema.tables WHERE table_schema = 'herald' ORDER BY 1",
     );
-    expect(tables.map((r) => r.t)).toEqual(['ab_decisions', 'applies', 'campaign_events', 'campaign_overrides', 'campaign_runs', 'contacts', 'list_members', 'lists', 'message_events', 'messages', 'migrations', 'object_versions', 'objects', 'settings', 'suppression_events', 'suppressions', 'throttle_buckets']);
+    expect(tables.map((r) => r.t)).toEqual(['ab_decisions', 'applies', 'contacts', 'list_members', 'lists', 'message_events', 'messages', 'migrations', 'object_versions', 'objects', 'override_events', 'overrides', 'runs', 'settings', 'stock_seen', 'suppression_events', 'suppressions', 'throttle_buckets']);
   });
 
   it('is a no-op the second time', async () => {
