@@ -200,7 +200,7 @@ async function ledger(c) {
 /** An empty ledger, nothing launched, and the previous run's dirty pages written, so each run starts alike. */
 async function emptied(c) {
   await c.query('TRUNCATE herald.messages, herald.message_events');
-  await c.query('DELETE FROM herald.campaign_runs');
+  await c.query('DELETE FROM herald.runs');
   await c.query('CHECKPOINT');
 }
 
@@ -317,8 +317,8 @@ async function send(db, c, sink, now) {
   await emptied(c);
   await launchCampaign(db, CAMPAIGN, now);
   const [cut] = (await c.query(
-    `SELECT id FROM herald.messages WHERE campaign = $1 AND status = 'queued' ORDER BY id OFFSET $2 LIMIT 1`, [CAMPAIGN, MESSAGES])).rows;
-  if (cut) await c.query(`DELETE FROM herald.messages WHERE campaign = $1 AND status = 'queued' AND id >= $2`, [CAMPAIGN, cut.id]);
+    `SELECT id FROM herald.messages WHERE source = $1 AND status = 'queued' ORDER BY id OFFSET $2 LIMIT 1`, [CAMPAIGN, MESSAGES])).rows;
+  if (cut) await c.query(`DELETE FROM herald.messages WHERE source = $1 AND status = 'queued' AND id >= $2`, [CAMPAIGN, cut.id]);
   // Statistics and a visibility map, as autovacuum would soon give a real ledger (it is off on some servers).
   await c.query('VACUUM ANALYZE herald.messages');
   const before = await ledger(c);
@@ -364,7 +364,7 @@ async function send(db, c, sink, now) {
   // Exact: every recipient sent, nothing else touched, the sink holding exactly the Message-IDs the ledger recorded.
   const after = await ledger(c);
   const tally = await sink.take(true);
-  const recorded = new Set((await c.query(`SELECT message_id FROM herald.messages WHERE campaign = $1 AND status = 'sent'`, [CAMPAIGN])).rows.map((r) => r.message_id));
+  const recorded = new Set((await c.query(`SELECT message_id FROM herald.messages WHERE source = $1 AND status = 'sent'`, [CAMPAIGN])).rows.map((r) => r.message_id));
   const received = new Set(tally.ids);
   const unrecorded = [...received].filter((id) => !recorded.has(id)).length;
   const undelivered = [...recorded].filter((id) => !received.has(id)).length;

@@ -132,13 +132,13 @@ async function prepare(db, dir, now) {
   });
   await launchCampaign(db, CAMPAIGN, now);
   // The ledger of the measured run: the first MESSAGES recipients, nothing held out or left out.
-  await db.query(`DELETE FROM herald.messages WHERE campaign = $1 AND status <> 'queued'`, [CAMPAIGN]);
+  await db.query(`DELETE FROM herald.messages WHERE source = $1 AND status <> 'queued'`, [CAMPAIGN]);
   await db.query(
-    `DELETE FROM herald.messages WHERE campaign = $1 AND id NOT IN (SELECT id FROM herald.messages WHERE campaign = $1 ORDER BY id LIMIT $2)`,
+    `DELETE FROM herald.messages WHERE source = $1 AND id NOT IN (SELECT id FROM herald.messages WHERE source = $1 ORDER BY id LIMIT $2)`,
     [CAMPAIGN, MESSAGES],
   );
   await db.exec('VACUUM ANALYZE herald.messages');
-  const [{ n }] = await db.query(`SELECT count(*)::int AS n FROM herald.messages WHERE campaign = $1 AND status = 'queued'`, [CAMPAIGN]);
+  const [{ n }] = await db.query(`SELECT count(*)::int AS n FROM herald.messages WHERE source = $1 AND status = 'queued'`, [CAMPAIGN]);
   if (n !== MESSAGES) throw new Error(`the campaign's audience is ${n}, short of ${MESSAGES}; seed more customers (CUSTOMERS in bench/send.mjs)`);
 }
 
@@ -154,7 +154,7 @@ async function prebuilt(db) {
   const rows = await db.query(
     `SELECT m.id, m.customer_id, m.email, m.site, m.locale, c.first_name, c.last_name, c.city, c.country
        FROM herald.messages m JOIN shop.customers c ON c.id = m.customer_id
-      WHERE m.campaign = $1 ORDER BY m.id LIMIT $2`,
+      WHERE m.source = $1 ORDER BY m.id LIMIT $2`,
     [CAMPAIGN, DISTINCT],
   );
   const placeholder = 'prebuilt.00000000';
@@ -364,8 +364,8 @@ try {
 
   // The ledger exact: every row sent once, and the sink holding exactly the Message-IDs the ledger recorded.
   const statuses = Object.fromEntries((await db.query(
-    `SELECT status, count(*)::int AS n FROM herald.messages WHERE campaign = $1 GROUP BY status`, [CAMPAIGN])).map((r) => [r.status, r.n]));
-  const recorded = new Set((await db.query(`SELECT message_id FROM herald.messages WHERE campaign = $1 AND status = 'sent'`, [CAMPAIGN])).map((r) => r.message_id));
+    `SELECT status, count(*)::int AS n FROM herald.messages WHERE source = $1 GROUP BY status`, [CAMPAIGN])).map((r) => [r.status, r.n]));
+  const recorded = new Set((await db.query(`SELECT message_id FROM herald.messages WHERE source = $1 AND status = 'sent'`, [CAMPAIGN])).map((r) => r.message_id));
   const received = new Set(pipeline.tally.ids);
   const unrecorded = [...received].filter((id) => !recorded.has(id)).length;
   const undelivered = [...recorded].filter((id) => !received.has(id)).length;

@@ -99,7 +99,7 @@ async function write(tx: Queryable, plan: Plan, opts: ApplyOptions): Promise<num
     gitCommit: opts.gitCommit,
     appliedBy: opts.gitAuthor,
     environment: plan.environment,
-    changes: { changes, drift: reverts.map((d) => d.campaign) },
+    changes: { changes, drift: reverts.map((d) => `${d.kind}/${d.name}`) },
   });
   const meta = { gitCommit: opts.gitCommit, gitAuthor: opts.gitAuthor, applyId };
   const objects = new Map(plan.objects.map((o) => [objectKey(o), o]));
@@ -110,7 +110,7 @@ async function write(tx: Queryable, plan: Plan, opts: ApplyOptions): Promise<num
     } else if (c.action === 'delete') await deleteObject(tx, c.kind, c.name, meta);
     else if (c.action === 'archive') await archiveObject(tx, c.kind, c.name, meta);
   }
-  for (const d of reverts) await clearOverride(tx, d.campaign, opts.gitAuthor);
+  for (const d of reverts) await clearOverride(tx, d.kind, d.name, opts.gitAuthor);
   return applyId;
 }
 

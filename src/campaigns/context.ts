@@ -1,29 +1,22 @@
 import type { Queryable } from '../db/db.js';
 import { UserError } from '../errors.js';
 import { linkSecret } from '../links/secret.js';
-import { createRenderer, type MessageSource, type Renderer, type TemplateSpec } from '../render/message.js';
+import { createRenderer, type MessageSource, type TemplateSpec } from '../render/message.js';
 import { campaignProducts, productTokens, type ProductToken } from '../render/products.js';
 import { loadDeployed } from '../state/queries.js';
-import { sourceSchema, type Campaign, type Project, type Segment } from '../workspace/model.js';
-import { dkimKeys, type DkimKey } from '../channels/email/dkim.js';
+import { sourceSchema, type Campaign, type Project } from '../workspace/model.js';
+import { dkimKeys } from '../channels/email/dkim.js';
+import { contactPolicy } from '../ledger/source.js';
+import type { SourceContext } from '../ledger/worker.js';
 
 /**
  * Everything a worker needs to render a deployed campaign's messages, loaded
- * once per campaign from the deployed state (never the working copy).
+ * once per campaign from the deployed state (never the working copy). Every
+ * message carries the campaign's products (see checkProducts), formatted
+ * for its locale.
  */
-export interface CampaignContext {
-  name: string;
+export interface CampaignContext extends SourceContext {
   campaign: Campaign;
-  project: Project;
-  segments: Map<string, Segment>;
-  schema: string;
-  lists: string[];
-  renderer: Renderer;
-  dkim: Map<string, DkimKey>;
-  /** The message source of a ledger row's variant (null: no A/B test). */
-  source(variant: string | null): MessageSource;
-  /** The campaign's products its messages may carry (see checkProducts), formatted for the locale. */
-  products(locale: string): ProductToken[];
 }
 
 export async function loadCampaignContext(db: Queryable, name: string, now: () => Date): Promise<CampaignContext> {
@@ -56,24 +49,28 @@ export async function loadCampaignContext(db: Queryable, name: string, now: () =
   }
   // The renderer signs auto-login expiry from the clock at first render; a worker's lifetime is short next to 7 days.
   const renderer = createRenderer({ project, secret, now: now() });
+  const products = (locale: string) => {
+    let p = byLocale.get(locale);
+    if (!p) byLocale.set(locale, (p = productTokens(rows, locale)));
+    return p;
+  };
   return {
-    name,
+    ref: { kind: 'campaign', name },
     campaign,
     project,
-    segments: new Map(deployed.filter((d) => d.kind === 'segment').map((d) => [d.name, d.spec as unknown as Segment])),
     schema,
     lists: [...(campaign.audience.list ? [campaign.audience.list] : []), ...(campaign.audience.lists ?? [])],
     renderer,
     dkim: dkimKeys(project),
-    source(variant) {
+    ...(campaign.throttle ? { throttle: campaign.throttle } : {}),
+    policy: contactPolicy('campaign', campaign, project),
+    message(variant) {
       const s = sources.get(variant);
       if (!s) throw new UserError(`campaign "${name}" has no variant "${variant}" any more, but its ledger does`, 'restore the variant in the campaign file and apply');
       return s;
     },
-    products(locale) {
-      let p = byLocale.get(locale);
-      if (!p) byLocale.set(locale, (p = productTokens(rows, locale)));
-      return p;
+    async extras(batch) {
+      return new Map(batch.map((m) => [m.id, { products: products(m.locale) }]));
     },
   };
 }

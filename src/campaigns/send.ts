@@ -8,8 +8,12 @@ import { loadDeployed } from '../state/queries.js';
 import { effectiveStatus } from '../state/overrides.js';
 import type { Campaign, Project, Segment } from '../workspace/model.js';
 import { deliver, type DeliverOptions, type DeliverTotals } from '../ledger/worker.js';
-import * as ledger from '../ledger/ledger.js';
+import { retryReason, type RetryReason } from '../ledger/ledger.js';
+import { launch } from '../ledger/materialise.js';
+import { runPhase } from '../ledger/runs.js';
+import { loadObject, objectVersion } from '../state/queries.js';
 import type { Transport } from '../channels/email/transport.js';
+import { loadCampaignContext } from './context.js';
 
 /**
  * Launching a campaign (materialising its audience into the ledger, once)
@@ -45,7 +49,7 @@ export async function launchCampaign(db: Db, name: string, now: Date): Promise<L
   const added = await withSqlSession(db, q.sandbox, conditions.length > 0, async (s) => {
     if (conditions.length > 0) await s.transaction((tx) => evaluateSqlConditions(tx, conditions, q.sandbox));
     return s.transaction(async (tx) =>
-      ledger.launch(tx, {
+      launch(tx, {
         campaign: name,
         schema: q.schema,
         audience: q.audience,
@@ -55,7 +59,7 @@ export async function launchCampaign(db: Db, name: string, now: Date): Promise<L
           ...(q.control ? { control: q.control } : {}),
           ...(ab ? { ab: { testPercent: Number(ab.test_size.slice(0, -1)), variants: ab.variants.map((v) => v.name) } } : {}),
         },
-        versions: { campaign: await ledger.objectVersion(tx, 'campaign', name), template: await ledger.objectVersion(tx, 'template', campaign.template) },
+        versions: { campaign: await objectVersion(tx, 'campaign', name), template: await objectVersion(tx, 'template', campaign.template) },
         now,
       }),
     );
@@ -63,7 +67,7 @@ export async function launchCampaign(db: Db, name: string, now: Date): Promise<L
   return { materialised: added ?? 0, launched: added !== undefined };
 }
 
-export interface SendOptions extends Omit<DeliverOptions, 'campaigns' | 'clock'> {
+export interface SendOptions extends Omit<DeliverOptions, 'sources' | 'clock' | 'loadSource'> {
   campaign: string;
   transport: Transport;
   /** The time relative segment conditions resolve against, and the clock's start. */
@@ -79,26 +83,28 @@ export interface SendResult extends Omit<DeliverTotals, 'completed' | 'paused'> 
   completed: boolean;
   paused: boolean;
   /** When messages wait for a retry: the reply that keeps most of them waiting. */
-  retry?: ledger.RetryReason;
+  retry?: RetryReason;
 }
 
 /** sendCampaign: launch (once) and deliver one campaign until nothing of it is due. */
 export async function sendCampaign(db: Db, o: SendOptions): Promise<SendResult> {
-  const phase = await ledger.runPhase(db, o.campaign);
+  const ref = { kind: 'campaign' as const, name: o.campaign };
+  const clock = o.clock ?? (() => new Date());
+  const phase = await runPhase(db, ref);
   const { materialised } = phase ? { materialised: 0 } : await launchCampaign(db, o.campaign, o.now);
   if (phase) await checkSendable(db, o.campaign);
   if (materialised > 0) o.log.info({ campaign: o.campaign, rows: materialised }, 'audience materialised');
-  const { completed, paused, ...totals } = await deliver(db, { ...o, campaigns: [o.campaign], clock: o.clock ?? (() => new Date()) });
+  const { completed, paused, ...totals } = await deliver(db, { ...o, sources: [ref], clock, loadSource: () => loadCampaignContext(db, o.campaign, clock) });
   if (totals.suppressed > 0) o.log.info({ campaign: o.campaign, suppressed: totals.suppressed }, 'skipped addresses suppressed since the audience was materialised');
-  const retry = await ledger.retryReason(db, o.campaign);
-  return { materialised, ...totals, completed: completed.includes(o.campaign), paused: paused.includes(o.campaign), ...(retry ? { retry } : {}) };
+  const retry = await retryReason(db, ref);
+  return { materialised, ...totals, completed: completed.includes(o.campaign), paused: paused.length > 0, ...(retry ? { retry } : {}) };
 }
 
 /** A campaign already running is refused by name when paused or cancelled, rather than silently sending nothing. */
 async function checkSendable(db: Db, name: string): Promise<void> {
-  const [row] = await db.query<{ spec: Campaign }>("SELECT spec FROM herald.objects WHERE kind = 'campaign' AND name = $1 AND archived_at IS NULL", [name]);
-  if (!row) throw new UserError(`campaign "${name}" is not deployed`, `check campaigns/${name}.yaml and run \`herald apply\``);
-  await requireReady(db, name, row.spec);
+  const spec = await loadObject<Campaign>(db, 'campaign', name);
+  if (!spec) throw new UserError(`campaign "${name}" is not deployed`, `check campaigns/${name}.yaml and run \`herald apply\``);
+  await requireReady(db, name, spec);
 }
 
 async function requireReady(db: Db, name: string, campaign: Campaign): Promise<void> {

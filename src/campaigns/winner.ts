@@ -1,6 +1,7 @@
 import type { Db, Queryable } from '../db/db.js';
 import { durationMs } from '../audience/duration.js';
 import type { Campaign } from '../workspace/model.js';
+import { launchedAtForUpdate } from '../ledger/runs.js';
 import { decideWinner, type VariantResult, type WinnerDecision } from './ab.js';
 
 /**
@@ -27,7 +28,7 @@ export async function variantResults(db: Queryable, campaign: string, metric: Wi
        FROM herald.messages m
        LEFT JOIN LATERAL (SELECT coalesce(sum(e.value), 0) AS revenue FROM herald.message_events e
                            WHERE e.message_id = m.id AND e.kind = 'order') r ON true
-      WHERE m.campaign = $1 AND m.variant IS NOT NULL AND m.status = 'sent'
+      WHERE m.source_kind = 'campaign' AND m.source = $1 AND m.variant IS NOT NULL AND m.status = 'sent'
       GROUP BY m.variant`,
     [campaign, EVENT_KIND[metric]],
   );
@@ -42,12 +43,9 @@ export async function decideIfDue(db: Db, name: string, campaign: Campaign, now:
   const ab = campaign.ab_test;
   if (!ab) return undefined;
   return db.transaction(async (tx) => {
-    const [run] = await tx.query<{ launched_at: Date }>(
-      "SELECT launched_at FROM herald.campaign_runs WHERE campaign = $1 AND phase = 'sending' FOR UPDATE",
-      [name],
-    );
-    if (!run) return undefined;
-    if (now.getTime() < new Date(run.launched_at).getTime() + durationMs(ab.winner.after)) return undefined;
+    const launchedAt = await launchedAtForUpdate(tx, name);
+    if (!launchedAt) return undefined;
+    if (now.getTime() < launchedAt.getTime() + durationMs(ab.winner.after)) return undefined;
     const [done] = await tx.query('SELECT 1 FROM herald.ab_decisions WHERE campaign = $1', [name]);
     if (done) return undefined;
     // Every variant is in the decision, even one nothing was sent for yet.
@@ -60,7 +58,7 @@ export async function decideIfDue(db: Db, name: string, campaign: Campaign, now:
       [name, d.metric, d.winner, d.significant, d.pValue, JSON.stringify(d.figures), d.reason, now],
     );
     await tx.query(
-      "UPDATE herald.messages SET status = 'queued', variant = $2, next_attempt_at = $3 WHERE campaign = $1 AND status = 'waiting'",
+      "UPDATE herald.messages SET status = 'queued', variant = $2, next_attempt_at = $3 WHERE source_kind = 'campaign' AND source = $1 AND status = 'waiting'",
       [name, d.winner, now],
     );
     return d;

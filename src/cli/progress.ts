@@ -1,6 +1,7 @@
 import cliProgress from 'cli-progress';
 import type { Db } from '../db/db.js';
 import type { DeliverTotals } from '../ledger/worker.js';
+import { pendingMessages } from '../ledger/runs.js';
 
 /**
  * Delivery progress on stderr: a bar with rate and ETA on a terminal, a line
@@ -31,12 +32,9 @@ export function createProgress(db: Db): Progress {
     onBatch(t) {
       if (!asked) {
         asked = true;
-        db.query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM herald.messages m JOIN herald.campaign_runs r ON r.campaign = m.campaign
-            WHERE r.phase = 'sending' AND m.status IN ('queued', 'claimed', 'waiting')`,
-        )
-          .then(([row]) => {
-            total = (row?.n ?? 0) + done(t);
+        pendingMessages(db)
+          .then((n) => {
+            total = n + done(t);
             bar?.start(total, done(t), { rate: 0 });
           })
           .catch(() => {});

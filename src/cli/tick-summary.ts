@@ -9,6 +9,7 @@ export function tickSummary(r: TickResult, signalled: boolean, overBudget: boole
   const t = r.delivered;
   lines.push(
     `delivered: ${t.sent} sent, ${t.retried} to retry, ${t.failed} failed, ${t.bounced} bounced, ${t.expired} expired, ${t.unknown} unknown, ${t.suppressed} suppressed` +
+      `${t.capped ? `, ${t.capped} capped` : ''}${t.exited ? `, ${t.exited} exited` : ''}${t.deferred ? `, ${t.deferred} put off (quiet hours or the frequency cap)` : ''}` +
       `${t.completed.length ? `; completed ${t.completed.join(', ')}` : ''}${t.paused.length ? `; paused by the circuit breaker: ${t.paused.join(', ')}` : ''}`,
   );
   if (signalled) lines.push('stopped on a signal after finishing the messages in flight; the next run resumes.');

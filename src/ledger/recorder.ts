@@ -20,7 +20,7 @@ import * as ledger from './ledger.js';
 export const GROUP_MS = 100;
 
 export interface Bounce {
-  email: string;
+  address: string;
   response: string;
 }
 

@@ -3,19 +3,52 @@ import { hostname } from 'node:os';
 import type { Db } from '../db/db.js';
 import { retrying } from '../db/retry.js';
 import type { Log } from '../log.js';
-import { loadCampaignContext, type CampaignContext } from '../campaigns/context.js';
 import { backoffSeconds, classifyFailure, type SmtpFailure } from '../channels/email/classify.js';
 import { composeRendered, type ComposedMessage } from '../channels/email/compose.js';
 import * as ledger from './ledger.js';
+import { claimBatch, type ClaimedMessage } from './claim.js';
+import { countAttempts, completeIfDone, sendingSources } from './runs.js';
 import { Recorder, type Bounce } from './recorder.js';
 import { joinSession, type Session } from './session.js';
+import { sourceLabel, type ContactPolicy, type SourceRef } from './source.js';
+import { objectHash } from '../state/queries.js';
 import { setOverride } from '../state/overrides.js';
+import type { MessageExtras, MessageSource, Renderer } from '../render/message.js';
+import type { Project } from '../workspace/model.js';
+import type { DkimKey } from '../channels/email/dkim.js';
 import { giveBack, parseRate, takeTokens, tokenWaitMs, type Rate } from './throttle.js';
 import type { Transport } from '../channels/email/transport.js';
 import { durationMs } from '../audience/duration.js';
 
 /**
- * A worker: claims due messages of the campaigns that are sending, renders
+ * What a worker needs of a source to send its messages, loaded once per
+ * source from the deployed state (never the working copy): src/campaigns/
+ * and src/triggers/ each build theirs. The worker knows nothing else of what
+ * a campaign or a trigger is.
+ */
+export interface SourceContext {
+  ref: SourceRef;
+  project: Project;
+  schema: string;
+  /** The lists whose extra CSV columns become customer.* tokens. */
+  lists: string[];
+  renderer: Renderer;
+  dkim: Map<string, DkimKey>;
+  /** The source's own throttle ("50/s"), besides delivery.throttle. */
+  throttle?: string;
+  policy: ContactPolicy;
+  /** A trigger's exit conditions, checked in the claim (claim.ts). */
+  exitSql?: (param: (v: unknown) => string) => string;
+  /** The message source of a ledger row's variant (null: no A/B test). */
+  message(variant: string | null): MessageSource;
+  /** The tokens beyond the recipient's of a claimed batch's messages, by ledger id (one query per batch). */
+  extras(batch: readonly ClaimedMessage[]): Promise<Map<number, MessageExtras>>;
+}
+
+export type SourceLoader = (ref: SourceRef) => Promise<SourceContext>;
+
+/**
+ * A worker: claims due messages of the sources that are sending, renders
  * and sends them, and records every result as its reply comes in (in group
  * commits, recorder.ts). Stateless: everything it knows is in the database,
  * so any number of workers, in one process or on many machines, can run side
@@ -33,8 +66,10 @@ export interface DeliverOptions {
   batchSize?: number;
   /** How long a claim holds without renewal: a dead process's claims are free at once (session.ts), a stuck or cut-off one's after this. */
   leaseSeconds?: number;
-  /** Only these campaigns (herald send); otherwise every campaign that is sending. */
-  campaigns?: string[];
+  /** Builds a source's context, once per source and worker. */
+  loadSource: SourceLoader;
+  /** Only these sources (herald send); otherwise every source that is sending. */
+  sources?: SourceRef[];
   /** Checked before each claim: true stops claiming; what is in flight is finished and recorded. */
   shouldStop?: () => boolean;
   /** After each batch, the totals so far (for progress bars). */
@@ -49,11 +84,24 @@ export interface DeliverTotals {
   expired: number;
   unknown: number;
   suppressed: number;
+  /** Settled at claim: a trigger's event went away. */
+  exited: number;
+  /** Settled at claim: over the frequency cap, skipped. */
+  capped: number;
+  /** Put off at claim: quiet hours, or over the frequency cap. */
+  deferred: number;
   /** Campaigns this worker saw complete. */
   completed: string[];
-  /** Campaigns the circuit breaker paused. */
+  /** Sources the circuit breaker paused ("campaign x", "trigger y"). */
   paused: string[];
 }
+
+export function emptyTotals(): DeliverTotals {
+  return { sent: 0, failed: 0, bounced: 0, retried: 0, expired: 0, unknown: 0, suppressed: 0, exited: 0, capped: 0, deferred: 0, completed: [], paused: [] };
+}
+
+/** The counters of DeliverTotals, for adding several workers' up. */
+export const TOTAL_COUNTS = ['sent', 'failed', 'bounced', 'retried', 'expired', 'unknown', 'suppressed', 'exited', 'capped', 'deferred'] as const;
 
 const DEFAULT_MAX_AGE = '24h';
 
@@ -62,11 +110,12 @@ export async function deliver(db: Db, o: DeliverOptions): Promise<DeliverTotals>
   const worker = o.worker ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const batchSize = o.batchSize ?? 50;
   const leaseSeconds = o.leaseSeconds ?? 60;
-  const totals: DeliverTotals = { sent: 0, failed: 0, bounced: 0, retried: 0, expired: 0, unknown: 0, suppressed: 0, completed: [], paused: [] };
-  const contexts = new Map<string, CampaignContext>();
-  const contextFor = async (name: string) => {
-    let c = contexts.get(name);
-    if (!c) contexts.set(name, (c = await loadCampaignContext(db, name, clock)));
+  const totals = emptyTotals();
+  const contexts = new Map<string, SourceContext>();
+  const contextFor = async (ref: SourceRef) => {
+    const key = sourceLabel(ref);
+    let c = contexts.get(key);
+    if (!c) contexts.set(key, (c = await o.loadSource(ref)));
     return c;
   };
 
@@ -74,12 +123,12 @@ export async function deliver(db: Db, o: DeliverOptions): Promise<DeliverTotals>
   try {
     for (;;) {
       if (o.shouldStop?.()) break;
-      const campaigns = o.campaigns ?? (await retrying(o.log, () => ledger.sendingCampaigns(db)));
+      const sources = o.sources ?? (await retrying(o.log, () => sendingSources(db)));
       let worked = false;
       let throttledFor = 0;
-      for (const name of campaigns) {
+      for (const ref of sources) {
         if (o.shouldStop?.()) break;
-        const ctx = await retrying(o.log, () => contextFor(name));
+        const ctx = await retrying(o.log, () => contextFor(ref));
         const r = await deliverBatch(db, ctx, { ...o, clock, worker, batchSize, leaseSeconds, session }, totals);
         if (r.worked) worked = true;
         if (r.throttledMs) throttledFor = throttledFor ? Math.min(throttledFor, r.throttledMs) : r.throttledMs;
@@ -109,7 +158,7 @@ interface BatchResult {
  */
 async function deliverBatch(
   db: Db,
-  ctx: CampaignContext,
+  ctx: SourceContext,
   o: DeliverOptions & { clock: () => Date; worker: string; batchSize: number; leaseSeconds: number; session: Session },
   totals: DeliverTotals,
 ): Promise<BatchResult> {
@@ -117,7 +166,7 @@ async function deliverBatch(
   const q = <T>(fn: () => Promise<T>) => retrying(log, fn);
   const delivery = ctx.project.delivery ?? {};
   const buckets: { key: string; rate: Rate }[] = [
-    ...(ctx.campaign.throttle ? [{ key: `campaign:${ctx.name}`, rate: parseRate(ctx.campaign.throttle) }] : []),
+    ...(ctx.throttle ? [{ key: `${ctx.ref.kind}:${ctx.ref.name}`, rate: parseRate(ctx.throttle) }] : []),
     ...(delivery.throttle ? [{ key: 'global', rate: parseRate(delivery.throttle) }] : []),
   ];
   // A claim is made only under a held session lock: it is what tells others this worker lives.
@@ -142,17 +191,33 @@ async function deliverBatch(
   const batch = await q(async () => {
     await session.ensure();
     generation = session.generation;
-    return ledger.claimBatch(db, { campaign: ctx.name, schema: ctx.schema, worker, limit: want, leaseSeconds: o.leaseSeconds, now: clock(), lists: ctx.lists, session });
+    return claimBatch(db, {
+      source: ctx.ref,
+      schema: ctx.schema,
+      worker,
+      limit: want,
+      leaseSeconds: o.leaseSeconds,
+      now: clock(),
+      lists: ctx.lists,
+      session,
+      policy: ctx.policy,
+      ...(ctx.exitSql ? { exitSql: ctx.exitSql } : {}),
+    });
   });
   await giveBackAll(batch.messages.length);
   totals.suppressed += batch.suppressed;
+  totals.exited += batch.exited;
+  totals.capped += batch.capped;
+  totals.deferred += batch.deferred;
+  const settled = batch.suppressed + batch.exited + batch.capped + batch.deferred;
   if (batch.messages.length === 0) {
-    if (batch.suppressed === 0 && (await q(() => ledger.completeIfDone(db, ctx.name, clock())))) {
-      totals.completed.push(ctx.name);
-      log.info({ campaign: ctx.name }, 'campaign completed');
+    if (settled === 0 && (await q(() => completeIfDone(db, ctx.ref, clock())))) {
+      totals.completed.push(ctx.ref.name);
+      log.info({ campaign: ctx.ref.name }, 'campaign completed');
     }
-    return { worked: batch.suppressed > 0 };
+    return { worked: settled > 0 };
   }
+  const extras = await q(() => ctx.extras(batch.messages));
 
   const leaseEnd = () => new Date(clock().getTime() + o.leaseSeconds * 1000);
   // Keep the claim alive while the batch is in flight, however slow the SMTP server.
@@ -163,15 +228,15 @@ async function deliverBatch(
   const recorder = new Recorder(db, worker, log, clock);
   const outcomes: ledger.Outcome[] = [];
   let policy = 0;
-  const result = (m: ledger.ClaimedMessage, outcome: ledger.Outcome, bounce?: Bounce) => {
+  const result = (m: ClaimedMessage, outcome: ledger.Outcome, bounce?: Bounce) => {
     inFlight.delete(m.id);
     outcomes.push(outcome);
     recorder.add(outcome, bounce);
   };
-  const send = async (m: ledger.ClaimedMessage, message: ComposedMessage): Promise<void> => {
+  const send = async (m: ClaimedMessage, message: ComposedMessage): Promise<void> => {
     const dkim = ctx.dkim.get(m.site);
     try {
-      const { response } = await o.transport.send({ ...message, ...(dkim ? { dkim } : {}) }, { campaign: ctx.name, ledgerId: m.id });
+      const { response } = await o.transport.send({ ...message, ...(dkim ? { dkim } : {}) }, { source: ctx.ref.name, ledgerId: m.id });
       return result(m, { id: m.id, status: 'sent', response, messageId: message.messageId });
     } catch (err) {
       const v = classifyFailure(err as SmtpFailure);
@@ -184,7 +249,7 @@ async function deliverBatch(
         const next = new Date(Math.min(now + backoffSeconds(m.attempts) * 1000, deadline));
         return result(m, { id: m.id, status: 'queued', response: v.response, messageId: message.messageId, nextAttemptAt: next });
       }
-      const bounce = v.status === 'bounced' ? { email: m.email, response: v.response } : undefined;
+      const bounce = v.status === 'bounced' ? { address: m.address, response: v.response } : undefined;
       return result(m, { id: m.id, status: v.status, response: v.response, messageId: message.messageId }, bounce);
     }
   };
@@ -202,9 +267,9 @@ async function deliverBatch(
         for (const id of inFlight) if (!mine.has(id) && !handedOver.has(id)) inFlight.delete(id);
       }
       if (!inFlight.has(m.id)) continue; // taken over by another worker while the lock was lost
-      const rendered = await ctx.renderer.render(ctx.source(m.variant), m, { products: ctx.products(m.locale) });
+      const rendered = await ctx.renderer.render(ctx.message(m.variant), { ...m, email: m.address }, extras.get(m.id) ?? { products: [] });
       handedOver.add(m.id);
-      sending.push(send(m, composeRendered(rendered, { to: m.email, id: `${ctx.name}.${m.id}` })));
+      sending.push(send(m, composeRendered(rendered, { to: m.address, id: `${ctx.ref.name}.${m.id}` })));
       // Rendering is CPU work: between messages, the SMTP replies that came in
       // meanwhile are read, so connections never wait on a whole batch's renders.
       await new Promise(setImmediate);
@@ -228,20 +293,20 @@ async function deliverBatch(
 /**
  * The circuit breaker: refusals for policy or authentication (5.7.x) say the
  * receiving servers distrust the sender (DKIM, DMARC, reputation). Past the
- * threshold the campaign is paused, with the reason, as `herald pause` would;
+ * threshold the source is paused, with the reason, as `herald pause` would;
  * `herald resume` continues it once the cause is fixed.
  */
-async function breaker(db: Db, ctx: CampaignContext, attempts: number, policy: number, totals: DeliverTotals, log: Log): Promise<void> {
-  const counts = await ledger.countAttempts(db, ctx.name, attempts, policy);
+async function breaker(db: Db, ctx: SourceContext, attempts: number, policy: number, totals: DeliverTotals, log: Log): Promise<void> {
+  const counts = await countAttempts(db, ctx.ref, attempts, policy);
   if (policy === 0) return;
   const min = ctx.project.delivery?.breaker?.min ?? 5;
   const rate = Number((ctx.project.delivery?.breaker?.rate ?? '5%').slice(0, -1)) / 100;
   if (counts.policy_refusals < min || counts.policy_refusals < rate * counts.attempts) return;
-  const [spec] = await db.query<{ hash: string }>("SELECT hash FROM herald.objects WHERE kind = 'campaign' AND name = $1", [ctx.name]);
+  const hash = await objectHash(db, ctx.ref.kind, ctx.ref.name);
   const reason = `circuit breaker: ${counts.policy_refusals} of ${counts.attempts} attempts refused for policy or authentication (5.7.x)`;
-  await setOverride(db, { campaign: ctx.name, status: 'paused', reason, actor: 'herald', specHash: spec?.hash ?? '', action: 'paused by the circuit breaker' });
-  totals.paused.push(ctx.name);
-  log.error({ campaign: ctx.name, ...counts }, `${reason}; paused. Fix the cause (DKIM, SPF, DMARC, reputation), then \`herald resume ${ctx.name} --reason …\``);
+  await setOverride(db, { kind: ctx.ref.kind, name: ctx.ref.name, status: 'paused', reason, actor: 'herald', specHash: hash ?? '', action: 'paused by the circuit breaker' });
+  totals.paused.push(sourceLabel(ctx.ref));
+  log.error({ [ctx.ref.kind]: ctx.ref.name, ...counts }, `${reason}; paused. Fix the cause (DKIM, SPF, DMARC, reputation), then \`herald resume ${ctx.ref.name} --reason …\``);
 }
 
 function sleep(ms: number): Promise<void> {

@@ -2,6 +2,8 @@ import type { Breakdown } from '../audience/breakdown.js';
 import type { Queryable } from '../db/db.js';
 import type { DeployObject } from '../state/objects.js';
 import { lastApply, loadDeployed, type DeployedObject } from '../state/queries.js';
+import { allOverrides, type OverrideKind, type OverrideStatus } from '../state/overrides.js';
+import { allRuns } from '../ledger/runs.js';
 import { productWarnings } from './product-checks.js';
 import { checkAgainstShop } from './shop-checks.js';
 
@@ -10,7 +12,9 @@ import { checkAgainstShop } from './shop-checks.js';
  * computing the plan itself stays pure.
  */
 export interface Override {
-  status: 'ready' | 'paused' | 'cancelled';
+  kind: OverrideKind;
+  name: string;
+  status: OverrideStatus;
   reason: string;
   setBy: string;
   setAt: string;
@@ -25,7 +29,9 @@ export interface Run {
 
 export interface Facts {
   deployed: DeployedObject[];
+  /** By kind/name. */
   runs: Map<string, Run>;
+  /** By kind/name. */
   overrides: Map<string, Override>;
   /** Recipient counts per campaign, for the audience policy; absent when not measured. */
   audienceSizes: Map<string, number | { error: string }>;
@@ -49,21 +55,12 @@ export async function gatherFacts(
   shopSchema?: string,
 ): Promise<Facts> {
   const deployed = await loadDeployed(db);
-  const runs = new Map(
-    (
-      await db.query<{ campaign: string; phase: Run['phase']; messages: number }>(
-        `SELECT r.campaign, r.phase,
-                (SELECT count(*)::int FROM herald.messages m WHERE m.campaign = r.campaign) AS messages
-           FROM herald.campaign_runs r`,
-      )
-    ).map((r) => [r.campaign, { phase: r.phase, messages: r.messages }]),
-  );
+  const runs = new Map((await allRuns(db)).map((r) => [`${r.kind}/${r.name}`, { phase: r.phase, messages: r.messages }]));
   const overrides = new Map(
-    (
-      await db.query<{ campaign: string; status: Override['status']; reason: string; set_by: string; set_at: Date; spec_hash: string }>(
-        'SELECT campaign, status, reason, set_by, set_at, spec_hash FROM herald.campaign_overrides',
-      )
-    ).map((r) => [r.campaign, { status: r.status, reason: r.reason, setBy: r.set_by, setAt: new Date(r.set_at).toISOString(), specHash: r.spec_hash }]),
+    (await allOverrides(db)).map((r) => [
+      `${r.kind}/${r.name}`,
+      { kind: r.kind, name: r.name, status: r.status, reason: r.reason, setBy: r.setBy, setAt: r.setAt.toISOString(), specHash: r.specHash },
+    ]),
   );
   const lastAudience = new Map(
     (
@@ -80,7 +77,7 @@ export async function gatherFacts(
     for (const o of desired) {
       if (o.kind !== 'campaign' || o.spec.status !== 'ready') continue;
       const deployedNow = deployed.find((d) => d.kind === 'campaign' && d.name === o.name);
-      if (deployedNow?.hash === o.hash || runs.has(o.name)) continue;
+      if (deployedNow?.hash === o.hash || runs.has(`campaign/${o.name}`)) continue;
       // A savepoint per measurement: a failing audience query (a missing shop
       // table, a bad sql: segment) must not abort the snapshot the plan reads.
       await db.query('SAVEPOINT measure');

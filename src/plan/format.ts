@@ -83,7 +83,7 @@ function formatChange(ch: Change, c: Palette): string[] {
 function formatDrift(d: Drift, c: Palette): string[] {
   const o = d.override;
   return [
-    c.cyan(`≠ drift campaign/${d.campaign}`),
+    c.cyan(`≠ drift ${d.kind}/${d.name}`),
     `    deployed: ${o.status} by ${o.setBy} at ${o.setAt} (${o.reason}); workspace: ${d.workspaceStatus}`,
     d.resolution === 'revert'
       ? c.yellow(`    the file changed since: apply restores the workspace's status`)

@@ -33,7 +33,8 @@ export interface Change {
 
 /** A campaign whose deployed status was changed outside git. */
 export interface Drift {
-  campaign: string;
+  kind: 'campaign' | 'trigger';
+  name: string;
   override: Override;
   /** The status the workspace file asks for. */
   workspaceStatus: string;
@@ -108,7 +109,7 @@ export function computePlan(input: PlanInput): Plan {
   }
   const ruled = applyRules(changes, { ...input, desiredByKey: after, deployedByKey: before });
   changes = ruled.changes.filter((c) => inScope(objectKey(c))).sort(byDependency);
-  const drift = driftOf(desired, facts).filter((d) => inScope(`campaign/${d.campaign}`));
+  const drift = driftOf(desired, facts).filter((d) => inScope(`${d.kind}/${d.name}`));
   const summary: Record<Action, number> = { create: 0, update: 0, delete: 0, archive: 0, unchanged: 0, refused: 0 };
   for (const c of changes) summary[c.action]++;
   const writes = new Set(changes.filter((c) => c.action === 'create' || c.action === 'update').map(objectKey));
@@ -145,17 +146,17 @@ function withBreakdown(a: AudienceLine, facts: Facts): AudienceLine {
 
 function driftOf(desired: readonly DeployObject[], facts: Facts): Drift[] {
   const out: Drift[] = [];
-  for (const [campaign, override] of facts.overrides) {
-    const want = desired.find((o) => o.kind === 'campaign' && o.name === campaign);
+  for (const override of facts.overrides.values()) {
+    const want = desired.find((o) => o.kind === override.kind && o.name === override.name);
     if (!want) continue;
-    const workspaceStatus = String(want.spec.status ?? 'draft');
-    out.push({ campaign, override, workspaceStatus, resolution: want.hash === override.specHash ? 'keep' : 'revert' });
+    const workspaceStatus = String(want.spec.status ?? (override.kind === 'campaign' ? 'draft' : 'paused'));
+    out.push({ kind: override.kind, name: override.name, override, workspaceStatus, resolution: want.hash === override.specHash ? 'keep' : 'revert' });
   }
   return out;
 }
 
 function keptDriftWarning(d: Drift): string {
-  return `campaign/${d.campaign} stays ${d.override.status} (set by ${d.override.setBy} at ${d.override.setAt}: ${d.override.reason}); its file has not changed since, so apply keeps the emergency change. Edit campaigns/${d.campaign}.yaml to take it back.`;
+  return `${d.kind}/${d.name} stays ${d.override.status} (set by ${d.override.setBy} at ${d.override.setAt}: ${d.override.reason}); its file has not changed since, so apply keeps the emergency change. Edit ${d.kind}s/${d.name}.yaml to take it back.`;
 }
 
 /**

@@ -42,7 +42,7 @@ function refuse(c: Change, reason: string, hint: string): Change {
 /** Once a campaign has started sending, what it sends and to whom cannot change; its status can. */
 function frozenWhileSending(c: Change, ctx: RuleContext): Change | undefined {
   if (c.kind !== 'campaign' || c.action !== 'update') return undefined;
-  const run = ctx.facts.runs.get(c.name);
+  const run = ctx.facts.runs.get(`${c.kind}/${c.name}`);
   if (!run) return undefined;
   const frozen = (c.fields ?? []).filter((f) => FROZEN.includes(f.path.split('.')[0]!));
   if (frozen.length === 0) return undefined;
@@ -56,7 +56,7 @@ function frozenWhileSending(c: Change, ctx: RuleContext): Change | undefined {
 /** Deleting the file of a campaign that sent anything archives it: its ledger and reports stay. */
 function archiveCampaignWithHistory(c: Change, ctx: RuleContext): Change | undefined {
   if (c.kind !== 'campaign' || c.action !== 'delete') return undefined;
-  const run = ctx.facts.runs.get(c.name);
+  const run = ctx.facts.runs.get(`${c.kind}/${c.name}`);
   if (!run || run.messages === 0) return undefined;
   return { ...c, action: 'archive', reason: `it has ${run.messages} messages in its ledger; archived, never destroyed` };
 }
@@ -136,7 +136,7 @@ function shopProblems(c: Change, ctx: RuleContext, warnings: string[]): Change |
 /** A ready campaign's schedule: not in the past (unless `now`), not inside quiet hours. */
 function scheduleRules(c: Change, ctx: RuleContext): Change | undefined {
   if (c.kind !== 'campaign' || (c.action !== 'create' && c.action !== 'update')) return undefined;
-  if (ctx.facts.runs.has(c.name)) return undefined;
+  if (ctx.facts.runs.has(`${c.kind}/${c.name}`)) return undefined;
   const spec = ctx.desiredByKey.get(objectKey(c))!.spec as unknown as Campaign;
   const at = spec.schedule?.at;
   if (!at || at === 'now' || spec.status !== 'ready') return undefined;

@@ -56,7 +56,7 @@ export async function testSend(ws: Workspace, o: TestSendOptions): Promise<TestS
       const id = `test.${randomUUID()}`;
       const message = composeRendered(rendered, { to, id, subjectPrefix: '[TEST]', headers: { 'X-Herald-Test': `${use.kind}/${use.name}${use.variant ? ` variant ${use.variant.name}` : ''}` } });
       const { response } = await o.transport
-        .send({ ...message, ...(o.dkim.has(site.id) ? { dkim: o.dkim.get(site.id)! } : {}) }, { campaign: 'test-sends', ledgerId: id })
+        .send({ ...message, ...(o.dkim.has(site.id) ? { dkim: o.dkim.get(site.id)! } : {}) }, { source: 'test-sends', ledgerId: id })
         .catch((e: unknown) => {
           throw e instanceof SmtpError ? smtpProblem(e, to) : e;
         });

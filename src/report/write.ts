@@ -4,7 +4,8 @@ import type { Db } from '../db/db.js';
 import { quoteIdent } from '../db/ident.js';
 import { UserError } from '../errors.js';
 import { campaignProducts, type LeftOutProduct } from '../render/products.js';
-import { ledgerCounts, runPhase } from '../ledger/ledger.js';
+import { ledgerCounts } from '../ledger/ledger.js';
+import { runPhase } from '../ledger/runs.js';
 import { abDecision } from '../campaigns/winner.js';
 import { effectiveStatus } from '../state/overrides.js';
 import { loadObject } from '../state/queries.js';
@@ -13,12 +14,13 @@ import { buildReport, reportMarkdown, type Report } from './report.js';
 
 export async function campaignReport(db: Db, campaign: string): Promise<Report> {
   const spec = await loadObject<Campaign>(db, 'campaign', campaign);
-  const counts = await ledgerCounts(db, campaign);
+  const ref = { kind: 'campaign' as const, name: campaign };
+  const counts = await ledgerCounts(db, ref);
   if (!spec && counts.audience === 0) {
     throw new UserError(`campaign "${campaign}" is not deployed and has no messages`, 'check the name, or run `herald apply` first');
   }
   const { status, override } = await effectiveStatus(db, campaign, spec?.status ?? 'draft');
-  const run = { phase: await runPhase(db, campaign), inForce: status, ...(override ? { reason: override.reason } : {}) };
+  const run = { phase: await runPhase(db, ref), inForce: status, ...(override ? { reason: override.reason } : {}) };
   return buildReport(campaign, spec?.title ?? campaign, run, counts, await abDecision(db, campaign), spec ? await productsLeftOut(db, spec) : []);
 }
 

@@ -151,3 +151,15 @@ export async function lastApply(db: Queryable): Promise<{ id: number; gitCommit:
   );
   return row ? { id: row.id, gitCommit: row.git_commit, appliedAt: new Date(row.applied_at), appliedBy: row.applied_by } : undefined;
 }
+
+/** objectVersion: the deployed version number of an object, recorded with each ledger row. */
+export async function objectVersion(db: Queryable, kind: string, name: string): Promise<number | null> {
+  const [row] = await db.query<{ v: number | null }>('SELECT max(version)::int AS v FROM herald.object_versions WHERE kind = $1 AND name = $2', [kind, name]);
+  return row?.v ?? null;
+}
+
+/** objectHash: the hash of an object's deployed spec (an override records the spec it was set against). */
+export async function objectHash(db: Queryable, kind: string, name: string): Promise<string | undefined> {
+  const [row] = await db.query<{ hash: string }>('SELECT hash FROM herald.objects WHERE kind = $1 AND name = $2', [kind, name]);
+  return row?.hash;
+}

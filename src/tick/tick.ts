@@ -5,11 +5,12 @@ import { loadDeployed } from '../state/queries.js';
 import { effectiveStatus } from '../state/overrides.js';
 import type { Campaign } from '../workspace/model.js';
 import type { WinnerDecision } from '../campaigns/ab.js';
-import { deliver, type DeliverTotals } from '../ledger/worker.js';
-import * as ledger from '../ledger/ledger.js';
+import { deliver, emptyTotals, TOTAL_COUNTS, type DeliverTotals, type SourceLoader } from '../ledger/worker.js';
+import { runPhase, sendingSources } from '../ledger/runs.js';
 import { launchCampaign } from '../campaigns/send.js';
 import type { Transport } from '../channels/email/transport.js';
 import { decideIfDue } from '../campaigns/winner.js';
+import { sourceLoader } from './sources.js';
 
 /**
  * The scheduler tick, `herald run`, as CI calls it on a schedule: launch the
@@ -54,7 +55,7 @@ async function schedule(db: Db, o: TickOptions, clock: () => Date): Promise<Pick
   for (const d of campaigns) {
     const c = d.spec as unknown as Campaign;
     if (!c.schedule?.at || new Date(c.schedule.at).getTime() > now.getTime()) continue;
-    if (await ledger.runPhase(db, d.name)) continue;
+    if (await runPhase(db, { kind: 'campaign', name: d.name })) continue;
     if ((await effectiveStatus(db, d.name, c.status ?? 'draft')).status !== 'ready') continue;
     const r = await launchCampaign(db, d.name, now);
     if (r.launched) {
@@ -63,7 +64,7 @@ async function schedule(db: Db, o: TickOptions, clock: () => Date): Promise<Pick
     }
   }
   const decided: TickResult['decided'] = [];
-  for (const name of await ledger.sendingCampaigns(db)) {
+  for (const { name } of await sendingSources(db, 'campaign')) {
     const spec = campaigns.find((d) => d.name === name)?.spec as unknown as Campaign | undefined;
     if (!spec?.ab_test) continue;
     const decision = await decideIfDue(db, name, spec, clock());
@@ -77,11 +78,11 @@ async function schedule(db: Db, o: TickOptions, clock: () => Date): Promise<Pick
 
 /** N workers in this process, each its own claims and leases; their totals added up. */
 export async function deliverWith(db: Db, o: TickOptions, clock: () => Date): Promise<DeliverTotals> {
-  const sum: DeliverTotals = { sent: 0, failed: 0, bounced: 0, retried: 0, expired: 0, unknown: 0, suppressed: 0, completed: [], paused: [] };
+  const sum = emptyTotals();
   const each = new Map<number, DeliverTotals>();
   const add = () => {
     const all = [...each.values()];
-    for (const k of ['sent', 'failed', 'bounced', 'retried', 'expired', 'unknown', 'suppressed'] as const) sum[k] = all.reduce((n, t) => n + t[k], 0);
+    for (const k of TOTAL_COUNTS) sum[k] = all.reduce((n, t) => n + t[k], 0);
     sum.completed = [...new Set(all.flatMap((t) => t.completed))];
     sum.paused = [...new Set(all.flatMap((t) => t.paused))];
   };
@@ -91,6 +92,7 @@ export async function deliverWith(db: Db, o: TickOptions, clock: () => Date): Pr
         transport: o.transport,
         log: o.log,
         clock,
+        loadSource: sourceLoader(db, clock),
         ...(o.batchSize ? { batchSize: o.batchSize } : {}),
         ...(o.leaseSeconds ? { leaseSeconds: o.leaseSeconds } : {}),
         ...(o.shouldStop ? { shouldStop: o.shouldStop } : {}),

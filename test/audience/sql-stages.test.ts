@@ -128,7 +128,7 @@ describe('hostile sql: at every stage', () => {
       expect(err.message, what).toBe(`segment/hostile: its sql: is refused: ${why}`);
     }
     expect(await traces(s)).toEqual(before);
-    expect(await s.db.query("SELECT 1 FROM herald.campaign_runs WHERE campaign = 'hostile' UNION ALL SELECT 1 FROM herald.messages WHERE campaign = 'hostile'")).toEqual([]);
+    expect(await s.db.query("SELECT 1 FROM herald.runs WHERE source = 'hostile' UNION ALL SELECT 1 FROM herald.messages WHERE source = 'hostile'")).toEqual([]);
   });
 });
 
@@ -152,7 +152,7 @@ describe.skipIf(!serverUrl)('a sql: that runs too long', () => {
     await applyDir(s.db, s.dir, { now: NOW });
     await s.db.query("UPDATE herald.objects SET spec = jsonb_set(spec, '{where}', jsonb_build_object('sql', $1::text)) WHERE kind = 'segment' AND name = 'hostile'", [BURN]);
     expect((await refusal(launchCampaign(s.db, 'hostile', NOW))).message).toBe(stopped);
-    expect(await s.db.query("SELECT 1 FROM herald.campaign_runs WHERE campaign = 'hostile'")).toEqual([]);
+    expect(await s.db.query("SELECT 1 FROM herald.runs WHERE source = 'hostile'")).toEqual([]);
   });
 });
 

@@ -13,6 +13,7 @@ import { applyDir } from '../support/apply.js';
 import { startSmtpSink } from '../support/smtp.js';
 import { exampleWorkspace } from '../support/workspace.js';
 import { useCleanups } from '../support/cleanup.js';
+import { campaign } from '../support/sources.js';
 
 const NOW = new Date('2026-11-20T12:00:00Z');
 const LONG_AGO = '2025-01-10T10:00:00Z'; // more than 180 days before NOW
@@ -67,7 +68,7 @@ describe('sendCampaign', () => {
     const result = await sendCampaign(db, { campaign: 'winback', transport, now: NOW, log: silentLog });
     // Six in the segment: three recipients, and three recorded with why they get nothing.
     expect(result).toMatchObject({ materialised: 6, sent: 3, failed: 0, bounced: 0, retried: 0, suppressed: 0, completed: true });
-    const leftOut = await db.query<{ email: string | null; status: string; reason: string }>("SELECT email, status, reason FROM herald.messages WHERE status <> 'sent' ORDER BY customer_id");
+    const leftOut = await db.query<{ email: string | null; status: string; reason: string }>("SELECT address AS email, status, reason FROM herald.messages WHERE status <> 'sent' ORDER BY customer_id");
     expect(leftOut).toEqual([
       { email: 'optout@example.com', status: 'suppressed', reason: 'email_opt_in is false' },
       { email: null, status: 'suppressed', reason: 'no email' },
@@ -123,7 +124,7 @@ describe('sendCampaign', () => {
     const again = await sendCampaign(db, { campaign: 'winback', transport, now: NOW, log: silentLog });
     expect(again).toMatchObject({ materialised: 0, sent: 0, failed: 0, suppressed: 0, completed: false });
     expect(sink.messages).toHaveLength(3);
-    expect(await ledgerCounts(db, 'winback')).toMatchObject({ audience: 6, left_out: 3, control: 0, recipients: 3, queued: 0, claimed: 0, sent: 3, failed: 0, suppressed: 0 });
+    expect(await ledgerCounts(db, campaign('winback'))).toMatchObject({ audience: 6, left_out: 3, control: 0, recipients: 3, queued: 0, claimed: 0, sent: 3, failed: 0, suppressed: 0 });
   });
 
   it("fills every customer token of the catalog from the shop's record", async () => {
@@ -166,7 +167,7 @@ describe('sendCampaign', () => {
 
     const result = await sendCampaign(db, { campaign: 'winback', transport, now: NOW, log: silentLog });
     expect(result).toMatchObject({ sent: 1, bounced: 1, failed: 1, completed: true });
-    const rows = await db.query<{ email: string; status: string; smtp_response: string }>("SELECT email, status, smtp_response FROM herald.messages WHERE status IN ('bounced', 'failed') ORDER BY email");
+    const rows = await db.query<{ email: string; status: string; smtp_response: string }>("SELECT address AS email, status, smtp_response FROM herald.messages WHERE status IN ('bounced', 'failed') ORDER BY address");
     expect(rows.map((r) => [r.email, r.status])).toEqual([['boris@example.org', 'bounced'], ['mallory@example.net', 'failed']]);
     expect(rows[0]!.smtp_response).toMatch(/550.*no such user/);
     // The bounced address is suppressed for every site, with the reply as the note.
@@ -208,11 +209,11 @@ describe('sendCampaign', () => {
     expect(accepted).toHaveLength(1);
     expect(['anna@example.com', 'boris@example.org']).toContain(accepted[0]);
     expect(accepted).not.toContain(late[0]);
-    const rows = await db.query<{ email: string; status: string; sent_at: Date | null }>('SELECT email, status, sent_at FROM herald.messages WHERE worker IS NOT NULL ORDER BY email');
+    const rows = await db.query<{ email: string; status: string; sent_at: Date | null }>('SELECT address AS email, status, sent_at FROM herald.messages WHERE worker IS NOT NULL ORDER BY address');
     expect(rows.map((r) => [r.email, r.status, r.sent_at === null])).toEqual(
       ['anna@example.com', 'boris@example.org'].map((email) => (email === late[0] ? [email, 'suppressed', true] : [email, 'sent', false])),
     );
-    expect(await ledgerCounts(db, 'winback')).toMatchObject({ recipients: 2, queued: 0, claimed: 0, sent: 1, failed: 0, suppressed: 1 });
+    expect(await ledgerCounts(db, campaign('winback'))).toMatchObject({ recipients: 2, queued: 0, claimed: 0, sent: 1, failed: 0, suppressed: 1 });
     // The report shows them apart from failures.
     const report = await campaignReport(db, 'winback');
     expect(report).toMatchObject({ recipients: 2, sent: 1, failed: 0, suppressed: 1, pending: 0 });

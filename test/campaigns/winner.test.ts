@@ -12,6 +12,7 @@ import { applyDir } from '../support/apply.js';
 import { startSmtpSink } from '../support/smtp.js';
 import { exampleWorkspace } from '../support/workspace.js';
 import { useCleanups } from '../support/cleanup.js';
+import { campaign } from '../support/sources.js';
 
 /**
  * A/B tests and control groups end to end through the scheduler tick:
@@ -79,7 +80,7 @@ describe('A/B tests and control groups', () => {
     expect(first.launched).toEqual([{ campaign: 'winback', rows: 400 }]);
     // Exactly the rows the hashes say, recomputed here from the campaign name and the customer id.
     const rows = await db.query<{ customer_id: number; status: string; variant: string | null }>(
-      "SELECT customer_id, status, variant FROM herald.messages WHERE campaign = 'winback' ORDER BY customer_id",
+      "SELECT customer_id, status, variant FROM herald.messages WHERE source = 'winback' ORDER BY customer_id",
     );
     const expected = rows.map(({ customer_id: id }) => {
       if (below(`winback:${id}`, 10)) return { customer_id: id, status: 'control', variant: null };
@@ -100,7 +101,7 @@ describe('A/B tests and control groups', () => {
     await db.query(
       `INSERT INTO herald.message_events (message_id, kind)
        SELECT id, 'click' FROM herald.messages
-        WHERE campaign = 'winback' AND status = 'sent' AND (variant = 'personal' AND id % 3 = 0 OR variant = 'plain' AND id % 25 = 0)`,
+        WHERE source = 'winback' AND status = 'sent' AND (variant = 'personal' AND id % 3 = 0 OR variant = 'plain' AND id % 25 = 0)`,
     );
     // Before winner.after nothing is decided and the rest keeps waiting.
     const early = await tick(db, { transport, log: silentLog, clock: at(3 * HOUR) });
@@ -124,7 +125,7 @@ describe('A/B tests and control groups', () => {
     const to = sink.envelopes.flat();
     expect(new Set(to).size).toBe(to.length);
     expect(to).toHaveLength(400 - control);
-    const counts = await ledgerCounts(db, 'winback');
+    const counts = await ledgerCounts(db, campaign('winback'));
     expect(counts).toMatchObject({ audience: 400, control, recipients: 400 - control, sent: 400 - control, waiting: 0, queued: 0 });
 
     // The report shows the held-out group and the decision.
@@ -147,7 +148,7 @@ describe('A/B tests and control groups', () => {
     const at = (ms: number) => () => new Date(LAUNCH.getTime() + ms);
     await tick(db, { transport, log: silentLog, clock: at(0) });
     // About the same click rate for both.
-    await db.query("INSERT INTO herald.message_events (message_id, kind) SELECT id, 'click' FROM herald.messages WHERE campaign = 'winback' AND status = 'sent' AND id % 4 = 0");
+    await db.query("INSERT INTO herald.message_events (message_id, kind) SELECT id, 'click' FROM herald.messages WHERE source = 'winback' AND status = 'sent' AND id % 4 = 0");
     const later = await tick(db, { transport, log: silentLog, clock: at(4 * HOUR) });
     const d = later.decided[0]!.decision;
     expect(d).toMatchObject({ winner: 'plain', significant: false });

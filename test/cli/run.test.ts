@@ -54,7 +54,7 @@ async function workspaceWithShop() {
 async function ledger(dbDir: string) {
   const db = await openDb(dbDir);
   try {
-    return await db.query<{ status: string; n: number }>("SELECT status, count(*)::int AS n FROM herald.messages WHERE campaign = 'winback' GROUP BY status ORDER BY status");
+    return await db.query<{ status: string; n: number }>("SELECT status, count(*)::int AS n FROM herald.messages WHERE source = 'winback' GROUP BY status ORDER BY status");
   } finally {
     await db.close();
   }

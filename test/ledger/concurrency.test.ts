@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ledgerCounts, runPhase } from '../../src/ledger/ledger.js';
+import { ledgerCounts } from '../../src/ledger/ledger.js';
+import { runPhase } from '../../src/ledger/runs.js';
 import { applyDir } from '../support/apply.js';
 import { herald } from '../support/cli.js';
 import { useCleanups } from '../support/cleanup.js';
@@ -7,6 +8,7 @@ import { createTestDb, serverUrl, type TestDb } from '../support/db.js';
 import { lapsedShop } from '../support/shop.js';
 import { startSmtpPeer } from '../support/smtp-peer.js';
 import { exampleWorkspace } from '../support/workspace.js';
+import { campaign } from '../support/sources.js';
 
 /**
  * Many workers on one campaign: four `herald send` processes started at once
@@ -38,7 +40,7 @@ describe.skipIf(!serverUrl)('workers in five processes sending one campaign', ()
 
     const sends = Array.from({ length: 4 }, () => herald(['send', 'winback', ...args], env));
     // The tick joins once the others are well under way.
-    await until(async () => (await ledgerCounts(db, 'winback')).sent >= 2_000, '2,000 sent');
+    await until(async () => (await ledgerCounts(db, campaign('winback'))).sent >= 2_000, '2,000 sent');
     const tick = herald(['run', '--workers', '2', '--json', ...args], env);
     const results = await Promise.all([...sends, tick]);
     for (const r of results) expect(r.code, r.stderr).toBe(0);
@@ -50,7 +52,7 @@ describe.skipIf(!serverUrl)('workers in five processes sending one campaign', ()
     for (const n of [...sentBy, ticked.delivered.sent]) expect(n).toBeGreaterThan(0);
     expect(sentBy.reduce((a, b) => a + b, 0) + ticked.delivered.sent).toBe(recipients);
 
-    expect(await ledgerCounts(db, 'winback')).toEqual({
+    expect(await ledgerCounts(db, campaign('winback'))).toEqual({
       audience: CUSTOMERS,
       control: CUSTOMERS - recipients,
       left_out: 0,
@@ -65,9 +67,9 @@ describe.skipIf(!serverUrl)('workers in five processes sending one campaign', ()
       unknown: 0,
       suppressed: 0,
     });
-    expect(await runPhase(db, 'winback')).toBe('completed');
+    expect(await runPhase(db, campaign('winback'))).toBe('completed');
     // Nobody claimed a row another worker held.
-    expect(await db.query("SELECT max(attempts)::int AS attempts FROM herald.messages WHERE campaign = 'winback' AND status = 'sent'")).toEqual([
+    expect(await db.query("SELECT max(attempts)::int AS attempts FROM herald.messages WHERE source = 'winback' AND status = 'sent'")).toEqual([
       { attempts: 1 },
     ]);
 
@@ -75,7 +77,7 @@ describe.skipIf(!serverUrl)('workers in five processes sending one campaign', ()
     expect(missing).toBe(0);
     expect(total).toBe(recipients);
     expect([...ids.values()].filter((n) => n !== 1)).toEqual([]);
-    const ledgerIds = (await db.query<{ message_id: string }>("SELECT message_id FROM herald.messages WHERE campaign = 'winback' AND status = 'sent'")).map(
+    const ledgerIds = (await db.query<{ message_id: string }>("SELECT message_id FROM herald.messages WHERE source = 'winback' AND status = 'sent'")).map(
       (r) => r.message_id,
     );
     expect(new Set(ledgerIds)).toEqual(new Set(ids.keys()));

@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ledgerCounts, runPhase } from '../../src/ledger/ledger.js';
+import { ledgerCounts } from '../../src/ledger/ledger.js';
+import { runPhase } from '../../src/ledger/runs.js';
 import { applyDir } from '../support/apply.js';
 import { herald } from '../support/cli.js';
 import { useCleanups } from '../support/cleanup.js';
@@ -10,6 +11,7 @@ import { createTestDb, serverUrl, type TestDb } from '../support/db.js';
 import { lapsedShop } from '../support/shop.js';
 import { startSmtpPeer, type KillWhen, type SmtpPeer } from '../support/smtp-peer.js';
 import { exampleWorkspace, repoRoot } from '../support/workspace.js';
+import { campaign } from '../support/sources.js';
 
 /**
  * kill -9 in the middle of `herald send`: the SMTP peer, in a process of its
@@ -92,10 +94,10 @@ describe.skipIf(!serverUrl)('herald send killed with SIGKILL at its nth message'
       await deadClientSettled(db);
 
       // What the dead worker held: claimed by it, its replies never recorded.
-      const held = await db.query<{ id: number; worker: string }>("SELECT id, worker FROM herald.messages WHERE campaign = 'winback' AND status = 'claimed'");
+      const held = await db.query<{ id: number; worker: string }>("SELECT id, worker FROM herald.messages WHERE source = 'winback' AND status = 'claimed'");
       for (const r of held) expect(r.worker.startsWith(`${hostname()}:${first.pid}:`), r.worker).toBe(true);
       expect(held.length).toBeLessThanOrEqual(BATCH * workers);
-      const left = recipients - (await ledgerCounts(db, 'winback')).sent;
+      const left = recipients - (await ledgerCounts(db, campaign('winback'))).sent;
 
       // At once: no lease to wait out.
       if (rerun === 'send') {
@@ -107,13 +109,13 @@ describe.skipIf(!serverUrl)('herald send killed with SIGKILL at its nth message'
         expect(r.code, r.stderr).toBe(0);
         expect(JSON.parse(r.stdout)).toMatchObject({ delivered: { sent: left, failed: 0, retried: 0 }, stopped: 'done' });
       }
-      expect(await runPhase(db, 'winback')).toBe('completed');
-      expect(await ledgerCounts(db, 'winback')).toMatchObject({ recipients, sent: recipients, claimed: 0, queued: 0 });
+      expect(await runPhase(db, campaign('winback'))).toBe('completed');
+      expect(await ledgerCounts(db, campaign('winback'))).toMatchObject({ recipients, sent: recipients, claimed: 0, queued: 0 });
 
       const { ids, missing } = await peer.accepted();
       expect(missing).toBe(0);
       // Every recipient's message arrived, and nothing else did.
-      const ledgerIds = (await db.query<{ message_id: string }>("SELECT message_id FROM herald.messages WHERE campaign = 'winback' AND status = 'sent'")).map(
+      const ledgerIds = (await db.query<{ message_id: string }>("SELECT message_id FROM herald.messages WHERE source = 'winback' AND status = 'sent'")).map(
         (r) => r.message_id,
       );
       expect(new Set(ledgerIds).size).toBe(recipients);
@@ -142,7 +144,7 @@ describe.skipIf(!serverUrl)('herald send killed with SIGKILL at its nth message'
       const env = { HERALD_SMTP_URL: peer.url };
       peer.hold(N);
       const first = start(['send', 'winback', '--workers', String(workers), ...args], env);
-      await until(async () => (await ledgerCounts(db, 'winback')).sent === N, `the ${N} answered messages recorded`);
+      await until(async () => (await ledgerCounts(db, campaign('winback'))).sent === N, `the ${N} answered messages recorded`);
       await until(async () => (await peer.accepted()).held.length > 0, 'a message held unanswered');
       process.kill(first.pid, 'SIGKILL');
       expect((await first.exit).signal).toBe('SIGKILL');
@@ -154,7 +156,7 @@ describe.skipIf(!serverUrl)('herald send killed with SIGKILL at its nth message'
       const r = await herald(['send', 'winback', ...args], env);
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toMatch(new RegExp(`^winback: ${recipients - N} sent, 0 failed, campaign completed`));
-      expect(await ledgerCounts(db, 'winback')).toMatchObject({ recipients, sent: recipients, claimed: 0, queued: 0 });
+      expect(await ledgerCounts(db, campaign('winback'))).toMatchObject({ recipients, sent: recipients, claimed: 0, queued: 0 });
       const { ids, missing } = await peer.accepted();
       expect(missing).toBe(0);
       expect(ids.size).toBe(recipients);
@@ -173,11 +175,11 @@ describe.skipIf(!serverUrl)('herald send killed with SIGKILL at its nth message'
     // Stop it (SIGSTOP: alive, its sessions open, doing nothing) while it holds claims.
     let held: { id: number; worker: string }[] = [];
     await until(async () => {
-      const claimed = await db.query<{ id: number; worker: string }>("SELECT id, worker FROM herald.messages WHERE campaign = 'winback' AND status = 'claimed'");
+      const claimed = await db.query<{ id: number; worker: string }>("SELECT id, worker FROM herald.messages WHERE source = 'winback' AND status = 'claimed'");
       if (claimed.length === 0) return false;
       process.kill(first.pid, 'SIGSTOP');
       await deadClientSettled(db);
-      held = await db.query<{ id: number; worker: string }>("SELECT id, worker FROM herald.messages WHERE campaign = 'winback' AND status = 'claimed' ORDER BY id");
+      held = await db.query<{ id: number; worker: string }>("SELECT id, worker FROM herald.messages WHERE source = 'winback' AND status = 'claimed' ORDER BY id");
       if (held.length > 0) return true;
       process.kill(first.pid, 'SIGCONT');
       return false;
@@ -190,18 +192,18 @@ describe.skipIf(!serverUrl)('herald send killed with SIGKILL at its nth message'
       }
     });
     expect(mine(held)).toBe(true);
-    const sentBefore = (await ledgerCounts(db, 'winback')).sent;
+    const sentBefore = (await ledgerCounts(db, campaign('winback'))).sent;
 
     const second = await herald(['send', 'winback', ...args], env);
     expect(second.code, second.stderr).toBe(0);
     expect(second.stdout).toMatch(new RegExp(`^winback: ${recipients - sentBefore - held.length} sent, 0 failed \\(`));
     // Untouched: still the first process's.
-    expect(await db.query("SELECT id, worker FROM herald.messages WHERE campaign = 'winback' AND status = 'claimed' ORDER BY id")).toEqual(held);
+    expect(await db.query("SELECT id, worker FROM herald.messages WHERE source = 'winback' AND status = 'claimed' ORDER BY id")).toEqual(held);
 
     process.kill(first.pid, 'SIGCONT');
     const done = await first.exit;
     expect(done.code, done.stderr).toBe(0);
-    expect(await ledgerCounts(db, 'winback')).toMatchObject({ recipients, sent: recipients, claimed: 0, queued: 0 });
+    expect(await ledgerCounts(db, campaign('winback'))).toMatchObject({ recipients, sent: recipients, claimed: 0, queued: 0 });
     const { ids } = await peer.accepted();
     expect(ids.size).toBe(recipients);
     expect([...ids].filter(([, n]) => n !== 1)).toEqual([]);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { claimSql, claimValues } from '../../src/ledger/ledger.js';
+import { pickSql, pickValues } from '../../src/ledger/claim.js';
 import { createTestDb } from '../support/db.js';
 import { createShop } from '../support/shop.js';
 import { useCleanups } from '../support/cleanup.js';
@@ -22,7 +22,7 @@ describe('the claim statement', () => {
     cleanup(() => db.dispose());
     await createShop(db, { customers: [] });
     await db.query(
-      `INSERT INTO herald.messages (campaign, customer_id, email, site, locale, status, next_attempt_at)
+      `INSERT INTO herald.messages (source, customer_id, address, site, locale, status, next_attempt_at)
        SELECT 'big', g, 'c' || g || '@example.com', 'shop-en', 'en', CASE WHEN g % 4 = 0 THEN 'sent' ELSE 'queued' END, now()
          FROM generate_series(1, 40000) AS g`,
     );
@@ -32,8 +32,8 @@ describe('the claim statement', () => {
         WHERE id IN (SELECT id FROM herald.messages WHERE status = 'queued' ORDER BY id LIMIT 400)`,
     );
     await db.exec('ANALYZE herald.messages');
-    const values = claimValues({ campaign: 'big', schema: 'shop', worker: 'w', limit: 100, leaseSeconds: 60, now: new Date(Date.now() + 60_000), session: { key: 7, outlivesServer: db.kind === 'postgres' } });
-    const [row] = await db.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] | string }>(`EXPLAIN (FORMAT JSON) ${claimSql('shop')}`, values);
+    const values = pickValues({ source: { kind: 'campaign', name: 'big' }, worker: 'w', limit: 100, now: new Date(Date.now() + 60_000), session: { key: 7, outlivesServer: db.kind === 'postgres' }, policy: { timezones: {} } });
+    const [row] = await db.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] | string }>(`EXPLAIN (FORMAT JSON) ${pickSql()}`, values);
     const explained = row!['QUERY PLAN'];
     const plan = (typeof explained === 'string' ? JSON.parse(explained) : explained)[0].Plan as PlanNode;
     expect(plan['Plan Rows']).toBeLessThanOrEqual(100);

@@ -3,7 +3,8 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { ledgerCounts, runPhase } from '../../src/ledger/ledger.js';
+import { ledgerCounts } from '../../src/ledger/ledger.js';
+import { runPhase } from '../../src/ledger/runs.js';
 import { applyDir } from '../support/apply.js';
 import { herald, type CliResult } from '../support/cli.js';
 import { useCleanups } from '../support/cleanup.js';
@@ -11,6 +12,7 @@ import { createTestDb, serverUrl, withDatabase, type TestDb } from '../support/d
 import { lapsedShop } from '../support/shop.js';
 import { startSmtpPeer, type SmtpPeer } from '../support/smtp-peer.js';
 import { exampleWorkspace, repoRoot } from '../support/workspace.js';
+import { campaign } from '../support/sources.js';
 
 /**
  * The database goes away in the middle of `herald send`: every connection of
@@ -39,7 +41,7 @@ describe.skipIf(!serverUrl)('herald send through a database restart', () => {
     await admin.connect();
     cleanup(() => admin.end());
     const sent = async () =>
-      (await admin.query<{ n: number }>("SELECT count(*)::int AS n FROM herald.messages WHERE campaign = 'winback' AND status = 'sent'")).rows[0]!.n;
+      (await admin.query<{ n: number }>("SELECT count(*)::int AS n FROM herald.messages WHERE source = 'winback' AND status = 'sent'")).rows[0]!.n;
     /** Terminates every connection of the sending process; how many there were. */
     const terminate = async () =>
       (
@@ -59,7 +61,7 @@ describe.skipIf(!serverUrl)('herald send through a database restart', () => {
     expect(await terminate()).toBeGreaterThan(0);
     await until(async () => (await sent()) >= 700, '700 sent');
     // While a batch is out with the SMTP server, its rows locked: the worker waits in recordOutcomes (claims skip locked rows).
-    expect(await terminateIn("SELECT id FROM herald.messages WHERE campaign = 'winback' AND status = 'claimed' FOR UPDATE")).toBeGreaterThan(0);
+    expect(await terminateIn("SELECT id FROM herald.messages WHERE source = 'winback' AND status = 'claimed' FOR UPDATE")).toBeGreaterThan(0);
     await until(async () => (await sent()) >= 1_200, '1,200 sent');
     // Only claimBatch reads herald.objects while sending: the worker waits in its claim.
     expect(await terminateIn('LOCK TABLE herald.objects IN ACCESS EXCLUSIVE MODE')).toBeGreaterThan(0);
@@ -75,7 +77,7 @@ describe.skipIf(!serverUrl)('herald send through a database restart', () => {
     const proxy = await startProxy(new URL(db.url!));
     cleanup(() => proxy.close());
     const send = herald(['send', 'winback', '--dir', dir, '--db', proxy.url], { HERALD_SMTP_URL: peer.url });
-    await until(async () => (await ledgerCounts(db, 'winback')).sent >= 500, '500 sent');
+    await until(async () => (await ledgerCounts(db, campaign('winback'))).sent >= 500, '500 sent');
     // Hold the worker in its next claim (only claimBatch reads herald.objects)
     // and cut it off there; the server finishes and commits the claim, whose
     // rows never reach the worker.
@@ -96,10 +98,10 @@ describe.skipIf(!serverUrl)('herald send through a database restart', () => {
     const proxy = await startProxy(new URL(db.url!));
     cleanup(() => proxy.close());
     const send = herald(['send', 'winback', '--dir', dir, '--db', proxy.url], { HERALD_SMTP_URL: peer.url });
-    await until(async () => (await ledgerCounts(db, 'winback')).sent >= 500, '500 sent');
+    await until(async () => (await ledgerCounts(db, campaign('winback'))).sent >= 500, '500 sent');
     // Hold the worker in the statement after a batch is recorded (countAttempts
-    // updates herald.campaign_runs), and take the server away from there.
-    const hold = await holdIn(db, 'LOCK TABLE herald.campaign_runs IN EXCLUSIVE MODE');
+    // updates herald.runs), and take the server away from there.
+    const hold = await holdIn(db, 'LOCK TABLE herald.runs IN EXCLUSIVE MODE');
     await proxy.down();
     await hold.release();
     // Longer than a restart usually takes; the worker retries with backoff meanwhile.
@@ -119,7 +121,7 @@ describe.skipIf(!serverUrl)('herald send while the database refuses connections'
     const { db, dir, peer } = await setup();
     const a = await adminOf(db);
     const { admin, name } = a;
-    const sent = async () => (await admin.query<{ n: number }>("SELECT count(*)::int AS n FROM herald.messages WHERE campaign = 'winback' AND status = 'sent'")).rows[0]!.n;
+    const sent = async () => (await admin.query<{ n: number }>("SELECT count(*)::int AS n FROM herald.messages WHERE source = 'winback' AND status = 'sent'")).rows[0]!.n;
 
     const send = start(['send', 'winback', '--dir', dir, '--db', db.url!], { HERALD_SMTP_URL: peer.url });
     await until(async () => (await sent()) >= 300, '300 sent');
@@ -139,7 +141,7 @@ describe.skipIf(!serverUrl)('herald send while the database refuses connections'
     const { db, dir, peer } = await setup();
     const a = await adminOf(db);
     const { admin, name } = a;
-    const sent = async () => (await admin.query<{ n: number }>("SELECT count(*)::int AS n FROM herald.messages WHERE campaign = 'winback' AND status = 'sent'")).rows[0]!.n;
+    const sent = async () => (await admin.query<{ n: number }>("SELECT count(*)::int AS n FROM herald.messages WHERE source = 'winback' AND status = 'sent'")).rows[0]!.n;
 
     // A grace of 3 s rather than the minute production waits.
     const send = start(['send', 'winback', '--dir', dir, '--db', db.url!], { HERALD_SMTP_URL: peer.url, HERALD_DB_OUTAGE_SECONDS: '3' });
@@ -150,12 +152,12 @@ describe.skipIf(!serverUrl)('herald send while the database refuses connections'
     expect(r.stderr).toMatch(new RegExp(`herald: lost the database: database "${name}" is not currently accepting connections\n  hint: `));
     expect(r.stderr).not.toMatch(/internal error/);
     // What it held when it gave up: claimed, results unrecorded. Only those may go out twice.
-    const unrecorded = new Set((await admin.query<{ id: number }>("SELECT id FROM herald.messages WHERE campaign = 'winback' AND status = 'claimed'")).rows.map((x) => Number(x.id)));
+    const unrecorded = new Set((await admin.query<{ id: number }>("SELECT id FROM herald.messages WHERE source = 'winback' AND status = 'claimed'")).rows.map((x) => Number(x.id)));
 
     await a.allow(true);
     const rerun = await herald(['send', 'winback', '--dir', dir, '--db', db.url!], { HERALD_SMTP_URL: peer.url });
     expect(rerun.code, rerun.stderr).toBe(0);
-    const counts = await ledgerCounts(db, 'winback');
+    const counts = await ledgerCounts(db, campaign('winback'));
     expect(counts).toMatchObject({ sent: counts.recipients, queued: 0, claimed: 0 });
     const { ids, missing } = await peer.accepted();
     expect(missing).toBe(0);
@@ -248,16 +250,16 @@ async function setup(): Promise<{ db: TestDb; dir: string; peer: SmtpPeer }> {
 /** The send finished, and every recipient's message arrived once: none lost, none twice. */
 async function expectAllSentOnce(r: CliResult, db: TestDb, peer: SmtpPeer): Promise<void> {
   expect(r.code, r.stderr).toBe(0);
-  const counts = await ledgerCounts(db, 'winback');
+  const counts = await ledgerCounts(db, campaign('winback'));
   expect(counts.recipients).toBeGreaterThan(CUSTOMERS * 0.9);
   expect(r.stdout).toMatch(new RegExp(`^winback: ${counts.recipients} sent, 0 failed, campaign completed`));
   expect(counts).toMatchObject({ sent: counts.recipients, queued: 0, claimed: 0, failed: 0, unknown: 0 });
-  expect(await runPhase(db, 'winback')).toBe('completed');
+  expect(await runPhase(db, campaign('winback'))).toBe('completed');
   const { ids, total, missing } = await peer.accepted();
   expect(missing).toBe(0);
   expect([...ids].filter(([, n]) => n !== 1)).toEqual([]);
   expect(total).toBe(counts.recipients);
-  const ledgerIds = (await db.query<{ message_id: string }>("SELECT message_id FROM herald.messages WHERE campaign = 'winback' AND status = 'sent'")).map(
+  const ledgerIds = (await db.query<{ message_id: string }>("SELECT message_id FROM herald.messages WHERE source = 'winback' AND status = 'sent'")).map(
     (x) => x.message_id,
   );
   expect(new Set(ledgerIds)).toEqual(new Set(ids.keys()));

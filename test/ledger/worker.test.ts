@@ -5,7 +5,7 @@ import { silentLog } from '../../src/log.js';
 import { reportMarkdown, reportText } from '../../src/report/report.js';
 import { campaignReport } from '../../src/report/write.js';
 import { deliver } from '../../src/ledger/worker.js';
-import { claimBatch } from '../../src/ledger/ledger.js';
+import { claimBatch } from '../../src/ledger/claim.js';
 import { launchCampaign } from '../../src/campaigns/send.js';
 import { SESSION_NAMESPACE } from '../../src/ledger/session.js';
 import { smtpTransport, type Transport } from '../../src/channels/email/transport.js';
@@ -15,6 +15,7 @@ import { createShop } from '../support/shop.js';
 import { applyDir } from '../support/apply.js';
 import { exampleWorkspace } from '../support/workspace.js';
 import { useCleanups } from '../support/cleanup.js';
+import { campaign, campaignSources } from '../support/sources.js';
 
 /**
  * The delivery engine against a scriptable SMTP peer: every verdict is read
@@ -109,7 +110,7 @@ function manualClock(start = NOW) {
 
 async function rows(db: Awaited<ReturnType<typeof setup>>) {
   return db.query<{ email: string; status: string; attempts: number; reason: string | null; next_attempt_at: Date | null }>(
-    "SELECT email, status, attempts, reason, next_attempt_at FROM herald.messages WHERE campaign = 'winback' ORDER BY id",
+    "SELECT address AS email, status, attempts, reason, next_attempt_at FROM herald.messages WHERE source = 'winback' ORDER BY id",
   );
 }
 
@@ -126,7 +127,7 @@ function overrideAfter15(db: Awaited<ReturnType<typeof setup>>, smtp: Transport,
     description: `${status} after the 15th message`,
     async send(...args) {
       const r = await smtp.send(...args);
-      if (++sent === 15) await setOverride(db, { campaign: 'winback', status, reason, actor: 'test', specHash: '', action: status === 'paused' ? 'pause' : 'cancel' });
+      if (++sent === 15) await setOverride(db, { name: 'winback', status, reason, actor: 'test', specHash: '', action: status === 'paused' ? 'pause' : 'cancel' });
       return r;
     },
     close() {},
@@ -140,17 +141,17 @@ describe('deliver', () => {
     const peer = await startPeer({ greeting: () => (down ? { code: 421, message: '4.3.2 try again later' } : undefined) });
     const clock = manualClock();
     await launchCampaign(db, 'winback', clock.now());
-    const first = await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, campaigns: ['winback'] });
+    const first = await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback') });
     expect(first).toMatchObject({ sent: 0, retried: 3 });
     const waiting = await rows(db);
     expect(waiting.map((r) => r.status)).toEqual(['queued', 'queued', 'queued']);
     // The first retry is a minute later, stored: nothing sleeps waiting for it.
     for (const r of waiting) expect(new Date(r.next_attempt_at!).getTime()).toBe(NOW.getTime() + 60_000);
-    expect(await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, campaigns: ['winback'] })).toMatchObject({ sent: 0, retried: 0 });
+    expect(await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback') })).toMatchObject({ sent: 0, retried: 0 });
 
     down = false;
     clock.advance(61_000);
-    const second = await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, campaigns: ['winback'] });
+    const second = await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback') });
     expect(second).toMatchObject({ sent: 3, completed: ['winback'] });
     expect(peer.accepted.sort()).toEqual(['<winback.1@shop.example.com>', '<winback.2@shop.example.com>', '<winback.3@shop.example.com>']);
     expect((await rows(db)).map((r) => [r.status, r.attempts])).toEqual([['sent', 2], ['sent', 2], ['sent', 2]]);
@@ -161,7 +162,7 @@ describe('deliver', () => {
     const peer = await startPeer({ rcpt: (a) => (a === 'c1@example.com' ? { code: 451, message: '4.7.1 greylisted, try again' } : undefined) });
     const clock = manualClock();
     await launchCampaign(db, 'winback', clock.now());
-    const go = () => deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, campaigns: ['winback'] });
+    const go = () => deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback') });
     expect(await go()).toMatchObject({ sent: 1, retried: 1 });
     const due = async () => new Date((await rows(db))[0]!.next_attempt_at!).getTime() - clock.now().getTime();
     expect(await due()).toBe(60_000);
@@ -187,19 +188,19 @@ describe('deliver', () => {
     const peer = await startPeer({ data: () => (refusing ? { code: 550, message: '5.7.26 Unauthenticated email is not accepted (DMARC)' } : undefined) });
     const clock = manualClock();
     await launchCampaign(db, 'winback', clock.now());
-    const result = await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, campaigns: ['winback'], batchSize: 10 });
+    const result = await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback'), batchSize: 10 });
     // One batch of ten refusals crosses the threshold; no further batch is claimed.
-    expect(result).toMatchObject({ sent: 0, retried: 10, paused: ['winback'] });
-    const [override] = await db.query<{ status: string; reason: string; set_by: string }>('SELECT status, reason, set_by FROM herald.campaign_overrides');
+    expect(result).toMatchObject({ sent: 0, retried: 10, paused: ['campaign winback'] });
+    const [override] = await db.query<{ status: string; reason: string; set_by: string }>('SELECT status, reason, set_by FROM herald.overrides');
     expect(override).toEqual({ status: 'paused', reason: 'circuit breaker: 10 of 10 attempts refused for policy or authentication (5.7.x)', set_by: 'herald' });
     const counts = (await rows(db)).reduce<Record<string, number>>((m, r) => ((m[r.status] = (m[r.status] ?? 0) + 1), m), {});
     expect(counts).toEqual({ queued: 30 });
 
     // The sender fixes DMARC and resumes: everything goes out, once.
     refusing = false;
-    await clearOverride(db, 'winback', 'test');
+    await clearOverride(db, 'campaign', 'winback', 'test');
     clock.advance(3_600_000);
-    expect(await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, campaigns: ['winback'], batchSize: 10 })).toMatchObject({ sent: 30 });
+    expect(await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback'), batchSize: 10 })).toMatchObject({ sent: 30 });
     expect(new Set(peer.accepted).size).toBe(30);
     expect(peer.accepted).toHaveLength(30);
   });
@@ -209,13 +210,13 @@ describe('deliver', () => {
     const peer = await startPeer({ data: (id) => (id === '<winback.1@shop.example.com>' ? 'stall' : undefined) });
     const clock = manualClock();
     await launchCampaign(db, 'winback', clock.now());
-    const result = await deliver(db, { transport: transportTo(peer.url, 1), log: silentLog, clock: clock.now, campaigns: ['winback'] });
+    const result = await deliver(db, { transport: transportTo(peer.url, 1), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback') });
     expect(result).toMatchObject({ sent: 1, unknown: 1, retried: 0 });
     const [c1] = await rows(db);
     expect(c1).toMatchObject({ status: 'unknown' });
     expect(c1!.reason).toMatch(/^no reply after the message was sent/);
     clock.advance(86_400_000);
-    expect(await deliver(db, { transport: transportTo(peer.url, 1), log: silentLog, clock: clock.now, campaigns: ['winback'] })).toMatchObject({ sent: 0, unknown: 0 });
+    expect(await deliver(db, { transport: transportTo(peer.url, 1), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback') })).toMatchObject({ sent: 0, unknown: 0 });
   });
 
   it('a server at 127.0.0.1 that hangs up after every final "." leaves each message unknown; none goes out twice', async () => {
@@ -229,7 +230,7 @@ describe('deliver', () => {
     // written: that one is retried (it cannot have arrived); the others are unknown.
     let unknown = 0;
     for (let round = 0; round < 5 && unknown < 4; round++) {
-      const r = await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, campaigns: ['winback'] });
+      const r = await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback') });
       expect(r.sent).toBe(0);
       unknown += r.unknown;
       clock.advance(3_600_000);
@@ -238,7 +239,7 @@ describe('deliver', () => {
       expect(r.status).toBe('unknown');
       expect(r.reason).toMatch(/^no reply after the message was sent: 127\.0\.0\.1:\d+ closed the connection/);
     }
-    expect(await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, campaigns: ['winback'] })).toMatchObject({ sent: 0, unknown: 0, retried: 0 });
+    expect(await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback') })).toMatchObject({ sent: 0, unknown: 0, retried: 0 });
     // Each message's data reached the server once.
     expect(peer.accepted.sort()).toEqual([1, 2, 3, 4].map((i) => `<winback.${i}@shop.example.com>`));
   });
@@ -250,12 +251,12 @@ describe('deliver', () => {
     const peer = await startPeer({ rcpt: (a) => (busy && a === 'c1@example.com' ? { code: 421, message: 'too busy, closing' } : undefined) });
     const clock = manualClock();
     await launchCampaign(db, 'winback', clock.now());
-    expect(await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, campaigns: ['winback'] })).toMatchObject({ sent: 1, retried: 1 });
-    const [c1] = await db.query<{ status: string; smtp_response: string }>("SELECT status, smtp_response FROM herald.messages WHERE email = 'c1@example.com'");
+    expect(await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback') })).toMatchObject({ sent: 1, retried: 1 });
+    const [c1] = await db.query<{ status: string; smtp_response: string }>("SELECT status, smtp_response FROM herald.messages WHERE address = 'c1@example.com'");
     expect(c1).toEqual({ status: 'queued', smtp_response: '421 too busy, closing' });
     busy = false;
     clock.advance(61_000);
-    expect(await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, campaigns: ['winback'] })).toMatchObject({ sent: 1, completed: ['winback'] });
+    expect(await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback') })).toMatchObject({ sent: 1, completed: ['winback'] });
     expect(peer.accepted.sort()).toEqual(['<winback.1@shop.example.com>', '<winback.2@shop.example.com>']);
   });
 
@@ -265,22 +266,22 @@ describe('deliver', () => {
     const transport = overrideAfter15(db, transportTo(peer.url), 'paused', 'wrong price in the grid');
     const clock = manualClock();
     await launchCampaign(db, 'winback', clock.now());
-    const first = await deliver(db, { transport, log: silentLog, clock: clock.now, campaigns: ['winback'], batchSize: 10 });
+    const first = await deliver(db, { transport, log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback'), batchSize: 10 });
     // The batch in flight when the pause came finishes; no other is claimed.
     expect(first.sent).toBe(20);
     expect(peer.accepted).toHaveLength(20);
-    expect(await deliver(db, { transport, log: silentLog, clock: clock.now, campaigns: ['winback'], batchSize: 10 })).toMatchObject({ sent: 0 });
+    expect(await deliver(db, { transport, log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback'), batchSize: 10 })).toMatchObject({ sent: 0 });
     const paused = await campaignReport(db, 'winback');
     expect(paused).toMatchObject({ status: 'paused', status_reason: 'wrong price in the grid', sent: 20, pending: 20 });
     expect(reportText(paused)).toContain('winback): paused (wrong price in the grid)');
 
-    await setOverride(db, { campaign: 'winback', status: 'ready', reason: 'price fixed', actor: 'test', specHash: '', action: 'resume' });
-    const second = await deliver(db, { transport, log: silentLog, clock: clock.now, campaigns: ['winback'], batchSize: 10 });
+    await setOverride(db, { name: 'winback', status: 'ready', reason: 'price fixed', actor: 'test', specHash: '', action: 'resume' });
+    const second = await deliver(db, { transport, log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback'), batchSize: 10 });
     expect(second).toMatchObject({ sent: 20, completed: ['winback'] });
     expect(peer.accepted).toHaveLength(40);
     expect(new Set(peer.accepted).size).toBe(40);
     // Resume never materialises again: the ledger still holds the 40 rows of the launch.
-    const [n] = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM herald.messages WHERE campaign = 'winback'");
+    const [n] = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM herald.messages WHERE source = 'winback'");
     expect(n!.n).toBe(40);
   });
 
@@ -292,8 +293,8 @@ describe('deliver', () => {
     const { tick } = await import('../../src/tick/tick.js');
     const first = await tick(db, { transport, log: silentLog, clock: () => NOW, batchSize: 10 });
     expect(first.delivered.sent).toBe(20);
-    const { sendingCampaigns } = await import('../../src/ledger/ledger.js');
-    expect(await sendingCampaigns(db)).toEqual([]);
+    const { sendingSources } = await import('../../src/ledger/runs.js');
+    expect(await sendingSources(db)).toEqual([]);
     expect((await tick(db, { transport, log: silentLog, clock: () => NOW, batchSize: 10 })).delivered.sent).toBe(0);
     expect(peer.accepted).toHaveLength(20);
     const report = await campaignReport(db, 'winback');
@@ -307,10 +308,10 @@ describe('deliver', () => {
     const clock = manualClock();
     await launchCampaign(db, 'winback', clock.now());
     // A worker claims three messages and dies before sending them: nobody holds its session's lock.
-    const dead = await claimBatch(db, { campaign: 'winback', schema: 'shop', worker: 'dead', limit: 3, leaseSeconds: 60, now: clock.now(), session: { key: 4242, outlivesServer: db.kind === 'postgres' } });
+    const dead = await claimBatch(db, { source: campaign('winback'), schema: 'shop', policy: { timezones: {} }, worker: 'dead', limit: 3, leaseSeconds: 60, now: clock.now(), session: { key: 4242, outlivesServer: db.kind === 'postgres' } });
     expect(dead.messages).toHaveLength(3);
     // Without waiting for its lease.
-    expect(await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, campaigns: ['winback'] })).toMatchObject({ sent: 5, completed: ['winback'] });
+    expect(await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback') })).toMatchObject({ sent: 5, completed: ['winback'] });
     expect(peer.accepted.sort()).toEqual([1, 2, 3, 4, 5].map((i) => `<winback.${i}@shop.example.com>`));
   });
 
@@ -323,13 +324,13 @@ describe('deliver', () => {
     const lock = await db.holdLock(SESSION_NAMESPACE, 4242);
     cleanup(() => lock?.release());
     expect(lock).toBeDefined();
-    const stuck = await claimBatch(db, { campaign: 'winback', schema: 'shop', worker: 'stuck', limit: 3, leaseSeconds: 60, now: clock.now(), session: { key: 4242, outlivesServer: db.kind === 'postgres' } });
+    const stuck = await claimBatch(db, { source: campaign('winback'), schema: 'shop', policy: { timezones: {} }, worker: 'stuck', limit: 3, leaseSeconds: 60, now: clock.now(), session: { key: 4242, outlivesServer: db.kind === 'postgres' } });
     expect(stuck.messages).toHaveLength(3);
-    expect(await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, campaigns: ['winback'] })).toMatchObject({ sent: 2 });
+    expect(await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback') })).toMatchObject({ sent: 2 });
     const held = await db.query<{ worker: string }>("SELECT worker FROM herald.messages WHERE status = 'claimed'");
     expect(held.map((r) => r.worker)).toEqual(['stuck', 'stuck', 'stuck']);
     clock.advance(61_000);
-    expect(await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, campaigns: ['winback'] })).toMatchObject({ sent: 3, completed: ['winback'] });
+    expect(await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback') })).toMatchObject({ sent: 3, completed: ['winback'] });
     expect(peer.accepted.sort()).toEqual([1, 2, 3, 4, 5].map((i) => `<winback.${i}@shop.example.com>`));
   });
 
@@ -338,14 +339,14 @@ describe('deliver', () => {
     const peer = await startPeer();
     const clock = manualClock();
     await launchCampaign(db, 'winback', clock.now());
-    await claimBatch(db, { campaign: 'winback', schema: 'shop', worker: 'before', limit: 3, leaseSeconds: 60, now: clock.now(), session: { key: 4242, outlivesServer: db.kind === 'postgres' } });
+    await claimBatch(db, { source: campaign('winback'), schema: 'shop', policy: { timezones: {} }, worker: 'before', limit: 3, leaseSeconds: 60, now: clock.now(), session: { key: 4242, outlivesServer: db.kind === 'postgres' } });
     // As if the server had restarted since: the restart ended every session, so a free lock proves nothing.
     await db.query("UPDATE herald.messages SET session_epoch = pg_postmaster_start_time() - interval '1 hour' WHERE status = 'claimed'");
-    const first = await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, campaigns: ['winback'] });
+    const first = await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback') });
     if (db.kind === 'postgres') {
       expect(first).toMatchObject({ sent: 2 });
       clock.advance(61_000);
-      expect(await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, campaigns: ['winback'] })).toMatchObject({ sent: 3, completed: ['winback'] });
+      expect(await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback') })).toMatchObject({ sent: 3, completed: ['winback'] });
     } else {
       // PGlite lives and dies with the one process using it: an earlier start's holder is gone.
       expect(first).toMatchObject({ sent: 5, completed: ['winback'] });
@@ -377,7 +378,7 @@ status: ready
     await launchCampaign(db, 'winback', new Date());
     const transport = transportTo(peer.url);
     // Two workers on the real clock: the bucket in the database is shared.
-    await Promise.all([1, 2].map((i) => deliver(db, { transport, log: silentLog, worker: `w${i}`, campaigns: ['winback'], batchSize: 10 })));
+    await Promise.all([1, 2].map((i) => deliver(db, { transport, log: silentLog, worker: `w${i}`, ...campaignSources(db, () => new Date(), 'winback'), batchSize: 10 })));
     expect(peer.accepted).toHaveLength(60);
     expect(new Set(peer.accepted).size).toBe(60);
     // Tokens gate claims: when each message was claimed, by either worker.

@@ -57,7 +57,7 @@ describe('sending to a list', () => {
     const link = /href="(https:\/\/shop\.example\.com\/auto-login\?token=[^"]+)"/.exec(String(byTo.get('anna@example.com')!.html))?.[1];
     expect(verifyAutoLoginToken(new URL(link!).searchParams.get('token')!, 'list-test-secret-0123456789abcdef0123')).toMatchObject({ ok: true, login: { customerId: 1, site: 'main' } });
     expect(String(byTo.get('new@example.com')!.html)).toContain('href="https://shop.example.com">Your account');
-    const rows = await db.query<{ customer_id: number | null; contact_id: number | null }>("SELECT customer_id, contact_id FROM herald.messages WHERE campaign = 'hello' ORDER BY email");
+    const rows = await db.query<{ customer_id: number | null; contact_id: number | null }>("SELECT customer_id, contact_id FROM herald.messages WHERE source = 'hello' ORDER BY address");
     expect(rows.map((r) => [r.customer_id, r.contact_id === null])).toEqual([[1, true], [null, false]]);
     // Sending again adds nobody: the contacts' rows are idempotent too.
     expect(await sendCampaign(db, { campaign: 'hello', transport, now: new Date(), log: silentLog })).toMatchObject({ materialised: 0, sent: 0 });

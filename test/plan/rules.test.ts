@@ -10,6 +10,7 @@ import { useCleanups } from '../support/cleanup.js';
 import { createTestDb } from '../support/db.js';
 import { createShop } from '../support/shop.js';
 import { MINIMAL, tempWorkspace } from '../support/workspace.js';
+import { campaign } from '../support/sources.js';
 
 const cleanup = useCleanups();
 const NOW = new Date('2026-11-20T12:00:00Z');
@@ -26,8 +27,8 @@ async function setup(project = MINIMAL['herald.yaml']!) {
 
 /** Pretends the campaign has started sending: a run and ledger rows, as send writes them. */
 async function startSending(db: Awaited<ReturnType<typeof setup>>['db'], campaign: string) {
-  await db.query("INSERT INTO herald.campaign_runs (campaign, phase) VALUES ($1, 'sending')", [campaign]);
-  await db.query("INSERT INTO herald.messages (campaign, customer_id, email, site, locale, status) VALUES ($1, 1, 'c1@example.com', 'main', 'en', 'sent')", [campaign]);
+  await db.query("INSERT INTO herald.runs (source, phase) VALUES ($1, 'sending')", [campaign]);
+  await db.query("INSERT INTO herald.messages (source, customer_id, address, site, locale, status) VALUES ($1, 1, 'c1@example.com', 'main', 'en', 'sent')", [campaign]);
 }
 
 type P = Awaited<ReturnType<typeof planDir>>;
@@ -63,7 +64,7 @@ describe('lifecycle and safety rules', () => {
     expect(change(plan, 'campaign/hello')).toMatchObject({ action: 'archive' });
     const hello = (await loadDeployed(db)).find((o) => o.kind === 'campaign' && o.name === 'hello')!;
     expect(hello.archivedAt).toBeInstanceOf(Date);
-    const [ledger] = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM herald.messages WHERE campaign = 'hello'");
+    const [ledger] = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM herald.messages WHERE source = 'hello'");
     expect(ledger!.n).toBe(1);
     // Archived stays archived: the next plan has nothing to do.
     expect((await planDir(db, ws.dir, { now: NOW })).summary).toMatchObject({ archive: 0, delete: 0, refused: 0 });
@@ -189,7 +190,7 @@ describe('drift', () => {
     const { db, ws } = await setup();
     await applyDir(db, ws.dir, { now: NOW });
     const hello = (await loadDeployed(db)).find((o) => o.kind === 'campaign' && o.name === 'hello')!;
-    await setOverride(db, { campaign: 'hello', status: 'paused', reason: 'wrong price', actor: 'alice@example.com', specHash: hello.hash, action: 'pause' });
+    await setOverride(db, { name: 'hello', status: 'paused', reason: 'wrong price', actor: 'alice@example.com', specHash: hello.hash, action: 'pause' });
 
     ws.write('segments/everyone.yaml', 'where:\n  order_count: { gte: 1 }\n');
     const plan = await planDir(db, ws.dir, { now: NOW });
@@ -198,7 +199,7 @@ describe('drift', () => {
     expect(text).toMatch(/≠ drift campaign\/hello\n {4}deployed: paused by alice@example\.com at .* \(wrong price\); workspace: ready\n {4}the file has not changed since: apply keeps the emergency change/);
     expect(formatPlan(plan, { color: false, refreshOnly: true })).toContain('Drift: 1 campaign changed outside git.');
     await applyPlan(db, plan, { gitCommit: null, gitAuthor: 'bob', holder: 'test' });
-    const [kept] = await db.query<{ status: string }>("SELECT status FROM herald.campaign_overrides WHERE campaign = 'hello'");
+    const [kept] = await db.query<{ status: string }>("SELECT status FROM herald.overrides WHERE name = 'hello'");
     expect(kept?.status).toBe('paused');
 
     // Editing the campaign's own file is the decision to take the emergency change back.
@@ -206,8 +207,8 @@ describe('drift', () => {
     const revert = await planDir(db, ws.dir, { now: NOW });
     expect(revert.drift).toMatchObject([{ campaign: 'hello', resolution: 'revert' }]);
     await applyPlan(db, revert, { gitCommit: null, gitAuthor: 'bob', holder: 'test' });
-    expect(await db.query("SELECT 1 FROM herald.campaign_overrides WHERE campaign = 'hello'")).toEqual([]);
-    const events = await db.query<{ action: string }>("SELECT action FROM herald.campaign_events WHERE campaign = 'hello' ORDER BY id");
+    expect(await db.query("SELECT 1 FROM herald.overrides WHERE name = 'hello'")).toEqual([]);
+    const events = await db.query<{ action: string }>("SELECT action FROM herald.override_events WHERE name = 'hello' ORDER BY id");
     expect(events.map((e) => e.action)).toEqual(['pause', 'override cleared by apply']);
   });
 });

@@ -14,6 +14,7 @@ import { exampleWorkspace } from '../support/workspace.js';
 import { useCleanups } from '../support/cleanup.js';
 import { herald } from '../support/cli.js';
 import { closedPort } from '../support/ports.js';
+import { campaign } from '../support/sources.js';
 
 const NOW = new Date('2026-11-20T12:00:00Z');
 const cleanup = useCleanups();
@@ -81,8 +82,8 @@ describe('testSend', () => {
     const token = /auto-login\?token=([\w.-]+)/.exec(String(m.html))?.[1];
     expect(verifyAutoLoginToken(token!, 'secret', NOW)).toMatchObject({ ok: true, login: { customerId: 7, site: 'shop-en' } });
     // Nothing in the ledger: the campaign has not started, and reports see nothing.
-    expect(await ledgerCounts(db, 'winback')).toMatchObject({ audience: 0, sent: 0 });
-    const [runs] = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM herald.campaign_runs');
+    expect(await ledgerCounts(db, campaign('winback'))).toMatchObject({ audience: 0, sent: 0 });
+    const [runs] = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM herald.runs');
     expect(runs!.n).toBe(0);
   });
 

@@ -18,7 +18,8 @@ import { parseSmtpUrl, SmtpPool } from './smtp.js';
  */
 /** Which ledger row a message belongs to. */
 export interface MessageMeta {
-  campaign: string;
+  /** The campaign or trigger it is sent for. */
+  source: string;
   ledgerId: number | string;
 }
 
@@ -67,7 +68,7 @@ export function outboxTransport(dir: string): Transport {
     description: `outbox ${dir}`,
     async send(message, meta) {
       const info = (await t.sendMail(mailOptions(message))) as unknown as { message: Buffer };
-      const folder = join(dir, meta.campaign);
+      const folder = join(dir, meta.source);
       mkdirSync(folder, { recursive: true });
       const file = join(folder, `${meta.ledgerId}.eml`);
       writeFileSync(`${file}.tmp`, info.message);

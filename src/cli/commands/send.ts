@@ -37,6 +37,9 @@ export default async function send([campaign]: string[], opts: GlobalOptions & {
           expired: a.expired + b.expired,
           unknown: a.unknown + b.unknown,
           suppressed: a.suppressed + b.suppressed,
+          exited: a.exited + b.exited,
+          capped: a.capped + b.capped,
+          deferred: a.deferred + b.deferred,
           completed: a.completed || b.completed,
           paused: a.paused || b.paused,
           ...(b.retry ?? a.retry ? { retry: b.retry ?? a.retry } : {}),
@@ -51,7 +54,9 @@ export default async function send([campaign]: string[], opts: GlobalOptions & {
       print(
         `${campaign}: ${r.sent} sent, ${r.failed} failed${r.bounced ? `, ${r.bounced} bounced` : ''}${r.retried ? `, ${r.retried} to retry` : ''}` +
           `${r.expired ? `, ${r.expired} expired` : ''}${r.unknown ? `, ${r.unknown} unknown` : ''}` +
-          `${r.suppressed ? `, ${r.suppressed} suppressed since the audience was drawn` : ''}${r.completed ? ', campaign completed' : ''}` +
+          `${r.suppressed ? `, ${r.suppressed} suppressed since the audience was drawn` : ''}` +
+          `${r.capped ? `, ${r.capped} skipped over the frequency cap` : ''}${r.deferred ? `, ${r.deferred} put off (quiet hours or the frequency cap)` : ''}` +
+          `${r.completed ? ', campaign completed' : ''}` +
           `${r.paused ? ', paused by the circuit breaker' : ''} (${transport?.description}).`,
       );
       if (r.retry) {

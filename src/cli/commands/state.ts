@@ -1,6 +1,8 @@
 import { stringify } from 'yaml';
 import { UserError } from '../../errors.js';
 import { loadDeployed, lastApply } from '../../state/queries.js';
+import { allOverrides } from '../../state/overrides.js';
+import { allRuns } from '../../ledger/runs.js';
 import { print, printJson, withDb, type GlobalOptions } from '../context.js';
 import { objectRef } from '../options.js';
 
@@ -15,8 +17,8 @@ async function list(opts: GlobalOptions & { json?: boolean }): Promise<void> {
   const { objects, last, overrides, runs } = await withDb(opts, async (db) => ({
     objects: await loadDeployed(db),
     last: await lastApply(db),
-    overrides: new Map((await db.query<{ campaign: string; status: string; set_by: string }>('SELECT campaign, status, set_by FROM herald.campaign_overrides')).map((r) => [r.campaign, r])),
-    runs: new Map((await db.query<{ campaign: string; phase: string }>('SELECT campaign, phase FROM herald.campaign_runs')).map((r) => [r.campaign, r.phase])),
+    overrides: new Map((await allOverrides(db)).map((r) => [`${r.kind}/${r.name}`, r])),
+    runs: new Map((await allRuns(db)).map((r) => [`${r.kind}/${r.name}`, r])),
   }));
   const rows = objects.map((o) => ({
     object: `${o.kind}/${o.name}`,
@@ -24,7 +26,14 @@ async function list(opts: GlobalOptions & { json?: boolean }): Promise<void> {
     commit: o.gitCommit,
     appliedAt: o.appliedAt.toISOString(),
     ...(o.archivedAt ? { archived: true } : {}),
-    ...(o.kind === 'campaign' ? { status: String(o.spec.status ?? 'draft'), phase: runs.get(o.name) ?? null, override: overrides.get(o.name)?.status ?? null } : {}),
+    ...(o.kind === 'campaign' || o.kind === 'trigger'
+      ? {
+          status: String(o.spec.status ?? (o.kind === 'campaign' ? 'draft' : 'paused')),
+          // A trigger's run never completes: it is "sweeping" from the moment it was first enabled.
+          phase: o.kind === 'trigger' ? (runs.has(`trigger/${o.name}`) ? `sweeping since ${runs.get(`trigger/${o.name}`)!.enabledAt?.toISOString() ?? '?'}` : null) : (runs.get(`campaign/${o.name}`)?.phase ?? null),
+          override: overrides.get(`${o.kind}/${o.name}`)?.status ?? null,
+        }
+      : {}),
   }));
   if (opts.json) return printJson({ lastApply: last ?? null, objects: rows });
   print(last ? `Last apply #${last.id} at ${last.appliedAt.toISOString()} from ${last.gitCommit ?? 'no commit'}${last.appliedBy ? ` by ${last.appliedBy}` : ''}.` : 'Nothing applied yet.');

@@ -15,7 +15,7 @@ async function sendAll(...messages: ComposedMessage[]): Promise<SmtpSink> {
   const sink = await startSmtpSink();
   const transport = smtpTransport(sink.url);
   cleanup(() => sink.close(), () => transport.close());
-  for (const [i, m] of messages.entries()) await transport.send(m, { campaign: 'campaign', ledgerId: i });
+  for (const [i, m] of messages.entries()) await transport.send(m, { source: 'campaign', ledgerId: i });
   return sink;
 }
 

@@ -82,7 +82,7 @@ async function sendSigned(env: NodeJS.ProcessEnv): Promise<Buffer> {
     html: '<p>Здравствуйте!</p>',
     messageId: 'campaign.1@shop.example.com',
   });
-  await transport.send({ ...message, dkim: key! }, { campaign: 'campaign', ledgerId: 1 });
+  await transport.send({ ...message, dkim: key! }, { source: 'campaign', ledgerId: 1 });
   expect(sink.raws).toHaveLength(1);
   return sink.raws[0]!;
 }

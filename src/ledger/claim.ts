@@ -1,0 +1,291 @@
+import type { Db } from '../db/db.js';
+import { quoteIdent } from '../db/ident.js';
+import { SESSION_NAMESPACE } from './session.js';
+import { SENDING_STATUS, type ContactPolicy, type SourceRef } from './source.js';
+
+/**
+ * The claim: how a worker takes due messages of one source, and where the
+ * contact policy holds. Two statements in one transaction:
+ *
+ * 1. pickSql locks the batch's rows (FOR UPDATE SKIP LOCKED) and, for a
+ *    source under the frequency cap, tries a per-recipient advisory lock for
+ *    each. A row whose recipient another worker is claiming for right now is
+ *    left for the next claim, so no two claims for one recipient overlap.
+ * 2. settleSql, in a snapshot taken after those locks were granted (so it
+ *    sees every claim for these recipients that committed before), settles
+ *    each row: `suppressed` (the address was suppressed since), `exited` (the
+ *    trigger's event went away: exitSql), deferred to the end of the quiet
+ *    hours in the recipient's local time, `capped` or deferred over the
+ *    frequency cap (counted over every message sent to the recipient from
+ *    any source in the rolling window, plus those claimed right now), or
+ *    `claimed`.
+ *
+ * Workers coordinate through these statements alone, never through each
+ * other: any number of them, on any number of machines.
+ */
+export interface ClaimedMessage {
+  id: number;
+  source_kind: SourceRef['kind'];
+  source: string;
+  /** A shop customer, or (for a list's contact who is not one) null with contact_id set. */
+  customer_id: number | null;
+  contact_id: number | null;
+  address: string;
+  site: string;
+  locale: string;
+  variant: string | null;
+  occurrence: string;
+  /** A trigger's event data, as its sweep found it. */
+  payload: unknown;
+  attempts: number;
+  first_attempt_at: Date;
+  first_name: string | null;
+  last_name: string | null;
+  city: string | null;
+  country: string | null;
+  /** YYYY-MM-DD */
+  birthday: string | null;
+  /** The extra CSV columns of the campaign's list this recipient came from. */
+  tokens: Record<string, string> | null;
+}
+
+/** A claimed batch: the messages to send, and how many rows were settled otherwise. */
+export interface ClaimedBatch {
+  messages: ClaimedMessage[];
+  suppressed: number;
+  exited: number;
+  capped: number;
+  deferred: number;
+}
+
+export interface ClaimInput {
+  source: SourceRef;
+  schema: string;
+  worker: string;
+  limit: number;
+  leaseSeconds: number;
+  now: Date;
+  lists?: readonly string[];
+  /** The claiming process's session (session.ts): its lock key, recorded with the claim. */
+  session: { key: number; outlivesServer: boolean };
+  policy: ContactPolicy;
+  /** A trigger's exit conditions: a SQL expression over the ledger row `m`, a reason or NULL (src/triggers/). */
+  exitSql?: (param: (v: unknown) => string) => string;
+}
+
+/** The advisory lock namespace of the frequency cap's per-recipient locks ("herc"). */
+export const CAP_NAMESPACE = 0x68657263;
+
+/**
+ * claimBatch: takes up to `limit` due rows of a source for this worker, with
+ * the contact policy applied (see above). Rows picked but deferred, capped,
+ * exited or suppressed are counted, not returned.
+ */
+export async function claimBatch(db: Db, c: ClaimInput): Promise<ClaimedBatch> {
+  return db.transaction(async (tx) => {
+    const picked = await tx.query<{ id: number; free: boolean }>(pickSql(), pickValues(c));
+    const ids = picked.filter((p) => p.free).map((p) => p.id);
+    const out: ClaimedBatch = { messages: [], suppressed: 0, exited: 0, capped: 0, deferred: 0 };
+    if (ids.length === 0) return out;
+    const values = settleValues(c, ids);
+    const text = settleSql(c.schema, c.exitSql ? c.exitSql(paramOf(values)) : 'NULL::text');
+    const rows = await tx.query<ClaimedMessage & { verdict: string }>(text, values);
+    for (const { verdict, ...m } of rows) {
+      if (verdict === 'claimed') out.messages.push(m);
+      else if (verdict === 'suppressed') out.suppressed++;
+      else if (verdict === 'exited') out.exited++;
+      else if (verdict === 'capped') out.capped++;
+      else out.deferred++;
+    }
+    return out;
+  });
+}
+
+function paramOf(values: unknown[]): (v: unknown) => string {
+  return (v) => {
+    values.push(v);
+    return `$${values.length}`;
+  };
+}
+
+/**
+ * pickSql: the rows a claim takes, locked: queued rows whose next attempt is
+ * due; claimed rows whose holder is gone: its lease ran out, or the session
+ * lock its process held (session.ts) is no longer held, so the process died;
+ * and rows already claimed under this worker's own name. A worker claims only
+ * when its previous batch is recorded, so those are claims it never saw: the
+ * connection broke after the server committed the claim but before the rows
+ * reached the worker. SKIP LOCKED lets any number of workers claim side by
+ * side without waiting on each other or taking the same row.
+ *
+ * A holder's lock says it lives only for claims made since the server last
+ * started: a restart ends every session, those of live holders too, so an
+ * older claim is taken back only when its lease runs out. On embedded PGlite
+ * (one process) a claim from an earlier start is always a dead process's.
+ *
+ * Nothing is picked while the source's status in force (its deployed spec,
+ * or a pause, resume or cancel override) is not its sending one, so a pause
+ * takes effect within one batch.
+ *
+ * `free` is false for a row whose recipient another claim holds the cap's
+ * lock for: it stays queued for the next claim.
+ */
+export function pickSql(): string {
+  return `WITH sendable AS (
+       SELECT 1 FROM herald.objects o
+         LEFT JOIN herald.overrides v ON v.kind = o.kind AND v.name = o.name
+        WHERE o.kind = $7 AND o.name = $1 AND o.archived_at IS NULL
+          AND coalesce(v.status, o.spec->>'status', $8) = $9),
+     -- The advisory locks of live herald sessions (session.ts), read once.
+     live AS MATERIALIZED (
+       SELECT l.objid FROM pg_locks l
+        WHERE l.locktype = 'advisory' AND l.granted AND l.classid = ${SESSION_NAMESPACE}::oid AND l.objsubid = 2
+          AND l.database = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())),
+     -- Sessions holding claims of this source under a running lease whose
+     -- lock nobody holds: their process is gone. Claims made before the
+     -- server's last start are left to their lease ($6: PGlite has no such
+     -- thing as a holder outliving the server).
+     gone AS (
+       SELECT DISTINCT q.session_key FROM herald.messages q
+        WHERE q.source_kind = $7 AND q.source = $1 AND q.status = 'claimed' AND q.lease_until >= $3 AND q.session_key <> $5
+          AND (q.session_epoch = pg_postmaster_start_time() OR NOT $6)
+          AND q.session_key::oid NOT IN (SELECT objid FROM live)),
+     -- Two scans, each on its partial index, so a claim late in a big
+     -- campaign does not walk past the rows already sent: first claims whose
+     -- holder is gone or that are this worker's own (messages_leased), then
+     -- due queued rows in the order they fell due (messages_due). Both LIMITs
+     -- are the batch size: the planner must see a small constant (a LIMIT
+     -- computed from taken_back is planned as 10% of the table, which on a
+     -- million rows picked merge joins and a second of JIT per claim). Rows
+     -- of due beyond the batch are locked only until the claim commits.
+     taken_back AS (
+       SELECT q.id FROM herald.messages q
+        WHERE q.source_kind = $7 AND q.source = $1 AND q.status = 'claimed' AND EXISTS (SELECT 1 FROM sendable)
+          AND (q.lease_until < $3 OR q.worker = $4 OR q.session_key IN (SELECT session_key FROM gone))
+        ORDER BY q.lease_until LIMIT $2
+        FOR UPDATE SKIP LOCKED),
+     due AS (
+       SELECT q.id FROM herald.messages q
+        WHERE q.source_kind = $7 AND q.source = $1 AND q.status = 'queued' AND q.next_attempt_at <= $3 AND EXISTS (SELECT 1 FROM sendable)
+        ORDER BY q.next_attempt_at, q.id LIMIT $2
+        FOR UPDATE SKIP LOCKED),
+     picked AS MATERIALIZED (
+       SELECT u.id FROM (SELECT id FROM taken_back UNION ALL SELECT id FROM due) AS u LIMIT $2)
+     SELECT p.id,
+            CASE WHEN $10 THEN pg_try_advisory_xact_lock(${CAP_NAMESPACE}, hashtext(coalesce(m.customer_id::text, 'k' || m.contact_id::text)))
+                 ELSE true END AS free
+       FROM picked p JOIN herald.messages m ON m.id = p.id
+      ORDER BY p.id`;
+}
+
+/** The values of pickSql, in its order (exported for its plan test). */
+export function pickValues(c: Pick<ClaimInput, 'source' | 'limit' | 'now' | 'worker' | 'session' | 'policy'>): unknown[] {
+  const status = SENDING_STATUS[c.source.kind];
+  return [c.source.name, c.limit, c.now, c.worker, c.session.key, c.session.outlivesServer, c.source.kind, status.default, status.sends, c.policy.cap !== undefined];
+}
+
+/**
+ * settleSql: settles the picked rows (see the module comment), in one
+ * UPDATE, and returns each with its verdict and, for those claimed, what
+ * rendering needs of the recipient.
+ *
+ * Quiet hours: the recipient's local time is now in their site's time zone
+ * ($5); inside the window [start, end) (which may span midnight) the row is
+ * deferred to the window's end in that zone. The frequency cap ranks a
+ * batch's rows per recipient, so two occurrences in one batch count as two.
+ * A row deferred over the cap waits until the oldest message in the window
+ * leaves it (or an hour, when the window holds only claims in flight).
+ */
+export function settleSql(schema: string, exitSql: string): string {
+  return `WITH p AS (
+       SELECT m.id, m.customer_id, m.contact_id,
+              EXISTS (SELECT 1 FROM herald.suppressions s
+                       WHERE s.email = lower(m.address) AND (s.site IS NULL OR s.site = m.site)) AS suppressed,
+              (${exitSql}) AS exit_reason,
+              CASE WHEN $6::time IS NULL THEN NULL
+                   WHEN $6::time < $7::time THEN
+                     CASE WHEN l.t::time >= $6::time AND l.t::time < $7::time THEN (l.t::date + $7::time) AT TIME ZONE l.tz END
+                   WHEN l.t::time >= $6::time THEN (l.t::date + 1 + $7::time) AT TIME ZONE l.tz
+                   WHEN l.t::time < $7::time THEN (l.t::date + $7::time) AT TIME ZONE l.tz END AS quiet_until
+         FROM herald.messages m
+         CROSS JOIN LATERAL (SELECT coalesce($5::jsonb ->> m.site, 'UTC') AS tz) z
+         CROSS JOIN LATERAL (SELECT $3::timestamptz AT TIME ZONE z.tz AS t, z.tz) l
+        WHERE m.id = ANY($1::bigint[])),
+     r AS (
+       SELECT p.*, (NOT p.suppressed AND p.exit_reason IS NULL AND p.quiet_until IS NULL) AS eligible,
+              row_number() OVER (PARTITION BY (NOT p.suppressed AND p.exit_reason IS NULL AND p.quiet_until IS NULL), p.customer_id, p.contact_id ORDER BY p.id) AS rank
+         FROM p),
+     c AS (
+       SELECT r.*, cap.n, cap.oldest FROM r
+       LEFT JOIN LATERAL (
+         SELECT count(*) AS n, min(s.sent_at) AS oldest FROM herald.messages s
+          WHERE (s.customer_id = r.customer_id OR s.contact_id = r.contact_id)
+            AND ((s.status = 'sent' AND s.sent_at > $3::timestamptz - make_interval(secs => $9))
+                 OR (s.status = 'claimed' AND s.id <> ALL ($1::bigint[])))) AS cap ON $8::int IS NOT NULL AND r.eligible),
+     d AS (
+       SELECT c.id, c.exit_reason, c.quiet_until, c.oldest,
+              CASE WHEN c.suppressed THEN 'suppressed'
+                   WHEN c.exit_reason IS NOT NULL THEN 'exited'
+                   WHEN c.quiet_until IS NOT NULL THEN 'quiet hours'
+                   WHEN $8::int IS NOT NULL AND c.n + c.rank > $8::int THEN CASE WHEN $10 THEN 'capped' ELSE 'frequency cap' END
+                   ELSE 'claimed' END AS verdict
+         FROM c),
+     settled AS (
+       UPDATE herald.messages m
+          SET status = CASE WHEN d.verdict IN ('quiet hours', 'frequency cap') THEN 'queued' ELSE d.verdict END,
+              reason = CASE d.verdict WHEN 'suppressed' THEN 'suppressed after the audience was drawn'
+                                      WHEN 'exited' THEN d.exit_reason
+                                      WHEN 'capped' THEN $11
+                                      ELSE m.reason END,
+              next_attempt_at = CASE d.verdict WHEN 'quiet hours' THEN d.quiet_until
+                                               WHEN 'frequency cap' THEN greatest(coalesce(d.oldest + make_interval(secs => $9), $3::timestamptz + interval '1 hour'), $3::timestamptz + interval '1 minute')
+                                               ELSE m.next_attempt_at END,
+              deferrals = m.deferrals + CASE WHEN d.verdict IN ('quiet hours', 'frequency cap') THEN 1 ELSE 0 END,
+              deferred_reason = CASE WHEN d.verdict IN ('quiet hours', 'frequency cap') THEN d.verdict ELSE m.deferred_reason END,
+              worker = CASE WHEN d.verdict IN ('quiet hours', 'frequency cap') THEN NULL ELSE $2 END,
+              lease_until = CASE WHEN d.verdict = 'claimed' THEN $3::timestamptz + make_interval(secs => $4) END,
+              session_key = CASE WHEN d.verdict = 'claimed' THEN $12 ELSE m.session_key END,
+              session_epoch = CASE WHEN d.verdict = 'claimed' THEN pg_postmaster_start_time() ELSE m.session_epoch END,
+              claimed_at = CASE WHEN d.verdict = 'claimed' THEN $3 ELSE m.claimed_at END,
+              first_attempt_at = CASE WHEN d.verdict = 'claimed' THEN coalesce(m.first_attempt_at, $3) ELSE m.first_attempt_at END,
+              attempts = m.attempts + CASE WHEN d.verdict = 'claimed' THEN 1 ELSE 0 END
+         FROM d
+        WHERE m.id = d.id
+        RETURNING m.id, m.source_kind, m.source, m.customer_id, m.contact_id, m.address, m.site, m.locale, m.variant,
+                  m.occurrence, m.payload, m.attempts, m.first_attempt_at, d.verdict)
+     SELECT k.*, coalesce(c.first_name, ct.first_name) AS first_name, coalesce(c.last_name, ct.last_name) AS last_name,
+            c.city, c.country, to_char(c.birthday, 'YYYY-MM-DD') AS birthday,
+            -- The extra CSV columns of the campaign's lists become customer.* tokens.
+            (SELECT lm.tokens FROM herald.list_members lm
+              WHERE lm.list = ANY($13::text[]) AND (lm.customer_id = k.customer_id OR lm.contact_id = k.contact_id)
+              ORDER BY lm.list LIMIT 1) AS tokens
+       FROM settled k
+       LEFT JOIN ${quoteIdent(schema)}.customers c ON c.id = k.customer_id AND k.verdict = 'claimed'
+       LEFT JOIN herald.contacts ct ON ct.id = k.contact_id AND k.verdict = 'claimed'
+      ORDER BY k.id`;
+}
+
+function settleValues(c: ClaimInput, ids: number[]): unknown[] {
+  const { cap, quiet } = c.policy;
+  return [
+    ids,
+    c.worker,
+    c.now,
+    c.leaseSeconds,
+    JSON.stringify(c.policy.timezones),
+    quiet?.start ?? null,
+    quiet?.end ?? null,
+    cap?.max ?? null,
+    cap?.perSeconds ?? 0,
+    cap?.whenCapped === 'skip',
+    cap ? `frequency cap: ${cap.max} per ${humanSeconds(cap.perSeconds)}` : null,
+    c.session.key,
+    c.lists ?? [],
+  ];
+}
+
+function humanSeconds(s: number): string {
+  if (s % 86400 === 0) return `${s / 86400}d`;
+  if (s % 3600 === 0) return `${s / 3600}h`;
+  return `${s / 60}m`;
+}
