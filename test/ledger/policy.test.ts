@@ -1,0 +1,197 @@
+import { SMTPServer } from 'smtp-server';
+import { simpleParser } from 'mailparser';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { silentLog } from '../../src/log.js';
+import { deliver } from '../../src/ledger/worker.js';
+import { launchCampaign } from '../../src/campaigns/send.js';
+import { reasonCounts } from '../../src/ledger/ledger.js';
+import { smtpTransport } from '../../src/channels/email/transport.js';
+import { sourceLoader } from '../../src/tick/sources.js';
+import type { SourceRef } from '../../src/ledger/source.js';
+import { createTestDb } from '../support/db.js';
+import { createShop } from '../support/shop.js';
+import { applyDir } from '../support/apply.js';
+import { exampleWorkspace } from '../support/workspace.js';
+import { useCleanups } from '../support/cleanup.js';
+
+/**
+ * The contact policy, enforced where messages are claimed: the frequency cap
+ * over every source, and quiet hours in the recipient's local time. A real
+ * SMTP peer counts what arrived; the clock is injected.
+ */
+const cleanup = useCleanups();
+// 13:00 in Berlin: outside the example's quiet hours (21:00–09:00).
+const NOON = new Date('2026-11-20T12:00:00Z');
+
+async function peer() {
+  const arrived: string[] = [];
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS', 'AUTH'],
+    logger: false,
+    onData(stream, _s, cb) {
+      simpleParser(stream).then((m) => {
+        arrived.push(`${(m.to as { text: string }).text} ${m.subject}`);
+        cb();
+      }, cb);
+    },
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  cleanup(() => new Promise<void>((r) => server.close(() => r())));
+  const transport = smtpTransport(`smtp://127.0.0.1:${(server.server.address() as { port: number }).port}`, { pool: 2 });
+  cleanup(() => transport.close());
+  return { arrived, transport };
+}
+
+const campaignFile = (title: string) => `title: ${title}\nsites: [shop-en]\naudience: { segment: lapsed }\ntemplate: newsletter\nstatus: ready\n`;
+
+async function setup(herald: (y: string) => string = (y) => y, extra: Record<string, string> = {}) {
+  const db = await createTestDb();
+  const ws = exampleWorkspace();
+  cleanup(() => db.dispose(), ws.remove);
+  ws.write('herald.yaml', herald(readFileSync(`${ws.dir}/herald.yaml`, 'utf8')));
+  for (const name of ['one', 'two', 'three', 'four']) ws.write(`campaigns/${name}.yaml`, campaignFile(`Campaign ${name}`));
+  for (const [path, content] of Object.entries(extra)) ws.write(path, content);
+  await createShop(db, {
+    customers: [
+      { id: 1, email: 'anna@example.com', first_name: 'Anna', site: 'shop-en', locale: 'en' },
+      { id: 2, email: 'ivan@example.ru', first_name: 'Ivan', site: 'shop-ru', locale: 'ru' },
+    ],
+    products: [
+      { sku: 'SH-001', category: 'shoes', name: 'Trail Boot', price: 129.9 },
+      { sku: 'OW-001', category: 'outerwear', name: 'Wool Coat', price: 1249.5 },
+      { sku: 'BG-001', category: 'bags', name: 'Tote', price: 99 },
+      { sku: 'AC-002', category: 'accessories', name: 'Scarf', price: 39 },
+    ],
+    orders: [
+      { id: 1, customer_id: 1, created_at: '2025-01-10T10:00:00Z' },
+      { id: 2, customer_id: 2, created_at: '2025-01-10T10:00:00Z', site: 'shop-ru' },
+    ],
+  });
+  await applyDir(db, ws.dir, { now: NOON });
+  return db;
+}
+
+const ref = (name: string): SourceRef => ({ kind: 'campaign', name });
+
+async function send(db: Awaited<ReturnType<typeof setup>>, transport: Awaited<ReturnType<typeof peer>>['transport'], at: Date, names: string[]) {
+  const clock = () => at;
+  for (const n of names) await launchCampaign(db, n, at);
+  return deliver(db, { transport, log: silentLog, clock, sources: names.map(ref), loadSource: sourceLoader(db, clock) });
+}
+
+describe('the frequency cap', () => {
+  it('holds across campaigns: the fourth message in a week is skipped as capped, and the report says why', async () => {
+    const db = await setup((y) => y.replace('frequency_cap: { max: 3, per: 7d }', 'frequency_cap: { max: 3, per: 7d }'));
+    const { arrived, transport } = await peer();
+    await send(db, transport, NOON, ['one', 'two', 'three']);
+    expect(arrived.filter((a) => a.startsWith('anna@'))).toHaveLength(3);
+    const t = await send(db, transport, new Date(NOON.getTime() + 3600_000), ['four']);
+    expect(t).toMatchObject({ sent: 0, capped: 1 });
+    expect(arrived.filter((a) => a.startsWith('anna@'))).toHaveLength(3);
+    expect(await reasonCounts(db, ref('four'))).toEqual([{ kind: 'capped', reason: 'frequency cap: 3 per 7d', count: 1 }]);
+    // A week later the window has room again.
+    const later = await send(db, transport, new Date(NOON.getTime() + 8 * 86400_000), ['four']);
+    expect(later.sent).toBe(0); // skipped means skipped: the row is settled, not put off
+  });
+
+  it('defers instead when the cap says so, and sends once the oldest message leaves the window', async () => {
+    const db = await setup((y) => y.replace('frequency_cap: { max: 3, per: 7d }', 'frequency_cap: { max: 1, per: 1d, when_capped: defer }'));
+    const { arrived, transport } = await peer();
+    await send(db, transport, NOON, ['one']);
+    const t = await send(db, transport, new Date(NOON.getTime() + 60_000), ['two']);
+    expect(t).toMatchObject({ sent: 0, deferred: 1 });
+    const [row] = await db.query<{ status: string; next_attempt_at: Date; deferred_reason: string }>(
+      "SELECT status, next_attempt_at, deferred_reason FROM herald.messages WHERE source = 'two'",
+    );
+    expect(row).toEqual({ status: 'queued', next_attempt_at: new Date(NOON.getTime() + 86400_000), deferred_reason: 'frequency cap' });
+    const next = await send(db, transport, new Date(NOON.getTime() + 86400_000 + 1000), ['two']);
+    expect(next.sent).toBe(1);
+    expect(arrived.filter((a) => a.startsWith('anna@'))).toHaveLength(2);
+  });
+
+  it('holds when two workers claim for the same customer at once, from different sources', async () => {
+    const db = await setup((y) => y.replace('frequency_cap: { max: 3, per: 7d }', 'frequency_cap: { max: 1, per: 7d }'));
+    const { arrived, transport } = await peer();
+    for (const n of ['one', 'two', 'three', 'four']) await launchCampaign(db, n, NOON);
+    const clock = () => NOON;
+    // Four workers, one source each, all at once: only one message may reach each customer.
+    await Promise.all(
+      ['one', 'two', 'three', 'four'].map((n, i) =>
+        deliver(db, { transport, log: silentLog, clock, worker: `w${i}`, sources: [ref(n)], loadSource: sourceLoader(db, clock) }),
+      ),
+    );
+    expect(arrived.filter((a) => a.startsWith('anna@'))).toHaveLength(1);
+    const [{ capped }] = await db.query<{ capped: number }>("SELECT count(*)::int AS capped FROM herald.messages WHERE customer_id = 1 AND status = 'capped'");
+    expect(capped).toBe(3);
+  });
+
+  it('exempts a source with frequency_cap: false, which still counts against the others', async () => {
+    const db = await setup(
+      (y) => y.replace('frequency_cap: { max: 3, per: 7d }', 'frequency_cap: { max: 1, per: 7d }'),
+      { 'campaigns/one.yaml': campaignFile('Campaign one') + 'frequency_cap: false\n' },
+    );
+    const { arrived, transport } = await peer();
+    await send(db, transport, NOON, ['one']);
+    await send(db, transport, NOON, ['two']);
+    expect(arrived.filter((a) => a.startsWith('anna@'))).toHaveLength(1);
+    expect((await reasonCounts(db, ref('two')))[0]).toMatchObject({ kind: 'capped', count: 1 });
+  });
+});
+
+describe('quiet hours', () => {
+  it('put a message due at night off to the end of the window, in the recipient\'s own time zone, and send it then', async () => {
+    // shop-ru's customers live in Moscow (UTC+3), shop-en's in Berlin (UTC+1 in November).
+    const db = await setup((y) => y.replace('    currency: RUB\n', '    currency: RUB\n    timezone: Europe/Moscow\n'));
+    const { arrived, transport } = await peer();
+    // 19:30 UTC: 20:30 in Berlin (before 21:00), 22:30 in Moscow (inside).
+    const evening = new Date('2026-11-20T19:30:00Z');
+    const first = await send(db, transport, evening, ['winback']);
+    expect(first).toMatchObject({ deferred: 1 });
+    expect(arrived.some((a) => a.startsWith('ivan@'))).toBe(false);
+    const [ivan] = await db.query<{ status: string; next_attempt_at: Date; deferrals: number }>(
+      "SELECT status, next_attempt_at, deferrals FROM herald.messages WHERE customer_id = 2 AND source = 'winback'",
+    );
+    // 09:00 the next morning in Moscow is 06:00 UTC.
+    expect(ivan).toEqual({ status: 'queued', next_attempt_at: new Date('2026-11-21T06:00:00Z'), deferrals: 1 });
+    // At 05:59 UTC nothing is due; at 06:00 it goes.
+    expect((await send(db, transport, new Date('2026-11-21T05:59:00Z'), ['winback'])).sent).toBe(0);
+    expect((await send(db, transport, new Date('2026-11-21T06:00:00Z'), ['winback'])).sent).toBe(1);
+    expect(arrived.filter((a) => a.startsWith('ivan@'))).toHaveLength(1);
+    expect(await reasonCounts(db, ref('winback'))).toContainEqual({ kind: 'deferred', reason: 'quiet hours', count: 1 });
+  });
+
+  it('hold for a send that runs into the night: what is claimed after the window opens waits', async () => {
+    const db = await setup();
+    const { arrived, transport } = await peer();
+    await launchCampaign(db, 'winback', new Date('2026-11-20T19:59:00Z'));
+    // The clock crosses 21:00 Berlin (20:00 UTC) as soon as the first message is out.
+    let now = new Date('2026-11-20T19:59:00Z');
+    const clock = () => now;
+    const crossing = {
+      ...transport,
+      description: transport.description,
+      close: () => transport.close(),
+      async send(...a: Parameters<typeof transport.send>) {
+        const r = await transport.send(...a);
+        now = new Date('2026-11-20T20:01:00Z');
+        return r;
+      },
+    };
+    const t = await deliver(db, { transport: crossing, log: silentLog, clock, batchSize: 1, sources: [ref('winback')], loadSource: sourceLoader(db, clock) });
+    expect(t.sent).toBe(1);
+    expect(t.deferred).toBe(1);
+    const waiting = await db.query<{ next_attempt_at: Date }>("SELECT next_attempt_at FROM herald.messages WHERE source = 'winback' AND status = 'queued'");
+    expect(waiting.map((w) => w.next_attempt_at)).toEqual(waiting.map(() => new Date('2026-11-21T08:00:00Z')));
+    expect(arrived.length).toBe(t.sent);
+  });
+
+  it('quiet_hours: false on a source sends at any hour', async () => {
+    const db = await setup((y) => y, { 'campaigns/one.yaml': campaignFile('Campaign one') + 'quiet_hours: false\n' });
+    const { transport } = await peer();
+    const night = new Date('2026-11-20T23:00:00Z');
+    expect((await send(db, transport, night, ['one'])).sent).toBe(1);
+    expect((await send(db, transport, night, ['two'])).sent).toBe(0);
+  });
+});
