@@ -11,8 +11,8 @@ import type { TemplateUse } from '../workspace/uses.js';
  * Who and what previews and test sends are rendered with: customers and
  * products from the shop's data when a database is at hand, otherwise the
  * template's preview.yaml, otherwise a built-in sample. Event data (a cart, an
- * order) always comes from preview.yaml or the built-in sample, in the shape
- * a trigger's message has it (render/products.ts).
+ * order, an sql trigger's event) always comes from preview.yaml or the
+ * built-in sample, in the shape a trigger's message has it (triggers/extras.ts).
  */
 export interface Samples {
   /** Where the samples come from, for the preview's header. */
@@ -21,7 +21,7 @@ export interface Samples {
   readonly customers: readonly Recipient[];
   /** The sample recipients of one cell: the given customers, or one sample for the site and locale. */
   recipients(use: TemplateUse, site: Site, locale: string): Recipient[];
-  /** The products, cart and order tokens of a message, formatted for the locale. */
+  /** The products, cart, order and event tokens of a message, formatted for the locale. */
   extras(use: TemplateUse, site: Site, locale: string): MessageSamples;
 }
 
@@ -29,6 +29,7 @@ export interface MessageSamples {
   products: ProductToken[];
   cart?: CartToken;
   order?: OrderToken;
+  event?: Record<string, unknown>;
 }
 
 type SampleCustomer = NonNullable<Preview['customers']>[number];
@@ -95,6 +96,8 @@ export async function loadSamples(ws: Workspace, opts: { db?: Db; customerIds?: 
           items: lineTokens(lines, locale),
         };
       }
+      // An sql trigger's payload is whatever its SELECT returns: only preview.yaml can know a sample.
+      if (use.context === 'sql') out.event = { ...(p.event ?? {}) };
       return out;
     },
   };
