@@ -148,6 +148,7 @@ export type LineToken = ProductToken & { quantity: number };
  * The event data of a trigger's message, as templates see it (tokens.ts).
  * Sends (triggers/extras.ts) and previews (preview/samples.ts) both build
  * them from these types and helpers, so a preview has the shape a message has.
+ * Type aliases, not interfaces: they go where the renderer takes any record.
  */
 export type CartToken = { items: LineToken[]; total: string; url: string };
 export type OrderToken = { id: string; total: string; created_at: string; items: LineToken[] };
@@ -160,7 +161,8 @@ export function lineTokens(lines: readonly LineRow[], locale: string): LineToken
 /**
  * What the lines cost together, formatted. Summed in cents, so 0.1 + 0.2 is
  * 0.30; lines in several currencies (a catalogue priced per product) cannot
- * be one number, so each currency is summed and shown on its own: "€10.00 + ₽900.00".
+ * be one number, so each currency is summed and shown on its own: "€10.00 +
+ * RUB 900.00". No lines cost zero in `currency`.
  */
 export function linesTotal(lines: readonly LineRow[], locale: string, currency: string): string {
   const cents = new Map<string, number>();
