@@ -1,16 +1,18 @@
 import type { Db } from '../db/db.js';
 import { quoteIdent } from '../db/ident.js';
 import { UserError } from '../errors.js';
+import { dateText } from '../render/format.js';
 import type { Recipient } from '../render/message.js';
-import { loadProducts, productTokens, type ProductRow, type ProductToken } from '../render/products.js';
-import { sourceSchema, type Preview, type Project, type Site, type Workspace } from '../workspace/model.js';
+import { cartUrl, lineTokens, linesTotal, loadProducts, productTokens, type CartToken, type LineRow, type OrderToken, type ProductRow, type ProductToken } from '../render/products.js';
+import { siteTimeZone, sourceSchema, type Preview, type Project, type Site, type Workspace } from '../workspace/model.js';
 import type { TemplateUse } from '../workspace/uses.js';
 
 /**
  * Who and what previews and test sends are rendered with: customers and
  * products from the shop's data when a database is at hand, otherwise the
  * template's preview.yaml, otherwise a built-in sample. Event data (a cart, an
- * order) always comes from preview.yaml or the built-in sample.
+ * order, an sql trigger's event) always comes from preview.yaml or the
+ * built-in sample, in the shape a trigger's message has it (triggers/extras.ts).
  */
 export interface Samples {
   /** Where the samples come from, for the preview's header. */
@@ -19,14 +21,15 @@ export interface Samples {
   readonly customers: readonly Recipient[];
   /** The sample recipients of one cell: the given customers, or one sample for the site and locale. */
   recipients(use: TemplateUse, site: Site, locale: string): Recipient[];
-  /** The products, cart and order tokens of a message, formatted for the locale. */
+  /** The products, cart, order and event tokens of a message, formatted for the locale. */
   extras(use: TemplateUse, site: Site, locale: string): MessageSamples;
 }
 
 export interface MessageSamples {
   products: ProductToken[];
-  cart?: Record<string, unknown>;
-  order?: Record<string, unknown>;
+  cart?: CartToken;
+  order?: OrderToken;
+  event?: Record<string, unknown>;
 }
 
 type SampleCustomer = NonNullable<Preview['customers']>[number];
@@ -81,18 +84,20 @@ export async function loadSamples(ws: Workspace, opts: { db?: Db; customerIds?: 
       const rows = shop ?? toRows(p.products ?? builtInProducts(site, use.products), site);
       const out: MessageSamples = { products: productTokens(rows, locale) };
       if (use.context === 'cart_abandoned') {
-        const items = p.cart?.items ?? builtInProducts(site, []);
-        out.cart = { items: withQuantity(items, site, locale), total: money(sum(items), site, locale), url: p.cart?.url ?? `${site.url.replace(/\/+$/, '')}/cart` };
+        const lines = toLines(p.cart?.items ?? builtInProducts(site, []), site);
+        out.cart = { items: lineTokens(lines, locale), total: linesTotal(lines, locale, site.currency), url: p.cart?.url ?? cartUrl(site) };
       }
       if (use.context === 'order_total_over' || use.context === 'cross_sell_after_purchase') {
-        const items = p.order?.items ?? builtInProducts(site, []);
+        const lines = toLines(p.order?.items ?? builtInProducts(site, []), site);
         out.order = {
           id: String(p.order?.id ?? '100042'),
-          total: money(sum(items), site, locale),
-          created_at: new Intl.DateTimeFormat(locale, { dateStyle: 'long', timeZone: 'UTC' }).format(new Date(p.order?.created_at ?? '2026-11-20T10:00:00Z')),
-          items: withQuantity(items, site, locale),
+          total: linesTotal(lines, locale, site.currency),
+          created_at: dateText(p.order?.created_at ?? '2026-11-20T10:00:00Z', locale, siteTimeZone(ws.project.spec, site)),
+          items: lineTokens(lines, locale),
         };
       }
+      // An sql trigger's payload is whatever its SELECT returns: only preview.yaml can know a sample.
+      if (use.context === 'sql') out.event = { ...(p.event ?? {}) };
       return out;
     },
   };
@@ -102,16 +107,8 @@ function toRows(products: readonly SampleProduct[], site: Site): ProductRow[] {
   return products.map((p) => ({ sku: p.sku, name: p.name, category: p.category ?? '', price: String(p.price), currency: site.currency, url: p.url ?? null, image_url: p.image_url ?? null }));
 }
 
-function withQuantity(items: readonly SampleProduct[], site: Site, locale: string) {
-  return productTokens(toRows(items, site), locale).map((t, i) => ({ ...t, quantity: items[i]!.quantity ?? 1 }));
-}
-
-function sum(items: readonly SampleProduct[]): number {
-  return items.reduce((s, p) => s + p.price * (p.quantity ?? 1), 0);
-}
-
-function money(amount: number, site: Site, locale: string): string {
-  return new Intl.NumberFormat(locale, { style: 'currency', currency: site.currency }).format(amount);
+function toLines(items: readonly SampleProduct[], site: Site): LineRow[] {
+  return toRows(items, site).map((r, i) => ({ ...r, quantity: items[i]!.quantity ?? 1 }));
 }
 
 interface ShopSamples {

@@ -47,11 +47,13 @@ export interface MessageSource {
   variant?: Variant;
 }
 
-/** Event data a trigger's template shows (cart, order) and the products, per locale. */
+/** Event data a trigger's template shows (cart, order, an sql trigger's payload) and the products, per locale. */
 export interface MessageExtras {
   products: ProductToken[];
   cart?: Record<string, unknown>;
   order?: Record<string, unknown>;
+  /** An sql trigger's payload, as `event.*` tokens: data, read through the sandbox like any other. */
+  event?: Record<string, unknown>;
 }
 
 export interface RenderedMessage {
@@ -116,6 +118,7 @@ export function createRenderer(o: { project: Project; secret: string; now: Date 
         products: extras.products,
         ...(extras.cart ? { cart: extras.cart } : {}),
         ...(extras.order ? { order: extras.order } : {}),
+        ...(extras.event ? { event: extras.event } : {}),
         links: { unsubscribe: links.unsubscribe, auto_login: links.autoLogin },
       };
       const rendered = (await templateFor(src, r.locale)).render(ctx);

@@ -22,6 +22,7 @@ export interface TokenContext {
   products: ProductToken[];
   cart?: Record<string, unknown>;
   order?: Record<string, unknown>;
+  event?: Record<string, unknown>;
   links: { unsubscribe: string; auto_login: string };
 }
 

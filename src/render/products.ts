@@ -1,6 +1,7 @@
 import type { Queryable } from '../db/db.js';
 import { quoteIdent } from '../db/ident.js';
-import { campaignSites, type Campaign, type Project } from '../workspace/model.js';
+import { campaignSites, type Campaign, type Project, type Site } from '../workspace/model.js';
+import { money } from './format.js';
 import { siteHosts, sitesRefusing, type SiteHosts } from './link-check.js';
 
 /** A product as templates see it: `products[].name`, `.price` (formatted), … */
@@ -127,6 +128,50 @@ export function productTokens(rows: readonly ProductRow[], locale: string): Prod
     category: r.category,
     url: r.url,
     image_url: r.image_url,
-    price: new Intl.NumberFormat(locale, { style: 'currency', currency: r.currency }).format(Number(r.price)),
+    price: money(r.price, r.currency, locale),
   }));
+}
+
+/**
+ * A line of a cart or an order: a product, how many, and the unit price in
+ * `currency` (the product's current price in a cart, the price paid in an
+ * order).
+ */
+export interface LineRow extends ProductRow {
+  quantity: number;
+}
+
+/** `cart.items[]` and `order.items[]`: a product token with its quantity. */
+export type LineToken = ProductToken & { quantity: number };
+
+/**
+ * The event data of a trigger's message, as templates see it (tokens.ts).
+ * Sends (triggers/extras.ts) and previews (preview/samples.ts) both build
+ * them from these types and helpers, so a preview has the shape a message has.
+ * Type aliases, not interfaces: they go where the renderer takes any record.
+ */
+export type CartToken = { items: LineToken[]; total: string; url: string };
+export type OrderToken = { id: string; total: string; created_at: string; items: LineToken[] };
+
+export function lineTokens(lines: readonly LineRow[], locale: string): LineToken[] {
+  const tokens = productTokens(lines, locale);
+  return tokens.map((t, i) => ({ ...t, quantity: lines[i]!.quantity }));
+}
+
+/**
+ * What the lines cost together, formatted. Summed in cents, so 0.1 + 0.2 is
+ * 0.30; lines in several currencies (a catalogue priced per product) cannot
+ * be one number, so each currency is summed and shown on its own: "€10.00 +
+ * RUB 900.00". No lines cost zero in `currency`.
+ */
+export function linesTotal(lines: readonly LineRow[], locale: string, currency: string): string {
+  const cents = new Map<string, number>();
+  for (const l of lines) cents.set(l.currency, (cents.get(l.currency) ?? 0) + Math.round(Number(l.price) * 100) * l.quantity);
+  if (cents.size === 0) return money(0, currency, locale);
+  return [...cents].map(([c, n]) => money(n / 100, c, locale)).join(' + ');
+}
+
+/** Where `cart.url` points: the site's cart page. */
+export function cartUrl(site: Site): string {
+  return `${site.url.replace(/\/+$/, '')}/cart`;
 }

@@ -96,6 +96,8 @@ export const TOKENS: readonly TokenDoc[] = [
   { token: 'order.items', description: 'a list of the products in the order', contexts: WITH_ORDER },
   ...productFields('order.items', WITH_ORDER, true),
 
+  { token: 'event.*', description: 'any key of the row\'s payload column: the jsonb object the trigger\'s SELECT returns as payload', contexts: ['sql'] },
+
   { token: 'site.id', description: 'the site\'s id in herald.yaml', contexts: EVERYWHERE },
   { token: 'site.name', description: 'the site\'s name', contexts: EVERYWHERE },
   { token: 'site.url', description: 'the site\'s address, without a trailing slash', contexts: EVERYWHERE },

@@ -1,4 +1,4 @@
-import type { Campaign, Condition, List, Preview, Project, Segment, Template, Trigger } from './types.gen.js';
+import type { Campaign, Condition, List, Preview, Project, Segment, Site, Template, Trigger } from './types.gen.js';
 import type { PathSegment, YamlSource } from './source.js';
 
 export type {
@@ -69,6 +69,11 @@ export const OPEN_DEFAULT = ['new', 'paid', 'shipped'];
 
 export function sourceSchema(p: Project): string {
   return p.source?.schema ?? SOURCE_SCHEMA_DEFAULT;
+}
+
+/** The time zone of a site's customers: the site's own, else the workspace's default, else UTC. */
+export function siteTimeZone(p: Project, site: Site): string {
+  return site.timezone ?? p.defaults?.timezone ?? 'UTC';
 }
 
 export function cancelledStatuses(p: Project): string[] {

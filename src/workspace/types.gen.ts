@@ -767,6 +767,12 @@ export interface Preview {
     created_at?: string;
     items: Product[];
   };
+  /**
+   * A sample payload, for sql triggers: each key is an event.<key> token.
+   */
+  event?: {
+    [k: string]: string | number | boolean | null;
+  };
 }
 export interface Product {
   sku: string;

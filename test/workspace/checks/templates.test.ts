@@ -104,6 +104,20 @@ describe('templateChecks', () => {
       })).toEqual([]);
     });
 
+    it('gives an sql trigger\'s template any key of its payload as event.*, and no other use', async () => {
+      const SQL_TRIGGER = { 'triggers/review.yaml': 'event: sql\nsql: SELECT customer_id, id::text AS event_key FROM shop.orders\ntemplate: hello\n' };
+      const text = '{{ event.order_id }} {{ event["delivered on"] }} {% if event.rating is defined %}{{ event.rating | upper }}{% endif %} {{ event.items.length }}';
+      expect(await check({ ...SQL_TRIGGER, 'campaigns/hello.yaml': '', 'templates/hello/en.txt': text })).toEqual([]);
+      expect(await check({ ...SQL_TRIGGER, 'campaigns/hello.yaml': '', 'templates/hello/en.txt': '{{ event.order.id }} {{ event.constructor }}' }, { hints: true })).toEqual([
+        'error templates/hello/en.txt:1:4: unknown token "event.order.id" [event.order is a value, not a set of tokens: only its length can be read]',
+        'error templates/hello/en.txt:1:25: unknown token "event.constructor" [constructor is a name every JavaScript value has, never a token; docs/tokens.md lists the tokens]',
+      ]);
+      // The campaign and the cart trigger have no event; the sql trigger sharing the template does.
+      expect(await check({ ...SQL_TRIGGER, ...CART_TRIGGER, 'templates/hello/en.txt': 'Order {{ event.order_id }}' }, { hints: true })).toEqual([
+        'error templates/hello/en.txt:1:10: token "event.order_id" is not available to campaign "hello" and trigger "cart" (cart_abandoned) [event.order_id exists for triggers on sql]',
+      ]);
+    });
+
     it('checks a template nothing uses against every context', async () => {
       expect(await check({
         'campaigns/hello.yaml': '',
