@@ -39,7 +39,9 @@ export function formatPlan(plan: Plan, opts: { color: boolean; showUnchanged?: b
   for (const w of plan.warnings) lines.push(c.yellow(`warning: ${w}`));
   const s = plan.summary;
   if (opts.refreshOnly) {
-    lines.push('', plan.drift.length ? `Drift: ${plan.drift.length} campaign${plan.drift.length === 1 ? '' : 's'} changed outside git.` : 'No drift: the deployed state is what git says.');
+    const kinds = [...new Set(plan.drift.map((d) => d.kind))];
+    const noun = kinds.length === 1 ? kinds[0]! : 'campaign or trigger';
+    lines.push('', plan.drift.length ? `Drift: ${plan.drift.length} ${noun}${plan.drift.length === 1 ? '' : 's'} changed outside git.` : 'No drift: the deployed state is what git says.');
     return lines.join('\n');
   }
   if (!hasChanges(plan) && s.refused === 0) lines.push('No changes. The deployed state matches the workspace.');

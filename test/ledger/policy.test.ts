@@ -123,7 +123,7 @@ describe('the frequency cap', () => {
       ),
     );
     expect(arrived.filter((a) => a.startsWith('anna@'))).toHaveLength(1);
-    const [{ capped }] = await db.query<{ capped: number }>("SELECT count(*)::int AS capped FROM herald.messages WHERE customer_id = 1 AND status = 'capped'");
+    const [{ capped }] = (await db.query<{ capped: number }>("SELECT count(*)::int AS capped FROM herald.messages WHERE customer_id = 1 AND status = 'capped'")) as [{ capped: number }];
     expect(capped).toBe(3);
   });
 

@@ -194,7 +194,7 @@ describe('drift', () => {
 
     ws.write('segments/everyone.yaml', 'where:\n  order_count: { gte: 1 }\n');
     const plan = await planDir(db, ws.dir, { now: NOW });
-    expect(plan.drift).toMatchObject([{ campaign: 'hello', workspaceStatus: 'ready', resolution: 'keep', override: { status: 'paused', setBy: 'alice@example.com', reason: 'wrong price' } }]);
+    expect(plan.drift).toMatchObject([{ kind: 'campaign', name: 'hello', workspaceStatus: 'ready', resolution: 'keep', override: { status: 'paused', setBy: 'alice@example.com', reason: 'wrong price' } }]);
     const text = formatPlan(plan, { color: false });
     expect(text).toMatch(/≠ drift campaign\/hello\n {4}deployed: paused by alice@example\.com at .* \(wrong price\); workspace: ready\n {4}the file has not changed since: apply keeps the emergency change/);
     expect(formatPlan(plan, { color: false, refreshOnly: true })).toContain('Drift: 1 campaign changed outside git.');
@@ -205,7 +205,7 @@ describe('drift', () => {
     // Editing the campaign's own file is the decision to take the emergency change back.
     ws.write('campaigns/hello.yaml', MINIMAL['campaigns/hello.yaml']!.replace('title: Hello', 'title: Hello again'));
     const revert = await planDir(db, ws.dir, { now: NOW });
-    expect(revert.drift).toMatchObject([{ campaign: 'hello', resolution: 'revert' }]);
+    expect(revert.drift).toMatchObject([{ kind: 'campaign', name: 'hello', resolution: 'revert' }]);
     await applyPlan(db, revert, { gitCommit: null, gitAuthor: 'bob', holder: 'test' });
     expect(await db.query("SELECT 1 FROM herald.overrides WHERE name = 'hello'")).toEqual([]);
     const events = await db.query<{ action: string }>("SELECT action FROM herald.override_events WHERE name = 'hello' ORDER BY id");
