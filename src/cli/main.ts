@@ -84,7 +84,7 @@ program
   .action(run(() => import('./commands/state.js')));
 
 for (const [verb, what] of [
-  ['pause', 'stop sending a campaign now, outside git (recorded as drift)'],
+  ['pause', 'stop sending a campaign or trigger now, outside git (recorded as drift)'],
   ['resume', 'let a paused campaign send again (recorded as drift)'],
   ['cancel', 'cancel a campaign now, outside git (recorded as drift)'],
 ] as const) {
@@ -167,14 +167,16 @@ program
   .description('send a ready campaign (to $HERALD_SMTP_URL, else to the .herald/outbox folder)')
   .argument('<campaign>', 'campaign name')
   .option('--workers <n>', 'workers in this process', '1')
+  .option('--now <time>', 'run as if at this time (ISO, e.g. 2026-11-20T09:00:00Z); the clock moves on from there')
   .option('--json', 'print the result as JSON')
   .action(run(() => import('./commands/send.js')));
 
 program
   .command('run')
-  .description('the scheduler tick for CI: launch due campaigns, decide due A/B winners, deliver until nothing is due or the budget ends; exits 0, the next run resumes')
+  .description('the scheduler tick for CI: launch due campaigns, sweep active triggers, decide due A/B winners, deliver until nothing is due or the budget ends; exits 0, the next run resumes')
   .option('--budget <duration>', 'stop claiming after this long (90s, 8m, 1h), finish what is in flight, exit 0', '8m')
   .option('--workers <n>', 'workers in this process', '1')
+  .option('--now <time>', 'run as if at this time (ISO, e.g. 2026-11-20T09:00:00Z); the clock moves on from there')
   .option('--json', 'print what the tick did as JSON')
   .action(run(() => import('./commands/run.js')));
 
@@ -183,6 +185,8 @@ program
   .description('a long-running host: N workers deliver until SIGTERM; run any number of these, on any machines, against one database')
   .option('--workers <n>', 'workers in this process', '4')
   .option('--idle <seconds>', 'how long to wait when nothing is due', '5')
+  .option('--now <time>', 'run as if at this time (ISO, e.g. 2026-11-20T09:00:00Z); the clock moves on from there')
+
   .action(run(() => import('./commands/deliver.js')));
 
 program

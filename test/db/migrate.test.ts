@@ -28,6 +28,40 @@ describe('migrate', () => {
     expect(tables.map((r) => r.t)).toEqual(['ab_decisions', 'applies', 'contacts', 'list_members', 'lists', 'message_events', 'messages', 'migrations', 'object_versions', 'objects', 'override_events', 'overrides', 'runs', 'settings', 'stock_seen', 'suppression_events', 'suppressions', 'throttle_buckets']);
   });
 
+  it('0008_sources keeps every campaign row, its history, runs and overrides, as source_kind campaign', async () => {
+    const db = await fresh();
+    // A database as herald left it before triggers: migrations 1 to 7, with a sent campaign.
+    await db.exec('CREATE SCHEMA herald; CREATE TABLE herald.migrations (id int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());');
+    for (const m of migrations.filter((x) => x.id <= 7)) {
+      await db.query('INSERT INTO herald.migrations (id, name) VALUES ($1, $2)', [m.id, m.name]);
+      await db.exec(m.sql);
+    }
+    await db.exec(`
+      INSERT INTO herald.campaign_runs (campaign, phase, launched_at, attempts) VALUES ('winback', 'completed', '2026-11-01T10:00:00Z', 2);
+      INSERT INTO herald.messages (campaign, customer_id, email, site, locale, status, sent_at, campaign_version, template_version)
+        VALUES ('winback', 1, 'anna@example.com', 'shop-en', 'en', 'sent', '2026-11-01T10:01:00Z', 3, 4),
+               ('winback', 2, NULL, 'shop-en', 'en', 'suppressed', NULL, 3, 4);
+      INSERT INTO herald.message_events (message_id, kind) SELECT id, 'click' FROM herald.messages WHERE customer_id = 1;
+      INSERT INTO herald.campaign_overrides (campaign, status, reason, set_by, spec_hash) VALUES ('winback', 'paused', 'wrong price', 'alice', 'h1');
+      INSERT INTO herald.campaign_events (campaign, action, reason, actor) VALUES ('winback', 'pause', 'wrong price', 'alice');`);
+    expect((await migrate(db)).applied).toEqual(migrations.filter((x) => x.id > 7).map((m) => m.name));
+    expect(
+      await db.query(
+        `SELECT source_kind, source, occurrence, channel, customer_id, address, status, source_version, template_version,
+                (SELECT count(*)::int FROM herald.message_events e WHERE e.message_id = m.id) AS events
+           FROM herald.messages m ORDER BY customer_id`,
+      ),
+    ).toEqual([
+      { source_kind: 'campaign', source: 'winback', occurrence: '', channel: 'email', customer_id: 1, address: 'anna@example.com', status: 'sent', source_version: 3, template_version: 4, events: 1 },
+      { source_kind: 'campaign', source: 'winback', occurrence: '', channel: 'email', customer_id: 2, address: null, status: 'suppressed', source_version: 3, template_version: 4, events: 0 },
+    ]);
+    expect(await db.query('SELECT source_kind, source, phase, attempts FROM herald.runs')).toEqual([{ source_kind: 'campaign', source: 'winback', phase: 'completed', attempts: 2 }]);
+    expect(await db.query('SELECT kind, name, status, reason FROM herald.overrides')).toEqual([{ kind: 'campaign', name: 'winback', status: 'paused', reason: 'wrong price' }]);
+    expect(await db.query('SELECT kind, name, action FROM herald.override_events')).toEqual([{ kind: 'campaign', name: 'winback', action: 'pause' }]);
+    // The new key still makes a second launch add nobody twice.
+    await expect(db.query("INSERT INTO herald.messages (source, customer_id, address, site, locale) VALUES ('winback', 1, 'x@example.com', 'shop-en', 'en')")).rejects.toThrow(/messages_customer_key/);
+  });
+
   it('is a no-op the second time', async () => {
     const db = await fresh();
     await migrate(db);

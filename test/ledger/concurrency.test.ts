@@ -66,6 +66,9 @@ describe.skipIf(!serverUrl)('workers in five processes sending one campaign', ()
       expired: 0,
       unknown: 0,
       suppressed: 0,
+      capped: 0,
+      exited: 0,
+      deferred: 0,
     });
     expect(await runPhase(db, campaign('winback'))).toBe('completed');
     // Nobody claimed a row another worker held.

@@ -48,7 +48,7 @@ const campaignFile = (title: string) => `title: ${title}\nsites: [shop-en]\naudi
 
 async function setup(herald: (y: string) => string = (y) => y, extra: Record<string, string> = {}) {
   const db = await createTestDb();
-  const ws = exampleWorkspace();
+  const ws = exampleWorkspace({ policy: true });
   cleanup(() => db.dispose(), ws.remove);
   ws.write('herald.yaml', herald(readFileSync(`${ws.dir}/herald.yaml`, 'utf8')));
   for (const name of ['one', 'two', 'three', 'four']) ws.write(`campaigns/${name}.yaml`, campaignFile(`Campaign ${name}`));

@@ -1,4 +1,4 @@
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,11 +16,23 @@ export function tempWorkspace(files: Record<string, string>): { dir: string; wri
   return { dir, write, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** A copy of this repository's own example workspace. */
-export function exampleWorkspace(): ReturnType<typeof tempWorkspace> {
+/**
+ * A copy of this repository's own example workspace. Its contact policy
+ * (quiet hours at night, a weekly cap) is left out unless asked for: with it,
+ * a test that sends on the real clock would pass by day and fail by night.
+ * The policy has tests of its own, on an injected clock.
+ */
+export function exampleWorkspace(opts: { policy?: boolean } = {}): ReturnType<typeof tempWorkspace> {
   const ws = tempWorkspace({});
   for (const part of ['herald.yaml', 'segments', 'lists', 'templates', 'campaigns', 'triggers']) {
     cpSync(join(repoRoot, part), join(ws.dir, part), { recursive: true });
+  }
+  if (!opts.policy) {
+    const file = join(ws.dir, 'herald.yaml');
+    const yaml = readFileSync(file, 'utf8');
+    const stripped = yaml.replace(/^ {2}(quiet_hours|frequency_cap):.*\n/gm, '');
+    if (stripped === yaml) throw new Error('exampleWorkspace: herald.yaml no longer has the defaults it strips');
+    writeFileSync(file, stripped);
   }
   return ws;
 }

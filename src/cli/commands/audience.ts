@@ -1,6 +1,7 @@
 import { measureNow, workspaceQuery, type Breakdown, type Samples } from '../../audience/breakdown.js';
 import { BUCKETS } from '../../audience/recipients.js';
 import { UserError, printable } from '../../errors.js';
+import { parseNow } from '../options.js';
 import { print, printJson, validWorkspace, withDb, type GlobalOptions } from '../context.js';
 
 export interface AudienceOptions extends GlobalOptions {
@@ -68,18 +69,6 @@ function formatSamples(samples: Samples): string {
     for (const r of shown) lines.push(`  ${r.id.padStart(idWidth)}  ${r.email.padEnd(emailWidth)}  ${r.site}  ${r.locale}  ${r.reason}`);
   }
   return lines.join('\n');
-}
-
-/** `--now`: an ISO date (midnight UTC) or a time with Z or an offset; a time without one would depend on this machine's zone. */
-function parseNow(text: string): Date {
-  const iso = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2}))?$/;
-  const when = new Date(text);
-  // Date parses 2026-02-30 as March 2: the day must survive the round trip.
-  const day = text.slice(0, 10);
-  if (!iso.test(text) || Number.isNaN(when.getTime()) || new Date(`${day}T00:00:00Z`).toISOString().slice(0, 10) !== day) {
-    throw new UserError(`--now "${text}" is not an ISO date or time`, 'write it as 2026-11-20 or 2026-11-20T12:00:00Z (a time needs Z or an offset such as +01:00)');
-  }
-  return when;
 }
 
 function parseSample(text: string): number {

@@ -3,7 +3,7 @@ import { createLog } from '../../log.js';
 import { tick } from '../../tick/tick.js';
 import { deliveryTransport, type Transport } from '../../channels/email/transport.js';
 import { createProgress } from '../progress.js';
-import { duration, workerCount } from '../options.js';
+import { clockFrom, duration, workerCount } from '../options.js';
 import { tickSummary } from '../tick-summary.js';
 import { print, printJson, withDb, workspaceDir, type GlobalOptions } from '../context.js';
 
@@ -11,6 +11,7 @@ interface RunOpts extends GlobalOptions {
   budget: string;
   workers: string;
   json?: boolean;
+  now?: string;
 }
 
 /**
@@ -44,7 +45,7 @@ export default async function run(_args: string[], opts: RunOpts): Promise<void>
         progress.onBatch(t);
       };
       try {
-        return await tick(db, { transport: tr, log, workers, shouldStop: () => stopping || (delivered && Date.now() >= deadline), onBatch });
+        return await tick(db, { transport: tr, log, workers, clock: clockFrom(opts.now), shouldStop: () => stopping || (delivered && Date.now() >= deadline), onBatch });
       } finally {
         progress.stop();
       }
