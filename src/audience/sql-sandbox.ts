@@ -52,6 +52,20 @@ export const SQL_TIMEOUT_DEFAULT = '30s';
 /** The temporary table a session's `sql:` conditions are evaluated into. */
 export const SQL_RESULTS = 'pg_temp.herald_sql_results';
 
+/**
+ * The temporary table a trigger's `sql:` event is evaluated into: one row
+ * per customer and occurrence (`event_key`), with the query's `payload`
+ * column when it has one. The sweep reads it (src/triggers/events.ts).
+ */
+export const SQL_EVENTS = 'pg_temp.herald_sql_events';
+
+/** A trigger's `sql:` event: its SELECT of customer_id, event_key and optionally payload. */
+export interface SqlEvent {
+  text: string;
+  /** `trigger/<name>`, for messages. */
+  origin: string;
+}
+
 export function sqlSandbox(p: Pick<Project, 'source'>): SqlSandbox {
   return {
     schema: p.source?.schema ?? SOURCE_SCHEMA_DEFAULT,
@@ -79,8 +93,10 @@ export function sqlConditionKey(text: string): string {
 }
 
 /**
- * Runs `fn` on a session holding the results table (made, and granted to
- * the reader role, before any condition runs; dropped at the end). Without
+ * Runs `fn` on a session holding the results tables (made, and granted to
+ * the reader role, before any condition runs; dropped at the end): the
+ * conditions' and a trigger event's. They are made here, not where a query
+ * fills them, because a READ ONLY transaction cannot create a table. Without
  * conditions (`needed` false) it runs `fn` on the database as it is.
  */
 export async function withSqlSession<T>(db: Db, sandbox: SqlSandbox, needed: boolean, fn: (s: Session) => Promise<T>): Promise<T> {
@@ -89,10 +105,12 @@ export async function withSqlSession<T>(db: Db, sandbox: SqlSandbox, needed: boo
     // createSqlResults: one row per customer a condition selects, looked up by condition.
     await s.query(`CREATE TEMP TABLE IF NOT EXISTS herald_sql_results (condition text NOT NULL, customer_id bigint NOT NULL)`);
     await s.query(`CREATE INDEX IF NOT EXISTS herald_sql_results_idx ON ${SQL_RESULTS} (condition, customer_id)`);
+    // createSqlEvents: one row per customer and occurrence a trigger's sql: event selects.
+    await s.query(`CREATE TEMP TABLE IF NOT EXISTS herald_sql_events (customer_id bigint NOT NULL, event_key text NOT NULL, payload jsonb)`);
     if (sandbox.readerRole) {
       try {
-        // The reader fills the table, and may do nothing else with it.
-        await s.query(`GRANT INSERT ON ${SQL_RESULTS} TO ${quoteIdent(sandbox.readerRole)}`);
+        // The reader fills the tables, and may do nothing else with them.
+        await s.query(`GRANT INSERT ON ${SQL_RESULTS}, ${SQL_EVENTS} TO ${quoteIdent(sandbox.readerRole)}`);
       } catch (err) {
         throw new UserError(`source.reader_role "${sandbox.readerRole}" cannot be used: ${(err as Error).message}`, 'create the role as docs/security.md shows, or remove source.reader_role from herald.yaml');
       }
@@ -100,7 +118,7 @@ export async function withSqlSession<T>(db: Db, sandbox: SqlSandbox, needed: boo
     try {
       return await fn(s);
     } finally {
-      await s.query(`DROP TABLE IF EXISTS ${SQL_RESULTS}`);
+      await s.query(`DROP TABLE IF EXISTS ${SQL_RESULTS}, ${SQL_EVENTS}`);
     }
   });
 }
@@ -143,6 +161,32 @@ export async function evaluateSqlConditions(tx: Queryable, conditions: readonly 
     await tx.query(`DELETE FROM ${SQL_RESULTS} WHERE condition = $1`, [c.key]);
     await sandboxed(tx, sandbox, c.origin, fillStatement(c));
   }
+}
+
+/**
+ * Evaluates a trigger's `sql:` event into SQL_EVENTS (emptied first), in
+ * the caller's transaction, which becomes READ ONLY here if it was not
+ * already: the same confinement as a condition's, after layer 1 with
+ * `event_key` required too.
+ */
+export async function evaluateSqlEvent(tx: Queryable, event: SqlEvent, sandbox: SqlSandbox): Promise<void> {
+  await refuseUnsafe([{ key: sqlConditionKey(event.text), ...event }], sandbox, ['customer_id', 'event_key']);
+  await tx.query('SET LOCAL transaction_read_only = on');
+  await tx.query(`DELETE FROM ${SQL_EVENTS}`);
+  await sandboxed(tx, sandbox, event.origin, eventFillStatement(event));
+}
+
+/**
+ * The statement that evaluates a trigger's event into SQL_EVENTS. The
+ * payload column is optional, so it is read from the row as JSON
+ * (`to_jsonb(s) -> 'payload'`, NULL when the query has no such column)
+ * rather than named, which would fail without it. Rows without a customer
+ * or a key make no occurrence.
+ */
+function eventFillStatement(e: SqlEvent): string {
+  return `INSERT INTO ${SQL_EVENTS} (customer_id, event_key, payload)
+      SELECT s.customer_id, s.event_key::text, to_jsonb(s) -> 'payload' FROM (\n${body(e.text)}\n) AS s
+       WHERE s.customer_id IS NOT NULL AND s.event_key IS NOT NULL`;
 }
 
 /** The statement that evaluates a condition into the results table (a NULL customer_id matches no one, so it is left out). */
@@ -195,12 +239,12 @@ export async function sandboxed(tx: Queryable, sandbox: SqlSandbox, origin: stri
   }
 }
 
-/** Layer 1 again, where the condition is executed. */
-async function refuseUnsafe(conditions: readonly SqlCondition[], sandbox: SqlSandbox): Promise<void> {
+/** Layer 1 again, where the condition (or a trigger's event, which returns `event_key` too) is executed. */
+async function refuseUnsafe(conditions: readonly SqlCondition[], sandbox: SqlSandbox, returns = ['customer_id']): Promise<void> {
   const { checkSql, sqlParserReady } = await import('../workspace/checks/sql.js');
   await sqlParserReady();
   for (const c of conditions) {
-    const problems = checkSql(c.text, ['customer_id'], sandbox.schema);
+    const problems = checkSql(c.text, returns, sandbox.schema);
     if (problems.length > 0) {
       throw new UserError(`${c.origin ?? 'a sql: condition'}: its sql: is refused: ${problems.map((p) => p.message).join('; ')}`, problems[0]!.hint ?? 'run `herald validate`');
     }

@@ -1,0 +1,283 @@
+import { describe, expect, it } from 'vitest';
+import type { Db } from '../../src/db/db.js';
+import { exitPausedTrigger } from '../../src/triggers/sweep.js';
+import { useCleanups } from '../support/cleanup.js';
+import type { TestShop } from '../support/shop.js';
+import { active, at, DAY, HOUR, keys, ledger, markSent, plus, preview, shopDb, sweep } from './support.js';
+
+const cleanup = useCleanups();
+
+const T0 = at('2026-06-10T12:00:00Z');
+const iso = (d: Date) => d.toISOString();
+
+/** Big orders (500) placed `hours` after T0, one per [order id, customer]. */
+function orders(...list: [id: number, customer: number, hours: number][]): TestShop['orders'] {
+  return list.map(([id, customer_id, hours]) => ({ id, customer_id, total: 500, created_at: iso(plus(T0, hours * HOUR)) }));
+}
+
+const bigOrder = active({ event: 'order_total_over', amount: 300 });
+
+describe('classification', () => {
+  it('queues recipients and records who cannot be written to, with why, as a launch does', async () => {
+    const { db } = await shopDb(
+      {
+        customers: [
+          { id: 1, email: 'anna@example.com' },
+          { id: 2, email: 'boris@example.org', locale: 'ru' },
+          { id: 3, email: 'dieter@example.net', locale: 'de' },
+          { id: 4, email: null },
+          { id: 5, email: 'not-an-address' },
+          { id: 6, email: 'optout@example.com', email_opt_in: false },
+          { id: 7, email: 'Gone@Example.com' },
+        ],
+        orders: orders([1, 1, 1], [2, 2, 1], [3, 3, 1], [4, 4, 1], [5, 5, 1], [6, 6, 1], [7, 7, 1]),
+      },
+      cleanup,
+    );
+    await db.query("INSERT INTO herald.suppressions (email, site, reason, source, created_by) VALUES ('gone@example.com', NULL, 'unsubscribed', 'cli', 'test')");
+    await sweep(db, bigOrder, T0);
+    const now = plus(T0, 2 * HOUR);
+    expect(await sweep(db, bigOrder, now, { versions: { source: 4, template: 9 } })).toEqual({ inserted: 7, skippedByHorizon: 0 });
+    const rows = await db.query(
+      `SELECT customer_id::int, source_kind, source, channel, address, site, locale, status, reason, next_attempt_at, source_version, template_version
+         FROM herald.messages ORDER BY customer_id`,
+    );
+    const base = { source_kind: 'trigger', source: 't', channel: 'email', site: 'shop-en', next_attempt_at: now, source_version: 4, template_version: 9 };
+    expect(rows).toEqual([
+      { ...base, customer_id: 1, address: 'anna@example.com', locale: 'en', status: 'queued', reason: null },
+      { ...base, customer_id: 2, address: 'boris@example.org', locale: 'ru', status: 'queued', reason: null },
+      // A locale the site does not write in: the site's default.
+      { ...base, customer_id: 3, address: 'dieter@example.net', locale: 'en', status: 'queued', reason: null },
+      { ...base, customer_id: 4, address: null, locale: 'en', status: 'suppressed', reason: 'no email' },
+      { ...base, customer_id: 5, address: 'not-an-address', locale: 'en', status: 'suppressed', reason: 'invalid email' },
+      { ...base, customer_id: 6, address: 'optout@example.com', locale: 'en', status: 'suppressed', reason: 'email_opt_in is false' },
+      { ...base, customer_id: 7, address: 'Gone@Example.com', locale: 'en', status: 'suppressed', reason: 'suppressed: unsubscribed (all sites)' },
+    ]);
+  });
+
+  it("leaves out customers of other sites than the trigger's", async () => {
+    const { db } = await shopDb(
+      {
+        customers: [
+          { id: 1, email: 'c1@example.com' },
+          // An American customer ordering from the English storefront.
+          { id: 2, email: 'c2@example.com', site: 'shop-us' },
+        ],
+        orders: orders([1, 1, 1], [2, 2, 1]),
+      },
+      cleanup,
+    );
+    const spec = active({ event: 'order_total_over', amount: 300, sites: ['shop-en'] });
+    await sweep(db, spec, T0);
+    await sweep(db, spec, plus(T0, 2 * HOUR));
+    expect(await keys(db)).toEqual([[1, 'order:1']]);
+  });
+});
+
+describe('audience', () => {
+  it('narrows the customers, through segments and conditions', async () => {
+    const { db } = await shopDb(
+      {
+        customers: [
+          { id: 1, email: 'c1@example.com', city: 'Berlin' },
+          { id: 2, email: 'c2@example.com', city: 'Hamburg' },
+          { id: 3, email: 'c3@example.com', city: 'Hamburg' },
+        ],
+        // Customers 1 and 2 are big spenders (1000 or more in all).
+        orders: [...orders([1, 1, 1], [2, 2, 1], [3, 3, 1])!, { id: 10, customer_id: 1, total: 600, created_at: '2025-01-01T00:00:00Z' }, { id: 20, customer_id: 2, total: 600, created_at: '2025-01-01T00:00:00Z' }],
+      },
+      cleanup,
+    );
+    const spec = active({ event: 'order_total_over', amount: 300, audience: { all: [{ segment: 'big-spenders' }, { not: { city: 'Berlin' } }] } });
+    await sweep(db, spec, T0);
+    await sweep(db, spec, plus(T0, 2 * HOUR));
+    expect(await keys(db)).toEqual([[2, 'order:2']]);
+  });
+});
+
+describe('once', () => {
+  const shop = { customers: [{ id: 1, email: 'c1@example.com' }], orders: orders([1, 1, 1], [2, 1, 2], [3, 1, 30], [4, 1, 24 * 400]) };
+
+  it('per_event: every occurrence', async () => {
+    const { db } = await shopDb(shop, cleanup);
+    await sweep(db, bigOrder, T0);
+    await sweep(db, bigOrder, plus(T0, 3 * HOUR));
+    expect(await keys(db)).toEqual([
+      [1, 'order:1'],
+      [1, 'order:2'],
+    ]);
+  });
+
+  it('per_customer: the earliest occurrence, and never another, pending or sent', async () => {
+    const { db } = await shopDb(shop, cleanup);
+    const spec = { ...bigOrder, once: 'per_customer' };
+    await sweep(db, spec, T0);
+    expect((await sweep(db, spec, plus(T0, 3 * HOUR))).inserted).toBe(1);
+    expect(await keys(db)).toEqual([[1, 'order:1']]);
+    expect((await sweep(db, spec, plus(T0, 31 * HOUR))).inserted).toBe(0);
+    await markSent(db, plus(T0, 31 * HOUR));
+    expect((await sweep(db, spec, plus(T0, 401 * DAY))).inserted).toBe(0);
+  });
+
+  it('a customer recorded as suppressed was never sent anything: once they can be written to, a new occurrence reaches them', async () => {
+    const { db } = await shopDb({ ...shop, customers: [{ id: 1, email: 'c1@example.com', email_opt_in: false }] }, cleanup);
+    const spec = { ...bigOrder, once: 'per_customer' };
+    await sweep(db, spec, T0);
+    await sweep(db, spec, plus(T0, 3 * HOUR));
+    await db.query('UPDATE shop.customers SET email_opt_in = true');
+    await sweep(db, spec, plus(T0, 31 * HOUR));
+    // Order 2, held back by once at the first sweep, is still in the window: the earliest new one.
+    expect((await ledger(db)).map((r) => [r.occurrence, r.status])).toEqual([
+      ['order:1', 'suppressed'],
+      ['order:2', 'queued'],
+    ]);
+  });
+
+  /** Sweeps every 12 hours from `from` to `to`, as a tick would (more often, in truth). */
+  async function sweepEvery12h(db: Db, spec: typeof bigOrder, name: string, from: number, to: number) {
+    for (let h = from; h <= to; h += 12) await sweep(db, spec, plus(T0, h * HOUR), { name });
+  }
+
+  it('a duration: nothing within it of a message sent, the next occurrence after it', async () => {
+    const { db } = await shopDb({ customers: [{ id: 1, email: 'c1@example.com' }], orders: orders([1, 1, 1], [2, 1, 2], [3, 1, 24 * 4]) }, cleanup);
+    const spec = { ...bigOrder, once: '3d' };
+    await sweep(db, spec, T0, { name: 'd' });
+    await sweep(db, spec, plus(T0, 3 * HOUR), { name: 'd' });
+    await markSent(db, plus(T0, 3 * HOUR), 'd');
+    await sweepEvery12h(db, spec, 'd', 12, 24 * 5);
+    expect(await keys(db, 'd')).toEqual([
+      [1, 'order:1'],
+      [1, 'order:3'],
+    ]);
+  });
+
+  it('per_year: nothing within 365 days of a message sent', async () => {
+    const { db } = await shopDb({ customers: [{ id: 1, email: 'c1@example.com' }], orders: orders([1, 1, 1], [2, 1, 2], [3, 1, 30], [4, 1, 24 * 366]) }, cleanup);
+    const spec = { ...bigOrder, once: 'per_year' };
+    await sweep(db, spec, T0, { name: 'y' });
+    await sweep(db, spec, plus(T0, 3 * HOUR), { name: 'y' });
+    await markSent(db, plus(T0, 3 * HOUR), 'y');
+    await sweepEvery12h(db, spec, 'y', 12, 24 * 5);
+    await sweepEvery12h(db, spec, 'y', 24 * 364, 24 * 367);
+    expect(await keys(db, 'y')).toEqual([
+      [1, 'order:1'],
+      [1, 'order:4'],
+    ]);
+  });
+});
+
+describe('the window', () => {
+  it('records enabling once and each sweep; data arriving later than the lookback is not looked for', async () => {
+    const { db } = await shopDb({ customers: [{ id: 1, email: 'c1@example.com' }] }, cleanup);
+    await sweep(db, bigOrder, T0);
+    await sweep(db, bigOrder, plus(T0, 3 * DAY));
+    const [run] = await db.query<{ enabled_at: Date; swept_at: Date; phase: string }>("SELECT enabled_at, swept_at, phase FROM herald.runs WHERE source_kind = 'trigger' AND source = 't'");
+    expect(run).toEqual({ enabled_at: T0, swept_at: plus(T0, 3 * DAY), phase: 'sending' });
+    // Orders that appear only now: placed a day before the last sweep (inside its two-day lookback) and three days before it (outside).
+    await db.query(
+      `INSERT INTO shop.orders (id, customer_id, site, status, total, currency, created_at)
+       VALUES (1, 1, 'shop-en', 'paid', 500, 'EUR', $1), (2, 1, 'shop-en', 'paid', 500, 'EUR', $2)`,
+      [plus(T0, 2 * DAY), plus(T0, 1 * HOUR)],
+    );
+    await sweep(db, bigOrder, plus(T0, 3 * DAY + HOUR));
+    expect(await keys(db)).toEqual([[1, 'order:1']]);
+  });
+});
+
+describe('preview', () => {
+  it('counts what the sweep then does, writing nothing', async () => {
+    const { db } = await shopDb(
+      {
+        customers: [
+          { id: 1, email: 'c1@example.com' },
+          { id: 2, email: null },
+          { id: 3, email: 'c3@example.com' },
+        ],
+        orders: orders([1, 1, -1], [2, 1, 1], [3, 2, 1], [4, 3, 1]),
+      },
+      cleanup,
+    );
+    // Not yet enabled: as if enabled now.
+    expect(await preview(db, bigOrder, T0)).toEqual({ wouldSend: 0, skippedByHorizon: 1 });
+    expect(await db.query('SELECT 1 FROM herald.runs')).toEqual([]);
+    expect(await sweep(db, bigOrder, T0)).toEqual({ inserted: 0, skippedByHorizon: 1 });
+    // Customer 2 has no address: recorded, not sent.
+    expect(await preview(db, bigOrder, plus(T0, 2 * HOUR))).toEqual({ wouldSend: 2, skippedByHorizon: 1 });
+    expect(await db.query('SELECT 1 FROM herald.messages')).toEqual([]);
+    expect(await sweep(db, bigOrder, plus(T0, 2 * HOUR))).toEqual({ inserted: 3, skippedByHorizon: 1 });
+    expect(await preview(db, bigOrder, plus(T0, 3 * HOUR))).toEqual({ wouldSend: 0, skippedByHorizon: 1 });
+  });
+
+  it('sees a product back in stock without recording it', async () => {
+    const { db } = await shopDb(
+      {
+        customers: [{ id: 1, email: 'c1@example.com' }],
+        products: [{ sku: 'A', category: 'x', in_stock: false }],
+        preorders: [{ customer_id: 1, sku: 'A' }],
+      },
+      cleanup,
+    );
+    const spec = active({ event: 'back_in_stock' });
+    await sweep(db, spec, T0);
+    await db.query("UPDATE shop.products SET in_stock = true WHERE sku = 'A'");
+    const before = await db.query('SELECT * FROM herald.stock_seen');
+    expect(await preview(db, spec, plus(T0, 2 * DAY))).toEqual({ wouldSend: 1, skippedByHorizon: 0 });
+    expect(await db.query('SELECT * FROM herald.stock_seen')).toEqual(before);
+  });
+});
+
+describe('paused', () => {
+  async function withQueued(): Promise<Db> {
+    const { db } = await shopDb({ customers: [1, 2].map((id) => ({ id, email: `c${id}@example.com` })), orders: orders([1, 1, 1], [2, 2, 1], [3, 1, 5]) }, cleanup);
+    await sweep(db, bigOrder, T0);
+    await sweep(db, bigOrder, plus(T0, 2 * HOUR));
+    await db.query("UPDATE herald.messages SET status = 'sent', sent_at = $1 WHERE customer_id = 1", [plus(T0, 2 * HOUR)]);
+    return db;
+  }
+
+  const statuses = async (db: Db) => (await ledger(db)).map((r) => [r.occurrence, r.status, r.reason]);
+
+  it('a paused trigger sweeps nothing, and its queued rows exit', async () => {
+    const db = await withQueued();
+    expect(await sweep(db, { ...bigOrder, status: 'paused' }, plus(T0, 6 * HOUR))).toEqual({ inserted: 0, skippedByHorizon: 0 });
+    expect(await statuses(db)).toEqual([
+      ['order:1', 'sent', null],
+      ['order:2', 'exited', 'trigger paused'],
+    ]);
+    const [run] = await db.query<{ swept_at: Date }>('SELECT swept_at FROM herald.runs');
+    expect(run!.swept_at).toEqual(plus(T0, 2 * HOUR));
+  });
+
+  it('so is one paused by an override, whatever its file says; a resume override makes a paused one active', async () => {
+    const db = await withQueued();
+    const override = (status: string) =>
+      db.query(
+        `INSERT INTO herald.overrides (kind, name, status, reason, set_by, spec_hash) VALUES ('trigger', 't', $1, 'test', 'test', 'x')
+         ON CONFLICT (kind, name) DO UPDATE SET status = EXCLUDED.status`,
+        [status],
+      );
+    await override('paused');
+    expect((await sweep(db, bigOrder, plus(T0, 6 * HOUR))).inserted).toBe(0);
+    expect(await statuses(db)).toEqual([
+      ['order:1', 'sent', null],
+      ['order:2', 'exited', 'trigger paused'],
+    ]);
+    await override('active');
+    expect((await sweep(db, { ...bigOrder, status: 'paused' }, plus(T0, 7 * HOUR))).inserted).toBe(1);
+    expect(await statuses(db)).toEqual([
+      ['order:1', 'sent', null],
+      ['order:3', 'queued', null],
+      ['order:2', 'exited', 'trigger paused'],
+    ]);
+    expect(await exitPausedTrigger(db, 't')).toBe(1);
+    expect(await exitPausedTrigger(db, 't')).toBe(0);
+  });
+
+  it('a trigger deployed paused is not enabled until its first active sweep', async () => {
+    const { db } = await shopDb({ customers: [{ id: 1, email: 'c1@example.com' }], orders: orders([1, 1, 1]) }, cleanup);
+    await sweep(db, { ...bigOrder, status: 'paused' }, T0);
+    expect(await db.query('SELECT 1 FROM herald.runs')).toEqual([]);
+    // Enabled at T0 + 2h: the order placed at T0 + 1h is behind the horizon.
+    expect(await sweep(db, bigOrder, plus(T0, 2 * HOUR))).toEqual({ inserted: 0, skippedByHorizon: 1 });
+  });
+});
