@@ -1,9 +1,17 @@
+import { printable } from '../errors.js';
 import type { TickResult } from '../tick/tick.js';
 
 /** What one scheduler tick did, as `herald run` and `herald deliver` print it. */
 export function tickSummary(r: TickResult, signalled: boolean, overBudget: boolean): string {
   const lines = [
     ...r.launched.map((l) => `launched ${l.campaign}: ${l.rows} in the ledger`),
+    ...r.swept
+      .filter((w) => w.inserted || w.skippedByHorizon || w.error)
+      .map((w) =>
+        w.error
+          ? `trigger ${w.trigger}: sweep failed: ${printable(w.error)}`
+          : `swept ${w.trigger}: ${w.inserted} new${w.skippedByHorizon ? `, ${w.skippedByHorizon} due before it was enabled (back-fill horizon), not sent` : ''}`,
+      ),
     ...r.decided.map((d) => `A/B winner of ${d.campaign}: ${d.decision.winner} (${d.decision.reason})`),
   ];
   const t = r.delivered;

@@ -4,12 +4,12 @@ import type { Db } from '../db/db.js';
 import { quoteIdent } from '../db/ident.js';
 import { UserError } from '../errors.js';
 import { campaignProducts, type LeftOutProduct } from '../render/products.js';
-import { ledgerCounts } from '../ledger/ledger.js';
-import { runPhase } from '../ledger/runs.js';
+import { dailyCounts, ledgerCounts, reasonCounts, type DayCounts, type ReasonCount } from '../ledger/ledger.js';
+import { allRuns, runPhase } from '../ledger/runs.js';
 import { abDecision } from '../campaigns/winner.js';
 import { effectiveStatus } from '../state/overrides.js';
 import { loadObject } from '../state/queries.js';
-import { sourceSchema, type Campaign, type Project } from '../workspace/model.js';
+import { sourceSchema, type Campaign, type Project, type Trigger } from '../workspace/model.js';
 import { buildReport, reportMarkdown, type Report } from './report.js';
 
 export async function campaignReport(db: Db, campaign: string): Promise<Report> {
@@ -46,4 +46,40 @@ export function writeReport(dir: string, r: Report): string[] {
     renameSync(`${file}.tmp`, file);
   }
   return files.map(([f]) => f);
+}
+
+/** A trigger's report: what its sweeps found and what became of each occurrence, per day and in total. */
+export interface TriggerReport {
+  kind: 'trigger';
+  name: string;
+  description: string;
+  /** The status in force: the file's, or an override's. */
+  status: string;
+  /** When it was first swept as active (the back-fill horizon's anchor); null before. */
+  enabled_at: string | null;
+  totals: Omit<DayCounts, 'day'>;
+  days: DayCounts[];
+  /** Skipped (capped, exited, suppressed) and put off (deferred), by reason. */
+  reasons: ReasonCount[];
+}
+
+export async function triggerReport(db: Db, name: string): Promise<TriggerReport> {
+  const ref = { kind: 'trigger' as const, name };
+  const spec = await loadObject<Trigger>(db, 'trigger', name);
+  const days = await dailyCounts(db, ref);
+  if (!spec && days.length === 0) throw new UserError(`trigger "${name}" is not deployed and has no messages`, 'check the name, or run `herald apply` first');
+  const { status } = await effectiveStatus(db, name, spec?.status ?? 'paused', 'trigger');
+  const run = (await allRuns(db)).find((r) => r.kind === 'trigger' && r.name === name);
+  const totals = { occurrences: 0, sent: 0, capped: 0, exited: 0, deferred: 0, suppressed: 0, failed: 0, pending: 0 };
+  for (const d of days) for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += d[k];
+  return {
+    kind: 'trigger',
+    name,
+    description: spec?.description ?? '',
+    status,
+    enabled_at: run?.enabledAt?.toISOString() ?? null,
+    totals,
+    days,
+    reasons: await reasonCounts(db, ref),
+  };
 }

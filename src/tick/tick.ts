@@ -11,13 +11,15 @@ import { launchCampaign } from '../campaigns/send.js';
 import type { Transport } from '../channels/email/transport.js';
 import { decideIfDue } from '../campaigns/winner.js';
 import { sourceLoader } from './sources.js';
+import { sweepAll, type SweptTrigger } from '../triggers/sweeps.js';
 
 /**
  * The scheduler tick, `herald run`, as CI calls it on a schedule: launch the
- * campaigns whose time has come, decide the A/B winners that are due, and
+ * campaigns whose time has come, sweep the triggers (their new occurrences
+ * into the ledger, src/triggers/), decide the A/B winners that are due, and
  * deliver with the given number of workers until nothing is due or the
  * budget is spent. Every step is safe to run twice at once: launching is
- * idempotent, a decision is taken under a row lock, claims skip locked rows.
+ * idempotent, a sweep runs under its trigger's lock and the ledger's key, a decision is taken under a row lock, claims skip locked rows.
  * So overlapping ticks, and any number of `herald deliver` hosts, never send
  * a message twice.
  */
@@ -35,6 +37,7 @@ export interface TickOptions {
 
 export interface TickResult {
   launched: { campaign: string; rows: number }[];
+  swept: SweptTrigger[];
   decided: { campaign: string; decision: WinnerDecision }[];
   delivered: DeliverTotals;
 }
@@ -43,8 +46,9 @@ export async function tick(db: Db, o: TickOptions): Promise<TickResult> {
   const clock = o.clock ?? (() => new Date());
   // A database restart between ticks or during one is ridden out, as workers do.
   const { launched, decided } = await retrying(o.log, () => schedule(db, o, clock));
+  const swept = await retrying(o.log, () => sweepAll(db, clock(), o.log));
   const delivered = await deliverWith(db, o, clock);
-  return { launched, decided, delivered };
+  return { launched, swept, decided, delivered };
 }
 
 /** Launch what is due and decide what is due; both are safe to repeat after a lost connection. */
