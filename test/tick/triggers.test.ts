@@ -63,6 +63,8 @@ async function setup() {
       { sku: 'SH-001', category: 'shoes', name: 'Trail Boot', price: 129.9 },
       { sku: 'CA-001', category: 'care', name: 'Shoe Wax', price: 9.9 },
       { sku: 'BG-001', category: 'bags', name: 'Tote', price: 99, in_stock: false },
+      { sku: 'OW-001', category: 'outerwear', name: 'Wool Coat', price: 1249.5 },
+      { sku: 'AC-002', category: 'accessories', name: 'Scarf', price: 39 },
     ],
     orders: [
       { id: 10, customer_id: 1, created_at: '2025-06-01T10:00:00Z' },
