@@ -27,6 +27,16 @@ export function formatPlan(plan: Plan, opts: { color: boolean; showUnchanged?: b
       lines.push('', 'Lists:');
       for (const [name, d] of lists) lines.push(`  list/${name}: ${c.green(`+${d.added}`)} ${c.red(`−${d.removed}`)} (${d.kept} kept)`);
     }
+    if (plan.triggers?.length) {
+      lines.push('', 'Triggers:');
+      for (const t of plan.triggers) {
+        lines.push(
+          t.wouldSend === null
+            ? `  trigger/${t.trigger}: cannot count what it would send (${t.note})`
+            : `  trigger/${t.trigger}: would send ${t.wouldSend} now, ${t.skippedByHorizon} skipped by the back-fill horizon`,
+        );
+      }
+    }
     if (plan.audiences.length) {
       lines.push('', 'Audiences:');
       for (const a of plan.audiences) {

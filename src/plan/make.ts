@@ -7,7 +7,8 @@ import { sourceSchema, type Campaign, type Segment, type Workspace } from '../wo
 import { workspaceEntryExists } from '../workspace/files.js';
 import { listDiff, type ListDiff } from '../lists/diff.js';
 import { gatherFacts, type Facts } from './facts.js';
-import { computePlan, type Plan } from './plan.js';
+import { computePlan, type Plan, type TriggerLine } from './plan.js';
+import { previewSweep } from '../triggers/sweep.js';
 
 export interface MakePlanOptions {
   now: Date;
@@ -33,7 +34,7 @@ export async function makePlan(db: Db, ws: Workspace, opts: MakePlanOptions): Pr
     }),
   );
   const p = ws.project.spec;
-  return computePlan({
+  const plan = computePlan({
     desired,
     facts,
     policy: { maxAudience: p.policy?.max_audience, quietHours: p.defaults?.quiet_hours, timezone: p.defaults?.timezone ?? 'UTC' },
@@ -44,6 +45,31 @@ export async function makePlan(db: Db, ws: Workspace, opts: MakePlanOptions): Pr
     listDiffs: lists,
     ...(opts.target ? { target: opts.target } : {}),
   });
+  const triggers = await previewTriggers(db, ws, plan, opts.now);
+  return triggers.length ? { ...plan, triggers } : plan;
+}
+
+/**
+ * For each trigger the plan creates or updates and that is active: what its
+ * sweep would send now and what the back-fill horizon keeps back, from the
+ * sweep's own statement, counted in a read-only transaction (previewSweep).
+ * A trigger never swept counts as enabled now.
+ */
+async function previewTriggers(db: Db, ws: Workspace, plan: Plan, now: Date): Promise<TriggerLine[]> {
+  const changed = plan.changes.filter((c) => c.kind === 'trigger' && (c.action === 'create' || c.action === 'update'));
+  const segments = new Map<string, Segment>([...ws.segments].map(([n, e]) => [n, e.spec]));
+  const out: TriggerLine[] = [];
+  for (const c of changed) {
+    const spec = ws.triggers.get(c.name)?.spec;
+    if (!spec || (spec.status ?? 'paused') !== 'active') continue;
+    try {
+      const r = await previewSweep(db, { name: c.name, spec, project: ws.project.spec, segments, now });
+      out.push({ trigger: c.name, wouldSend: r.wouldSend, skippedByHorizon: r.skippedByHorizon });
+    } catch (err) {
+      out.push({ trigger: c.name, wouldSend: null, skippedByHorizon: null, note: err instanceof Error ? err.message : String(err) });
+    }
+  }
+  return out;
 }
 
 /** For each list whose CSV changed, how its membership would move: +added −removed. */

@@ -60,10 +60,24 @@ export interface Plan {
   audiences: AudienceLine[];
   /** Lists whose CSV changed: how many members come and go. */
   lists: Record<string, ListDiff>;
+  /**
+   * Each active trigger this plan enables or changes: what its first sweep
+   * would send now, and what the back-fill horizon keeps back (from the
+   * sweep's own SQL, counted, never written).
+   */
+  triggers?: TriggerLine[];
   warnings: string[];
   /** The desired specs of every create and update: what apply writes. */
   objects: DeployObject[];
   summary: Record<Action, number>;
+}
+
+export interface TriggerLine {
+  trigger: string;
+  wouldSend: number | null;
+  skippedByHorizon: number | null;
+  /** Why it could not be counted. */
+  note?: string;
 }
 
 /** A campaign's audience as plan measured it: the breakdown, and its recipients against the last apply's. */
