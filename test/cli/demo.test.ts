@@ -50,11 +50,23 @@ describe('herald demo', () => {
     expect(tests).toHaveLength(2);
     expect(readFileSync(join(ws.dir, '.herald', 'outbox', 'test-sends', tests[0]!), 'utf8')).toMatch(/^X-Herald-Test: campaign\/shoe-care-week variant /m);
 
+    // The triggers' timeline: enabled without back-fill, then the next day's tick sends what came due, once.
+    expect(first.stdout).toMatch(/tick at \S+ 10:00 UTC: swept 7 triggers: 0 new \(\d+ due before they were enabled, not back-filled\); 0 sent/);
+    expect(first.stdout).toMatch(/the shop moves on: \d+ carts left behind, 5 orders over 300 EUR, 3 preordered products back in stock/);
+    const fired = /tick at \S+ 12:00 UTC: swept 7 triggers: (\d+) new[^;]*; (\d+) sent/.exec(first.stdout);
+    expect(Number(fired?.[1])).toBeGreaterThan(0);
+    expect(Number(fired?.[2])).toBeGreaterThan(0);
+    expect(first.stdout).toMatch(/again at \S+ 12:00 UTC: swept 7 triggers: 0 new[^;]*; 0 sent/);
+    expect(first.stdout).toMatch(/trigger abandoned-cart \(active\): \d+ occurrences, \d+ sent/);
+
     const second = await herald(['demo', '--customers', '400', '--dir', ws.dir, ...db]);
     expect(second.code, second.stderr).toBe(0);
     expect(second.stdout).toMatch(/demo shop already seeded/);
     expect(second.stdout).toMatch(new RegExp(`applied: 0 created, 0 updated, 0 deleted, ${objects} unchanged`));
     expect(second.stdout).toMatch(/sent winback: 0 sent, 0 failed \(already sent/);
+    expect(second.stdout).not.toMatch(/the shop moves on/);
+    expect(second.stdout).not.toMatch(/swept 7 triggers: [1-9]\d* new/);
+    expect(second.stdout).not.toMatch(/; [1-9]\d* sent/);
   });
 
   it('never replaces a shop schema it did not create', async () => {

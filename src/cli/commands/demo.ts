@@ -9,7 +9,9 @@ import { createLog } from '../../log.js';
 import { seedShop } from '../../demo/seed.js';
 import { describeCommit, gitInfo } from '../../git/commit.js';
 import { reportText } from '../../report/report.js';
-import { campaignReport, writeReport } from '../../report/write.js';
+import { campaignReport, triggerReport, writeReport } from '../../report/write.js';
+import { tick, type TickResult } from '../../tick/tick.js';
+import { shopMovesOn } from '../../demo/activity.js';
 import { sendCampaign } from '../../campaigns/send.js';
 import { testSend } from '../../preview/test-send.js';
 import { dkimKeys } from '../../channels/email/dkim.js';
@@ -32,7 +34,10 @@ interface DemoOptions extends GlobalOptions {
 /**
  * The whole path on this repository's own workspace: seed a deterministic shop
  * into the embedded database, validate, apply, send every ready campaign to the
- * outbox, and write their reports.
+ * outbox, run the triggers over a timeline (the shop moves on between two
+ * ticks; a second tick at the same time sends nothing twice), and write the
+ * reports. The demo's clock is today at 10:00 UTC and the next day at 12:00,
+ * inside working hours, so quiet hours never empty it, whenever it runs.
  */
 export default async function demo(_args: string[], opts: DemoOptions): Promise<void> {
   const customers = positiveInt(opts.customers, '--customers', 10000);
@@ -50,20 +55,29 @@ export default async function demo(_args: string[], opts: DemoOptions): Promise<
   const started = Date.now();
   const step = (text: string) => print(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${text}`);
 
+  // The timeline: the shop's data ends at midnight UTC today; the demo starts at 10:00.
+  const today = new Date();
+  today.setUTCHours(0, 0, 0, 0);
+  const t0 = new Date(today.getTime() + 10 * 3600_000);
+  const t1 = new Date(today.getTime() + 36 * 3600_000);
+  const at = (t: Date) => t.toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
   const ws = await validWorkspace(opts);
   step(`validated ${dir}: ${ws.segments.size} segments, ${ws.templates.size} templates, ${ws.campaigns.size} campaigns`);
 
   await withDb(opts, async (db) => {
     step(`database: ${db.kind} at ${redactSpec(db.where)}`);
-    await ensureShop(db, ws, { customers, seed }, step);
+    await ensureShop(db, ws, { customers, seed }, today, step);
 
     const git = gitInfo(dir);
-    const plan = await makePlan(db, ws, { now: new Date(), gitCommit: describeCommit(git) });
+    const plan = await makePlan(db, ws, { now: t0, gitCommit: describeCommit(git) });
     const applied = await applyPlan(db, plan, { gitCommit: plan.gitCommit, gitAuthor: git.user, holder: 'herald demo', workspaceDir: dir });
     const s = plan.summary;
     step(`applied: ${s.create} created, ${s.update} updated, ${s.delete} deleted, ${s.unchanged} unchanged`);
     for (const a of plan.audiences) {
       if (a.breakdown) step(`audience of ${a.campaign}: ${breakdownLine(a.breakdown)} = ${a.recipients} recipients`);
+    }
+    for (const t of plan.triggers ?? []) {
+      if (t.wouldSend !== null) step(`trigger ${t.trigger}: would send ${t.wouldSend} now, ${t.skippedByHorizon} skipped by the back-fill horizon`);
     }
     for (const [name, l] of Object.entries(applied.lists ?? {})) {
       step(`imported list ${name}: ${l.members} members (${l.customers} shop customers, ${l.contacts} contacts of their own)`);
@@ -72,7 +86,7 @@ export default async function demo(_args: string[], opts: DemoOptions): Promise<
     // What a reviewer sees in the pull request: every message, rendered for the shop's own customers.
     const samples = await loadSamples(ws, { db });
     const previewDir = join(dir, '.herald', 'preview');
-    const { summary } = await buildPreview(ws, { out: previewDir, samples, now: new Date() });
+    const { summary } = await buildPreview(ws, { out: previewDir, samples, now: t0 });
     const problems = summary.cells.reduce((n, c) => n + c.problems.length, 0);
     step(`previewed ${summary.cells.length} messages (every campaign variant and trigger × site × locale), ${problems} problem${problems === 1 ? '' : 's'} → ${join(previewDir, 'index.html')}`);
 
@@ -83,15 +97,41 @@ export default async function demo(_args: string[], opts: DemoOptions): Promise<
       if (opts.send !== false) {
         // A marketer's check before launch: real messages to their own inbox, never in the ledger.
         const secret = await linkSecret(db, ws.project.spec.tracking?.secret_env ?? 'HERALD_SECRET');
-        const tests = await testSend(ws, { target: 'shoe-care-week', to: ['marketer@shop.example.com'], samples, secret, transport, dkim: dkimKeys(ws.project.spec), now: new Date() });
+        const tests = await testSend(ws, { target: 'shoe-care-week', to: ['marketer@shop.example.com'], samples, secret, transport, dkim: dkimKeys(ws.project.spec), now: t0 });
         step(`test-sent shoe-care-week: ${tests.map((t) => `"${t.subject}"`).join(' and ')} to marketer@shop.example.com → ${transport.description}/test-sends`);
       }
       for (const c of ready) {
-        const r = await sendCampaign(db, { campaign: c.name, transport, now: new Date(), log: createLog('warn') });
+        const r = await sendCampaign(db, { campaign: c.name, transport, now: t0, clock: () => t0, log: createLog('warn') });
         step(`sent ${c.name}: ${r.sent} sent, ${r.failed} failed${r.sent + r.failed === 0 ? ' (already sent: the ledger sends each message once)' : ''} → ${transport.description}`);
+      }
+      if (opts.send !== false) {
+        // The triggers' timeline: the first tick enables them (nothing already due is back-filled),
+        // the shop moves on, and the next day's tick sends what came due, once.
+        const log = createLog('warn');
+        const ticked = async (t: Date, label: string) => {
+          const r = await tick(db, { transport, log, clock: () => t });
+          step(`${label} ${at(t)}: ${tickLine(r)}`);
+          return r;
+        };
+        await ticked(t0, 'tick at');
+        const home = ws.project.spec.sites[0]!;
+        const moved = await shopMovesOn(db, sourceSchema(ws.project.spec), new Date(t0.getTime() + 3600_000), { site: home.id, currency: home.currency });
+        if (moved) step(`the shop moves on: ${moved.carts} carts left behind, ${moved.bigOrders} orders over 300 ${home.currency}, ${moved.restocked} preordered products back in stock`);
+        await ticked(t1, 'tick at');
+        await ticked(t1, 'again at');
+      }
+      for (const c of ready) {
         const report = await campaignReport(db, c.name);
         writeReport(dir, report);
         print(`\n${reportText(report)}\n  written to reports/${c.name}.json and reports/${c.name}.md\n`);
+      }
+      if (opts.send !== false) {
+        for (const name of ws.triggers.keys()) {
+          const r = await triggerReport(db, name);
+          if (r.totals.occurrences === 0) continue;
+          const reasons = r.reasons.map((x) => `${x.count} ${x.kind} (${x.reason})`).join(', ');
+          print(`trigger ${name} (${r.status}): ${r.totals.occurrences} occurrences, ${r.totals.sent} sent${reasons ? `; ${reasons}` : ''}`);
+        }
       }
     } finally {
       transport.close();
@@ -101,7 +141,7 @@ export default async function demo(_args: string[], opts: DemoOptions): Promise<
 }
 
 /** Seeds the shop unless the database already holds the same demo shop. */
-async function ensureShop(db: Db, ws: Workspace, want: { customers: number; seed: number }, step: (t: string) => void) {
+async function ensureShop(db: Db, ws: Workspace, want: { customers: number; seed: number }, today: Date, step: (t: string) => void) {
   const schema = sourceSchema(ws.project.spec);
   const key = JSON.stringify(want);
   const [row] = await db.query<{ value: string }>("SELECT value FROM herald.settings WHERE key = 'demo_shop'");
@@ -118,8 +158,6 @@ async function ensureShop(db: Db, ws: Workspace, want: { customers: number; seed
       'run the demo on the embedded database (no --db, no HERALD_DATABASE_URL) or on an empty database',
     );
   }
-  const today = new Date();
-  today.setUTCHours(0, 0, 0, 0);
   const summary = await seedShop(db, {
     schema,
     customers: want.customers,
@@ -132,4 +170,21 @@ async function ensureShop(db: Db, ws: Workspace, want: { customers: number; seed
     [key],
   );
   step(`seeded the demo shop: ${summary.customers} customers, ${summary.orders} orders, ${summary.products} products, ${summary.carts} carts`);
+}
+
+/** One tick of the timeline, in a line: what its sweeps found and what it delivered. */
+function tickLine(r: TickResult): string {
+  const added = r.swept.reduce((n, w) => n + w.inserted, 0);
+  const held = r.swept.reduce((n, w) => n + w.skippedByHorizon, 0);
+  const failed = r.swept.filter((w) => w.error).map((w) => `${w.trigger} failed: ${w.error}`);
+  const t = r.delivered;
+  return (
+    `swept ${r.swept.length} triggers: ${added} new` +
+    (held ? ` (${held} due before they were enabled, not back-filled)` : '') +
+    `; ${t.sent} sent` +
+    (t.capped ? `, ${t.capped} over the frequency cap` : '') +
+    (t.exited ? `, ${t.exited} exited` : '') +
+    (t.deferred ? `, ${t.deferred} put off` : '') +
+    (failed.length ? `; ${failed.join('; ')}` : '')
+  );
 }
