@@ -120,4 +120,37 @@ describe('herald send and herald run stop cleanly', () => {
     // It stopped at its budget, with the send not done: the next tick goes on.
     expect(count(partial, 'queued')).toBeGreaterThan(0);
   }, 300_000);
+
+  it('herald run --now: the triggers are enabled without back-fill, the next day’s run sends what came due, and a second run at the same --now sends nothing', async () => {
+    const { dir, db } = await workspaceWithShop();
+    const peer = await slowPeer(0);
+    const today = new Date();
+    today.setUTCHours(0, 0, 0, 0);
+    const t0 = new Date(today.getTime() + 10 * 3600_000).toISOString();
+    const t1 = new Date(today.getTime() + 36 * 3600_000).toISOString();
+    const run = async (now: string) => {
+      const r = await herald(['run', '--now', now, '--json', '--dir', dir, '--db', db], { HERALD_SMTP_URL: peer.url });
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout) as { swept: { trigger: string; inserted: number; skippedByHorizon: number }[]; delivered: { sent: number } };
+    };
+    const first = await run(t0);
+    expect(first.swept.map((w) => w.inserted)).toEqual(first.swept.map(() => 0));
+    expect(first.swept.reduce((n, w) => n + w.skippedByHorizon, 0)).toBeGreaterThan(0);
+    expect(first.delivered.sent).toBe(0);
+
+    const next = await run(t1);
+    const added = next.swept.reduce((n, w) => n + w.inserted, 0);
+    expect(added).toBeGreaterThan(0);
+    expect(next.delivered.sent).toBeGreaterThan(0);
+    expect(peer.ids).toHaveLength(next.delivered.sent);
+
+    const again = await run(t1);
+    expect(again.swept.reduce((n, w) => n + w.inserted, 0)).toBe(0);
+    expect(again.delivered.sent).toBe(0);
+    expect(new Set(peer.ids).size).toBe(peer.ids.length);
+
+    const bad = await herald(['run', '--now', 'tomorrow', '--dir', dir, '--db', db]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('--now "tomorrow" is not an ISO date or time');
+  }, 300_000);
 });
