@@ -78,11 +78,12 @@ export type SweepMode = { insert: { source: number | null; template: number | nu
  *   customer and occurrence, MATERIALIZED so the classification below reads
  *   them as a set (a semi-join: only customers with an occurrence are
  *   classified, never the whole customers table).
- * - recipients: classifiedSql, the one definition of who can be written to
+ * - classified: classifiedSql, the one definition of who can be written to
  *   (shared with campaigns and the volume breakdown), over the trigger's
- *   sites, with the trigger's `audience:` condition.
- * - due: both together; what is due before the horizon is counted (skipped)
- *   and goes no further.
+ *   sites, with the trigger's `audience:` condition; every customer in its
+ *   bucket.
+ * - due: both together; what is due before the horizon is counted (skipped,
+ *   whatever the customer's bucket) and goes no further.
  * - fresh: not in the ledger already (the unique key would drop it anyway,
  *   but `once` must choose among occurrences that are really new), and
  *   allowed by `once`: per_customer, nothing this trigger sent the customer
@@ -129,7 +130,9 @@ export function sweepSql(t: SweepSubject, w: SweepWindow, mode: SweepMode): Comp
 
   const horizon = param(w.horizon, '::timestamptz');
   const once = t.spec.once ?? 'per_event';
-  const since = once === 'per_year' ? param(new Date(w.now.getTime() - 365 * 86_400_000), '::timestamptz') : once.startsWith('per_') ? undefined : param(new Date(w.now.getTime() - durationMs(once)), '::timestamptz');
+  // per_year and a duration: since when a message sent counts.
+  const span = once === 'per_year' ? 365 * 86_400_000 : once.startsWith('per_') ? undefined : durationMs(once);
+  const since = span === undefined ? undefined : param(new Date(w.now.getTime() - span), '::timestamptz');
   // Whether the trigger's ledger has no row of the customer of due row `d`
   // matching `test`. A scalar subquery, not NOT EXISTS: PostgreSQL turns
   // NOT EXISTS into an anti-join, and with the CTEs' rough estimates it
@@ -147,10 +150,10 @@ export function sweepSql(t: SweepSubject, w: SweepWindow, mode: SweepMode): Comp
               e.customer_id::bigint AS customer_id, e.occurrence::text AS occurrence, e.due_at::timestamptz AS due_at, e.payload::jsonb AS payload
          FROM (${events}) AS e
         ORDER BY e.customer_id, e.occurrence, e.due_at),
-     recipients AS MATERIALIZED (${classified.text}),
+     classified AS MATERIALIZED (${classified.text}),
      due AS (
        SELECT o.customer_id, o.occurrence, o.due_at, o.payload, r.email, r.site, r.locale, r.bucket, r.reason
-         FROM occ o JOIN recipients r ON r.customer_id = o.customer_id),
+         FROM occ o JOIN classified r ON r.customer_id = o.customer_id),
      fresh AS (
        SELECT d.* FROM due d
         WHERE d.due_at >= ${horizon}

@@ -33,7 +33,11 @@ export interface SweepInput extends SweepSubject {
 
 export interface SweepResult {
   inserted: number;
-  /** Occurrences of the window due before the back-fill horizon, not inserted. */
+  /**
+   * Occurrences due before the back-fill horizon, not inserted: those of
+   * the window's part before it (LOOKBACK of them at the enabling sweep;
+   * sweepWindow), whatever the customer's bucket.
+   */
   skippedByHorizon: number;
 }
 
@@ -48,13 +52,16 @@ export interface SweepPreview {
 /** Two-int advisory lock key (namespace, hashtext(trigger)); pg_locks shows it as (classid, objid). */
 const SWEEP_LOCK = 0x68657274; // "hert": herald triggers
 
-export const PAUSED_REASON = 'trigger paused';
+const PAUSED_REASON = 'trigger paused';
 
 /**
  * sweepTrigger: one sweep of a trigger at `now`. A trigger whose status in
  * force is not active sweeps nothing and settles its queued rows instead
  * (exitPausedTrigger); the status is read again under the lock, so a pause
- * that lands while the user's sql: runs still wins.
+ * that lands while the user's sql: runs still wins. A paused trigger's
+ * window does not move: its first sweep after a resume reads from its last
+ * sweep before the pause (less LOOKBACK), so what fell due during the pause
+ * goes out then.
  */
 export async function sweepTrigger(db: Db, i: SweepInput): Promise<SweepResult> {
   const none = { inserted: 0, skippedByHorizon: 0 };
