@@ -218,5 +218,11 @@ CREATE INDEX customers_site_idx ON ${s}.customers (site);
 CREATE INDEX customers_email_lower_idx ON ${s}.customers (lower(email));
 -- Segments by city ignore case: "city: Berlin" reads lower(city).
 CREATE INDEX customers_city_lower_idx ON ${s}.customers (lower(city));
+-- Trigger sweeps read the events of a short window: orders placed (order_total_over, cross_sell_after_purchase),
+CREATE INDEX orders_created_idx ON ${s}.orders (created_at);
+-- customers signed up (no_order_after_signup),
+CREATE INDEX customers_created_idx ON ${s}.customers (created_at);
+-- carts last changed (cart_abandoned).
+CREATE INDEX carts_updated_idx ON ${s}.carts (updated_at);
 `;
 }

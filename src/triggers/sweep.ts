@@ -33,7 +33,11 @@ export interface SweepInput extends SweepSubject {
 
 export interface SweepResult {
   inserted: number;
-  /** Occurrences of the window due before the back-fill horizon, not inserted. */
+  /**
+   * Occurrences due before the back-fill horizon, not inserted: those of
+   * the window's part before it (LOOKBACK of them at the enabling sweep;
+   * sweepWindow), whatever the customer's bucket.
+   */
   skippedByHorizon: number;
 }
 
@@ -48,13 +52,16 @@ export interface SweepPreview {
 /** Two-int advisory lock key (namespace, hashtext(trigger)); pg_locks shows it as (classid, objid). */
 const SWEEP_LOCK = 0x68657274; // "hert": herald triggers
 
-export const PAUSED_REASON = 'trigger paused';
+const PAUSED_REASON = 'trigger paused';
 
 /**
  * sweepTrigger: one sweep of a trigger at `now`. A trigger whose status in
  * force is not active sweeps nothing and settles its queued rows instead
  * (exitPausedTrigger); the status is read again under the lock, so a pause
- * that lands while the user's sql: runs still wins.
+ * that lands while the user's sql: runs still wins. A paused trigger's
+ * window does not move: its first sweep after a resume reads from its last
+ * sweep before the pause (less LOOKBACK), so what fell due during the pause
+ * goes out then.
  */
 export async function sweepTrigger(db: Db, i: SweepInput): Promise<SweepResult> {
   const none = { inserted: 0, skippedByHorizon: 0 };
@@ -78,6 +85,7 @@ export async function sweepTrigger(db: Db, i: SweepInput): Promise<SweepResult> 
         await exitQueued(tx, i.name);
         return none;
       }
+      await noJit(tx);
       const run = await ensureRun(tx, i.name, i.now);
       if (i.spec.event === 'back_in_stock') await recordStock(tx, sourceSchema(i.project), i.now);
       const sql = sweepSql(i, sweepWindow(run, i.spec, i.now), { insert: i.versions });
@@ -105,6 +113,7 @@ export async function previewSweep(db: Db, i: PreviewInput, timeout = '60s'): Pr
     readOnly(s, timeout, async (tx) => {
       await evaluateSqlConditions(tx, conditions, sandbox);
       if (event) await evaluateSqlEvent(tx, event, sandbox);
+      await noJit(tx);
       const run = (await readRun(tx, i.name)) ?? { enabledAt: i.now, sweptAt: null };
       const sql = sweepSql(i, sweepWindow(run, i.spec, i.now), 'count');
       const [row] = await tx.query<{ would_send: number; skipped: number }>(sql.text, sql.values);
@@ -135,6 +144,17 @@ async function exitQueued(tx: Queryable, name: string): Promise<number> {
     [name, PAUSED_REASON],
   );
   return rows.length;
+}
+
+/**
+ * A sweep's statement is planned anew every tick, and its estimates can be
+ * large (an audience of order aggregates costs a pass over orders): past
+ * jit_above_cost PostgreSQL compiles it, which took a second (on a shop of a
+ * million orders) to save nothing on a statement that touches a few hundred
+ * rows. Off for the transaction.
+ */
+async function noJit(tx: Queryable): Promise<void> {
+  await tx.query("SELECT set_config('jit', 'off', true)");
 }
 
 /** sweepLock: held to the end of the transaction; hashtext folds the name into the lock's second int. */

@@ -43,11 +43,14 @@ describe('shop data contract', () => {
     expect(rows.map((r) => r.indexname)).toEqual([
       'cart_items_cart_idx',
       'carts_customer_idx',
+      'carts_updated_idx',
       'customers_city_lower_idx',
+      'customers_created_idx',
       'customers_email_lower_idx',
       'customers_site_idx',
       'order_items_order_idx',
       'order_items_sku_idx',
+      'orders_created_idx',
       'orders_customer_created_idx',
       'preorders_sku_idx',
     ]);
