@@ -242,3 +242,16 @@ export async function dailyCounts(db: Queryable, source: SourceRef): Promise<Day
     [source.kind, source.name],
   );
 }
+
+/**
+ * exitQueued: a source's still-queued rows settle `exited` with the reason,
+ * in one UPDATE on messages_due's partial index (a trigger that was paused).
+ * Claimed rows are the claim's to settle. Returns how many settled.
+ */
+export async function exitQueued(db: Queryable, source: SourceRef, reason: string): Promise<number> {
+  const rows = await db.query(
+    "UPDATE herald.messages SET status = 'exited', reason = $3 WHERE source_kind = $1 AND source = $2 AND status = 'queued' RETURNING 1",
+    [source.kind, source.name, reason],
+  );
+  return rows.length;
+}

@@ -121,3 +121,50 @@ export async function pendingMessages(db: Queryable): Promise<number> {
   );
   return row?.n ?? 0;
 }
+
+/** A trigger's run: when it was enabled (null while disabled by a pause) and last swept. */
+export interface TriggerRun {
+  enabledAt: Date;
+  sweptAt: Date | null;
+}
+
+/**
+ * enableTrigger: made by a trigger's first active sweep, and by its first
+ * active sweep after a pause: enabled_at, the back-fill horizon's anchor, is
+ * set then and kept after. Returns the run.
+ */
+export async function enableTrigger(db: Queryable, name: string, now: Date): Promise<TriggerRun> {
+  const [row] = await db.query<{ enabled_at: Date; swept_at: Date | null }>(
+    `INSERT INTO herald.runs (source_kind, source, phase, launched_at, enabled_at) VALUES ('trigger', $1, 'sending', $2, $2)
+     ON CONFLICT (source_kind, source) DO UPDATE SET enabled_at = coalesce(herald.runs.enabled_at, EXCLUDED.enabled_at)
+     RETURNING enabled_at, swept_at`,
+    [name, now],
+  );
+  return { enabledAt: new Date(row!.enabled_at), sweptAt: row!.swept_at ? new Date(row!.swept_at) : null };
+}
+
+/**
+ * disableTrigger: a sweep that finds the trigger paused forgets when it was
+ * enabled and swept, so resuming it is enabling it again: what fell due
+ * during the pause is behind the new back-fill horizon, not sent at once.
+ */
+export async function disableTrigger(db: Queryable, name: string): Promise<void> {
+  await db.query(
+    "UPDATE herald.runs SET enabled_at = NULL, swept_at = NULL WHERE source_kind = 'trigger' AND source = $1 AND enabled_at IS NOT NULL",
+    [name],
+  );
+}
+
+/** triggerRun: the trigger's run while enabled; undefined before its first active sweep and while paused. */
+export async function triggerRun(db: Queryable, name: string): Promise<TriggerRun | undefined> {
+  const [row] = await db.query<{ enabled_at: Date; swept_at: Date | null }>(
+    "SELECT enabled_at, swept_at FROM herald.runs WHERE source_kind = 'trigger' AND source = $1 AND enabled_at IS NOT NULL",
+    [name],
+  );
+  return row ? { enabledAt: new Date(row.enabled_at), sweptAt: row.swept_at ? new Date(row.swept_at) : null } : undefined;
+}
+
+/** markSwept: the next sweep's window starts from here (less the lookback). */
+export async function markSwept(db: Queryable, name: string, now: Date): Promise<void> {
+  await db.query("UPDATE herald.runs SET swept_at = $2 WHERE source_kind = 'trigger' AND source = $1", [name, now]);
+}

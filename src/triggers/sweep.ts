@@ -2,6 +2,8 @@ import { evaluateSqlConditions, evaluateSqlEvent, readOnly, sqlSandbox, withSqlS
 import type { Db, Queryable, Session } from '../db/db.js';
 import { sourceSchema } from '../workspace/model.js';
 import { recordStock } from './stock.js';
+import { exitQueued as exitQueuedRows } from '../ledger/ledger.js';
+import { disableTrigger, enableTrigger, markSwept, triggerRun } from '../ledger/runs.js';
 import { audienceSqlConditions, sweepSql, sweepWindow, type SweepSubject } from './sweep-sql.js';
 
 /**
@@ -86,12 +88,11 @@ export async function sweepTrigger(db: Db, i: SweepInput): Promise<SweepResult> 
         return none;
       }
       await noJit(tx);
-      const run = await ensureRun(tx, i.name, i.now);
+      const run = await enableTrigger(tx, i.name, i.now);
       if (i.spec.event === 'back_in_stock') await recordStock(tx, sourceSchema(i.project), i.now);
       const sql = sweepSql(i, sweepWindow(run, i.spec, i.now), { insert: i.versions });
       const [row] = await tx.query<{ inserted: number; skipped: number }>(sql.text, sql.values);
-      // markSwept: the next sweep's window starts from here (less LOOKBACK).
-      await tx.query("UPDATE herald.runs SET swept_at = $2 WHERE source_kind = 'trigger' AND source = $1", [i.name, i.now]);
+      await markSwept(tx, i.name, i.now);
       return { inserted: row!.inserted, skippedByHorizon: row!.skipped };
     });
   });
@@ -114,7 +115,7 @@ export async function previewSweep(db: Db, i: PreviewInput, timeout = '60s'): Pr
       await evaluateSqlConditions(tx, conditions, sandbox);
       if (event) await evaluateSqlEvent(tx, event, sandbox);
       await noJit(tx);
-      const run = (await readRun(tx, i.name)) ?? { enabledAt: i.now, sweptAt: null };
+      const run = (await triggerRun(tx, i.name)) ?? { enabledAt: i.now, sweptAt: null };
       const sql = sweepSql(i, sweepWindow(run, i.spec, i.now), 'count');
       const [row] = await tx.query<{ would_send: number; skipped: number }>(sql.text, sql.values);
       return { wouldSend: row!.would_send, skippedByHorizon: row!.skipped };
@@ -136,14 +137,10 @@ export async function exitPausedTrigger(db: Session, name: string): Promise<numb
   });
 }
 
+/** A paused trigger: its queued rows exit, and resuming it will be enabling it again (disableTrigger). */
 async function exitQueued(tx: Queryable, name: string): Promise<number> {
-  const rows = await tx.query(
-    `UPDATE herald.messages SET status = 'exited', reason = $2
-      WHERE source_kind = 'trigger' AND source = $1 AND status = 'queued'
-     RETURNING 1`,
-    [name, PAUSED_REASON],
-  );
-  return rows.length;
+  await disableTrigger(tx, name);
+  return exitQueuedRows(tx, { kind: 'trigger', name }, PAUSED_REASON);
 }
 
 /**
@@ -170,29 +167,6 @@ async function lock(tx: Queryable, name: string): Promise<void> {
 async function triggerStatus(db: Queryable, i: SweepSubject): Promise<string> {
   const [row] = await db.query<{ status: string }>("SELECT status FROM herald.overrides WHERE kind = 'trigger' AND name = $1", [i.name]);
   return row?.status ?? i.spec.status ?? 'paused';
-}
-
-/**
- * ensureRun: the trigger's run, made by its first active sweep (enabled
- * now; a run's phase stays 'sending', as a trigger never completes), then
- * read. The INSERT does nothing when the run exists.
- */
-async function ensureRun(tx: Queryable, name: string, now: Date): Promise<{ enabledAt: Date; sweptAt: Date | null }> {
-  await tx.query(
-    `INSERT INTO herald.runs (source_kind, source, phase, launched_at, enabled_at) VALUES ('trigger', $1, 'sending', $2, $2)
-     ON CONFLICT DO NOTHING`,
-    [name, now],
-  );
-  return (await readRun(tx, name)) ?? { enabledAt: now, sweptAt: null };
-}
-
-/** readRun: when the trigger was enabled and last swept; undefined before its first sweep. A run without enabled_at counts as enabled at its launch. */
-async function readRun(tx: Queryable, name: string): Promise<{ enabledAt: Date; sweptAt: Date | null } | undefined> {
-  const [row] = await tx.query<{ enabled_at: Date; swept_at: Date | null }>(
-    "SELECT coalesce(enabled_at, launched_at, started_at) AS enabled_at, swept_at FROM herald.runs WHERE source_kind = 'trigger' AND source = $1",
-    [name],
-  );
-  return row ? { enabledAt: row.enabled_at, sweptAt: row.swept_at } : undefined;
 }
 
 function sqlEvent(i: SweepSubject): SqlEvent | undefined {

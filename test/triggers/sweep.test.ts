@@ -244,8 +244,8 @@ describe('paused', () => {
       ['order:1', 'sent', null],
       ['order:2', 'exited', 'trigger paused'],
     ]);
-    const [run] = await db.query<{ swept_at: Date }>('SELECT swept_at FROM herald.runs');
-    expect(run!.swept_at).toEqual(plus(T0, 2 * HOUR));
+    // Paused, the trigger is no longer enabled: resuming it will be enabling it again.
+    expect(await db.query('SELECT enabled_at, swept_at FROM herald.runs')).toEqual([{ enabled_at: null, swept_at: null }]);
   });
 
   it('so is one paused by an override, whatever its file says; a resume override makes a paused one active', async () => {
@@ -263,13 +263,16 @@ describe('paused', () => {
       ['order:2', 'exited', 'trigger paused'],
     ]);
     await override('active');
-    // Order 3 fell due during the pause: the window did not move, so it goes out now.
-    expect((await sweep(db, { ...bigOrder, status: 'paused' }, plus(T0, 7 * HOUR))).inserted).toBe(1);
+    // Resuming is enabling again: order 3 fell due during the pause, behind the new back-fill horizon, and is not
+    // sent (the count of the window before the horizon includes the two orders the ledger already has).
+    expect(await sweep(db, { ...bigOrder, status: 'paused' }, plus(T0, 7 * HOUR))).toEqual({ inserted: 0, skippedByHorizon: 3 });
     expect(await statuses(db)).toEqual([
       ['order:1', 'sent', null],
-      ['order:3', 'queued', null],
       ['order:2', 'exited', 'trigger paused'],
     ]);
+    // What falls due after the resume is sent.
+    await db.query("INSERT INTO shop.orders (id, customer_id, site, status, total, currency, created_at) VALUES (4, 2, 'shop-en', 'paid', 500, 'EUR', $1)", [plus(T0, 8 * HOUR)]);
+    expect((await sweep(db, { ...bigOrder, status: 'paused' }, plus(T0, 9 * HOUR))).inserted).toBe(1);
     expect(await exitPausedTrigger(db, 't')).toBe(1);
     expect(await exitPausedTrigger(db, 't')).toBe(0);
   });
