@@ -56,6 +56,8 @@ export interface ClaimedBatch {
   exited: number;
   capped: number;
   deferred: number;
+  /** Picked, but another claim held their recipient's cap lock: left queued, to be claimed again in a moment. */
+  busy: number;
 }
 
 export interface ClaimInput {
@@ -85,7 +87,7 @@ export async function claimBatch(db: Db, c: ClaimInput): Promise<ClaimedBatch> {
   return db.transaction(async (tx) => {
     const picked = await tx.query<{ id: number; free: boolean }>(pickSql(), pickValues(c));
     const ids = picked.filter((p) => p.free).map((p) => p.id);
-    const out: ClaimedBatch = { messages: [], suppressed: 0, exited: 0, capped: 0, deferred: 0 };
+    const out: ClaimedBatch = { messages: [], suppressed: 0, exited: 0, capped: 0, deferred: 0, busy: picked.length - ids.length };
     if (ids.length === 0) return out;
     const values = settleValues(c, ids);
     const text = settleSql(c.schema, c.exitSql ? c.exitSql(paramOf(values)) : 'NULL::text');
@@ -217,11 +219,18 @@ export function settleSql(schema: string, exitSql: string): string {
          FROM p),
      c AS (
        SELECT r.*, cap.n, cap.oldest FROM r
+       -- One index scan per recipient (messages_contacted, or its contacts'
+       -- twin): a customer's and a list contact's messages are counted apart.
        LEFT JOIN LATERAL (
-         SELECT count(*) AS n, min(s.sent_at) AS oldest FROM herald.messages s
-          WHERE (s.customer_id = r.customer_id OR s.contact_id = r.contact_id)
-            AND ((s.status = 'sent' AND s.sent_at > $3::timestamptz - make_interval(secs => $9))
-                 OR (s.status = 'claimed' AND s.id <> ALL ($1::bigint[])))) AS cap ON $8::int IS NOT NULL AND r.eligible),
+         SELECT sum(x.n)::int AS n, min(x.oldest) AS oldest FROM (
+           SELECT count(*) AS n, min(s.sent_at) AS oldest FROM herald.messages s
+            WHERE r.customer_id IS NOT NULL AND s.customer_id = r.customer_id AND s.status IN ('sent', 'claimed')
+              AND (s.sent_at > $3::timestamptz - make_interval(secs => $9) OR (s.status = 'claimed' AND s.id <> ALL ($1::bigint[])))
+           UNION ALL
+           SELECT count(*), min(s.sent_at) FROM herald.messages s
+            WHERE r.contact_id IS NOT NULL AND s.contact_id = r.contact_id AND s.status IN ('sent', 'claimed')
+              AND (s.sent_at > $3::timestamptz - make_interval(secs => $9) OR (s.status = 'claimed' AND s.id <> ALL ($1::bigint[])))) AS x
+       ) AS cap ON $8::int IS NOT NULL AND r.eligible),
      d AS (
        SELECT c.id, c.exit_reason, c.quiet_until, c.oldest,
               CASE WHEN c.suppressed THEN 'suppressed'

@@ -104,6 +104,8 @@ export function emptyTotals(): DeliverTotals {
 export const TOTAL_COUNTS = ['sent', 'failed', 'bounced', 'retried', 'expired', 'unknown', 'suppressed', 'exited', 'capped', 'deferred'] as const;
 
 const DEFAULT_MAX_AGE = '24h';
+/** How soon a worker looks again at rows another claim held the cap lock for. */
+const BUSY_RETRY_MS = 50;
 
 export async function deliver(db: Db, o: DeliverOptions): Promise<DeliverTotals> {
   const clock = o.clock ?? (() => new Date());
@@ -215,7 +217,8 @@ async function deliverBatch(
       totals.completed.push(ctx.ref.name);
       log.info({ campaign: ctx.ref.name }, 'campaign completed');
     }
-    return { worked: settled > 0 };
+    // Rows left for a moment because another claim held their recipient's cap lock: look again shortly, not never.
+    return { worked: settled > 0, ...(batch.busy > 0 ? { throttledMs: BUSY_RETRY_MS } : {}) };
   }
   const extras = await q(() => ctx.extras(batch.messages));
 

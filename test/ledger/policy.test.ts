@@ -9,7 +9,9 @@ import { reasonCounts } from '../../src/ledger/ledger.js';
 import { smtpTransport } from '../../src/channels/email/transport.js';
 import { sourceLoader } from '../../src/tick/sources.js';
 import type { SourceRef } from '../../src/ledger/source.js';
-import { createTestDb } from '../support/db.js';
+import pg from 'pg';
+import { CAP_NAMESPACE } from '../../src/ledger/claim.js';
+import { createTestDb, serverUrl } from '../support/db.js';
 import { createShop } from '../support/shop.js';
 import { applyDir } from '../support/apply.js';
 import { exampleWorkspace } from '../support/workspace.js';
@@ -125,6 +127,31 @@ describe('the frequency cap', () => {
     expect(arrived.filter((a) => a.startsWith('anna@'))).toHaveLength(1);
     const [{ capped }] = (await db.query<{ capped: number }>("SELECT count(*)::int AS capped FROM herald.messages WHERE customer_id = 1 AND status = 'capped'")) as [{ capped: number }];
     expect(capped).toBe(3);
+  });
+
+  it.skipIf(!serverUrl)('a worker whose recipient another claim holds the cap lock for looks again in a moment, instead of stopping', async () => {
+    const db = await setup();
+    const { arrived, transport } = await peer();
+    await launchCampaign(db, 'one', NOON);
+    // Another worker's claim for Anna, in progress: its transaction holds her cap lock.
+    const other = new pg.Client({ connectionString: (db as { url?: string }).url });
+    await other.connect();
+    cleanup(() => other.end());
+    await other.query('BEGIN');
+    await other.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [CAP_NAMESPACE, '1']);
+    let claims = 0;
+    let done = false;
+    const clock = () => {
+      claims++;
+      return NOON;
+    };
+    const delivering = deliver(db, { transport, log: silentLog, clock, sources: [ref('one')], loadSource: sourceLoader(db, clock) }).finally(() => (done = true));
+    // It keeps looking while the lock is held (before the fix it found "nothing due" and stopped).
+    await expect.poll(() => done || claims >= 20, { timeout: 60_000 }).toBe(true);
+    expect(done).toBe(false);
+    await other.query('COMMIT');
+    expect((await delivering).sent).toBe(1);
+    expect(arrived).toHaveLength(1);
   });
 
   it('exempts a source with frequency_cap: false, which still counts against the others', async () => {

@@ -42,9 +42,10 @@ DROP INDEX herald.messages_due;
 DROP INDEX herald.messages_leased;
 CREATE INDEX messages_due ON herald.messages (source_kind, source, next_attempt_at, id) WHERE status = 'queued';
 CREATE INDEX messages_leased ON herald.messages (source_kind, source, lease_until) WHERE status = 'claimed';
--- The frequency cap counts what a customer was sent, from any source, in a
--- rolling window, at every claim.
-CREATE INDEX messages_sent_to ON herald.messages (customer_id, sent_at) WHERE status = 'sent';
+-- The frequency cap counts what a recipient was sent, from any source, in a
+-- rolling window, and what is being sent to them right now, at every claim.
+CREATE INDEX messages_contacted ON herald.messages (customer_id, sent_at) WHERE status IN ('sent', 'claimed');
+CREATE INDEX messages_contacted_contact ON herald.messages (contact_id, sent_at) WHERE status IN ('sent', 'claimed') AND contact_id IS NOT NULL;
 
 -- Runs: a campaign's launch, or a trigger's enabling. A trigger's run never
 -- completes; enabled_at is the back-fill horizon's anchor and swept_at the
