@@ -108,6 +108,32 @@ describe('reconciler commands', () => {
     expect((await herald(['plan', '--refresh-only', '--detailed-exitcode', ...db])).code).toBe(0);
   });
 
+  it('pause and resume a trigger: drift plan shows; a trigger cannot be cancelled; a name that is both needs its kind', async () => {
+    const { ws, db } = await setup();
+    ws.write('triggers/cart.yaml', 'event: cart_abandoned\nafter: 4h\ntemplate: hello\nstatus: active\n');
+    expect((await herald(['apply', '--auto-approve', ...db])).code).toBe(0);
+    const pause = await herald(['pause', 'cart', '--reason', 'reviews page down', ...db]);
+    expect(pause.code, pause.stderr).toBe(0);
+    expect(pause.stdout).toMatch(/trigger cart is now paused \(git says active\); recorded as drift by /);
+    const refresh = await herald(['plan', '--refresh-only', '--detailed-exitcode', ...db]);
+    expect(refresh.code).toBe(2);
+    expect(refresh.stdout).toMatch(/≠ drift trigger\/cart\n {4}deployed: paused by .* \(reviews page down\); workspace: active/);
+    expect(refresh.stdout).toContain('Drift: 1 trigger changed outside git.');
+    const cancel = await herald(['cancel', 'cart', '--reason', 'x', ...db]);
+    expect(cancel.code).toBe(1);
+    expect(cancel.stderr).toContain('a trigger cannot be cancelled');
+    const resume = await herald(['resume', 'cart', '--reason', 'back up', ...db]);
+    expect(resume.stdout).toBe('trigger cart is active, as its file says.\n');
+
+    ws.write('triggers/hello.yaml', 'event: cart_abandoned\nafter: 4h\ntemplate: hello\nstatus: active\n');
+    expect((await herald(['apply', '--auto-approve', ...db])).code).toBe(0);
+    const both = await herald(['pause', 'hello', '--reason', 'x', ...db]);
+    expect(both.code).toBe(1);
+    expect(both.stderr).toContain('"hello" is both a campaign and a trigger');
+    const named = await herald(['pause', 'trigger/hello', '--reason', 'x', ...db]);
+    expect(named.stdout).toMatch(/^trigger hello is now paused/);
+  });
+
   it('--env reads the database URL from the variable herald.yaml names', async () => {
     const { ws } = await setup();
     ws.write('herald.yaml', MINIMAL['herald.yaml']! + 'environments:\n  staging:\n    database_url_env: HERALD_TEST_STAGING_URL\n');
