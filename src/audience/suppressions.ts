@@ -6,7 +6,7 @@ import { UserError } from '../errors.js';
  * The suppression list: named queries over herald.suppressions and its log,
  * herald.suppression_events. A suppressed address gets no campaign (for its
  * site, or for every site when `site` is null): audiences leave it out
- * (recipients.ts) and send checks again when it claims a message (ledger.ts).
+ * (recipients.ts) and send checks again when it claims a message (src/ledger/claim.ts).
  * Each change writes its event in the same statement, so no change goes
  * unrecorded and no event describes a change that did not happen.
  */
@@ -153,4 +153,23 @@ export async function listSuppressions(db: Queryable, site: string | null = null
     [site],
   );
   return rows.map(toSuppression);
+}
+
+/**
+ * suppressBounced: the addresses of hard bounces (5xx x.1.x) go onto the
+ * suppression list for every site, with their log entry, in one statement.
+ */
+export async function suppressBounced(db: Queryable, bounces: readonly { address: string; response: string }[]): Promise<void> {
+  if (bounces.length === 0) return;
+  await db.query(
+    `WITH b AS (SELECT DISTINCT ON (lower(e)) lower(e) AS email, r AS note FROM unnest($1::text[], $2::text[]) AS x(e, r)),
+     added AS (
+       INSERT INTO herald.suppressions (email, site, reason, source, note, created_by)
+       SELECT email, NULL, 'bounced', 'smtp', note, 'herald' FROM b
+       ON CONFLICT (email, coalesce(site, '')) DO NOTHING
+       RETURNING email, note)
+     INSERT INTO herald.suppression_events (action, email, site, reason, source, note, actor)
+     SELECT 'add', email, NULL, 'bounced', 'smtp', note, 'herald' FROM added`,
+    [bounces.map((b) => b.address), bounces.map((b) => b.response)],
+  );
 }

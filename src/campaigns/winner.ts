@@ -2,6 +2,7 @@ import type { Db, Queryable } from '../db/db.js';
 import { durationMs } from '../audience/duration.js';
 import type { Campaign } from '../workspace/model.js';
 import { launchedAtForUpdate } from '../ledger/runs.js';
+import { releaseWaiting } from '../ledger/ledger.js';
 import { decideWinner, type VariantResult, type WinnerDecision } from './ab.js';
 
 /**
@@ -57,10 +58,7 @@ export async function decideIfDue(db: Db, name: string, campaign: Campaign, now:
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
       [name, d.metric, d.winner, d.significant, d.pValue, JSON.stringify(d.figures), d.reason, now],
     );
-    await tx.query(
-      "UPDATE herald.messages SET status = 'queued', variant = $2, next_attempt_at = $3 WHERE source_kind = 'campaign' AND source = $1 AND status = 'waiting'",
-      [name, d.winner, now],
-    );
+    await releaseWaiting(tx, name, d.winner, now);
     return d;
   });
 }

@@ -82,25 +82,6 @@ export async function recordOutcomes(db: Queryable, worker: string, outcomes: re
   );
 }
 
-/**
- * suppressBounced: the addresses of hard bounces (5xx x.1.x) go onto the
- * suppression list for every site, with their log entry, in one statement.
- */
-export async function suppressBounced(db: Queryable, bounces: readonly { address: string; response: string }[]): Promise<void> {
-  if (bounces.length === 0) return;
-  await db.query(
-    `WITH b AS (SELECT DISTINCT ON (lower(e)) lower(e) AS email, r AS note FROM unnest($1::text[], $2::text[]) AS x(e, r)),
-     added AS (
-       INSERT INTO herald.suppressions (email, site, reason, source, note, created_by)
-       SELECT email, NULL, 'bounced', 'smtp', note, 'herald' FROM b
-       ON CONFLICT (email, coalesce(site, '')) DO NOTHING
-       RETURNING email, note)
-     INSERT INTO herald.suppression_events (action, email, site, reason, source, note, actor)
-     SELECT 'add', email, NULL, 'bounced', 'smtp', note, 'herald' FROM added`,
-    [bounces.map((b) => b.address), bounces.map((b) => b.response)],
-  );
-}
-
 export interface LedgerCounts {
   /** Every member of the audience the ledger holds. */
   audience: number;
@@ -254,4 +235,12 @@ export async function exitQueued(db: Queryable, source: SourceRef, reason: strin
     [source.kind, source.name, reason],
   );
   return rows.length;
+}
+
+/** releaseWaiting: an A/B test decided, the rest of the campaign's audience is queued with the winning variant. */
+export async function releaseWaiting(db: Queryable, campaign: string, variant: string, now: Date): Promise<void> {
+  await db.query(
+    "UPDATE herald.messages SET status = 'queued', variant = $2, next_attempt_at = $3 WHERE source_kind = 'campaign' AND source = $1 AND status = 'waiting'",
+    [campaign, variant, now],
+  );
 }

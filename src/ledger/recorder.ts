@@ -2,6 +2,7 @@ import type { Db } from '../db/db.js';
 import { retrying } from '../db/retry.js';
 import type { Log } from '../log.js';
 import * as ledger from './ledger.js';
+import { suppressBounced } from '../audience/suppressions.js';
 
 /**
  * Records a batch's results as the SMTP replies come in, in small group
@@ -85,7 +86,7 @@ export class Recorder {
       if (bounces.length === 0) return ledger.recordOutcomes(this.db, this.worker, outcomes, now);
       await this.db.transaction(async (tx) => {
         await ledger.recordOutcomes(tx, this.worker, outcomes, now);
-        await ledger.suppressBounced(tx, bounces);
+        await suppressBounced(tx, bounces);
       });
     }).finally(() => (this.struggling = false));
   }

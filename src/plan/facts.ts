@@ -1,7 +1,7 @@
 import type { Breakdown } from '../audience/breakdown.js';
 import type { Queryable } from '../db/db.js';
 import type { DeployObject } from '../state/objects.js';
-import { lastApply, loadDeployed, type DeployedObject } from '../state/queries.js';
+import { lastApply, lastAudiences, loadDeployed, type DeployedObject } from '../state/queries.js';
 import { allOverrides, type OverrideKind, type OverrideStatus } from '../state/overrides.js';
 import { allRuns } from '../ledger/runs.js';
 import { productWarnings } from './product-checks.js';
@@ -62,15 +62,7 @@ export async function gatherFacts(
       { kind: r.kind, name: r.name, status: r.status, reason: r.reason, setBy: r.setBy, setAt: r.setAt.toISOString(), specHash: r.specHash },
     ]),
   );
-  const lastAudience = new Map(
-    (
-      await db.query<{ name: string; n: number }>(
-        `SELECT DISTINCT ON (name) name, audience AS n
-           FROM herald.object_versions WHERE kind = 'campaign' AND audience IS NOT NULL
-          ORDER BY name, version DESC`,
-      )
-    ).map((r) => [r.name, r.n]),
-  );
+  const lastAudience = await lastAudiences(db);
   const audienceSizes = new Map<string, number | { error: string }>();
   const breakdowns = new Map<string, Breakdown>();
   if (measure) {

@@ -163,3 +163,13 @@ export async function objectHash(db: Queryable, kind: string, name: string): Pro
   const [row] = await db.query<{ hash: string }>('SELECT hash FROM herald.objects WHERE kind = $1 AND name = $2', [kind, name]);
   return row?.hash;
 }
+
+/** lastAudiences: the audience size each campaign's last applied version recorded, for plan's "since the last apply". */
+export async function lastAudiences(db: Queryable): Promise<Map<string, number>> {
+  const rows = await db.query<{ name: string; n: number }>(
+    `SELECT DISTINCT ON (name) name, audience AS n
+       FROM herald.object_versions WHERE kind = 'campaign' AND audience IS NOT NULL
+      ORDER BY name, version DESC`,
+  );
+  return new Map(rows.map((r) => [r.name, r.n]));
+}

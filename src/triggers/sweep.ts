@@ -2,6 +2,7 @@ import { evaluateSqlConditions, evaluateSqlEvent, readOnly, sqlSandbox, withSqlS
 import type { Db, Queryable, Session } from '../db/db.js';
 import { sourceSchema } from '../workspace/model.js';
 import { recordStock } from './stock.js';
+import { effectiveStatus } from '../state/overrides.js';
 import { exitQueued as exitQueuedRows } from '../ledger/ledger.js';
 import { disableTrigger, enableTrigger, markSwept, triggerRun } from '../ledger/runs.js';
 import { audienceSqlConditions, sweepSql, sweepWindow, type SweepSubject } from './sweep-sql.js';
@@ -165,8 +166,7 @@ async function lock(tx: Queryable, name: string): Promise<void> {
  * defaults to paused. Anything but active sweeps nothing.
  */
 async function triggerStatus(db: Queryable, i: SweepSubject): Promise<string> {
-  const [row] = await db.query<{ status: string }>("SELECT status FROM herald.overrides WHERE kind = 'trigger' AND name = $1", [i.name]);
-  return row?.status ?? i.spec.status ?? 'paused';
+  return (await effectiveStatus(db, i.name, i.spec.status ?? 'paused', 'trigger')).status;
 }
 
 function sqlEvent(i: SweepSubject): SqlEvent | undefined {
