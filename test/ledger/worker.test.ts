@@ -294,7 +294,7 @@ describe('deliver', () => {
     const first = await tick(db, { transport, log: silentLog, clock: () => NOW, batchSize: 10 });
     expect(first.delivered.sent).toBe(20);
     const { sendingSources } = await import('../../src/ledger/runs.js');
-    expect(await sendingSources(db)).toEqual([]);
+    expect(await sendingSources(db, 'campaign')).toEqual([]);
     expect((await tick(db, { transport, log: silentLog, clock: () => NOW, batchSize: 10 })).delivered.sent).toBe(0);
     expect(peer.accepted).toHaveLength(20);
     const report = await campaignReport(db, 'winback');
