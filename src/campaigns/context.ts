@@ -5,7 +5,6 @@ import { createRenderer, type MessageSource, type TemplateSpec } from '../render
 import { campaignProducts, productTokens, type ProductToken } from '../render/products.js';
 import { loadDeployed } from '../state/queries.js';
 import { sourceSchema, type Campaign, type Project } from '../workspace/model.js';
-import { dkimKeys } from '../channels/email/dkim.js';
 import { contactPolicy } from '../ledger/source.js';
 import type { SourceContext } from '../ledger/worker.js';
 
@@ -61,7 +60,6 @@ export async function loadCampaignContext(db: Queryable, name: string, now: () =
     schema,
     lists: [...(campaign.audience.list ? [campaign.audience.list] : []), ...(campaign.audience.lists ?? [])],
     renderer,
-    dkim: dkimKeys(project),
     ...(campaign.throttle ? { throttle: campaign.throttle } : {}),
     policy: contactPolicy('campaign', campaign, project),
     message(variant) {

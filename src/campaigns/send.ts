@@ -14,6 +14,7 @@ import { runPhase } from '../ledger/runs.js';
 import { loadObject, objectVersion } from '../state/queries.js';
 import type { Transport } from '../channels/email/transport.js';
 import { loadCampaignContext } from './context.js';
+import { channelsOver } from '../channels/channels.js';
 
 /**
  * Launching a campaign (materialising its audience into the ledger, once)
@@ -67,7 +68,7 @@ export async function launchCampaign(db: Db, name: string, now: Date): Promise<L
   return { materialised: added ?? 0, launched: added !== undefined };
 }
 
-export interface SendOptions extends Omit<DeliverOptions, 'sources' | 'clock' | 'loadSource'> {
+export interface SendOptions extends Omit<DeliverOptions, 'sources' | 'clock' | 'loadSource' | 'channel'> {
   campaign: string;
   transport: Transport;
   /** The time relative segment conditions resolve against, and the clock's start. */
@@ -94,7 +95,7 @@ export async function sendCampaign(db: Db, o: SendOptions): Promise<SendResult> 
   const { materialised } = phase ? { materialised: 0 } : await launchCampaign(db, o.campaign, o.now);
   if (phase) await checkSendable(db, o.campaign);
   if (materialised > 0) o.log.info({ campaign: o.campaign, rows: materialised }, 'audience materialised');
-  const { completed, paused, ...totals } = await deliver(db, { ...o, sources: [ref], clock, loadSource: () => loadCampaignContext(db, o.campaign, clock) });
+  const { completed, paused, ...totals } = await deliver(db, { ...o, channel: channelsOver(o.transport), sources: [ref], clock, loadSource: () => loadCampaignContext(db, o.campaign, clock) });
   if (totals.suppressed > 0) o.log.info({ campaign: o.campaign, suppressed: totals.suppressed }, 'skipped addresses suppressed since the audience was materialised');
   const retry = await retryReason(db, ref);
   return { materialised, ...totals, completed: completed.includes(o.campaign), paused: paused.length > 0, ...(retry ? { retry } : {}) };

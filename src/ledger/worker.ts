@@ -3,8 +3,6 @@ import { hostname } from 'node:os';
 import type { Db } from '../db/db.js';
 import { retrying } from '../db/retry.js';
 import type { Log } from '../log.js';
-import { backoffSeconds, classifyFailure, type SmtpFailure } from '../channels/email/classify.js';
-import { composeRendered, type ComposedMessage } from '../channels/email/compose.js';
 import * as ledger from './ledger.js';
 import { claimBatch, type ClaimedMessage } from './claim.js';
 import { countAttempts, completeIfDone, sendingSources } from './runs.js';
@@ -15,9 +13,9 @@ import { objectHash } from '../state/queries.js';
 import { setOverride } from '../state/overrides.js';
 import type { MessageExtras, MessageSource, Renderer } from '../render/message.js';
 import type { Project } from '../workspace/model.js';
-import type { DkimKey } from '../channels/email/dkim.js';
+
 import { giveBack, parseRate, takeTokens, tokenWaitMs, type Rate } from './throttle.js';
-import type { Transport } from '../channels/email/transport.js';
+import { ChannelFailure, type Channel, type ChannelName } from '../channels/channel.js';
 import { durationMs } from '../audience/duration.js';
 
 /**
@@ -33,7 +31,6 @@ export interface SourceContext {
   /** The lists whose extra CSV columns become customer.* tokens. */
   lists: string[];
   renderer: Renderer;
-  dkim: Map<string, DkimKey>;
   /** The source's own throttle ("50/s"), besides delivery.throttle. */
   throttle?: string;
   policy: ContactPolicy;
@@ -57,7 +54,8 @@ export type SourceLoader = (ref: SourceRef) => Promise<SourceContext>;
  * only ones sent twice are those whose replies came in since its last commit.
  */
 export interface DeliverOptions {
-  transport: Transport;
+  /** The channel each ledger row goes through, by its channel column, for the project of the source. */
+  channel: (name: ChannelName, project: Project) => Channel;
   log: Log;
   /** The clock retries, expiry and leases are reckoned by (tests inject one). */
   clock?: () => Date;
@@ -236,24 +234,25 @@ async function deliverBatch(
     outcomes.push(outcome);
     recorder.add(outcome, bounce);
   };
-  const send = async (m: ClaimedMessage, message: ComposedMessage): Promise<void> => {
-    const dkim = ctx.dkim.get(m.site);
+  const channel = o.channel('email', ctx.project);
+  const send = async (m: ClaimedMessage, handed: { messageId: string; sent: Promise<string> }): Promise<void> => {
+    const { messageId } = handed;
     try {
-      const { response } = await o.transport.send({ ...message, ...(dkim ? { dkim } : {}) }, { source: ctx.ref.name, ledgerId: m.id });
-      return result(m, { id: m.id, status: 'sent', response, messageId: message.messageId });
+      return result(m, { id: m.id, status: 'sent', response: await handed.sent, messageId });
     } catch (err) {
-      const v = classifyFailure(err as SmtpFailure);
+      if (!(err instanceof ChannelFailure)) throw err;
+      const v = err.verdict;
       if (v.status === 'retry') {
         if (v.policy) policy++;
         const maxAge = durationMs(delivery.max_age ?? DEFAULT_MAX_AGE);
         const deadline = new Date(m.first_attempt_at).getTime() + maxAge;
         const now = clock().getTime();
-        if (now >= deadline) return result(m, { id: m.id, status: 'expired', response: `expired after ${delivery.max_age ?? DEFAULT_MAX_AGE}: ${v.response}`, messageId: message.messageId });
+        if (now >= deadline) return result(m, { id: m.id, status: 'expired', response: `expired after ${delivery.max_age ?? DEFAULT_MAX_AGE}: ${v.response}`, messageId });
         const next = new Date(Math.min(now + backoffSeconds(m.attempts) * 1000, deadline));
-        return result(m, { id: m.id, status: 'queued', response: v.response, messageId: message.messageId, nextAttemptAt: next });
+        return result(m, { id: m.id, status: 'queued', response: v.response, messageId, nextAttemptAt: next });
       }
       const bounce = v.status === 'bounced' ? { address: m.address, response: v.response } : undefined;
-      return result(m, { id: m.id, status: v.status, response: v.response, messageId: message.messageId }, bounce);
+      return result(m, { id: m.id, status: v.status, response: v.response, messageId }, bounce);
     }
   };
   const handedOver = new Set<number>();
@@ -272,7 +271,7 @@ async function deliverBatch(
       if (!inFlight.has(m.id)) continue; // taken over by another worker while the lock was lost
       const rendered = await ctx.renderer.render(ctx.message(m.variant), { ...m, email: m.address }, extras.get(m.id) ?? { products: [] });
       handedOver.add(m.id);
-      sending.push(send(m, composeRendered(rendered, { to: m.address, id: `${ctx.ref.name}.${m.id}` })));
+      sending.push(send(m, channel.send({ ledgerId: m.id, source: ctx.ref.name, address: m.address, site: m.site, rendered })));
       // Rendering is CPU work: between messages, the SMTP replies that came in
       // meanwhile are read, so connections never wait on a whole batch's renders.
       await new Promise(setImmediate);
@@ -314,4 +313,9 @@ async function breaker(db: Db, ctx: SourceContext, attempts: number, policy: num
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Backoff before the n-th retry (n ≥ 1): 1, 2, 4, … minutes, at most an hour, whatever the channel. */
+export function backoffSeconds(attempt: number): number {
+  return Math.min(60 * 2 ** Math.max(0, attempt - 1), 3600);
 }

@@ -11,6 +11,7 @@ import { launchCampaign } from '../campaigns/send.js';
 import type { Transport } from '../channels/email/transport.js';
 import { decideIfDue } from '../campaigns/winner.js';
 import { sourceLoader } from './sources.js';
+import { channelsOver } from '../channels/channels.js';
 import { sweepAll, type SweptTrigger } from '../triggers/sweeps.js';
 
 /**
@@ -93,7 +94,7 @@ export async function deliverWith(db: Db, o: TickOptions, clock: () => Date): Pr
   await Promise.all(
     Array.from({ length: Math.max(1, o.workers ?? 1) }, (_, i) =>
       deliver(db, {
-        transport: o.transport,
+        channel: channelsOver(o.transport),
         log: o.log,
         clock,
         loadSource: sourceLoader(db, clock),

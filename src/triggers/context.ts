@@ -4,7 +4,6 @@ import { linkSecret } from '../links/secret.js';
 import { createRenderer, type MessageSource, type TemplateSpec } from '../render/message.js';
 import { loadDeployed } from '../state/queries.js';
 import { sourceSchema, type Project, type Trigger } from '../workspace/model.js';
-import { dkimKeys } from '../channels/email/dkim.js';
 import { contactPolicy } from '../ledger/source.js';
 import type { SourceContext } from '../ledger/worker.js';
 import { exitReasonSql } from './exits.js';
@@ -41,7 +40,6 @@ export async function loadTriggerContext(db: Queryable, name: string, now: () =>
     schema,
     lists: [],
     renderer: createRenderer({ project, secret, now: now() }),
-    dkim: dkimKeys(project),
     policy: contactPolicy('trigger', trigger, project),
     exitSql: (param) => exitReasonSql(trigger, { schema, cancelled }, param),
     message: () => message,

@@ -16,6 +16,7 @@ import { createShop } from '../support/shop.js';
 import { applyDir } from '../support/apply.js';
 import { exampleWorkspace } from '../support/workspace.js';
 import { useCleanups } from '../support/cleanup.js';
+import { channelsOver } from '../../src/channels/channels.js';
 
 /**
  * The contact policy, enforced where messages are claimed: the frequency cap
@@ -80,7 +81,7 @@ const ref = (name: string): SourceRef => ({ kind: 'campaign', name });
 async function send(db: Awaited<ReturnType<typeof setup>>, transport: Awaited<ReturnType<typeof peer>>['transport'], at: Date, names: string[]) {
   const clock = () => at;
   for (const n of names) await launchCampaign(db, n, at);
-  return deliver(db, { transport, log: silentLog, clock, sources: names.map(ref), loadSource: sourceLoader(db, clock) });
+  return deliver(db, { channel: channelsOver(transport), log: silentLog, clock, sources: names.map(ref), loadSource: sourceLoader(db, clock) });
 }
 
 describe('the frequency cap', () => {
@@ -121,7 +122,7 @@ describe('the frequency cap', () => {
     // Four workers, one source each, all at once: only one message may reach each customer.
     await Promise.all(
       ['one', 'two', 'three', 'four'].map((n, i) =>
-        deliver(db, { transport, log: silentLog, clock, worker: `w${i}`, sources: [ref(n)], loadSource: sourceLoader(db, clock) }),
+        deliver(db, { channel: channelsOver(transport), log: silentLog, clock, worker: `w${i}`, sources: [ref(n)], loadSource: sourceLoader(db, clock) }),
       ),
     );
     expect(arrived.filter((a) => a.startsWith('anna@'))).toHaveLength(1);
@@ -145,7 +146,7 @@ describe('the frequency cap', () => {
       claims++;
       return NOON;
     };
-    const delivering = deliver(db, { transport, log: silentLog, clock, sources: [ref('one')], loadSource: sourceLoader(db, clock) }).finally(() => (done = true));
+    const delivering = deliver(db, { channel: channelsOver(transport), log: silentLog, clock, sources: [ref('one')], loadSource: sourceLoader(db, clock) }).finally(() => (done = true));
     // It keeps looking while the lock is held (before the fix it found "nothing due" and stopped).
     await expect.poll(() => done || claims >= 20, { timeout: 60_000 }).toBe(true);
     expect(done).toBe(false);
@@ -206,7 +207,7 @@ describe('quiet hours', () => {
         return r;
       },
     };
-    const t = await deliver(db, { transport: crossing, log: silentLog, clock, batchSize: 1, sources: [ref('winback')], loadSource: sourceLoader(db, clock) });
+    const t = await deliver(db, { channel: channelsOver(crossing), log: silentLog, clock, batchSize: 1, sources: [ref('winback')], loadSource: sourceLoader(db, clock) });
     expect(t.sent).toBe(1);
     expect(t.deferred).toBe(1);
     const waiting = await db.query<{ next_attempt_at: Date }>("SELECT next_attempt_at FROM herald.messages WHERE source = 'winback' AND status = 'queued'");

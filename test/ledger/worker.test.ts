@@ -16,6 +16,7 @@ import { applyDir } from '../support/apply.js';
 import { exampleWorkspace } from '../support/workspace.js';
 import { useCleanups } from '../support/cleanup.js';
 import { campaign, campaignSources } from '../support/sources.js';
+import { channelsOver } from '../../src/channels/channels.js';
 
 /**
  * The delivery engine against a scriptable SMTP peer: every verdict is read
@@ -141,17 +142,17 @@ describe('deliver', () => {
     const peer = await startPeer({ greeting: () => (down ? { code: 421, message: '4.3.2 try again later' } : undefined) });
     const clock = manualClock();
     await launchCampaign(db, 'winback', clock.now());
-    const first = await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback') });
+    const first = await deliver(db, { channel: channelsOver(transportTo(peer.url)), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback') });
     expect(first).toMatchObject({ sent: 0, retried: 3 });
     const waiting = await rows(db);
     expect(waiting.map((r) => r.status)).toEqual(['queued', 'queued', 'queued']);
     // The first retry is a minute later, stored: nothing sleeps waiting for it.
     for (const r of waiting) expect(new Date(r.next_attempt_at!).getTime()).toBe(NOW.getTime() + 60_000);
-    expect(await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback') })).toMatchObject({ sent: 0, retried: 0 });
+    expect(await deliver(db, { channel: channelsOver(transportTo(peer.url)), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback') })).toMatchObject({ sent: 0, retried: 0 });
 
     down = false;
     clock.advance(61_000);
-    const second = await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback') });
+    const second = await deliver(db, { channel: channelsOver(transportTo(peer.url)), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback') });
     expect(second).toMatchObject({ sent: 3, completed: ['winback'] });
     expect(peer.accepted.sort()).toEqual(['<winback.1@shop.example.com>', '<winback.2@shop.example.com>', '<winback.3@shop.example.com>']);
     expect((await rows(db)).map((r) => [r.status, r.attempts])).toEqual([['sent', 2], ['sent', 2], ['sent', 2]]);
@@ -162,7 +163,7 @@ describe('deliver', () => {
     const peer = await startPeer({ rcpt: (a) => (a === 'c1@example.com' ? { code: 451, message: '4.7.1 greylisted, try again' } : undefined) });
     const clock = manualClock();
     await launchCampaign(db, 'winback', clock.now());
-    const go = () => deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback') });
+    const go = () => deliver(db, { channel: channelsOver(transportTo(peer.url)), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback') });
     expect(await go()).toMatchObject({ sent: 1, retried: 1 });
     const due = async () => new Date((await rows(db))[0]!.next_attempt_at!).getTime() - clock.now().getTime();
     expect(await due()).toBe(60_000);
@@ -188,7 +189,7 @@ describe('deliver', () => {
     const peer = await startPeer({ data: () => (refusing ? { code: 550, message: '5.7.26 Unauthenticated email is not accepted (DMARC)' } : undefined) });
     const clock = manualClock();
     await launchCampaign(db, 'winback', clock.now());
-    const result = await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback'), batchSize: 10 });
+    const result = await deliver(db, { channel: channelsOver(transportTo(peer.url)), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback'), batchSize: 10 });
     // One batch of ten refusals crosses the threshold; no further batch is claimed.
     expect(result).toMatchObject({ sent: 0, retried: 10, paused: ['campaign winback'] });
     const [override] = await db.query<{ status: string; reason: string; set_by: string }>('SELECT status, reason, set_by FROM herald.overrides');
@@ -200,7 +201,7 @@ describe('deliver', () => {
     refusing = false;
     await clearOverride(db, 'campaign', 'winback', 'test');
     clock.advance(3_600_000);
-    expect(await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback'), batchSize: 10 })).toMatchObject({ sent: 30 });
+    expect(await deliver(db, { channel: channelsOver(transportTo(peer.url)), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback'), batchSize: 10 })).toMatchObject({ sent: 30 });
     expect(new Set(peer.accepted).size).toBe(30);
     expect(peer.accepted).toHaveLength(30);
   });
@@ -210,13 +211,13 @@ describe('deliver', () => {
     const peer = await startPeer({ data: (id) => (id === '<winback.1@shop.example.com>' ? 'stall' : undefined) });
     const clock = manualClock();
     await launchCampaign(db, 'winback', clock.now());
-    const result = await deliver(db, { transport: transportTo(peer.url, 1), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback') });
+    const result = await deliver(db, { channel: channelsOver(transportTo(peer.url, 1)), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback') });
     expect(result).toMatchObject({ sent: 1, unknown: 1, retried: 0 });
     const [c1] = await rows(db);
     expect(c1).toMatchObject({ status: 'unknown' });
     expect(c1!.reason).toMatch(/^no reply after the message was sent/);
     clock.advance(86_400_000);
-    expect(await deliver(db, { transport: transportTo(peer.url, 1), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback') })).toMatchObject({ sent: 0, unknown: 0 });
+    expect(await deliver(db, { channel: channelsOver(transportTo(peer.url, 1)), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback') })).toMatchObject({ sent: 0, unknown: 0 });
   });
 
   it('a server at 127.0.0.1 that hangs up after every final "." leaves each message unknown; none goes out twice', async () => {
@@ -230,7 +231,7 @@ describe('deliver', () => {
     // written: that one is retried (it cannot have arrived); the others are unknown.
     let unknown = 0;
     for (let round = 0; round < 5 && unknown < 4; round++) {
-      const r = await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback') });
+      const r = await deliver(db, { channel: channelsOver(transportTo(peer.url)), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback') });
       expect(r.sent).toBe(0);
       unknown += r.unknown;
       clock.advance(3_600_000);
@@ -239,7 +240,7 @@ describe('deliver', () => {
       expect(r.status).toBe('unknown');
       expect(r.reason).toMatch(/^no reply after the message was sent: 127\.0\.0\.1:\d+ closed the connection/);
     }
-    expect(await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback') })).toMatchObject({ sent: 0, unknown: 0, retried: 0 });
+    expect(await deliver(db, { channel: channelsOver(transportTo(peer.url)), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback') })).toMatchObject({ sent: 0, unknown: 0, retried: 0 });
     // Each message's data reached the server once.
     expect(peer.accepted.sort()).toEqual([1, 2, 3, 4].map((i) => `<winback.${i}@shop.example.com>`));
   });
@@ -251,12 +252,12 @@ describe('deliver', () => {
     const peer = await startPeer({ rcpt: (a) => (busy && a === 'c1@example.com' ? { code: 421, message: 'too busy, closing' } : undefined) });
     const clock = manualClock();
     await launchCampaign(db, 'winback', clock.now());
-    expect(await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback') })).toMatchObject({ sent: 1, retried: 1 });
+    expect(await deliver(db, { channel: channelsOver(transportTo(peer.url)), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback') })).toMatchObject({ sent: 1, retried: 1 });
     const [c1] = await db.query<{ status: string; smtp_response: string }>("SELECT status, smtp_response FROM herald.messages WHERE address = 'c1@example.com'");
     expect(c1).toEqual({ status: 'queued', smtp_response: '421 too busy, closing' });
     busy = false;
     clock.advance(61_000);
-    expect(await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback') })).toMatchObject({ sent: 1, completed: ['winback'] });
+    expect(await deliver(db, { channel: channelsOver(transportTo(peer.url)), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback') })).toMatchObject({ sent: 1, completed: ['winback'] });
     expect(peer.accepted.sort()).toEqual(['<winback.1@shop.example.com>', '<winback.2@shop.example.com>']);
   });
 
@@ -266,17 +267,17 @@ describe('deliver', () => {
     const transport = overrideAfter15(db, transportTo(peer.url), 'paused', 'wrong price in the grid');
     const clock = manualClock();
     await launchCampaign(db, 'winback', clock.now());
-    const first = await deliver(db, { transport, log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback'), batchSize: 10 });
+    const first = await deliver(db, { channel: channelsOver(transport), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback'), batchSize: 10 });
     // The batch in flight when the pause came finishes; no other is claimed.
     expect(first.sent).toBe(20);
     expect(peer.accepted).toHaveLength(20);
-    expect(await deliver(db, { transport, log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback'), batchSize: 10 })).toMatchObject({ sent: 0 });
+    expect(await deliver(db, { channel: channelsOver(transport), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback'), batchSize: 10 })).toMatchObject({ sent: 0 });
     const paused = await campaignReport(db, 'winback');
     expect(paused).toMatchObject({ status: 'paused', status_reason: 'wrong price in the grid', sent: 20, pending: 20 });
     expect(reportText(paused)).toContain('winback): paused (wrong price in the grid)');
 
     await setOverride(db, { name: 'winback', status: 'ready', reason: 'price fixed', actor: 'test', specHash: '', action: 'resume' });
-    const second = await deliver(db, { transport, log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback'), batchSize: 10 });
+    const second = await deliver(db, { channel: channelsOver(transport), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback'), batchSize: 10 });
     expect(second).toMatchObject({ sent: 20, completed: ['winback'] });
     expect(peer.accepted).toHaveLength(40);
     expect(new Set(peer.accepted).size).toBe(40);
@@ -311,7 +312,7 @@ describe('deliver', () => {
     const dead = await claimBatch(db, { source: campaign('winback'), schema: 'shop', policy: { timezones: {} }, worker: 'dead', limit: 3, leaseSeconds: 60, now: clock.now(), session: { key: 4242, outlivesServer: db.kind === 'postgres' } });
     expect(dead.messages).toHaveLength(3);
     // Without waiting for its lease.
-    expect(await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback') })).toMatchObject({ sent: 5, completed: ['winback'] });
+    expect(await deliver(db, { channel: channelsOver(transportTo(peer.url)), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback') })).toMatchObject({ sent: 5, completed: ['winback'] });
     expect(peer.accepted.sort()).toEqual([1, 2, 3, 4, 5].map((i) => `<winback.${i}@shop.example.com>`));
   });
 
@@ -326,11 +327,11 @@ describe('deliver', () => {
     expect(lock).toBeDefined();
     const stuck = await claimBatch(db, { source: campaign('winback'), schema: 'shop', policy: { timezones: {} }, worker: 'stuck', limit: 3, leaseSeconds: 60, now: clock.now(), session: { key: 4242, outlivesServer: db.kind === 'postgres' } });
     expect(stuck.messages).toHaveLength(3);
-    expect(await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback') })).toMatchObject({ sent: 2 });
+    expect(await deliver(db, { channel: channelsOver(transportTo(peer.url)), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback') })).toMatchObject({ sent: 2 });
     const held = await db.query<{ worker: string }>("SELECT worker FROM herald.messages WHERE status = 'claimed'");
     expect(held.map((r) => r.worker)).toEqual(['stuck', 'stuck', 'stuck']);
     clock.advance(61_000);
-    expect(await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback') })).toMatchObject({ sent: 3, completed: ['winback'] });
+    expect(await deliver(db, { channel: channelsOver(transportTo(peer.url)), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback') })).toMatchObject({ sent: 3, completed: ['winback'] });
     expect(peer.accepted.sort()).toEqual([1, 2, 3, 4, 5].map((i) => `<winback.${i}@shop.example.com>`));
   });
 
@@ -342,11 +343,11 @@ describe('deliver', () => {
     await claimBatch(db, { source: campaign('winback'), schema: 'shop', policy: { timezones: {} }, worker: 'before', limit: 3, leaseSeconds: 60, now: clock.now(), session: { key: 4242, outlivesServer: db.kind === 'postgres' } });
     // As if the server had restarted since: the restart ended every session, so a free lock proves nothing.
     await db.query("UPDATE herald.messages SET session_epoch = pg_postmaster_start_time() - interval '1 hour' WHERE status = 'claimed'");
-    const first = await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback') });
+    const first = await deliver(db, { channel: channelsOver(transportTo(peer.url)), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback') });
     if (db.kind === 'postgres') {
       expect(first).toMatchObject({ sent: 2 });
       clock.advance(61_000);
-      expect(await deliver(db, { transport: transportTo(peer.url), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback') })).toMatchObject({ sent: 3, completed: ['winback'] });
+      expect(await deliver(db, { channel: channelsOver(transportTo(peer.url)), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback') })).toMatchObject({ sent: 3, completed: ['winback'] });
     } else {
       // PGlite lives and dies with the one process using it: an earlier start's holder is gone.
       expect(first).toMatchObject({ sent: 5, completed: ['winback'] });
@@ -378,7 +379,7 @@ status: ready
     await launchCampaign(db, 'winback', new Date());
     const transport = transportTo(peer.url);
     // Two workers on the real clock: the bucket in the database is shared.
-    await Promise.all([1, 2].map((i) => deliver(db, { transport, log: silentLog, worker: `w${i}`, ...campaignSources(db, () => new Date(), 'winback'), batchSize: 10 })));
+    await Promise.all([1, 2].map((i) => deliver(db, { channel: channelsOver(transport), log: silentLog, worker: `w${i}`, ...campaignSources(db, () => new Date(), 'winback'), batchSize: 10 })));
     expect(peer.accepted).toHaveLength(60);
     expect(new Set(peer.accepted).size).toBe(60);
     // Tokens gate claims: when each message was claimed, by either worker.

@@ -13,10 +13,8 @@
  *   like a transient problem, and counted for the circuit breaker.
  * - Any other 5xx: failed.
  */
-export type Verdict =
-  | { status: 'sent'; response: string }
-  | { status: 'retry'; response: string; policy: boolean }
-  | { status: 'unknown' | 'bounced' | 'failed'; response: string };
+export type { Verdict } from '../channel.js';
+import type { Verdict } from '../channel.js';
 
 export interface SmtpFailure {
   /** The server's reply, when there was one. */
@@ -49,9 +47,4 @@ export function classifyFailure(err: SmtpFailure): Verdict {
     return { status: 'failed', response };
   }
   return { status: 'retry', response, policy: false };
-}
-
-/** Backoff before the n-th retry (n ≥ 1): 1, 2, 4, … minutes, at most an hour. */
-export function backoffSeconds(attempt: number): number {
-  return Math.min(60 * 2 ** Math.max(0, attempt - 1), 3600);
 }

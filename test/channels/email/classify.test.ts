@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { backoffSeconds, classifyFailure } from '../../../src/channels/email/classify.js';
+import { classifyFailure } from '../../../src/channels/email/classify.js';
+import { backoffSeconds } from '../../../src/ledger/worker.js';
 
 /**
  * What an SMTP result means for a ledger row. A reply code comes from the
