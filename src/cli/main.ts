@@ -191,8 +191,8 @@ program
 
 program
   .command('report')
-  .description("print a campaign's report and write reports/<campaign>.json and .md")
-  .argument('<campaign>', 'campaign name')
+  .description("print a campaign's or trigger's report and write reports/<campaign>.json and .md, or reports/triggers/<trigger>.json and .md")
+  .argument('<campaign|trigger>', 'a campaign or trigger name (campaign/NAME or trigger/NAME when both exist)')
   .option('--json', 'print the report as JSON')
   .action(run(() => import('./commands/report.js')));
 
