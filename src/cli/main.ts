@@ -191,10 +191,21 @@ program
 
 program
   .command('report')
-  .description("print a campaign's report and write reports/<campaign>.json and .md")
-  .argument('<campaign>', 'campaign name')
+  .description("print a campaign's or trigger's report and write reports/<campaign>.json and .md, or reports/triggers/<trigger>.json and .md")
+  .argument('<campaign|trigger>', 'a campaign or trigger name (campaign/NAME or trigger/NAME when both exist)')
   .option('--json', 'print the report as JSON')
   .action(run(() => import('./commands/report.js')));
+
+const trigger = program.command('trigger').description("a trigger's tools: `trigger backtest`");
+trigger
+  .command('backtest')
+  .description("replay a workspace trigger's sweep over history, tick by tick, and print per day what it would have sent; writes nothing")
+  .argument('<trigger>', 'trigger name (triggers/NAME.yaml)')
+  .requiredOption('--from <time>', 'start of the replay (ISO, e.g. 2026-11-01 or 2026-11-01T00:00:00Z)')
+  .requiredOption('--to <time>', 'end of the replay (ISO)')
+  .option('--every <duration>', 'how often the tick sweeps (90s, 10m, 1h)', '1h')
+  .option('--json', 'print the backtest as JSON')
+  .action(run(async () => ({ default: (await import('./commands/trigger.js')).backtest })));
 
 program
   .command('demo')

@@ -65,14 +65,17 @@ export function objectRef(ref: string): [kind: string, name: string] {
   return [m[1]!, m[2]!];
 }
 
-/** `--now`: an ISO date (midnight UTC) or a time with Z or an offset; a time without one would depend on this machine's zone. */
-export function parseNow(text: string): Date {
+/**
+ * `--now` (and --from, --to): an ISO date (midnight UTC) or a time with Z or
+ * an offset; a time without one would depend on this machine's zone.
+ */
+export function parseNow(text: string, flag = '--now'): Date {
   const iso = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2}))?$/;
   const when = new Date(text);
   // Date parses 2026-02-30 as March 2: the day must survive the round trip.
   const day = text.slice(0, 10);
   if (!iso.test(text) || Number.isNaN(when.getTime()) || new Date(`${day}T00:00:00Z`).toISOString().slice(0, 10) !== day) {
-    throw new UserError(`--now "${text}" is not an ISO date or time`, 'write it as 2026-11-20 or 2026-11-20T12:00:00Z (a time needs Z or an offset such as +01:00)');
+    throw new UserError(`${flag} ${shown(text)} is not an ISO date or time`, 'write it as 2026-11-20 or 2026-11-20T12:00:00Z (a time needs Z or an offset such as +01:00)');
   }
   return when;
 }

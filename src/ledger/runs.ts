@@ -82,6 +82,12 @@ export async function runPhase(db: Queryable, source: SourceRef): Promise<'sendi
   return row?.phase;
 }
 
+/** enabledAt: when a trigger was first swept as active (its run's start); null before. */
+export async function enabledAt(db: Queryable, source: SourceRef): Promise<Date | null> {
+  const [row] = await db.query<{ enabled_at: Date | null }>('SELECT enabled_at FROM herald.runs WHERE source_kind = $1 AND source = $2', [source.kind, source.name]);
+  return row?.enabled_at ? new Date(row.enabled_at) : null;
+}
+
 /** A run, with the number of ledger rows it has: for plan's facts and `herald state list`. */
 export interface RunSummary {
   kind: SourceKind;

@@ -1,6 +1,7 @@
 import { escapedText, type LeftOutProduct } from '../render/products.js';
-import type { LedgerCounts } from '../ledger/ledger.js';
+import type { LedgerCounts, ReasonCount } from '../ledger/ledger.js';
 import type { StoredDecision } from '../campaigns/winner.js';
+import { mdCell, reasonsMarkdown, reasonsText } from './reasons.js';
 
 export type ReportStatus = 'not started' | 'sending' | 'paused' | 'cancelled' | 'completed';
 
@@ -36,8 +37,17 @@ export interface Report {
   unknown: number;
   /** Found suppressed (unsubscribed, bounced) after the audience was drawn; not sent. */
   suppressed: number;
+  /** Over the frequency cap when a worker took it (when_capped: skip, a campaign's default); not sent. */
+  capped: number;
   /** Queued, being sent, or waiting for a retry or for the A/B winner. */
   pending: number;
+  /**
+   * Put off at least once by quiet hours or the frequency cap (when_capped:
+   * defer), whatever happened next: most are sent later, and counted there too.
+   */
+  deferred: number;
+  /** Skipped at claim time (capped, suppressed) and put off (deferred), by reason. */
+  reasons: ReasonCount[];
   /**
    * The campaign's products its messages leave out: a link that is not
    * http(s) on the sites' domains, or an image off them (checked against the
@@ -62,6 +72,7 @@ export function buildReport(
   counts: LedgerCounts,
   decision?: StoredDecision,
   productsLeftOut: readonly LeftOutProduct[] = [],
+  reasons: readonly ReasonCount[] = [],
 ): Report {
   const status = reportStatus(run);
   return {
@@ -79,7 +90,10 @@ export function buildReport(
     expired: counts.expired,
     unknown: counts.unknown,
     suppressed: counts.suppressed,
+    capped: counts.capped,
     pending: counts.queued + counts.claimed + counts.waiting,
+    deferred: counts.deferred,
+    reasons: [...reasons],
     products_left_out: [...productsLeftOut],
     ...(decision
       ? {
@@ -112,6 +126,7 @@ function outcomes(r: Report): [string, number][] {
     ['Expired', r.expired],
     ['Unknown', r.unknown],
     ['Suppressed', r.suppressed],
+    ['Capped', r.capped],
     [r.status === 'cancelled' ? 'Not sent (cancelled)' : 'Pending', r.pending],
   ];
 }
@@ -131,6 +146,8 @@ export function reportMarkdown(r: Report): string {
     `| Recipients | ${r.recipients} |`,
     ...outcomes(r).map(([label, n]) => `| ${label} | ${n}${pct(n)} |`),
     '',
+    ...(r.deferred > 0 ? [`${r.deferred} message${r.deferred === 1 ? ' was' : 's were'} put off at least once by quiet hours or the frequency cap.`, ''] : []),
+    ...reasonsMarkdown(r.reasons),
   ];
   if (r.products_left_out.length > 0) {
     lines.push(
@@ -160,7 +177,8 @@ export function reportMarkdown(r: Report): string {
 }
 
 export function reportText(r: Report): string {
-  const pad = (s: string) => s.padEnd(11);
+  // A label longer than the column ("not sent (cancelled)") still gets its space.
+  const pad = (s: string) => `${s} `.padEnd(11);
   return [
     `${r.title} (${r.campaign}): ${statusLine(r)}`,
     `  ${pad('audience')}${r.audience} (control ${r.control}, left out ${r.left_out})`,
@@ -168,14 +186,11 @@ export function reportText(r: Report): string {
     ...outcomes(r)
       .filter(([label, n]) => n > 0 || ['Sent', 'Failed', 'Pending'].includes(label))
       .map(([label, n]) => `  ${pad(label.toLowerCase())}${n}`),
+    ...(r.deferred > 0 ? [`  ${pad('deferred')}${r.deferred} (put off at least once: quiet hours, frequency cap)`] : []),
     ...(r.products_left_out.length > 0 ? [`  ${pad('products')}${r.products_left_out.length} left out (${r.products_left_out.map((p) => escapedText(p.sku)).join(', ')})`] : []),
     ...(r.ab ? [`  A/B winner ${r.ab.winner}: ${r.ab.reason}`] : []),
+    ...reasonsText(r.reasons),
   ].join('\n');
-}
-
-/** Shop data in a table cell: its own text, never markup, a link or a column break. */
-function mdCell(s: string): string {
-  return s.replace(/[\\`*_[\]|<>&]/g, (c) => (c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '&' ? '&amp;' : `\\${c}`)).replace(/[\r\n]+/g, ' ');
 }
 
 function statusLine(r: Report): string {

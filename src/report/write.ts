@@ -1,16 +1,54 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Db } from '../db/db.js';
+import type { Db, Queryable } from '../db/db.js';
 import { quoteIdent } from '../db/ident.js';
 import { UserError } from '../errors.js';
 import { campaignProducts, type LeftOutProduct } from '../render/products.js';
-import { dailyCounts, ledgerCounts, reasonCounts, type DayCounts, type ReasonCount } from '../ledger/ledger.js';
-import { allRuns, runPhase } from '../ledger/runs.js';
+import { dailyCounts, ledgerCounts, reasonCounts } from '../ledger/ledger.js';
+import { enabledAt, runPhase } from '../ledger/runs.js';
+import type { SourceKind, SourceRef } from '../ledger/source.js';
 import { abDecision } from '../campaigns/winner.js';
 import { effectiveStatus } from '../state/overrides.js';
 import { loadObject } from '../state/queries.js';
 import { sourceSchema, type Campaign, type Project, type Trigger } from '../workspace/model.js';
 import { buildReport, reportMarkdown, type Report } from './report.js';
+import { buildTriggerReport, triggerReportMarkdown, type TriggerReport } from './trigger.js';
+
+/**
+ * The reports' I/O: the ledger's figures and the deployed state read for
+ * the pure builders (report.ts, trigger.ts), and the report files written.
+ *
+ * Files: a campaign's report is reports/<campaign>.json and .md, a
+ * trigger's reports/triggers/<trigger>.json and .md, so a campaign and a
+ * trigger of one name never overwrite each other's.
+ */
+
+/**
+ * reportSubject: the campaign or trigger `ref` names: `campaign/<name>`,
+ * `trigger/<name>`, or a bare name that is one of the two, deployed or with
+ * ledger rows (a name that is both has to say which).
+ */
+export async function reportSubject(db: Queryable, ref: string): Promise<SourceRef> {
+  // Names as the workspace allows them: a name is also a file name under reports/.
+  const m = /^(?:(campaign|trigger)\/)?([a-z0-9][a-z0-9_-]*)$/.exec(ref);
+  if (m?.[1]) return { kind: m[1] as SourceKind, name: m[2]! };
+  const kinds = m ? await sourceKinds(db, ref) : [];
+  if (kinds.length === 1) return { kind: kinds[0]!, name: ref };
+  if (kinds.length > 1) throw new UserError(`"${ref}" is both a campaign and a trigger`, `say which: herald report campaign/${ref} or herald report trigger/${ref}`);
+  throw new UserError(`no campaign or trigger "${ref}" is deployed or has messages`, 'check the name (campaigns/<name>.yaml, triggers/<name>.yaml), or run `herald apply` first');
+}
+
+/** sourceKinds: the kinds a name is deployed as (unarchived) or has ledger rows under, each probed on its key. */
+async function sourceKinds(db: Queryable, name: string): Promise<SourceKind[]> {
+  const rows = await db.query<{ kind: SourceKind }>(
+    `SELECT k.kind FROM unnest(ARRAY['campaign', 'trigger']) AS k(kind)
+      WHERE EXISTS (SELECT 1 FROM herald.objects o WHERE o.kind = k.kind AND o.name = $1 AND o.archived_at IS NULL)
+         OR EXISTS (SELECT 1 FROM herald.messages m WHERE m.source_kind = k.kind AND m.source = $1)
+      ORDER BY k.kind`,
+    [name],
+  );
+  return rows.map((r) => r.kind);
+}
 
 export async function campaignReport(db: Db, campaign: string): Promise<Report> {
   const spec = await loadObject<Campaign>(db, 'campaign', campaign);
@@ -21,7 +59,15 @@ export async function campaignReport(db: Db, campaign: string): Promise<Report> 
   }
   const { status, override } = await effectiveStatus(db, campaign, spec?.status ?? 'draft');
   const run = { phase: await runPhase(db, ref), inForce: status, ...(override ? { reason: override.reason } : {}) };
-  return buildReport(campaign, spec?.title ?? campaign, run, counts, await abDecision(db, campaign), spec ? await productsLeftOut(db, spec) : []);
+  return buildReport(
+    campaign,
+    spec?.title ?? campaign,
+    run,
+    counts,
+    await abDecision(db, campaign),
+    spec ? await productsLeftOut(db, spec) : [],
+    await reasonCounts(db, ref),
+  );
 }
 
 /** The campaign's products its messages leave out, by the same check as a send; none when the shop has no products table here. */
@@ -33,53 +79,36 @@ async function productsLeftOut(db: Db, campaign: Campaign): Promise<LeftOutProdu
   return table?.ok ? (await campaignProducts(db, schema, project, campaign)).leftOut : [];
 }
 
+export async function triggerReport(db: Db, name: string): Promise<TriggerReport> {
+  const ref = { kind: 'trigger' as const, name };
+  const spec = await loadObject<Trigger>(db, 'trigger', name);
+  const days = await dailyCounts(db, ref);
+  if (!spec && days.length === 0) throw new UserError(`trigger "${name}" is not deployed and has no messages`, `check triggers/${name}.yaml, or run \`herald apply\` first`);
+  const { status, override } = await effectiveStatus(db, name, spec?.status ?? 'paused', 'trigger');
+  const state = { description: spec?.description ?? '', status, ...(override ? { reason: override.reason } : {}), enabledAt: await enabledAt(db, ref) };
+  return buildTriggerReport(name, state, days, await reasonCounts(db, ref));
+}
+
 /** Writes reports/<campaign>.json and .md, each replaced atomically. */
 export function writeReport(dir: string, r: Report): string[] {
-  const folder = join(dir, 'reports');
+  return writeFiles(join(dir, 'reports'), r.campaign, r, reportMarkdown(r));
+}
+
+/** Writes reports/triggers/<trigger>.json and .md, each replaced atomically. */
+export function writeTriggerReport(dir: string, r: TriggerReport): string[] {
+  return writeFiles(join(dir, 'reports', 'triggers'), r.name, r, triggerReportMarkdown(r));
+}
+
+/** <name>.json and <name>.md in `folder`, each written beside and renamed over, so a reader never sees half a report. */
+function writeFiles(folder: string, name: string, json: unknown, markdown: string): string[] {
   mkdirSync(folder, { recursive: true });
   const files = [
-    [join(folder, `${r.campaign}.json`), JSON.stringify(r, null, 2) + '\n'],
-    [join(folder, `${r.campaign}.md`), reportMarkdown(r)],
+    [join(folder, `${name}.json`), JSON.stringify(json, null, 2) + '\n'],
+    [join(folder, `${name}.md`), markdown],
   ] as const;
   for (const [file, content] of files) {
     writeFileSync(`${file}.tmp`, content);
     renameSync(`${file}.tmp`, file);
   }
   return files.map(([f]) => f);
-}
-
-/** A trigger's report: what its sweeps found and what became of each occurrence, per day and in total. */
-export interface TriggerReport {
-  kind: 'trigger';
-  name: string;
-  description: string;
-  /** The status in force: the file's, or an override's. */
-  status: string;
-  /** When it was first swept as active (the back-fill horizon's anchor); null before. */
-  enabled_at: string | null;
-  totals: Omit<DayCounts, 'day'>;
-  days: DayCounts[];
-  /** Skipped (capped, exited, suppressed) and put off (deferred), by reason. */
-  reasons: ReasonCount[];
-}
-
-export async function triggerReport(db: Db, name: string): Promise<TriggerReport> {
-  const ref = { kind: 'trigger' as const, name };
-  const spec = await loadObject<Trigger>(db, 'trigger', name);
-  const days = await dailyCounts(db, ref);
-  if (!spec && days.length === 0) throw new UserError(`trigger "${name}" is not deployed and has no messages`, 'check the name, or run `herald apply` first');
-  const { status } = await effectiveStatus(db, name, spec?.status ?? 'paused', 'trigger');
-  const run = (await allRuns(db)).find((r) => r.kind === 'trigger' && r.name === name);
-  const totals = { occurrences: 0, sent: 0, capped: 0, exited: 0, deferred: 0, suppressed: 0, failed: 0, pending: 0 };
-  for (const d of days) for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += d[k];
-  return {
-    kind: 'trigger',
-    name,
-    description: spec?.description ?? '',
-    status,
-    enabled_at: run?.enabledAt?.toISOString() ?? null,
-    totals,
-    days,
-    reasons: await reasonCounts(db, ref),
-  };
 }

@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { buildReport, reportMarkdown, reportText } from '../../src/report/report.js';
-import type { LedgerCounts } from '../../src/ledger/ledger.js';
+import type { LedgerCounts, ReasonCount } from '../../src/ledger/ledger.js';
 
-const COUNTS = { audience: 10, control: 0, left_out: 0, recipients: 10, sent: 10, failed: 0, bounced: 0, expired: 0, unknown: 0, suppressed: 0, queued: 0, claimed: 0, waiting: 0 } as LedgerCounts;
+const COUNTS: LedgerCounts = {
+  audience: 10, control: 0, left_out: 0, recipients: 10, sent: 10, failed: 0, bounced: 0, expired: 0, unknown: 0, suppressed: 0,
+  queued: 0, claimed: 0, waiting: 0, capped: 0, exited: 0, deferred: 0,
+};
 
 describe('report: products left out', () => {
   it('lists each with its reason, as text in the markdown table whatever the shop data holds', () => {
@@ -28,5 +31,58 @@ describe('report: products left out', () => {
     expect(r.products_left_out).toEqual([]);
     expect(reportMarkdown(r)).not.toContain('Products left out');
     expect(reportText(r)).not.toContain('products');
+  });
+});
+
+describe('report: the contact policy', () => {
+  const counts: LedgerCounts = { ...COUNTS, sent: 7, capped: 2, queued: 1, deferred: 4 };
+  const reasons: ReasonCount[] = [
+    { kind: 'capped', reason: 'frequency cap: 3 per 7d', count: 2 },
+    { kind: 'deferred', reason: 'quiet hours', count: 3 },
+    { kind: 'deferred', reason: 'frequency cap', count: 1 },
+  ];
+  const r = buildReport('winback', 'Win-back', { phase: 'sending', inForce: 'ready' }, counts, undefined, [], reasons);
+
+  it('counts capped and deferred messages, and keeps the reasons, in JSON', () => {
+    expect(r).toMatchObject({ recipients: 10, sent: 7, capped: 2, pending: 1, deferred: 4, reasons });
+    expect(JSON.parse(JSON.stringify(r))).toMatchObject({ capped: 2, deferred: 4, reasons });
+  });
+
+  it('shows them in markdown: capped among the outcomes, deferred and the reasons below', () => {
+    const md = reportMarkdown(r);
+    expect(md).toContain('| Capped | 2 (20.0%) |');
+    expect(md).toContain('4 messages were put off at least once by quiet hours or the frequency cap.');
+    expect(md).toContain('## Skipped and deferred, by reason');
+    expect(md).toContain('| Capped | frequency cap: 3 per 7d | 2 |');
+    expect(md).toContain('| Deferred | quiet hours | 3 |');
+  });
+
+  it('shows them in text', () => {
+    const text = reportText(r);
+    expect(text).toContain('  capped     2');
+    expect(text).toContain('  deferred   4 (put off at least once: quiet hours, frequency cap)');
+    expect(text).toContain('  skipped and deferred, by reason:');
+    expect(text).toMatch(/ {4}capped {5}frequency cap: 3 per 7d {2}2/);
+    expect(text).toMatch(/ {4}deferred {3}quiet hours {14}3/);
+  });
+
+  it('says nothing of the policy when nothing was capped or put off', () => {
+    const plain = buildReport('winback', 'Win-back', { phase: 'completed', inForce: 'ready' }, COUNTS);
+    expect(plain).toMatchObject({ capped: 0, deferred: 0, reasons: [] });
+    expect(reportMarkdown(plain)).not.toContain('by reason');
+    expect(reportMarkdown(plain)).toContain('| Capped | 0 (0.0%) |');
+    expect(reportText(plain)).not.toMatch(/capped|deferred|reason/);
+  });
+
+  it('escapes reason text in the markdown table', () => {
+    const odd = buildReport('winback', 'Win-back', { phase: 'completed', inForce: 'ready' }, COUNTS, undefined, [], [
+      { kind: 'suppressed', reason: 'a|b <script>\n[x](y)', count: 1 },
+    ]);
+    expect(reportMarkdown(odd)).toContain('| Suppressed | a\\|b &lt;script&gt; \\[x\\](y) | 1 |');
+  });
+
+  it('keeps a space after a label longer than the column', () => {
+    const cancelled = buildReport('winback', 'Win-back', { phase: 'sending', inForce: 'cancelled' }, { ...COUNTS, sent: 8, queued: 2 });
+    expect(reportText(cancelled)).toContain('  not sent (cancelled) 2');
   });
 });

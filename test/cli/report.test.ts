@@ -1,0 +1,111 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { openDb, type Db } from '../../src/db/db.js';
+import { migrate } from '../../src/db/migrate.js';
+import { herald } from '../support/cli.js';
+import { createTestDb } from '../support/db.js';
+import { createShop, type TestShop } from '../support/shop.js';
+import { exampleWorkspace } from '../support/workspace.js';
+import { useCleanups } from '../support/cleanup.js';
+
+/**
+ * `herald report` for campaigns and triggers through the built CLI (dist/:
+ * `npm run build` first), on the example workspace with a trigger named
+ * like its campaign, winback.
+ */
+const cleanup = useCleanups();
+
+const SHOP: TestShop = {
+  customers: [{ id: 1, email: 'anna@example.com' }],
+  products: ['OW-001', 'SH-001', 'BG-001', 'AC-002'].map((sku) => ({ sku, category: 'demo' })),
+};
+
+/** A database with the shop, for the CLI (--db) and for writing ledger rows in between. */
+async function shopDatabase(): Promise<{ spec: string; use<T>(fn: (db: Db) => Promise<T>): Promise<T> }> {
+  if (process.env.HERALD_TEST_DATABASE_URL) {
+    const db = await createTestDb();
+    cleanup(() => db.dispose());
+    await createShop(db, SHOP);
+    return { spec: db.url!, use: (fn) => fn(db) };
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'herald-pglite-'));
+  cleanup(() => rmSync(dir, { recursive: true, force: true }));
+  const use = async <T>(fn: (db: Db) => Promise<T>): Promise<T> => {
+    const db = await openDb(dir);
+    try {
+      return await fn(db);
+    } finally {
+      await db.close();
+    }
+  };
+  await use(async (db) => {
+    await migrate(db);
+    await createShop(db, SHOP);
+  });
+  return { spec: dir, use };
+}
+
+async function setup() {
+  const ws = exampleWorkspace();
+  cleanup(ws.remove);
+  ws.write('triggers/winback.yaml', 'description: A second birthday greeting.\nevent: birthday\ntemplate: birthday\nonce: per_year\n');
+  const db = await shopDatabase();
+  const args = ['--dir', ws.dir, '--db', db.spec];
+  const apply = await herald(['apply', '--auto-approve', ...args]);
+  expect(apply.code, apply.stderr).toBe(0);
+  // What the abandoned-cart trigger did: one sent, one ordered before the claim, one put off by quiet hours then sent.
+  await db.use((d) =>
+    d.query(
+      `INSERT INTO herald.messages (source_kind, source, customer_id, address, site, locale, occurrence, status, reason, worker, deferrals, deferred_reason, due_at, sent_at)
+       VALUES ('trigger', 'abandoned-cart', 1, 'anna@example.com', 'shop-en', 'en', 'cart:1@1', 'sent', NULL, 'w', 0, NULL, '2026-11-20T10:00:00Z', '2026-11-20T10:01:00Z'),
+              ('trigger', 'abandoned-cart', 1, 'anna@example.com', 'shop-en', 'en', 'cart:1@2', 'exited', 'ordered', 'w', 0, NULL, '2026-11-20T15:00:00Z', NULL),
+              ('trigger', 'abandoned-cart', 1, 'anna@example.com', 'shop-en', 'en', 'cart:1@3', 'sent', NULL, 'w', 1, 'quiet hours', '2026-11-21T22:00:00Z', '2026-11-22T07:00:00Z')`,
+    ),
+  );
+  return { ws, args };
+}
+
+describe('herald report', () => {
+  it("prints a trigger's report and writes it under reports/triggers/", async () => {
+    const { ws, args } = await setup();
+    const text = await herald(['report', 'abandoned-cart', ...args]);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toContain('abandoned-cart (trigger): active, not yet swept as active');
+    expect(text.stdout).toContain('  occurrences 3\n  sent        2\n  exited      1\n  deferred    1\n  pending     0');
+    expect(text.stdout).toContain('    2026-11-20            2     1       0       1         0           0       0        0');
+    expect(text.stdout).toMatch(/ {4}deferred {3}quiet hours {2}1\n {4}exited {5}ordered {6}1/);
+    expect(text.stdout).toContain('Wrote reports/triggers/abandoned-cart.json and reports/triggers/abandoned-cart.md.');
+
+    const json = await herald(['report', 'abandoned-cart', '--json', ...args]);
+    expect(json.code, json.stderr).toBe(0);
+    const r = JSON.parse(json.stdout);
+    expect(r).toMatchObject({ kind: 'trigger', name: 'abandoned-cart', status: 'active', totals: { occurrences: 3, sent: 2, exited: 1, deferred: 1 } });
+    expect(r.days.map((d: { day: string }) => d.day)).toEqual(['2026-11-20', '2026-11-21']);
+    expect(JSON.parse(readFileSync(join(ws.dir, 'reports', 'triggers', 'abandoned-cart.json'), 'utf8'))).toEqual(r);
+    expect(readFileSync(join(ws.dir, 'reports', 'triggers', 'abandoned-cart.md'), 'utf8')).toContain('| 2026-11-21 | 1 | 1 | 0 | 0 | 1 | 0 | 0 | 0 |');
+    expect(existsSync(join(ws.dir, 'reports', 'abandoned-cart.json'))).toBe(false);
+  });
+
+  it('asks which when a name is both a campaign and a trigger, and keeps their reports apart', async () => {
+    const { ws, args } = await setup();
+    const both = await herald(['report', 'winback', ...args]);
+    expect(both.code).toBe(1);
+    expect(both.stderr).toContain('herald: "winback" is both a campaign and a trigger\n  hint: say which: herald report campaign/winback or herald report trigger/winback');
+    expect(both.stdout).toBe('');
+
+    const trigger = await herald(['report', 'trigger/winback', '--json', ...args]);
+    expect(trigger.code, trigger.stderr).toBe(0);
+    expect(JSON.parse(trigger.stdout)).toMatchObject({ kind: 'trigger', name: 'winback', description: 'A second birthday greeting.', status: 'paused' });
+    const campaign = await herald(['report', 'campaign/winback', '--json', ...args]);
+    expect(campaign.code, campaign.stderr).toBe(0);
+    expect(JSON.parse(campaign.stdout)).toMatchObject({ campaign: 'winback', status: 'not started', capped: 0, deferred: 0, reasons: [] });
+    expect(JSON.parse(readFileSync(join(ws.dir, 'reports', 'triggers', 'winback.json'), 'utf8'))).toMatchObject({ kind: 'trigger' });
+    expect(JSON.parse(readFileSync(join(ws.dir, 'reports', 'winback.json'), 'utf8'))).toMatchObject({ campaign: 'winback' });
+
+    const unknown = await herald(['report', 'nope', ...args]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('herald: no campaign or trigger "nope" is deployed or has messages');
+  });
+});
