@@ -57,7 +57,10 @@ describe('herald demo', () => {
     expect(Number(fired?.[1])).toBeGreaterThan(0);
     expect(Number(fired?.[2])).toBeGreaterThan(0);
     expect(first.stdout).toMatch(/again at \S+ 12:00 UTC: swept 7 triggers: 0 new[^;]*; 0 sent/);
-    expect(first.stdout).toMatch(/trigger abandoned-cart \(active\): \d+ occurrences, \d+ sent/);
+    expect(first.stdout).toMatch(/trigger abandoned-cart \(active\): \d+ occurrences, \d+ sent.* → reports\/triggers\/abandoned-cart\.md/);
+    const cart = JSON.parse(readFileSync(join(ws.dir, 'reports', 'triggers', 'abandoned-cart.json'), 'utf8')) as { kind: string; totals: { occurrences: number; sent: number } };
+    expect(cart.kind).toBe('trigger');
+    expect(cart.totals.sent).toBeGreaterThan(0);
 
     const second = await herald(['demo', '--customers', '400', '--dir', ws.dir, ...db]);
     expect(second.code, second.stderr).toBe(0);

@@ -9,7 +9,7 @@ import { createLog } from '../../log.js';
 import { seedShop } from '../../demo/seed.js';
 import { describeCommit, gitInfo } from '../../git/commit.js';
 import { reportText } from '../../report/report.js';
-import { campaignReport, triggerReport, writeReport } from '../../report/write.js';
+import { campaignReport, triggerReport, writeReport, writeTriggerReport } from '../../report/write.js';
 import { tick, type TickResult } from '../../tick/tick.js';
 import { shopMovesOn } from '../../demo/activity.js';
 import { sendCampaign } from '../../campaigns/send.js';
@@ -128,9 +128,10 @@ export default async function demo(_args: string[], opts: DemoOptions): Promise<
       if (opts.send !== false) {
         for (const name of ws.triggers.keys()) {
           const r = await triggerReport(db, name);
+          writeTriggerReport(dir, r);
           if (r.totals.occurrences === 0) continue;
           const reasons = r.reasons.map((x) => `${x.count} ${x.kind} (${x.reason})`).join(', ');
-          print(`trigger ${name} (${r.status}): ${r.totals.occurrences} occurrences, ${r.totals.sent} sent${reasons ? `; ${reasons}` : ''}`);
+          print(`trigger ${name} (${r.status}): ${r.totals.occurrences} occurrences, ${r.totals.sent} sent${reasons ? `; ${reasons}` : ''} → reports/triggers/${name}.md`);
         }
       }
     } finally {
