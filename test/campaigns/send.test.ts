@@ -8,7 +8,7 @@ import { smtpTransport, type Transport } from '../../src/channels/email/transpor
 import { addSuppression, normaliseEmail, type AddSuppression } from '../../src/audience/suppressions.js';
 import { verifyToken } from '../../src/links/token.js';
 import { createTestDb } from '../support/db.js';
-import { createShop } from '../support/shop.js';
+import { createShop, EXAMPLE_PRODUCTS } from '../support/shop.js';
 import { applyDir } from '../support/apply.js';
 import { startSmtpSink } from '../support/smtp.js';
 import { exampleWorkspace } from '../support/workspace.js';
@@ -39,12 +39,7 @@ async function setup(edit?: (ws: ReturnType<typeof exampleWorkspace>) => void) {
       { id: 8, email: 'never@example.com', first_name: 'Never' },
     ],
     // The campaign's four SKUs (plan refuses SKUs the shop does not have).
-    products: [
-      { sku: 'SH-001', category: 'shoes', name: 'Trail Boot', price: 129.9 },
-      { sku: 'OW-001', category: 'outerwear', name: 'Wool Coat', price: 1249.5 },
-      { sku: 'BG-001', category: 'bags', name: 'Tote', price: 99 },
-      { sku: 'AC-002', category: 'accessories', name: 'Scarf', price: 39 },
-    ],
+    products: EXAMPLE_PRODUCTS,
     orders: [
       ...[1, 2, 3, 4, 5, 6].map((c) => ({ id: c, customer_id: c, created_at: LONG_AGO })),
       { id: 7, customer_id: 7, created_at: LONG_AGO },

@@ -1,5 +1,3 @@
-import { SMTPServer } from 'smtp-server';
-import { simpleParser } from 'mailparser';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { silentLog } from '../../src/log.js';
@@ -11,8 +9,9 @@ import { sourceLoader } from '../../src/tick/sources.js';
 import type { SourceRef } from '../../src/ledger/source.js';
 import pg from 'pg';
 import { CAP_NAMESPACE } from '../../src/ledger/claim.js';
+import { startSmtpSink } from '../support/smtp.js';
 import { createTestDb, serverUrl } from '../support/db.js';
-import { createShop } from '../support/shop.js';
+import { createShop, EXAMPLE_PRODUCTS } from '../support/shop.js';
 import { applyDir } from '../support/apply.js';
 import { exampleWorkspace } from '../support/workspace.js';
 import { useCleanups } from '../support/cleanup.js';
@@ -28,23 +27,11 @@ const cleanup = useCleanups();
 const NOON = new Date('2026-11-20T12:00:00Z');
 
 async function peer() {
-  const arrived: string[] = [];
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS', 'AUTH'],
-    logger: false,
-    onData(stream, _s, cb) {
-      simpleParser(stream).then((m) => {
-        arrived.push(`${(m.to as { text: string }).text} ${m.subject}`);
-        cb();
-      }, cb);
-    },
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  cleanup(() => new Promise<void>((r) => server.close(() => r())));
-  const transport = smtpTransport(`smtp://127.0.0.1:${(server.server.address() as { port: number }).port}`, { pool: 2 });
+  const sink = await startSmtpSink();
+  cleanup(() => sink.close());
+  const transport = smtpTransport(sink.url, { pool: 2 });
   cleanup(() => transport.close());
-  return { arrived, transport };
+  return { arrived: sink.arrived, transport };
 }
 
 const campaignFile = (title: string) => `title: ${title}\nsites: [shop-en]\naudience: { segment: lapsed }\ntemplate: newsletter\nstatus: ready\n`;
@@ -61,12 +48,7 @@ async function setup(herald: (y: string) => string = (y) => y, extra: Record<str
       { id: 1, email: 'anna@example.com', first_name: 'Anna', site: 'shop-en', locale: 'en' },
       { id: 2, email: 'ivan@example.ru', first_name: 'Ivan', site: 'shop-ru', locale: 'ru' },
     ],
-    products: [
-      { sku: 'SH-001', category: 'shoes', name: 'Trail Boot', price: 129.9 },
-      { sku: 'OW-001', category: 'outerwear', name: 'Wool Coat', price: 1249.5 },
-      { sku: 'BG-001', category: 'bags', name: 'Tote', price: 99 },
-      { sku: 'AC-002', category: 'accessories', name: 'Scarf', price: 39 },
-    ],
+    products: EXAMPLE_PRODUCTS,
     orders: [
       { id: 1, customer_id: 1, created_at: '2025-01-10T10:00:00Z' },
       { id: 2, customer_id: 2, created_at: '2025-01-10T10:00:00Z', site: 'shop-ru' },
@@ -89,10 +71,10 @@ describe('the frequency cap', () => {
     const db = await setup((y) => y.replace('frequency_cap: { max: 3, per: 7d }', 'frequency_cap: { max: 3, per: 7d }'));
     const { arrived, transport } = await peer();
     await send(db, transport, NOON, ['one', 'two', 'three']);
-    expect(arrived.filter((a) => a.startsWith('anna@'))).toHaveLength(3);
+    expect(arrived.filter((a) => a.to.startsWith('anna@'))).toHaveLength(3);
     const t = await send(db, transport, new Date(NOON.getTime() + 3600_000), ['four']);
     expect(t).toMatchObject({ sent: 0, capped: 1 });
-    expect(arrived.filter((a) => a.startsWith('anna@'))).toHaveLength(3);
+    expect(arrived.filter((a) => a.to.startsWith('anna@'))).toHaveLength(3);
     expect(await reasonCounts(db, ref('four'))).toEqual([{ kind: 'capped', reason: 'frequency cap: 3 per 7d', count: 1 }]);
     // A week later the window has room again.
     const later = await send(db, transport, new Date(NOON.getTime() + 8 * 86400_000), ['four']);
@@ -111,7 +93,7 @@ describe('the frequency cap', () => {
     expect(row).toEqual({ status: 'queued', next_attempt_at: new Date(NOON.getTime() + 86400_000), deferred_reason: 'frequency cap' });
     const next = await send(db, transport, new Date(NOON.getTime() + 86400_000 + 1000), ['two']);
     expect(next.sent).toBe(1);
-    expect(arrived.filter((a) => a.startsWith('anna@'))).toHaveLength(2);
+    expect(arrived.filter((a) => a.to.startsWith('anna@'))).toHaveLength(2);
   });
 
   it('holds when two workers claim for the same customer at once, from different sources', async () => {
@@ -125,7 +107,7 @@ describe('the frequency cap', () => {
         deliver(db, { channel: channelsOver(transport), log: silentLog, clock, worker: `w${i}`, sources: [ref(n)], loadSource: sourceLoader(db, clock) }),
       ),
     );
-    expect(arrived.filter((a) => a.startsWith('anna@'))).toHaveLength(1);
+    expect(arrived.filter((a) => a.to.startsWith('anna@'))).toHaveLength(1);
     const [{ capped }] = (await db.query<{ capped: number }>("SELECT count(*)::int AS capped FROM herald.messages WHERE customer_id = 1 AND status = 'capped'")) as [{ capped: number }];
     expect(capped).toBe(3);
   });
@@ -163,7 +145,7 @@ describe('the frequency cap', () => {
     const { arrived, transport } = await peer();
     await send(db, transport, NOON, ['one']);
     await send(db, transport, NOON, ['two']);
-    expect(arrived.filter((a) => a.startsWith('anna@'))).toHaveLength(1);
+    expect(arrived.filter((a) => a.to.startsWith('anna@'))).toHaveLength(1);
     expect((await reasonCounts(db, ref('two')))[0]).toMatchObject({ kind: 'capped', count: 1 });
   });
 });
@@ -177,7 +159,7 @@ describe('quiet hours', () => {
     const evening = new Date('2026-11-20T19:30:00Z');
     const first = await send(db, transport, evening, ['winback']);
     expect(first).toMatchObject({ deferred: 1 });
-    expect(arrived.some((a) => a.startsWith('ivan@'))).toBe(false);
+    expect(arrived.some((a) => a.to.startsWith('ivan@'))).toBe(false);
     const [ivan] = await db.query<{ status: string; next_attempt_at: Date; deferrals: number }>(
       "SELECT status, next_attempt_at, deferrals FROM herald.messages WHERE customer_id = 2 AND source = 'winback'",
     );
@@ -186,7 +168,7 @@ describe('quiet hours', () => {
     // At 05:59 UTC nothing is due; at 06:00 it goes.
     expect((await send(db, transport, new Date('2026-11-21T05:59:00Z'), ['winback'])).sent).toBe(0);
     expect((await send(db, transport, new Date('2026-11-21T06:00:00Z'), ['winback'])).sent).toBe(1);
-    expect(arrived.filter((a) => a.startsWith('ivan@'))).toHaveLength(1);
+    expect(arrived.filter((a) => a.to.startsWith('ivan@'))).toHaveLength(1);
     expect(await reasonCounts(db, ref('winback'))).toContainEqual({ kind: 'deferred', reason: 'quiet hours', count: 1 });
   });
 

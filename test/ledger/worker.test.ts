@@ -11,7 +11,7 @@ import { SESSION_NAMESPACE } from '../../src/ledger/session.js';
 import { smtpTransport, type Transport } from '../../src/channels/email/transport.js';
 import { setOverride, clearOverride } from '../../src/state/overrides.js';
 import { createTestDb } from '../support/db.js';
-import { createShop } from '../support/shop.js';
+import { createShop, EXAMPLE_PRODUCTS } from '../support/shop.js';
 import { applyDir } from '../support/apply.js';
 import { exampleWorkspace } from '../support/workspace.js';
 import { useCleanups } from '../support/cleanup.js';
@@ -91,12 +91,7 @@ async function setup(opts: { customers?: number; campaign?: string; herald?: (y:
   const ids = Array.from({ length: n }, (_, i) => i + 1);
   await createShop(db, {
     customers: ids.map((id) => ({ id, email: `c${id}@example.com`, first_name: `C${id}` })),
-    products: [
-      { sku: 'SH-001', category: 'shoes', name: 'Trail Boot', price: 129.9 },
-      { sku: 'OW-001', category: 'outerwear', name: 'Wool Coat', price: 1249.5 },
-      { sku: 'BG-001', category: 'bags', name: 'Tote', price: 99 },
-      { sku: 'AC-002', category: 'accessories', name: 'Scarf', price: 39 },
-    ],
+    products: EXAMPLE_PRODUCTS,
     orders: ids.map((id) => ({ id, customer_id: id, created_at: LONG_AGO })),
   });
   await applyDir(db, ws.dir, { now: NOW });

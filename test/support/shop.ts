@@ -155,3 +155,11 @@ export async function lapsedShop(db: Queryable, count: number): Promise<void> {
     [count],
   );
 }
+
+/** The four products the example workspace's campaign names (plan refuses SKUs the shop does not have). */
+export const EXAMPLE_PRODUCTS: TestProduct[] = [
+  { sku: 'SH-001', category: 'shoes', name: 'Trail Boot', price: 129.9 },
+  { sku: 'OW-001', category: 'outerwear', name: 'Wool Coat', price: 1249.5 },
+  { sku: 'BG-001', category: 'bags', name: 'Tote', price: 99 },
+  { sku: 'AC-002', category: 'accessories', name: 'Scarf', price: 39 },
+];

@@ -7,12 +7,15 @@ export interface SmtpSink {
   messages: ParsedMail[];
   /** Envelope recipients per accepted message, in arrival order. */
   envelopes: string[][];
+  /** Each accepted message's To, subject and HTML, in arrival order. */
+  arrived: { to: string; subject: string; html: string }[];
   close(): Promise<void>;
 }
 
 export async function startSmtpSink(): Promise<SmtpSink> {
   const messages: ParsedMail[] = [];
   const envelopes: string[][] = [];
+  const arrived: SmtpSink['arrived'] = [];
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS', 'AUTH'],
@@ -22,6 +25,7 @@ export async function startSmtpSink(): Promise<SmtpSink> {
         .then((parsed) => {
           messages.push(parsed);
           envelopes.push(session.envelope.rcptTo.map((r) => r.address));
+          arrived.push({ to: (parsed.to as { text: string } | undefined)?.text ?? '', subject: parsed.subject ?? '', html: String(parsed.html) });
           callback();
         })
         .catch(callback);
@@ -33,6 +37,7 @@ export async function startSmtpSink(): Promise<SmtpSink> {
     url: `smtp://127.0.0.1:${port}`,
     messages,
     envelopes,
+    arrived,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

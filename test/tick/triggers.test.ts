@@ -1,11 +1,10 @@
-import { SMTPServer } from 'smtp-server';
-import { simpleParser } from 'mailparser';
 import { describe, expect, it } from 'vitest';
 import { silentLog } from '../../src/log.js';
 import { tick } from '../../src/tick/tick.js';
 import { sweepAll } from '../../src/triggers/sweeps.js';
 import { smtpTransport } from '../../src/channels/email/transport.js';
 import { triggerReport } from '../../src/report/write.js';
+import { startSmtpSink } from '../support/smtp.js';
 import { createTestDb } from '../support/db.js';
 import { createShop } from '../support/shop.js';
 import { applyDir } from '../support/apply.js';
@@ -25,23 +24,11 @@ const H = 3_600_000;
 const iso = (ms: number) => new Date(T0.getTime() + ms).toISOString();
 
 async function peer() {
-  const arrived: { to: string; subject: string; html: string }[] = [];
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS', 'AUTH'],
-    logger: false,
-    onData(stream, _s, cb) {
-      simpleParser(stream).then((m) => {
-        arrived.push({ to: (m.to as { text: string }).text, subject: m.subject ?? '', html: String(m.html) });
-        cb();
-      }, cb);
-    },
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  cleanup(() => new Promise<void>((r) => server.close(() => r())));
-  const transport = smtpTransport(`smtp://127.0.0.1:${(server.server.address() as { port: number }).port}`, { pool: 2 });
+  const sink = await startSmtpSink();
+  cleanup(() => sink.close());
+  const transport = smtpTransport(sink.url, { pool: 2 });
   cleanup(() => transport.close());
-  return { arrived, transport };
+  return { arrived: sink.arrived, transport };
 }
 
 async function setup() {
