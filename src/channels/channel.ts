@@ -14,7 +14,7 @@ export type ChannelName = 'email';
 export interface Outgoing {
   ledgerId: number;
   /** The campaign or trigger it is sent for. */
-  source: string;
+  source: { kind: 'campaign' | 'trigger'; name: string };
   /** The recipient's address on this channel. */
   address: string;
   site: string;

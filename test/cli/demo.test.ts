@@ -60,6 +60,8 @@ describe('herald demo', () => {
     expect(first.stdout).toMatch(/trigger abandoned-cart \(active\): \d+ occurrences, \d+ sent.* → reports\/triggers\/abandoned-cart\.md/);
     const cart = JSON.parse(readFileSync(join(ws.dir, 'reports', 'triggers', 'abandoned-cart.json'), 'utf8')) as { kind: string; totals: { occurrences: number; sent: number } };
     expect(cart.kind).toBe('trigger');
+    // A trigger's messages have a folder of their own in the outbox, apart from any campaign of the same name.
+    expect(readdirSync(join(ws.dir, '.herald', 'outbox', 'triggers', 'abandoned-cart')).filter((f) => f.endsWith('.eml'))).toHaveLength(cart.totals.sent);
     expect(cart.totals.sent).toBeGreaterThan(0);
 
     const second = await herald(['demo', '--customers', '400', '--dir', ws.dir, ...db]);

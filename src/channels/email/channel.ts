@@ -7,16 +7,17 @@ import type { Transport } from './transport.js';
 /**
  * The email channel: composes the rendered message (MIME, List-Unsubscribe,
  * the Message-ID `<source>.<ledger id>@<sender's domain>`), signs it with the
- * site's DKIM key, hands it to the transport (SMTP or the outbox), and reads
- * a failure as classify.ts does.
+ * site's DKIM key, hands it to the transport (SMTP, or the outbox: a folder
+ * per campaign, `triggers/<name>` per trigger, so the two never mix), and
+ * reads a failure as classify.ts does.
  */
 export function emailChannel(transport: Transport, dkim: ReadonlyMap<string, DkimKey>): Channel {
   return {
     name: 'email',
     send(o) {
-      const message = composeRendered(o.rendered, { to: o.address, id: `${o.source}.${o.ledgerId}` });
+      const message = composeRendered(o.rendered, { to: o.address, id: `${o.source.name}.${o.ledgerId}` });
       const key = dkim.get(o.site);
-      const sent = transport.send({ ...message, ...(key ? { dkim: key } : {}) }, { source: o.source, ledgerId: o.ledgerId }).then(
+      const sent = transport.send({ ...message, ...(key ? { dkim: key } : {}) }, { source: o.source.kind === 'campaign' ? o.source.name : `triggers/${o.source.name}`, ledgerId: o.ledgerId }).then(
         (r) => r.response,
         (err: unknown) => {
           throw new ChannelFailure(classifyFailure(err as SmtpFailure));

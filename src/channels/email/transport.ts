@@ -18,7 +18,7 @@ import { parseSmtpUrl, SmtpPool } from './smtp.js';
  */
 /** Which ledger row a message belongs to. */
 export interface MessageMeta {
-  /** The campaign or trigger it is sent for. */
+  /** What it is sent for, as the outbox's folder: a campaign's name, or triggers/<name>. */
   source: string;
   ledgerId: number | string;
 }
