@@ -52,7 +52,7 @@ import { launchCampaign } from '../dist/campaigns/send.js';
 import { smtpTransport } from '../dist/channels/email/transport.js';
 import { CUSTOMERS, SHOP, SITES, addSuppressions, copyOfShop, server, shopDatabase } from './lib/shop.mjs';
 import { benchWorkspace, deployWorkspace } from './lib/workspace.mjs';
-import { cpuTicks } from './lib/cpu.mjs';
+import { coresUsed, cpuTicks } from './lib/cpu.mjs';
 
 const ADDRESS = `'^[^@[:space:]]+@[^@[:space:]]+\\.[^@[:space:]]+$'`;
 
@@ -245,36 +245,13 @@ async function startSink() {
   };
 }
 
-/**
- * Cores used between two cpuTicks: by this process (herald), the sink,
- * PostgreSQL (this bench's backends and the server's own processes: WAL
- * writer, checkpointer) and everything else, other databases' backends
- * included.
- */
-function coresUsed(before, after, wall, sinkPid) {
-  const perTick = (availableParallelism() * wall) / (after.total - before.total);
-  const used = { herald: 0, sink: 0, PostgreSQL: 0, other: 0 };
-  let named = 0;
-  for (const [pid, p] of after.byPid) {
-    const ticks = p.ticks - (before.byPid.get(pid)?.ticks ?? 0);
-    if (ticks <= 0) continue;
-    const backend = /\(\d+\)|\[local\]/.test(p.title);
-    const who = pid === String(process.pid) ? 'herald' : pid === String(sinkPid) ? 'sink'
-      : p.name === 'postgres' && (!backend || p.title.includes(` ${COPY} `)) ? 'PostgreSQL' : 'other';
-    used[who] += (ticks * perTick) / wall;
-    named += (ticks * perTick) / wall;
-  }
-  used.other += Math.max(0, ((after.busy - before.busy) * perTick) / wall - named);
-  return used;
-}
-
 /** Runs `fn`, timing it and noting the cores that other work on the machine took meanwhile. */
 async function timed(fn, sinkPid) {
   const before = cpuTicks();
   const t = process.hrtime.bigint();
   const result = await fn();
   const wall = seconds(t);
-  return { result, seconds: wall, cpu: coresUsed(before, cpuTicks(), wall, sinkPid) };
+  return { result, seconds: wall, cpu: coresUsed(before, cpuTicks(), wall, COPY, { sink: sinkPid }) };
 }
 
 /** Relaunches the campaign, keeps its first MESSAGES recipients, and delivers them while sampling this process's memory. */
@@ -324,7 +301,7 @@ async function send(db, c, sink, now) {
   }
   sample();
   const wall = seconds(t);
-  const cpu = coresUsed(cpu0, cpuTicks(), wall, sink.pid);
+  const cpu = coresUsed(cpu0, cpuTicks(), wall, COPY, { sink: sink.pid });
 
   // Exact: every recipient sent, nothing else touched, the sink holding exactly the Message-IDs the ledger recorded.
   const after = await ledger(c);
