@@ -2,7 +2,9 @@
 // INSERT … SELECT one would write by hand for this shop to put the same rows
 // into the ledger as herald's sweep (src/triggers/sweep-sql.ts, events.ts):
 // the same occurrences, keys, payloads and due times, the recipients and the
-// suppressed with the same reasons, `once` and the audience applied.
+// suppressed with the same reasons, `once` and the audience applied; and,
+// like the sweep, the count of the window's occurrences due before the
+// back-fill horizon, which it reads but does not insert.
 //
 // Written for these triggers, not for any: each one's settings (delays,
 // amount, categories, `once`) are literals here, and SPECS says which, so the
@@ -142,29 +144,38 @@ export function handSweep(name, { w, versions, project, reviewSql }) {
   const once = SPECS[name].once;
   const since = once === 'per_year' ? ` AND m.sent_at > ${ago(365 * DAY)}` : once === '7d' ? ` AND m.sent_at > ${ago(7 * DAY)}` : '';
   const onceTests = once === 'per_event' ? '' : `
-           AND NOT EXISTS (SELECT 1 FROM herald.messages m WHERE m.source_kind = 'trigger' AND m.source = ${trigger} AND m.channel = 'email'
-                             AND m.customer_id = e.customer_id AND m.occurrence = e.occurrence)
-           AND NOT EXISTS (SELECT 1 FROM herald.messages m WHERE m.source_kind = 'trigger' AND m.source = ${trigger} AND m.channel = 'email'
-                             AND m.customer_id = e.customer_id AND (m.status IN ('queued', 'claimed') OR (m.status = 'sent'${since})))`;
+            AND NOT EXISTS (SELECT 1 FROM herald.messages m WHERE m.source_kind = 'trigger' AND m.source = ${trigger} AND m.channel = 'email'
+                              AND m.customer_id = b.customer_id AND m.occurrence = b.occurrence)
+            AND NOT EXISTS (SELECT 1 FROM herald.messages m WHERE m.source_kind = 'trigger' AND m.source = ${trigger} AND m.channel = 'email'
+                              AND m.customer_id = b.customer_id AND (m.status IN ('queued', 'claimed') OR (m.status = 'sent'${since})))`;
+  // The window's occurrences of the trigger's customers, each with its reason not to send (NULL: a recipient);
+  // those due before the horizon are counted, as herald's sweep counts them, the rest inserted.
   const text = `
-INSERT INTO herald.messages (source_kind, source, channel, customer_id, address, site, locale, occurrence, payload, due_at,
-                             status, reason, next_attempt_at, source_version, template_version)
-SELECT 'trigger', ${trigger}, 'email', r.customer_id, r.email, r.site, r.locale, r.occurrence, r.payload, r.due_at,
-       CASE WHEN r.reason IS NULL THEN 'queued' ELSE 'suppressed' END, r.reason, ${now()}, ${p(versions.source, '::int')}, ${p(versions.template, '::int')}
-  FROM (SELECT ${once === 'per_event' ? '' : 'DISTINCT ON (e.customer_id) '}e.customer_id, e.occurrence, e.payload, e.due_at, c.email, c.site,
-               CASE WHEN c.locale = ANY (s.locales) THEN c.locale ELSE s.fallback END AS locale,
-               CASE WHEN c.email IS NULL OR btrim(c.email) = '' THEN 'no email'
-                    WHEN c.email !~ ${ADDRESS} THEN 'invalid email'
-                    WHEN NOT c.email_opt_in THEN 'email_opt_in is false'
-                    WHEN a.email IS NOT NULL THEN 'suppressed: ' || a.reason || ' (all sites)'
-                    WHEN x.email IS NOT NULL THEN 'suppressed: ' || x.reason || ' (' || x.site || ')' END AS reason
-          FROM (${occurrences}) e
-          JOIN shop.customers c ON c.id = e.customer_id
-          JOIN ${siteTable} ON s.site = c.site
-          LEFT JOIN herald.suppressions a ON a.email = lower(c.email) AND a.site IS NULL
-          LEFT JOIN herald.suppressions x ON x.email = lower(c.email) AND x.site = c.site
-         WHERE e.due_at >= ${horizon()} ${audience}${onceTests}
-         ${once === 'per_event' ? '' : 'ORDER BY e.customer_id, e.due_at, e.occurrence'}) r
-ON CONFLICT (source_kind, source, channel, customer_id, occurrence) WHERE customer_id IS NOT NULL DO NOTHING`;
+WITH base AS (
+  SELECT e.customer_id, e.occurrence, e.payload, e.due_at, c.email, c.site,
+         CASE WHEN c.locale = ANY (s.locales) THEN c.locale ELSE s.fallback END AS locale,
+         CASE WHEN c.email IS NULL OR btrim(c.email) = '' THEN 'no email'
+              WHEN c.email !~ ${ADDRESS} THEN 'invalid email'
+              WHEN NOT c.email_opt_in THEN 'email_opt_in is false'
+              WHEN a.email IS NOT NULL THEN 'suppressed: ' || a.reason || ' (all sites)'
+              WHEN x.email IS NOT NULL THEN 'suppressed: ' || x.reason || ' (' || x.site || ')' END AS reason
+    FROM (${occurrences}) e
+    JOIN shop.customers c ON c.id = e.customer_id
+    JOIN ${siteTable} ON s.site = c.site
+    LEFT JOIN herald.suppressions a ON a.email = lower(c.email) AND a.site IS NULL
+    LEFT JOIN herald.suppressions x ON x.email = lower(c.email) AND x.site = c.site
+   WHERE true ${audience}),
+inserted AS (
+  INSERT INTO herald.messages (source_kind, source, channel, customer_id, address, site, locale, occurrence, payload, due_at,
+                               status, reason, next_attempt_at, source_version, template_version)
+  SELECT 'trigger', ${trigger}, 'email', r.customer_id, r.email, r.site, r.locale, r.occurrence, r.payload, r.due_at,
+         CASE WHEN r.reason IS NULL THEN 'queued' ELSE 'suppressed' END, r.reason, ${now()}, ${p(versions.source, '::int')}, ${p(versions.template, '::int')}
+    FROM (SELECT ${once === 'per_event' ? '' : 'DISTINCT ON (b.customer_id) '}b.* FROM base b
+           WHERE b.due_at >= ${horizon()}${onceTests}
+           ${once === 'per_event' ? '' : 'ORDER BY b.customer_id, b.due_at, b.occurrence'}) r
+  ON CONFLICT (source_kind, source, channel, customer_id, occurrence) WHERE customer_id IS NOT NULL DO NOTHING
+  RETURNING 1)
+SELECT (SELECT count(*) FROM inserted)::int AS inserted,
+       (SELECT count(DISTINCT (customer_id, occurrence)) FROM base WHERE due_at < ${horizon()})::int AS skipped`;
   return { text, values };
 }
