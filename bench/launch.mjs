@@ -50,9 +50,9 @@ import { silentLog } from '../dist/log.js';
 import { deliver } from '../dist/ledger/worker.js';
 import { launchCampaign } from '../dist/campaigns/send.js';
 import { smtpTransport } from '../dist/channels/email/transport.js';
-import { CUSTOMERS, SHOP, SITES, server, shopDatabase } from './lib/shop.mjs';
+import { CUSTOMERS, SHOP, SITES, addSuppressions, copyOfShop, server, shopDatabase } from './lib/shop.mjs';
 import { benchWorkspace, deployWorkspace } from './lib/workspace.mjs';
-import { cpuTicks } from './lib/cpu.mjs';
+import { coresUsed, cpuTicks } from './lib/cpu.mjs';
 
 const ADDRESS = `'^[^@[:space:]]+@[^@[:space:]]+\\.[^@[:space:]]+$'`;
 
@@ -82,33 +82,6 @@ const { values: args } = parseArgs({
 const MESSAGES = Number(args.messages);
 if (!Number.isInteger(MESSAGES) || MESSAGES < 1) throw new Error(`--messages must be a positive whole number, got "${args.messages}"`);
 
-// ── The shop: bench/lib/shop.mjs's database, and a copy of it per run ──────
-/** A copy of the shop for this run, so the launches never write to the shop's own herald.* tables. */
-async function copyOfShop() {
-  const admin = new pg.Client({ connectionString: server });
-  await admin.connect();
-  try {
-    // FILE_COPY copies the files after a checkpoint; the default strategy would write the whole shop to the WAL.
-    await admin.query(`CREATE DATABASE ${COPY} TEMPLATE ${SHOP} STRATEGY FILE_COPY`);
-  } catch (e) {
-    if (e.code === '55006') throw new Error(`${SHOP} is in use (another bench running?); copying it needs it idle`);
-    throw e;
-  } finally {
-    await admin.end();
-  }
-  const u = new URL(server);
-  u.pathname = `/${COPY}`;
-  return {
-    url: u.toString(),
-    drop: async () => {
-      const a = new pg.Client({ connectionString: server });
-      await a.connect();
-      await a.query(`DROP DATABASE IF EXISTS ${COPY} WITH (FORCE)`);
-      await a.end();
-    },
-  };
-}
-
 // ── The workspace ───────────────────────────────────────────────────────────
 /** The repository's project and templates; two ready campaigns to every customer of both sites. */
 function workspace() {
@@ -137,15 +110,7 @@ ${VARIANTS.map((v) => `    - name: ${v}\n      subject: { en: "${v} subject", ru
 /** Migrates the copy, adds the suppressions, and deploys the workspace. */
 async function prepare(db, dir, now) {
   await migrate(db);
-  // Every 250th customer unsubscribed from every site, the other 125ths complained on their own site.
-  await db.query(
-    `INSERT INTO herald.suppressions (email, site, reason, source, created_by)
-     SELECT lower(email), CASE WHEN id % 250 = 0 THEN NULL ELSE site END,
-            CASE WHEN id % 250 = 0 THEN 'unsubscribed' ELSE 'complained' END, 'bench', 'bench launch'
-       FROM shop.customers WHERE id % 125 = 0 AND email ~ ${ADDRESS}
-     ON CONFLICT (email, coalesce(site, '')) DO NOTHING`,
-  );
-  await db.exec('ANALYZE herald.suppressions');
+  await addSuppressions(db, 'bench launch');
   await deployWorkspace(db, dir, now, 'bench launch');
 }
 
@@ -280,36 +245,13 @@ async function startSink() {
   };
 }
 
-/**
- * Cores used between two cpuTicks: by this process (herald), the sink,
- * PostgreSQL (this bench's backends and the server's own processes: WAL
- * writer, checkpointer) and everything else, other databases' backends
- * included.
- */
-function coresUsed(before, after, wall, sinkPid) {
-  const perTick = (availableParallelism() * wall) / (after.total - before.total);
-  const used = { herald: 0, sink: 0, PostgreSQL: 0, other: 0 };
-  let named = 0;
-  for (const [pid, p] of after.byPid) {
-    const ticks = p.ticks - (before.byPid.get(pid)?.ticks ?? 0);
-    if (ticks <= 0) continue;
-    const backend = /\(\d+\)|\[local\]/.test(p.title);
-    const who = pid === String(process.pid) ? 'herald' : pid === String(sinkPid) ? 'sink'
-      : p.name === 'postgres' && (!backend || p.title.includes(` ${COPY} `)) ? 'PostgreSQL' : 'other';
-    used[who] += (ticks * perTick) / wall;
-    named += (ticks * perTick) / wall;
-  }
-  used.other += Math.max(0, ((after.busy - before.busy) * perTick) / wall - named);
-  return used;
-}
-
 /** Runs `fn`, timing it and noting the cores that other work on the machine took meanwhile. */
 async function timed(fn, sinkPid) {
   const before = cpuTicks();
   const t = process.hrtime.bigint();
   const result = await fn();
   const wall = seconds(t);
-  return { result, seconds: wall, cpu: coresUsed(before, cpuTicks(), wall, sinkPid) };
+  return { result, seconds: wall, cpu: coresUsed(before, cpuTicks(), wall, COPY, { sink: sinkPid }) };
 }
 
 /** Relaunches the campaign, keeps its first MESSAGES recipients, and delivers them while sampling this process's memory. */
@@ -359,7 +301,7 @@ async function send(db, c, sink, now) {
   }
   sample();
   const wall = seconds(t);
-  const cpu = coresUsed(cpu0, cpuTicks(), wall, sink.pid);
+  const cpu = coresUsed(cpu0, cpuTicks(), wall, COPY, { sink: sink.pid });
 
   // Exact: every recipient sent, nothing else touched, the sink holding exactly the Message-IDs the ledger recorded.
   const after = await ledger(c);
@@ -431,7 +373,7 @@ function printSent(s) {
 const now = new Date();
 const { reused } = await shopDatabase();
 const t = process.hrtime.bigint();
-const copy = await copyOfShop();
+const copy = await copyOfShop(SHOP, COPY);
 const dir = workspace();
 const db = await openDb(copy.url);
 const c = new pg.Client({ connectionString: copy.url });
