@@ -245,20 +245,17 @@ const BUILDERS: Record<Trigger['event'], Builder> = {
 };
 
 /**
- * The customer of order `o` has something to be recommended: fewer of the
- * in-stock products of `categories` bought (in orders not cancelled) than
- * there are. Counting rather than a NOT EXISTS per product keeps the plan's
- * estimate honest: the planner costs that semi-join as every product times
- * a probe of the customer's orders, and on a shop of a million orders the
- * estimate alone switched on JIT, a second per sweep, though the first
- * product usually settles it. The first count is computed once per
- * statement; the second probes the customer's orders by index.
+ * The customer of order `o` has something to be recommended: an in-stock
+ * product of `categories` they have not bought (in an order not
+ * cancelled). EXISTS stops at the first such product; a count of what was
+ * bought (an earlier form, chosen to keep the estimate under the JIT
+ * threshold) read the customer's whole history for every order of the
+ * window, before the test for a purchase in `categories` (9.5 s of a 10 s
+ * sweep on the 1M-customer bench). Sweeps run without JIT now.
  */
 function somethingToRecommend(q: string, categories: string, cancelled: string): string {
-  return `(SELECT count(*) FROM ${q}.products r WHERE r.category = ANY(${categories}) AND r.in_stock)
-            > (SELECT count(DISTINCT r.sku) FROM ${q}.orders b
-                 JOIN ${q}.order_items bi ON bi.order_id = b.id
-                 JOIN ${q}.products r ON r.sku = bi.sku
-                WHERE b.customer_id = o.customer_id AND b.status <> ALL(${cancelled})
-                  AND r.category = ANY(${categories}) AND r.in_stock)`;
+  return `EXISTS (SELECT 1 FROM ${q}.products r
+                   WHERE r.category = ANY(${categories}) AND r.in_stock
+                     AND NOT EXISTS (SELECT 1 FROM ${q}.orders b JOIN ${q}.order_items bi ON bi.order_id = b.id
+                                      WHERE b.customer_id = o.customer_id AND bi.sku = r.sku AND b.status <> ALL(${cancelled})))`;
 }

@@ -147,7 +147,7 @@ describe('trigger backtest', () => {
     );
     await db.query(
       `INSERT INTO herald.messages (source_kind, source, customer_id, address, site, locale, occurrence, status, sent_at)
-       VALUES ('trigger', 't', 5, 'b5@example.com', 'shop-en', 'en', '2026', 'sent', '2026-03-01T10:00:00Z')`,
+       VALUES ('trigger', 't', 5, 'b5@example.com', 'shop-en', 'en', '2025', 'sent', '2026-03-01T10:00:00Z')`,
     );
     const before = await written(db);
     const b = await backtest(db, active({ event: 'birthday', days_before: 3, once: 'per_year' }));
