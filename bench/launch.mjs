@@ -50,6 +50,8 @@ import { silentLog } from '../dist/log.js';
 import { deliver } from '../dist/ledger/worker.js';
 import { launchCampaign } from '../dist/campaigns/send.js';
 import { smtpTransport } from '../dist/channels/email/transport.js';
+import { channelsOver } from '../dist/channels/channels.js';
+import { loadCampaignContext } from '../dist/campaigns/context.js';
 import { CUSTOMERS, SHOP, SITES, addSuppressions, copyOfShop, server, shopDatabase } from './lib/shop.mjs';
 import { benchWorkspace, deployWorkspace } from './lib/workspace.mjs';
 import { coresUsed, cpuTicks } from './lib/cpu.mjs';
@@ -94,6 +96,7 @@ personalized_greeting: true
 products: [${PRODUCTS.join(', ')}]
 control_group: ${CONTROL_PERCENT}%
 approve_audience_over: ${CUSTOMERS}
+quiet_hours: false        # the bench measures the engine at any hour
 ${extra}status: ready
 `;
   return benchWorkspace('herald-bench-launch', {
@@ -128,12 +131,12 @@ function handWritten(campaign, ab, now, versions) {
   if (ab) values.push(controlGroupThreshold(TEST_PERCENT), VARIANTS);
   const tested = `${hash(':ab:', 'id')} < $6::bigint`;
   return {
-    text: `INSERT INTO herald.messages (campaign, customer_id, email, site, locale, status, variant, reason, next_attempt_at, campaign_version, template_version)
-           SELECT $1, id, email, site, locale,
+    text: `INSERT INTO herald.messages (source_kind, source, customer_id, address, site, locale, status, variant, reason, next_attempt_at, due_at, source_version, template_version)
+           SELECT 'campaign', $1, id, email, site, locale,
                   CASE WHEN reason IS NULL THEN ${ab ? `CASE WHEN ${tested} THEN 'queued' ELSE 'waiting' END` : `'queued'`}
                        WHEN reason = 'control group' THEN 'control' ELSE 'suppressed' END,
                   ${ab ? `CASE WHEN reason IS NULL AND ${tested} THEN ($7::text[])[1 + ${hash(':variant:', 'id')} % ${VARIANTS.length}] END` : 'NULL'},
-                  reason, $2::timestamptz, $3::int, $4::int
+                  reason, $2::timestamptz, $2::timestamptz, $3::int, $4::int
              FROM (SELECT c.id, c.email, c.site,
                           CASE WHEN c.locale = ANY (s.locales) THEN c.locale ELSE s.fallback END AS locale,
                           CASE WHEN c.email IS NULL OR btrim(c.email) = '' THEN 'no email'
@@ -155,7 +158,7 @@ function handWritten(campaign, ab, now, versions) {
 async function ledger(c) {
   const [sum] = (await c.query(
     `SELECT count(*)::int AS rows,
-            sum(hashtext((campaign, customer_id, email, site, locale, status, variant, reason, next_attempt_at, campaign_version, template_version)::text))::text AS checksum
+            sum(hashtext((source_kind, source, customer_id, address, site, locale, status, variant, reason, next_attempt_at, due_at, source_version, template_version)::text))::text AS checksum
        FROM herald.messages`)).rows;
   const statuses = Object.fromEntries((await c.query(
     'SELECT status, count(*)::int AS n FROM herald.messages GROUP BY status ORDER BY n DESC')).rows.map((r) => [r.status, r.n]));
@@ -177,8 +180,8 @@ async function emptied(c) {
  */
 function bareWrite(campaign, now, versions) {
   return {
-    text: `INSERT INTO herald.messages (campaign, customer_id, email, site, locale, status, next_attempt_at, campaign_version, template_version)
-           SELECT $1, id, email, site, locale, 'queued', $2::timestamptz, $3::int, $4::int FROM shop.customers`,
+    text: `INSERT INTO herald.messages (source_kind, source, customer_id, address, site, locale, status, next_attempt_at, due_at, source_version, template_version)
+           SELECT 'campaign', $1, id, email, site, locale, 'queued', $2::timestamptz, $2::timestamptz, $3::int, $4::int FROM shop.customers`,
     values: [campaign, now, versions.campaign, versions.template],
   };
 }
@@ -291,7 +294,8 @@ async function send(db, c, sink, now) {
   const tr = smtpTransport(`smtp://127.0.0.1:${sink.port}`, { pool: POOL });
   try {
     totals = await Promise.all(Array.from({ length: WORKERS }, (_, k) => deliver(db, {
-      transport: tr, log: silentLog, batchSize: BATCH, campaigns: [CAMPAIGN], worker: `bench-launch-${k}`,
+      channel: channelsOver(tr), log: silentLog, batchSize: BATCH, worker: `bench-launch-${k}`,
+      sources: [{ kind: 'campaign', name: CAMPAIGN }], loadSource: () => loadCampaignContext(db, CAMPAIGN, () => new Date()),
       onBatch: (x) => { sentBy[k] = x.sent; },
     })));
   } finally {
