@@ -125,11 +125,12 @@ describe.skipIf(!serverUrl)('herald send while the database refuses connections'
 
     const send = start(['send', 'winback', '--dir', dir, '--db', db.url!], { HERALD_SMTP_URL: peer.url });
     await until(async () => (await sent()) >= 300, '300 sent');
+    // Take the database away at a moment when the server has accepted messages the ledger has not recorded yet
+    // (between two batches nothing is in flight: waiting for that after the flip could wait forever).
+    await until(async () => (await peer.accepted()).total > (await sent()), 'messages accepted and not yet recorded');
     await refuseConnections(a);
-    // The worker noticed, and keeps trying; the messages it had handed over before are out.
+    // The worker noticed, and keeps trying.
     await until(async () => /database connection lost; retrying/.test(send.stderr()), 'a retry logged');
-    const atFlip = await sent();
-    await until(async () => (await peer.accepted()).total > atFlip, 'messages delivered and not yet recorded');
     await a.allow(true);
     const r = await send.exit;
 
