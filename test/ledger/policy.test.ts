@@ -4,12 +4,11 @@ import { silentLog } from '../../src/log.js';
 import { deliver } from '../../src/ledger/worker.js';
 import { launchCampaign } from '../../src/campaigns/send.js';
 import { reasonCounts } from '../../src/ledger/ledger.js';
-import { smtpTransport } from '../../src/channels/email/transport.js';
 import { sourceLoader } from '../../src/tick/sources.js';
 import type { SourceRef } from '../../src/ledger/source.js';
 import pg from 'pg';
 import { CAP_NAMESPACE } from '../../src/ledger/claim.js';
-import { startSmtpSink } from '../support/smtp.js';
+import { sinkWithTransport } from '../support/smtp.js';
 import { createTestDb, serverUrl } from '../support/db.js';
 import { createShop, EXAMPLE_PRODUCTS } from '../support/shop.js';
 import { applyDir } from '../support/apply.js';
@@ -26,13 +25,7 @@ const cleanup = useCleanups();
 // 13:00 in Berlin: outside the example's quiet hours (21:00–09:00).
 const NOON = new Date('2026-11-20T12:00:00Z');
 
-async function peer() {
-  const sink = await startSmtpSink();
-  cleanup(() => sink.close());
-  const transport = smtpTransport(sink.url, { pool: 2 });
-  cleanup(() => transport.close());
-  return { arrived: sink.arrived, transport };
-}
+const peer = () => sinkWithTransport(cleanup);
 
 const campaignFile = (title: string) => `title: ${title}\nsites: [shop-en]\naudience: { segment: lapsed }\ntemplate: newsletter\nstatus: ready\n`;
 

@@ -1,5 +1,6 @@
 import { SMTPServer } from 'smtp-server';
 import { simpleParser, type ParsedMail } from 'mailparser';
+import { smtpTransport, type Transport } from '../../src/channels/email/transport.js';
 
 /** A real SMTP peer on 127.0.0.1 that keeps every accepted message, parsed back. */
 export interface SmtpSink {
@@ -40,4 +41,17 @@ export async function startSmtpSink(): Promise<SmtpSink> {
     arrived,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+}
+
+/**
+ * A sink and herald's SMTP transport to it (a pool of 2), both closed by
+ * `cleanup`: what a test that sends through the ledger and reads back what
+ * arrived needs.
+ */
+export async function sinkWithTransport(cleanup: (...f: (() => Promise<void> | void)[]) => void): Promise<{ arrived: SmtpSink['arrived']; transport: Transport }> {
+  const sink = await startSmtpSink();
+  cleanup(() => sink.close());
+  const transport = smtpTransport(sink.url, { pool: 2 });
+  cleanup(() => transport.close());
+  return { arrived: sink.arrived, transport };
 }

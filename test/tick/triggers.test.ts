@@ -2,9 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { silentLog } from '../../src/log.js';
 import { tick } from '../../src/tick/tick.js';
 import { sweepAll } from '../../src/triggers/sweeps.js';
-import { smtpTransport } from '../../src/channels/email/transport.js';
 import { triggerReport } from '../../src/report/write.js';
-import { startSmtpSink } from '../support/smtp.js';
+import { sinkWithTransport } from '../support/smtp.js';
 import { createTestDb } from '../support/db.js';
 import { createShop } from '../support/shop.js';
 import { applyDir } from '../support/apply.js';
@@ -23,13 +22,7 @@ const T1 = new Date('2026-11-21T12:00:00Z'); // 13:00 in Berlin, the next day
 const H = 3_600_000;
 const iso = (ms: number) => new Date(T0.getTime() + ms).toISOString();
 
-async function peer() {
-  const sink = await startSmtpSink();
-  cleanup(() => sink.close());
-  const transport = smtpTransport(sink.url, { pool: 2 });
-  cleanup(() => transport.close());
-  return { arrived: sink.arrived, transport };
-}
+const peer = () => sinkWithTransport(cleanup);
 
 async function setup() {
   const db = await createTestDb();
