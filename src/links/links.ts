@@ -1,12 +1,16 @@
 import type { Project, Site } from '../workspace/model.js';
 import { signAutoLoginToken } from './auto-login.js';
-import { signToken } from './token.js';
+import { recipientUnsubscribeToken, TRACKING_PATHS, unsubscribeToken } from './tracking.js';
 
 /**
  * Every link herald itself puts into a message, built in this one place:
  * unsubscribe (page and mailto, also used by the List-Unsubscribe header) and
- * auto-login. Click tracking will wrap the rendered HTML's links where
- * render/message.ts finishes a message, so templates never change for it.
+ * auto-login. Click tracking and the open pixel are added where
+ * render/message.ts finishes a message (links/rewrite.ts), so templates never
+ * change for them.
+ *
+ * A ledger message's unsubscribe link names the message (links/tracking.ts);
+ * a preview's or test send's, which has none, names the recipient.
  */
 export interface MessageLinks {
   unsubscribe: string;
@@ -21,15 +25,18 @@ export function messageLinks(o: {
   now: Date;
   recipient: { customer_id: number | null; contact_id?: number | null; site: string };
   source: { name: string };
+  /** The ledger message, when there is one. */
+  ledgerId?: number;
 }): MessageLinks {
   const r = o.recipient;
-  // A list's contact who is not a customer is named by contact id instead.
-  const who = r.customer_id !== null ? { c: r.customer_id } : { k: r.contact_id ?? null };
-  const token = signToken({ p: 'unsubscribe', ...who, s: r.site, m: o.source.name }, o.secret);
-  const base = (o.project.tracking?.base_url ?? o.site.url).replace(/\/+$/, '');
+  const token =
+    o.ledgerId !== undefined
+      ? unsubscribeToken(o.ledgerId, o.secret)
+      : recipientUnsubscribeToken({ customer: r.customer_id, contact: r.customer_id === null ? (r.contact_id ?? null) : null, site: r.site, source: o.source.name }, o.secret);
+  const base = trackingBase(o.project, o.site);
   const siteUrl = o.site.url.replace(/\/+$/, '');
   return {
-    unsubscribe: `${base}/unsubscribe/${token}`,
+    unsubscribe: `${base}/${o.ledgerId !== undefined ? TRACKING_PATHS.unsubscribe : TRACKING_PATHS.legacyUnsubscribe}/${token}`,
     unsubscribeMailto: `mailto:${o.site.sender.reply_to ?? o.site.sender.from}?subject=unsubscribe%20${token}`,
     // Only a shop customer has an account to log into; a list's contact gets the plain site link.
     autoLogin:
@@ -37,4 +44,9 @@ export function messageLinks(o: {
         ? `${siteUrl}${o.site.auto_login_path ?? '/auto-login'}?token=${signAutoLoginToken(r.customer_id, r.site, o.secret, { now: o.now })}`
         : siteUrl,
   };
+}
+
+/** Where herald's link endpoints are served: tracking.base_url, without a trailing slash. */
+export function trackingBase(project: Project, site: Site): string {
+  return (project.tracking?.base_url ?? site.url).replace(/\/+$/, '');
 }

@@ -26,6 +26,18 @@ export async function linkSecret(db: Queryable, envName: string): Promise<string
   return row!.value;
 }
 
+/**
+ * Every secret links verify against: the current one first (it signs), then
+ * the earlier ones named by tracking.previous_secret_envs, so links signed
+ * before a rotation keep working. A named variable that is unset is skipped;
+ * one that is set must be long enough, like the current one.
+ */
+export async function linkSecrets(db: Queryable, tracking: { secret_env?: string; previous_secret_envs?: string[] } | undefined): Promise<string[]> {
+  const current = await linkSecret(db, tracking?.secret_env ?? 'HERALD_SECRET');
+  const previous = (tracking?.previous_secret_envs ?? []).map((name) => envSecret(name)).filter((s): s is string => s !== undefined);
+  return [current, ...previous.filter((s) => s !== current)];
+}
+
 /** The secret in the variable `envName`, checked; undefined when the variable is unset or empty. */
 export function envSecret(envName: string): string | undefined {
   const fromEnv = process.env[envName];

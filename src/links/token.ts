@@ -1,29 +1,55 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 
 /**
  * Signed link tokens: base64url(JSON payload) + "." + base64url(HMAC-SHA256).
  * Links carry who and what they are for, and nobody can forge or alter them.
+ *
+ * Each payload names the key it was signed with (`k`, keyId below), so the
+ * secret can be rotated: the new one signs, the earlier ones (herald.yaml's
+ * tracking.previous_secret_envs) still verify the links already in inboxes.
+ * A token from before key ids is tried against every secret.
  */
 export function signToken(payload: Record<string, unknown>, secret: string): string {
-  const body = Buffer.from(JSON.stringify(payload)).toString('base64url');
+  const body = Buffer.from(JSON.stringify({ ...payload, k: keyId(secret) })).toString('base64url');
   return `${body}.${mac(body, secret)}`;
 }
 
 export type VerifyResult = { ok: true; payload: Record<string, unknown> } | { ok: false; reason: string };
 
-export function verifyToken(token: string, secret: string): VerifyResult {
+/** Checks a token against the secrets (the current one first); a reason says why a bad one is refused. */
+export function verifyToken(token: string, secrets: string | readonly string[]): VerifyResult {
   const [body, sig, extra] = token.split('.');
   if (!body || !sig || extra !== undefined) return { ok: false, reason: 'malformed token' };
-  const expected = Buffer.from(mac(body, secret));
-  const given = Buffer.from(sig);
-  if (expected.length !== given.length || !timingSafeEqual(expected, given)) return { ok: false, reason: 'bad signature' };
+  let payload: unknown;
   try {
-    return { ok: true, payload: JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) };
+    payload = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'));
   } catch {
     return { ok: false, reason: 'malformed payload' };
   }
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return { ok: false, reason: 'malformed payload' };
+  const all = typeof secrets === 'string' ? [secrets] : secrets;
+  const k = (payload as { k?: unknown }).k;
+  // The key id only picks the secret to try; the signature decides.
+  const candidates = typeof k === 'string' ? all.filter((s) => keyId(s) === k) : all;
+  if (candidates.length === 0) return { ok: false, reason: `signed with a key herald does not have (key id ${String(k)}); was a secret retired from tracking.previous_secret_envs?` };
+  const given = Buffer.from(sig);
+  for (const secret of candidates) {
+    const expected = Buffer.from(mac(body, secret));
+    if (expected.length === given.length && timingSafeEqual(expected, given)) return { ok: true, payload: payload as Record<string, unknown> };
+  }
+  return { ok: false, reason: 'bad signature' };
+}
+
+/** A secret's public name: 6 hex digits of a hash of it, which say nothing of the secret itself. */
+export function keyId(secret: string): string {
+  return createHash('sha256').update(`herald key id\0${secret}`).digest('hex').slice(0, 6);
 }
 
 function mac(body: string, secret: string): string {
   return createHmac('sha256', secret).update(body).digest('base64url');
+}
+
+/** A short MAC for addresses (VERP): lower-case hex, as mail servers may fold the case of a local part. */
+export function shortMac(text: string, secret: string, length = 16): string {
+  return createHmac('sha256', secret).update(text).digest('hex').slice(0, length);
 }

@@ -69,7 +69,7 @@ export interface Project {
     open_statuses?: [string, ...string[]];
   };
   /**
-   * Links herald puts into messages: unsubscribe, auto-login, and later opens and clicks.
+   * Links herald puts into messages (unsubscribe, auto-login, click tracking, the open pixel), the Return-Path that brings bounces back, and attribution.
    */
   tracking: {
     /**
@@ -80,6 +80,34 @@ export interface Project {
      * Name of the environment variable holding the link-signing secret.
      */
     secret_env?: string;
+    /**
+     * Variables holding earlier link-signing secrets: links signed with them still verify after the secret is rotated.
+     *
+     * Items: An environment variable name.
+     */
+    previous_secret_envs?: string[];
+    /**
+     * Put an open pixel into every HTML message (a campaign or trigger may say otherwise).
+     */
+    opens?: boolean;
+    /**
+     * Rewrite every message's links to signed click-tracking links (a campaign or trigger may say otherwise).
+     */
+    clicks?: boolean;
+    utm?: Utm;
+    /**
+     * The envelope sender of every message, as a VERP address: bounces@mail.example.com becomes bounces+<signed ledger id>@mail.example.com, so a bounce or complaint maps to exactly one message. Default: bounces@ the sender's domain.
+     */
+    return_path?: string;
+    attribution?: Attribution;
+    /**
+     * A campaign or trigger whose complaints reach this share of its delivered messages (and at least complaint_min of them) is paused with the reason. 0.3% is Gmail's line.
+     */
+    complaint_threshold?: string;
+    /**
+     * Complaints a source must have before the complaint threshold can pause it.
+     */
+    complaint_min?: number;
   };
   /**
    * Defaults that campaigns and triggers may override.
@@ -134,9 +162,80 @@ export interface Project {
   environments?: {
     [k: string]: {
       /**
-       * Name of the environment variable that holds this environment's postgres:// URL.
+       * An environment variable name.
        */
       database_url_env: string;
+    };
+  };
+  /**
+   * Bounces and complaints that arrive after the SMTP conversation: DSNs and ARF reports in a mailbox, soft-bounce handling.
+   */
+  bounces?: {
+    /**
+     * Soft bounces (4.x.x) within soft_window after which an address is suppressed as bounced.
+     */
+    soft_limit?: number;
+    /**
+     * A span of time: a number followed by h (hours), d (days) or w (weeks).
+     */
+    soft_window?: string;
+    /**
+     * A mailbox herald run polls for DSNs, ARF reports and mailto unsubscribes (the Return-Path's and the feedback loop's).
+     */
+    imap?: {
+      host: string;
+      port?: number;
+      /**
+       * TLS from the start (port 993).
+       */
+      secure?: boolean;
+      user: string;
+      /**
+       * An environment variable name.
+       */
+      password_env: string;
+      mailbox?: string;
+      /**
+       * Where processed messages are moved; without it they are marked seen and skipped next time.
+       */
+      processed_mailbox?: string;
+    };
+  };
+  /**
+   * ESP event webhooks herald serve accepts at <base_url>/webhooks/<esp>, each with its signature check: a request without a valid signature is refused.
+   */
+  webhooks?: {
+    ses?: {
+      /**
+       * The SNS topic whose notifications are accepted.
+       */
+      topic_arn: string;
+      /**
+       * Pattern the SigningCertURL must match (a regular expression); the default accepts Amazon's SNS hosts only.
+       */
+      cert_url?: string;
+    };
+    sendgrid?: {
+      /**
+       * An environment variable name.
+       */
+      public_key_env: string;
+    };
+    mailgun?: {
+      /**
+       * An environment variable name.
+       */
+      signing_key_env: string;
+    };
+    postmark?: {
+      /**
+       * The basic-auth user set in the webhook's URL.
+       */
+      user: string;
+      /**
+       * An environment variable name.
+       */
+      password_env: string;
     };
   };
 }
@@ -240,6 +339,33 @@ export interface Site {
      */
     private_key_env: string;
   };
+  attribution?: Attribution;
+}
+/**
+ * How orders are attributed to messages: to the message the customer last clicked within click_window before the order, or (with opens: true) last opened by a person within open_window. Machine opens (Apple Mail Privacy Protection, scanners) never count.
+ */
+export interface Attribution {
+  /**
+   * How long after a click an order counts for the message.
+   */
+  click_window?: string;
+  /**
+   * How long after a human open an order counts for the message (with opens: true).
+   */
+  open_window?: string;
+  /**
+   * Attribute orders to human opens too, not only to clicks.
+   */
+  opens?: boolean;
+}
+/**
+ * UTM parameters added to links to the shop's own sites (a parameter a link already has is kept). {name} stands for the campaign's or trigger's name.
+ */
+export interface Utm {
+  source?: string;
+  medium?: string;
+  campaign?: string;
+  content?: string;
 }
 /**
  * A daily window in which nothing is sent, in the recipient's local time (their site's time zone). It may span midnight. A message due inside it waits for its end.
@@ -613,6 +739,7 @@ export interface Campaign {
    * Approves sending to an audience larger than herald.yaml's policy.max_audience, up to this many recipients.
    */
   approve_audience_over?: number;
+  tracking?: Tracking;
 }
 export interface Variant {
   /**
@@ -625,6 +752,21 @@ export interface Variant {
    */
   template?: string;
   from?: Sender;
+}
+/**
+ * What herald tracks in this source's messages, over the defaults in herald.yaml's tracking.
+ */
+export interface Tracking {
+  /**
+   * Put an open pixel into the HTML.
+   */
+  opens?: boolean;
+  /**
+   * Rewrite the message's links to signed click-tracking links.
+   */
+  clicks?: boolean;
+  utm?: Utm;
+  attribution?: Attribution;
 }
 /**
  * triggers/<name>.yaml: an automatic notification, sent when an event happens to a customer.
@@ -712,6 +854,7 @@ export interface Trigger {
    * Override of the default frequency cap, or false to ignore it.
    */
   frequency_cap?: FrequencyCap | false;
+  tracking?: Tracking;
 }
 /**
  * templates/<name>/preview.yaml: sample data herald preview and test-send render this template with when no database is configured (and for the event data of triggers).
