@@ -131,6 +131,14 @@ suppress
   .action(run(async () => ({ default: (await import('./commands/suppress.js')).list })));
 
 program
+  .command('bounces')
+  .description('bounces and complaints that arrive after sending: `herald bounces import <file|dir|->` reads DSNs, ARF reports and mailto unsubscribes (.eml, mbox, stdin)')
+  .argument('<import>')
+  .argument('<file|dir|->', 'a .eml file, an mbox file, a directory of them, or - for standard input')
+  .option('--json', 'print the summary as JSON')
+  .action(run(() => import('./commands/bounces.js')));
+
+program
   .command('token')
   .description('verify an auto-login token: `herald token verify <token or link>`')
   .argument('<verify>')
