@@ -1,43 +1,20 @@
-import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
 import { ImapFlow } from 'imapflow';
 import { describe, expect, it } from 'vitest';
 import { pollMailbox } from '../../src/events/imap.js';
 import { silentLog } from '../../src/log.js';
 import { createTestDb } from '../support/db.js';
 import { useCleanups } from '../support/cleanup.js';
+import { imapServer } from '../support/imap.js';
 import { FIXTURE_RECIPIENTS, FIXTURE_SECRET, fixture, project, sentMessages, suppressions } from './ledger.js';
 
 const cleanup = useCleanups();
-
-interface Hoodiecrow {
-  listen(port: number, host: string, cb: () => void): void;
-  close(cb: () => void): void;
-  server: { address(): AddressInfo };
-}
-// hoodiecrow-imap: an IMAP4rev1 server for client tests, by imapflow's author; all in memory.
-const hoodiecrow = createRequire(import.meta.url)('hoodiecrow-imap') as (o: object) => Hoodiecrow;
-
-/** A real IMAP peer on 127.0.0.1 whose INBOX holds these mails; `seen` ones are flagged \Seen already. */
-async function imapServer(mails: { raw: string; seen?: boolean }[]): Promise<{ port: number }> {
-  const server = hoodiecrow({
-    plugins: ['ID', 'UNSELECT', 'ENABLE', 'MOVE', 'UIDPLUS', 'SPECIAL-USE', 'NAMESPACE'],
-    users: { bounces: { password: 'imap-test-password' } },
-    storage: {
-      INBOX: { messages: mails.map((m) => ({ raw: m.raw.replace(/\r?\n/g, '\r\n'), flags: m.seen ? ['\\Seen'] : [], internaldate: new Date('2026-11-20T09:00:00Z') })) },
-      '': { separator: '/', folders: { Processed: { messages: [] } } },
-    },
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  cleanup(() => new Promise<void>((r) => server.close(() => r())));
-  return { port: server.server.address().port };
-}
 
 async function mailboxStatus(port: number, mailbox: string): Promise<{ messages: number; unseen: number }> {
   const client = new ImapFlow({ host: '127.0.0.1', port, secure: false, auth: { user: 'bounces', pass: 'imap-test-password' }, logger: false });
   await client.connect();
   try {
     const s = await client.status(mailbox, { messages: true, unseen: true });
+    if (!s) throw new Error(`no status for ${mailbox}`);
     return { messages: s.messages ?? -1, unseen: s.unseen ?? -1 };
   } finally {
     await client.logout();
@@ -48,7 +25,7 @@ async function setUp(processed?: string) {
   const db = await createTestDb();
   cleanup(() => db.dispose());
   await sentMessages(db, { source: 'spring', addresses: FIXTURE_RECIPIENTS });
-  const { port } = await imapServer([
+  const { port } = await imapServer(cleanup, [
     { raw: fixture('postfix-5.1.1.eml') },
     { raw: fixture('yahoo-arf.eml') },
     { raw: fixture('autoreply.eml') },
