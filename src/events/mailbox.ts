@@ -15,21 +15,35 @@ export interface Mail {
   raw: string;
 }
 
-/** Reads a file or a directory (not recursive: .eml, .msg-less files and mboxes in it). */
-export function readMailPath(path: string): Mail[] {
+/**
+ * Reads a file or a directory (not recursive). A file given by name must be
+ * mail; in a directory, files that are not (a README, a listing) are skipped,
+ * and said so.
+ */
+export function readMailPath(path: string): { mails: Mail[]; skipped: { where: string; why: string }[] } {
   let st;
   try {
     st = statSync(path);
   } catch (err) {
     throw new UserError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`, 'give a .eml file, an mbox file, a directory of them, or - for standard input');
   }
-  if (st.isDirectory()) {
-    const names = readdirSync(path)
-      .filter((n) => !n.startsWith('.'))
-      .sort();
-    return names.flatMap((n) => (statSync(join(path, n)).isFile() ? readMailFile(join(path, n)) : []));
+  if (!st.isDirectory()) return { mails: readMailFile(path), skipped: [] };
+  const mails: Mail[] = [];
+  const skipped: { where: string; why: string }[] = [];
+  const names = readdirSync(path)
+    .filter((n) => !n.startsWith('.'))
+    .sort();
+  for (const n of names) {
+    const file = join(path, n);
+    if (!statSync(file).isFile()) continue;
+    try {
+      mails.push(...readMailFile(file));
+    } catch (err) {
+      if (!(err instanceof UserError)) throw err;
+      skipped.push({ where: file, why: err.message.replace(`${file} `, '') });
+    }
   }
-  return readMailFile(path);
+  return { mails, skipped };
 }
 
 function readMailFile(file: string): Mail[] {

@@ -22,7 +22,7 @@ function importFixtures() {
   const mails = readdirSync(FIXTURES)
     .filter((f) => /\.(eml|mbox)$/.test(f))
     .sort()
-    .flatMap((f) => readMailPath(`${FIXTURES}${f}`));
+    .flatMap((f) => readMailPath(`${FIXTURES}${f}`).mails);
   return mails.map((m) => readFeedback(m.raw, m.where.slice(FIXTURES.length), [FIXTURE_SECRET], 'import'));
 }
 
@@ -107,7 +107,7 @@ describe('applyFeedback over the fixtures', () => {
   it('refuses a Message-ID whose ledger id names another message', async () => {
     const db = await ledgerDb();
     // Message 3's copy claims to be spring.3 from another domain: not what the ledger recorded.
-    const raw = readMailPath(`${FIXTURES}sendmail-5.1.1.eml`)[0]!.raw.replace('<spring.3@shop.example>', '<spring.3@elsewhere.example>');
+    const raw = readMailPath(`${FIXTURES}sendmail-5.1.1.eml`).mails[0]!.raw.replace('<spring.3@shop.example>', '<spring.3@elsewhere.example>');
     const s = await applyFeedback(db, project(), [readFeedback(raw, 'x.eml', [FIXTURE_SECRET], 'import')]);
     expect(s.unmatched).toEqual([{ where: 'x.eml', why: expect.stringContaining('is not the one ledger message 3 was sent with') }]);
     expect(await suppressions(db)).toEqual([]);

@@ -1,5 +1,5 @@
 import { UserError, printable } from '../../errors.js';
-import { applyFeedback, type FeedbackSummary } from '../../events/feedback.js';
+import { applyFeedback, type Feedback, type FeedbackSummary } from '../../events/feedback.js';
 import { readMailPath, splitMail, type Mail } from '../../events/mailbox.js';
 import { readFeedback } from '../../events/match.js';
 import { bytesToText } from '../../events/mime.js';
@@ -16,12 +16,13 @@ import { print, printJson, validWorkspace, withDb, type GlobalOptions } from '..
  */
 export default async function bounces([sub, path]: string[], opts: GlobalOptions & { json?: boolean }): Promise<void> {
   if (sub !== 'import' || !path) throw new UserError('usage: herald bounces import <file|dir|->', 'a .eml file, an mbox file, a directory of them, or - for standard input');
-  const mails = path === '-' ? splitMail(bytesToText(await readStdin()), '-') : readMailPath(path);
+  const { mails, skipped } = path === '-' ? { mails: splitMail(bytesToText(await readStdin()), '-'), skipped: [] } : readMailPath(path);
   if (mails.length === 0) throw new UserError(`${path} holds no mail`, 'give .eml files or an mbox file');
   const summary = await withDb(opts, async (db) => {
     const project = (await loadObject<Project>(db, 'project', 'herald')) ?? (await validWorkspace(opts)).project.spec;
     const secrets = await linkSecrets(db, project.tracking);
-    return applyFeedback(db, project, mails.map((m: Mail) => readFeedback(m.raw, m.where, secrets, 'import')));
+    const skips: Feedback[] = skipped.map((s) => ({ kind: 'ignored', ...s }));
+    return applyFeedback(db, project, [...skips, ...mails.map((m: Mail) => readFeedback(m.raw, m.where, secrets, 'import'))]);
   });
   if (opts.json) printJson(summary);
   else print(summaryText(mails.length, summary));
