@@ -26,7 +26,8 @@ export function readFeedback(raw: string, where: string, secrets: readonly strin
   const arf = readArf(msg);
   if (arf) {
     if (!COMPLAINT_TYPES.has(arf.feedbackType)) return { kind: 'ignored', where, why: `a ${arf.feedbackType} feedback report is no complaint` };
-    const at = dateOf(arf.arrivalDate) ?? dateOf(header(msg.headers, 'date'));
+    // The report's own date: Arrival-Date is when the complained-of message arrived, maybe long before.
+    const at = dateOf(header(msg.headers, 'date')) ?? dateOf(arf.arrivalDate);
     return {
       kind: 'complaint',
       origin: 'arf',
