@@ -114,6 +114,7 @@ describe('click redirect', () => {
 
   it('classifies a bot, a HEAD and a click within seconds of the send as scanners; HEAD is still redirected', async () => {
     await clearEvents();
+    await db.query('UPDATE herald.messages SET sent_at = now() WHERE id = $1', [ids.fresh]);
     await get(`/c/${clickToken(ids.old, SET, 0, current)}`, { headers: { 'user-agent': 'Barracuda Sentinel (EE)' } });
     const head = await get(`/c/${clickToken(ids.old, SET, 0, current)}`, { method: 'HEAD' });
     expect(head.status).toBe(302);
