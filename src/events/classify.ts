@@ -45,6 +45,24 @@ const BARE_MOZILLA = /^Mozilla\/5\.0$/;
  */
 const HUMAN_IMAGE_PROXY = /GoogleImageProxy|YahooMailProxy/;
 
+/**
+ * classify, remembered by its inputs: the same few user agents make most
+ * requests, and isbot's pattern is long. Bounded, oldest first out.
+ */
+const seen = new Map<string, Classified>();
+const SEEN_MAX = 2000;
+
+export function classifyCached(r: RequestFacts): Classified {
+  const key = `${r.kind}\0${r.method}\0${r.purpose ?? ''}\0${r.userAgent ?? ''}`;
+  let c = seen.get(key);
+  if (!c) {
+    c = classify(r);
+    if (seen.size >= SEEN_MAX) seen.delete(seen.keys().next().value!);
+    seen.set(key, c);
+  }
+  return c;
+}
+
 export function classify(r: RequestFacts): Classified {
   // A HEAD fetches nothing to show: a link checker asking where a link goes.
   if (r.method === 'HEAD') return { class: 'scanner', by: 'head' };

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { classify } from '../events/classify.js';
+import { classifyCached as classify, type Classified } from '../events/classify.js';
 import type { EventWriter } from '../events/ingest.js';
 import { unsubscribe, unsubscribeTarget, type UnsubscribeVia } from '../events/unsubscribe.js';
 import { readTrackingToken, TRACKING_PATHS, type TrackingLink } from '../links/tracking.js';
@@ -101,7 +101,7 @@ function purposeOf(req: FastifyRequest): string | undefined {
 }
 
 /** Why a request was not a person's, and its user agent (shortened) for a scanner's. */
-function detailOf(c: ReturnType<typeof classify>, req: FastifyRequest): Record<string, unknown> | null {
+function detailOf(c: Classified, req: FastifyRequest): Record<string, unknown> | null {
   if (c.class === 'human') return null;
   const ua = req.headers['user-agent'];
   return { by: c.by, ...(ua ? { ua: ua.slice(0, 200) } : {}) };
