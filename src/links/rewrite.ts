@@ -53,25 +53,29 @@ export function trackMessage(m: { html: string; text: string }, o: TrackOptions)
   if (o.clicks) {
     const index = new Map<string, number>();
     const urls: string[] = [];
-    const tracked = (original: string): string | undefined => {
+    const tracked = (original: string): number | undefined => {
       if (!/^https?:\/\//i.test(original) || original.startsWith(`${o.base}/`)) return undefined;
       const stored = stored_(original, o);
       let i = index.get(stored);
       if (i === undefined) index.set(stored, (i = urls.push(stored) - 1));
-      return `\0${i}\0`;
+      return i;
     };
-    // First collect, with placeholders; the tokens need the set's hash, known once all links are seen.
-    html = html.replace(HREF, (whole, pre: string, quote: string, value: string) => {
-      const t = tracked(decodeEntities(value));
-      return t === undefined ? whole : `${pre}${quote}${t}${quote}`;
+    // One pass over each part finds the links; the output is built once, when
+    // the set's hash (which the tokens name) is known.
+    const htmlParts = split(html, HREF, (x) => {
+      const i = tracked(decodeEntities(x[3]!));
+      return i === undefined ? undefined : { at: x.index + x[1]!.length + 1, length: x[3]!.length, i };
     });
-    text = text.replace(TEXT_URL, (url) => tracked(url) ?? url);
+    const textParts = split(text, TEXT_URL, (x) => {
+      const i = tracked(x[0]);
+      return i === undefined ? undefined : { at: x.index, length: x[0].length, i };
+    });
     if (urls.length > 0) {
-      linkSet = { hash: setHash(urls), urls };
-      const links = urls.map((_, i) => `${o.base}/${TRACKING_PATHS.click}/${clickToken(o.ledgerId, linkSet!.hash, i, o.secret)}`);
-      const fill = (s: string) => s.replace(/\0(\d+)\0/g, (_, i: string) => links[Number(i)]!);
-      html = fill(html);
-      text = fill(text);
+      const hash = setHash(urls);
+      linkSet = { hash, urls };
+      const links = urls.map((_, i) => `${o.base}/${TRACKING_PATHS.click}/${clickToken(o.ledgerId, hash, i, o.secret)}`);
+      html = join(htmlParts, links);
+      text = join(textParts, links);
     }
   }
   if (o.opens) {
@@ -80,6 +84,29 @@ export function trackMessage(m: { html: string; text: string }, o: TrackOptions)
     html = end >= 0 ? `${html.slice(0, end)}${pixel}${html.slice(end)}` : html + pixel;
   }
   return linkSet ? { html, text, linkSet } : { html, text };
+}
+
+/** A text cut around the links to replace: its pieces, and between them the index of the link that goes there. */
+type Pieces = (string | number)[];
+
+function split(s: string, re: RegExp, link: (m: RegExpExecArray) => { at: number; length: number; i: number } | undefined): Pieces {
+  const out: Pieces = [];
+  let last = 0;
+  re.lastIndex = 0;
+  for (let m = re.exec(s); m; m = re.exec(s)) {
+    const l = link(m);
+    if (!l) continue;
+    out.push(s.slice(last, l.at), l.i);
+    last = l.at + l.length;
+  }
+  out.push(s.slice(last));
+  return out;
+}
+
+function join(pieces: Pieces, links: readonly string[]): string {
+  let s = '';
+  for (const p of pieces) s += typeof p === 'number' ? links[p]! : p;
+  return s;
 }
 
 /** The destination as stored: with the UTM parameters, the auto-login link as its placeholder. */
