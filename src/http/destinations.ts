@@ -1,5 +1,6 @@
 import type { Queryable } from '../db/db.js';
 import { signAutoLoginToken } from '../links/auto-login.js';
+import { AUTO_LOGIN } from '../links/rewrite.js';
 import type { Project } from '../workspace/model.js';
 
 /**
@@ -11,7 +12,7 @@ import type { Project } from '../workspace/model.js';
  */
 
 /** A stored link that stands for the message's customer's auto-login link (signed afresh at each click). */
-export const AUTO_LOGIN_PREFIX = '{auto_login}';
+const AUTO_LOGIN_PREFIX = AUTO_LOGIN;
 
 /** link_set: a message's links, in the order click tokens index them. */
 const LINK_SET = 'SELECT urls FROM herald.link_sets WHERE hash = $1';
