@@ -40,8 +40,7 @@ export async function trackingRoutes(app: FastifyInstance, deps: RouteDeps): Pro
   });
 
   app.get(`/${TRACKING_PATHS.click}/:token`, async (req: TokenRequest, reply) => {
-    // A click link herald made has no query: one with a query (`?url=…`) is somebody else's making.
-    if (req.url.includes('?')) return notFound(reply);
+    // A query string (a forwarder's `?fbclid=`, an attacker's `?url=`) is never read: the destination is the stored one.
     const t = readTrackingToken(req.params.token, deps.secrets);
     if (!t.ok || t.link.kind !== 'click') return notFound(reply);
     const d = await destination({ db: deps.db, project: deps.project, secret: deps.secrets[0]!, sets: deps.sets, now: now() }, t.link);
