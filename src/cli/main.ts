@@ -198,6 +198,13 @@ program
   .action(run(() => import('./commands/deliver.js')));
 
 program
+  .command('serve')
+  .description('the tracking server: open pixel, click redirects, unsubscribe (RFC 8058 one-click), health; run any number behind a load balancer against one database; SIGTERM writes every held event and exits 0')
+  .option('--port <n>', 'port to listen on (0: any free port)', '8080')
+  .option('--host <address>', 'address to listen on (0.0.0.0: every interface)', '127.0.0.1')
+  .action(run(() => import('./commands/serve.js')));
+
+program
   .command('report')
   .description("print a campaign's or trigger's report and write reports/<campaign>.json and .md, or reports/triggers/<trigger>.json and .md")
   .argument('<campaign|trigger>', 'a campaign or trigger name (campaign/NAME or trigger/NAME when both exist)')
