@@ -54,6 +54,17 @@ describe('SendGrid', () => {
     expect(await written(db)).toEqual({ events: 2, suppressions: 2 });
   });
 
+  it('takes a batch far bigger than the tracking server\'s own requests', async () => {
+    const { db, ids, url } = await setUp();
+    const many = JSON.stringify([
+      ...Array.from({ length: 400 }, (_, i) => ({ email: 'cat@example.com', event: 'delivered', 'smtp-id': `<spring.${ids[2]}@shop.example>`, sg_event_id: `d${i}`, timestamp: 1763370000 })),
+      { email: 'ann@example.com', event: 'bounce', type: 'bounce', status: '5.1.1', 'smtp-id': `<spring.${ids[0]}@shop.example>`, sg_event_id: 'b', timestamp: 1763370000 },
+    ]);
+    expect(many.length).toBeGreaterThan(40_000);
+    expect((await post(`${url}/sendgrid`, many, signed(many))).status).toBe(200);
+    expect(await suppressions(db)).toEqual([{ email: 'ann@example.com', site: 'main', reason: 'bounced', source: 'sendgrid' }]);
+  });
+
   it('refuses a batch signed with another key, altered after signing, or unsigned, and writes nothing', async () => {
     const { db, ids, url } = await setUp();
     const body = events(ids);
