@@ -129,7 +129,7 @@ export async function applyFeedback(db: Db, project: Project, items: readonly Fe
       if (!m.address) continue;
       const email = m.address.toLowerCase();
       if (f.kind === 'bounce' && f.class === 'hard') suppress.push({ email, site: m.site, reason: 'bounced', source: f.origin, note: reasonOf(f) });
-      else if (f.kind === 'complaint') suppress.push({ email, site: null, reason: 'complained', source: f.origin, note: `${f.feedbackType ?? 'abuse'} report about ${m.source_kind} ${m.source}` });
+      else if (f.kind === 'complaint') suppress.push({ email, site: null, reason: 'complained', source: f.origin, note: `${clean(f.feedbackType, 40) ?? 'abuse'} report about ${m.source_kind} ${m.source}` });
       else if (f.kind === 'unsubscribe') suppress.push({ email, site: m.site, reason: 'unsubscribed', source: f.origin, note: `by mail, about ${m.source_kind} ${m.source}` });
     }
     const soft = [...new Set(fresh.filter(({ f }) => f.kind === 'soft_bounce' || f.class === 'other').flatMap(({ m }) => (m.address ? [m.address.toLowerCase()] : [])))];
@@ -161,7 +161,18 @@ export function ledgerIdOfMessageId(id: string): number | undefined {
 }
 
 function reasonOf(f: FeedbackEvent): string {
-  return `${f.origin}: ${[f.status, f.diagnostic].filter(Boolean).join(' ')}`.slice(0, 500);
+  return clean(`${f.origin}: ${[f.status, f.diagnostic].filter(Boolean).join(' ')}`, 500);
+}
+
+/**
+ * Text from a report, fit to store: PostgreSQL takes no NUL in text or
+ * jsonb, and one hostile DSN must not fail the batch it came in (a mailbox
+ * would then be read again and fail again, tick after tick).
+ */
+function clean(text: string, max: number): string;
+function clean(text: string | undefined, max: number): string | undefined;
+function clean(text: string | undefined, max: number): string | undefined {
+  return text === undefined ? undefined : text.replace(/\u0000/g, '').slice(0, max);
 }
 
 /**
@@ -208,10 +219,10 @@ async function recordEvents(tx: Queryable, matched: readonly { f: FeedbackEvent;
 function detailOf(f: FeedbackEvent): Record<string, string> {
   const d: Record<string, string | undefined> = {
     class: f.class,
-    status: f.status,
-    diagnostic: f.diagnostic?.slice(0, 1000),
-    recipient: f.recipient?.slice(0, 320),
-    feedback_type: f.feedbackType,
+    status: clean(f.status, 20),
+    diagnostic: clean(f.diagnostic, 1000),
+    recipient: clean(f.recipient, 320),
+    feedback_type: clean(f.feedbackType, 40),
     via: f.via,
   };
   return Object.fromEntries(Object.entries(d).filter((e): e is [string, string] => e[1] !== undefined));

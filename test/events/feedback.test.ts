@@ -114,6 +114,16 @@ describe('applyFeedback over the fixtures', () => {
   });
 });
 
+describe('hostile reports', () => {
+  it('a NUL in a diagnostic neither fails the batch nor is stored', async () => {
+    const db = await ledgerDb();
+    const raw = readMailPath(`${FIXTURES}postfix-5.1.1.eml`).mails[0]!.raw.replace('Diagnostic-Code: smtp; 550 5.1.1', 'Diagnostic-Code: smtp; 550 5.1.1 \u0000\u0000');
+    const s = await applyFeedback(db, project(), [readFeedback(raw, 'nul.eml', [FIXTURE_SECRET], 'import'), ...importFixtures().filter((f) => f.where === 'yahoo-arf.eml')]);
+    expect(s.recorded).toMatchObject({ bounce: 1, complaint: 1 });
+    expect(await db.query('SELECT status FROM herald.messages WHERE id = 1')).toEqual([{ status: 'bounced' }]);
+  });
+});
+
 describe('soft bounces', () => {
   it('suppress an address once soft_limit of them fall within soft_window; older ones have decayed', async () => {
     const db = await createTestDb();
