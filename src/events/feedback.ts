@@ -193,7 +193,7 @@ async function resolve(db: Queryable, events: readonly FeedbackEvent[]): Promise
          (SELECT * FROM herald.messages m
            WHERE r.id IS NULL AND m.address = lower(r.email) AND m.sent_at IS NOT NULL
            ORDER BY m.sent_at DESC LIMIT 1)) m`,
-    [events.map((_, i) => i), ids, events.map((f) => f.ref.email ?? null)],
+    [events.map((_, i) => i), ids, events.map((f) => clean(f.ref.email, 320) ?? null)],
   );
   return new Map(rows.map((r) => [Number(r.i), r]));
 }
