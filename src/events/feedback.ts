@@ -128,7 +128,7 @@ export async function applyFeedback(db: Db, project: Project, items: readonly Fe
     for (const { f, m } of fresh) {
       if (!m.address) continue;
       const email = m.address.toLowerCase();
-      if (f.kind === 'bounce' && f.class === 'hard') suppress.push({ email, site: m.site, reason: 'bounced', source: f.origin, note: reasonOf(f) });
+      if (f.kind === 'bounce' && f.class === 'hard') suppress.push({ email, site: null, reason: 'bounced', source: f.origin, note: reasonOf(f) });
       else if (f.kind === 'complaint') suppress.push({ email, site: null, reason: 'complained', source: f.origin, note: `${clean(f.feedbackType, 40) ?? 'abuse'} report about ${m.source_kind} ${m.source}` });
       else if (f.kind === 'unsubscribe') suppress.push({ email, site: m.site, reason: 'unsubscribed', source: f.origin, note: `by mail, about ${m.source_kind} ${m.source}` });
     }
@@ -249,15 +249,16 @@ interface Suppress {
 
 /**
  * softOverLimit: addresses whose soft bounces within the window reach the
- * limit, for each site they bounced on. It reads the window's bounce events
- * (message_events_kind_at), not the ledger by address.
+ * limit: suppressed for every site, as a mailbox is the same whichever site
+ * writes to it (a hard bounce in the SMTP conversation is too). It reads the
+ * window's bounce events (message_events_kind_at), not the ledger by address.
  */
 async function softOverLimit(tx: Queryable, project: Project, addresses: readonly string[], now: Date): Promise<Suppress[]> {
   if (addresses.length === 0) return [];
   const limit = project.bounces?.soft_limit ?? 3;
   const window = project.bounces?.soft_window ?? '30d';
-  const rows = await tx.query<{ email: string; sites: string[]; n: string }>(
-    `SELECT lower(m.address) AS email, array_agg(DISTINCT m.site) AS sites, count(*) AS n
+  const rows = await tx.query<{ email: string; n: string }>(
+    `SELECT lower(m.address) AS email, count(*) AS n
        FROM herald.message_events e JOIN herald.messages m ON m.id = e.message_id
       WHERE e.kind IN ('soft_bounce', 'bounce') AND e.at > $2::timestamptz
         AND (e.kind = 'soft_bounce' OR e.detail->>'class' = 'other')
@@ -266,7 +267,7 @@ async function softOverLimit(tx: Queryable, project: Project, addresses: readonl
      HAVING count(*) >= $3`,
     [addresses, new Date(now.getTime() - durationMs(window)), limit],
   );
-  return rows.flatMap((r) => r.sites.map((site) => ({ email: r.email, site, reason: 'bounced' as const, source: 'soft-bounces', note: `${r.n} soft bounces within ${window}` })));
+  return rows.map((r) => ({ email: r.email, site: null, reason: 'bounced' as const, source: 'soft-bounces', note: `${r.n} soft bounces within ${window}` }));
 }
 
 /** addSuppressions: like suppressBounced (src/audience/suppressions.ts), any reason, with the log, in one statement. */

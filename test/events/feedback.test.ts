@@ -59,12 +59,12 @@ describe('applyFeedback over the fixtures', () => {
     const s = await applyFeedback(db, project(), items);
 
     expect(await suppressions(db)).toEqual([
-      { email: 'alice@example.com', site: 'main', reason: 'bounced', source: 'dsn' },
-      { email: 'bob@example.org', site: 'main', reason: 'bounced', source: 'dsn' },
-      { email: 'carol@example.net', site: 'main', reason: 'bounced', source: 'dsn' },
-      { email: 'dave@contoso.example', site: 'main', reason: 'bounced', source: 'dsn' },
-      { email: 'erin@gmail.example', site: 'main', reason: 'bounced', source: 'dsn' },
-      { email: 'frank@oldhost.example', site: 'main', reason: 'bounced', source: 'dsn' },
+      { email: 'alice@example.com', site: null, reason: 'bounced', source: 'dsn' },
+      { email: 'bob@example.org', site: null, reason: 'bounced', source: 'dsn' },
+      { email: 'carol@example.net', site: null, reason: 'bounced', source: 'dsn' },
+      { email: 'dave@contoso.example', site: null, reason: 'bounced', source: 'dsn' },
+      { email: 'erin@gmail.example', site: null, reason: 'bounced', source: 'dsn' },
+      { email: 'frank@oldhost.example', site: null, reason: 'bounced', source: 'dsn' },
       { email: 'ivan@yahoo.example', site: null, reason: 'complained', source: 'arf' },
       { email: 'judy@hotmail.example', site: null, reason: 'complained', source: 'arf' },
       { email: 'trent@example.com', site: 'main', reason: 'unsubscribed', source: 'mailto' },
@@ -140,8 +140,8 @@ describe('soft bounces', () => {
     // A 5.x.x that is neither an address nor a policy problem (mailbox full) counts as soft too.
     expect((await apply(ids[2]!, 5, '5.2.2')).suppressed).toEqual([]);
     expect(await suppressions(db)).toEqual([]);
-    expect((await apply(ids[3]!, 1)).suppressed).toEqual([{ email: 'sam@example.com', site: 'main', reason: 'bounced' }]);
-    expect(await suppressions(db)).toEqual([{ email: 'sam@example.com', site: 'main', reason: 'bounced', source: 'soft-bounces' }]);
+    expect((await apply(ids[3]!, 1)).suppressed).toEqual([{ email: 'sam@example.com', site: null, reason: 'bounced' }]);
+    expect(await suppressions(db)).toEqual([{ email: 'sam@example.com', site: null, reason: 'bounced', source: 'soft-bounces' }]);
   });
 });
 
