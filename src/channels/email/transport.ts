@@ -61,7 +61,11 @@ async function dkimSigned(raw: Buffer, key: DkimKey): Promise<Buffer> {
   return buffer(new DKIM({ domainName: key.domain, keySelector: key.selector, privateKey: key.privateKey }).sign(raw));
 }
 
-/** Writes each message as `<outbox>/<campaign>/<ledger id>.eml`, atomically. */
+/**
+ * Writes each message as `<outbox>/<campaign>/<ledger id>.eml`, atomically,
+ * as a mailbox would hold it: with the `Return-Path` a delivering server
+ * adds from the envelope sender (the message's VERP address).
+ */
 export function outboxTransport(dir: string): Transport {
   const t = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'windows' });
   return {
@@ -71,7 +75,7 @@ export function outboxTransport(dir: string): Transport {
       const folder = join(dir, meta.source);
       mkdirSync(folder, { recursive: true });
       const file = join(folder, `${meta.ledgerId}.eml`);
-      writeFileSync(`${file}.tmp`, info.message);
+      writeFileSync(`${file}.tmp`, Buffer.concat([Buffer.from(`Return-Path: <${message.envelope.from}>\r\n`), info.message]));
       renameSync(`${file}.tmp`, file);
       return { response: `250 written to ${file}` };
     },

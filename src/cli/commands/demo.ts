@@ -15,7 +15,8 @@ import { shopMovesOn } from '../../demo/activity.js';
 import { sendCampaign } from '../../campaigns/send.js';
 import { testSend } from '../../preview/test-send.js';
 import { dkimKeys } from '../../channels/email/dkim.js';
-import { linkSecret } from '../../links/secret.js';
+import { linkSecret, linkSecrets } from '../../links/secret.js';
+import { customersRespond, type Responses } from '../../demo/responses.js';
 import { buildPreview } from '../../preview/preview.js';
 import { loadSamples } from '../../preview/samples.js';
 import { transportFromEnv } from '../../channels/email/transport.js';
@@ -104,6 +105,14 @@ export default async function demo(_args: string[], opts: DemoOptions): Promise<
         const r = await sendCampaign(db, { campaign: c.name, transport, now: t0, clock: () => t0, log: createLog('warn') });
         step(`sent ${c.name}: ${r.sent} sent, ${r.failed} failed${r.sent + r.failed === 0 ? ' (already sent: the ledger sends each message once)' : ''} → ${transport.description}`);
       }
+      if (!process.env.HERALD_SMTP_URL) {
+        // The customers answer: the tracking server, bounces and complaints, orders in the shop.
+        const secrets = await linkSecrets(db, ws.project.spec.tracking);
+        for (const c of ready) {
+          const r = await customersRespond(db, { project: ws.project.spec, secrets, outbox: join(dir, '.herald', 'outbox'), campaign: c.name, schema: sourceSchema(ws.project.spec), from: new Date(t0.getTime() + 30 * 60_000), log: createLog('warn') });
+          if (r) step(respondedLine(c.name, r));
+        }
+      }
       if (opts.send !== false) {
         // The triggers' timeline: the first tick enables them (nothing already due is back-filled),
         // the shop moves on, and the next day's tick sends what came due, once.
@@ -187,5 +196,17 @@ function tickLine(r: TickResult): string {
     (t.exited ? `, ${t.exited} exited` : '') +
     (t.deferred ? `, ${t.deferred} put off` : '') +
     (failed.length ? `; ${failed.join('; ')}` : '')
+  );
+}
+
+/** What the customers did with a campaign's messages, in a line. */
+function respondedLine(campaign: string, r: Responses): string {
+  const f = r.feedback;
+  return (
+    `customers answer ${campaign}, through a tracking server (herald serve) on 127.0.0.1:\n` +
+    `         ${r.opens.human} opened it, ${r.opens.mpp} more were only fetched by Apple Mail Privacy Protection; ` +
+    `${r.clicks.human} clicked, after a security gateway had followed ${r.clicks.scanner} links; ${r.unsubscribed} unsubscribed with one click\n` +
+    `         ${f.recorded.bounce} bounced and ${f.recorded.complaint} complained later (DSNs and an ARF report, read as \`herald bounces import\` reads them): ${f.suppressed.length} suppressed\n` +
+    `         ${r.orders.clickers} of those who clicked and ${r.orders.others} other customers (the control group among them) ordered in the shop`
   );
 }
