@@ -72,7 +72,7 @@ describe('Amazon SES through SNS', () => {
     const { db, ids, post } = await setUp();
     const res = await post(snsMessage({ Type: 'Notification', Message: bounceOf(returnPath('bounces@mail.shop.example', ids[0]!, FIXTURE_SECRET)) }));
     expect(res.status).toBe(200);
-    expect(await suppressions(db)).toEqual([{ email: 'ann@example.com', site: 'main', reason: 'bounced', source: 'ses' }]);
+    expect(await suppressions(db)).toEqual([{ email: 'ann@example.com', site: null, reason: 'bounced', source: 'ses' }]);
     // A complaint signed with SHA1, named by the Message-ID only (mail.source is not ours).
     const complaint = JSON.stringify({
       notificationType: 'Complaint',
@@ -81,7 +81,7 @@ describe('Amazon SES through SNS', () => {
     });
     expect((await post(snsMessage({ Type: 'Notification', Subject: 'Amazon SES Email Event Notification', Message: complaint }, { version: '1' }))).status).toBe(200);
     expect(await suppressions(db)).toEqual([
-      { email: 'ann@example.com', site: 'main', reason: 'bounced', source: 'ses' },
+      { email: 'ann@example.com', site: null, reason: 'bounced', source: 'ses' },
       { email: 'ben@example.com', site: null, reason: 'complained', source: 'ses' },
     ]);
   });

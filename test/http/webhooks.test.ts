@@ -46,7 +46,7 @@ describe('SendGrid', () => {
     const res = await post(`${url}/sendgrid`, body, signed(body));
     expect(res.status).toBe(200);
     expect(await suppressions(db)).toEqual([
-      { email: 'ann@example.com', site: 'main', reason: 'bounced', source: 'sendgrid' },
+      { email: 'ann@example.com', site: null, reason: 'bounced', source: 'sendgrid' },
       { email: 'ben@example.com', site: null, reason: 'complained', source: 'sendgrid' },
     ]);
     // SendGrid retries: the same batch again records nothing new.
@@ -62,7 +62,7 @@ describe('SendGrid', () => {
     ]);
     expect(many.length).toBeGreaterThan(40_000);
     expect((await post(`${url}/sendgrid`, many, signed(many))).status).toBe(200);
-    expect(await suppressions(db)).toEqual([{ email: 'ann@example.com', site: 'main', reason: 'bounced', source: 'sendgrid' }]);
+    expect(await suppressions(db)).toEqual([{ email: 'ann@example.com', site: null, reason: 'bounced', source: 'sendgrid' }]);
   });
 
   it('refuses a batch signed with another key, altered after signing, or unsigned, and writes nothing', async () => {
@@ -101,7 +101,7 @@ describe('Mailgun', () => {
     const { db, ids, url } = await setUp();
     const res = await post(`${url}/mailgun`, body({ sender: returnPath('bounces@mail.shop.example', ids[2]!, FIXTURE_SECRET) }));
     expect(res.status).toBe(200);
-    expect(await suppressions(db)).toEqual([{ email: 'cat@example.com', site: 'main', reason: 'bounced', source: 'mailgun' }]);
+    expect(await suppressions(db)).toEqual([{ email: 'cat@example.com', site: null, reason: 'bounced', source: 'mailgun' }]);
     expect(await db.query("SELECT status FROM herald.messages WHERE id = $1", [ids[2]])).toEqual([{ status: 'bounced' }]);
   });
 
@@ -129,7 +129,7 @@ describe('Postmark', () => {
     expect((await post(`${url}/postmark`, complaint, auth('herald', process.env.TEST_POSTMARK_PASSWORD!))).status).toBe(200);
     expect(await suppressions(db)).toEqual([
       { email: 'ann@example.com', site: null, reason: 'complained', source: 'postmark' },
-      { email: 'ben@example.com', site: 'main', reason: 'bounced', source: 'postmark' },
+      { email: 'ben@example.com', site: null, reason: 'bounced', source: 'postmark' },
     ]);
   });
 
