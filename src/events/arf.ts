@@ -1,5 +1,5 @@
 import { originalOf } from './dsn.js';
-import { bareAddress, header, parseHeaders, walk, type Header, type MimePart } from './mime.js';
+import { bareAddress, header, headerBlock, type Header, type ParsedMail } from './parse.js';
 
 /**
  * Complaint reports from mailbox providers' feedback loops: RFC 5965 ARF
@@ -24,11 +24,10 @@ export interface ArfReport {
 /** Feedback types that are a person's complaint; the others are reported but change nothing. */
 export const COMPLAINT_TYPES = new Set(['abuse', 'fraud', 'other']);
 
-export function readArf(msg: MimePart): ArfReport | undefined {
-  const parts = [...walk(msg)];
-  const fr = parts.find((p) => p.type === 'message/feedback-report');
+export function readArf(msg: ParsedMail): ArfReport | undefined {
+  const fr = msg.parts.find((p) => p.type === 'message/feedback-report');
   if (fr) {
-    const f = parseHeaders(fr.text);
+    const f = headerBlock(fr.text);
     const rcpt = header(f, 'original-rcpt-to');
     const recipient = rcpt ? bareAddress(rcpt) : undefined;
     const mailFrom = header(f, 'original-mail-from');
@@ -39,13 +38,12 @@ export function readArf(msg: MimePart): ArfReport | undefined {
       ...(recipient ? { recipient } : {}),
       ...(header(f, 'arrival-date') ? { arrivalDate: header(f, 'arrival-date')! } : {}),
       format: 'arf',
-      ...originalOf(parts, msg),
+      ...originalOf(msg),
     };
   }
   // JMRP: a forwarded message/rfc822 whose headers Microsoft marked with the original recipient.
-  const jmrp = parts.find((p) => p.type === 'message/rfc822' && p.parts[0] && header(p.parts[0].headers, 'x-hmxmroriginalrecipient'));
-  if (jmrp) {
-    const original = jmrp.parts[0]!.headers;
+  const original = msg.parts.filter((p) => p.type === 'message/rfc822').map((p) => headerBlock(p.text)).find((h) => header(h, 'x-hmxmroriginalrecipient'));
+  if (original) {
     return { feedbackType: 'abuse', recipient: bareAddress(header(original, 'x-hmxmroriginalrecipient')!), userAgent: 'Microsoft JMRP', format: 'jmrp', original };
   }
   return undefined;

@@ -1,4 +1,4 @@
-import { header, parseHeaders, splitHeaders, walk, bareAddress, decodeWords, type Header, type MimePart } from './mime.js';
+import { bareAddress, decodeWords, header, headerBlock, type Header, type ParsedMail } from './parse.js';
 
 /**
  * Delivery status notifications: what a receiving server says about a
@@ -61,16 +61,15 @@ export function preciseStatus(status: string | undefined, diagnostic: string | u
   return basic ? `${basic}.0.0` : undefined;
 }
 
-export function readDsn(msg: MimePart): DsnReport | undefined {
+export function readDsn(msg: ParsedMail): DsnReport | undefined {
   return readRfc3464(msg) ?? readPlainBounce(msg);
 }
 
-function readRfc3464(msg: MimePart): DsnReport | undefined {
-  const parts = [...walk(msg)];
-  const ds = parts.find((p) => p.type === 'message/delivery-status' || p.type === 'message/global-delivery-status');
+function readRfc3464(msg: ParsedMail): DsnReport | undefined {
+  const ds = msg.parts.find((p) => p.type === 'message/delivery-status' || p.type === 'message/global-delivery-status');
   if (!ds) return undefined;
   // Per-message fields, then one block per recipient, blank lines between.
-  const blocks = ds.text.split(/\r?\n[ \t]*\r?\n/).map(parseHeaders).filter((b) => b.length);
+  const blocks = ds.text.split(/\r?\n[ \t]*\r?\n/).map(headerBlock).filter((b) => b.length);
   const recipients = blocks.filter((b) => header(b, 'final-recipient') || header(b, 'action') || header(b, 'status'));
   // One herald message has one recipient; a report naming several is read for the first that failed.
   const pick = recipients.find((b) => /failed/i.test(header(b, 'action') ?? '')) ?? recipients[0];
@@ -88,18 +87,15 @@ function readRfc3464(msg: MimePart): DsnReport | undefined {
       ...(header(pick, 'remote-mta') ? { remoteMta: header(pick, 'remote-mta')!.replace(/^dns;\s*/i, '') } : {}),
       format: 'rfc3464',
     },
-    ...originalOf(parts, msg),
+    ...originalOf(msg),
   };
 }
 
 /** The returned message's headers: a message/rfc822 part, or text/rfc822-headers. */
-export function originalOf(parts: MimePart[], msg: MimePart): { original?: Header[] } {
-  for (const p of parts) {
-    if (p === msg) continue;
-    if ((p.type === 'message/rfc822' || p.type === 'message/global') && p.parts[0]) return { original: p.parts[0].headers };
-    if (p.type === 'text/rfc822-headers' || p.type === 'message/global-headers') return { original: parseHeaders(p.text) };
-  }
-  return {};
+export function originalOf(msg: ParsedMail): { original?: Header[] } {
+  const p = msg.parts.find((p) => /^(message\/rfc822|message\/global|text\/rfc822-headers|message\/global-headers)$/.test(p.type));
+  // Either holds the message's head: the whole message stops at its first empty line.
+  return p ? { original: headerBlock(p.text) } : {};
 }
 
 /** Lines that begin the copy of the message in plain-text bounces. */
@@ -117,10 +113,9 @@ const COPY_MARKERS = [
  * sent them and what they say; classified by the first status code found in
  * the text before the returned copy.
  */
-function readPlainBounce(msg: MimePart): DsnReport | undefined {
-  const leaf = [...walk(msg)].find((p) => p.parts.length === 0 && p.type.startsWith('text/plain'));
-  if (!leaf) return undefined;
-  const text = leaf.text;
+function readPlainBounce(msg: ParsedMail): DsnReport | undefined {
+  const text = msg.text;
+  if (!text) return undefined;
   const from = (header(msg.headers, 'from') ?? '').toLowerCase();
   const subject = decodeWords(header(msg.headers, 'subject') ?? '');
   const format: Bounce['format'] = /this is the qmail-send program/i.test(text)
@@ -138,7 +133,7 @@ function readPlainBounce(msg: MimePart): DsnReport | undefined {
   const status = preciseStatus(undefined, codeLine(explanation)) ?? (delayed ? '4.0.0' : '5.0.0');
   const failed = header(msg.headers, 'x-failed-recipients') ?? /^<([^<>\s]+@[^<>\s]+)>:\s*$/m.exec(explanation)?.[1] ?? /^\s{2}([^\s@]+@[^\s@]+)\s*$/m.exec(explanation)?.[1];
   const diagnostic = codeLine(explanation);
-  const original = cut ? splitHeaders(text.slice(cut.index + cut[0].length).replace(/^\s*\r?\n/, '')).headers : undefined;
+  const original = cut ? headerBlock(text.slice(cut.index + cut[0].length).replace(/^\s*\r?\n/, '')) : undefined;
   return {
     bounce: {
       status,

@@ -5,7 +5,6 @@ import type { Log } from '../log.js';
 import type { Project } from '../workspace/model.js';
 import { applyFeedback, type FeedbackSummary } from './feedback.js';
 import { readFeedback } from './match.js';
-import { bytesToText } from './mime.js';
 
 /** Mails read per poll: a backlog is worked off over several ticks, each of them short. */
 export const IMAP_BATCH = 500;
@@ -39,12 +38,14 @@ export async function pollMailbox(db: Db, project: Project, o: { secrets: readon
       const found = await client.search({ seen: false }, { uid: true });
       const uids = (found || []).slice(0, IMAP_BATCH);
       if (uids.length === 0) return { mailbox, read: 0, summary: await applyFeedback(db, project, []) };
-      const mails: { uid: number; raw: string }[] = [];
+      const mails: { uid: number; raw: Buffer }[] = [];
       // source: the whole message, fetched with BODY.PEEK so nothing is marked seen before it is applied.
       for await (const m of client.fetch(uids, { uid: true, source: true }, { uid: true })) {
-        if (m.source) mails.push({ uid: m.uid, raw: bytesToText(m.source) });
+        if (m.source) mails.push({ uid: m.uid, raw: m.source });
       }
-      const feedback = mails.map((m) => readFeedback(m.raw, `imap ${mailbox} uid ${m.uid}`, o.secrets, 'imap'));
+      // One after another: a batch of large mails is parsed without holding every parse at once.
+      const feedback = [];
+      for (const m of mails) feedback.push(await readFeedback(m.raw, `imap ${mailbox} uid ${m.uid}`, o.secrets, 'imap'));
       const summary = await applyFeedback(db, project, feedback, o.clock ? { clock: o.clock } : {});
       const done = mails.map((m) => m.uid);
       if (config.processed_mailbox) await client.messageMove(done, config.processed_mailbox, { uid: true });

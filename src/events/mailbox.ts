@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { UserError } from '../errors.js';
-import { bytesToText } from './mime.js';
+import { bytesToText } from './parse.js';
 
 /**
  * Mail to import, from wherever the user has it: one .eml file, a directory

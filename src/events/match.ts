@@ -2,7 +2,7 @@ import { readReturnPath, readTrackingToken } from '../links/tracking.js';
 import { COMPLAINT_TYPES, readArf } from './arf.js';
 import { classifyBounce, readDsn } from './dsn.js';
 import type { Feedback, MessageRef } from './feedback.js';
-import { decodeWords, header, headersNamed, parseMessage, type Header, type MimePart } from './mime.js';
+import { decodeWords, header, headersNamed, parseMail, type Header, type ParsedMail } from './parse.js';
 
 /**
  * One mail from the bounce mailbox → one Feedback item: a DSN, an ARF
@@ -21,8 +21,9 @@ import { decodeWords, header, headersNamed, parseMessage, type Header, type Mime
  * 3. any VERP address of ours anywhere in the text, for formats that put the
  *    returned copy where no parser looks.
  */
-export function readFeedback(raw: string, where: string, secrets: readonly string[], via: string): Feedback {
-  const msg = parseMessage(raw);
+export async function readFeedback(raw: string | Buffer, where: string, secrets: readonly string[], via: string): Promise<Feedback> {
+  const msg = await parseMail(raw);
+  if (msg instanceof Error) return { kind: 'ignored', where, why: `not readable as mail: ${msg.message}` };
   const arf = readArf(msg);
   if (arf) {
     if (!COMPLAINT_TYPES.has(arf.feedbackType)) return { kind: 'ignored', where, why: `a ${arf.feedbackType} feedback report is no complaint` };
@@ -76,7 +77,7 @@ function returnPaths(original: Header[] | undefined): string[] {
   return original ? headersNamed(original, 'return-path') : [];
 }
 
-function refOf(msg: MimePart, extra: readonly string[], original: Header[] | undefined, raw: string, secrets: readonly string[]): { ref: MessageRef; why?: string } {
+function refOf(msg: ParsedMail, extra: readonly string[], original: Header[] | undefined, raw: string | Buffer, secrets: readonly string[]): { ref: MessageRef; why?: string } {
   const candidates = [...DELIVERED_TO.flatMap((h) => headersNamed(msg.headers, h)), ...extra];
   let reason: string | undefined;
   for (const c of candidates) {
@@ -91,7 +92,7 @@ function refOf(msg: MimePart, extra: readonly string[], original: Header[] | und
   if (reason) return { ref: {}, why: reason };
   const messageId = original ? header(original, 'message-id') : undefined;
   if (messageId) return { ref: { messageId } };
-  for (const m of raw.matchAll(/[^\s<>"'@:;,]+\+[0-9a-z]{1,12}-[0-9a-f]{6}-[0-9a-f]{16}@[a-z0-9.-]+/gi)) {
+  for (const m of (typeof raw === 'string' ? raw : raw.toString('latin1')).matchAll(/[^\s<>"'@:;,]+\+[0-9a-z]{1,12}-[0-9a-f]{6}-[0-9a-f]{16}@[a-z0-9.-]+/gi)) {
     const r = readReturnPath(m[0], secrets);
     if (r.ok) return { ref: { message: r.message } };
     reason ??= `return path ${m[0]}: ${r.reason}`;

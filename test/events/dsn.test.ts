@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { classifyBounce, preciseStatus, readDsn } from '../../src/events/dsn.js';
 import { splitMail } from '../../src/events/mailbox.js';
 import { autoresponder, readFeedback } from '../../src/events/match.js';
-import { parseMessage, parseHeaders } from '../../src/events/mime.js';
+import { headerBlock, parseMail, type ParsedMail } from '../../src/events/parse.js';
 import { returnPath } from '../../src/links/tracking.js';
 import { FIXTURE_SECRET, fixture } from './ledger.js';
 
@@ -25,10 +25,10 @@ describe('classifyBounce', () => {
 });
 
 describe('reading reports', () => {
-  it('reads a base64-encoded delivery-status part', () => {
+  it('reads a base64-encoded delivery-status part', async () => {
     const ds = Buffer.from('Reporting-MTA: dns; mx\r\n\r\nFinal-Recipient: rfc822; x@example.com\r\nAction: failed\r\nStatus: 5.1.1\r\n').toString('base64');
     const raw = `Content-Type: multipart/report; report-type=delivery-status; boundary=zz\r\n\r\n--zz\r\nContent-Type: message/delivery-status\r\nContent-Transfer-Encoding: base64\r\n\r\n${ds}\r\n--zz--\r\n`;
-    expect(readDsn(parseMessage(raw))?.bounce).toMatchObject({ status: '5.1.1', action: 'failed', recipient: 'x@example.com', format: 'rfc3464' });
+    expect(readDsn((await parseMail(raw)) as ParsedMail)?.bounce).toMatchObject({ status: '5.1.1', action: 'failed', recipient: 'x@example.com', format: 'rfc3464' });
   });
 
   it('unquotes >From lines of an mbox and keeps its messages apart', () => {
@@ -38,28 +38,47 @@ describe('reading reports', () => {
     expect(mails[1]!.raw).not.toContain('>From');
   });
 
-  it('ignores a person writing to the bounce address, and recognises autoresponders by headers or subject', () => {
+  it('ignores a person writing to the bounce address, and recognises autoresponders by headers or subject', async () => {
     const verp = returnPath('bounces@mail.shop.example', 3, FIXTURE_SECRET);
-    expect(readFeedback(`From: Pat <pat@example.com>\r\nTo: ${verp}\r\nSubject: question about my order\r\n\r\nWhere is it?`, 'm', [FIXTURE_SECRET], 'import')).toEqual({
+    expect(await readFeedback(`From: Pat <pat@example.com>\r\nTo: ${verp}\r\nSubject: question about my order\r\n\r\nWhere is it?`, 'm', [FIXTURE_SECRET], 'import')).toEqual({
       kind: 'ignored',
       where: 'm',
       why: 'not a DSN, a complaint report, an unsubscribe or an autoresponder',
     });
-    expect(autoresponder(parseHeaders('X-Autoreply: yes'), 'Re: x')).toBe('x-autoreply');
+    expect(autoresponder(headerBlock('X-Autoreply: yes'), 'Re: x')).toBe('x-autoreply');
     expect(autoresponder([], 'Out of Office: Spring sale')).toBe('subject "Out of Office: Spring sale"');
     expect(autoresponder([], 'Abwesenheitsnotiz: Frühjahr')).toBe('subject "Abwesenheitsnotiz: Frühjahr"');
-    expect(autoresponder(parseHeaders('Auto-Submitted: no'), 'Hello')).toBeUndefined();
+    expect(autoresponder(headerBlock('Auto-Submitted: no'), 'Hello')).toBeUndefined();
   });
 
-  it('refuses an unsubscribe whose token does not verify', () => {
-    const f = readFeedback('From: a@example.com\r\nSubject: unsubscribe eyJwIjoidSJ9.forged\r\n\r\n', 'm', [FIXTURE_SECRET], 'import');
+  it('refuses an unsubscribe whose token does not verify', async () => {
+    const f = await readFeedback('From: a@example.com\r\nSubject: unsubscribe eyJwIjoidSJ9.forged\r\n\r\n', 'm', [FIXTURE_SECRET], 'import');
     expect(f).toMatchObject({ kind: 'unsubscribe', ref: {}, why: expect.stringContaining('does not verify') });
   });
 
-  it('survives hostile structure: nesting past the bound, no headers, no closing boundary', () => {
-    let raw = 'Subject: x\r\n\r\nbody';
-    for (let i = 0; i < 50; i++) raw = `Content-Type: multipart/mixed; boundary=b${i}\r\n\r\n--b${i}\r\n${raw}\r\n`;
-    expect(readFeedback(raw, 'deep', [FIXTURE_SECRET], 'import').kind).toBe('ignored');
-    expect(readFeedback('\u0000\u0001garbage', 'junk', [FIXTURE_SECRET], 'import').kind).toBe('ignored');
+  // mailparser bounds what a mail can cost: 1000 parts (so nesting too) and 1 MB of headers per part. Past them it refuses the mail, and readFeedback says so.
+  it('survives hostile structure: nesting within and past the bound, no headers, NULs, no closing boundary, broken base64', async () => {
+    const nested = (n: number) => {
+      let raw = 'Subject: x\r\n\r\nbody';
+      for (let i = 0; i < n; i++) raw = `Content-Type: multipart/mixed; boundary=b${i}\r\n\r\n--b${i}\r\n${raw}\r\n`;
+      return raw;
+    };
+    expect(await readFeedback(nested(50), 'deep', [FIXTURE_SECRET], 'import')).toEqual({ kind: 'ignored', where: 'deep', why: 'not a DSN, a complaint report, an unsubscribe or an autoresponder' });
+    expect(await readFeedback(nested(5000), 'deeper', [FIXTURE_SECRET], 'import')).toEqual({ kind: 'ignored', where: 'deeper', why: 'not readable as mail: Max allowed child nodes exceeded' });
+    expect((await readFeedback('\u0000\u0001garbage', 'junk', [FIXTURE_SECRET], 'import')).kind).toBe('ignored');
+    expect((await readFeedback('', 'empty', [FIXTURE_SECRET], 'import')).kind).toBe('ignored');
+    const ds = 'Content-Type: message/delivery-status\r\n\r\nFinal-Recipient: rfc822; x@example.com\r\nAction: failed\r\nStatus: 5.1.1\r\nDiagnostic-Code: smtp; 550 5.1.1 \u0000no\u0000\r\n';
+    const cut = `From: MAILER-DAEMON@mx.example\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=zz\r\n\r\n--zz\r\n${ds}`;
+    expect(readDsn((await parseMail(cut)) as ParsedMail)?.bounce).toMatchObject({ status: '5.1.1', recipient: 'x@example.com', diagnostic: '550 5.1.1 \u0000no\u0000' });
+    const broken = 'Content-Type: multipart/report; boundary=zz\r\n\r\n--zz\r\nContent-Type: message/delivery-status\r\nContent-Transfer-Encoding: base64\r\n\r\n!!%%\u0000==\r\n--zz--\r\n';
+    expect(await readFeedback(broken, 'broken', [FIXTURE_SECRET], 'import')).toMatchObject({ kind: 'ignored' });
+  });
+
+  it('reads a report with a huge part, and refuses a huge header block without throwing', async () => {
+    const filler = 'Lorem ipsum dolor sit amet, consectetur adipiscing elit.\r\n'.repeat(150_000); // about 8.5 MB
+    const raw = `From: MAILER-DAEMON@mx.example\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=zz\r\n\r\n--zz\r\nContent-Type: text/plain\r\n\r\n${filler}--zz\r\nContent-Type: message/delivery-status\r\n\r\nFinal-Recipient: rfc822; x@example.com\r\nAction: failed\r\nStatus: 5.2.2\r\n--zz--\r\n`;
+    expect(readDsn((await parseMail(raw)) as ParsedMail)?.bounce).toMatchObject({ status: '5.2.2', recipient: 'x@example.com' });
+    const head = `Subject: ${'x'.repeat(2_000_000)}\r\n\r\nbody`;
+    expect(await readFeedback(head, 'head', [FIXTURE_SECRET], 'import')).toEqual({ kind: 'ignored', where: 'head', why: 'not readable as mail: Max header size for a MIME node exceeded' });
   });
 });

@@ -18,12 +18,12 @@ async function ledgerDb() {
   return db;
 }
 
-function importFixtures() {
+async function importFixtures() {
   const mails = readdirSync(FIXTURES)
     .filter((f) => /\.(eml|mbox)$/.test(f))
     .sort()
     .flatMap((f) => readMailPath(`${FIXTURES}${f}`).mails);
-  return mails.map((m) => readFeedback(m.raw, m.where.slice(FIXTURES.length), [FIXTURE_SECRET], 'import'));
+  return Promise.all(mails.map((m) => readFeedback(m.raw, m.where.slice(FIXTURES.length), [FIXTURE_SECRET], 'import')));
 }
 
 /** A minimal RFC 3464 delayed or failed DSN for a ledger message, as a Postfix would send it. */
@@ -55,7 +55,7 @@ function dsn(id: number, status: string, date: Date, recipient: string): string 
 describe('applyFeedback over the fixtures', () => {
   it('suppresses exactly the right addresses, records the rest, and a re-import changes nothing', async () => {
     const db = await ledgerDb();
-    const items = importFixtures();
+    const items = await importFixtures();
     const s = await applyFeedback(db, project(), items);
 
     expect(await suppressions(db)).toEqual([
@@ -98,7 +98,7 @@ describe('applyFeedback over the fixtures', () => {
     // The policy refusal leaves the message and the address alone.
     expect(statuses[7]!.status).toBe('sent');
 
-    const again = await applyFeedback(db, project(), importFixtures());
+    const again = await applyFeedback(db, project(), await importFixtures());
     expect(again.recorded).toEqual({ bounce: 0, soft_bounce: 0, complaint: 0, unsubscribe: 0 });
     expect(again.suppressed).toEqual([]);
     expect(await db.query('SELECT count(*)::int AS n FROM herald.suppression_events')).toEqual([{ n: 9 }]);
@@ -108,7 +108,7 @@ describe('applyFeedback over the fixtures', () => {
     const db = await ledgerDb();
     // Message 3's copy claims to be spring.3 from another domain: not what the ledger recorded.
     const raw = readMailPath(`${FIXTURES}sendmail-5.1.1.eml`).mails[0]!.raw.replace('<spring.3@shop.example>', '<spring.3@elsewhere.example>');
-    const s = await applyFeedback(db, project(), [readFeedback(raw, 'x.eml', [FIXTURE_SECRET], 'import')]);
+    const s = await applyFeedback(db, project(), [await readFeedback(raw, 'x.eml', [FIXTURE_SECRET], 'import')]);
     expect(s.unmatched).toEqual([{ where: 'x.eml', why: expect.stringContaining('is not the one ledger message 3 was sent with') }]);
     expect(await suppressions(db)).toEqual([]);
   });
@@ -118,7 +118,7 @@ describe('hostile reports', () => {
   it('a NUL in a diagnostic neither fails the batch nor is stored', async () => {
     const db = await ledgerDb();
     const raw = readMailPath(`${FIXTURES}postfix-5.1.1.eml`).mails[0]!.raw.replace('Diagnostic-Code: smtp; 550 5.1.1', 'Diagnostic-Code: smtp; 550 5.1.1 \u0000\u0000');
-    const s = await applyFeedback(db, project(), [readFeedback(raw, 'nul.eml', [FIXTURE_SECRET], 'import'), ...importFixtures().filter((f) => f.where === 'yahoo-arf.eml')]);
+    const s = await applyFeedback(db, project(), [await readFeedback(raw, 'nul.eml', [FIXTURE_SECRET], 'import'), ...(await importFixtures()).filter((f) => f.where === 'yahoo-arf.eml')]);
     expect(s.recorded).toMatchObject({ bounce: 1, complaint: 1 });
     expect(await db.query('SELECT status FROM herald.messages WHERE id = 1')).toEqual([{ status: 'bounced' }]);
   });
@@ -132,8 +132,8 @@ describe('soft bounces', () => {
     const ids = await sentMessages(db, { source: 'weekly', addresses: ['sam@example.com', 'sam@example.com', 'sam@example.com', 'sam@example.com'].map((a, i) => (i === 0 ? a : a)), sentAt: now });
     const p = project({ bounces: { soft_limit: 3, soft_window: '30d' } } as never);
     const at = (days: number) => new Date(now.getTime() - days * 86_400_000);
-    const apply = (id: number, days: number, status = '4.2.2') =>
-      applyFeedback(db, p, [readFeedback(dsn(id, status, at(days), 'sam@example.com'), `m${id}`, [FIXTURE_SECRET], 'import')], { clock: () => now });
+    const apply = async (id: number, days: number, status = '4.2.2') =>
+      applyFeedback(db, p, [await readFeedback(dsn(id, status, at(days), 'sam@example.com'), `m${id}`, [FIXTURE_SECRET], 'import')], { clock: () => now });
     // One 40 days ago: outside the window.
     expect((await apply(ids[0]!, 40)).suppressed).toEqual([]);
     expect((await apply(ids[1]!, 10)).suppressed).toEqual([]);
@@ -167,7 +167,7 @@ describe('the complaint rate', () => {
     const ids = await sentMessages(db, { source: 'blast', addresses: Array.from({ length: 500 }, (_, i) => `c${i}@example.com`) });
     const other = await sentMessages(db, { source: 'welcome', kind: 'trigger', addresses: ['t@example.com'] });
     const p = project();
-    const complain = (list: number[]) => applyFeedback(db, p, list.map((id) => readFeedback(arf(id), `c${id}`, [FIXTURE_SECRET], 'import')));
+    const complain = async (list: number[]) => applyFeedback(db, p, await Promise.all(list.map((id) => readFeedback(arf(id), `c${id}`, [FIXTURE_SECRET], 'import'))));
     // 2 of 500 is 0.4%, over 0.3%, but under complaint_min (3).
     expect((await complain([ids[0]!, ids[1]!])).paused).toEqual([]);
     const s = await complain([ids[2]!]);

@@ -44,7 +44,7 @@ describe('polling the bounce mailbox over IMAP', () => {
     expect(first?.read).toBe(3);
     expect(first?.summary.ignored.map((i) => i.why)).toEqual(['autoresponder (Auto-Submitted: auto-replied)']);
     expect(await suppressions(db)).toEqual([
-      { email: 'alice@example.com', site: 'main', reason: 'bounced', source: 'dsn' },
+      { email: 'alice@example.com', site: null, reason: 'bounced', source: 'dsn' },
       { email: 'ivan@yahoo.example', site: null, reason: 'complained', source: 'arf' },
     ]);
     expect(await db.query("SELECT DISTINCT detail->>'via' AS via FROM herald.message_events")).toEqual([{ via: 'imap' }]);

@@ -33,7 +33,7 @@ describe('herald run reads the bounce mailbox', () => {
     const { transport } = await sinkWithTransport(cleanup);
     const r = await tick(db, { transport, log: silentLog });
     expect(r.bounces && 'read' in r.bounces ? r.bounces.read : r.bounces).toBe(2);
-    expect(await suppressions(db)).toEqual([{ email: 'alice@example.com', site: 'main', reason: 'bounced', source: 'dsn' }]);
+    expect(await suppressions(db)).toEqual([{ email: 'alice@example.com', site: null, reason: 'bounced', source: 'dsn' }]);
     expect(tickSummary(r, false, false).split('\n')[0]).toBe('bounce mailbox INBOX: 2 read, 1 bounces, 0 soft bounces, 0 complaints, 0 unsubscribes, 1 suppressed, 1 ignored');
   });
 
