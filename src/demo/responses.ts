@@ -105,7 +105,8 @@ export async function customersRespond(
     await server.close();
   }
 
-  r.feedback = await applyFeedback(db, o.project, reports.map((text, i) => readFeedback(text, `demo report ${i + 1}`, o.secrets, 'import')), { clock: () => now });
+  const feedback = await Promise.all(reports.map((text, i) => readFeedback(text, `demo report ${i + 1}`, o.secrets, 'import')));
+  r.feedback = await applyFeedback(db, o.project, feedback, { clock: () => now });
   r.orders = await customersOrder(db, o.schema, o.campaign, o.from);
   return r;
 }
