@@ -13,6 +13,11 @@ export function tickSummary(r: TickResult, signalled: boolean, overBudget: boole
           : `swept ${w.trigger}: ${w.inserted} new${w.skippedByHorizon ? `, ${w.skippedByHorizon} due before it was enabled (back-fill horizon), not sent` : ''}`,
       ),
     ...r.decided.map((d) => `A/B winner of ${d.campaign}: ${d.decision.winner} (${d.decision.reason})`),
+    ...(r.attribution.error
+      ? [`attribution failed: ${printable(r.attribution.error)}`]
+      : r.attribution.attributed
+        ? [`attributed ${r.attribution.attributed} order${r.attribution.attributed === 1 ? '' : 's'} to messages`]
+        : []),
   ];
   const t = r.delivered;
   lines.push(
