@@ -26,7 +26,10 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { openDb } from '../dist/db/db.js';
 import { migrate } from '../dist/db/migrate.js';
-import { attributeOrders } from '../dist/events/attribution.js';
+import { attributeOrders, attributeSql } from '../dist/events/attribution.js';
+import { windowTable } from '../dist/events/windows.js';
+import { loadDeployed } from '../dist/state/queries.js';
+import { cancelledStatuses, sourceSchema } from '../dist/workspace/model.js';
 import { CUSTOMERS, NOW, copyOfShop, shopDatabase } from './lib/shop.mjs';
 import { benchWorkspace, deployWorkspace } from './lib/workspace.mjs';
 
@@ -86,6 +89,23 @@ async function result(c) {
     `SELECT count(*)::int AS orders, md5(string_agg(order_id || ':' || message_id, ',' ORDER BY order_id::bigint)) AS sum
        FROM herald.message_events WHERE kind = 'order'`)).rows;
   return r;
+}
+
+/** herald's statement as the first pass runs it, captured and explained (ANALYZE, rolled back). */
+async function explainHerald(c, db) {
+  const deployed = await loadDeployed(db);
+  const project = deployed.find((d) => d.kind === 'project').spec;
+  const sources = deployed.filter((d) => d.kind === 'campaign' || d.kind === 'trigger').map((d) => ({ kind: d.kind, name: d.name, spec: d.spec }));
+  let captured;
+  await attributeSql({ query: async (text, values) => ((captured = { text, values }), [{ attributed: 0 }]) }, {
+    schema: sourceSchema(project), cancelled: cancelledStatuses(project), windows: windowTable(project, sources), from: null, to: NOW,
+  });
+  await reset(c);
+  await c.query('BEGIN');
+  await c.query("SELECT set_config('jit', 'off', true)");
+  const plan = await c.query(`EXPLAIN (ANALYZE, BUFFERS) ${captured.text}`, captured.values);
+  await c.query('ROLLBACK');
+  return plan.rows.map((r) => r['QUERY PLAN']).join('\n');
 }
 
 const seconds = (t) => Number(process.hrtime.bigint() - t) / 1e9;
@@ -156,6 +176,7 @@ try {
     failed = true;
     console.log(`MISSED: ${h.toFixed(2)} s over ${TARGET_SECONDS} s`);
   }
+  if (failed) console.log(`herald's plan:\n${await explainHerald(c, db)}`);
   if (!failed) console.log(`targets met: ≤ ${TARGET_RATIO}× and < ${TARGET_SECONDS} s`);
 } finally {
   await c.end();

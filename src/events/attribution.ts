@@ -108,7 +108,7 @@ export async function attributeSql(db: Queryable, i: AttributeInput): Promise<nu
          JOIN herald.messages m ON m.id = e.message_id
          LEFT JOIN source_windows sw ON sw.kind = m.source_kind AND sw.name = m.source
          LEFT JOIN site_windows tw ON tw.site = m.site
-        WHERE e.kind IN ('click', 'open') AND e.class = 'human'
+        WHERE e.kind = ANY($17::text[]) AND e.class = 'human'
           AND e.at >= coalesce($13::timestamptz, '-infinity') - $15 * interval '1 second' AND e.at < $14::timestamptz
           AND m.customer_id IS NOT NULL
           AND (e.kind = 'click' OR coalesce(sw.opens, tw.opens, $12))
@@ -142,6 +142,7 @@ export async function attributeSql(db: Queryable, i: AttributeInput): Promise<nu
       i.to,
       w.longestSeconds,
       i.cancelled,
+      w.anyOpens ? ['click', 'open'] : ['click'],
     ],
   );
   return row!.attributed;

@@ -36,6 +36,8 @@ export interface WindowTable {
   sources: ({ kind: 'campaign' | 'trigger'; name: string } & PartialWindow)[];
   /** The longest window anywhere: how far before a pass's first order a touch can still count. */
   longestSeconds: number;
+  /** Some window counts opens: without one the pass reads clicks alone (people open far more often than they click). */
+  anyOpens: boolean;
 }
 
 const seconds = (d: string | undefined): number | null => (d === undefined ? null : durationMs(d) / 1000);
@@ -56,7 +58,8 @@ export function windowTable(project: Project, sources: readonly { kind: 'campaig
   const own = sources.filter((s) => s.spec.tracking?.attribution).map((s) => ({ kind: s.kind, name: s.name, ...partial(s.spec.tracking!.attribution) }));
   const all = [base, ...sites, ...own];
   const longestSeconds = Math.max(...all.flatMap((w) => [w.clickSeconds ?? 0, w.openSeconds ?? 0]));
-  return { project: base, sites, sources: own, longestSeconds };
+  const anyOpens = base.opens || [...sites, ...own].some((w) => w.opens === true);
+  return { project: base, sites, sources: own, longestSeconds, anyOpens };
 }
 
 /** The window in force for one message of `source` on `site`: the same resolution as the query's, for reports and lift. */

@@ -140,6 +140,24 @@ describe('attribution', () => {
     ]);
   });
 
+  it("counts a person's open for a campaign whose own window counts opens, and for no other", async () => {
+    const db = await setup(
+      [
+        { id: 701, customer_id: 1, created_at: at(HOUR) },
+        { id: 702, customer_id: 2, created_at: at(HOUR) },
+      ],
+      {},
+      [{ kind: 'campaign', name: 'opens', spec: { title: 'Opens', tracking: { attribution: { opens: true, open_window: '2h' } } } }],
+    );
+    const ids = await addMessages(db, [
+      { source: 'opens', customer_id: 1, created_at: at(-HOUR) },
+      { source: 'clicks', customer_id: 2, created_at: at(-HOUR) },
+    ]);
+    await addEvents(db, ids.map((id) => ({ message_id: id, kind: 'open' as const, at: at(0) })));
+    await attributeOrders(db, new Date(T0 + DAY));
+    expect((await attributed(db)).map((a) => [a.order_id, a.message_id])).toEqual([['701', ids[0]]]);
+  });
+
   it('reads only new orders after the first pass, less a two-day lookback, and never attributes an order twice', async () => {
     const db = await setup([{ id: 601, customer_id: 1, created_at: at(HOUR) }]);
     const [a, b] = await addMessages(db, [
