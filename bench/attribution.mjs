@@ -64,9 +64,10 @@ async function seedLedger(c) {
        FROM shop.customers, LATERAL (SELECT ($1::timestamptz[])[(id % 4) + 1] AS at) s`,
     [sends],
   );
-  // hash(): a stable pseudo-random number in [0, 1) per message and purpose.
-  await c.query(`CREATE TEMP TABLE r AS SELECT id, sent_at, (('x' || substr(md5(id::text), 1, 8))::bit(32)::bigint / 4294967296.0) AS u,
-                 (('x' || substr(md5(id::text), 9, 8))::bit(32)::bigint / 4294967296.0) AS v FROM herald.messages`);
+  // u, v: stable pseudo-random numbers in [0, 1) per message.
+  // Of the customer id, not the ledger id: the same reactions on every run.
+  await c.query(`CREATE TEMP TABLE r AS SELECT id, sent_at, (('x' || substr(md5(customer_id::text), 1, 8))::bit(32)::bigint / 4294967296.0) AS u,
+                 (('x' || substr(md5(customer_id::text), 9, 8))::bit(32)::bigint / 4294967296.0) AS v FROM herald.messages`);
   await c.query(`
     INSERT INTO herald.message_events (message_id, kind, class, origin, at)
     SELECT id, 'open', 'mpp', 'pixel', sent_at + interval '2 minutes' FROM r WHERE u < 0.35
