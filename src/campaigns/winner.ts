@@ -17,13 +17,17 @@ const EVENT_KIND: Record<WinnerDecision['metric'], string> = { opens: 'open', cl
 /**
  * variantResults: per variant of the test group, messages sent, those with at
  * least one event of the metric, and revenue (sum and sum of squares per
- * sent message) from orders.
+ * sent message) from orders. Opens and clicks count only when a person made
+ * them (class 'human'): Apple Mail Privacy Protection opens every message and
+ * security scanners click every link, for every variant alike, and would
+ * drown the difference. Orders are the attributed ones (src/events/attribution.ts).
  */
 export async function variantResults(db: Queryable, campaign: string, metric: WinnerDecision['metric']): Promise<VariantResult[]> {
   const rows = await db.query<{ variant: string; sent: number; converted: number; revenue_sum: number; revenue_sq: number }>(
     `SELECT m.variant,
             count(*)::int AS sent,
-            count(*) FILTER (WHERE EXISTS (SELECT 1 FROM herald.message_events e WHERE e.message_id = m.id AND e.kind = $2))::int AS converted,
+            count(*) FILTER (WHERE EXISTS (SELECT 1 FROM herald.message_events e
+                                             WHERE e.message_id = m.id AND e.kind = $2 AND (e.kind = 'order' OR e.class = 'human')))::int AS converted,
             coalesce(sum(r.revenue), 0)::float8 AS revenue_sum,
             coalesce(sum(r.revenue * r.revenue), 0)::float8 AS revenue_sq
        FROM herald.messages m

@@ -15,6 +15,11 @@ export function tickSummary(r: TickResult, signalled: boolean, overBudget: boole
       ),
     ...r.decided.map((d) => `A/B winner of ${d.campaign}: ${d.decision.winner} (${d.decision.reason})`),
     ...(r.bounces ? [bouncesLine(r.bounces)] : []),
+    ...(r.attribution.error
+      ? [`attribution failed: ${printable(r.attribution.error)}`]
+      : r.attribution.attributed
+        ? [`attributed ${r.attribution.attributed} order${r.attribution.attributed === 1 ? '' : 's'} to messages`]
+        : []),
   ];
   const t = r.delivered;
   lines.push(

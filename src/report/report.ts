@@ -2,6 +2,7 @@ import { escapedText, type LeftOutProduct } from '../render/products.js';
 import type { LedgerCounts, ReasonCount } from '../ledger/ledger.js';
 import type { StoredDecision } from '../campaigns/winner.js';
 import { mdCell, reasonsMarkdown, reasonsText } from './reasons.js';
+import { resultsMarkdown, resultsText, type Results } from './results.js';
 
 export type ReportStatus = 'not started' | 'sending' | 'paused' | 'cancelled' | 'completed';
 
@@ -54,6 +55,9 @@ export interface Report {
    * shop's data as the report is built; a send checks it as it starts).
    */
   products_left_out: LeftOutProduct[];
+  /** What the messages achieved: engagement from their events, lift against the control group (results.ts); absent before the report reads them. */
+  engagement?: Results['engagement'];
+  lift?: Results['lift'];
   ab?: {
     metric: string;
     winner: string;
@@ -73,6 +77,7 @@ export function buildReport(
   decision?: StoredDecision,
   productsLeftOut: readonly LeftOutProduct[] = [],
   reasons: readonly ReasonCount[] = [],
+  results?: Results,
 ): Report {
   const status = reportStatus(run);
   return {
@@ -95,6 +100,7 @@ export function buildReport(
     deferred: counts.deferred,
     reasons: [...reasons],
     products_left_out: [...productsLeftOut],
+    ...(results ? { engagement: results.engagement, lift: results.lift } : {}),
     ...(decision
       ? {
           ab: {
@@ -148,6 +154,7 @@ export function reportMarkdown(r: Report): string {
     '',
     ...(r.deferred > 0 ? [`${r.deferred} message${r.deferred === 1 ? ' was' : 's were'} put off at least once by quiet hours or the frequency cap.`, ''] : []),
     ...reasonsMarkdown(r.reasons),
+    ...(r.engagement ? resultsMarkdown({ engagement: r.engagement, lift: r.lift ?? null }) : []),
   ];
   if (r.products_left_out.length > 0) {
     lines.push(
@@ -165,7 +172,7 @@ export function reportMarkdown(r: Report): string {
     lines.push(
       `## A/B test: ${r.ab.winner} won`,
       '',
-      `${r.ab.reason}. Decided ${r.ab.decided_at} on ${r.ab.metric}${r.ab.significant ? '' : ' (no significant difference: the fallback)'}.`,
+      `${r.ab.reason}. Decided ${r.ab.decided_at} on ${r.ab.metric}${r.ab.metric === 'opens' || r.ab.metric === 'clicks' ? ' by people (machine opens and clicks left out)' : ''}${r.ab.significant ? '' : ' (no significant difference: the fallback)'}.`,
       '',
       '| Variant | Sent | Converted | Rate |',
       '|---|---:|---:|---:|',
@@ -187,6 +194,7 @@ export function reportText(r: Report): string {
       .filter(([label, n]) => n > 0 || ['Sent', 'Failed', 'Pending'].includes(label))
       .map(([label, n]) => `  ${pad(label.toLowerCase())}${n}`),
     ...(r.deferred > 0 ? [`  ${pad('deferred')}${r.deferred} (put off at least once: quiet hours, frequency cap)`] : []),
+    ...(r.engagement ? resultsText({ engagement: r.engagement, lift: r.lift ?? null }, pad) : []),
     ...(r.products_left_out.length > 0 ? [`  ${pad('products')}${r.products_left_out.length} left out (${r.products_left_out.map((p) => escapedText(p.sku)).join(', ')})`] : []),
     ...(r.ab ? [`  A/B winner ${r.ab.winner}: ${r.ab.reason}`] : []),
     ...reasonsText(r.reasons),

@@ -1,6 +1,7 @@
 import { printable } from '../errors.js';
 import type { DayCounts, ReasonCount } from '../ledger/ledger.js';
 import { mdCell, reasonsMarkdown, reasonsText } from './reasons.js';
+import { resultsMarkdown, resultsText, type Results } from './results.js';
 
 /** A trigger's report: what its sweeps found and what became of each occurrence, per day and in total. */
 export interface TriggerReport {
@@ -18,6 +19,9 @@ export interface TriggerReport {
   days: DayCounts[];
   /** Skipped (capped, exited, suppressed) and put off (deferred), by reason. */
   reasons: ReasonCount[];
+  /** What the messages achieved (results.ts); absent before the report reads them. Lift is null: triggers hold out no control group. */
+  engagement?: Results['engagement'];
+  lift?: Results['lift'];
 }
 
 /** Where a trigger stands, as write.ts reads it from the deployed state and its run. */
@@ -45,7 +49,7 @@ const LABELS: Record<(typeof COLUMNS)[number], string> = {
 /** How many days text output shows; the files hold them all. */
 const TEXT_DAYS = 14;
 
-export function buildTriggerReport(name: string, state: TriggerState, days: readonly DayCounts[], reasons: readonly ReasonCount[]): TriggerReport {
+export function buildTriggerReport(name: string, state: TriggerState, days: readonly DayCounts[], reasons: readonly ReasonCount[], results?: Results): TriggerReport {
   const totals = Object.fromEntries(COLUMNS.map((k) => [k, days.reduce((n, d) => n + d[k], 0)])) as TriggerReport['totals'];
   return {
     kind: 'trigger',
@@ -57,6 +61,7 @@ export function buildTriggerReport(name: string, state: TriggerState, days: read
     totals,
     days: days.map((d) => ({ ...d })),
     reasons: [...reasons],
+    ...(results ? { engagement: results.engagement, lift: results.lift } : {}),
   };
 }
 
@@ -85,6 +90,7 @@ export function triggerReportMarkdown(r: TriggerReport): string {
         ]
       : []),
     ...reasonsMarkdown(r.reasons),
+    ...(r.engagement ? resultsMarkdown({ engagement: r.engagement, lift: r.lift ?? null }) : []),
   ].join('\n');
 }
 
@@ -102,6 +108,7 @@ export function triggerReportText(r: TriggerReport): string {
           ...shown.map((d) => `    ${d.day}  ${COLUMNS.map((k, i) => String(d[k]).padStart(widths[i]!)).join('  ')}`),
         ]
       : []),
+    ...(r.engagement ? resultsText({ engagement: r.engagement, lift: r.lift ?? null }, pad) : []),
     ...reasonsText(r.reasons),
   ].join('\n');
 }

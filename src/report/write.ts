@@ -10,7 +10,10 @@ import type { SourceKind, SourceRef } from '../ledger/source.js';
 import { abDecision } from '../campaigns/winner.js';
 import { effectiveStatus } from '../state/overrides.js';
 import { loadObject } from '../state/queries.js';
-import { sourceSchema, type Campaign, type Project, type Trigger } from '../workspace/model.js';
+import { cancelledStatuses, sourceSchema, type Campaign, type Project, type Trigger } from '../workspace/model.js';
+import { windowFor, windowTable } from '../events/windows.js';
+import { engagement, liftCounts } from './outcomes.js';
+import { buildResults, type Results } from './results.js';
 import { buildReport, reportMarkdown, type Report } from './report.js';
 import { buildTriggerReport, triggerReportMarkdown, type TriggerReport } from './trigger.js';
 
@@ -50,7 +53,7 @@ async function sourceKinds(db: Queryable, name: string): Promise<SourceKind[]> {
   return rows.map((r) => r.kind);
 }
 
-export async function campaignReport(db: Db, campaign: string): Promise<Report> {
+export async function campaignReport(db: Db, campaign: string, now = new Date()): Promise<Report> {
   const spec = await loadObject<Campaign>(db, 'campaign', campaign);
   const ref = { kind: 'campaign' as const, name: campaign };
   const counts = await ledgerCounts(db, ref);
@@ -67,7 +70,34 @@ export async function campaignReport(db: Db, campaign: string): Promise<Report> 
     await abDecision(db, campaign),
     spec ? await productsLeftOut(db, spec) : [],
     await reasonCounts(db, ref),
+    await results(db, ref, spec, now),
   );
+}
+
+/**
+ * results: engagement and lift of a source's messages. Lift reads the shop's
+ * orders within each message's click window (its source's, else its site's,
+ * else herald.yaml's), so it needs the deployed project; without one (or
+ * without an orders table) there is engagement and no lift.
+ */
+async function results(db: Db, ref: SourceRef, spec: Campaign | Trigger | undefined, now: Date): Promise<Results> {
+  const e = await engagement(db, ref);
+  const project = await loadObject<Project>(db, 'project', 'herald');
+  const none = { recipients: { n: 0, converted: 0, revenue: { sum: 0, sumSquares: 0 } }, control: { n: 0, converted: 0, revenue: { sum: 0, sumSquares: 0 } }, windowClosesAt: null };
+  if (!project || !(await hasOrders(db, sourceSchema(project)))) return buildResults(e, none, now);
+  const table = windowTable(project, spec ? [{ kind: ref.kind, name: ref.name, spec }] : []);
+  const counts = await liftCounts(db, ref, {
+    schema: sourceSchema(project),
+    cancelled: cancelledStatuses(project),
+    windows: project.sites.map((s) => ({ site: s.id, seconds: windowFor(table, s.id, ref).clickSeconds })),
+    defaultSeconds: windowFor(table, undefined, ref).clickSeconds,
+  });
+  return buildResults(e, counts, now);
+}
+
+async function hasOrders(db: Queryable, schema: string): Promise<boolean> {
+  const [table] = await db.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [`${quoteIdent(schema)}.orders`]);
+  return table?.ok ?? false;
 }
 
 /** The campaign's products its messages leave out, by the same check as a send; none when the shop has no products table here. */
@@ -79,14 +109,14 @@ async function productsLeftOut(db: Db, campaign: Campaign): Promise<LeftOutProdu
   return table?.ok ? (await campaignProducts(db, schema, project, campaign)).leftOut : [];
 }
 
-export async function triggerReport(db: Db, name: string): Promise<TriggerReport> {
+export async function triggerReport(db: Db, name: string, now = new Date()): Promise<TriggerReport> {
   const ref = { kind: 'trigger' as const, name };
   const spec = await loadObject<Trigger>(db, 'trigger', name);
   const days = await dailyCounts(db, ref);
   if (!spec && days.length === 0) throw new UserError(`trigger "${name}" is not deployed and has no messages`, `check triggers/${name}.yaml, or run \`herald apply\` first`);
   const { status, override } = await effectiveStatus(db, name, spec?.status ?? 'paused', 'trigger');
   const state = { description: spec?.description ?? '', status, ...(override ? { reason: override.reason } : {}), enabledAt: await enabledAt(db, ref) };
-  return buildTriggerReport(name, state, days, await reasonCounts(db, ref));
+  return buildTriggerReport(name, state, days, await reasonCounts(db, ref), await results(db, ref, spec, now));
 }
 
 /** Writes reports/<campaign>.json and .md, each replaced atomically. */

@@ -14,11 +14,14 @@ import { sourceLoader } from './sources.js';
 import { channelsOver } from '../channels/channels.js';
 import { sweepAll, type SweptTrigger } from '../triggers/sweeps.js';
 import { pollBounces, type BouncePoll } from './bounces.js';
+import { attributeOrders } from '../events/attribution.js';
 
 /**
  * The scheduler tick, `herald run`, as CI calls it on a schedule: launch the
  * campaigns whose time has come, sweep the triggers (their new occurrences
- * into the ledger, src/triggers/), decide the A/B winners that are due, and
+ * into the ledger, src/triggers/), decide the A/B winners that are due,
+ * read the bounce mailbox (when herald.yaml names one), attribute the new
+ * orders to the messages that brought them (src/events/), and
  * deliver with the given number of workers until nothing is due or the
  * budget is spent. Every step is safe to run twice at once: launching is
  * idempotent, a sweep runs under its trigger's lock and the ledger's key, a decision is taken under a row lock, claims skip locked rows.
@@ -41,6 +44,8 @@ export interface TickResult {
   launched: { campaign: string; rows: number }[];
   swept: SweptTrigger[];
   decided: { campaign: string; decision: WinnerDecision }[];
+  /** Orders attributed to messages by this tick's pass (src/events/attribution.ts); the error when it failed. */
+  attribution: { attributed: number; error?: string };
   delivered: DeliverTotals;
   /** The bounce mailbox, when herald.yaml names one (bounces.imap). */
   bounces?: BouncePoll;
@@ -52,8 +57,22 @@ export async function tick(db: Db, o: TickOptions): Promise<TickResult> {
   const { launched, decided } = await retrying(o.log, () => schedule(db, o, clock));
   const swept = await retrying(o.log, () => sweepAll(db, clock(), o.log));
   const bounces = await pollBounces(db, o.log, clock);
+  const attribution = await attribute(db, o, clock);
   const delivered = await deliverWith(db, o, clock);
-  return { launched, swept, decided, delivered, ...(bounces ? { bounces } : {}) };
+  return { launched, swept, decided, attribution, delivered, ...(bounces ? { bounces } : {}) };
+}
+
+/** The attribution pass; its failure is logged and reported, and does not keep delivery from running. */
+async function attribute(db: Db, o: TickOptions, clock: () => Date): Promise<TickResult['attribution']> {
+  try {
+    const pass = await retrying(o.log, () => attributeOrders(db, clock()));
+    if (pass?.attributed) o.log.info({ attributed: pass.attributed }, 'orders attributed');
+    return { attributed: pass?.attributed ?? 0 };
+  } catch (err) {
+    const error = err instanceof Error ? err.message : String(err);
+    o.log.error({ err: error }, 'attribution failed; delivery goes on');
+    return { attributed: 0, error };
+  }
 }
 
 /** Launch what is due and decide what is due; both are safe to repeat after a lost connection. */

@@ -99,8 +99,8 @@ describe('A/B tests and control groups', () => {
 
     // Clicks so far: the personal subject wins clearly.
     await db.query(
-      `INSERT INTO herald.message_events (message_id, kind)
-       SELECT id, 'click' FROM herald.messages
+      `INSERT INTO herald.message_events (message_id, kind, class)
+       SELECT id, 'click', 'human' FROM herald.messages
         WHERE source = 'winback' AND status = 'sent' AND (variant = 'personal' AND id % 3 = 0 OR variant = 'plain' AND id % 25 = 0)`,
     );
     // Before winner.after nothing is decided and the rest keeps waiting.
@@ -148,13 +148,36 @@ describe('A/B tests and control groups', () => {
     const at = (ms: number) => () => new Date(LAUNCH.getTime() + ms);
     await tick(db, { transport, log: silentLog, clock: at(0) });
     // About the same click rate for both.
-    await db.query("INSERT INTO herald.message_events (message_id, kind) SELECT id, 'click' FROM herald.messages WHERE source = 'winback' AND status = 'sent' AND id % 4 = 0");
+    await db.query("INSERT INTO herald.message_events (message_id, kind, class) SELECT id, 'click', 'human' FROM herald.messages WHERE source = 'winback' AND status = 'sent' AND id % 4 = 0");
     const later = await tick(db, { transport, log: silentLog, clock: at(4 * HOUR) });
     const d = later.decided[0]!.decision;
     expect(d).toMatchObject({ winner: 'plain', significant: false });
     expect(d.reason).toMatch(/^no significant difference \(p = [0-9.]+\); fallback plain$/);
     const sentBefore = sink.messages.length - later.delivered.sent;
     expect(sink.messages.slice(sentBefore).every((m) => m.subject === 'Winter is here')).toBe(true);
+  });
+
+  it('decides on clicks by people only: a scanner clicking every link of one variant does not make it win', async () => {
+    const { db, transport } = await setup(300);
+    const at = (ms: number) => () => new Date(LAUNCH.getTime() + ms);
+    await tick(db, { transport, log: silentLog, clock: at(0) });
+    // Every plain message clicked by a scanner (and some by Apple's proxy); people click personal far more.
+    await db.query(
+      `INSERT INTO herald.message_events (message_id, kind, class)
+       SELECT id, 'click', CASE WHEN variant = 'plain' THEN (CASE WHEN id % 2 = 0 THEN 'scanner' ELSE 'mpp' END) ELSE 'human' END
+         FROM herald.messages WHERE source = 'winback' AND status = 'sent' AND (variant = 'plain' OR id % 3 = 0)
+       UNION ALL
+       SELECT id, 'click', 'human' FROM herald.messages WHERE source = 'winback' AND status = 'sent' AND variant = 'plain' AND id % 25 = 0`,
+    );
+    const [human] = await db.query<{ plain: number; personal: number }>(
+      `SELECT count(DISTINCT m.id) FILTER (WHERE m.variant = 'plain')::int AS plain, count(DISTINCT m.id) FILTER (WHERE m.variant = 'personal')::int AS personal
+         FROM herald.messages m JOIN herald.message_events e ON e.message_id = m.id AND e.class = 'human' WHERE m.source = 'winback'`,
+    );
+    const later = await tick(db, { transport, log: silentLog, clock: at(4 * HOUR) });
+    const d = later.decided[0]!.decision;
+    expect(d).toMatchObject({ metric: 'clicks', winner: 'personal', significant: true });
+    // The figures count people's clicks: the scanner's do not make plain's rate 100%.
+    expect(Object.fromEntries(d.figures.map((f) => [f.variant, f.converted]))).toEqual(human);
   });
 
   it('assignment is the same on every run and every database', async () => {

@@ -42,7 +42,7 @@ export default async function deliverCommand(_args: string[], opts: DeliverOpts)
         const progress = createProgress(db);
         const r = await tick(db, { transport: tr, log, workers, clock, shouldStop: () => stopping, onBatch: (t) => progress.onBatch(t) }).finally(() => progress.stop());
         const t = r.delivered;
-        if (r.launched.length || r.decided.length || r.swept.some((w) => w.inserted || w.error) || t.sent + t.failed + t.bounced + t.expired + t.unknown + t.retried > 0) print(tickSummary(r, false, false));
+        if (r.launched.length || r.decided.length || r.swept.some((w) => w.inserted || w.error) || r.attribution.attributed || r.attribution.error || t.sent + t.failed + t.bounced + t.expired + t.unknown + t.retried > 0) print(tickSummary(r, false, false));
         if (!stopping) await new Promise<void>((resolve) => {
           // A stop wakes the wait and clears its timer: a pending timer would keep the process alive for the rest of --idle.
           const timer = setTimeout(resolve, idleMs);

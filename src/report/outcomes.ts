@@ -1,0 +1,141 @@
+import type { Queryable } from '../db/db.js';
+import { quoteIdent } from '../db/ident.js';
+import type { SourceRef } from '../ledger/source.js';
+import type { GroupCounts } from './lift.js';
+
+/**
+ * The reports' queries on what happened after sending: the events on a
+ * source's messages (engagement), and the orders each group placed for
+ * lift. Campaigns and triggers alike.
+ */
+
+export interface Engagement {
+  /** Accepted by the receiving server (the ledger's sent_at), whatever came back later. */
+  sent: number;
+  /** Sent, and no bounce reported since (a DSN, an ESP's webhook). */
+  delivered: number;
+  /** Sent, then reported bounced (hard) after the SMTP conversation. */
+  bounced_after_send: number;
+  /** Messages opened: by a person, and at all (Apple Mail Privacy Protection and scanners fetch the pixel of every message). */
+  opened: { human: number; total: number };
+  /** Messages with a click: by a person, and at all (security scanners follow every link). */
+  clicked: { human: number; total: number };
+  unsubscribed: number;
+  complained: number;
+  /** Orders attributed to these messages (src/events/attribution.ts), and their value in the site's currency. */
+  orders: number;
+  order_value: number;
+}
+
+/**
+ * engagement: one pass over the source's events, grouped per message, so
+ * every figure counts messages (for a campaign, recipients), never events:
+ * five opens by one person are one open.
+ */
+export async function engagement(db: Queryable, source: SourceRef): Promise<Engagement> {
+  const [row] = await db.query<Omit<Engagement, 'opened' | 'clicked'> & { opened_human: number; opened: number; clicked_human: number; clicked: number }>(
+    `WITH per_message AS (
+       SELECT e.message_id,
+              bool_or(e.kind = 'bounce') AS bounced,
+              bool_or(e.kind = 'open' AND e.class = 'human') AS opened_human,
+              bool_or(e.kind = 'open') AS opened,
+              bool_or(e.kind = 'click' AND e.class = 'human') AS clicked_human,
+              bool_or(e.kind = 'click') AS clicked,
+              bool_or(e.kind = 'unsubscribe') AS unsubscribed,
+              bool_or(e.kind = 'complaint') AS complained,
+              count(*) FILTER (WHERE e.kind = 'order') AS orders,
+              coalesce(sum(e.value) FILTER (WHERE e.kind = 'order'), 0) AS order_value
+         FROM herald.message_events e
+         JOIN herald.messages m ON m.id = e.message_id
+        WHERE m.source_kind = $1 AND m.source = $2
+        GROUP BY e.message_id
+     )
+     SELECT count(*) FILTER (WHERE m.sent_at IS NOT NULL)::int AS sent,
+            count(*) FILTER (WHERE m.sent_at IS NOT NULL AND p.bounced IS NOT TRUE)::int AS delivered,
+            count(*) FILTER (WHERE m.sent_at IS NOT NULL AND p.bounced)::int AS bounced_after_send,
+            count(*) FILTER (WHERE p.opened_human)::int AS opened_human,
+            count(*) FILTER (WHERE p.opened)::int AS opened,
+            count(*) FILTER (WHERE p.clicked_human)::int AS clicked_human,
+            count(*) FILTER (WHERE p.clicked)::int AS clicked,
+            count(*) FILTER (WHERE p.unsubscribed)::int AS unsubscribed,
+            count(*) FILTER (WHERE p.complained)::int AS complained,
+            coalesce(sum(p.orders), 0)::int AS orders,
+            coalesce(sum(p.order_value), 0)::float8 AS order_value
+       FROM herald.messages m
+       LEFT JOIN per_message p ON p.message_id = m.id
+      WHERE m.source_kind = $1 AND m.source = $2`,
+    [source.kind, source.name],
+  );
+  const r = row!;
+  return {
+    sent: r.sent,
+    delivered: r.delivered,
+    bounced_after_send: r.bounced_after_send,
+    opened: { human: r.opened_human, total: r.opened },
+    clicked: { human: r.clicked_human, total: r.clicked },
+    unsubscribed: r.unsubscribed,
+    complained: r.complained,
+    orders: r.orders,
+    order_value: r.order_value,
+  };
+}
+
+export interface LiftInput {
+  schema: string;
+  cancelled: readonly string[];
+  /** The click window per site (seconds), and for a site not listed. */
+  windows: { site: string; seconds: number }[];
+  defaultSeconds: number;
+}
+
+export interface LiftCounts {
+  recipients: GroupCounts;
+  control: GroupCounts;
+  /** When the last member's window closes: before then the figures can still grow. Null without members. */
+  windowClosesAt: Date | null;
+}
+
+/**
+ * liftCounts: per group, the customers, those with an order within the
+ * attribution (click) window, and their revenue, from the shop's orders
+ * themselves: the control group gets no message to click, so attributed
+ * events cannot measure it. A recipient's window starts when the message was
+ * sent; a control member's when it would have been sent: the launch (the
+ * row's created_at, when the audience was materialised), or a trigger
+ * row's due time. Cancelled orders do not count. Contacts who are not
+ * customers have no orders and are left out of both groups.
+ */
+export async function liftCounts(db: Queryable, source: SourceRef, i: LiftInput): Promise<LiftCounts> {
+  const orders = `${quoteIdent(i.schema)}.orders`;
+  const rows = await db.query<{ grp: 'recipients' | 'control'; n: number; converted: number; sum: number; sq: number; closes: Date | null }>(
+    `WITH w AS (
+       SELECT * FROM unnest($3::text[], $4::float8[]) AS w(site, s)
+     ), members AS (
+       SELECT m.id, m.customer_id,
+              CASE WHEN m.status = 'control' THEN 'control' ELSE 'recipients' END AS grp,
+              CASE WHEN m.status = 'control' THEN coalesce(m.due_at, m.created_at) ELSE m.sent_at END AS anchor,
+              coalesce(w.s, $5) * interval '1 second' AS reach
+         FROM herald.messages m
+         LEFT JOIN w ON w.site = m.site
+        WHERE m.source_kind = $1 AND m.source = $2 AND m.customer_id IS NOT NULL
+          AND (m.status = 'control' OR m.sent_at IS NOT NULL)
+     ), per_member AS (
+       SELECT p.grp, p.id, max(p.anchor + p.reach) AS closes,
+              coalesce(sum(o.total), 0) AS revenue, count(o.id) > 0 AS converted
+         FROM members p
+         LEFT JOIN ${orders} o ON o.customer_id = p.customer_id AND o.created_at > p.anchor AND o.created_at <= p.anchor + p.reach
+                               AND o.status <> ALL($6::text[])
+        GROUP BY p.grp, p.id
+     )
+     SELECT grp, count(*)::int AS n, count(*) FILTER (WHERE converted)::int AS converted,
+            sum(revenue)::float8 AS sum, sum(revenue * revenue)::float8 AS sq, max(closes) AS closes
+       FROM per_member GROUP BY grp`,
+    [source.kind, source.name, i.windows.map((w) => w.site), i.windows.map((w) => w.seconds), i.defaultSeconds, i.cancelled],
+  );
+  const of = (g: 'recipients' | 'control'): GroupCounts => {
+    const r = rows.find((x) => x.grp === g);
+    return { n: r?.n ?? 0, converted: r?.converted ?? 0, revenue: { sum: r?.sum ?? 0, sumSquares: r?.sq ?? 0 } };
+  };
+  const closes = rows.map((r) => r.closes).filter((c): c is Date => c !== null).map((c) => new Date(c).getTime());
+  return { recipients: of('recipients'), control: of('control'), windowClosesAt: closes.length ? new Date(Math.max(...closes)) : null };
+}
