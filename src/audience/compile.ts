@@ -44,6 +44,14 @@ import { sqlConditionKey, type SqlCondition } from './sql-sandbox.js';
  *   (`source.open_statuses`), whether or not it is also counted.
  * - in_cart: a cart (updated in the window) holding such an item; an empty
  *   cart holds nothing.
+ * - received: herald sent the customer a message of the campaign or trigger
+ *   (of any, naming neither); `within` bounds when it was sent. Only sent
+ *   messages count: not those queued, suppressed, failed or bounced.
+ * - opened: such a message that the customer opened or clicked in (a click
+ *   is an open whose images were off); clicked: one they clicked a link in.
+ *   Only a person's opens and clicks count (message_events.class 'human'),
+ *   never those of Apple Mail Privacy Protection or a link scanner; `within`
+ *   bounds when they opened or clicked, not when it was sent.
  * - segment: the referenced segment's condition, inlined.
  * - sql: `c.id IN` the customers the user's SELECT returns (`customer_id`),
  *   evaluated beforehand in confinement (sql-sandbox.ts); the statement
@@ -157,6 +165,10 @@ class Compiler {
         return predicate.openOrder(c.open_order!, s);
       case 'in_cart':
         return predicate.inCart(c.in_cart!, s);
+      case 'received':
+      case 'opened':
+      case 'clicked':
+        return predicate.messages(key, c[key]!, s);
       case 'segment':
         return this.segment(c.segment!, path);
       case 'sql': {
