@@ -154,9 +154,9 @@ customer
 
 program
   .command('token')
-  .description('verify an auto-login token: `herald token verify <token or link>`')
+  .description('verify any link herald makes (auto-login, open, click, unsubscribe, a bare token, a return-path address): `herald token verify <link>`')
   .argument('<verify>')
-  .argument('<token>', 'the token, or the whole link')
+  .argument('<token>', 'the whole link, a token, or a bounces+…@ address')
   .option('--json', 'print the result as JSON')
   .action(run(() => import('./commands/token.js')));
 
