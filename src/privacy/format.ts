@@ -12,10 +12,11 @@ export function formatRecord(r: PersonRecord): string {
     p.contactIds.length ? `list contact${p.contactIds.length > 1 ? 's' : ''} ${p.contactIds.join(', ')}` : undefined,
     p.addresses.length ? `address${p.addresses.length > 1 ? 'es' : ''} ${p.addresses.join(', ')}` : undefined,
   ].filter(Boolean);
-  lines.push(`${describeGiven(p.given)}: ${who.length ? who.join('; ') : 'herald holds nothing about this person'}`);
+  lines.push(printable(`${describeGiven(p.given)}: ${who.length ? who.join('; ') : 'herald holds nothing about this person'}`));
   const section = (title: string, rows: Record<string, unknown>[], line: (x: Record<string, unknown>) => string) => {
     lines.push('', `${title} (${rows.length})`);
-    for (const x of rows) lines.push(`  ${line(x)}`);
+    // Each line escaped on its own: a note or an SMTP reply with a line break cannot fake another line.
+    for (const x of rows) lines.push(`  ${printable(line(x))}`);
   };
   const at = (v: unknown) => (typeof v === 'string' ? v.replace('T', ' ').slice(0, 16) : '—');
   section('Messages', r.messages, (m) =>
@@ -26,7 +27,7 @@ export function formatRecord(r: PersonRecord): string {
   section('Suppression log', r.suppressionEvents, (s) => [at(s.at), s.action, s.email, s.site ?? 'all sites', s.reason, `by ${s.actor} via ${s.source}`].join('  '));
   section('List contacts', r.contacts, (k) => [`#${k.id}`, k.email, [k.first_name, k.last_name].filter(Boolean).join(' '), k.site ? `site ${k.site}` : ''].filter(Boolean).join('  '));
   section('List memberships', r.listMembers, (l) => [`list ${l.list}`, l.email, `line ${l.line}`, Object.keys((l.tokens as object) ?? {}).length ? `columns ${JSON.stringify(l.tokens)}` : ''].filter(Boolean).join('  '));
-  return printable(lines.join('\n'), { newlines: true });
+  return lines.join('\n');
 }
 
 /** `herald customer erase --yes`: what was erased. */
