@@ -138,10 +138,16 @@ class Compiler {
         return `(${c.all!.map((x) => this.condition(x, path)).join(' AND ')})`;
       case 'any':
         return `(${c.any!.map((x) => this.condition(x, path)).join(' OR ')})`;
-      case 'not':
+      case 'not': {
+        // An existence test over the ledger is never NULL: a plain NOT EXISTS
+        // lets PostgreSQL plan an anti-join, where NOT coalesce(EXISTS …) ran
+        // a subplan per customer (2.5× slower for "received and not opened").
+        const inner = Object.keys(c.not!)[0];
+        if (inner === 'received' || inner === 'opened' || inner === 'clicked') return `NOT ${this.condition(c.not!, path)}`;
         // A condition on a NULL attribute is unknown, and NOT unknown is unknown too;
         // "not X" must mean "everyone X does not match", so NULL counts as false.
         return `NOT coalesce(${this.condition(c.not!, path)}, false)`;
+      }
       case 'site':
       case 'locale':
         return predicate.text(`c.${key}`, c[key]!, s, false);
