@@ -9,6 +9,11 @@ import type { CompiledSql } from './compile.js';
  */
 export const ERASED_REASON = 'suppressed: erased';
 
+/** SQL: `value` (an address, a trigger's event data) unless `reason` says the person was erased: then NULL. */
+export function unlessErased(reason: string, value: string): string {
+  return `CASE WHEN ${reason} LIKE '${ERASED_REASON} (%' THEN NULL ELSE ${value} END`;
+}
+
 /** site id → the site's locales and its default: how a recipient's locale is chosen. */
 export interface SiteLocales {
   [site: string]: { locales: string[]; default: string };

@@ -1,6 +1,6 @@
 import type { Queryable } from '../db/db.js';
 import type { CompiledSql } from '../audience/compile.js';
-import { classifiedContactsSql, classifiedSql, controlGroupThreshold, ERASED_REASON, type ControlGroup, type SiteLocales } from '../audience/recipients.js';
+import { classifiedContactsSql, classifiedSql, controlGroupThreshold, unlessErased, type ControlGroup, type SiteLocales } from '../audience/recipients.js';
 import { startRun } from './runs.js';
 
 /**
@@ -59,7 +59,7 @@ export interface LaunchInput {
  * may sit in several lists, so theirs keeps it.
  */
 /** The address a row records: none for an erased person, whom the shop (or a list) may still name. */
-const address = `CASE WHEN r.reason LIKE '${ERASED_REASON} (%' THEN NULL ELSE r.email END`;
+const address = unlessErased('r.reason', 'r.email');
 
 export async function launch(db: Queryable, i: LaunchInput): Promise<number | undefined> {
   if (!(await startRun(db, { kind: 'campaign', name: i.campaign }, i.now))) return undefined;
