@@ -40,6 +40,7 @@ export async function loadCampaignContext(db: Queryable, name: string, now: () =
     personalizedGreeting: campaign.personalized_greeting ?? false,
     templateName: campaign.template,
     template: template(campaign.template),
+    ...(campaign.tracking ? { tracking: campaign.tracking } : {}),
   };
   const sources = new Map<string | null, MessageSource>([[null, base]]);
   for (const v of campaign.ab_test?.variants ?? []) {

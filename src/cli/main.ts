@@ -153,6 +153,14 @@ customer
   .action(run(async () => ({ default: (await import('./commands/customer.js')).erase })));
 
 program
+  .command('bounces')
+  .description('bounces and complaints that arrive after sending: `herald bounces import <file|dir|->` reads DSNs, ARF reports and mailto unsubscribes (.eml, mbox, stdin)')
+  .argument('<import>')
+  .argument('<file|dir|->', 'a .eml file, an mbox file, a directory of them, or - for standard input')
+  .option('--json', 'print the summary as JSON')
+  .action(run(() => import('./commands/bounces.js')));
+
+program
   .command('token')
   .description('verify any link herald makes (auto-login, open, click, unsubscribe, a bare token, a return-path address): `herald token verify <link>`')
   .argument('<verify>')
@@ -210,6 +218,13 @@ program
   .option('--now <time>', 'run as if at this time (ISO, e.g. 2026-11-20T09:00:00Z); the clock moves on from there')
 
   .action(run(() => import('./commands/deliver.js')));
+
+program
+  .command('serve')
+  .description('the tracking server: open pixel, click redirects, unsubscribe (RFC 8058 one-click), health; run any number behind a load balancer against one database; SIGTERM writes every held event and exits 0')
+  .option('--port <n>', 'port to listen on (0: any free port)', '8080')
+  .option('--host <address>', 'address to listen on (0.0.0.0: every interface)', '127.0.0.1')
+  .action(run(() => import('./commands/serve.js')));
 
 program
   .command('report')

@@ -1,5 +1,6 @@
 import { printable } from '../errors.js';
 import type { TickResult } from '../tick/tick.js';
+import type { BouncePoll } from '../tick/bounces.js';
 
 /** What one scheduler tick did, as `herald run` and `herald deliver` print it. */
 export function tickSummary(r: TickResult, signalled: boolean, overBudget: boolean): string {
@@ -13,6 +14,7 @@ export function tickSummary(r: TickResult, signalled: boolean, overBudget: boole
           : `swept ${w.trigger}: ${w.inserted} new${w.skippedByHorizon ? `, ${w.skippedByHorizon} due before it was enabled (back-fill horizon), not sent` : ''}`,
       ),
     ...r.decided.map((d) => `A/B winner of ${d.campaign}: ${d.decision.winner} (${d.decision.reason})`),
+    ...(r.bounces ? [bouncesLine(r.bounces)] : []),
   ];
   const t = r.delivered;
   lines.push(
@@ -23,4 +25,15 @@ export function tickSummary(r: TickResult, signalled: boolean, overBudget: boole
   if (signalled) lines.push('stopped on a signal after finishing the messages in flight; the next run resumes.');
   else if (overBudget) lines.push('stopped at the end of the budget after finishing the messages in flight; the next run resumes.');
   return lines.join('\n');
+}
+
+/** The bounce mailbox's part of the tick; what it names comes from strangers' mail, so it is escaped. */
+function bouncesLine(b: BouncePoll): string {
+  if ('error' in b) return `bounce mailbox: not read: ${printable(b.error)}`;
+  const s = b.summary;
+  const r = s.recorded;
+  return printable(
+    `bounce mailbox ${b.mailbox}: ${b.read} read, ${r.bounce} bounces, ${r.soft_bounce} soft bounces, ${r.complaint} complaints, ${r.unsubscribe} unsubscribes, ${s.suppressed.length} suppressed` +
+      `${s.unmatched.length ? `, ${s.unmatched.length} unmatched` : ''}${s.ignored.length ? `, ${s.ignored.length} ignored` : ''}${s.paused.length ? `; paused for complaints: ${s.paused.map((p) => `${p.kind} ${p.name}`).join(', ')}` : ''}`,
+  );
 }

@@ -1,5 +1,6 @@
 import type { Queryable } from '../db/db.js';
 import type { SourceRef } from './source.js';
+import type { LinkSet } from '../links/rewrite.js';
 
 /**
  * The message ledger: named queries over herald.messages, for every source
@@ -50,6 +51,8 @@ export interface Outcome {
   messageId: string;
   /** For a retry (status queued): when it is due. */
   nextAttemptAt?: Date;
+  /** A sent message's click-tracked links (recorded in herald.link_sets). */
+  linkSet?: LinkSet;
 }
 
 /**
@@ -242,5 +245,21 @@ export async function releaseWaiting(db: Queryable, campaign: string, variant: s
   await db.query(
     "UPDATE herald.messages SET status = 'queued', variant = $2, next_attempt_at = $3 WHERE source_kind = 'campaign' AND source = $1 AND status = 'waiting'",
     [campaign, variant, now],
+  );
+}
+
+/**
+ * recordLinkSets: the link sets of sent messages, by hash, each stored once
+ * whoever sends it first. The tracking server redirects a click to what is
+ * stored here and nowhere else.
+ */
+export async function recordLinkSets(db: Queryable, sets: readonly LinkSet[]): Promise<void> {
+  if (sets.length === 0) return;
+  await db.query(
+    `INSERT INTO herald.link_sets (hash, urls)
+     SELECT s->>'hash', ARRAY(SELECT jsonb_array_elements_text(s->'urls'))
+       FROM jsonb_array_elements($1::jsonb) AS s
+     ON CONFLICT (hash) DO NOTHING`,
+    [JSON.stringify(sets)],
   );
 }

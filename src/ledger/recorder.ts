@@ -3,6 +3,7 @@ import { retrying } from '../db/retry.js';
 import type { Log } from '../log.js';
 import * as ledger from './ledger.js';
 import { suppressBounced } from '../audience/suppressions.js';
+import type { LinkSet } from '../links/rewrite.js';
 
 /**
  * Records a batch's results as the SMTP replies come in, in small group
@@ -79,15 +80,32 @@ export class Recorder {
 
   private async commit(outcomes: ledger.Outcome[], bounces: Bounce[]): Promise<void> {
     if (this.failed) return;
+    const sets = newLinkSets(outcomes);
     let attempt = 0;
     await retrying(this.log, async () => {
       if (attempt++ > 0) this.struggling = true;
       const now = this.clock();
-      if (bounces.length === 0) return ledger.recordOutcomes(this.db, this.worker, outcomes, now);
+      if (bounces.length === 0 && sets.length === 0) return ledger.recordOutcomes(this.db, this.worker, outcomes, now);
       await this.db.transaction(async (tx) => {
+        await ledger.recordLinkSets(tx, sets);
         await ledger.recordOutcomes(tx, this.worker, outcomes, now);
         await suppressBounced(tx, bounces);
       });
     }).finally(() => (this.struggling = false));
+    for (const s of sets) storedSets.add(s.hash);
   }
+}
+
+/**
+ * Link sets this process has stored: most messages of a run share a few, and
+ * each is written once, not with every message. Forgetting one (the set is
+ * capped) only costs an INSERT that finds it there.
+ */
+const storedSets = new Set<string>();
+
+function newLinkSets(outcomes: readonly ledger.Outcome[]): LinkSet[] {
+  if (storedSets.size > 50_000) storedSets.clear();
+  const fresh = new Map<string, LinkSet>();
+  for (const o of outcomes) if (o.linkSet && !storedSets.has(o.linkSet.hash)) fresh.set(o.linkSet.hash, o.linkSet);
+  return [...fresh.values()];
 }

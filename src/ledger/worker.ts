@@ -12,6 +12,7 @@ import { sourceLabel, type ContactPolicy, type SourceRef } from './source.js';
 import { objectHash } from '../state/queries.js';
 import { setOverride } from '../state/overrides.js';
 import type { MessageExtras, MessageSource, Renderer } from '../render/message.js';
+import type { LinkSet } from '../links/rewrite.js';
 import type { Project } from '../workspace/model.js';
 
 import { giveBack, parseRate, takeTokens, tokenWaitMs, type Rate } from './throttle.js';
@@ -235,10 +236,10 @@ async function deliverBatch(
     recorder.add(outcome, bounce);
   };
   const channel = o.channel('email', ctx.project);
-  const send = async (m: ClaimedMessage, handed: { messageId: string; sent: Promise<string> }): Promise<void> => {
+  const send = async (m: ClaimedMessage, handed: { messageId: string; sent: Promise<string> }, linkSet?: LinkSet): Promise<void> => {
     const { messageId } = handed;
     try {
-      return result(m, { id: m.id, status: 'sent', response: await handed.sent, messageId });
+      return result(m, { id: m.id, status: 'sent', response: await handed.sent, messageId, ...(linkSet ? { linkSet } : {}) });
     } catch (err) {
       if (!(err instanceof ChannelFailure)) throw err;
       const v = err.verdict;
@@ -269,9 +270,9 @@ async function deliverBatch(
         for (const id of inFlight) if (!mine.has(id) && !handedOver.has(id)) inFlight.delete(id);
       }
       if (!inFlight.has(m.id)) continue; // taken over by another worker while the lock was lost
-      const rendered = await ctx.renderer.render(ctx.message(m.variant), { ...m, email: m.address }, extras.get(m.id) ?? { products: [] });
+      const rendered = await ctx.renderer.render(ctx.message(m.variant), { ...m, email: m.address }, extras.get(m.id) ?? { products: [] }, m.id);
       handedOver.add(m.id);
-      sending.push(send(m, channel.send({ ledgerId: m.id, source: ctx.ref, address: m.address, site: m.site, rendered })));
+      sending.push(send(m, channel.send({ ledgerId: m.id, source: ctx.ref, address: m.address, site: m.site, rendered }), rendered.linkSet));
       // Rendering is CPU work: between messages, the SMTP replies that came in
       // meanwhile are read, so connections never wait on a whole batch's renders.
       await new Promise(setImmediate);

@@ -1,6 +1,8 @@
 import type { Address } from '../channels/email/compose.js';
-import { messageLinks, type MessageLinks } from '../links/links.js';
-import type { PerLocale, Project, Sender, Site, Template, Variant } from '../workspace/model.js';
+import { messageLinks, trackingBase, type MessageLinks } from '../links/links.js';
+import { trackMessage, type LinkSet } from '../links/rewrite.js';
+import { returnPath } from '../links/tracking.js';
+import type { PerLocale, Project, Sender, Site, Template, Tracking, Variant } from '../workspace/model.js';
 import { greeting } from './greeting.js';
 import { prepareTemplate, type PreparedTemplate, type TokenContext } from './personalize.js';
 import type { ProductToken } from './products.js';
@@ -45,6 +47,8 @@ export interface MessageSource {
   templateName: string;
   template: TemplateSpec;
   variant?: Variant;
+  /** The source's own tracking settings, over herald.yaml's. */
+  tracking?: Tracking;
 }
 
 /** Event data a trigger's template shows (cart, order, an sql trigger's payload) and the products, per locale. */
@@ -65,6 +69,10 @@ export interface RenderedMessage {
   replyTo?: string;
   links: MessageLinks;
   site: Site;
+  /** The links the message's click-tracking links lead to (a ledger message with click tracking). */
+  linkSet?: LinkSet;
+  /** The envelope sender: a VERP address naming the ledger message (RFC 5321 MAIL FROM). */
+  returnPath?: string;
 }
 
 /**
@@ -72,11 +80,18 @@ export interface RenderedMessage {
  * and then only personalises. `now` signs the auto-login links' expiry.
  */
 export interface Renderer {
-  render(source: MessageSource, r: Recipient, extras: MessageExtras): Promise<RenderedMessage>;
+  /**
+   * With a ledger id, the message is the one sent for that ledger row: its
+   * unsubscribe link names the row, its links are click-tracked, it carries
+   * the open pixel and a VERP return path (as tracking settings say). Without
+   * one (previews, test sends) it shows the links as written.
+   */
+  render(source: MessageSource, r: Recipient, extras: MessageExtras, ledgerId?: number): Promise<RenderedMessage>;
 }
 
 export function createRenderer(o: { project: Project; secret: string; now: Date }): Renderer {
   const sites = new Map(o.project.sites.map((s) => [s.id, s]));
+  const shopHosts = new Set(o.project.sites.flatMap((s) => hostOf(s.url)));
   const prepared = new Map<string, Promise<PreparedTemplate>>();
   const templateFor = (src: MessageSource, locale: string): Promise<PreparedTemplate> => {
     const key = `${src.kind}/${src.name}\0${src.variant?.name ?? ''}\0${locale}`;
@@ -96,10 +111,10 @@ export function createRenderer(o: { project: Project; secret: string; now: Date 
   };
 
   return {
-    async render(src, r, extras) {
+    async render(src, r, extras, ledgerId) {
       const site = sites.get(r.site);
       if (!site) throw new Error(`recipient of ${src.kind} ${src.name} is on site "${r.site}", which herald.yaml does not have`);
-      const links = messageLinks({ project: o.project, site, secret: o.secret, now: o.now, recipient: r, source: src });
+      const links = messageLinks({ project: o.project, site, secret: o.secret, now: o.now, recipient: r, source: src, ...(ledgerId !== undefined ? { ledgerId } : {}) });
       const ctx: TokenContext = {
         customer: {
           ...(r.tokens ?? {}),
@@ -123,9 +138,47 @@ export function createRenderer(o: { project: Project; secret: string; now: Date 
       };
       const rendered = (await templateFor(src, r.locale)).render(ctx);
       const sender = sender_(site, src.template.from, src.variant?.from);
-      return { ...rendered, ...sender, links, site };
+      if (ledgerId === undefined) return { ...rendered, ...sender, links, site };
+      const t = tracking(o.project, src);
+      const tracked = trackMessage(rendered, {
+        ledgerId,
+        secret: o.secret,
+        base: trackingBase(o.project, site),
+        opens: t.opens,
+        clicks: t.clicks,
+        ...(t.utm ? { utm: t.utm } : {}),
+        shopHosts,
+        autoLogin: links.autoLogin,
+      });
+      const bounceTo = o.project.tracking?.return_path ?? `bounces@${sender.from.address.split('@')[1] ?? 'localhost'}`;
+      return { ...rendered, ...tracked, ...sender, links, site, returnPath: returnPath(bounceTo, ledgerId, o.secret) };
     },
   };
+}
+
+/**
+ * What a source's messages track: its own settings over herald.yaml's; opens
+ * and clicks are on unless switched off. `{name}` in a UTM value is the
+ * source's name.
+ */
+function tracking(project: Project, src: MessageSource): { opens: boolean; clicks: boolean; utm?: Record<string, string> } {
+  const p = project.tracking;
+  const s = src.tracking;
+  const utm = { ...p?.utm, ...s?.utm };
+  const entries = Object.entries(utm).filter((e): e is [string, string] => typeof e[1] === 'string');
+  return {
+    opens: s?.opens ?? p?.opens ?? true,
+    clicks: s?.clicks ?? p?.clicks ?? true,
+    ...(entries.length > 0 ? { utm: Object.fromEntries(entries.map(([k, v]) => [`utm_${k}`, v.replaceAll('{name}', src.name)])) } : {}),
+  };
+}
+
+function hostOf(url: string): string[] {
+  try {
+    return [new URL(url).host.toLowerCase()];
+  } catch {
+    return [];
+  }
 }
 
 /** From and Reply-To: the variant's, else the template's, else the site's. */

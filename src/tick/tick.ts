@@ -13,6 +13,7 @@ import { decideIfDue } from '../campaigns/winner.js';
 import { sourceLoader } from './sources.js';
 import { channelsOver } from '../channels/channels.js';
 import { sweepAll, type SweptTrigger } from '../triggers/sweeps.js';
+import { pollBounces, type BouncePoll } from './bounces.js';
 
 /**
  * The scheduler tick, `herald run`, as CI calls it on a schedule: launch the
@@ -41,6 +42,8 @@ export interface TickResult {
   swept: SweptTrigger[];
   decided: { campaign: string; decision: WinnerDecision }[];
   delivered: DeliverTotals;
+  /** The bounce mailbox, when herald.yaml names one (bounces.imap). */
+  bounces?: BouncePoll;
 }
 
 export async function tick(db: Db, o: TickOptions): Promise<TickResult> {
@@ -48,8 +51,9 @@ export async function tick(db: Db, o: TickOptions): Promise<TickResult> {
   // A database restart between ticks or during one is ridden out, as workers do.
   const { launched, decided } = await retrying(o.log, () => schedule(db, o, clock));
   const swept = await retrying(o.log, () => sweepAll(db, clock(), o.log));
+  const bounces = await pollBounces(db, o.log, clock);
   const delivered = await deliverWith(db, o, clock);
-  return { launched, swept, decided, delivered };
+  return { launched, swept, decided, delivered, ...(bounces ? { bounces } : {}) };
 }
 
 /** Launch what is due and decide what is due; both are safe to repeat after a lost connection. */

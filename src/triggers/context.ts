@@ -32,6 +32,7 @@ export async function loadTriggerContext(db: Queryable, name: string, now: () =>
     personalizedGreeting: true,
     templateName: trigger.template,
     template,
+    ...(trigger.tracking ? { tracking: trigger.tracking } : {}),
   };
   const cancelled = project.source?.cancelled_statuses ?? ['cancelled'];
   return {

@@ -12,7 +12,9 @@ export type {
   Sender,
   Site,
   Template,
+  Tracking,
   Trigger,
+  Utm,
   Variant,
 } from './types.gen.js';
 

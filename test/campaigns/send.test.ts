@@ -6,7 +6,9 @@ import { campaignReport } from '../../src/report/write.js';
 import { sendCampaign } from '../../src/campaigns/send.js';
 import { smtpTransport, type Transport } from '../../src/channels/email/transport.js';
 import { addSuppression, normaliseEmail, type AddSuppression } from '../../src/audience/suppressions.js';
-import { verifyToken } from '../../src/links/token.js';
+import { keyId, verifyToken } from '../../src/links/token.js';
+import { readReturnPath, readTrackingToken } from '../../src/links/tracking.js';
+import { AUTO_LOGIN } from '../../src/links/rewrite.js';
 import { createTestDb } from '../support/db.js';
 import { createShop, EXAMPLE_PRODUCTS } from '../support/shop.js';
 import { applyDir } from '../support/apply.js';
@@ -80,7 +82,7 @@ describe('sendCampaign', () => {
     // A plain-text part, made from the HTML with the same tokens: no markup, the links spelled out.
     expect(anna.text).toContain('Dear Anna,');
     expect(anna.text).not.toMatch(/<\/?(table|div|td|mj-)/);
-    expect(anna.text).toMatch(/https:\/\/mail\.shop\.example\.com\/unsubscribe\//);
+    expect(anna.text).toMatch(/https:\/\/mail\.shop\.example\.com\/u\//);
     // The campaign's products, in its order, priced for the recipient's locale.
     const annaHtml = String(anna.html);
     expect(annaHtml.indexOf('Wool Coat')).toBeGreaterThan(0);
@@ -103,13 +105,35 @@ describe('sendCampaign', () => {
     const line = anna.headerLines.find((h) => h.key === 'list-unsubscribe')?.line ?? '';
     const unsub = line.replace(/\r?\n[ \t]+/g, ' ');
     const [, url, mailto] = /<(https:[^>]+)>, <(mailto:[^>]+)>/.exec(unsub) ?? [];
-    expect(url).toMatch(/^https:\/\/mail\.shop\.example\.com\/unsubscribe\//);
+    expect(url).toMatch(/^https:\/\/mail\.shop\.example\.com\/u\//);
     expect(mailto).toMatch(/^mailto:care@shop\.example\.com\?subject=unsubscribe%20/);
     expect(anna.headerLines.find((h) => h.key === 'list-unsubscribe-post')?.line).toBe('List-Unsubscribe-Post: List-Unsubscribe=One-Click');
     expect(anna.html).toContain(url);
+    // The link names Anna's ledger row, signed with the secret's key id.
+    const [annaRow] = await db.query<{ id: number }>("SELECT id FROM herald.messages WHERE address = 'anna@example.com'");
     const verified = verifyToken(url!.split('/').pop()!, 'test-secret-0123456789abcdef0123456789');
-    expect(verified).toEqual({ ok: true, payload: { p: 'unsubscribe', c: 1, s: 'shop-en', m: 'winback' } });
+    expect(verified).toEqual({ ok: true, payload: { p: 'u', m: Number(annaRow!.id), k: keyId('test-secret-0123456789abcdef0123456789') } });
     expect(anna.messageId).toMatch(/^<winback\.\d+@shop\.example\.com>$/);
+
+    // Tracking: the envelope sender is a VERP address naming Anna's row; her
+    // links lead through signed click links to what was rendered (her
+    // auto-login link as a placeholder, signed afresh at the click); the
+    // HTML carries an open pixel naming her row.
+    const secret = 'test-secret-0123456789abcdef0123456789';
+    const annaAt = sink.messages.indexOf(anna);
+    expect(sink.senders[annaAt]).toMatch(/^bounces\+[0-9a-z]+-[0-9a-f]{6}-[0-9a-f]{16}@shop\.example\.com$/);
+    expect(readReturnPath(sink.senders[annaAt]!, secret)).toEqual({ ok: true, message: Number(annaRow!.id) });
+    const clicks = [...annaHtml.matchAll(/href="https:\/\/mail\.shop\.example\.com\/c\/([\w.-]+)"/g)].map((x) => readTrackingToken(x[1]!, secret));
+    expect(clicks.length).toBeGreaterThan(1);
+    const annaSet = clicks[0]!.ok && clicks[0]!.link.kind === 'click' ? clicks[0]!.link.set : '';
+    const [set] = await db.query<{ hash: string; urls: string[] }>('SELECT hash, urls FROM herald.link_sets WHERE hash = $1', [annaSet]);
+    for (const c of clicks) expect(c).toMatchObject({ ok: true, link: { kind: 'click', message: Number(annaRow!.id), set: set!.hash } });
+    expect(set!.urls).toContain('https://shop.example.com/new');
+    expect(set!.urls).toContain(AUTO_LOGIN);
+    expect(annaHtml).not.toContain('href="https://shop.example.com/new"');
+    expect(anna.text).not.toContain('https://shop.example.com/new');
+    const pixel = /<img src="https:\/\/mail\.shop\.example\.com\/o\/([\w.-]+)"/.exec(annaHtml);
+    expect(readTrackingToken(pixel![1]!, secret)).toEqual({ ok: true, link: { kind: 'open', message: Number(annaRow!.id) } });
 
     // Every recipient's row is settled with the SMTP reply; the others keep why they were left out.
     const rows = await db.query<{ status: string; smtp_response: string }>("SELECT status, smtp_response FROM herald.messages WHERE reason IS NULL");

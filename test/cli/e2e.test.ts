@@ -85,7 +85,7 @@ describe('herald CLI end to end', () => {
     expect(byTo.get('carl@example.net')!.html).toContain('Hello,');
     for (const m of sink.messages) {
       const header = (m.headerLines.find((h) => h.key === 'list-unsubscribe')?.line ?? '').replace(/\r?\n[ \t]+/g, ' ');
-      expect(header).toMatch(/^List-Unsubscribe: <https:\/\/mail\.shop\.example\.com\/unsubscribe\/[\w-]+\.[\w-]+>,\s+<mailto:/);
+      expect(header).toMatch(/^List-Unsubscribe: <https:\/\/mail\.shop\.example\.com\/u\/[\w-]+\.[\w-]+>,\s+<mailto:/);
     }
 
     const again = await herald(['send', 'winback', ...base], { HERALD_SMTP_URL: sink.url });

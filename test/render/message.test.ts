@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createRenderer, type MessageSource, type Recipient, type TemplateSpec } from '../../src/render/message.js';
 import { verifyAutoLoginToken } from '../../src/links/auto-login.js';
-import { verifyToken } from '../../src/links/token.js';
+import { keyId, verifyToken } from '../../src/links/token.js';
 import type { Project, Sender, Site, Variant } from '../../src/workspace/model.js';
 
 const NOW = new Date('2026-11-20T12:00:00Z');
@@ -129,7 +129,7 @@ describe('links', () => {
     expect(html).toContain(`href="${links.autoLogin}"`);
 
     expect(links.unsubscribe).toMatch(/^https:\/\/mail\.shop\.example\.com\/unsubscribe\//);
-    expect(verifyToken(links.unsubscribe.split('/').pop()!, SECRET)).toEqual({ ok: true, payload: { p: 'unsubscribe', c: 42, s: 'shop-en', m: 'arrivals' } });
+    expect(verifyToken(links.unsubscribe.split('/').pop()!, SECRET)).toEqual({ ok: true, payload: { p: 'unsubscribe', c: 42, s: 'shop-en', m: 'arrivals', k: keyId(SECRET) } });
 
     // The site's own login path, on the site's URL without its trailing slash.
     const url = new URL(links.autoLogin);
@@ -143,6 +143,6 @@ describe('links', () => {
     const { html, links } = await render(campaign(), recipient({ customer_id: null, contact_id: 7, site: 'shop-ru' }));
     expect(links.autoLogin).toBe('https://shop.example.ru');
     expect(html).toContain('href="https://shop.example.ru"');
-    expect(verifyToken(links.unsubscribe.split('/').pop()!, SECRET)).toEqual({ ok: true, payload: { p: 'unsubscribe', k: 7, s: 'shop-ru', m: 'arrivals' } });
+    expect(verifyToken(links.unsubscribe.split('/').pop()!, SECRET)).toEqual({ ok: true, payload: { p: 'unsubscribe', k_: 7, s: 'shop-ru', m: 'arrivals', k: keyId(SECRET) } });
   });
 });

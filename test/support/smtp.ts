@@ -8,6 +8,8 @@ export interface SmtpSink {
   messages: ParsedMail[];
   /** Envelope recipients per accepted message, in arrival order. */
   envelopes: string[][];
+  /** The envelope sender (MAIL FROM) of each accepted message, in arrival order. */
+  senders: string[];
   /** Each accepted message's To, subject and HTML, in arrival order. */
   arrived: { to: string; subject: string; html: string }[];
   close(): Promise<void>;
@@ -16,6 +18,7 @@ export interface SmtpSink {
 export async function startSmtpSink(): Promise<SmtpSink> {
   const messages: ParsedMail[] = [];
   const envelopes: string[][] = [];
+  const senders: string[] = [];
   const arrived: SmtpSink['arrived'] = [];
   const server = new SMTPServer({
     authOptional: true,
@@ -26,6 +29,7 @@ export async function startSmtpSink(): Promise<SmtpSink> {
         .then((parsed) => {
           messages.push(parsed);
           envelopes.push(session.envelope.rcptTo.map((r) => r.address));
+          senders.push(session.envelope.mailFrom ? session.envelope.mailFrom.address : '');
           arrived.push({ to: (parsed.to as { text: string } | undefined)?.text ?? '', subject: parsed.subject ?? '', html: String(parsed.html) });
           callback();
         })
@@ -38,6 +42,7 @@ export async function startSmtpSink(): Promise<SmtpSink> {
     url: `smtp://127.0.0.1:${port}`,
     messages,
     envelopes,
+    senders,
     arrived,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };

@@ -122,12 +122,13 @@ function rfc2822Date(d: Date): string {
 
 /**
  * A rendered message as MIME, with the headers every herald message carries:
- * List-Unsubscribe with the https link and a mailto, and RFC 8058 one-click.
+ * List-Unsubscribe with the https link and a mailto, and RFC 8058 one-click;
+ * the envelope sender is the message's VERP return path when it has one.
  * `id` is the Message-ID's local part; the domain is the From address's.
  */
 export function composeRendered(r: RenderedMessage, o: { to: string; id: string; subjectPrefix?: string; headers?: Record<string, string> }): ComposedMessage {
   const domain = r.from.address.split('@')[1] ?? 'localhost';
-  return composeMessage({
+  const composed = composeMessage({
     from: r.from,
     ...(r.replyTo ? { replyTo: r.replyTo } : {}),
     to: o.to,
@@ -142,4 +143,6 @@ export function composeRendered(r: RenderedMessage, o: { to: string; id: string;
       ...o.headers,
     },
   });
+  // A ledger message's bounces and complaints come back to its VERP address.
+  return r.returnPath ? { ...composed, envelope: { ...composed.envelope, from: r.returnPath } } : composed;
 }

@@ -1,0 +1,171 @@
+import { createHash } from 'node:crypto';
+import { clickToken, openToken, TRACKING_PATHS } from './tracking.js';
+
+/**
+ * Click tracking and the open pixel, added to a rendered message for one
+ * ledger row. The template never changes for them: the links of the HTML
+ * (`<a href>`) and the same addresses in the text part become
+ * `<base>/c/<token>`, a token naming the message, the message's link set and
+ * the link's index. The set, the destinations as rendered, is what the
+ * tracking server redirects to (herald.link_sets): nothing in a request can
+ * name a destination.
+ *
+ * A recipient's auto-login link is stored as the placeholder AUTO_LOGIN and
+ * signed afresh when it is clicked, so the sets of a campaign's recipients
+ * stay one shared set and no login token is kept in the database. UTM
+ * parameters are added to links to the shop's own sites before anything is
+ * stored, so the set holds exactly where a click goes.
+ */
+export const AUTO_LOGIN = '{auto_login}';
+
+export interface LinkSet {
+  /** 16 characters of a hash of the URLs: the set's key in herald.link_sets. */
+  hash: string;
+  urls: string[];
+}
+
+export interface TrackOptions {
+  ledgerId: number;
+  secret: string;
+  /** tracking.base_url, without a trailing slash. */
+  base: string;
+  opens: boolean;
+  clicks: boolean;
+  /** utm_* parameters for links to the shop's sites (hosts below). */
+  utm?: Record<string, string>;
+  shopHosts: ReadonlySet<string>;
+  /** This recipient's auto-login link, stored as AUTO_LOGIN. */
+  autoLogin: string;
+}
+
+export interface Tracked {
+  html: string;
+  text: string;
+  linkSet?: LinkSet;
+}
+
+const HREF = /(<a\b[^>]*?\shref\s*=\s*)(["'])(.*?)\2/gis;
+const TEXT_URL = /https?:\/\/[^\s<>"'\]\)]+/g;
+
+export function trackMessage(m: { html: string; text: string }, o: TrackOptions): Tracked {
+  let { html, text } = m;
+  let linkSet: LinkSet | undefined;
+  if (o.clicks) {
+    const index = new Map<string, number>();
+    const urls: string[] = [];
+    const tracked = (original: string): number | undefined => {
+      if (!/^https?:\/\//i.test(original) || original.startsWith(`${o.base}/`)) return undefined;
+      const stored = stored_(original, o);
+      let i = index.get(stored);
+      if (i === undefined) index.set(stored, (i = urls.push(stored) - 1));
+      return i;
+    };
+    // One pass over each part finds the links; the output is built once, when
+    // the set's hash (which the tokens name) is known.
+    const htmlParts = split(html, HREF, (x) => {
+      const i = tracked(decodeEntities(x[3]!));
+      return i === undefined ? undefined : { at: x.index + x[1]!.length + 1, length: x[3]!.length, i };
+    });
+    const textParts = split(text, TEXT_URL, (x) => {
+      const i = tracked(x[0]);
+      return i === undefined ? undefined : { at: x.index, length: x[0].length, i };
+    });
+    if (urls.length > 0) {
+      const hash = setHash(urls);
+      linkSet = { hash, urls };
+      const links = urls.map((_, i) => `${o.base}/${TRACKING_PATHS.click}/${clickToken(o.ledgerId, hash, i, o.secret)}`);
+      html = join(htmlParts, links);
+      text = join(textParts, links);
+    }
+  }
+  if (o.opens) {
+    const pixel = `<img src="${o.base}/${TRACKING_PATHS.open}/${openToken(o.ledgerId, o.secret)}" width="1" height="1" alt="" style="display:block;border:0;width:1px;height:1px;" />`;
+    const end = html.lastIndexOf('</body>');
+    html = end >= 0 ? `${html.slice(0, end)}${pixel}${html.slice(end)}` : html + pixel;
+  }
+  return linkSet ? { html, text, linkSet } : { html, text };
+}
+
+/** A text cut around the links to replace: its pieces, and between them the index of the link that goes there. */
+type Pieces = (string | number)[];
+
+function split(s: string, re: RegExp, link: (m: RegExpExecArray) => { at: number; length: number; i: number } | undefined): Pieces {
+  const out: Pieces = [];
+  let last = 0;
+  re.lastIndex = 0;
+  for (let m = re.exec(s); m; m = re.exec(s)) {
+    const l = link(m);
+    if (!l) continue;
+    out.push(s.slice(last, l.at), l.i);
+    last = l.at + l.length;
+  }
+  out.push(s.slice(last));
+  return out;
+}
+
+function join(pieces: Pieces, links: readonly string[]): string {
+  let s = '';
+  for (const p of pieces) s += typeof p === 'number' ? links[p]! : p;
+  return s;
+}
+
+/** The destination as stored: with the UTM parameters, the auto-login link as its placeholder. */
+function stored_(url: string, o: TrackOptions): string {
+  if (url.startsWith(o.autoLogin)) return AUTO_LOGIN + withUtm(url, o).slice(o.autoLogin.length);
+  return withUtm(url, o);
+}
+
+/**
+ * The URL with the utm_* parameters it lacks, when it goes to one of the
+ * shop's sites. Appended to the URL as written, never re-serialised: the
+ * rest of it (an auto-login token, a fragment) stays exactly as rendered.
+ */
+function withUtm(url: string, o: TrackOptions): string {
+  if (!o.utm) return url;
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return url;
+  }
+  if (!o.shopHosts.has(u.host.toLowerCase())) return url;
+  const missing = Object.entries(o.utm).filter(([k]) => !u.searchParams.has(k));
+  if (missing.length === 0) return url;
+  const [head, hash] = splitHash(url);
+  const query = missing.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
+  return `${head}${head.includes('?') ? (head.endsWith('?') || head.endsWith('&') ? '' : '&') : '?'}${query}${hash}`;
+}
+
+function splitHash(url: string): [string, string] {
+  const i = url.indexOf('#');
+  return i < 0 ? [url, ''] : [url.slice(0, i), url.slice(i)];
+}
+
+const setHashes = new Map<string, string>();
+
+/** A set's key; most messages of a run share a few sets, so the hash of each is kept. */
+export function setHash(urls: readonly string[]): string {
+  const key = JSON.stringify(urls);
+  let h = setHashes.get(key);
+  if (!h) {
+    h = createHash('sha256').update(key).digest('base64url').slice(0, 16);
+    if (setHashes.size > 10_000) setHashes.clear();
+    setHashes.set(key, h);
+  }
+  return h;
+}
+
+/** An href's value as the browser reads it: MJML and templates write & as &amp;. */
+function decodeEntities(s: string): string {
+  if (!s.includes('&')) return s;
+  return s.replace(/&(#x[0-9a-f]+|#[0-9]+|amp|quot|apos|lt|gt);/gi, (whole, e: string) => {
+    const l = e.toLowerCase();
+    if (l === 'amp') return '&';
+    if (l === 'quot') return '"';
+    if (l === 'apos') return "'";
+    if (l === 'lt') return '<';
+    if (l === 'gt') return '>';
+    const code = l.startsWith('#x') ? parseInt(l.slice(2), 16) : parseInt(l.slice(1), 10);
+    return Number.isFinite(code) && code > 0 && code <= 0x10ffff ? String.fromCodePoint(code) : whole;
+  });
+}

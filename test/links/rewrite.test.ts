@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { AUTO_LOGIN, trackMessage, type TrackOptions } from '../../src/links/rewrite.js';
+import { readTrackingToken } from '../../src/links/tracking.js';
+
+const SECRET = 'rewrite-test-secret-0123456789abcdef0123';
+const base: TrackOptions = {
+  ledgerId: 42,
+  secret: SECRET,
+  base: 'https://t.example.com',
+  opens: true,
+  clicks: true,
+  shopHosts: new Set(['shop.example.com']),
+  autoLogin: 'https://shop.example.com/auto-login?token=abc.def',
+};
+
+function clicked(html: string): { index: number; set: string }[] {
+  return [...html.matchAll(/href=["']https:\/\/t\.example\.com\/c\/([^"']+)["']/g)].map((m) => {
+    const r = readTrackingToken(m[1]!, SECRET);
+    if (!r.ok || r.link.kind !== 'click') throw new Error(`not a click token: ${m[1]}`);
+    expect(r.link.message).toBe(42);
+    return { index: r.link.index, set: r.link.set };
+  });
+}
+
+describe('trackMessage', () => {
+  const html =
+    '<html><body>' +
+    '<a href="https://shop.example.com/new?a=1&amp;b=2">New</a>' +
+    '<a class="x" href=\'https://other.example.org/page#top\'>Other</a>' +
+    '<a href="https://shop.example.com/auto-login?token=abc.def&amp;next=%2Fcart">Cart</a>' +
+    '<a href="mailto:care@shop.example.com">Mail</a>' +
+    '<a href="https://t.example.com/u/tok">Unsubscribe</a>' +
+    '<a href="https://shop.example.com/new?a=1&b=2">New again</a>' +
+    '</body></html>';
+  const text = 'New: https://shop.example.com/new?a=1&b=2\nUnsubscribe: https://t.example.com/u/tok\nElsewhere: https://unlinked.example.net/x';
+
+  it('rewrites each http link to a signed click link naming the message, its set and its index', () => {
+    const t = trackMessage({ html, text }, base);
+    expect(t.linkSet!.urls).toEqual([
+      'https://shop.example.com/new?a=1&b=2',
+      'https://other.example.org/page#top',
+      `${AUTO_LOGIN}&next=%2Fcart`,
+      'https://unlinked.example.net/x',
+    ]);
+    // The same destination twice is one link; mailto and herald's own links are left alone.
+    expect(clicked(t.html).map((c) => c.index)).toEqual([0, 1, 2, 0]);
+    expect(new Set(clicked(t.html).map((c) => c.set))).toEqual(new Set([t.linkSet!.hash]));
+    expect(t.html).toContain('href="mailto:care@shop.example.com"');
+    expect(t.html).toContain('href="https://t.example.com/u/tok"');
+    // The text part's addresses lead through the same links.
+    expect(t.text).not.toContain('https://shop.example.com/new');
+    expect(t.text).toContain('Unsubscribe: https://t.example.com/u/tok');
+    expect(t.text).toMatch(/^New: https:\/\/t\.example\.com\/c\/\S+$/m);
+  });
+
+  it('adds the open pixel before </body>, naming the message', () => {
+    const t = trackMessage({ html, text }, base);
+    const m = /<img src="https:\/\/t\.example\.com\/o\/([^"]+)"[^>]*\/><\/body>/.exec(t.html);
+    expect(readTrackingToken(m![1]!, SECRET)).toEqual({ ok: true, link: { kind: 'open', message: 42 } });
+  });
+
+  it('adds UTM parameters to the shop’s own links only, keeping those a link has', () => {
+    const t = trackMessage(
+      { html: '<a href="https://shop.example.com/x?utm_source=keep">a</a><a href="https://shop.example.com/y#frag">b</a><a href="https://other.example.org/z">c</a>', text: '' },
+      { ...base, utm: { utm_source: 'herald', utm_campaign: 'winback' } },
+    );
+    expect(t.linkSet!.urls).toEqual([
+      'https://shop.example.com/x?utm_source=keep&utm_campaign=winback',
+      'https://shop.example.com/y?utm_source=herald&utm_campaign=winback#frag',
+      'https://other.example.org/z',
+    ]);
+  });
+
+  it('leaves a message alone when tracking is off', () => {
+    const t = trackMessage({ html, text }, { ...base, opens: false, clicks: false });
+    expect(t).toEqual({ html, text });
+  });
+
+  it('gives two recipients with the same links one set, whatever their auto-login tokens', () => {
+    const a = trackMessage({ html: '<a href="https://shop.example.com/auto-login?token=AAA">x</a>', text: '' }, { ...base, autoLogin: 'https://shop.example.com/auto-login?token=AAA' });
+    const b = trackMessage({ html: '<a href="https://shop.example.com/auto-login?token=BBB">x</a>', text: '' }, { ...base, ledgerId: 43, autoLogin: 'https://shop.example.com/auto-login?token=BBB' });
+    expect(a.linkSet).toEqual(b.linkSet);
+    expect(a.linkSet!.urls).toEqual([AUTO_LOGIN]);
+  });
+});
