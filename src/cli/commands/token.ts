@@ -1,5 +1,6 @@
 import type { Queryable } from '../../db/db.js';
 import { ExitError, UserError, printable } from '../../errors.js';
+import { AUTO_LOGIN } from '../../links/rewrite.js';
 import { linkSecrets } from '../../links/secret.js';
 import { verifyLink, type LinkVerification, type VerifiedLink } from '../../links/verify.js';
 import { print, printJson, validWorkspace, withDb, type GlobalOptions } from '../context.js';
@@ -34,9 +35,6 @@ interface MessageFacts {
   /** A click's destination as rendered (herald.link_sets). */
   destination?: string | null;
 }
-
-/** The auto-login placeholder of a stored click destination (docs/links.md). */
-const AUTO_LOGIN = '{auto_login}';
 
 async function ledgerFacts(db: Queryable, link: VerifiedLink): Promise<MessageFacts | undefined> {
   if (!('message' in link) || typeof link.message !== 'number') return undefined;
