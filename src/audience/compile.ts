@@ -44,6 +44,14 @@ import { sqlConditionKey, type SqlCondition } from './sql-sandbox.js';
  *   (`source.open_statuses`), whether or not it is also counted.
  * - in_cart: a cart (updated in the window) holding such an item; an empty
  *   cart holds nothing.
+ * - received: herald sent the customer a message of the campaign or trigger
+ *   (of any, naming neither); `within` bounds when it was sent. Only sent
+ *   messages count: not those queued, suppressed, failed or bounced.
+ * - opened: such a message that the customer opened or clicked in (a click
+ *   is an open whose images were off); clicked: one they clicked a link in.
+ *   Only a person's opens and clicks count (message_events.class 'human'),
+ *   never those of Apple Mail Privacy Protection or a link scanner; `within`
+ *   bounds when they opened or clicked, not when it was sent.
  * - segment: the referenced segment's condition, inlined.
  * - sql: `c.id IN` the customers the user's SELECT returns (`customer_id`),
  *   evaluated beforehand in confinement (sql-sandbox.ts); the statement
@@ -130,10 +138,16 @@ class Compiler {
         return `(${c.all!.map((x) => this.condition(x, path)).join(' AND ')})`;
       case 'any':
         return `(${c.any!.map((x) => this.condition(x, path)).join(' OR ')})`;
-      case 'not':
+      case 'not': {
+        // An existence test over the ledger is never NULL: a plain NOT EXISTS
+        // lets PostgreSQL plan an anti-join, where NOT coalesce(EXISTS …) ran
+        // a subplan per customer (2.5× slower for "received and not opened").
+        const inner = Object.keys(c.not!)[0];
+        if (inner === 'received' || inner === 'opened' || inner === 'clicked') return `NOT ${this.condition(c.not!, path)}`;
         // A condition on a NULL attribute is unknown, and NOT unknown is unknown too;
         // "not X" must mean "everyone X does not match", so NULL counts as false.
         return `NOT coalesce(${this.condition(c.not!, path)}, false)`;
+      }
       case 'site':
       case 'locale':
         return predicate.text(`c.${key}`, c[key]!, s, false);
@@ -157,6 +171,10 @@ class Compiler {
         return predicate.openOrder(c.open_order!, s);
       case 'in_cart':
         return predicate.inCart(c.in_cart!, s);
+      case 'received':
+      case 'opened':
+      case 'clicked':
+        return predicate.messages(key, c[key]!, s);
       case 'segment':
         return this.segment(c.segment!, path);
       case 'sql': {

@@ -1,5 +1,5 @@
 import { UserError } from '../errors.js';
-import type { AggregatePredicate, DatePredicate, ItemFilter, LastOrderPredicate, TextPredicate } from '../workspace/types.gen.js';
+import type { AggregatePredicate, DatePredicate, ItemFilter, LastOrderPredicate, MessageFilter, TextPredicate } from '../workspace/types.gen.js';
 import { parseDuration } from './duration.js';
 import { SQL_RESULTS } from './sql-sandbox.js';
 
@@ -15,6 +15,10 @@ import { SQL_RESULTS } from './sql-sandbox.js';
  *   probes for a few customers or a hash over the whole table for many,
  *   using the contract's indexes orders (customer_id, created_at),
  *   order_items (order_id), carts (customer_id), cart_items (cart_id).
+ *   received, opened and clicked are existence too, over herald's own
+ *   ledger: messages_contacted (customer_id, sent_at) or, for one source,
+ *   messages_customer_key (source_kind, source, …), and
+ *   message_events_message (message_id, kind).
  * - Comparisons of aggregates (order_count, total_spent, avg_order_value,
  *   max_order_value, last_order before) read columns of one per-customer
  *   summary of the counted orders, `oa`, which compile.ts LEFT JOINs once
@@ -337,4 +341,31 @@ function all(parts: string[]): string {
 /** list: members of an imported list who are shop customers (herald.list_members, filled by apply). */
 export function listMember(name: string, s: Scope): string {
   return `c.id IN (SELECT m.customer_id FROM herald.list_members m WHERE m.list = ${s.param(name)} AND m.customer_id IS NOT NULL)`;
+}
+
+// ── past messages: the ledger ──────────────────────────────────────────────
+
+/** The event kinds each message predicate looks for; a click means the message was opened, even with images off. */
+const MESSAGE_EVENTS = { received: undefined, opened: `('open', 'click')`, clicked: `('click')` } as const;
+
+/**
+ * received: a message of the source sent to the customer (status 'sent':
+ * not one queued, suppressed, failed or bounced), sent in the window.
+ * opened, clicked: such a message with a person's open or click (class
+ * 'human'), made in the window. `m.status = 'sent'` implies the partial
+ * index messages_contacted's predicate, so the planner may probe it per
+ * customer or hash the source's rows (messages_customer_key) for many.
+ */
+export function messages(kind: keyof typeof MESSAGE_EVENTS, f: MessageFilter, s: Scope): string {
+  const parts = [`m.customer_id = c.id`, `m.status = 'sent'`];
+  if (f.campaign !== undefined) parts.push(`m.source_kind = 'campaign'`, `m.source = ${s.param(f.campaign)}`);
+  if (f.trigger !== undefined) parts.push(`m.source_kind = 'trigger'`, `m.source = ${s.param(f.trigger)}`);
+  const events = MESSAGE_EVENTS[kind];
+  if (!events) {
+    if (f.within) parts.push(`m.sent_at >= ${s.cutoff(f.within)}`);
+    return `EXISTS (SELECT 1 FROM herald.messages m WHERE ${parts.join(' AND ')})`;
+  }
+  parts.push(`e.kind IN ${events}`, `e.class = 'human'`);
+  if (f.within) parts.push(`e.at >= ${s.cutoff(f.within)}`);
+  return `EXISTS (SELECT 1 FROM herald.messages m JOIN herald.message_events e ON e.message_id = m.id WHERE ${parts.join(' AND ')})`;
 }

@@ -1,6 +1,18 @@
 import { ADDRESS_SQL } from './address.js';
+import { erasedHashSql, erasedSql } from './suppressions.js';
 import { quoteIdent } from '../db/ident.js';
 import type { CompiledSql } from './compile.js';
+
+/**
+ * The reason of an erased person (classifiedSql; a list contact's reads
+ * `… (list contact)`): the ledger records them without their address.
+ */
+export const ERASED_REASON = 'suppressed: erased';
+
+/** SQL: `value` (an address, a trigger's event data) unless `reason` says the person was erased: then NULL. */
+export function unlessErased(reason: string, value: string): string {
+  return `CASE WHEN ${reason} LIKE '${ERASED_REASON} (%' THEN NULL ELSE ${value} END`;
+}
 
 /** site id → the site's locales and its default: how a recipient's locale is chosen. */
 export interface SiteLocales {
@@ -37,11 +49,14 @@ export function controlGroupThreshold(percent: number): number {
  * (recipientsSql) and the volume breakdown counts every bucket
  * (breakdown.ts), so the two always agree.
  *
- * - address_problems: no email, or one that is not an address.
  * - no_subscription: `email_opt_in` is false, or the address is in
  *   herald.suppressions for the customer's site or for all sites. The two
  *   LEFT JOINs are hash joins on the address, each matching at most one row
  *   (the suppressions' unique key), so the audience is never multiplied.
+ *   An erased person's address is found by its hash (erasedSql), computed
+ *   only when anyone was erased at all; that reason comes first, so the
+ *   ledger never records their address (materialise.ts).
+ * - address_problems: no email, or one that is not an address.
  * - control_group: only with `control`; see controlGroupThreshold.
  * - recipients: everyone else, with the site's locale matching theirs, else
  *   the site's default.
@@ -59,11 +74,13 @@ export function classifiedSql(schema: string, audience: CompiledSql, sites: Site
   return {
     text: `SELECT c.id AS customer_id, c.email, c.site, c.locale AS customer_locale,
                   CASE WHEN s.cfg->'locales' ? c.locale THEN c.locale ELSE s.cfg->>'default' END AS locale,
-                  CASE WHEN c.email IS NULL OR c.email !~ ${ADDRESS_SQL} THEN 'address_problems'
+                  CASE WHEN ${erasedSql('c.email')} THEN 'no_subscription'
+                       WHEN c.email IS NULL OR c.email !~ ${ADDRESS_SQL} THEN 'address_problems'
                        WHEN NOT c.email_opt_in OR sup_all.email IS NOT NULL OR sup_site.email IS NOT NULL THEN 'no_subscription'
                        ${held ? `${held} THEN 'control_group'` : ''}
                        ELSE 'recipients' END AS bucket,
-                  CASE WHEN c.email IS NULL OR btrim(c.email) = '' THEN 'no email'
+                  CASE WHEN ${erasedSql('c.email')} THEN '${ERASED_REASON} (all sites)'
+                       WHEN c.email IS NULL OR btrim(c.email) = '' THEN 'no email'
                        WHEN c.email !~ ${ADDRESS_SQL} THEN 'invalid email'
                        WHEN NOT c.email_opt_in THEN 'email_opt_in is false'
                        WHEN sup_all.email IS NOT NULL THEN 'suppressed: ' || sup_all.reason || ' (all sites)'
@@ -106,7 +123,8 @@ export function contactRecipientsSql(lists: readonly string[], sites: SiteLocale
             WHERE k.id IN (SELECT m.contact_id FROM herald.list_members m WHERE m.list = ANY($1::text[]) AND m.contact_id IS NOT NULL)
               AND k.email ~ ${ADDRESS_SQL}
               AND NOT EXISTS (SELECT 1 FROM herald.suppressions x
-                               WHERE x.email = lower(k.email) AND (x.site IS NULL OR x.site = k.site))`,
+                               WHERE x.email = lower(k.email) AND (x.site IS NULL OR x.site = k.site))
+              AND NOT ${erasedSql('k.email')}`,
     values: [lists, JSON.stringify(sites)],
   };
 }
@@ -139,6 +157,7 @@ export function classifiedContactsSql(lists: readonly string[], sites: SiteLocal
             FROM herald.contacts k
             JOIN jsonb_each(${sitesRef}::jsonb) AS s(id, cfg) ON s.id = k.site
             LEFT JOIN LATERAL (SELECT x.email, x.reason FROM herald.suppressions x
-                                WHERE x.email = lower(k.email) AND (x.site IS NULL OR x.site = k.site) LIMIT 1) sup ON true
+                                WHERE x.email = lower(k.email) AND (x.site IS NULL OR x.site = k.site)
+                                   OR x.email = ${erasedHashSql('k.email')} AND x.site IS NULL LIMIT 1) sup ON true
            WHERE k.id IN (SELECT m.contact_id FROM herald.list_members m WHERE m.list = ANY(${listsRef}::text[]) AND m.contact_id IS NOT NULL)`;
 }

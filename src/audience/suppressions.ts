@@ -11,7 +11,31 @@ import { UserError } from '../errors.js';
  * unrecorded and no event describes a change that did not happen.
  */
 export const REASONS = ['unsubscribed', 'bounced', 'complained', 'manual'] as const;
-export type SuppressionReason = (typeof REASONS)[number];
+/** `erased` is never given by hand: `herald customer erase` writes it (src/privacy/). */
+export type SuppressionReason = (typeof REASONS)[number] | 'erased';
+
+/**
+ * An erased person's suppression names them by a one-way hash of their
+ * address, `sha256:<hex of sha256(lower(btrim(address)))>`, for all sites:
+ * herald keeps no address of theirs, yet never mails it again. The hash is
+ * computed in SQL only, so the erase and every check agree on what lower()
+ * means for any address.
+ */
+export function erasedHashSql(address: string): string {
+  return `('sha256:' || encode(sha256(convert_to(lower(btrim(${address})), 'UTF8')), 'hex'))`;
+}
+
+/**
+ * Whether the address was erased, for a statement over many recipients:
+ * the first EXISTS is uncorrelated, an InitPlan evaluated once per
+ * statement, and while no erased suppression exists it is false and the
+ * hash is never computed (AND evaluates in order). When some exist, the
+ * second is a hashed SubPlan: one sha256 and one hash probe per recipient.
+ */
+export function erasedSql(address: string): string {
+  return `(EXISTS (SELECT 1 FROM herald.suppressions WHERE reason = 'erased')
+           AND ${erasedHashSql(address)} IN (SELECT x.email FROM herald.suppressions x WHERE x.reason = 'erased' AND x.site IS NULL))`;
+}
 
 export interface Suppression {
   email: string;

@@ -130,6 +130,28 @@ suppress
   .option('--json', 'print as JSON')
   .action(run(async () => ({ default: (await import('./commands/suppress.js')).list })));
 
+const customer = program
+  .command('customer')
+  .description('what herald holds about a person (GDPR access, portability, erasure): docs/privacy.md');
+customer
+  .command('show')
+  .description('every message, event, suppression, list membership and contact herald holds about a person')
+  .argument('<id|email>', 'a shop customer id, or an address')
+  .option('--json', 'print as JSON')
+  .action(run(async () => ({ default: (await import('./commands/customer.js')).show })));
+customer
+  .command('export')
+  .description('the same, every column, as JSON: to stdout or --out')
+  .argument('<id|email>', 'a shop customer id, or an address')
+  .option('--out <file>', 'write it to this file (readable by its owner only)')
+  .action(run(async () => ({ default: (await import('./commands/customer.js')).exportRecord })));
+customer
+  .command('erase')
+  .description("remove a person's data from herald's schema, keeping a one-way hash of the address so they are never mailed again")
+  .argument('<id|email>', 'a shop customer id, or an address')
+  .option('--yes', 'erase; without it, show what would be erased and change nothing')
+  .action(run(async () => ({ default: (await import('./commands/customer.js')).erase })));
+
 program
   .command('bounces')
   .description('bounces and complaints that arrive after sending: `herald bounces import <file|dir|->` reads DSNs, ARF reports and mailto unsubscribes (.eml, mbox, stdin)')
@@ -140,9 +162,9 @@ program
 
 program
   .command('token')
-  .description('verify an auto-login token: `herald token verify <token or link>`')
+  .description('verify any link herald makes (auto-login, open, click, unsubscribe, a bare token, a return-path address): `herald token verify <link>`')
   .argument('<verify>')
-  .argument('<token>', 'the token, or the whole link')
+  .argument('<token>', 'the whole link, a token, or a bounces+…@ address')
   .option('--json', 'print the result as JSON')
   .action(run(() => import('./commands/token.js')));
 

@@ -1,5 +1,6 @@
 import type { Db } from '../db/db.js';
 import { quoteIdent } from '../db/ident.js';
+import { erasedHashSql } from '../audience/suppressions.js';
 import { SESSION_NAMESPACE } from './session.js';
 import { SENDING_STATUS, type ContactPolicy, type SourceRef } from './source.js';
 
@@ -201,8 +202,14 @@ export function pickValues(c: Pick<ClaimInput, 'source' | 'limit' | 'now' | 'wor
 export function settleSql(schema: string, exitSql: string): string {
   return `WITH p AS (
        SELECT m.id, m.customer_id, m.contact_id,
+              -- Suppressed for the site or all sites, or erased (by the address's hash,
+              -- always for all sites): a batch is small, so the hash is always computed.
               EXISTS (SELECT 1 FROM herald.suppressions s
-                       WHERE s.email = lower(m.address) AND (s.site IS NULL OR s.site = m.site)) AS suppressed,
+                       WHERE s.email = ANY (ARRAY[lower(m.address), ${erasedHashSql('m.address')}])
+                         AND (s.site IS NULL OR s.site = m.site)) AS suppressed,
+              -- An erased address is not kept on the row (src/privacy/erase.ts).
+              EXISTS (SELECT 1 FROM herald.suppressions s
+                       WHERE s.email = ${erasedHashSql('m.address')} AND s.site IS NULL) AS erased,
               (${exitSql}) AS exit_reason,
               CASE WHEN $6::time IS NULL THEN NULL
                    WHEN $6::time < $7::time THEN
@@ -232,7 +239,7 @@ export function settleSql(schema: string, exitSql: string): string {
               AND (s.sent_at > $3::timestamptz - make_interval(secs => $9) OR (s.status = 'claimed' AND s.id <> ALL ($1::bigint[])))) AS x
        ) AS cap ON $8::int IS NOT NULL AND r.eligible),
      d AS (
-       SELECT c.id, c.exit_reason, c.quiet_until, c.oldest,
+       SELECT c.id, c.exit_reason, c.quiet_until, c.oldest, c.erased,
               CASE WHEN c.suppressed THEN 'suppressed'
                    WHEN c.exit_reason IS NOT NULL THEN 'exited'
                    WHEN c.quiet_until IS NOT NULL THEN 'quiet hours'
@@ -242,10 +249,12 @@ export function settleSql(schema: string, exitSql: string): string {
      settled AS (
        UPDATE herald.messages m
           SET status = CASE WHEN d.verdict IN ('quiet hours', 'frequency cap') THEN 'queued' ELSE d.verdict END,
-              reason = CASE d.verdict WHEN 'suppressed' THEN 'suppressed after the audience was drawn'
+              address = CASE WHEN d.verdict = 'suppressed' AND d.erased THEN NULL ELSE m.address END,
+              reason = CASE WHEN d.verdict = 'suppressed' AND d.erased THEN 'erased on request'
+                            ELSE CASE d.verdict WHEN 'suppressed' THEN 'suppressed after the audience was drawn'
                                       WHEN 'exited' THEN d.exit_reason
                                       WHEN 'capped' THEN $11
-                                      ELSE m.reason END,
+                                      ELSE m.reason END END,
               next_attempt_at = CASE d.verdict WHEN 'quiet hours' THEN d.quiet_until
                                                WHEN 'frequency cap' THEN greatest(coalesce(d.oldest + make_interval(secs => $9), $3::timestamptz + interval '1 hour'), $3::timestamptz + interval '1 minute')
                                                ELSE m.next_attempt_at END,

@@ -1,6 +1,6 @@
 import type { Queryable } from '../db/db.js';
 import type { CompiledSql } from '../audience/compile.js';
-import { classifiedContactsSql, classifiedSql, controlGroupThreshold, type ControlGroup, type SiteLocales } from '../audience/recipients.js';
+import { classifiedContactsSql, classifiedSql, controlGroupThreshold, unlessErased, type ControlGroup, type SiteLocales } from '../audience/recipients.js';
 import { startRun } from './runs.js';
 
 /**
@@ -50,7 +50,7 @@ export interface LaunchInput {
  * receives a campaign): recipients become queued (or, in an A/B test, queued
  * with their variant when in the test group, else waiting), the control
  * group `control`, and customers who cannot be written to `suppressed` with
- * the reason. A second statement does the same for the lists' contacts who
+ * the reason (an erased person's without their address). A second statement does the same for the lists' contacts who
  * are not customers. The run row inserted first makes launching once per
  * campaign: a second launch, even a concurrent one, stops there. The
  * customers' INSERT has no ON CONFLICT: classifiedSql yields each customer
@@ -58,6 +58,9 @@ export interface LaunchInput {
  * duplicate would fail the launch loudly rather than be dropped. Contacts
  * may sit in several lists, so theirs keeps it.
  */
+/** The address a row records: none for an erased person, whom the shop (or a list) may still name. */
+const address = unlessErased('r.reason', 'r.email');
+
 export async function launch(db: Queryable, i: LaunchInput): Promise<number | undefined> {
   if (!(await startRun(db, { kind: 'campaign', name: i.campaign }, i.now))) return undefined;
 
@@ -71,7 +74,7 @@ export async function launch(db: Queryable, i: LaunchInput): Promise<number | un
   const [customers] = await db.query<{ n: number }>(
     `WITH inserted AS (
        INSERT INTO herald.messages (source_kind, source, customer_id, address, site, locale, status, variant, reason, next_attempt_at, due_at, source_version, template_version)
-       SELECT 'campaign', ${param(i.campaign)}, r.customer_id, r.email, r.site, r.locale,
+       SELECT 'campaign', ${param(i.campaign)}, r.customer_id, ${address}, r.site, r.locale,
               CASE r.bucket WHEN 'recipients' THEN ${ab.status} WHEN 'control_group' THEN 'control' ELSE 'suppressed' END,
               CASE r.bucket WHEN 'recipients' THEN ${ab.variant} END,
               CASE WHEN r.bucket <> 'recipients' THEN r.reason END,
@@ -96,7 +99,7 @@ export async function launch(db: Queryable, i: LaunchInput): Promise<number | un
     const [contacts] = await db.query<{ n: number }>(
       `WITH inserted AS (
          INSERT INTO herald.messages (source_kind, source, contact_id, address, site, locale, status, variant, reason, next_attempt_at, due_at, source_version, template_version)
-         SELECT 'campaign', ${kParam(i.campaign)}, r.customer_id, r.email, r.site, r.locale,
+         SELECT 'campaign', ${kParam(i.campaign)}, r.customer_id, ${address}, r.site, r.locale,
                 CASE r.bucket WHEN 'recipients' THEN ${kab.status} WHEN 'control_group' THEN 'control' ELSE 'suppressed' END,
                 CASE r.bucket WHEN 'recipients' THEN ${kab.variant} END,
                 CASE WHEN r.bucket <> 'recipients' THEN r.reason END,

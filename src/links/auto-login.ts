@@ -27,8 +27,12 @@ export function signAutoLoginToken(customerId: number, site: string, secret: str
 
 export type AutoLoginResult = { ok: true; login: AutoLogin } | { ok: false; reason: string };
 
-/** Checks a token: signature, purpose, expiry. A reason says why a bad one is refused. */
-export function verifyAutoLoginToken(token: string, secret: string, now: Date = new Date()): AutoLoginResult {
+/**
+ * Checks a token: signature, purpose, expiry. A reason says why a bad one
+ * is refused. `secret` may be several (the current one first, then those of
+ * tracking.previous_secret_envs), so links sent before a rotation still log in.
+ */
+export function verifyAutoLoginToken(token: string, secret: string | readonly string[], now: Date = new Date()): AutoLoginResult {
   const v = verifyToken(token, secret);
   if (!v.ok) return v.reason === 'bad signature' ? { ok: false, reason: 'bad signature: the token was altered, or signed with another secret' } : v;
   const { p, c, s, exp } = v.payload as { p?: unknown; c?: unknown; s?: unknown; exp?: unknown };

@@ -1,6 +1,6 @@
 import { compileSegment, type CompiledSql } from '../audience/compile.js';
 import { durationMs } from '../audience/duration.js';
-import { classifiedSql, type SiteLocales } from '../audience/recipients.js';
+import { classifiedSql, unlessErased, type SiteLocales } from '../audience/recipients.js';
 import type { SqlCondition } from '../audience/sql-sandbox.js';
 import { campaignSites, cancelledStatuses, openStatuses, sourceSchema, type Project, type Segment, type Site, type Trigger } from '../workspace/model.js';
 import { occurrencesSql, type EventSite } from './events.js';
@@ -170,7 +170,9 @@ export function sweepSql(t: SweepSubject, w: SweepWindow, mode: SweepMode): Comp
      inserted AS (
        INSERT INTO herald.messages (source_kind, source, channel, customer_id, address, site, locale, occurrence, payload, due_at,
                                     status, reason, next_attempt_at, source_version, template_version)
-       SELECT 'trigger', ${name}, 'email', k.customer_id, k.email, k.site, k.locale, k.occurrence, k.payload, k.due_at,
+       -- An erased person's row is recorded without their address or event data (src/privacy/).
+       SELECT 'trigger', ${name}, 'email', k.customer_id, ${unlessErased('k.reason', 'k.email')}, k.site, k.locale, k.occurrence,
+              ${unlessErased('k.reason', 'k.payload')}, k.due_at,
               CASE WHEN k.bucket = 'recipients' THEN 'queued' ELSE 'suppressed' END,
               CASE WHEN k.bucket <> 'recipients' THEN k.reason END,
               ${param(w.now, '::timestamptz')}, ${param(mode.insert.source, '::int')}, ${param(mode.insert.template, '::int')}

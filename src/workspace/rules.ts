@@ -46,11 +46,12 @@ const siteLocales: Rule = (ws) => {
 function references(
   src: Parameters<typeof problemAt>[0],
   refs: { name: string; path: (string | number)[] }[],
-  kind: 'segment' | 'list' | 'template',
+  kind: 'segment' | 'list' | 'template' | 'campaign' | 'trigger',
   ws: Workspace,
   failed: Set<string>,
 ): Problem[] {
-  const pool = kind === 'segment' ? ws.segments : kind === 'list' ? ws.lists : ws.templates;
+  const pools = { segment: ws.segments, list: ws.lists, template: ws.templates, campaign: ws.campaigns, trigger: ws.triggers };
+  const pool: ReadonlyMap<string, unknown> = pools[kind];
   const fileOf = (n: string) => (kind === 'template' ? `templates/${n}/template.yaml` : `${kind}s/${n}.yaml`);
   return refs
     .filter((r) => !pool.has(r.name) && !failed.has(fileOf(r.name)))
@@ -117,7 +118,11 @@ const templateLocales: Rule = (ws) => {
   return dedupe(out);
 };
 
-/** `segment:` and `list:` references in conditions resolve, and segments never loop back. */
+/**
+ * `segment:` and `list:` references in conditions resolve, so do the
+ * campaigns and triggers of received/opened/clicked, and segments never
+ * loop back.
+ */
 const conditionReferences: Rule = (ws, failed) => {
   const out: Problem[] = [];
   const refs = new Map<string, { ref: string; path: (string | number)[] }[]>();
@@ -125,6 +130,9 @@ const conditionReferences: Rule = (ws, failed) => {
     const found = conditionRefs(where, path);
     out.push(...references(src, found.filter((r) => r.kind === 'segment'), 'segment', ws, failed));
     out.push(...references(src, found.filter((r) => r.kind === 'list'), 'list', ws, failed));
+    const sent = messageRefs(where, path);
+    out.push(...references(src, sent.filter((r) => r.kind === 'campaign'), 'campaign', ws, failed));
+    out.push(...references(src, sent.filter((r) => r.kind === 'trigger'), 'trigger', ws, failed));
     return found.filter((r) => r.kind === 'segment').map((r) => ({ ref: r.name, path: r.path }));
   };
   for (const s of ws.segments.values()) refs.set(s.name, check(s.source, s.spec.where, ['where']));
@@ -170,6 +178,25 @@ export function conditionRefs(c: Condition, path: (string | number)[]): { kind: 
   eachCondition(c, path, (x, at) => {
     if (x.segment !== undefined) out.push({ kind: 'segment', name: x.segment, path: [...at, 'segment'] });
     if (x.list !== undefined) out.push({ kind: 'list', name: x.list, path: [...at, 'list'] });
+  });
+  return out;
+}
+
+/**
+ * The campaigns and triggers that received/opened/clicked conditions read
+ * the ledger of. Apart from conditionRefs: a segment reads what a campaign
+ * sent, it does not need the campaign deployed with it, so these are no
+ * dependencies for plan --target and never make a campaign part of a
+ * segment's apply.
+ */
+export function messageRefs(c: Condition, path: (string | number)[]): { kind: 'campaign' | 'trigger'; name: string; path: (string | number)[] }[] {
+  const out: { kind: 'campaign' | 'trigger'; name: string; path: (string | number)[] }[] = [];
+  eachCondition(c, path, (x, at) => {
+    for (const key of ['received', 'opened', 'clicked'] as const) {
+      const f = x[key];
+      if (f?.campaign !== undefined) out.push({ kind: 'campaign', name: f.campaign, path: [...at, key, 'campaign'] });
+      if (f?.trigger !== undefined) out.push({ kind: 'trigger', name: f.trigger, path: [...at, key, 'trigger'] });
+    }
   });
   return out;
 }

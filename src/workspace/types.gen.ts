@@ -435,6 +435,9 @@ export interface Condition {
   purchased?: ItemFilter;
   open_order?: ItemFilter;
   in_cart?: ItemFilter;
+  received?: MessageFilter;
+  opened?: MessageFilter;
+  clicked?: MessageFilter;
   /**
    * Members of another segment.
    */
@@ -553,6 +556,23 @@ export interface ItemFilter {
    * @minItems 1
    */
   categories?: [string, ...string[]];
+  /**
+   * A span of time: a number followed by h (hours), d (days) or w (weeks).
+   */
+  within?: string;
+}
+/**
+ * Messages herald sent, for received (sent to the customer), opened (opened or clicked in) and clicked: of one campaign or one trigger, or of any when neither is named, optionally only recent ones (within: the send for received, the open or click for opened and clicked). Only a person's opens and clicks count, not those of Apple Mail Privacy Protection or a link scanner.
+ */
+export interface MessageFilter {
+  /**
+   * A campaign in this workspace.
+   */
+  campaign?: string;
+  /**
+   * A trigger in this workspace.
+   */
+  trigger?: string;
   /**
    * A span of time: a number followed by h (hours), d (days) or w (weeks).
    */

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { signAutoLoginToken, verifyAutoLoginToken } from '../../src/index.js';
 import { autoLoginTokenOf } from '../../src/links/auto-login.js';
@@ -28,7 +29,16 @@ describe('auto-login tokens', () => {
   it('refuses an expired token and one signed with another secret', () => {
     const t = signAutoLoginToken(42, 'shop-en', 's3cret', { now: NOW, ttlDays: 1 });
     expect(verifyAutoLoginToken(t, 's3cret', new Date(NOW.getTime() + 2 * day))).toEqual({ ok: false, reason: 'expired at 2026-11-21T12:00:00.000Z' });
-    expect(verifyAutoLoginToken(t, 'other', NOW)).toMatchObject({ ok: false, reason: expect.stringMatching(/^bad signature/) });
+    // The token names its key: another secret is not even tried, and the reason says which key it needs.
+    expect(verifyAutoLoginToken(t, 'other', NOW)).toMatchObject({ ok: false, reason: expect.stringMatching(/^signed with a key herald does not have \(key id [0-9a-f]{6}\)/) });
+    // A token from before key ids is tried against every secret: a wrong one is a bad signature.
+    const [body] = t.split('.');
+    const payload = JSON.parse(Buffer.from(body!, 'base64url').toString('utf8')) as Record<string, unknown>;
+    delete payload.k;
+    const unkeyed = Buffer.from(JSON.stringify(payload)).toString('base64url');
+    const mac = createHmac('sha256', 's3cret').update(unkeyed).digest('base64url');
+    expect(verifyAutoLoginToken(`${unkeyed}.${mac}`, ['other', 's3cret'], NOW)).toMatchObject({ ok: true, login: { customerId: 42 } });
+    expect(verifyAutoLoginToken(`${unkeyed}.${mac}`, 'other', NOW)).toMatchObject({ ok: false, reason: expect.stringMatching(/^bad signature/) });
   });
 
   it('never accepts another kind of herald token, such as an unsubscribe link', () => {

@@ -27,6 +27,17 @@ export function conditionProblems(src: YamlSource, c: Condition, path: PathSegme
         hint: 'remove within; for past orders use purchased: {skus: [...], within: 365d}',
       }));
     }
+    for (const key of ['received', 'opened', 'clicked'] as const) {
+      const f = c[key];
+      if (!f) continue;
+      if (f.within) out.push(...positiveDuration(src, [...path, key, 'within'], f.within, 'matches no one: nothing is that recent'));
+      if (f.campaign !== undefined && f.trigger !== undefined) {
+        out.push(problemAt(src, [...path, key, 'trigger'], `${key} names a campaign and a trigger; a message comes from one of them`, 'condition', {
+          key: true,
+          hint: `for either, write any: [{${key}: {campaign: ${f.campaign}}}, {${key}: {trigger: ${f.trigger}}}]`,
+        }));
+      }
+    }
     if (c.site !== undefined) out.push(...siteNames(src, c.site, [...path, 'site'], sites));
   });
   return out;
