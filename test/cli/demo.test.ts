@@ -39,7 +39,20 @@ describe('herald demo', () => {
     expect(emls).toHaveLength(sent);
     const eml = readFileSync(join(ws.dir, '.herald', 'outbox', 'winback', emls[0]!), 'utf8');
     expect(eml).toMatch(/^List-Unsubscribe-Post: List-Unsubscribe=One-Click\r$/m);
-    expect(JSON.parse(readFileSync(join(ws.dir, 'reports', 'winback.json'), 'utf8'))).toMatchObject({ sent, recipients: sent });
+    // Delivered mail carries its VERP return path; the outbox keeps it as a mailbox would.
+    expect(eml).toMatch(/^Return-Path: <bounces\+[0-9a-z]+-[0-9a-f]{6}-[0-9a-f]{16}@shop\.example\.(com|ru)>\r$/m);
+    const report = JSON.parse(readFileSync(join(ws.dir, 'reports', 'winback.json'), 'utf8'));
+    expect(report).toMatchObject({ recipients: sent });
+    expect(report.sent + report.bounced).toBe(sent);
+
+    // The customers answered through the tracking server, and the report says what they did.
+    const answered = /(\d+) opened it, (\d+) more were only fetched by Apple Mail Privacy Protection; (\d+) clicked/.exec(first.stdout);
+    expect(answered, first.stdout).not.toBeNull();
+    const [opened, mpp, clicked] = answered!.slice(1).map(Number) as [number, number, number];
+    expect(opened).toBeGreaterThan(0);
+    expect(report.engagement).toMatchObject({ opened: { human: opened, total: opened + mpp }, clicked: { human: clicked } });
+    expect(report.lift.recipients.n).toBe(sent);
+    expect(report.lift.control.n).toBeGreaterThan(0);
 
     // The preview grid, rendered for the demo shop's own customers.
     expect(first.stdout).toMatch(/previewed 38 messages .*, 0 problems/);
@@ -70,6 +83,7 @@ describe('herald demo', () => {
     expect(second.stdout).toMatch(new RegExp(`applied: 0 created, 0 updated, 0 deleted, ${objects} unchanged`));
     expect(second.stdout).toMatch(/sent winback: 0 sent, 0 failed \(already sent/);
     expect(second.stdout).not.toMatch(/the shop moves on/);
+    expect(second.stdout).not.toMatch(/customers answer/);
     expect(second.stdout).not.toMatch(/swept 7 triggers: [1-9]\d* new/);
     expect(second.stdout).not.toMatch(/; [1-9]\d* sent/);
   });

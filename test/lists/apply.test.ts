@@ -40,7 +40,8 @@ describe('sending to a list', () => {
     ws.write('templates/hello/en.mjml', MINIMAL['templates/hello/en.mjml']!.replace('{{ greeting }}', '{{ greeting }} You liked {{ customer.interest }}. <a href="{{ links.auto_login }}">Your account</a>'));
     process.env.HERALD_SECRET = 'list-test-secret-0123456789abcdef0123';
     cleanup(() => void delete process.env.HERALD_SECRET);
-    ws.write('campaigns/hello.yaml', MINIMAL['campaigns/hello.yaml']!.replace('segment: everyone', 'list: fair') + 'personalized_greeting: true\n');
+    // Links as the template wrote them (no click tracking), to read the auto-login token itself.
+    ws.write('campaigns/hello.yaml', MINIMAL['campaigns/hello.yaml']!.replace('segment: everyone', 'list: fair') + 'personalized_greeting: true\ntracking: { clicks: false }\n');
     await applyDir(db, ws.dir);
     const sink = await startSmtpSink();
     const transport = smtpTransport(sink.url);
