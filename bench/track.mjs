@@ -27,6 +27,7 @@ import { openDb } from '../dist/db/db.js';
 import { migrate } from '../dist/db/migrate.js';
 import { clickToken, openToken } from '../dist/links/tracking.js';
 import { databaseUrl, server } from './lib/shop.mjs';
+import { coresUsed, cpuTicks } from './lib/cpu.mjs';
 
 const TARGET_NAIVE = 3;
 const TARGET_CEILING = 0.5;
@@ -72,7 +73,7 @@ const events = async () => (await db.query('SELECT count(*)::int AS n FROM heral
 
 /** herald serve in a child process, on the repository's workspace (its herald.yaml: base_url at the root). */
 async function startHerald() {
-  const child = spawn(process.execPath, [join(root, 'dist', 'cli', 'main.js'), 'serve', '--port', '0', '--db', url], {
+  const child = spawn(process.execPath, [...(process.env.HERALD_BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.HERALD_BENCH_PROFILE] : []), join(root, 'dist', 'cli', 'main.js'), 'serve', '--port', '0', '--db', url], {
     cwd: root,
     env: { ...process.env, HERALD_SECRET: SECRET, HERALD_DATABASE_URL: '', HERALD_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -88,6 +89,7 @@ async function startHerald() {
   });
   return {
     port,
+    pid: child.pid,
     stop: () =>
       new Promise((resolve) => {
         child.removeAllListeners('exit');
@@ -100,7 +102,7 @@ async function startHerald() {
 async function startBaseline(mode) {
   const child = fork(join(root, 'bench', 'lib', 'track-baselines.mjs'), [mode, url, SECRET], { stdio: 'inherit' });
   const port = await new Promise((resolve) => child.once('message', (m) => resolve(m.port)));
-  return { port, stop: () => new Promise((resolve) => (child.on('exit', resolve), child.send({ close: true }))) };
+  return { port, pid: child.pid, stop: () => new Promise((resolve) => (child.on('exit', resolve), child.send({ close: true }))) };
 }
 
 function load(port, list, seconds) {
@@ -123,13 +125,16 @@ async function measure(name, start, kind) {
   const before = await events();
   const s = await start();
   const warm = await load(s.port, paths[kind], 3);
+  const t0 = cpuTicks();
+  const started = performance.now();
   const r = await load(s.port, paths[kind], SECONDS);
+  const cpu = coresUsed(t0, cpuTicks(), (performance.now() - started) / 1000, DB, { server: s.pid });
   const code = await s.stop();
   const expected = kind === 'pixel' ? '200' : '302';
   const ok = (x) => x.statusCodeStats?.[expected]?.count ?? 0;
   const failed = (x) => x.errors + x.timeouts + Object.entries(x.statusCodeStats ?? {}).reduce((n, [status, v]) => n + (status === expected ? 0 : v.count), 0);
   // Every answered request, the warm-up's too, must have its event once the server has stopped.
-  return { name, kind, rps: r.requests.average, p99: r.latency.p99, answered: ok(warm) + ok(r), errors: failed(warm) + failed(r), written: (await events()) - before, exit: code };
+  return { name, kind, rps: r.requests.average, p99: r.latency.p99, answered: ok(warm) + ok(r), errors: failed(warm) + failed(r), written: (await events()) - before, exit: code, cpu };
 }
 
 // A first herald run, not measured: PostgreSQL's caches and the first batches' plans warm up.
@@ -143,10 +148,19 @@ for (const kind of (process.env.BENCH_ORDER ?? 'pixel,click').split(',')) {
 }
 
 console.log(`\ntracking server on loopback: ${CONNECTIONS} connections, ${SECONDS} s per run, ${ids.length} messages' tokens\n`);
-console.log('kind   server    req/s     p99 ms   answered   events written');
+// CPU in cores during the measured run: the server process, PostgreSQL (this
+// bench's database and the server's own processes), the load generator (this
+// process), and the rest; and the server's and PostgreSQL's CPU per request.
+console.log('kind   server    req/s     p99 ms   answered   events written   cores: server  PostgreSQL  autocannon  other   CPU µs per request: server  +PostgreSQL');
+const perRequest = (r, cores) => ((cores * 1e6) / r.rps).toFixed(1);
 for (const r of rows) {
   const wrote = r.name === 'ceiling' ? '-' : String(r.written);
-  console.log(`${r.kind.padEnd(6)} ${r.name.padEnd(8)} ${r.rps.toFixed(0).padStart(7)}  ${String(r.p99).padStart(7)}  ${String(r.answered).padStart(9)}   ${wrote.padStart(8)}`);
+  const c = r.cpu;
+  console.log(
+    `${r.kind.padEnd(6)} ${r.name.padEnd(8)} ${r.rps.toFixed(0).padStart(7)}  ${String(r.p99).padStart(7)}  ${String(r.answered).padStart(9)}   ${wrote.padStart(8)}` +
+      `          ${c.server.toFixed(2).padStart(6)}  ${c.PostgreSQL.toFixed(2).padStart(10)}  ${c.herald.toFixed(2).padStart(10)}  ${c.other.toFixed(2).padStart(5)}` +
+      `   ${perRequest(r, c.server).padStart(25)}  ${perRequest(r, c.server + c.PostgreSQL).padStart(11)}`,
+  );
 }
 let ok = true;
 console.log('');
@@ -162,6 +176,10 @@ for (const kind of ['pixel', 'click']) {
     `${kind}: herald ${vsNaive.toFixed(2)}× the naive handler (target ≥ ${TARGET_NAIVE}×), ${(vsCeiling * 100).toFixed(0)}% of the ceiling (target ≥ ${TARGET_CEILING * 100}%), ` +
       `${lost} events lost of ${h.answered} (SIGTERM exit ${h.exit}), ${h.errors} errors: ${pass ? 'ok' : 'MISSED'}`,
   );
+  // On a machine whose cores the load generator and PostgreSQL share with the server, req/s is the
+  // machine's; the server's own CPU per request says what herald costs.
+  const cost = (r) => (r.cpu.server * 1e6) / r.rps;
+  console.log(`       server CPU per request: herald ${cost(h).toFixed(1)} µs, naive ${cost(n).toFixed(1)} µs, ceiling ${cost(c).toFixed(1)} µs (herald ${(cost(h) / cost(c)).toFixed(2)}× the ceiling's)`);
 }
 await db.close();
 await admin(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);

@@ -34,7 +34,7 @@ export interface IngestOptions {
 export const SCANNER_CLICK_SECONDS = 10;
 
 /**
- * record_events: one batch, as parallel arrays unnested into rows. Joined to
+ * record_events: one batch, as a JSON array of rows. Joined to
  * herald.messages, so an event of a message the ledger does not have (a
  * token signed for another database, a message since erased) is dropped
  * instead of failing the batch on the foreign key. The join also applies the
@@ -46,13 +46,12 @@ export const SCANNER_CLICK_SECONDS = 10;
 const RECORD_EVENTS = `
   INSERT INTO herald.message_events (message_id, kind, class, link, origin, detail, at)
   SELECT e.message_id, e.kind,
-         CASE WHEN e.kind = 'click' AND e.class = 'human' AND (m.sent_at IS NULL OR e.at < m.sent_at + make_interval(secs => $8)) THEN 'scanner' ELSE e.class END,
+         CASE WHEN e.kind = 'click' AND e.class = 'human' AND (m.sent_at IS NULL OR e.at < m.sent_at + make_interval(secs => $2)) THEN 'scanner' ELSE e.class END,
          e.link, e.origin,
-         CASE WHEN e.kind = 'click' AND e.class = 'human' AND (m.sent_at IS NULL OR e.at < m.sent_at + make_interval(secs => $8))
+         CASE WHEN e.kind = 'click' AND e.class = 'human' AND (m.sent_at IS NULL OR e.at < m.sent_at + make_interval(secs => $2))
               THEN coalesce(e.detail, '{}'::jsonb) || '{"by": "timing"}'::jsonb ELSE e.detail END,
          e.at
-    FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::text[], $6::jsonb[], $7::timestamptz[])
-         WITH ORDINALITY AS e(message_id, kind, class, link, origin, detail, at, n)
+    FROM jsonb_to_recordset($1::jsonb) AS e(message_id bigint, kind text, class text, link int, origin text, detail jsonb, at timestamptz, n int)
     JOIN herald.messages m ON m.id = e.message_id
    -- Ids in the order the events happened: the join may have reordered them.
    ORDER BY e.n`;
@@ -121,14 +120,10 @@ export class EventWriter {
   private writeNext(): Promise<boolean> {
     const batch = this.held.splice(0, this.batchSize);
     const p = this.db
+      // One JSON document, not seven parameter arrays: V8 writes it natively, where
+      // pg would quote every array element (a user agent, a date) in JavaScript.
       .query(RECORD_EVENTS, [
-        batch.map((e) => e.message),
-        batch.map((e) => e.kind),
-        batch.map((e) => e.class),
-        batch.map((e) => e.link),
-        batch.map((e) => e.origin),
-        batch.map((e) => (e.detail ? JSON.stringify(e.detail) : null)),
-        batch.map((e) => e.at),
+        JSON.stringify(batch.map((e, n) => ({ message_id: e.message, kind: e.kind, class: e.class, link: e.link, origin: e.origin, detail: e.detail ?? null, at: e.at, n }))),
         SCANNER_CLICK_SECONDS,
       ])
       .then(
