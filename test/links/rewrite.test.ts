@@ -71,6 +71,17 @@ describe('trackMessage', () => {
     ]);
   });
 
+  it('reads hrefs written by hand: upper case, spaced, after a data-href, and leaves an anchor without one alone', () => {
+    const t = trackMessage(
+      { html: '<A HREF="https://shop.example.com/a">a</A><a data-href="x" href = \'https://shop.example.com/b\'>b</a><a name="top">t</a><abbr title="https://x">y</abbr>', text: '' },
+      base,
+    );
+    expect(t.linkSet!.urls).toEqual(['https://shop.example.com/a', 'https://shop.example.com/b']);
+    expect(t.html).toContain('data-href="x"');
+    expect(t.html).toContain('<abbr title="https://x">');
+    expect(t.html.match(/https:\/\/t\.example\.com\/c\//g)).toHaveLength(2);
+  });
+
   it('leaves a message alone when tracking is off', () => {
     const t = trackMessage({ html, text }, { ...base, opens: false, clicks: false });
     expect(t).toEqual({ html, text });
