@@ -164,71 +164,49 @@ function headersOf(raw: string): string {
 /** The DSN the recipient's server sends back to the Return-Path when the mailbox is gone (RFC 3464). */
 function dsn(raw: string, to: string, at: Date): string {
   const returnPath = /^Return-Path: <([^>]+)>/m.exec(raw)?.[1] ?? '';
-  const b = `dsn-${at.getTime()}`;
-  return [
-    `Return-Path: <>`,
-    `From: Mail Delivery System <MAILER-DAEMON@mx.example.net>`,
-    `To: ${returnPath}`,
-    `Subject: Undelivered Mail Returned to Sender`,
-    `Date: ${at.toUTCString()}`,
-    `Auto-Submitted: auto-replied`,
-    `MIME-Version: 1.0`,
-    `Content-Type: multipart/report; report-type=delivery-status; boundary="${b}"`,
-    ``,
-    `--${b}`,
-    `Content-Type: text/plain; charset=us-ascii`,
-    ``,
-    `I'm sorry to have to inform you that your message could not be delivered.`,
-    ``,
-    `--${b}`,
-    `Content-Type: message/delivery-status`,
-    ``,
-    `Reporting-MTA: dns; mx.example.net`,
-    ``,
-    `Final-Recipient: rfc822; ${to}`,
-    `Action: failed`,
-    `Status: 5.1.1`,
-    `Diagnostic-Code: smtp; 550 5.1.1 <${to}>: Recipient address rejected: User unknown`,
-    ``,
-    `--${b}`,
-    `Content-Type: text/rfc822-headers`,
-    ``,
-    headersOf(raw),
-    ``,
-    `--${b}--`,
-    ``,
-  ].join('\r\n');
+  return report(raw, at, {
+    head: ['Return-Path: <>', 'From: Mail Delivery System <MAILER-DAEMON@mx.example.net>', `To: ${returnPath}`, 'Subject: Undelivered Mail Returned to Sender', 'Auto-Submitted: auto-replied'],
+    type: 'delivery-status',
+    human: "I'm sorry to have to inform you that your message could not be delivered.",
+    fields: ['Reporting-MTA: dns; mx.example.net', '', `Final-Recipient: rfc822; ${to}`, 'Action: failed', 'Status: 5.1.1', `Diagnostic-Code: smtp; 550 5.1.1 <${to}>: Recipient address rejected: User unknown`],
+  });
 }
 
 /** A mailbox provider's complaint report (ARF, RFC 5965) when the recipient presses "This is spam". */
 function arf(raw: string, at: Date): string {
-  const b = `arf-${at.getTime()}`;
+  return report(raw, at, {
+    head: ['From: Feedback Loop <fbl@mail.example.org>', 'To: fbl@shop.example.com', 'Subject: FW: complaint'],
+    type: 'feedback-report',
+    human: 'This is an email abuse report.',
+    fields: ['Feedback-Type: abuse', 'User-Agent: demo-fbl/1.0', 'Version: 1'],
+  });
+}
+
+/** A multipart/report (RFC 6522): a line for people, the machine-readable part, the original message's headers. */
+function report(raw: string, at: Date, r: { head: string[]; type: 'delivery-status' | 'feedback-report'; human: string; fields: string[] }): string {
+  const b = `${r.type}-${at.getTime()}`;
   return [
-    `From: Feedback Loop <fbl@mail.example.org>`,
-    `To: fbl@shop.example.com`,
-    `Subject: FW: complaint`,
+    ...r.head,
     `Date: ${at.toUTCString()}`,
-    `MIME-Version: 1.0`,
-    `Content-Type: multipart/report; report-type=feedback-report; boundary="${b}"`,
-    ``,
+    'MIME-Version: 1.0',
+    `Content-Type: multipart/report; report-type=${r.type}; boundary="${b}"`,
+    '',
     `--${b}`,
-    `Content-Type: text/plain`,
-    ``,
-    `This is an email abuse report.`,
-    ``,
+    'Content-Type: text/plain; charset=us-ascii',
+    '',
+    r.human,
+    '',
     `--${b}`,
-    `Content-Type: message/feedback-report`,
-    ``,
-    `Feedback-Type: abuse`,
-    `User-Agent: demo-fbl/1.0`,
-    `Version: 1`,
-    ``,
+    `Content-Type: message/${r.type}`,
+    '',
+    ...r.fields,
+    '',
     `--${b}`,
-    `Content-Type: text/rfc822-headers`,
-    ``,
+    'Content-Type: text/rfc822-headers',
+    '',
     headersOf(raw),
-    ``,
+    '',
     `--${b}--`,
-    ``,
+    '',
   ].join('\r\n');
 }
