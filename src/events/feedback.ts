@@ -4,6 +4,8 @@ import { objectHash } from '../state/queries.js';
 import { setOverride, type OverrideKind } from '../state/overrides.js';
 import type { Project } from '../workspace/model.js';
 import type { BounceClass } from './dsn.js';
+import type { TrackingLink } from '../links/tracking.js';
+import { unsubscribe, unsubscribeTarget } from './unsubscribe.js';
 
 /**
  * The one place where feedback becomes ledger facts: bounces and complaints
@@ -37,7 +39,15 @@ export interface MessageRef {
   messageId?: string;
   /** Only the recipient's address (some webhooks): the latest message sent to it. */
   email?: string;
+  /**
+   * An unsubscribe token that names the recipient, not a message: sent
+   * before messages carried ids (still in inboxes), or by a test send.
+   * Already verified.
+   */
+  recipient?: RecipientLink;
 }
+
+type RecipientLink = Extract<TrackingLink, { kind: 'unsubscribe-recipient' }>;
 
 export interface FeedbackEvent {
   kind: 'bounce' | 'soft_bounce' | 'complaint' | 'unsubscribe';
@@ -103,6 +113,7 @@ export async function applyFeedback(db: Db, project: Project, items: readonly Fe
   const events: FeedbackEvent[] = [];
   for (const f of items) {
     if (f.kind === 'ignored') summary.ignored.push({ where: f.where, why: f.why });
+    else if (f.ref.recipient) await unsubscribeRecipient(db, project, f, f.ref.recipient, summary, now);
     else if (!f.ref.message && !f.ref.messageId && !f.ref.email) summary.unmatched.push({ where: f.where, why: f.why ?? 'names no message herald sent' });
     else events.push(f);
   }
@@ -114,7 +125,7 @@ export async function applyFeedback(db: Db, project: Project, items: readonly Fe
     if (why) summary.unmatched.push({ where: f.where, why });
     else matched.push({ f, m: m! });
   });
-  summary.matched = matched.length;
+  summary.matched += matched.length;
   if (matched.length === 0) return summary;
 
   const complainedSources = await db.transaction(async (tx) => {
@@ -328,4 +339,21 @@ async function pauseOnComplaints(db: Queryable, project: Project, sources: reado
     paused.push({ kind: r.kind, name: r.name, reason });
   }
   return paused;
+}
+
+/**
+ * An unsubscribe by mail whose token names the recipient rather than a
+ * message (links from before messages carried ids, still in inboxes):
+ * honoured as the tracking server honours the same link, for its site.
+ */
+async function unsubscribeRecipient(db: Db, project: Project, f: FeedbackEvent, link: RecipientLink, summary: FeedbackSummary, now: Date): Promise<void> {
+  const target = await unsubscribeTarget(db, project, link);
+  if (!target) {
+    summary.unmatched.push({ where: f.where, why: `the unsubscribe names ${link.customer !== null ? `customer ${link.customer}` : `contact ${link.contact}`}, whom neither the shop nor herald knows` });
+    return;
+  }
+  summary.matched++;
+  const { added } = await unsubscribe(db, target, 'mailto', f.at ?? now);
+  summary.recorded.unsubscribe++;
+  if (added) summary.suppressed.push({ email: target.email, site: target.site, reason: 'unsubscribed' });
 }

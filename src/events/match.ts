@@ -62,6 +62,7 @@ export async function readFeedback(raw: string | Buffer, where: string, secrets:
   if (unsubscribe) {
     const t = readTrackingToken(unsubscribe[1]!, secrets);
     if (!t.ok) return { kind: 'unsubscribe', origin: 'mailto', where, via, ref: {}, why: `the unsubscribe token does not verify: ${t.reason}` };
+    if (t.link.kind === 'unsubscribe-recipient') return { kind: 'unsubscribe', origin: 'mailto', where, via, ref: { recipient: t.link } };
     if (t.link.kind !== 'unsubscribe') return { kind: 'unsubscribe', origin: 'mailto', where, via, ref: {}, why: `the token is a ${t.link.kind} token, not a message's unsubscribe` };
     return { kind: 'unsubscribe', origin: 'mailto', where, via, ref: { message: t.link.message } };
   }

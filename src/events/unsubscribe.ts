@@ -14,7 +14,7 @@ import type { TrackingLink } from '../links/tracking.js';
  * source and the message; the message gets one `unsubscribe` event. Doing it
  * again changes nothing and still succeeds.
  */
-export type UnsubscribeVia = 'one-click' | 'page';
+export type UnsubscribeVia = 'one-click' | 'page' | 'mailto';
 
 export interface UnsubscribeTarget {
   /** Normalised (trimmed, lower-case). */

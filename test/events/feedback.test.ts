@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { applyFeedback } from '../../src/events/feedback.js';
 import { readMailPath } from '../../src/events/mailbox.js';
 import { readFeedback } from '../../src/events/match.js';
-import { returnPath } from '../../src/links/tracking.js';
+import { recipientUnsubscribeToken, returnPath } from '../../src/links/tracking.js';
+import { createShop } from '../support/shop.js';
 import { createTestDb } from '../support/db.js';
 import { useCleanups } from '../support/cleanup.js';
 import { FIXTURE_RECIPIENTS, FIXTURE_SECRET, FIXTURES, project, sentMessages, suppressions } from './ledger.js';
@@ -111,6 +112,24 @@ describe('applyFeedback over the fixtures', () => {
     const s = await applyFeedback(db, project(), [await readFeedback(raw, 'x.eml', [FIXTURE_SECRET], 'import')]);
     expect(s.unmatched).toEqual([{ where: 'x.eml', why: expect.stringContaining('is not the one ledger message 3 was sent with') }]);
     expect(await suppressions(db)).toEqual([]);
+  });
+});
+
+describe('unsubscribes by mail', () => {
+  it('honours a token that names the recipient, as links from before ledger ids do, and says so of one nobody knows', async () => {
+    const db = await ledgerDb();
+    await createShop(db, { customers: [{ id: 7, email: 'Old.Reader@Example.com', site: 'main' }] });
+    const mail = (token: string) => `From: Old Reader <old.reader@example.com>\r\nTo: care@shop.example\r\nSubject: unsubscribe ${token}\r\nMessage-ID: <u-${token.slice(0, 8)}@example.com>\r\n\r\nplease\r\n`;
+    const known = recipientUnsubscribeToken({ customer: 7, contact: null, site: 'main', source: 'winter' }, FIXTURE_SECRET);
+    const unknown = recipientUnsubscribeToken({ customer: 99, contact: null, site: 'main', source: 'winter' }, FIXTURE_SECRET);
+    const s = await applyFeedback(db, project(), [await readFeedback(mail(known), 'old.eml', [FIXTURE_SECRET], 'import'), await readFeedback(mail(unknown), 'gone.eml', [FIXTURE_SECRET], 'import')]);
+    expect(s.suppressed).toEqual([{ email: 'old.reader@example.com', site: 'main', reason: 'unsubscribed' }]);
+    expect(s.unmatched).toEqual([{ where: 'gone.eml', why: expect.stringContaining('customer 99') }]);
+    expect(await suppressions(db)).toEqual([{ email: 'old.reader@example.com', site: 'main', reason: 'unsubscribed', source: 'mailto' }]);
+    // Again: harmless.
+    const again = await applyFeedback(db, project(), [await readFeedback(mail(known), 'old.eml', [FIXTURE_SECRET], 'import')]);
+    expect(again.suppressed).toEqual([]);
+    expect(await suppressions(db)).toHaveLength(1);
   });
 });
 
