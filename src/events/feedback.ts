@@ -6,6 +6,7 @@ import type { Project } from '../workspace/model.js';
 import type { BounceClass } from './dsn.js';
 import type { TrackingLink } from '../links/tracking.js';
 import { unsubscribe, unsubscribeTarget } from './unsubscribe.js';
+import { countAndTrip } from '../ledger/breaker.js';
 
 /**
  * The one place where feedback becomes ledger facts: bounces and complaints
@@ -128,7 +129,7 @@ export async function applyFeedback(db: Db, project: Project, items: readonly Fe
   summary.matched += matched.length;
   if (matched.length === 0) return summary;
 
-  const complainedSources = await db.transaction(async (tx) => {
+  const { complainedSources, refusals } = await db.transaction(async (tx) => {
     const recorded = await recordEvents(tx, matched, now);
     // Once per message and kind: the same report twice in one batch is recorded, and acted on, once.
     const fresh = matched.filter(({ f, m }) => recorded.delete(`${m.id}:${f.kind}`));
@@ -146,10 +147,29 @@ export async function applyFeedback(db: Db, project: Project, items: readonly Fe
     const soft = [...new Set(fresh.filter(({ f }) => f.kind === 'soft_bounce' || f.class === 'other').flatMap(({ m }) => (m.address ? [m.address.toLowerCase()] : [])))];
     suppress.push(...(await softOverLimit(tx, project, soft, now)));
     summary.suppressed.push(...(await addSuppressions(tx, suppress)));
-    return uniqueSources(fresh.filter(({ f }) => f.kind === 'complaint').map(({ m }) => m));
+    return {
+      complainedSources: uniqueSources(fresh.filter(({ f }) => f.kind === 'complaint').map(({ m }) => m)),
+      refusals: countBySource(fresh.filter(({ f }) => f.kind === 'bounce' && f.class === 'policy').map(({ m }) => m)),
+    };
   });
   summary.paused.push(...(await pauseOnComplaints(db, project, complainedSources)));
+  // A 5.7.x reported later (a relay accepted the message, the destination refused it) counts towards the circuit breaker as one in the SMTP conversation does.
+  for (const { kind, name, n } of refusals) {
+    const reason = await countAndTrip(db, project, { kind, name }, 0, n);
+    if (reason) summary.paused.push({ kind, name, reason });
+  }
   return summary;
+}
+
+function countBySource(ms: readonly Target[]): { kind: OverrideKind; name: string; n: number }[] {
+  const counts = new Map<string, { kind: OverrideKind; name: string; n: number }>();
+  for (const m of ms) {
+    const key = `${m.source_kind}\0${m.source}`;
+    const c = counts.get(key) ?? { kind: m.source_kind, name: m.source, n: 0 };
+    c.n++;
+    counts.set(key, c);
+  }
+  return [...counts.values()];
 }
 
 /** A Message-ID that does not match what the ledger recorded names some other message: refuse it. */

@@ -5,12 +5,11 @@ import { retrying } from '../db/retry.js';
 import type { Log } from '../log.js';
 import * as ledger from './ledger.js';
 import { claimBatch, type ClaimedMessage } from './claim.js';
-import { countAttempts, completeIfDone, sendingSources } from './runs.js';
+import { completeIfDone, sendingSources } from './runs.js';
+import { countAndTrip } from './breaker.js';
 import { Recorder, type Bounce } from './recorder.js';
 import { joinSession, type Session } from './session.js';
 import { sourceLabel, type ContactPolicy, type SourceRef } from './source.js';
-import { objectHash } from '../state/queries.js';
-import { setOverride } from '../state/overrides.js';
 import type { MessageExtras, MessageSource, Renderer } from '../render/message.js';
 import type { LinkSet } from '../links/rewrite.js';
 import type { Project } from '../workspace/model.js';
@@ -293,23 +292,12 @@ async function deliverBatch(
   return { worked: true };
 }
 
-/**
- * The circuit breaker: refusals for policy or authentication (5.7.x) say the
- * receiving servers distrust the sender (DKIM, DMARC, reputation). Past the
- * threshold the source is paused, with the reason, as `herald pause` would;
- * `herald resume` continues it once the cause is fixed.
- */
+/** The circuit breaker over this batch's attempts (breaker.ts); a pause is logged with what to do. */
 async function breaker(db: Db, ctx: SourceContext, attempts: number, policy: number, totals: DeliverTotals, log: Log): Promise<void> {
-  const counts = await countAttempts(db, ctx.ref, attempts, policy);
-  if (policy === 0) return;
-  const min = ctx.project.delivery?.breaker?.min ?? 5;
-  const rate = Number((ctx.project.delivery?.breaker?.rate ?? '5%').slice(0, -1)) / 100;
-  if (counts.policy_refusals < min || counts.policy_refusals < rate * counts.attempts) return;
-  const hash = await objectHash(db, ctx.ref.kind, ctx.ref.name);
-  const reason = `circuit breaker: ${counts.policy_refusals} of ${counts.attempts} attempts refused for policy or authentication (5.7.x)`;
-  await setOverride(db, { kind: ctx.ref.kind, name: ctx.ref.name, status: 'paused', reason, actor: 'herald', specHash: hash ?? '', action: 'paused by the circuit breaker' });
+  const reason = await countAndTrip(db, ctx.project, ctx.ref, attempts, policy);
+  if (!reason) return;
   totals.paused.push(sourceLabel(ctx.ref));
-  log.error({ [ctx.ref.kind]: ctx.ref.name, ...counts }, `${reason}; paused. Fix the cause (DKIM, SPF, DMARC, reputation), then \`herald resume ${ctx.ref.name} --reason …\``);
+  log.error({ [ctx.ref.kind]: ctx.ref.name }, `${reason}; paused. Fix the cause (DKIM, SPF, DMARC, reputation), then \`herald resume ${ctx.ref.name} --reason …\``);
 }
 
 function sleep(ms: number): Promise<void> {

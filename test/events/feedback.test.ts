@@ -5,6 +5,7 @@ import { readMailPath } from '../../src/events/mailbox.js';
 import { readFeedback } from '../../src/events/match.js';
 import { recipientUnsubscribeToken, returnPath } from '../../src/links/tracking.js';
 import { createShop } from '../support/shop.js';
+import { countAttempts, startRun } from '../../src/ledger/runs.js';
 import { createTestDb } from '../support/db.js';
 import { useCleanups } from '../support/cleanup.js';
 import { FIXTURE_RECIPIENTS, FIXTURE_SECRET, FIXTURES, project, sentMessages, suppressions } from './ledger.js';
@@ -130,6 +131,26 @@ describe('unsubscribes by mail', () => {
     const again = await applyFeedback(db, project(), [await readFeedback(mail(known), 'old.eml', [FIXTURE_SECRET], 'import')]);
     expect(again.suppressed).toEqual([]);
     expect(await suppressions(db)).toHaveLength(1);
+  });
+});
+
+describe('policy refusals reported later', () => {
+  it('count towards the circuit breaker, which pauses the source past its threshold; the addresses stay unsuppressed', async () => {
+    const db = await createTestDb();
+    cleanup(() => db.dispose());
+    const addresses = Array.from({ length: 40 }, (_, i) => `r${i}@example.com`);
+    const ids = await sentMessages(db, { source: 'relayed', addresses });
+    // The relay accepted all 40 in the SMTP conversation: 40 attempts, no refusal.
+    await startRun(db, { kind: 'campaign', name: 'relayed' }, new Date());
+    await countAttempts(db, { kind: 'campaign', name: 'relayed' }, 40, 0);
+    const refuse = async (some: number[]) =>
+      applyFeedback(db, project(), await Promise.all(some.map((id) => readFeedback(dsn(id, '5.7.1', new Date(), addresses[id - 1]!), `d${id}`, [FIXTURE_SECRET], 'import'))));
+    // Four refusals: under delivery.breaker's min of 5.
+    expect((await refuse(ids.slice(0, 4))).paused).toEqual([]);
+    const fifth = await refuse(ids.slice(4, 5));
+    expect(fifth.paused).toEqual([{ kind: 'campaign', name: 'relayed', reason: 'circuit breaker: 5 of 40 attempts refused for policy or authentication (5.7.x)' }]);
+    expect(await db.query("SELECT status, reason FROM herald.overrides WHERE kind = 'campaign' AND name = 'relayed'")).toEqual([{ status: 'paused', reason: expect.stringContaining('circuit breaker') }]);
+    expect(await suppressions(db)).toEqual([]);
   });
 });
 
