@@ -184,9 +184,9 @@ export function normaliseMessageId(id: string): string {
   return `<${id.trim().replace(/^<|>$/g, '').toLowerCase()}>`;
 }
 
-/** The ledger id in herald's Message-ID, `<source>.<ledger id>@domain`. */
+/** The ledger id in herald's Message-ID, `<source>.<ledger id>.<tag>@domain` (`<source>.<ledger id>@domain` before tags). */
 export function ledgerIdOfMessageId(id: string): number | undefined {
-  const m = /\.(\d{1,15})@[^@\s>]+>?\s*$/.exec(id.trim());
+  const m = /\.(\d{1,15})(?:\.[0-9a-f]{12})?@[^@\s>]+>?\s*$/.exec(id.trim());
   const n = m ? Number(m[1]) : NaN;
   return Number.isSafeInteger(n) && n > 0 ? n : undefined;
 }

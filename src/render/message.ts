@@ -1,7 +1,7 @@
 import type { Address } from '../channels/email/compose.js';
 import { messageLinks, trackingBase, type MessageLinks } from '../links/links.js';
 import { trackMessage, type LinkSet } from '../links/rewrite.js';
-import { returnPath } from '../links/tracking.js';
+import { messageTag, returnPath } from '../links/tracking.js';
 import type { PerLocale, Project, Sender, Site, Template, Tracking, Variant } from '../workspace/model.js';
 import { greeting } from './greeting.js';
 import { prepareTemplate, type PreparedTemplate, type TokenContext } from './personalize.js';
@@ -73,6 +73,12 @@ export interface RenderedMessage {
   linkSet?: LinkSet;
   /** The envelope sender: a VERP address naming the ledger message (RFC 5321 MAIL FROM). */
   returnPath?: string;
+  /**
+   * A MAC of the ledger id, for the Message-ID (`<source>.<id>.<tag>@domain`):
+   * a report that names the message only by its Message-ID (an ARF report,
+   * an ESP's webhook) then cannot be forged for a guessed ledger id.
+   */
+  messageTag?: string;
 }
 
 /**
@@ -151,7 +157,7 @@ export function createRenderer(o: { project: Project; secret: string; now: Date 
         autoLogin: links.autoLogin,
       });
       const bounceTo = o.project.tracking?.return_path ?? `bounces@${sender.from.address.split('@')[1] ?? 'localhost'}`;
-      return { ...rendered, ...tracked, ...sender, links, site, returnPath: returnPath(bounceTo, ledgerId, o.secret) };
+      return { ...rendered, ...tracked, ...sender, links, site, returnPath: returnPath(bounceTo, ledgerId, o.secret), messageTag: messageTag(ledgerId, o.secret) };
     },
   };
 }

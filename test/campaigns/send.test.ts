@@ -7,7 +7,7 @@ import { sendCampaign } from '../../src/campaigns/send.js';
 import { smtpTransport, type Transport } from '../../src/channels/email/transport.js';
 import { addSuppression, normaliseEmail, type AddSuppression } from '../../src/audience/suppressions.js';
 import { keyId, verifyToken } from '../../src/links/token.js';
-import { readReturnPath, readTrackingToken } from '../../src/links/tracking.js';
+import { messageTag, readReturnPath, readTrackingToken } from '../../src/links/tracking.js';
 import { AUTO_LOGIN } from '../../src/links/rewrite.js';
 import { createTestDb } from '../support/db.js';
 import { createShop, EXAMPLE_PRODUCTS } from '../support/shop.js';
@@ -113,7 +113,7 @@ describe('sendCampaign', () => {
     const [annaRow] = await db.query<{ id: number }>("SELECT id FROM herald.messages WHERE address = 'anna@example.com'");
     const verified = verifyToken(url!.split('/').pop()!, 'test-secret-0123456789abcdef0123456789');
     expect(verified).toEqual({ ok: true, payload: { p: 'u', m: Number(annaRow!.id), k: keyId('test-secret-0123456789abcdef0123456789') } });
-    expect(anna.messageId).toMatch(/^<winback\.\d+@shop\.example\.com>$/);
+    expect(anna.messageId).toBe(`<winback.${annaRow!.id}.${messageTag(Number(annaRow!.id), 'test-secret-0123456789abcdef0123456789')}@shop.example.com>`);
 
     // Tracking: the envelope sender is a VERP address naming Anna's row; her
     // links lead through signed click links to what was rendered (her

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { applyFeedback } from '../../src/events/feedback.js';
 import { readMailPath } from '../../src/events/mailbox.js';
 import { readFeedback } from '../../src/events/match.js';
-import { recipientUnsubscribeToken, returnPath } from '../../src/links/tracking.js';
+import { messageTag, recipientUnsubscribeToken, returnPath } from '../../src/links/tracking.js';
 import { createShop } from '../support/shop.js';
 import { countAttempts, startRun } from '../../src/ledger/runs.js';
 import { createTestDb } from '../support/db.js';
@@ -151,6 +151,25 @@ describe('policy refusals reported later', () => {
     expect(fifth.paused).toEqual([{ kind: 'campaign', name: 'relayed', reason: 'circuit breaker: 5 of 40 attempts refused for policy or authentication (5.7.x)' }]);
     expect(await db.query("SELECT status, reason FROM herald.overrides WHERE kind = 'campaign' AND name = 'relayed'")).toEqual([{ status: 'paused', reason: expect.stringContaining('circuit breaker') }]);
     expect(await suppressions(db)).toEqual([]);
+  });
+});
+
+describe('forged reports', () => {
+  it('a complaint naming a guessed Message-ID is refused: herald\'s carry a MAC of the ledger id', async () => {
+    const db = await ledgerDb();
+    // What herald records now: <source>.<id>.<tag>@domain.
+    await db.query("UPDATE herald.messages SET message_id = '<spring.' || id || '.' || $1 || '@shop.example>' WHERE id = 2", [messageTag(2, FIXTURE_SECRET)]);
+    const arf = (messageId: string) =>
+      [
+        'From: fbl@isp.example', 'To: fbl@shop.example', 'Subject: complaint', 'Content-Type: multipart/report; report-type=feedback-report; boundary="b"', '',
+        '--b', 'Content-Type: text/plain', '', 'abuse report', '--b', 'Content-Type: message/feedback-report', '', 'Feedback-Type: abuse', 'Version: 1', '',
+        '--b', 'Content-Type: text/rfc822-headers', '', `Message-ID: ${messageId}`, 'Subject: spring', '', '--b--', '',
+      ].join('\r\n');
+    const forged = await applyFeedback(db, project(), [await readFeedback(arf('<spring.2@shop.example>'), 'forged.eml', [FIXTURE_SECRET], 'import')]);
+    expect(forged.unmatched).toEqual([{ where: 'forged.eml', why: expect.stringContaining('is not the one ledger message 2 was sent with') }]);
+    expect(await suppressions(db)).toEqual([]);
+    const genuine = await applyFeedback(db, project(), [await readFeedback(arf(`<spring.2.${messageTag(2, FIXTURE_SECRET)}@shop.example>`), 'real.eml', [FIXTURE_SECRET], 'import')]);
+    expect(genuine.recorded.complaint).toBe(1);
   });
 });
 

@@ -6,7 +6,7 @@ import type { Transport } from './transport.js';
 
 /**
  * The email channel: composes the rendered message (MIME, List-Unsubscribe,
- * the Message-ID `<source>.<ledger id>@<sender's domain>`), signs it with the
+ * the Message-ID `<source>.<ledger id>.<tag>@<sender's domain>`, the tag a MAC of the id), signs it with the
  * site's DKIM key, hands it to the transport (SMTP, or the outbox: a folder
  * per campaign, `triggers/<name>` per trigger, so the two never mix), and
  * reads a failure as classify.ts does.
@@ -15,7 +15,7 @@ export function emailChannel(transport: Transport, dkim: ReadonlyMap<string, Dki
   return {
     name: 'email',
     send(o) {
-      const message = composeRendered(o.rendered, { to: o.address, id: `${o.source.name}.${o.ledgerId}` });
+      const message = composeRendered(o.rendered, { to: o.address, id: `${o.source.name}.${o.ledgerId}${o.rendered.messageTag ? `.${o.rendered.messageTag}` : ''}` });
       const key = dkim.get(o.site);
       const sent = transport.send({ ...message, ...(key ? { dkim: key } : {}) }, { source: o.source.kind === 'campaign' ? o.source.name : `triggers/${o.source.name}`, ledgerId: o.ledgerId }).then(
         (r) => r.response,
