@@ -117,14 +117,14 @@ export async function attributeSql(db: Queryable, i: AttributeInput): Promise<nu
           AND m.customer_id IS NOT NULL
           AND (e.kind = 'click' OR coalesce(sw.opens, tw.opens, $12))
      ), chosen AS (
-       SELECT DISTINCT ON (o.id) o.id, o.total, o.created_at, t.message_id
+       SELECT DISTINCT ON (o.id) o.id, o.total, o.currency, o.created_at, t.message_id
          FROM touches t
          JOIN ${orders} o ON o.customer_id = t.customer_id AND o.created_at > t.at AND o.created_at <= t.at + t.reach
         WHERE o.created_at >= coalesce($13::timestamptz, '-infinity') AND o.created_at < $14::timestamptz AND o.status <> ALL($16::text[])
         ORDER BY o.id, t.at DESC, t.id DESC
      ), inserted AS (
-       INSERT INTO herald.message_events (message_id, kind, order_id, value, origin, at)
-       SELECT message_id, 'order', id::text, total, 'attribution', created_at FROM chosen
+       INSERT INTO herald.message_events (message_id, kind, order_id, value, origin, detail, at)
+       SELECT message_id, 'order', id::text, total, 'attribution', jsonb_build_object('currency', currency), created_at FROM chosen
        ON CONFLICT DO NOTHING
        RETURNING 1
      )

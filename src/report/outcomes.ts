@@ -22,9 +22,9 @@ export interface Engagement {
   clicked: { human: number; total: number };
   unsubscribed: number;
   complained: number;
-  /** Orders attributed to these messages (src/events/attribution.ts), and their value in the site's currency. */
+  /** Orders attributed to these messages (src/events/attribution.ts), and their value by currency (ISO 4217): a campaign over sites in EUR and RUB has two sums, never one. */
   orders: number;
-  order_value: number;
+  order_value: Record<string, number>;
 }
 
 /**
@@ -43,8 +43,7 @@ export async function engagement(db: Queryable, source: SourceRef): Promise<Enga
               bool_or(e.kind = 'click') AS clicked,
               bool_or(e.kind = 'unsubscribe') AS unsubscribed,
               bool_or(e.kind = 'complaint') AS complained,
-              count(*) FILTER (WHERE e.kind = 'order') AS orders,
-              coalesce(sum(e.value) FILTER (WHERE e.kind = 'order'), 0) AS order_value
+              count(*) FILTER (WHERE e.kind = 'order') AS orders
          FROM herald.message_events e
          JOIN herald.messages m ON m.id = e.message_id
         WHERE m.source_kind = $1 AND m.source = $2
@@ -59,14 +58,14 @@ export async function engagement(db: Queryable, source: SourceRef): Promise<Enga
             count(*) FILTER (WHERE p.clicked)::int AS clicked,
             count(*) FILTER (WHERE p.unsubscribed)::int AS unsubscribed,
             count(*) FILTER (WHERE p.complained)::int AS complained,
-            coalesce(sum(p.orders), 0)::int AS orders,
-            coalesce(sum(p.order_value), 0)::float8 AS order_value
+            coalesce(sum(p.orders), 0)::int AS orders
        FROM herald.messages m
        LEFT JOIN per_message p ON p.message_id = m.id
       WHERE m.source_kind = $1 AND m.source = $2`,
     [source.kind, source.name],
   );
   const r = row!;
+  const values = await db.query<{ currency: string; value: number }>(ORDER_VALUE, [source.kind, source.name]);
   return {
     sent: r.sent,
     delivered: r.delivered,
@@ -76,9 +75,17 @@ export async function engagement(db: Queryable, source: SourceRef): Promise<Enga
     unsubscribed: r.unsubscribed,
     complained: r.complained,
     orders: r.orders,
-    order_value: r.order_value,
+    order_value: Object.fromEntries(values.map((v) => [v.currency, v.value])),
   };
 }
+
+/** order_value: the attributed orders' value per currency (an event without one, from before currencies were kept, under "?"). */
+const ORDER_VALUE = `
+  SELECT coalesce(e.detail->>'currency', '?') AS currency, sum(e.value)::float8 AS value
+    FROM herald.message_events e
+    JOIN herald.messages m ON m.id = e.message_id
+   WHERE m.source_kind = $1 AND m.source = $2 AND e.kind = 'order'
+   GROUP BY 1 ORDER BY 1`;
 
 export interface LiftInput {
   schema: string;
@@ -93,6 +100,8 @@ export interface LiftCounts {
   control: GroupCounts;
   /** When the last member's window closes: before then the figures can still grow. Null without members. */
   windowClosesAt: Date | null;
+  /** The currencies of the orders counted: revenue is compared only when there is one. */
+  currencies: string[];
 }
 
 /**
@@ -107,7 +116,7 @@ export interface LiftCounts {
  */
 export async function liftCounts(db: Queryable, source: SourceRef, i: LiftInput): Promise<LiftCounts> {
   const orders = `${quoteIdent(i.schema)}.orders`;
-  const rows = await db.query<{ grp: 'recipients' | 'control'; n: number; converted: number; sum: number; sq: number; closes: Date | null }>(
+  const rows = await db.query<{ grp: 'recipients' | 'control'; n: number; converted: number; sum: number; sq: number; closes: Date | null; currencies: string[] | null }>(
     `WITH w AS (
        SELECT * FROM unnest($3::text[], $4::float8[]) AS w(site, s)
      ), members AS (
@@ -121,14 +130,15 @@ export async function liftCounts(db: Queryable, source: SourceRef, i: LiftInput)
           AND (m.status = 'control' OR m.sent_at IS NOT NULL)
      ), per_member AS (
        SELECT p.grp, p.id, max(p.anchor + p.reach) AS closes,
-              coalesce(sum(o.total), 0) AS revenue, count(o.id) > 0 AS converted
+              coalesce(sum(o.total), 0) AS revenue, count(o.id) > 0 AS converted, array_agg(DISTINCT o.currency) FILTER (WHERE o.id IS NOT NULL) AS currencies
          FROM members p
          LEFT JOIN ${orders} o ON o.customer_id = p.customer_id AND o.created_at > p.anchor AND o.created_at <= p.anchor + p.reach
                                AND o.status <> ALL($6::text[])
         GROUP BY p.grp, p.id
      )
      SELECT grp, count(*)::int AS n, count(*) FILTER (WHERE converted)::int AS converted,
-            sum(revenue)::float8 AS sum, sum(revenue * revenue)::float8 AS sq, max(closes) AS closes
+            sum(revenue)::float8 AS sum, sum(revenue * revenue)::float8 AS sq, max(closes) AS closes,
+            (SELECT array_agg(DISTINCT c) FROM per_member q, unnest(q.currencies) c WHERE q.grp = per_member.grp) AS currencies
        FROM per_member GROUP BY grp`,
     [source.kind, source.name, i.windows.map((w) => w.site), i.windows.map((w) => w.seconds), i.defaultSeconds, i.cancelled],
   );
@@ -137,5 +147,6 @@ export async function liftCounts(db: Queryable, source: SourceRef, i: LiftInput)
     return { n: r?.n ?? 0, converted: r?.converted ?? 0, revenue: { sum: r?.sum ?? 0, sumSquares: r?.sq ?? 0 } };
   };
   const closes = rows.map((r) => r.closes).filter((c): c is Date => c !== null).map((c) => new Date(c).getTime());
-  return { recipients: of('recipients'), control: of('control'), windowClosesAt: closes.length ? new Date(Math.max(...closes)) : null };
+  const currencies = [...new Set(rows.flatMap((r) => r.currencies ?? []))].sort();
+  return { recipients: of('recipients'), control: of('control'), windowClosesAt: closes.length ? new Date(Math.max(...closes)) : null, currencies };
 }

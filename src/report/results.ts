@@ -1,4 +1,4 @@
-import { lift, liftSentence, type Lift } from './lift.js';
+import { lift, liftSentence, type GroupFigures, type Lift } from './lift.js';
 import type { Engagement, LiftCounts } from './outcomes.js';
 
 /**
@@ -8,7 +8,16 @@ import type { Engagement, LiftCounts } from './outcomes.js';
  * queries (outcomes.ts) and passes the counts in.
  */
 
-export interface LiftReport extends Lift {
+/** A group's figures as reported: its revenue only when the orders are in one currency. */
+export type ReportGroup = Omit<GroupFigures, 'revenue' | 'revenue_per_member'> & { revenue: number | null; revenue_per_member: number | null };
+
+export interface LiftReport extends Omit<Lift, 'recipients' | 'control' | 'revenue_per_recipient'> {
+  recipients: ReportGroup;
+  control: ReportGroup;
+  /** Null when the orders came in several currencies: sums of EUR and RUB compare nothing. */
+  revenue_per_recipient: Lift['revenue_per_recipient'] | null;
+  /** The currency of the revenue figures (null: several, or no orders). */
+  currency: string | null;
   /** When the last member's attribution window closes; until then (complete: false) the figures can still grow. */
   window_closes_at: string | null;
   complete: boolean;
@@ -26,10 +35,27 @@ export function buildResults(e: Engagement, counts: LiftCounts, now: Date): Resu
   const l = lift(counts.recipients, counts.control);
   if (!l) return { engagement: e, lift: null };
   const closes = counts.windowClosesAt;
+  const mixed = counts.currencies.length > 1;
+  const noRevenue = (g: GroupFigures): ReportGroup => ({ ...g, revenue: null, revenue_per_member: null });
+  const revenue = mixed
+    ? { recipients: noRevenue(l.recipients), control: noRevenue(l.control), revenue_per_recipient: null, currency: null }
+    : { currency: counts.currencies[0] ?? null };
   return {
     engagement: e,
-    lift: { ...l, window_closes_at: closes?.toISOString() ?? null, complete: !closes || closes.getTime() <= now.getTime(), summary: liftSentence(l) },
+    lift: {
+      ...l,
+      ...revenue,
+      window_closes_at: closes?.toISOString() ?? null,
+      complete: !closes || closes.getTime() <= now.getTime(),
+      summary: liftSentence(l) + (mixed ? `; revenue not compared: orders in ${counts.currencies.join(' and ')}` : ''),
+    },
   };
+}
+
+/** An amount per currency, as people read it: "5431.00 EUR + 120000.00 RUB"; "0.00" for none. */
+function amounts(byCurrency: Record<string, number>): string {
+  const parts = Object.entries(byCurrency).map(([c, v]) => `${money(v)} ${c}`);
+  return parts.length ? parts.join(' + ') : money(0);
 }
 
 const pct = (n: number, of: number) => (of ? ` (${((100 * n) / of).toFixed(1)}%)` : '');
@@ -56,13 +82,13 @@ export function resultsMarkdown(r: Results): string[] {
     `| Unsubscribed | ${e.unsubscribed}${pct(e.unsubscribed, e.delivered)} |`,
     `| Complained | ${e.complained}${pct(e.complained, e.delivered)} |`,
     `| Orders attributed | ${e.orders} |`,
-    `| Order value | ${money(e.order_value)} |`,
+    `| Order value | ${amounts(e.order_value)} |`,
     '',
   ];
   const l = r.lift;
   if (!l) return [...lines, 'No lift: no control group was held out.', ''];
   const ci = (i: { low: number; high: number } | null, f: (x: number) => string) => (i ? `${f(i.low)} to ${f(i.high)}` : 'n/a');
-  const conv = (g: Lift['recipients']) => `${g.converted} of ${g.n}, ${(100 * g.rate).toFixed(2)}% (${(100 * g.rate_interval.low).toFixed(2)}–${(100 * g.rate_interval.high).toFixed(2)}%)`;
+  const conv = (g: ReportGroup) => `${g.converted} of ${g.n}, ${(100 * g.rate).toFixed(2)}% (${(100 * g.rate_interval.low).toFixed(2)}–${(100 * g.rate_interval.high).toFixed(2)}%)`;
   const rev = l.revenue_per_recipient;
   return [
     ...lines,
@@ -75,7 +101,9 @@ export function resultsMarkdown(r: Results): string[] {
     '| | Recipients | Control | Difference | 95% interval | Detectable (80% power) |',
     '|---|---:|---:|---:|---|---:|',
     `| Ordered | ${conv(l.recipients)} | ${conv(l.control)} | ${pp(l.conversion.difference)} | ${ci(l.conversion.interval, pp)} | ${l.conversion.mde === null ? 'n/a' : `${(100 * l.conversion.mde).toFixed(2)} pp`} |`,
-    `| Revenue per member | ${money(l.recipients.revenue_per_member)} | ${money(l.control.revenue_per_member)} | ${signed(rev.difference)} | ${ci(rev.interval, signed)}${rev.significant ? '' : ' (not significant)'} | ${rev.mde === null ? 'n/a' : money(rev.mde)} |`,
+    rev
+      ? `| Revenue per member${l.currency ? ` (${l.currency})` : ''} | ${money(l.recipients.revenue_per_member ?? 0)} | ${money(l.control.revenue_per_member ?? 0)} | ${signed(rev.difference)} | ${ci(rev.interval, signed)}${rev.significant ? '' : ' (not significant)'} | ${rev.mde === null ? 'n/a' : money(rev.mde)} |`
+      : '| Revenue per member | not compared: orders in several currencies | | | | |',
     '',
   ];
 }
@@ -87,7 +115,7 @@ export function resultsText(r: Results, pad: (s: string) => string): string[] {
     `  ${pad('opened')}${e.opened.human} by people, ${e.opened.total} in all`,
     `  ${pad('clicked')}${e.clicked.human} by people, ${e.clicked.total} in all`,
     ...(e.unsubscribed || e.complained ? [`  ${pad('unsubscribed')}${e.unsubscribed}, complained ${e.complained}`] : []),
-    `  ${pad('orders')}${e.orders} attributed, value ${money(e.order_value)}`,
+    `  ${pad('orders')}${e.orders} attributed, value ${amounts(e.order_value)}`,
     ...(r.lift ? [`  ${pad('lift')}${r.lift.summary}${r.lift.complete ? '' : ' (window still open)'}`] : []),
   ];
 }

@@ -83,7 +83,7 @@ export async function campaignReport(db: Db, campaign: string, now = new Date())
 async function results(db: Db, ref: SourceRef, spec: Campaign | Trigger | undefined, now: Date): Promise<Results> {
   const e = await engagement(db, ref);
   const project = await loadObject<Project>(db, 'project', 'herald');
-  const none = { recipients: { n: 0, converted: 0, revenue: { sum: 0, sumSquares: 0 } }, control: { n: 0, converted: 0, revenue: { sum: 0, sumSquares: 0 } }, windowClosesAt: null };
+  const none = { recipients: { n: 0, converted: 0, revenue: { sum: 0, sumSquares: 0 } }, control: { n: 0, converted: 0, revenue: { sum: 0, sumSquares: 0 } }, windowClosesAt: null, currencies: [] };
   if (!project || !(await hasOrders(db, sourceSchema(project)))) return buildResults(e, none, now);
   const table = windowTable(project, spec ? [{ kind: ref.kind, name: ref.name, spec }] : []);
   const counts = await liftCounts(db, ref, {

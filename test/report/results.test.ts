@@ -59,7 +59,7 @@ describe('report results', () => {
       unsubscribed: 1,
       complained: 1,
       orders: 2,
-      order_value: 80,
+      order_value: { EUR: 80 },
     });
     const l = r.lift!;
     expect(l.recipients).toMatchObject({ n: 70, converted: 56, revenue: 2240 });
@@ -68,10 +68,10 @@ describe('report results', () => {
     expect([l.conversion.interval!.low.toFixed(4), l.conversion.interval!.high.toFixed(4)]).toEqual(['0.0524', '0.3339']);
     expect(l.conversion.significant).toBe(true);
     // scipy.stats.ttest_ind(r, c, equal_var=False) on the same revenues: df 133.28035046154955, CI (10.50970159282517, 21.49029840717483).
-    expect(l.revenue_per_recipient.df).toBeCloseTo(133.28035046154955, 8);
-    expect(l.revenue_per_recipient.interval!.low).toBeCloseTo(10.50970159282517, 8);
-    expect(l.revenue_per_recipient.interval!.high).toBeCloseTo(21.49029840717483, 8);
-    expect(l).toMatchObject({ complete: true, window_closes_at: at(5 * DAY) });
+    expect(l.revenue_per_recipient!.df).toBeCloseTo(133.28035046154955, 8);
+    expect(l.revenue_per_recipient!.interval!.low).toBeCloseTo(10.50970159282517, 8);
+    expect(l.revenue_per_recipient!.interval!.high).toBeCloseTo(21.49029840717483, 8);
+    expect(l).toMatchObject({ complete: true, window_closes_at: at(5 * DAY), currency: 'EUR' });
 
     const md = reportMarkdown(r);
     expect(md).toContain('| Opened by a person | 30 (43.5%) |');
@@ -83,6 +83,16 @@ describe('report results', () => {
     const early = await campaignReport(db, 'spring', new Date(T0 + 2 * DAY));
     expect(early.lift).toMatchObject({ complete: false });
     expect(reportMarkdown(early)).toContain(`The attribution window is still open until ${at(5 * DAY)}`);
+
+    // Orders in two currencies: conversion still compares, revenue does not add EUR to RUB.
+    await db.query("UPDATE shop.orders SET currency = 'RUB' WHERE customer_id > 100");
+    await db.query("UPDATE herald.message_events SET detail = '{\"currency\": \"RUB\"}' WHERE order_id = '2'");
+    const mixed = await campaignReport(db, 'spring', new Date(T0 + 10 * DAY));
+    expect(mixed.engagement!.order_value).toEqual({ EUR: 30, RUB: 50 });
+    expect(mixed.lift).toMatchObject({ revenue_per_recipient: null, currency: null, recipients: { revenue: null }, control: { revenue: null }, conversion: { significant: true } });
+    expect(mixed.lift!.summary).toContain('revenue not compared: orders in EUR and RUB');
+    expect(reportMarkdown(mixed)).toContain('| Order value | 30.00 EUR + 50.00 RUB |');
+    expect(reportMarkdown(mixed)).toContain('| Revenue per member | not compared: orders in several currencies |');
   });
 
   it("a trigger's report has engagement, and no lift without a control group", async () => {
@@ -93,7 +103,7 @@ describe('report results', () => {
     const [m] = await addMessages(db, [{ source: 'cart', source_kind: 'trigger', customer_id: 1, created_at: at(0), occurrence: 'c1' }]);
     await addEvents(db, [{ message_id: m!, kind: 'click', at: at(1000) }, { message_id: m!, kind: 'order', order_id: '1', value: 12, at: at(DAY) }]);
     const t = await triggerReport(db, 'cart', new Date(T0 + 10 * DAY));
-    expect(t.engagement).toMatchObject({ sent: 1, delivered: 1, clicked: { human: 1, total: 1 }, orders: 1, order_value: 12 });
+    expect(t.engagement).toMatchObject({ sent: 1, delivered: 1, clicked: { human: 1, total: 1 }, orders: 1, order_value: { EUR: 12 } });
     expect(t.lift).toBeNull();
     expect(triggerReportMarkdown(t)).toContain('No lift: no control group was held out.');
   });

@@ -61,13 +61,15 @@ export interface EventRow {
   at: string;
   order_id?: string;
   value?: number;
+  /** An order's currency, as attribution records it (EUR unless said). */
+  currency?: string;
 }
 
 export async function addEvents(db: Queryable, rows: EventRow[]): Promise<void> {
   await db.query(
-    `INSERT INTO herald.message_events (message_id, kind, class, at, order_id, value, origin)
-     SELECT message_id, kind, class, at, order_id, value, 'test'
-       FROM jsonb_to_recordset($1::jsonb) AS x(message_id bigint, kind text, class text, at timestamptz, order_id text, value numeric)`,
+    `INSERT INTO herald.message_events (message_id, kind, class, at, order_id, value, origin, detail)
+     SELECT message_id, kind, class, at, order_id, value, 'test', CASE WHEN kind = 'order' THEN jsonb_build_object('currency', coalesce(currency, 'EUR')) END
+       FROM jsonb_to_recordset($1::jsonb) AS x(message_id bigint, kind text, class text, at timestamptz, order_id text, value numeric, currency text)`,
     [JSON.stringify(rows.map((r) => ({ class: r.kind === 'open' || r.kind === 'click' ? 'human' : null, ...r })))],
   );
 }
