@@ -1,3 +1,4 @@
+import { ledgerIdOfMessageId } from '../../src/events/feedback.js';
 import { spawn } from 'node:child_process';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -124,7 +125,7 @@ describe.skipIf(!serverUrl)('herald send killed with SIGKILL at its nth message'
       const twice = [...ids].filter(([, count]) => count > 1);
       for (const [, count] of twice) expect(count).toBe(2);
       const heldIds = new Set(held.map((r) => r.id));
-      for (const [id] of twice) expect(heldIds, `${id} arrived twice but was not in flight`).toContain(ledgerId(id));
+      for (const [id] of twice) expect(heldIds, `${id} arrived twice but was not in flight`).toContain(ledgerIdOfMessageId(id));
       // The message the peer received but never acknowledged was sent again: the window no sender can close.
       if (when === 'before-reply') expect(twice.map(([id]) => id)).toContain(killed.messageId);
     }, 300_000);
@@ -216,11 +217,6 @@ async function until(condition: () => Promise<boolean>, what: string, timeoutMs 
     if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
-}
-
-/** `<winback.<ledger id>@domain>` → the ledger id. */
-function ledgerId(messageId: string): number {
-  return Number(/^<winback\.(\d+)@/.exec(messageId)?.[1]);
 }
 
 /** The built CLI as a subprocess whose pid is known at once (test/support/cli.ts gives it only at the end). */

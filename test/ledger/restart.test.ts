@@ -1,3 +1,4 @@
+import { ledgerIdOfMessageId } from '../../src/events/feedback.js';
 import { spawn } from 'node:child_process';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -163,7 +164,7 @@ describe.skipIf(!serverUrl)('herald send while the database refuses connections'
     const { ids, missing } = await peer.accepted();
     expect(missing).toBe(0);
     expect(ids.size).toBe(counts.recipients);
-    for (const [id, n] of ids) if (n > 1) expect(unrecorded, `${id} arrived ${n} times`).toContain(Number(/^<winback\.(\d+)@/.exec(id)?.[1]));
+    for (const [id, n] of ids) if (n > 1) expect(unrecorded, `${id} arrived ${n} times`).toContain(ledgerIdOfMessageId(id));
   }, 300_000);
 });
 
