@@ -228,8 +228,9 @@ program
 
 program
   .command('report')
-  .description("print a campaign's or trigger's report and write reports/<campaign>.json and .md, or reports/triggers/<trigger>.json and .md")
-  .argument('<campaign|trigger>', 'a campaign or trigger name (campaign/NAME or trigger/NAME when both exist)')
+  .description("print a campaign's or trigger's report and write reports/<campaign>.json and .md, or reports/triggers/<trigger>.json and .md; --all writes every report and the overview of all mailings, reports/index.json and .md")
+  .argument('[campaign|trigger]', 'a campaign or trigger name (campaign/NAME or trigger/NAME when both exist)')
+  .option('--all', 'every campaign and trigger, and reports/index.json and .md')
   .option('--json', 'print the report as JSON')
   .action(run(() => import('./commands/report.js')));
 

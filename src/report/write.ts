@@ -9,13 +9,14 @@ import { enabledAt, runPhase } from '../ledger/runs.js';
 import type { SourceKind, SourceRef } from '../ledger/source.js';
 import { abDecision } from '../campaigns/winner.js';
 import { effectiveStatus } from '../state/overrides.js';
-import { loadObject } from '../state/queries.js';
-import { cancelledStatuses, sourceSchema, type Campaign, type Project, type Trigger } from '../workspace/model.js';
+import { loadDeployed, loadObject } from '../state/queries.js';
+import { cancelledStatuses, sourceSchema, type Campaign, type Project, type Template, type Trigger } from '../workspace/model.js';
 import { windowFor, windowTable } from '../events/windows.js';
 import { engagement, liftCounts } from './outcomes.js';
 import { buildResults, type Results } from './results.js';
 import { buildReport, reportMarkdown, type Report } from './report.js';
 import { buildTriggerReport, triggerReportMarkdown, type TriggerReport } from './trigger.js';
+import { buildOverview, overviewMarkdown, overviewRow, type Overview } from './overview.js';
 
 /**
  * The reports' I/O: the ledger's figures and the deployed state read for
@@ -117,6 +118,48 @@ export async function triggerReport(db: Db, name: string, now = new Date()): Pro
   const { status, override } = await effectiveStatus(db, name, spec?.status ?? 'paused', 'trigger');
   const state = { description: spec?.description ?? '', status, ...(override ? { reason: override.reason } : {}), enabledAt: await enabledAt(db, ref) };
   return buildTriggerReport(name, state, days, await reasonCounts(db, ref), await results(db, ref, spec, now));
+}
+
+/**
+ * Every report: each deployed campaign's and trigger's, and those of sources
+ * no longer deployed that have messages, with the overview over all of them
+ * (overview.ts).
+ */
+export async function allReports(db: Db, now = new Date()): Promise<{ campaigns: Report[]; triggers: TriggerReport[]; overview: Overview }> {
+  const deployed = (await loadDeployed(db)).filter((d) => !d.archivedAt);
+  const names = new Map<string, { kind: SourceKind; name: string }>();
+  for (const d of deployed) if (d.kind === 'campaign' || d.kind === 'trigger') names.set(`${d.kind}/${d.name}`, { kind: d.kind, name: d.name });
+  const facts = await db.query<{ kind: SourceKind; name: string; first_sent: Date | null; last_sent: Date | null }>(SENDING_DATES);
+  for (const f of facts) names.set(`${f.kind}/${f.name}`, { kind: f.kind, name: f.name });
+  const project = deployed.find((d) => d.kind === 'project')?.spec as Project | undefined;
+  const locale = project?.sites[0]?.default_locale;
+  const templates = new Map(deployed.filter((d) => d.kind === 'template').map((d) => [d.name, d.spec as unknown as Template]));
+  const campaigns: Report[] = [];
+  const triggers: TriggerReport[] = [];
+  const rows = [];
+  for (const ref of [...names.values()].sort((a, b) => a.kind.localeCompare(b.kind) || a.name.localeCompare(b.name))) {
+    const spec = deployed.find((d) => d.kind === ref.kind && d.name === ref.name)?.spec as Campaign | Trigger | undefined;
+    const template = spec?.template ? templates.get(spec.template) : undefined;
+    const subject = locale && template ? ((template.subject as Record<string, string>)[locale] ?? null) : null;
+    const f = facts.find((x) => x.kind === ref.kind && x.name === ref.name);
+    const r = ref.kind === 'campaign' ? await campaignReport(db, ref.name, now) : await triggerReport(db, ref.name, now);
+    if ('kind' in r) triggers.push(r);
+    else campaigns.push(r);
+    rows.push(overviewRow(r, { subject, firstSent: f?.first_sent ?? null, lastSent: f?.last_sent ?? null }));
+  }
+  return { campaigns, triggers, overview: buildOverview(rows) };
+}
+
+/** sending_dates: when each source's first and last messages went out, over the whole ledger in one pass. */
+const SENDING_DATES = `
+  SELECT source_kind AS kind, source AS name, min(sent_at) AS first_sent, max(sent_at) AS last_sent
+    FROM herald.messages
+   WHERE sent_at IS NOT NULL
+   GROUP BY source_kind, source`;
+
+/** Writes reports/index.json and .md, each replaced atomically. */
+export function writeOverview(dir: string, o: Overview): string[] {
+  return writeFiles(join(dir, 'reports'), 'index', o, overviewMarkdown(o));
 }
 
 /** Writes reports/<campaign>.json and .md, each replaced atomically. */

@@ -151,6 +151,11 @@ function yamlFiles(dir: string, folder: string, problems: Problem[]): { name: st
       problems.push(layoutProblem(file, `"${name}" is not a valid name`, 'use lower-case letters, digits, - and _'));
       continue;
     }
+    // reports/index.json and .md are the overview of all mailings: a campaign of that name would overwrite it.
+    if (folder === 'campaigns' && name === 'index') {
+      problems.push(layoutProblem(file, '"index" is reserved for the overview of all mailings (reports/index.md)', 'give the campaign another name'));
+      continue;
+    }
     out.push({ name, file });
   }
   return out;

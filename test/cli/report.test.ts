@@ -108,4 +108,30 @@ describe('herald report', () => {
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain('herald: no campaign or trigger "nope" is deployed or has messages');
   });
+
+  it('--all writes every report and the overview of all mailings, newest first, the same bytes twice', async () => {
+    const { ws, args } = await setup();
+    const all = await herald(['report', '--all', ...args]);
+    expect(all.code, all.stderr).toBe(0);
+    expect(all.stdout).toContain('1 mailings: 2 sent, 2 delivered, 0 opened and 0 clicked by people, 0 orders worth 0.00.');
+    const index = JSON.parse(readFileSync(join(ws.dir, 'reports', 'index.json'), 'utf8'));
+    // The trigger that sent comes first; the rest (never sent) after it, by kind and name.
+    expect(index.rows[0]).toMatchObject({ kind: 'trigger', name: 'abandoned-cart', sent: 2, first_sent: '2026-11-20T10:01:00.000Z', last_sent: '2026-11-22T07:00:00.000Z' });
+    expect(index.rows[0].subject).toEqual(expect.any(String));
+    expect(index.rows.map((r: { kind: string; name: string }) => `${r.kind}/${r.name}`)).toContain('campaign/winback');
+    expect(index.totals).toMatchObject({ mailings: 1, sent: 2, orders: 0, order_value: {} });
+    const md = readFileSync(join(ws.dir, 'reports', 'index.md'), 'utf8');
+    expect(md).toContain('| trigger | [abandoned-cart](triggers/abandoned-cart.md) |');
+    expect(md).toContain('| 2026-11-20 – 2026-11-22 | 2 | 2 | 2 | 0 (0.0%) | 0 (0.0%) | 0 | 0.00 | – |');
+    // Each source's own report is written too.
+    expect(existsSync(join(ws.dir, 'reports', 'triggers', 'abandoned-cart.md'))).toBe(true);
+    expect(existsSync(join(ws.dir, 'reports', 'winback.md'))).toBe(true);
+    // Nothing in it depends on when it was written.
+    expect((await herald(['report', '--all', ...args])).code).toBe(0);
+    expect(readFileSync(join(ws.dir, 'reports', 'index.md'), 'utf8')).toBe(md);
+
+    const neither = await herald(['report', ...args]);
+    expect(neither.code).toBe(1);
+    expect(neither.stderr).toContain('herald: herald report needs a campaign or trigger, or --all');
+  });
 });

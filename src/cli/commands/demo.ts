@@ -9,7 +9,7 @@ import { createLog } from '../../log.js';
 import { seedShop } from '../../demo/seed.js';
 import { describeCommit, gitInfo } from '../../git/commit.js';
 import { reportText } from '../../report/report.js';
-import { campaignReport, triggerReport, writeReport, writeTriggerReport } from '../../report/write.js';
+import { allReports, campaignReport, triggerReport, writeOverview, writeReport, writeTriggerReport } from '../../report/write.js';
 import { tick, type TickResult } from '../../tick/tick.js';
 import { shopMovesOn } from '../../demo/activity.js';
 import { sendCampaign } from '../../campaigns/send.js';
@@ -142,6 +142,11 @@ export default async function demo(_args: string[], opts: DemoOptions): Promise<
           const reasons = r.reasons.map((x) => `${x.count} ${x.kind} (${x.reason})`).join(', ');
           print(`trigger ${name} (${r.status}): ${r.totals.occurrences} occurrences, ${r.totals.sent} sent${reasons ? `; ${reasons}` : ''} → reports/triggers/${name}.md`);
         }
+        // The summary over all mailings, as `herald report --all` writes it.
+        const { overview } = await allReports(db, t1);
+        writeOverview(dir, overview);
+        const t = overview.totals;
+        step(`all mailings: ${t.mailings} sent ${t.sent} messages, opened by ${t.opened} and clicked by ${t.clicked} people, ${t.orders} orders attributed → reports/index.md`);
       }
     } finally {
       transport.close();
