@@ -1,5 +1,5 @@
 import type { Queryable } from '../db/db.js';
-import { signAutoLoginToken } from '../links/auto-login.js';
+import { autoLoginLink } from '../links/links.js';
 import { AUTO_LOGIN } from '../links/rewrite.js';
 import type { Project } from '../workspace/model.js';
 
@@ -10,9 +10,6 @@ import type { Project } from '../workspace/model.js';
  * content), so they are cached in this process; the cache holds nothing
  * that another server would need to agree on.
  */
-
-/** A stored link that stands for the message's customer's auto-login link (signed afresh at each click). */
-const AUTO_LOGIN_PREFIX = AUTO_LOGIN;
 
 /** link_set: a message's links, in the order click tokens index them. */
 const LINK_SET = 'SELECT urls FROM herald.link_sets WHERE hash = $1';
@@ -71,13 +68,12 @@ export async function destination(
   if (!urls) return { ok: false, reason: 'unknown link set' };
   const stored = urls[click.index];
   if (stored === undefined) return { ok: false, reason: 'no such link in the set' };
-  if (stored.startsWith(AUTO_LOGIN_PREFIX)) {
+  // The message's customer's auto-login link, signed afresh at each click.
+  if (stored.startsWith(AUTO_LOGIN)) {
     const [m] = await o.db.query<{ customer_id: number | null; site: string }>(MESSAGE_CUSTOMER, [click.message]);
     const site = m && o.project.sites.find((s) => s.id === m.site);
     if (!m || !site) return { ok: false, reason: 'unknown message or site' };
-    const siteUrl = site.url.replace(/\/+$/, '');
-    const url = m.customer_id !== null ? `${siteUrl}${site.auto_login_path ?? '/auto-login'}?token=${signAutoLoginToken(m.customer_id, site.id, o.secret, { now: o.now })}` : siteUrl;
-    return { ok: true, url: withRest(url, stored.slice(AUTO_LOGIN_PREFIX.length)), stored };
+    return { ok: true, url: withRest(autoLoginLink(site, m.customer_id, o.secret, o.now), stored.slice(AUTO_LOGIN.length)), stored };
   }
   return httpUrl(stored) ? { ok: true, url: stored, stored } : { ok: false, reason: 'not an http(s) link' };
 }

@@ -34,16 +34,22 @@ export function messageLinks(o: {
       ? unsubscribeToken(o.ledgerId, o.secret)
       : recipientUnsubscribeToken({ customer: r.customer_id, contact: r.customer_id === null ? (r.contact_id ?? null) : null, site: r.site, source: o.source.name }, o.secret);
   const base = trackingBase(o.project, o.site);
-  const siteUrl = o.site.url.replace(/\/+$/, '');
   return {
     unsubscribe: `${base}/${o.ledgerId !== undefined ? TRACKING_PATHS.unsubscribe : TRACKING_PATHS.legacyUnsubscribe}/${token}`,
     unsubscribeMailto: `mailto:${o.site.sender.reply_to ?? o.site.sender.from}?subject=unsubscribe%20${token}`,
-    // Only a shop customer has an account to log into; a list's contact gets the plain site link.
-    autoLogin:
-      r.customer_id !== null
-        ? `${siteUrl}${o.site.auto_login_path ?? '/auto-login'}?token=${signAutoLoginToken(r.customer_id, r.site, o.secret, { now: o.now })}`
-        : siteUrl,
+    autoLogin: autoLoginLink(o.site, r.customer_id, o.secret, o.now),
   };
+}
+
+/**
+ * A customer's auto-login link on a site, signed now: at render time, or at
+ * the click for a tracked message (http/destinations.ts). Only a shop
+ * customer has an account to log into; a list's contact (null) gets the
+ * plain site link.
+ */
+export function autoLoginLink(site: Site, customerId: number | null, secret: string, now: Date): string {
+  const siteUrl = site.url.replace(/\/+$/, '');
+  return customerId !== null ? `${siteUrl}${site.auto_login_path ?? '/auto-login'}?token=${signAutoLoginToken(customerId, site.id, secret, { now })}` : siteUrl;
 }
 
 /** Where herald's link endpoints are served: tracking.base_url, without a trailing slash. */
