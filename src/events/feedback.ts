@@ -1,7 +1,6 @@
 import type { Db, Queryable } from '../db/db.js';
 import { durationMs } from '../audience/duration.js';
-import { objectHash } from '../state/queries.js';
-import { setOverride, type OverrideKind } from '../state/overrides.js';
+import { pauseByHerald, type OverrideKind } from '../state/overrides.js';
 import type { Project } from '../workspace/model.js';
 import type { BounceClass } from './dsn.js';
 import type { TrackingLink } from '../links/tracking.js';
@@ -337,26 +336,21 @@ async function pauseOnComplaints(db: Queryable, project: Project, sources: reado
   if (sources.length === 0) return [];
   const min = project.tracking?.complaint_min ?? 3;
   const rate = Number((project.tracking?.complaint_threshold ?? '0.3%').slice(0, -1)) / 100;
-  const rows = await db.query<{ kind: OverrideKind; name: string; sent: string; complaints: string; override: string | null }>(
+  const rows = await db.query<{ kind: OverrideKind; name: string; sent: string; complaints: string }>(
     `SELECT s.kind, s.name,
             (SELECT count(*) FROM herald.messages m WHERE m.source_kind = s.kind AND m.source = s.name AND m.sent_at IS NOT NULL) AS sent,
             (SELECT count(*) FROM herald.message_events e JOIN herald.messages m ON m.id = e.message_id
-              WHERE e.kind = 'complaint' AND m.source_kind = s.kind AND m.source = s.name) AS complaints,
-            o.status AS override
-       FROM unnest($1::text[], $2::text[]) AS s(kind, name)
-       LEFT JOIN herald.overrides o ON o.kind = s.kind AND o.name = s.name`,
+              WHERE e.kind = 'complaint' AND m.source_kind = s.kind AND m.source = s.name) AS complaints
+       FROM unnest($1::text[], $2::text[]) AS s(kind, name)`,
     [sources.map((s) => s.kind), sources.map((s) => s.name)],
   );
   const paused: FeedbackSummary['paused'] = [];
   for (const r of rows) {
     const complaints = Number(r.complaints);
     const sent = Number(r.sent);
-    if (r.override === 'paused' || r.override === 'cancelled') continue;
     if (complaints < min || complaints < rate * sent) continue;
     const reason = `complaint rate: ${complaints} complaints of ${sent} sent (${((100 * complaints) / Math.max(sent, 1)).toFixed(2)}%), at or over ${project.tracking?.complaint_threshold ?? '0.3%'}`;
-    const hash = await objectHash(db, r.kind, r.name);
-    await setOverride(db, { kind: r.kind, name: r.name, status: 'paused', reason, actor: 'herald', specHash: hash ?? '', action: 'paused for complaints' });
-    paused.push({ kind: r.kind, name: r.name, reason });
+    if (await pauseByHerald(db, { kind: r.kind, name: r.name, reason, action: 'paused for complaints' })) paused.push({ kind: r.kind, name: r.name, reason });
   }
   return paused;
 }

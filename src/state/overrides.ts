@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/db.js';
+import { objectHash } from './queries.js';
 
 /**
  * Emergency changes to a campaign's or trigger's status made outside git
@@ -33,6 +34,21 @@ export async function setOverride(
     [kind, o.name, o.status, o.reason, o.actor, o.specHash],
   );
   await logOverrideEvent(db, kind, o.name, o.action, o.reason, o.actor);
+}
+
+/**
+ * pauseByHerald: herald pauses a source itself (the circuit breaker, the
+ * complaint rate), with the reason, as `herald pause` would. One already
+ * paused or cancelled is left as it is: a late report must not overwrite a
+ * person's reason, nor turn a cancel into a pause that `herald resume`
+ * could undo. True when it paused the source now.
+ */
+export async function pauseByHerald(db: Queryable, o: { kind: OverrideKind; name: string; reason: string; action: string }): Promise<boolean> {
+  const [held] = await db.query<{ status: OverrideStatus }>('SELECT status FROM herald.overrides WHERE kind = $1 AND name = $2', [o.kind, o.name]);
+  if (held?.status === 'paused' || held?.status === 'cancelled') return false;
+  const specHash = (await objectHash(db, o.kind, o.name)) ?? '';
+  await setOverride(db, { kind: o.kind, name: o.name, status: 'paused', reason: o.reason, actor: 'herald', specHash, action: o.action });
+  return true;
 }
 
 /** clearOverride: apply restores the workspace's status; the event log keeps what happened. */

@@ -6,6 +6,7 @@ import { readFeedback } from '../../src/events/match.js';
 import { messageTag, recipientUnsubscribeToken, returnPath } from '../../src/links/tracking.js';
 import { createShop } from '../support/shop.js';
 import { countAttempts, startRun } from '../../src/ledger/runs.js';
+import { setOverride } from '../../src/state/overrides.js';
 import { createTestDb } from '../support/db.js';
 import { useCleanups } from '../support/cleanup.js';
 import { FIXTURE_RECIPIENTS, FIXTURE_SECRET, FIXTURES, project, sentMessages, suppressions } from './ledger.js';
@@ -151,6 +152,20 @@ describe('policy refusals reported later', () => {
     expect(fifth.paused).toEqual([{ kind: 'campaign', name: 'relayed', reason: 'circuit breaker: 5 of 40 attempts refused for policy or authentication (5.7.x)' }]);
     expect(await db.query("SELECT status, reason FROM herald.overrides WHERE kind = 'campaign' AND name = 'relayed'")).toEqual([{ status: 'paused', reason: expect.stringContaining('circuit breaker') }]);
     expect(await suppressions(db)).toEqual([]);
+  });
+
+  it('leave a cancelled source cancelled: a late refusal never turns a cancel into a pause that resume could undo', async () => {
+    const db = await createTestDb();
+    cleanup(() => db.dispose());
+    const addresses = Array.from({ length: 10 }, (_, i) => `r${i}@example.com`);
+    const ids = await sentMessages(db, { source: 'stopped', addresses });
+    await startRun(db, { kind: 'campaign', name: 'stopped' }, new Date());
+    await countAttempts(db, { kind: 'campaign', name: 'stopped' }, 10, 0);
+    await setOverride(db, { kind: 'campaign', name: 'stopped', status: 'cancelled', reason: 'wrong audience', actor: 'ann', specHash: '', action: 'cancelled' });
+    const s = await applyFeedback(db, project(), await Promise.all(ids.map((id) => readFeedback(dsn(id, '5.7.1', new Date(), addresses[id - 1]!), `d${id}`, [FIXTURE_SECRET], 'import'))));
+    expect(s.recorded.bounce).toBe(10);
+    expect(s.paused).toEqual([]);
+    expect(await db.query("SELECT status, reason FROM herald.overrides WHERE kind = 'campaign' AND name = 'stopped'")).toEqual([{ status: 'cancelled', reason: 'wrong audience' }]);
   });
 });
 
