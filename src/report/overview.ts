@@ -1,6 +1,7 @@
 import type { Report } from './report.js';
 import type { TriggerReport } from './trigger.js';
 import { mdCell } from './reasons.js';
+import { amounts } from './results.js';
 
 /**
  * The summary over all mailings, reports/index.json and .md: totals at the
@@ -12,7 +13,19 @@ import { mdCell } from './reasons.js';
  * same bytes, so a scheduled job that commits it commits nothing new when
  * nothing happened.
  */
-export interface OverviewRow {
+/** What a set of messages achieved, as the overview counts it: a row's, and the totals over all rows. */
+export interface Figures {
+  sent: number;
+  delivered: number;
+  /** Messages opened and clicked by a person (not Apple Mail Privacy Protection, not scanners). */
+  opened: number;
+  clicked: number;
+  orders: number;
+  /** By currency (ISO 4217): amounts in different currencies are never added. */
+  order_value: Record<string, number>;
+}
+
+export interface OverviewRow extends Figures {
   kind: 'campaign' | 'trigger';
   name: string;
   title: string;
@@ -23,28 +36,13 @@ export interface OverviewRow {
   first_sent: string | null;
   last_sent: string | null;
   recipients: number;
-  sent: number;
-  delivered: number;
-  /** Messages opened and clicked by a person (not Apple Mail Privacy Protection, not scanners). */
-  opened: number;
-  clicked: number;
-  orders: number;
-  order_value: Record<string, number>;
   /** The lift's one sentence, and whether conversion beat the control group significantly; null without a control group. */
   lift: { summary: string; significant: boolean; complete: boolean } | null;
 }
 
 export interface Overview {
-  totals: {
-    /** Campaigns launched and triggers that sent anything. */
-    mailings: number;
-    sent: number;
-    delivered: number;
-    opened: number;
-    clicked: number;
-    orders: number;
-    order_value: Record<string, number>;
-  };
+  /** With `mailings`: the campaigns launched and triggers that sent anything. */
+  totals: Figures & { mailings: number };
   rows: OverviewRow[];
 }
 
@@ -94,10 +92,6 @@ export function buildOverview(rows: readonly OverviewRow[]): Overview {
   };
 }
 
-const money = (byCurrency: Record<string, number>) => {
-  const parts = Object.entries(byCurrency).map(([c, v]) => `${v.toFixed(2)} ${c}`);
-  return parts.length ? parts.join(' + ') : '0.00';
-};
 const pct = (n: number, of: number) => (of ? ` (${((100 * n) / of).toFixed(1)}%)` : '');
 const day = (iso: string | null) => (iso ? iso.slice(0, 10) : '–');
 
@@ -109,7 +103,7 @@ export function overviewMarkdown(o: Overview): string {
   return [
     '# All mailings',
     '',
-    `${t.mailings} mailing${t.mailings === 1 ? '' : 's'}: ${t.sent} messages sent, ${t.delivered} delivered, opened by ${t.opened}${pct(t.opened, t.delivered)} and clicked by ${t.clicked}${pct(t.clicked, t.delivered)} people; ${t.orders} orders attributed, worth ${money(t.order_value)}.`,
+    `${t.mailings} mailing${t.mailings === 1 ? '' : 's'}: ${t.sent} messages sent, ${t.delivered} delivered, opened by ${t.opened}${pct(t.opened, t.delivered)} and clicked by ${t.clicked}${pct(t.clicked, t.delivered)} people; ${t.orders} orders attributed, worth ${amounts(t.order_value)}.`,
     '',
     'Opened and clicked count people, not Apple Mail Privacy Protection or security scanners. Newest first; each name links to its report.',
     '',
@@ -117,7 +111,7 @@ export function overviewMarkdown(o: Overview): string {
     '|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|',
     ...o.rows.map(
       (r) =>
-        `| ${r.kind} | ${link(r)} | ${mdCell(r.subject ?? r.title)} | ${mdCell(r.status)} | ${dates(r)} | ${r.recipients} | ${r.sent} | ${r.delivered} | ${r.opened}${pct(r.opened, r.delivered)} | ${r.clicked}${pct(r.clicked, r.delivered)} | ${r.orders} | ${money(r.order_value)} | ${lift(r)} |`,
+        `| ${r.kind} | ${link(r)} | ${mdCell(r.subject ?? r.title)} | ${mdCell(r.status)} | ${dates(r)} | ${r.recipients} | ${r.sent} | ${r.delivered} | ${r.opened}${pct(r.opened, r.delivered)} | ${r.clicked}${pct(r.clicked, r.delivered)} | ${r.orders} | ${amounts(r.order_value)} | ${lift(r)} |`,
     ),
     '',
   ].join('\n');

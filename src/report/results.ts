@@ -53,7 +53,7 @@ export function buildResults(e: Engagement, counts: LiftCounts, now: Date): Resu
 }
 
 /** An amount per currency, as people read it: "5431.00 EUR + 120000.00 RUB"; "0.00" for none. */
-function amounts(byCurrency: Record<string, number>): string {
+export function amounts(byCurrency: Record<string, number>): string {
   const parts = Object.entries(byCurrency).map(([c, v]) => `${money(v)} ${c}`);
   return parts.length ? parts.join(' + ') : money(0);
 }

@@ -1,5 +1,6 @@
 import { reportText } from '../../report/report.js';
 import { triggerReportText } from '../../report/trigger.js';
+import { amounts } from '../../report/results.js';
 import { allReports, campaignReport, reportSubject, triggerReport, writeOverview, writeReport, writeTriggerReport } from '../../report/write.js';
 import { UserError } from '../../errors.js';
 import { print, printJson, withDb, workspaceDir, type GlobalOptions } from '../context.js';
@@ -31,7 +32,6 @@ async function reportAll(dir: string, opts: GlobalOptions & { json?: boolean }):
   const files = [...all.campaigns.flatMap((r) => writeReport(dir, r)), ...all.triggers.flatMap((r) => writeTriggerReport(dir, r)), ...writeOverview(dir, all.overview)];
   if (opts.json) return printJson(all.overview);
   const t = all.overview.totals;
-  const value = Object.entries(t.order_value).map(([c, v]) => `${v.toFixed(2)} ${c}`).join(' + ') || '0.00';
-  print(`${t.mailings} mailings: ${t.sent} sent, ${t.delivered} delivered, ${t.opened} opened and ${t.clicked} clicked by people, ${t.orders} orders worth ${value}.`);
+  print(`${t.mailings} mailings: ${t.sent} sent, ${t.delivered} delivered, ${t.opened} opened and ${t.clicked} clicked by people, ${t.orders} orders worth ${amounts(t.order_value)}.`);
   print(`Wrote ${files.length} files: ${all.campaigns.length} campaign and ${all.triggers.length} trigger reports, and reports/index.json and reports/index.md.`);
 }
