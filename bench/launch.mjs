@@ -383,15 +383,7 @@ const db = await openDb(copy.url);
 const c = new pg.Client({ connectionString: copy.url });
 // Interrupted, the bench still drops its copy of the shop. That ends every
 // connection to it: what fails from then on is expected, and not reported.
-let interrupted = false;
-const dropOnSignal = () => {
-  interrupted = true;
-  process.on('uncaughtException', () => {});
-  rmSync(dir, { recursive: true, force: true });
-  copy.drop().finally(() => process.exit(130));
-};
-process.once('SIGINT', dropOnSignal);
-process.once('SIGTERM', dropOnSignal);
+copy.dropOnSignal(() => rmSync(dir, { recursive: true, force: true }));
 await c.connect();
 let sink;
 try {
@@ -416,7 +408,7 @@ try {
   if (!ok) process.exitCode = 1;
 } catch (e) {
   // Interrupted, the queries in flight fail as the copy is dropped: the signal handler exits once it is gone.
-  if (interrupted) await new Promise(() => {});
+  if (copy.interrupted) await new Promise(() => {});
   throw e;
 } finally {
   await c.end();

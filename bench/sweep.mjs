@@ -282,15 +282,7 @@ const dir = workspace();
 const db = await openDb(copy.url);
 const c = new pg.Client({ connectionString: copy.url });
 // Interrupted, the bench still drops its copy of the shop; what fails from then on is expected.
-let interrupted = false;
-const dropOnSignal = () => {
-  interrupted = true;
-  process.on('uncaughtException', () => {});
-  rmSync(dir, { recursive: true, force: true });
-  copy.drop().finally(() => process.exit(130));
-};
-process.once('SIGINT', dropOnSignal);
-process.once('SIGTERM', dropOnSignal);
+copy.dropOnSignal(() => rmSync(dir, { recursive: true, force: true }));
 await c.connect();
 try {
   await migrate(db);
@@ -321,7 +313,7 @@ try {
   for (const r of missed) await explain(c, ctx, ctx.triggers.find((t) => t.name === r.name));
   if (missed.length || !tickOk) process.exitCode = 1;
 } catch (e) {
-  if (interrupted) await new Promise(() => {});
+  if (copy.interrupted) await new Promise(() => {});
   throw e;
 } finally {
   await c.end();

@@ -83,7 +83,10 @@ export async function shopDatabase(customers = CUSTOMERS) {
 /**
  * A copy of the shop (CREATE DATABASE … TEMPLATE) named `copy`, for a bench
  * that writes: its herald.* tables, or the shop's own rows. Dropped by
- * drop(), which ends whatever is still connected to it.
+ * drop(), which ends whatever is still connected to it, and on SIGINT or
+ * SIGTERM (with `also`, say removing a workspace folder): what fails from
+ * then on is expected, and `interrupted` says so, so the bench can wait for
+ * the exit instead of reporting it.
  */
 export async function copyOfShop(shop, copy) {
   const admin = new pg.Client({ connectionString: server });
@@ -97,15 +100,28 @@ export async function copyOfShop(shop, copy) {
   } finally {
     await admin.end();
   }
-  return {
+  const drop = async () => {
+    const a = new pg.Client({ connectionString: server });
+    await a.connect();
+    await a.query(`DROP DATABASE IF EXISTS ${copy} WITH (FORCE)`);
+    await a.end();
+  };
+  const handle = {
     url: databaseUrl(copy),
-    drop: async () => {
-      const a = new pg.Client({ connectionString: server });
-      await a.connect();
-      await a.query(`DROP DATABASE IF EXISTS ${copy} WITH (FORCE)`);
-      await a.end();
+    drop,
+    interrupted: false,
+    dropOnSignal(also = () => {}) {
+      const onSignal = () => {
+        handle.interrupted = true;
+        process.on('uncaughtException', () => {});
+        also();
+        drop().finally(() => process.exit(130));
+      };
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
     },
   };
+  return handle;
 }
 
 /**
