@@ -368,6 +368,8 @@ async function unsubscribeRecipient(db: Db, project: Project, f: FeedbackEvent, 
   }
   summary.matched++;
   const { added } = await unsubscribe(db, target, 'mailto', f.at ?? now);
+  // No message, so no event: what it records is the suppression, once.
+  if (!added) return;
   summary.recorded.unsubscribe++;
-  if (added) summary.suppressed.push({ email: target.email, site: target.site, reason: 'unsubscribed' });
+  summary.suppressed.push({ email: target.email, site: target.site, reason: 'unsubscribed' });
 }

@@ -129,8 +129,10 @@ describe('unsubscribes by mail', () => {
     expect(s.unmatched).toEqual([{ where: 'gone.eml', why: expect.stringContaining('customer 99') }]);
     expect(await suppressions(db)).toEqual([{ email: 'old.reader@example.com', site: 'main', reason: 'unsubscribed', source: 'mailto' }]);
     // Again: harmless.
+    expect(s.recorded.unsubscribe).toBe(1);
     const again = await applyFeedback(db, project(), [await readFeedback(mail(known), 'old.eml', [FIXTURE_SECRET], 'import')]);
     expect(again.suppressed).toEqual([]);
+    expect(again.recorded.unsubscribe).toBe(0);
     expect(await suppressions(db)).toHaveLength(1);
   });
 });
