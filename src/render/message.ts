@@ -98,6 +98,8 @@ export interface Renderer {
 export function createRenderer(o: { project: Project; secret: string; now: Date }): Renderer {
   const sites = new Map(o.project.sites.map((s) => [s.id, s]));
   const shopHosts = new Set(o.project.sites.flatMap((s) => hostOf(s.url)));
+  // A source's tracking settings, worked out once, not for every message it sends.
+  const settings = new WeakMap<MessageSource, ReturnType<typeof tracking>>();
   const prepared = new Map<string, Promise<PreparedTemplate>>();
   const templateFor = (src: MessageSource, locale: string): Promise<PreparedTemplate> => {
     const key = `${src.kind}/${src.name}\0${src.variant?.name ?? ''}\0${locale}`;
@@ -145,7 +147,8 @@ export function createRenderer(o: { project: Project; secret: string; now: Date 
       const rendered = (await templateFor(src, r.locale)).render(ctx);
       const sender = sender_(site, src.template.from, src.variant?.from);
       if (ledgerId === undefined) return { ...rendered, ...sender, links, site };
-      const t = tracking(o.project, src);
+      let t = settings.get(src);
+      if (!t) settings.set(src, (t = tracking(o.project, src)));
       const tracked = trackMessage(rendered, {
         ledgerId,
         secret: o.secret,
