@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Facts } from './facts.js';
+import type { Plan } from './plan.js';
 
 /**
  * The deployed state a plan was computed against, as named items (one per
@@ -26,4 +27,24 @@ export function describeStaleness(then: Record<string, string>, now: Record<stri
     else out.push(`${k} changed: ${then[k]} → ${now[k]}`);
   }
   return out.sort();
+}
+
+/**
+ * What a reviewer approved, as one hash: the environment and target, every
+ * change with the spec hash it writes and the deployed version it replaces,
+ * and every drift resolution. Not the time, the git commit, the audience
+ * sizes, nor the progress of sends in between: the merge commit differs from
+ * the pull request's head, and audiences and runs move with the shop, but
+ * none of them changes what apply writes. The pull request's comment carries
+ * it; on merge, `herald apply --reviewed` plans again and applies only when
+ * the new plan has the same one.
+ */
+export function reviewFingerprint(plan: Pick<Plan, 'environment' | 'target' | 'basis' | 'changes' | 'drift'>): string {
+  const content = {
+    environment: plan.environment ?? null,
+    target: plan.target ?? null,
+    changes: plan.changes.map((c) => [c.action, c.kind, c.name, c.hash ?? null, c.wanted ?? null, plan.basis[`${c.kind}/${c.name}`] ?? null]),
+    drift: plan.drift.map((d) => [d.kind, d.name, d.override.status, d.override.setAt, d.resolution]),
+  };
+  return createHash('sha256').update(JSON.stringify(content)).digest('hex');
 }

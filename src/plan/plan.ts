@@ -3,7 +3,7 @@ import { KIND_ORDER, objectKey, type DeployObject, type ObjectKind } from '../st
 import { diffFields, type FieldChange } from './diff.js';
 import type { ListDiff } from '../lists/diff.js';
 import type { Facts, Override } from './facts.js';
-import { fingerprint } from './fingerprint.js';
+import { fingerprint, reviewFingerprint } from './fingerprint.js';
 import { applyRules, type Policy } from './rules.js';
 import { targetScope } from './target.js';
 
@@ -54,6 +54,8 @@ export interface Plan {
   /** The deployed state this plan was computed against, item by item, and its hash. */
   basis: Record<string, string>;
   fingerprint: string;
+  /** What a reviewer approves: reviewFingerprint() of this plan, for `herald apply --reviewed`. */
+  review: string;
   changes: Change[];
   drift: Drift[];
   /** The volume breakdown of each campaign this plan creates or changes, with the last applied size. */
@@ -128,7 +130,7 @@ export function computePlan(input: PlanInput): Plan {
   for (const c of changes) summary[c.action]++;
   const writes = new Set(changes.filter((c) => c.action === 'create' || c.action === 'update').map(objectKey));
   const basis = fingerprint(facts);
-  return {
+  const plan: Omit<Plan, 'review'> = {
     version: PLAN_VERSION,
     createdAt: input.now.toISOString(),
     gitCommit: input.gitCommit ?? null,
@@ -145,6 +147,7 @@ export function computePlan(input: PlanInput): Plan {
     objects: desired.filter((o) => writes.has(objectKey(o))),
     summary,
   };
+  return { ...plan, review: reviewFingerprint(plan) };
 }
 
 export function hasChanges(plan: Plan): boolean {
