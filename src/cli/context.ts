@@ -55,19 +55,52 @@ export function dbConfigured(opts: GlobalOptions): boolean {
   return !!(opts.db !== undefined || opts.env || process.env.HERALD_DATABASE_URL || existsSync(defaultDb(opts)));
 }
 
-/** The database URL of `--env NAME`, from the variable herald.yaml names for it. */
-function environmentUrl(opts: GlobalOptions): DbChoice {
+type Environment = NonNullable<Project['environments']>[string];
+
+/** herald.yaml as written (unvalidated: the CLI reads it before the workspace is checked), or undefined. */
+function projectFile(opts: GlobalOptions): Project | undefined {
   const file = join(workspaceDir(opts), 'herald.yaml');
-  const { source } = existsSync(file) ? readYaml(workspaceDir(opts), 'herald.yaml') : { source: undefined };
-  const envs = ((source?.value as Project | undefined)?.environments ?? {}) as Record<string, { database_url_env: string }>;
+  return existsSync(file) ? (readYaml(workspaceDir(opts), 'herald.yaml').source?.value as Project | undefined) : undefined;
+}
+
+/** `--env NAME` as herald.yaml defines it. */
+function environment(opts: GlobalOptions, project = projectFile(opts)): Environment {
+  const envs = (project?.environments ?? {}) as Record<string, Environment>;
   const env = envs[opts.env!];
-  if (!env) {
+  if (!env || typeof env !== 'object') {
     const names = Object.keys(envs);
     throw new UserError(
       `environment "${opts.env}" is not defined in herald.yaml`,
       names.length ? `defined environments: ${names.join(', ')}` : 'add it under environments: in herald.yaml',
     );
   }
+  return env;
+}
+
+/**
+ * With `--env NAME`, the environment's own SMTP URL and link-signing secret
+ * take the place of the defaults, for this process: $HERALD_SMTP_URL and the
+ * variable tracking.secret_env names. When the environment names a variable
+ * that is unset, the default is cleared rather than kept, so a production
+ * run never sends through staging's server or signs with staging's secret.
+ */
+export function useEnvironment(opts: GlobalOptions): void {
+  if (!opts.env) return;
+  const project = projectFile(opts);
+  const env = environment(opts, project);
+  const take = (target: string, source: string | undefined) => {
+    if (!source) return;
+    const value = process.env[source];
+    if (value) process.env[target] = value;
+    else delete process.env[target];
+  };
+  take('HERALD_SMTP_URL', env.smtp_url_env);
+  take(project?.tracking?.secret_env ?? 'HERALD_SECRET', env.secret_env);
+}
+
+/** The database URL of `--env NAME`, from the variable herald.yaml names for it. */
+function environmentUrl(opts: GlobalOptions): DbChoice {
+  const env = environment(opts);
   const url = process.env[env.database_url_env];
   if (!url) throw new UserError(`environment "${opts.env}" reads its database URL from $${env.database_url_env}, which is not set`, `export ${env.database_url_env}=postgres://…`);
   return { spec: url, what: `$${env.database_url_env} (environment ${opts.env})` };

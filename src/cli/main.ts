@@ -29,8 +29,10 @@ const run =
   async (...args: unknown[]) => {
     const cmd = args[args.length - 1] as Command;
     const positional = args.slice(0, -2).filter((a): a is string => typeof a === 'string');
+    const opts = cmd.optsWithGlobals() as { env?: string };
+    if (opts.env) (await import('./context.js')).useEnvironment(opts);
     const mod = await load();
-    await mod.default(positional, cmd.optsWithGlobals() as never);
+    await mod.default(positional, opts as never);
   };
 
 program
@@ -66,6 +68,7 @@ program
   .option('--allow-delete', 'apply deletions of objects whose files are gone')
   .option('--target <kind/name>', 'limit the apply to one object and what it depends on')
   .option('--lock-timeout <seconds>', 'how long to wait for another apply', '30')
+  .option('--reviewed <fingerprint>', "on merge: plan again and apply only if the plan's review fingerprint is this one, the plan approved on the pull request; else fail with \"stale plan, re-review\"")
   .action(run(() => import('./commands/apply.js')));
 
 program

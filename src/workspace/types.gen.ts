@@ -165,6 +165,14 @@ export interface Project {
        * An environment variable name.
        */
       database_url_env: string;
+      /**
+       * An environment variable name.
+       */
+      smtp_url_env?: string;
+      /**
+       * An environment variable name.
+       */
+      secret_env?: string;
     };
   };
   /**

@@ -6,7 +6,9 @@ import { useCleanups } from '../support/cleanup.js';
 import { openDb } from '../../src/db/db.js';
 import { createTestDb, serverUrl } from '../support/db.js';
 import { createShop } from '../support/shop.js';
-import { MINIMAL, tempWorkspace } from '../support/workspace.js';
+import { startSmtpSink } from '../support/smtp.js';
+import { closedPort } from '../support/ports.js';
+import { MINIMAL, exampleWorkspace, tempWorkspace } from '../support/workspace.js';
 
 const cleanup = useCleanups();
 
@@ -148,5 +150,51 @@ describe('reconciler commands', () => {
     const ok = await herald(['plan', '--env', 'staging', '--dir', ws.dir], { HERALD_TEST_STAGING_URL: staging });
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toContain('Environment staging runs nothing applied yet; workspace at');
+  }, 300_000);
+
+  it('apply --reviewed applies the plan approved on the pull request, and refuses a stale one with nothing applied', async () => {
+    const { ws, db } = await setup();
+    const reviewed = JSON.parse((await herald(['plan', '--json', ...db])).stdout) as { review: string };
+    expect(reviewed.review).toMatch(/^[0-9a-f]{64}$/);
+    // The same workspace and deployed state plan to the same fingerprint, whenever and from whichever commit.
+    expect((JSON.parse((await herald(['plan', '--json', ...db])).stdout) as { review: string }).review).toBe(reviewed.review);
+
+    // main moved between the review and the merge: the campaign changed.
+    const file = 'campaigns/hello.yaml';
+    const before = readFileSync(join(ws.dir, file), 'utf8');
+    ws.write(file, before.replace(/^title: .*$/m, 'title: Changed after the review'));
+    const stale = await herald(['apply', '--reviewed', reviewed.review, ...db]);
+    expect(stale.code).toBe(1);
+    expect(stale.stderr).toContain('herald: stale plan, re-review: the plan for environment (default) is not the one reviewed on the pull request');
+    expect(stale.stderr).toContain('nothing was applied');
+    expect((await herald(['state', 'list', ...db])).stdout).not.toContain('campaign/hello');
+
+    ws.write(file, before);
+    const ok = await herald(['apply', '--reviewed', reviewed.review, ...db]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toContain('Apply complete: 4 created');
+    // Applied: the same review is now stale too, since the deployed state is what it changed.
+    const twice = await herald(['apply', '--reviewed', reviewed.review, ...db]);
+    expect(twice.stderr).toContain('stale plan, re-review');
+
+    const bad = await herald(['apply', '--reviewed', 'abc', ...db]);
+    expect(bad.stderr).toContain('herald: --reviewed wants the 64-hex review fingerprint of a plan, not "abc"');
+  }, 300_000);
+
+  it("--env takes the environment's own SMTP URL and never falls back to the default one", async () => {
+    const ws = exampleWorkspace();
+    cleanup(ws.remove);
+    const yaml = readFileSync(join(ws.dir, 'herald.yaml'), 'utf8');
+    const production = '  production:\n    database_url_env: HERALD_PRODUCTION_DATABASE_URL\n';
+    expect(yaml).toContain(production);
+    ws.write('herald.yaml', yaml.replace(production, '  production:\n    database_url_env: HERALD_TEST_PROD_URL\n    smtp_url_env: HERALD_TEST_PROD_SMTP\n'));
+    const sink = await startSmtpSink();
+    cleanup(() => sink.close());
+    const wrong = `smtp://127.0.0.1:${await closedPort()}`;
+    const dbUrl = serverUrl ? (await (async () => { const d = await createTestDb(); cleanup(() => d.dispose()); await createShop(d, { customers: [] }); return d.url!; })()) : join(ws.dir, '.herald', 'db');
+    const args = ['test-send', 'winback', '--to', 'm@example.com', '--env', 'production', '--dir', ws.dir];
+    const sent = await herald(args, { HERALD_TEST_PROD_URL: dbUrl, HERALD_TEST_PROD_SMTP: sink.url, HERALD_SMTP_URL: wrong });
+    expect(sent.code, sent.stderr).toBe(0);
+    expect(sink.messages.map((m) => m.subject)).toHaveLength(1);
   }, 300_000);
 });

@@ -16,6 +16,7 @@ export interface ApplyCliOptions extends GlobalOptions {
   allowDelete?: boolean;
   target?: string;
   lockTimeout?: string;
+  reviewed?: string;
 }
 
 /**
@@ -30,17 +31,25 @@ export default async function apply([planFile]: string[], opts: ApplyCliOptions)
   if (saved && (saved.environment ?? null) !== (opts.env ?? null)) {
     throw new UserError(`${planFile} was made for environment ${saved.environment ?? '(default)'}, not ${opts.env ?? '(default)'}`, 'apply it with the same --env, or plan again');
   }
+  if (opts.reviewed !== undefined && saved) {
+    throw new UserError('give either a saved plan file or --reviewed, not both', 'on merge, `herald apply --reviewed <fingerprint>` plans again and checks it against the review');
+  }
+  if (opts.reviewed !== undefined && !/^[0-9a-f]{64}$/.test(opts.reviewed)) {
+    throw new UserError(`--reviewed wants the 64-hex review fingerprint of a plan, not "${opts.reviewed}"`, 'take it from the pull request comment: `herald github reviewed --env <name>` prints it');
+  }
   const ws = saved ? undefined : await validWorkspace(opts);
   await withDb(opts, async (db) => {
     const plan: Plan =
       saved ??
       (await makePlan(db, ws!, { now: new Date(), allowDelete: opts.allowDelete, target: opts.target, gitCommit: describeCommit(git), environment: opts.env ?? null }));
     if (!saved && !opts.json) print(formatPlan(plan, { color: useColor() }));
+    if (opts.reviewed !== undefined) checkReviewed(plan, opts.reviewed);
     if (!hasChanges(plan) && plan.summary.refused === 0) {
       if (opts.json) printJson({ ...plan, applyId: null });
       return;
     }
-    if (!saved && plan.summary.refused === 0) await confirm(opts);
+    // A reviewed plan was approved on its pull request: that is the confirmation.
+    if (!saved && opts.reviewed === undefined && plan.summary.refused === 0) await confirm(opts);
     const result = await applyPlan(db, plan, {
       gitCommit: plan.gitCommit,
       gitAuthor: git.user,
@@ -58,6 +67,19 @@ export default async function apply([planFile]: string[], opts: ApplyCliOptions)
       );
     }
   });
+}
+
+/**
+ * On merge: the plan made now must be the one approved on the pull request.
+ * Anything else (main moved, another apply landed, someone paused a campaign
+ * the change touches) is applied only after a new review.
+ */
+function checkReviewed(plan: Plan, reviewed: string): void {
+  if (plan.review === reviewed) return;
+  throw new UserError(
+    `stale plan, re-review: the plan for environment ${plan.environment ?? '(default)'} is not the one reviewed on the pull request (reviewed ${reviewed.slice(0, 12)}, now ${plan.review.slice(0, 12)}); nothing was applied`,
+    'the workspace or the deployed state changed since the review: run the pull request checks again (or open a new pull request), review the new plan, and merge it',
+  );
 }
 
 async function confirm(opts: ApplyCliOptions): Promise<void> {
