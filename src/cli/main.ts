@@ -37,8 +37,10 @@ const run =
 
 program
   .command('init')
-  .description('scaffold a new workspace: herald.yaml, one example of every kind, editor settings, package.json')
+  .description('scaffold a new workspace: herald.yaml, one example of every kind, editor settings, the GitHub Actions workflows')
   .argument('[dir]', 'where to create it (default: --dir, else the current directory)')
+  .option('--action <owner/repo@ref>', "herald's action for the workflows, pinned by tag or commit (default: this herald's repository at its version's tag)")
+  .option('--schemas', "in an existing workspace: copy this herald's JSON Schemas into schemas/ again, after an upgrade")
   .action(run(() => import('./commands/init.js')));
 
 program

@@ -1,14 +1,18 @@
+import { workflowFiles } from './workflows.js';
+
 /**
  * What `herald init` writes: a small workspace with one example of every kind
- * of file, the editor settings, and a package.json that pins herald. The
- * content is embedded here, not read from files, so it ships inside dist/.
- * Everything is a pure function of the inputs; init.ts does the writing.
+ * of file, the editor settings, and the GitHub Actions workflows, which get
+ * herald from its action pinned by tag or commit (no package.json, no
+ * registry). The content is embedded here, not read from files, so it ships
+ * inside dist/. Everything is a pure function of the inputs; init.ts does
+ * the writing.
  */
 export interface ScaffoldInput {
-  /** The npm package name of the new repository. */
-  name: string;
-  /** herald's own version, for the dependency range. */
+  /** herald's own version, named in the README. */
   heraldVersion: string;
+  /** `owner/repo@ref` of herald's action, which the workflows use. */
+  action: string;
   /** schemas/<file> → content, copied in so the editor modelines resolve without a network. */
   schemas: Record<string, string>;
 }
@@ -28,8 +32,8 @@ export function scaffoldFiles(input: ScaffoldInput): Record<string, string> {
     '.vscode/settings.json': json(VSCODE_SETTINGS),
     '.vscode/extensions.json': json(VSCODE_EXTENSIONS),
     '.gitignore': GITIGNORE,
-    'package.json': json(packageJson(input)),
     'README.md': readme(input),
+    ...workflowFiles({ action: input.action, environments: ['staging', 'production'], branch: 'main' }),
   };
   for (const [file, text] of Object.entries(input.schemas)) files[`schemas/${file}`] = text;
   return files;
@@ -53,28 +57,6 @@ export const VSCODE_SETTINGS = {
 };
 
 export const VSCODE_EXTENSIONS = { recommendations: ['redhat.vscode-yaml'] };
-
-/** An npm package name from a folder name: lower case, URL-safe, never empty. */
-export function packageName(folder: string): string {
-  const name = folder
-    .toLowerCase()
-    .replace(/[^a-z0-9._-]+/g, '-')
-    .replace(/^[._-]+|[-]+$/g, '');
-  return name || 'herald-workspace';
-}
-
-function packageJson({ name, heraldVersion }: ScaffoldInput) {
-  return {
-    name,
-    private: true,
-    description: "The shop's customer emails, as code: checked, planned and sent by herald.",
-    scripts: {
-      validate: 'herald validate',
-      plan: 'herald plan',
-    },
-    dependencies: { herald: `^${heraldVersion}` },
-  };
-}
 
 function json(value: unknown): string {
   return `${JSON.stringify(value, null, 2)}\n`;
@@ -212,10 +194,21 @@ status: paused              # set to active once the template reads right
 
 const GITIGNORE = `# herald's local state: the embedded database and the outbox.
 .herald/
-node_modules/
+# What the pull request workflow renders and plans; it goes up as artifacts.
+preview/
+plan.json
+plan.md
+preview.md
 `;
 
-function readme({ heraldVersion }: ScaffoldInput): string {
+/** `owner/repo` and ref of the action, for the README's install lines. */
+function actionParts(action: string): { repo: string; ref: string } {
+  const at = action.lastIndexOf('@');
+  return { repo: action.slice(0, at), ref: action.slice(at + 1) };
+}
+
+function readme({ heraldVersion, action }: ScaffoldInput): string {
+  const { repo, ref } = actionParts(action);
   return `# Customer emails
 
 This repository holds the shop's customer emails as code, checked, deployed
@@ -229,24 +222,54 @@ templates/<name>/      what: template.yaml (subject, preheader) + <locale>.mjml
 templates/_partials/   MJML shared by templates through <mj-include>
 campaigns/<name>.yaml  a newsletter: sites, audience, template, status
 triggers/<name>.yaml   an automatic notification: event, template, status
+reports/               what each mailing achieved, committed by the scheduled tick
+.github/workflows/     pull request checks, apply on merge, the scheduled tick
+\`\`\`
+
+## Getting herald
+
+GitHub Actions get herald from its action, \`${action}\`, which the
+workflows in \`.github/workflows/\` use: it builds herald from its own
+repository at that tag or commit. To upgrade, change the ref there.
+
+On your machine, install the same version from git (Node.js 20 or later):
+
+\`\`\`sh
+npm install --global github:${repo}#${ref}
 \`\`\`
 
 ## Working on it
 
+Point herald at the shop's PostgreSQL database (docs/shop-data-contract.md
+in herald says which tables it reads), then:
+
 \`\`\`sh
-npm install
-npm run validate     # check every file; needs no database
-npm run plan         # show what would change in the deployed state
+herald validate      # check every file; needs no database
+herald plan          # show what would change in the deployed state
+herald apply         # deploy it, after asking
+herald run           # the scheduler tick: send what is due, then exit
 \`\`\`
 
-Then \`npx herald apply\` deploys, and \`npx herald send <campaign>\` sends a
-ready campaign. Set \`HERALD_DATABASE_URL\` to your PostgreSQL server.
+\`HERALD_DATABASE_URL=postgres://…\` selects the database; without it herald
+uses an embedded one in \`.herald/db\`. \`--env staging\` or \`--env production\`
+selects an environment from herald.yaml.
+
+## Pull requests and deploys
+
+- A pull request gets annotations on the files it breaks, a preview of the
+  changed templates, and one comment per environment with the plan.
+- Merging applies exactly the plan reviewed in that comment to staging, then
+  to production; if anything changed since the review, it stops with
+  "stale plan, re-review".
+- Every 15 minutes the tick sends what is due and commits the reports.
+
+The secrets each environment needs are in herald's docs/ci.md.
 
 ## Editor
 
 Open the folder in VS Code and install the recommended YAML extension
 (redhat.vscode-yaml): it completes keys and marks mistakes as you type, from
 the JSON Schemas in \`schemas/\`. They were copied from herald ${heraldVersion};
-copy them again from \`node_modules/herald/schemas/\` after upgrading herald.
+after upgrading, run \`herald init --schemas\` to copy them again.
 `;
 }

@@ -1,7 +1,7 @@
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
-import { packageName, scaffoldFiles } from './files.js';
+import { scaffoldFiles } from './files.js';
 
 /** herald's package root: package.json and schemas/ sit there both in the repository and in an installed package. */
 const packageRoot = new URL('../../', import.meta.url);
@@ -26,7 +26,12 @@ export interface InitResult {
  * directory), or its files are moved into place and moved back out if one
  * move fails (an existing directory).
  */
-export function initWorkspace(target: string): InitResult {
+export interface InitOptions {
+  /** `owner/repo@ref` of herald's action for the workflows; default: this herald's repository at its version's tag. */
+  action?: string;
+}
+
+export function initWorkspace(target: string, opts: InitOptions = {}): InitResult {
   const dir = resolve(target);
   if (existsSync(dir) && !statSync(dir).isDirectory()) {
     throw new UserError(`${dir} exists and is not a directory`, 'give herald init a new or existing directory');
@@ -37,7 +42,9 @@ export function initWorkspace(target: string): InitResult {
       'edit the existing workspace, or give herald init a new or empty directory',
     );
   }
-  const files = scaffoldFiles({ name: packageName(basename(dir)), heraldVersion: heraldVersion(), schemas: bundledSchemas() });
+  const action = opts.action ?? defaultAction();
+  checkAction(action);
+  const files = scaffoldFiles({ heraldVersion: heraldVersion(), action, schemas: bundledSchemas() });
   const existed = existsSync(dir);
   const kept = Object.keys(files).filter((f) => existed && existsSync(join(dir, f))).sort();
   const created = Object.keys(files).filter((f) => !kept.includes(f)).sort();
@@ -94,8 +101,52 @@ function ignoreHeraldState(file: string): boolean {
   return true;
 }
 
+/**
+ * `herald init --schemas`: copies this herald's JSON Schemas into an existing
+ * workspace again, after an upgrade. Each file is replaced atomically.
+ */
+export function refreshSchemas(target: string): { dir: string; written: string[] } {
+  const dir = resolve(target);
+  if (!existsSync(join(dir, 'herald.yaml'))) {
+    throw new UserError(`${dir} has no herald.yaml; --schemas refreshes the schemas of an existing workspace`, 'run it in the workspace (or give --dir), or run herald init without --schemas to create one');
+  }
+  const written: string[] = [];
+  try {
+    mkdirSync(join(dir, 'schemas'), { recursive: true });
+    for (const [file, text] of Object.entries(bundledSchemas())) {
+      const to = join(dir, 'schemas', file);
+      writeFileSync(`${to}.tmp`, text);
+      renameSync(`${to}.tmp`, to);
+      written.push(`schemas/${file}`);
+    }
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (!e.code) throw err;
+    throw new UserError(`cannot write the schemas in ${dir}: ${e.message}`, 'check that the directory is writable, then run herald init --schemas again');
+  }
+  return { dir, written };
+}
+
+function packageJson(): { version: string; repository?: { url?: string } } {
+  return JSON.parse(readFileSync(new URL('package.json', packageRoot), 'utf8')) as { version: string; repository?: { url?: string } };
+}
+
 function heraldVersion(): string {
-  return (JSON.parse(readFileSync(new URL('package.json', packageRoot), 'utf8')) as { version: string }).version;
+  return packageJson().version;
+}
+
+/** This herald's own repository (package.json's repository) at the tag of its version. */
+function defaultAction(): string {
+  const pkg = packageJson();
+  const repo = /github\.com[/:]([^/]+\/[^/.]+)/.exec(pkg.repository?.url ?? '')?.[1] ?? 'herald-crm/herald';
+  return `${repo}@v${pkg.version}`;
+}
+
+/** A `uses:` line must name owner/repo@ref: anything else would make every workflow fail on GitHub. */
+function checkAction(action: string): void {
+  if (!/^[A-Za-z0-9-]+\/[A-Za-z0-9._-]+@[A-Za-z0-9._/-]+$/.test(action)) {
+    throw new UserError(`--action "${action}" is not owner/repo@ref`, 'name herald\'s repository and a tag or commit, for example --action herald-crm/herald@v0.1.0 or …@<40-hex commit>');
+  }
 }
 
 function bundledSchemas(): Record<string, string> {

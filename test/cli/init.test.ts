@@ -15,10 +15,10 @@ describe('herald init', () => {
     const init = await herald(['init', target]);
     expect(init.code, init.stderr).toBe(0);
     expect(init.stdout).toContain(`Created a herald workspace in ${target}:\n`);
-    for (const f of ['herald.yaml', 'segments/lapsed.yaml', 'lists/fair-visitors.csv', 'templates/hello/en.mjml', 'templates/_partials/footer.mjml', 'campaigns/spring-news.yaml', 'triggers/welcome.yaml', '.vscode/settings.json', 'package.json', 'schemas/campaign.schema.json']) {
+    for (const f of ['herald.yaml', 'segments/lapsed.yaml', 'lists/fair-visitors.csv', 'templates/hello/en.mjml', 'templates/_partials/footer.mjml', 'campaigns/spring-news.yaml', 'triggers/welcome.yaml', '.vscode/settings.json', '.github/workflows/herald-pr.yml', 'schemas/campaign.schema.json']) {
       expect(init.stdout).toContain(`\n  + ${f}\n`);
     }
-    expect(init.stdout).toContain(`cd ${target}\n  npm install\n  npm run validate\n`);
+    expect(init.stdout).toContain(`cd ${target}\n  herald validate\n`);
 
     const validate = await herald(['validate', '--dir', target]);
     expect(validate).toMatchObject({ code: 0, stdout: 'The workspace is valid.\n' });

@@ -2,8 +2,7 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UserError } from '../../src/errors.js';
-import { packageName } from '../../src/init/files.js';
-import { initWorkspace } from '../../src/init/init.js';
+import { initWorkspace, refreshSchemas } from '../../src/init/init.js';
 import { validateWorkspace } from '../../src/workspace/validate.js';
 import { useCleanups } from '../support/cleanup.js';
 import { repoRoot, tempWorkspace } from '../support/workspace.js';
@@ -64,8 +63,10 @@ describe('herald init', () => {
         '.vscode/settings.json',
         '.vscode/extensions.json',
         '.gitignore',
-        'package.json',
         'README.md',
+        '.github/workflows/herald-pr.yml',
+        '.github/workflows/herald-apply.yml',
+        '.github/workflows/herald-tick.yml',
       ]),
     );
 
@@ -74,18 +75,43 @@ describe('herald init', () => {
     expect([workspace!.segments.size, workspace!.lists.size, workspace!.templates.size, workspace!.partials.size, workspace!.campaigns.size, workspace!.triggers.size]).toEqual([1, 1, 1, 1, 1, 1]);
   });
 
-  it('pins herald, copies the schemas the modelines point at, and ignores .herald/', () => {
+  it('pins herald by its action in every workflow, needs no package.json, copies the schemas the modelines point at, and ignores .herald/', () => {
     const target = join(emptyDir().dir, 'My Shop Emails');
     initWorkspace(target);
-    const pkg = JSON.parse(readFileSync(join(target, 'package.json'), 'utf8'));
     const ours = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8'));
-    expect(pkg).toMatchObject({ name: 'my-shop-emails', private: true, dependencies: { herald: `^${ours.version}` } });
-    expect(Object.keys(pkg.scripts)).toEqual(expect.arrayContaining(['validate', 'plan']));
+    expect(existsSync(join(target, 'package.json'))).toBe(false);
+    for (const w of ['herald-pr.yml', 'herald-apply.yml', 'herald-tick.yml']) {
+      const uses = [...readFileSync(join(target, '.github/workflows', w), 'utf8').matchAll(/uses: (herald-crm\/herald@\S+)/g)].map((m) => m[1]);
+      expect(uses.length, w).toBeGreaterThan(0);
+      expect(new Set(uses), w).toEqual(new Set([`herald-crm/herald@v${ours.version}`]));
+    }
+    expect(readFileSync(join(target, 'README.md'), 'utf8')).toContain(`npm install --global github:herald-crm/herald#v${ours.version}`);
     for (const f of readdirSync(join(repoRoot, 'schemas'))) {
       expect(readFileSync(join(target, 'schemas', f), 'utf8'), f).toBe(readFileSync(join(repoRoot, 'schemas', f), 'utf8'));
     }
     expect(unresolvedModelines(target)).toEqual([]);
     expect(readFileSync(join(target, '.gitignore'), 'utf8')).toMatch(/^\.herald\/$/m);
+  });
+
+  it('pins the action to the tag or commit asked for, and refuses what is not owner/repo@ref', () => {
+    const target = join(emptyDir().dir, 'ws');
+    const sha = 'a'.repeat(40);
+    initWorkspace(target, { action: `our-org/herald@${sha}` });
+    expect(readFileSync(join(target, '.github/workflows/herald-tick.yml'), 'utf8')).toContain(`uses: our-org/herald@${sha}\n`);
+    expect(readFileSync(join(target, 'README.md'), 'utf8')).toContain(`npm install --global github:our-org/herald#${sha}`);
+    const other = join(emptyDir().dir, 'ws');
+    expect(() => initWorkspace(other, { action: 'herald\n  run: curl evil' })).toThrow(/is not owner\/repo@ref/);
+    expect(existsSync(other) && readdirSync(other).length).toBeFalsy();
+  });
+
+  it('--schemas copies the schemas into an existing workspace again, and refuses where there is none', () => {
+    const target = join(emptyDir().dir, 'ws');
+    initWorkspace(target);
+    writeFileSync(join(target, 'schemas', 'campaign.schema.json'), '{"old": true}\n');
+    const r = refreshSchemas(target);
+    expect(r.written).toContain('schemas/campaign.schema.json');
+    expect(readFileSync(join(target, 'schemas', 'campaign.schema.json'), 'utf8')).toBe(readFileSync(join(repoRoot, 'schemas', 'campaign.schema.json'), 'utf8'));
+    expect(() => refreshSchemas(emptyDir().dir)).toThrow(/has no herald\.yaml/);
   });
 
   it('writes the same editor settings as the repository keeps for its own workspace', () => {
@@ -129,11 +155,6 @@ describe('herald init', () => {
     expect(readdirSync(dir)).toEqual(['segments']);
   });
 
-  it('derives an npm package name from the folder name', () => {
-    expect(packageName('Shop Emails!')).toBe('shop-emails');
-    expect(packageName('crm.emails')).toBe('crm.emails');
-    expect(packageName('...')).toBe('herald-workspace');
-  });
 });
 
 describe('the example workspace', () => {
