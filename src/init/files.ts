@@ -194,11 +194,6 @@ status: paused              # set to active once the template reads right
 
 const GITIGNORE = `# herald's local state: the embedded database and the outbox.
 .herald/
-# What the pull request workflow renders and plans; it goes up as artifacts.
-preview/
-plan.json
-plan.md
-preview.md
 `;
 
 /** `owner/repo` and ref of the action, for the README's install lines. */

@@ -91,20 +91,20 @@ jobs:
           fetch-depth: 0
       - uses: ${action}
       - name: Render the changed templates
-        run: herald preview --changed-since "origin/$GITHUB_BASE_REF" --screenshots --out preview
+        run: herald preview --changed-since "origin/$GITHUB_BASE_REF" --screenshots --out "$RUNNER_TEMP/preview"
       - name: Upload the preview grid
         id: upload
         uses: actions/upload-artifact@v4
         with:
           name: herald-preview
-          path: preview
+          path: \${{ runner.temp }}/preview
       - name: Comment the preview
         env:
           GITHUB_TOKEN: \${{ github.token }}
           ARTIFACT_URL: \${{ steps.upload.outputs.artifact-url }}
         run: |
-          herald preview --changed-since "origin/$GITHUB_BASE_REF" --out preview --format markdown --artifact-url "$ARTIFACT_URL" > preview.md
-          herald github comment --body-file preview.md
+          herald preview --changed-since "origin/$GITHUB_BASE_REF" --out "$RUNNER_TEMP/preview" --format markdown --artifact-url "$ARTIFACT_URL" > "$RUNNER_TEMP/preview.md"
+          herald github comment --body-file "$RUNNER_TEMP/preview.md"
 
   plan:
     needs: validate
@@ -123,7 +123,7 @@ ${planSecrets(environments)}
       - uses: actions/checkout@v4
       - uses: ${action}
       - name: Plan
-        run: herald plan --env "$HERALD_ENVIRONMENT" --out plan.json
+        run: herald plan --env "$HERALD_ENVIRONMENT" --out "$RUNNER_TEMP/plan.json"
         env:
           HERALD_ENVIRONMENT: \${{ matrix.environment }}
       - name: Upload the plan
@@ -131,15 +131,15 @@ ${planSecrets(environments)}
         uses: actions/upload-artifact@v4
         with:
           name: herald-plan-\${{ matrix.environment }}
-          path: plan.json
+          path: \${{ runner.temp }}/plan.json
       - name: Comment the plan
         env:
           GITHUB_TOKEN: \${{ github.token }}
           HERALD_ENVIRONMENT: \${{ matrix.environment }}
           ARTIFACT_URL: \${{ steps.upload.outputs.artifact-url }}
         run: |
-          herald plan --env "$HERALD_ENVIRONMENT" --format markdown --artifact-url "$ARTIFACT_URL" > plan.md
-          herald github comment --body-file plan.md
+          herald plan --env "$HERALD_ENVIRONMENT" --format markdown --artifact-url "$ARTIFACT_URL" > "$RUNNER_TEMP/plan.md"
+          herald github comment --body-file "$RUNNER_TEMP/plan.md"
 `;
 }
 
@@ -175,8 +175,8 @@ ${i > 0 ? `    needs: apply-${environments[i - 1]}\n` : ''}    runs-on: ubuntu-l
         run: |
           printf '%s\\n' '<!-- herald:apply env=${env} -->' \\
             '**herald did not apply this pull request to ${env}.** The plan made on merge is not the one reviewed here (stale plan, re-review), or the apply failed: see the run at '"$GITHUB_SERVER_URL/$GITHUB_REPOSITORY/actions/runs/$GITHUB_RUN_ID"'.' \\
-            '' 'To re-review: open a pull request from the current ${branch}, review its plan, and merge it.' > stale.md
-          herald github comment --pr "$PR" --body-file stale.md
+            '' 'To re-review: open a pull request from the current ${branch}, review its plan, and merge it.' > "$RUNNER_TEMP/stale.md"
+          herald github comment --pr "$PR" --body-file "$RUNNER_TEMP/stale.md"
 `;
   });
   return `# herald on merge: apply, per environment and in order, exactly the plan
