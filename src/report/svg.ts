@@ -121,7 +121,7 @@ export function svgDocument(f: Frame): string {
     `<title id="title">${xml(f.title)}</title>`,
     `<desc id="desc">${xml(f.desc)}</desc>`,
     `<style>${STYLE}</style>`,
-    `<text class="heading" x="${PLOT.left}" y="20">${xml(oneLine(f.title, 80))}</text>`,
+    `<text class="heading" x="${PLOT.left}" y="20">${xml(oneLine(f.title, 72))}</text>`,
     ...legend(f.legend),
     `<text class="muted" transform="translate(16 ${px(midY)}) rotate(-90)" text-anchor="middle">${xml(f.yLabel)}</text>`,
     `<text class="muted" x="${px((PLOT.left + PLOT.right) / 2)}" y="${HEIGHT - 6}" text-anchor="middle">${xml(f.xLabel)}</text>`,
