@@ -16,8 +16,8 @@ import type { ScaleLinear, ScaleTime } from 'd3-scale';
  * thousands separator, coordinates rounded to two decimals.
  */
 
-export const WIDTH = 720;
-export const HEIGHT = 280;
+const WIDTH = 720;
+const HEIGHT = 280;
 /** The plotting area inside the frame: room above for the heading and legend, left for the values, below for the dates. */
 export const PLOT = { left: 64, right: 688, top: 58, bottom: 230 } as const;
 
@@ -62,7 +62,7 @@ export function xml(s: string): string {
 }
 
 /** One line of text, at most `max` characters (whole code points), with an ellipsis when cut. */
-export function oneLine(s: string, max: number): string {
+function oneLine(s: string, max: number): string {
   const chars = Array.from(s.replace(/\s+/g, ' ').trim());
   return chars.length > max ? `${chars.slice(0, max - 1).join('')}…` : chars.join('');
 }
