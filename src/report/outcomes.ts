@@ -117,18 +117,7 @@ export interface LiftCounts {
 export async function liftCounts(db: Queryable, source: SourceRef, i: LiftInput): Promise<LiftCounts> {
   const orders = `${quoteIdent(i.schema)}.orders`;
   const rows = await db.query<{ grp: 'recipients' | 'control'; n: number; converted: number; sum: number; sq: number; closes: Date | null; currencies: string[] | null }>(
-    `WITH w AS (
-       SELECT * FROM unnest($3::text[], $4::float8[]) AS w(site, s)
-     ), members AS (
-       SELECT m.id, m.customer_id,
-              CASE WHEN m.status = 'control' THEN 'control' ELSE 'recipients' END AS grp,
-              CASE WHEN m.status = 'control' THEN coalesce(m.due_at, m.created_at) ELSE m.sent_at END AS anchor,
-              coalesce(w.s, $5) * interval '1 second' AS reach
-         FROM herald.messages m
-         LEFT JOIN w ON w.site = m.site
-        WHERE m.source_kind = $1 AND m.source = $2 AND m.customer_id IS NOT NULL
-          AND (m.status = 'control' OR m.sent_at IS NOT NULL)
-     ), per_member AS (
+    `WITH ${LIFT_MEMBERS}, per_member AS (
        SELECT p.grp, p.id, max(p.anchor + p.reach) AS closes,
               coalesce(sum(o.total), 0) AS revenue, count(o.id) > 0 AS converted, array_agg(DISTINCT o.currency) FILTER (WHERE o.id IS NOT NULL) AS currencies
          FROM members p
@@ -140,7 +129,7 @@ export async function liftCounts(db: Queryable, source: SourceRef, i: LiftInput)
             sum(revenue)::float8 AS sum, sum(revenue * revenue)::float8 AS sq, max(closes) AS closes,
             (SELECT array_agg(DISTINCT c) FROM per_member q, unnest(q.currencies) c WHERE q.grp = per_member.grp) AS currencies
        FROM per_member GROUP BY grp`,
-    [source.kind, source.name, i.windows.map((w) => w.site), i.windows.map((w) => w.seconds), i.defaultSeconds, i.cancelled],
+    liftParams(source, i),
   );
   const of = (g: 'recipients' | 'control'): GroupCounts => {
     const r = rows.find((x) => x.grp === g);
@@ -149,4 +138,29 @@ export async function liftCounts(db: Queryable, source: SourceRef, i: LiftInput)
   const closes = rows.map((r) => r.closes).filter((c): c is Date => c !== null).map((c) => new Date(c).getTime());
   const currencies = [...new Set(rows.flatMap((r) => r.currencies ?? []))].sort();
   return { recipients: of('recipients'), control: of('control'), windowClosesAt: closes.length ? new Date(Math.max(...closes)) : null, currencies };
+}
+
+/**
+ * lift_members: the two groups lift compares, as CTEs `w` and `members`
+ * (liftParams gives $1 to $6): each member's customer, group, the moment
+ * its window opens (anchor: sent, or for the control group when it would
+ * have been sent) and how long the window is (reach). Shared by liftCounts
+ * and the orders chart (series.ts), so both count the same orders.
+ */
+export const LIFT_MEMBERS = `w AS (
+       SELECT * FROM unnest($3::text[], $4::float8[]) AS w(site, s)
+     ), members AS (
+       SELECT m.id, m.customer_id,
+              CASE WHEN m.status = 'control' THEN 'control' ELSE 'recipients' END AS grp,
+              CASE WHEN m.status = 'control' THEN coalesce(m.due_at, m.created_at) ELSE m.sent_at END AS anchor,
+              coalesce(w.s, $5) * interval '1 second' AS reach
+         FROM herald.messages m
+         LEFT JOIN w ON w.site = m.site
+        WHERE m.source_kind = $1 AND m.source = $2 AND m.customer_id IS NOT NULL
+          AND (m.status = 'control' OR m.sent_at IS NOT NULL)
+     )`;
+
+/** The parameters of LIFT_MEMBERS, and $6 the order statuses that do not count (cancelled). */
+export function liftParams(source: SourceRef, i: LiftInput): unknown[] {
+  return [source.kind, source.name, i.windows.map((w) => w.site), i.windows.map((w) => w.seconds), i.defaultSeconds, i.cancelled];
 }

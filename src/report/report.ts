@@ -3,6 +3,7 @@ import type { LedgerCounts, ReasonCount } from '../ledger/ledger.js';
 import type { StoredDecision } from '../campaigns/winner.js';
 import { mdCell, reasonsMarkdown, reasonsText } from './reasons.js';
 import { resultsMarkdown, resultsText, type Results } from './results.js';
+import { chartsMarkdown, type ChartSeries } from './charts.js';
 
 export type ReportStatus = 'not started' | 'sending' | 'paused' | 'cancelled' | 'completed';
 
@@ -58,6 +59,8 @@ export interface Report {
   /** What the messages achieved: engagement from their events, lift against the control group (results.ts); absent before the report reads them. */
   engagement?: Results['engagement'];
   lift?: Results['lift'];
+  /** The figures behind its charts (charts.ts), per hour or day in UTC; absent before the report reads them. */
+  series?: ChartSeries;
   ab?: {
     metric: string;
     winner: string;
@@ -153,6 +156,7 @@ export function reportMarkdown(r: Report): string {
     ...outcomes(r).map(([label, n]) => `| ${label} | ${n}${pct(n)} |`),
     '',
     ...(r.deferred > 0 ? [`${r.deferred} message${r.deferred === 1 ? ' was' : 's were'} put off at least once by quiet hours or the frequency cap.`, ''] : []),
+    ...chartsMarkdown(r.campaign, r.series),
     ...reasonsMarkdown(r.reasons),
     ...(r.engagement ? resultsMarkdown({ engagement: r.engagement, lift: r.lift ?? null }) : []),
   ];

@@ -2,6 +2,7 @@ import { printable } from '../errors.js';
 import type { DayCounts, ReasonCount } from '../ledger/ledger.js';
 import { mdCell, reasonsMarkdown, reasonsText } from './reasons.js';
 import { resultsMarkdown, resultsText, type Results } from './results.js';
+import { chartsMarkdown, type ChartSeries } from './charts.js';
 
 /** A trigger's report: what its sweeps found and what became of each occurrence, per day and in total. */
 export interface TriggerReport {
@@ -22,6 +23,8 @@ export interface TriggerReport {
   /** What the messages achieved (results.ts); absent before the report reads them. Lift is null: triggers hold out no control group. */
   engagement?: Results['engagement'];
   lift?: Results['lift'];
+  /** The figures behind its charts (charts.ts), per hour or day in UTC; absent before the report reads them. */
+  series?: ChartSeries;
 }
 
 /** Where a trigger stands, as write.ts reads it from the deployed state and its run. */
@@ -77,6 +80,7 @@ export function triggerReportMarkdown(r: TriggerReport): string {
     '|---|---:|',
     ...COLUMNS.map((k) => `| ${LABELS[k]} | ${r.totals[k]} |`),
     '',
+    ...chartsMarkdown(r.name, r.series),
     ...(r.days.length > 0
       ? [
           '## By day',

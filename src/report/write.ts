@@ -1,4 +1,4 @@
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Db, Queryable } from '../db/db.js';
 import { quoteIdent } from '../db/ident.js';
@@ -12,7 +12,9 @@ import { effectiveStatus } from '../state/overrides.js';
 import { loadDeployed, loadObject } from '../state/queries.js';
 import { cancelledStatuses, sourceSchema, type Campaign, type Project, type Template, type Trigger } from '../workspace/model.js';
 import { windowFor, windowTable } from '../events/windows.js';
-import { engagement, liftCounts } from './outcomes.js';
+import { engagement, liftCounts, type LiftInput } from './outcomes.js';
+import { CHART_KINDS, chartFile, chartsFor, chartSvg, type ChartSeries } from './charts.js';
+import { activitySeries, attributedOrders, groupOrders } from './series.js';
 import { buildResults, type Results } from './results.js';
 import { buildReport, reportMarkdown, type Report } from './report.js';
 import { buildTriggerReport, triggerReportMarkdown, type TriggerReport } from './trigger.js';
@@ -24,7 +26,9 @@ import { buildOverview, overviewMarkdown, overviewRow, type Overview } from './o
  *
  * Files: a campaign's report is reports/<campaign>.json and .md, a
  * trigger's reports/triggers/<trigger>.json and .md, so a campaign and a
- * trigger of one name never overwrite each other's.
+ * trigger of one name never overwrite each other's. Once anything was
+ * sent, its charts are beside them: <name>.activity.svg and
+ * <name>.orders.svg (charts.ts).
  */
 
 /**
@@ -63,7 +67,8 @@ export async function campaignReport(db: Db, campaign: string, now = new Date())
   }
   const { status, override } = await effectiveStatus(db, campaign, spec?.status ?? 'draft');
   const run = { phase: await runPhase(db, ref), inForce: status, ...(override ? { reason: override.reason } : {}) };
-  return buildReport(
+  const { results, series } = await outcomes(db, ref, spec, now);
+  const report = buildReport(
     campaign,
     spec?.title ?? campaign,
     run,
@@ -71,29 +76,40 @@ export async function campaignReport(db: Db, campaign: string, now = new Date())
     await abDecision(db, campaign),
     spec ? await productsLeftOut(db, spec) : [],
     await reasonCounts(db, ref),
-    await results(db, ref, spec, now),
+    results,
   );
+  return { ...report, series };
 }
 
 /**
- * results: engagement and lift of a source's messages. Lift reads the shop's
- * orders within each message's click window (its source's, else its site's,
- * else herald.yaml's), so it needs the deployed project; without one (or
- * without an orders table) there is engagement and no lift.
+ * outcomes: engagement and lift of a source's messages, and the series of
+ * its charts. Lift reads the shop's orders within each message's click
+ * window (its source's, else its site's, else herald.yaml's), so it needs
+ * the deployed project; without one (or without an orders table) there is
+ * engagement and no lift. The orders chart compares the groups as lift
+ * does when there is a control group, else shows the attributed orders.
  */
-async function results(db: Db, ref: SourceRef, spec: Campaign | Trigger | undefined, now: Date): Promise<Results> {
+async function outcomes(db: Db, ref: SourceRef, spec: Campaign | Trigger | undefined, now: Date): Promise<{ results: Results; series: ChartSeries }> {
   const e = await engagement(db, ref);
+  const { step, buckets } = await activitySeries(db, ref);
   const project = await loadObject<Project>(db, 'project', 'herald');
   const none = { recipients: { n: 0, converted: 0, revenue: { sum: 0, sumSquares: 0 } }, control: { n: 0, converted: 0, revenue: { sum: 0, sumSquares: 0 } }, windowClosesAt: null, currencies: [] };
-  if (!project || !(await hasOrders(db, sourceSchema(project)))) return buildResults(e, none, now);
+  if (!project || !(await hasOrders(db, sourceSchema(project)))) {
+    return { results: buildResults(e, none, now), series: { step, activity: buckets, orders: await attributedOrders(db, ref) } };
+  }
   const table = windowTable(project, spec ? [{ kind: ref.kind, name: ref.name, spec }] : []);
-  const counts = await liftCounts(db, ref, {
+  const input: LiftInput = {
     schema: sourceSchema(project),
     cancelled: cancelledStatuses(project),
     windows: project.sites.map((s) => ({ site: s.id, seconds: windowFor(table, s.id, ref).clickSeconds })),
     defaultSeconds: windowFor(table, undefined, ref).clickSeconds,
-  });
-  return buildResults(e, counts, now);
+  };
+  const counts = await liftCounts(db, ref, input);
+  const orders =
+    counts.control.n > 0
+      ? await groupOrders(db, ref, input, { recipients: counts.recipients.n, control: counts.control.n })
+      : await attributedOrders(db, ref);
+  return { results: buildResults(e, counts, now), series: { step, activity: buckets, orders } };
 }
 
 async function hasOrders(db: Queryable, schema: string): Promise<boolean> {
@@ -117,7 +133,8 @@ export async function triggerReport(db: Db, name: string, now = new Date()): Pro
   if (!spec && days.length === 0) throw new UserError(`trigger "${name}" is not deployed and has no messages`, `check triggers/${name}.yaml, or run \`herald apply\` first`);
   const { status, override } = await effectiveStatus(db, name, spec?.status ?? 'paused', 'trigger');
   const state = { description: spec?.description ?? '', status, ...(override ? { reason: override.reason } : {}), enabledAt: await enabledAt(db, ref) };
-  return buildTriggerReport(name, state, days, await reasonCounts(db, ref), await results(db, ref, spec, now));
+  const { results, series } = await outcomes(db, ref, spec, now);
+  return { ...buildTriggerReport(name, state, days, await reasonCounts(db, ref), results), series };
 }
 
 /**
@@ -162,26 +179,48 @@ export function writeOverview(dir: string, o: Overview): string[] {
   return writeFiles(join(dir, 'reports'), 'index', o, overviewMarkdown(o));
 }
 
-/** Writes reports/<campaign>.json and .md, each replaced atomically. */
+/** Writes reports/<campaign>.json and .md, and its charts, each replaced atomically. */
 export function writeReport(dir: string, r: Report): string[] {
-  return writeFiles(join(dir, 'reports'), r.campaign, r, reportMarkdown(r));
+  return writeFiles(join(dir, 'reports'), r.campaign, r, reportMarkdown(r), charts(r.campaign, r.title, r.series));
 }
 
-/** Writes reports/triggers/<trigger>.json and .md, each replaced atomically. */
+/** Writes reports/triggers/<trigger>.json and .md, and its charts, each replaced atomically. */
 export function writeTriggerReport(dir: string, r: TriggerReport): string[] {
-  return writeFiles(join(dir, 'reports', 'triggers'), r.name, r, triggerReportMarkdown(r));
+  return writeFiles(join(dir, 'reports', 'triggers'), r.name, r, triggerReportMarkdown(r), charts(r.name, `Trigger ${r.name}`, r.series));
 }
 
-/** <name>.json and <name>.md in `folder`, each written beside and renamed over, so a reader never sees half a report. */
-function writeFiles(folder: string, name: string, json: unknown, markdown: string): string[] {
+/**
+ * A report's chart files: each chart it has, and each it has not as null,
+ * so the file goes (a chart left from an earlier report would show figures
+ * the report no longer has).
+ */
+function charts(name: string, subject: string, series: ChartSeries | undefined): [string, string | null][] {
+  const has = chartsFor(name, series);
+  return CHART_KINDS.map((kind) => [chartFile(name, kind), series && has.some((c) => c.kind === kind) ? chartSvg(kind, subject, series) : null]);
+}
+
+/**
+ * <name>.json, <name>.md and the charts in `folder`, each written beside and
+ * renamed over, so a reader never sees half a report; a chart the report no
+ * longer has is removed. Returns the files written.
+ */
+function writeFiles(folder: string, name: string, json: unknown, markdown: string, extra: [string, string | null][] = []): string[] {
   mkdirSync(folder, { recursive: true });
   const files = [
-    [join(folder, `${name}.json`), JSON.stringify(json, null, 2) + '\n'],
-    [join(folder, `${name}.md`), markdown],
+    [`${name}.json`, JSON.stringify(json, null, 2) + '\n'],
+    [`${name}.md`, markdown],
+    ...extra,
   ] as const;
-  for (const [file, content] of files) {
+  const written: string[] = [];
+  for (const [base, content] of files) {
+    const file = join(folder, base);
+    if (content === null) {
+      rmSync(file, { force: true });
+      continue;
+    }
     writeFileSync(`${file}.tmp`, content);
     renameSync(`${file}.tmp`, file);
+    written.push(file);
   }
-  return files.map(([f]) => f);
+  return written;
 }

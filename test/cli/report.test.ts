@@ -76,7 +76,9 @@ describe('herald report', () => {
     expect(text.stdout).toContain('  occurrences 3\n  sent        2\n  exited      1\n  deferred    1\n  pending     0');
     expect(text.stdout).toContain('    2026-11-20            2     1       0       1         0           0       0        0');
     expect(text.stdout).toMatch(/ {4}deferred {3}quiet hours {2}1\n {4}exited {5}ordered {6}1/);
-    expect(text.stdout).toContain('Wrote reports/triggers/abandoned-cart.json and reports/triggers/abandoned-cart.md.');
+    expect(text.stdout).toContain(
+      'Wrote reports/triggers/abandoned-cart.json, reports/triggers/abandoned-cart.md, reports/triggers/abandoned-cart.activity.svg and reports/triggers/abandoned-cart.orders.svg.',
+    );
 
     const json = await herald(['report', 'abandoned-cart', '--json', ...args]);
     expect(json.code, json.stderr).toBe(0);

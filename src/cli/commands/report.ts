@@ -23,7 +23,7 @@ export default async function report([ref]: string[], opts: GlobalOptions & { js
   });
   const [text, files] = 'kind' in r ? [triggerReportText(r), writeTriggerReport(dir, r)] : [reportText(r), writeReport(dir, r)];
   if (opts.json) printJson(r);
-  else print(`${text}\n\nWrote ${files.map((f) => f.slice(dir.length + 1)).join(' and ')}.`);
+  else print(`${text}\n\nWrote ${files.map((f) => f.slice(dir.length + 1)).join(', ').replace(/, ([^,]*)$/, ' and $1')}.`);
 }
 
 /** `herald report --all`: every report, and the overview over all mailings (reports/index.json and .md). */
