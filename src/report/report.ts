@@ -143,7 +143,7 @@ function outcomes(r: Report): [string, number][] {
 export function reportMarkdown(r: Report): string {
   const pct = (n: number) => (r.recipients ? ` (${((100 * n) / r.recipients).toFixed(1)}%)` : '');
   const lines = [
-    `# ${r.title}`,
+    `# ${mdCell(r.title)}`,
     '',
     `Campaign \`${r.campaign}\` — ${statusLine(r)}.`,
     '',

@@ -111,6 +111,8 @@ describe('herald report charts', () => {
 
     const md = first.get('spring.md')!.toString('utf8');
     expect(md).toContain('![Sends, opens and clicks per day](spring.activity.svg)');
+    // The title is the campaign's own text in the report's heading, never markup.
+    expect(md.split('\n')[0]).toBe('# &lt;script&gt;alert("x")&lt;/script&gt; &amp; \'Spring\' \\]\\]&gt;');
     expect(md).toContain('![Orders per day per 1,000 members, recipients and control group](spring.orders.svg)');
     expect(first.get('triggers/cart.md')!.toString('utf8')).toContain('![Orders attributed per day](cart.orders.svg)');
 
