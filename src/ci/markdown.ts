@@ -28,7 +28,7 @@ export function htmlText(s: string): string {
 export function markdownText(s: string): string {
   return noMention(
     printable(s.replace(/\r?\n|\r/g, ' '))
-      .replace(/[\\`*_{}[\]()#+\-.!|~=:]/g, (c) => `\\${c}`)
+      .replace(/[\\`*_{}[\]()#+\-.!|~]/g, (c) => `\\${c}`)
       .replace(/[&<>"']/g, (c) => HTML[c]!),
   );
 }

@@ -49,7 +49,9 @@ program
 program
   .command('plan')
   .description('show what apply would change in the deployed state; writes nothing')
-  .option('--json', 'print the plan as JSON')
+  .option('--format <format>', 'text, json, or markdown: the pull request comment (and, in GitHub Actions, the job summary)')
+  .option('--json', 'print the plan as JSON (--format json)')
+  .option('--artifact-url <url>', 'with --format markdown: where the plan artifact is, linked when the comment is cut')
   .option('--out <file>', 'save the plan, to apply exactly it later with `herald apply <file>`')
   .option('--detailed-exitcode', 'exit 0 when there are no changes, 2 when there are, 1 on error')
   .option('--target <kind/name>', 'limit the plan to one object and what it depends on')
@@ -175,7 +177,9 @@ program
   .option('--customer <id...>', "render for these customers from the shop's data instead of samples")
   .option('--screenshots', 'add PNG screenshots at 600 and 375 px (system Chromium; HERALD_CHROMIUM overrides /usr/bin/chromium)')
   .option('--changed-since <git-ref>', 'only what changed since this ref, for pull requests')
-  .option('--json', 'print the grid as JSON')
+  .option('--format <format>', 'text, json, or markdown: the pull request comment')
+  .option('--json', 'print the grid as JSON (--format json)')
+  .option('--artifact-url <url>', 'with --format markdown: where the preview artifact (grid and screenshots) is, linked from the comment')
   .option('--serve', 'serve a live preview for authors, re-rendered on every save')
   .option('--port <n>', 'port for --serve', '4400')
   .action(run(() => import('./commands/preview.js')));

@@ -58,6 +58,28 @@ export function customerId(text: string, flag = '--customer'): number {
   return n;
 }
 
+export type OutputFormat = 'text' | 'json' | 'markdown';
+
+/** --format text|json|markdown; --json is --format json. */
+export function outputFormat(opts: { format?: string; json?: boolean }): OutputFormat {
+  const format = opts.format ?? (opts.json ? 'json' : 'text');
+  if (format !== 'text' && format !== 'json' && format !== 'markdown') throw new UserError(`--format ${shown(format)} is not a format`, 'give --format text, json or markdown');
+  if (opts.json && format !== 'json') throw new UserError(`--json and --format ${format} ask for two formats`, 'give one of them');
+  return format;
+}
+
+/** --artifact-url: where CI uploaded the artifact, for links in a comment; http(s) only. */
+export function artifactUrl(text: string, flag = '--artifact-url'): string {
+  let u: URL | undefined;
+  try {
+    u = new URL(text);
+  } catch {
+    u = undefined;
+  }
+  if (!u || (u.protocol !== 'https:' && u.protocol !== 'http:')) throw new UserError(`${flag} ${shown(text)} is not an http(s) URL`, `for example ${flag} https://github.com/OWNER/REPO/actions/runs/RUN/artifacts/ID`);
+  return text;
+}
+
 /** A deployed object named as kind/name (history, state show). */
 export function objectRef(ref: string): [kind: string, name: string] {
   const m = /^(project|segment|list|template|campaign|trigger)\/([a-z0-9][a-z0-9_-]*)$/.exec(ref);
