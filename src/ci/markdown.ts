@@ -29,7 +29,7 @@ export function markdownText(s: string): string {
   return noMention(
     printable(s.replace(/\r?\n|\r/g, ' '))
       .replace(/[\\`*_{}[\]()#+\-.!|~]/g, (c) => `\\${c}`)
-      .replace(/[&<>"']/g, (c) => HTML[c]!),
+      .replace(/[&<>]/g, (c) => HTML[c]!),
   );
 }
 
