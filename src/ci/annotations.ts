@@ -1,7 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync, realpathSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import { isAbsolute, relative, sep } from 'node:path';
 import { printable, type Problem } from '../errors.js';
+import { baseBranch } from './event.js';
 import { JOB_SUMMARY, type Budget } from './fit.js';
 import { markdownText, plural } from './markdown.js';
 import { appendStepSummary } from './summary.js';
@@ -77,7 +78,7 @@ function workspacePrefix(root: string, workspaceDir: string): string {
  * request, or a shallow clone without the base fetched.
  */
 export function pullRequestFiles(root: string, env: Environment): Set<string> | undefined {
-  const base = baseRef(env);
+  const base = baseBranch(env);
   if (!base) return undefined;
   try {
     const out = execFileSync('git', ['-C', root, 'diff', '--name-only', `origin/${base}...HEAD`, '--'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
@@ -85,19 +86,6 @@ export function pullRequestFiles(root: string, env: Environment): Set<string> | 
   } catch {
     return undefined;
   }
-}
-
-function baseRef(env: Environment): string | undefined {
-  if (env.GITHUB_EVENT_PATH) {
-    try {
-      const event = JSON.parse(readFileSync(env.GITHUB_EVENT_PATH, 'utf8')) as { pull_request?: { base?: { ref?: unknown } } };
-      const ref = event.pull_request?.base?.ref;
-      if (typeof ref === 'string' && ref) return ref;
-    } catch {
-      // An unreadable payload tells nothing; GITHUB_BASE_REF may.
-    }
-  }
-  return env.GITHUB_BASE_REF || undefined;
 }
 
 /**

@@ -43,9 +43,15 @@ export function hasMarker(body: string, prefix: string): boolean {
   return rest === '' || /^\s/.test(rest) || rest.startsWith('-->') || prefix.endsWith('-->');
 }
 
-/** The marker a body opens with: its first line, when that is an HTML comment. */
+/**
+ * The marker a body opens with: its first line, when that is an HTML comment.
+ * A plan's marker counts up to its environment: its review fingerprint
+ * changes with every push, and the comment to update is the environment's.
+ */
 export function bodyMarker(body: string): string | undefined {
-  const line = firstLine(body).trim();
+  const line = firstLine(body);
+  const plan = parsePlanMarker(line);
+  if (plan) return planMarkerPrefix(plan.environment);
   return /^<!--.*-->$/.test(line) ? line : undefined;
 }
 

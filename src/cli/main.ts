@@ -249,6 +249,22 @@ trigger
   .option('--json', 'print the backtest as JSON')
   .action(run(async () => ({ default: (await import('./commands/trigger.js')).backtest })));
 
+const github = program
+  .command('github')
+  .description("GitHub's API from a workflow (GITHUB_TOKEN, GITHUB_REPOSITORY): `github comment`, `github reviewed`");
+github
+  .command('comment')
+  .description("post a body on a pull request as a sticky comment: update herald's earlier comment with the same marker, else post a new one")
+  .requiredOption('--body-file <file|->', 'the body: a file, or - for standard input')
+  .option('--marker <prefix>', "how the comment's first line starts (default: the body's first line, when it is an HTML comment; a plan's marker up to its environment)")
+  .option('--pr <n>', 'the pull request number (default: the one in the event payload at GITHUB_EVENT_PATH)')
+  .action(run(async () => ({ default: (await import('./commands/github.js')).comment })));
+github
+  .command('reviewed')
+  .description("print the review fingerprint of the plan approved on the pull request that brought a commit (--env picks the environment; without it, default), for `herald apply --reviewed`")
+  .option('--commit <sha>', 'the commit (default: $GITHUB_SHA, else the workspace\'s HEAD)')
+  .action(run(async () => ({ default: (await import('./commands/github.js')).reviewed })));
+
 program
   .command('demo')
   .description('seed a demo shop into the embedded database, apply this workspace, send and report')
