@@ -1,3 +1,4 @@
+import { webUrl } from '../ci/markdown.js';
 import { UserError } from '../errors.js';
 
 /**
@@ -70,13 +71,7 @@ export function outputFormat(opts: { format?: string; json?: boolean }): OutputF
 
 /** --artifact-url: where CI uploaded the artifact, for links in a comment; http(s) only. */
 export function artifactUrl(text: string, flag = '--artifact-url'): string {
-  let u: URL | undefined;
-  try {
-    u = new URL(text);
-  } catch {
-    u = undefined;
-  }
-  if (!u || (u.protocol !== 'https:' && u.protocol !== 'http:')) throw new UserError(`${flag} ${shown(text)} is not an http(s) URL`, `for example ${flag} https://github.com/OWNER/REPO/actions/runs/RUN/artifacts/ID`);
+  if (webUrl(text) === undefined) throw new UserError(`${flag} ${shown(text)} is not an http(s) URL`, `for example ${flag} https://github.com/OWNER/REPO/actions/runs/RUN/artifacts/ID`);
   return text;
 }
 
