@@ -53,7 +53,9 @@ program
 program
   .command('plan')
   .description('show what apply would change in the deployed state; writes nothing')
-  .option('--json', 'print the plan as JSON')
+  .option('--format <format>', 'text, json, or markdown: the pull request comment (and, in GitHub Actions, the job summary)')
+  .option('--json', 'print the plan as JSON (--format json)')
+  .option('--artifact-url <url>', 'with --format markdown: where the plan artifact is, linked when the comment is cut')
   .option('--out <file>', 'save the plan, to apply exactly it later with `herald apply <file>`')
   .option('--detailed-exitcode', 'exit 0 when there are no changes, 2 when there are, 1 on error')
   .option('--target <kind/name>', 'limit the plan to one object and what it depends on')
@@ -180,7 +182,9 @@ program
   .option('--customer <id...>', "render for these customers from the shop's data instead of samples")
   .option('--screenshots', 'add PNG screenshots at 600 and 375 px (system Chromium; HERALD_CHROMIUM overrides /usr/bin/chromium)')
   .option('--changed-since <git-ref>', 'only what changed since this ref, for pull requests')
-  .option('--json', 'print the grid as JSON')
+  .option('--format <format>', 'text, json, or markdown: the pull request comment')
+  .option('--json', 'print the grid as JSON (--format json)')
+  .option('--artifact-url <url>', 'with --format markdown: where the preview artifact (grid and screenshots) is, linked from the comment')
   .option('--serve', 'serve a live preview for authors, re-rendered on every save')
   .option('--port <n>', 'port for --serve', '4400')
   .action(run(() => import('./commands/preview.js')));
@@ -249,6 +253,22 @@ trigger
   .option('--every <duration>', 'how often the tick sweeps (90s, 10m, 1h)', '1h')
   .option('--json', 'print the backtest as JSON')
   .action(run(async () => ({ default: (await import('./commands/trigger.js')).backtest })));
+
+const github = program
+  .command('github')
+  .description("GitHub's API from a workflow (GITHUB_TOKEN, GITHUB_REPOSITORY): `github comment`, `github reviewed`");
+github
+  .command('comment')
+  .description("post a body on a pull request as a sticky comment: update herald's earlier comment with the same marker, else post a new one")
+  .requiredOption('--body-file <file|->', 'the body: a file, or - for standard input')
+  .option('--marker <prefix>', "how the comment's first line starts (default: the body's first line, when it is an HTML comment; a plan's marker up to its environment)")
+  .option('--pr <n>', 'the pull request number (default: the one in the event payload at GITHUB_EVENT_PATH)')
+  .action(run(async () => ({ default: (await import('./commands/github.js')).comment })));
+github
+  .command('reviewed')
+  .description("print the review fingerprint of the plan approved on the pull request that brought a commit (--env picks the environment; without it, default), for `herald apply --reviewed`")
+  .option('--commit <sha>', 'the commit (default: $GITHUB_SHA, else the workspace\'s HEAD)')
+  .action(run(async () => ({ default: (await import('./commands/github.js')).reviewed })));
 
 program
   .command('demo')

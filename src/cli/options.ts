@@ -1,3 +1,4 @@
+import { webUrl } from '../ci/markdown.js';
 import { UserError } from '../errors.js';
 
 /**
@@ -56,6 +57,22 @@ export function customerId(text: string, flag = '--customer'): number {
   const n = /^\d+$/.test(text) ? Number(text) : NaN;
   if (!Number.isSafeInteger(n)) throw new UserError(`${flag} ${shown(text)} is not a customer id`, `give the shop's numeric customer id, for example ${flag} 42`);
   return n;
+}
+
+export type OutputFormat = 'text' | 'json' | 'markdown';
+
+/** --format text|json|markdown; --json is --format json. */
+export function outputFormat(opts: { format?: string; json?: boolean }): OutputFormat {
+  const format = opts.format ?? (opts.json ? 'json' : 'text');
+  if (format !== 'text' && format !== 'json' && format !== 'markdown') throw new UserError(`--format ${shown(format)} is not a format`, 'give --format text, json or markdown');
+  if (opts.json && format !== 'json') throw new UserError(`--json and --format ${format} ask for two formats`, 'give one of them');
+  return format;
+}
+
+/** --artifact-url: where CI uploaded the artifact, for links in a comment; http(s) only. */
+export function artifactUrl(text: string, flag = '--artifact-url'): string {
+  if (webUrl(text) === undefined) throw new UserError(`${flag} ${shown(text)} is not an http(s) URL`, `for example ${flag} https://github.com/OWNER/REPO/actions/runs/RUN/artifacts/ID`);
+  return text;
 }
 
 /** A deployed object named as kind/name (history, state show). */

@@ -64,6 +64,16 @@ export function formatPlan(plan: Plan, opts: { color: boolean; showUnchanged?: b
 
 type Palette = Record<'green' | 'yellow' | 'red' | 'cyan' | 'dim', (s: string) => string>;
 
+/** One changed field as the text plan prints, uncoloured and unindented: for other forms of the plan (the PR comment). */
+export function fieldLines(f: FieldChange): string[] {
+  return formatField(f, palette(false), 0);
+}
+
+/** One drift as the text plan prints, uncoloured. */
+export function driftLines(d: Drift): string[] {
+  return formatDrift(d, palette(false));
+}
+
 function palette(on: boolean): Palette {
   const wrap = (code: number) => (s: string) => (on ? `\x1b[${code}m${s}\x1b[0m` : s);
   return { green: wrap(32), yellow: wrap(33), red: wrap(31), cyan: wrap(36), dim: wrap(2) };

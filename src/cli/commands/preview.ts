@@ -4,7 +4,7 @@ import { buildPreview } from '../../preview/preview.js';
 import { loadSamples, type Samples } from '../../preview/samples.js';
 import { appendJobSummary, type PreviewSummary } from '../../preview/write.js';
 import { dbConfigured, openMigratedDb, print, printJson, validWorkspace, withDb, workspaceDir, type GlobalOptions } from '../context.js';
-import { customerId, port as portNumber } from '../options.js';
+import { artifactUrl, customerId, outputFormat, port as portNumber, type OutputFormat } from '../options.js';
 
 interface PreviewOpts extends GlobalOptions {
   out?: string;
@@ -12,12 +12,16 @@ interface PreviewOpts extends GlobalOptions {
   screenshots?: boolean;
   changedSince?: string;
   json?: boolean;
+  format?: string;
+  artifactUrl?: string;
   serve?: boolean;
   port?: string;
 }
 
 export default async function preview(_args: string[], opts: PreviewOpts): Promise<void> {
   if (opts.serve) return serve(opts);
+  const format = outputFormat(opts);
+  if (opts.artifactUrl !== undefined) artifactUrl(opts.artifactUrl);
   const customerIds = (opts.customer ?? []).map((c) => customerId(c));
   const ws = await validWorkspace(opts);
   const out = resolve(workspaceDir(opts), opts.out ?? join('.herald', 'preview'));
@@ -25,20 +29,25 @@ export default async function preview(_args: string[], opts: PreviewOpts): Promi
   const result = dbConfigured(opts)
     ? await withDb(opts, async (db) => run(await loadSamples(ws, { db, customerIds })))
     : await run(await loadSamples(ws, { customerIds }));
-  await report(result.summary, out, opts, result.changed);
+  await report(result.summary, out, opts, format, result.changed);
   if (result.summary.cells.some((c) => c.problems.some((p) => p.severity === 'error'))) throw new ExitError(1);
 }
 
 
-async function report(summary: PreviewSummary, out: string, opts: PreviewOpts, changed?: string[]): Promise<void> {
+async function report(summary: PreviewSummary, out: string, opts: PreviewOpts, format: OutputFormat, changed?: string[]): Promise<void> {
   const rel = relative(process.cwd(), join(out, 'index.html'));
   const where = rel.startsWith('..') ? join(out, 'index.html') : rel;
   const problems = summary.cells.flatMap((c) => c.problems.map((p) => ({ cell: c.id, ...p })));
   const summaryFile = process.env.GITHUB_STEP_SUMMARY;
   const warning = summaryFile ? appendJobSummary(summaryFile, summary) : undefined;
   if (warning) process.stderr.write(`warning: ${warning}\n`);
-  if (opts.json) {
+  if (format === 'json') {
     printJson({ out, index: join(out, 'index.html'), ...(changed ? { changed } : {}), ...summary });
+    return;
+  }
+  if (format === 'markdown') {
+    const { previewMarkdown } = await import('../../ci/preview-markdown.js');
+    print(previewMarkdown(summary, { ...(opts.changedSince !== undefined ? { changedSince: opts.changedSince } : {}), ...(opts.artifactUrl ? { artifactUrl: opts.artifactUrl } : {}) }));
     return;
   }
   if (changed && summary.cells.length === 0) print(`Nothing to preview: no template, campaign or trigger changed since ${opts.changedSince}.`);

@@ -1,13 +1,18 @@
-import * as core from '@actions/core';
-import { ExitError, formatProblem, printable, type Problem } from '../../errors.js';
+import { ExitError, formatProblem, type Problem } from '../../errors.js';
 import { validateWorkspace } from '../../workspace/validate.js';
 import { print, printJson, workspaceDir, type GlobalOptions } from '../context.js';
 
 export default async function validate(_args: string[], opts: GlobalOptions & { json?: boolean; strict?: boolean }): Promise<void> {
-  const { problems } = await validateWorkspace(workspaceDir(opts), { cache: true });
+  const dir = workspaceDir(opts);
+  const { problems } = await validateWorkspace(dir, { cache: true });
   const errors = problems.filter((p) => p.severity === 'error');
   const warnings = problems.filter((p) => p.severity === 'warning');
-  if (process.env.GITHUB_ACTIONS === 'true') annotate(problems);
+  if (process.env.GITHUB_ACTIONS === 'true') {
+    // Annotations on the pull request's lines, and every problem in the job summary.
+    const { reportToGitHub } = await import('../../ci/annotations.js');
+    const warning = await reportToGitHub(problems, dir);
+    if (warning) process.stderr.write(`warning: ${warning}\n`);
+  }
   if (opts.json) {
     printJson({ errors: errors.map(plain), warnings: warnings.map(plain) });
   } else {
@@ -24,15 +29,4 @@ export default async function validate(_args: string[], opts: GlobalOptions & { 
 
 function plain(p: Problem) {
   return { file: p.file, line: p.line, column: p.column, message: p.message, rule: p.rule, ...(p.hint ? { hint: p.hint } : {}) };
-}
-
-/** Each problem becomes an annotation on its file and line in the pull request. */
-function annotate(problems: Problem[]): void {
-  for (const p of problems) {
-    const props = { file: p.file, startLine: p.line, startColumn: p.column, title: `herald ${p.rule}` };
-    // The log shows annotations too, and it renders escape sequences.
-    const text = printable(p.hint ? `${p.message} (${p.hint})` : p.message);
-    if (p.severity === 'error') core.error(text, props);
-    else core.warning(text, props);
-  }
 }
