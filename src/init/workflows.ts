@@ -90,21 +90,23 @@ jobs:
         with:
           fetch-depth: 0
       - uses: ${action}
-      - name: Render the changed templates
-        run: herald preview --changed-since "origin/$GITHUB_BASE_REF" --screenshots --out "$RUNNER_TEMP/preview"
+      - name: Render the changed templates, and comment
+        env:
+          GITHUB_TOKEN: \${{ github.token }}
+        run: |
+          status=0
+          herald preview --changed-since "origin/$GITHUB_BASE_REF" --screenshots --out "$RUNNER_TEMP/preview" \\
+            --format markdown --artifact-url "$GITHUB_SERVER_URL/$GITHUB_REPOSITORY/actions/runs/$GITHUB_RUN_ID" > "$RUNNER_TEMP/preview.md" || status=$?
+          # A message that fails to render fails the check, after the comment says which.
+          herald github comment --body-file "$RUNNER_TEMP/preview.md"
+          exit "$status"
       - name: Upload the preview grid
-        id: upload
+        if: \${{ !cancelled() }}
         uses: actions/upload-artifact@v4
         with:
           name: herald-preview
           path: \${{ runner.temp }}/preview
-      - name: Comment the preview
-        env:
-          GITHUB_TOKEN: \${{ github.token }}
-          ARTIFACT_URL: \${{ steps.upload.outputs.artifact-url }}
-        run: |
-          herald preview --changed-since "origin/$GITHUB_BASE_REF" --out "$RUNNER_TEMP/preview" --format markdown --artifact-url "$ARTIFACT_URL" > "$RUNNER_TEMP/preview.md"
-          herald github comment --body-file "$RUNNER_TEMP/preview.md"
+          if-no-files-found: ignore
 
   plan:
     needs: validate
@@ -122,24 +124,24 @@ ${planSecrets(environments)}
     steps:
       - uses: actions/checkout@v4
       - uses: ${action}
-      - name: Plan
-        run: herald plan --env "$HERALD_ENVIRONMENT" --out "$RUNNER_TEMP/plan.json"
+      - name: Plan, and comment
         env:
+          GITHUB_TOKEN: \${{ github.token }}
           HERALD_ENVIRONMENT: \${{ matrix.environment }}
+        run: |
+          status=0
+          herald plan --env "$HERALD_ENVIRONMENT" --out "$RUNNER_TEMP/plan.json" \\
+            --format markdown --artifact-url "$GITHUB_SERVER_URL/$GITHUB_REPOSITORY/actions/runs/$GITHUB_RUN_ID" > "$RUNNER_TEMP/plan.md" || status=$?
+          # A plan with refused changes fails the check, after the comment says why.
+          herald github comment --body-file "$RUNNER_TEMP/plan.md"
+          exit "$status"
       - name: Upload the plan
-        id: upload
+        if: \${{ !cancelled() }}
         uses: actions/upload-artifact@v4
         with:
           name: herald-plan-\${{ matrix.environment }}
           path: \${{ runner.temp }}/plan.json
-      - name: Comment the plan
-        env:
-          GITHUB_TOKEN: \${{ github.token }}
-          HERALD_ENVIRONMENT: \${{ matrix.environment }}
-          ARTIFACT_URL: \${{ steps.upload.outputs.artifact-url }}
-        run: |
-          herald plan --env "$HERALD_ENVIRONMENT" --format markdown --artifact-url "$ARTIFACT_URL" > "$RUNNER_TEMP/plan.md"
-          herald github comment --body-file "$RUNNER_TEMP/plan.md"
+          if-no-files-found: ignore
 `;
 }
 

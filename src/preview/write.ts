@@ -1,4 +1,4 @@
-import { accessSync, appendFileSync, constants, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { RenderedCell } from './render.js';
 
@@ -158,21 +158,3 @@ export function jobSummaryHtml(summary: PreviewSummary): string {
   ].join('\n');
 }
 
-/**
- * Appends the job summary to the file GitHub names in GITHUB_STEP_SUMMARY.
- * The summary is a courtesy: when the file is missing or cannot be written
- * (a container without the runner's folder mounted), the preview stands and
- * this returns the warning to show.
- */
-export function appendJobSummary(file: string, summary: PreviewSummary): string | undefined {
-  try {
-    // The runner creates the file: one that is missing means a folder nobody reads, so it is not created here.
-    accessSync(file, constants.W_OK);
-    appendFileSync(file, jobSummaryHtml(summary));
-    return undefined;
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'it is a folder' : err.code === 'EACCES' || err.code === 'EPERM' ? 'permission denied' : err.message;
-    return `the GitHub job summary was not written to ${file}: ${why}`;
-  }
-}

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
@@ -202,7 +202,7 @@ function pathWith(pathFile: string): string {
 }
 
 async function bash(script: string, cwd: string, vars: Record<string, string>, pathFile: string, output: string) {
-  const env = { ...process.env, ...vars, PATH: pathWith(pathFile) };
+  const env: NodeJS.ProcessEnv = { ...process.env, ...vars, PATH: pathWith(pathFile) };
   // What the test runner itself was given must not leak into the job.
   delete env.HERALD_DATABASE_URL;
   delete env.HERALD_SMTP_URL;
@@ -259,6 +259,7 @@ async function uses(
   if (name === 'actions/upload-artifact') {
     const dest = join(mkdtempSync(join(tmpdir(), 'herald-artifact-')), w.name!);
     mkdirSync(dest, { recursive: true });
+    if (!existsSync(resolve(opts.dir, w.path!)) && w['if-no-files-found'] === 'ignore') return ok();
     cpSync(resolve(opts.dir, w.path!), join(dest, w.path!.split('/').pop()!), { recursive: true });
     result.artifacts[w.name!] = dest;
     const id = Object.keys(result.artifacts).length;
@@ -301,6 +302,9 @@ function truthy(v: Value | undefined): boolean {
 
 /** Literals, context paths, == != && || ! and parentheses, and success() failure() always(). */
 function evaluate(expr: string, ctx: Context): Value {
+  // `if:` takes its expression bare or wrapped.
+  const wrapped = /^\s*\$\{\{([\s\S]*)\}\}\s*$/.exec(expr);
+  if (wrapped) expr = wrapped[1]!;
   const tokens = expr.match(/'(?:[^']|'')*'|==|!=|&&|\|\||[()!]|[A-Za-z_][\w.-]*(?:\(\))?|\d+/g) ?? [];
   let i = 0;
   const peek = () => tokens[i];
@@ -351,6 +355,7 @@ function evaluate(expr: string, ctx: Context): Value {
     if (t === 'success()') return !ctx.jobFailed;
     if (t === 'failure()') return ctx.jobFailed;
     if (t === 'always()') return true;
+    if (t === 'cancelled()') return false;
     return lookup(t, ctx);
   };
   const v = or();

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { UserError } from '../../errors.js';
 import { gitInfo } from '../../git/commit.js';
 import { eventPullRequest } from '../../ci/event.js';
@@ -33,6 +33,8 @@ export async function reviewed(_args: string[], opts: GlobalOptions & { commit?:
   if (!/^[0-9a-f]{7,40}$/i.test(commit)) throw new UserError(`--commit ${JSON.stringify(commit)} is not a commit hash`, 'give the hash, e.g. --commit "$GITHUB_SHA"');
   const r = await reviewedFingerprint(connectGitHub(), commit, environment);
   print(r.review);
+  // For the steps after this one: `steps.<id>.outputs.fingerprint` and `.pr`.
+  if (process.env.GITHUB_OUTPUT) appendFileSync(process.env.GITHUB_OUTPUT, `fingerprint=${r.review}\npr=${r.pullRequest}\n`);
 }
 
 function readBody(file: string): string {

@@ -2,7 +2,8 @@ import { join, relative, resolve } from 'node:path';
 import { ExitError, printable, UserError } from '../../errors.js';
 import { buildPreview } from '../../preview/preview.js';
 import { loadSamples, type Samples } from '../../preview/samples.js';
-import { appendJobSummary, type PreviewSummary } from '../../preview/write.js';
+import { jobSummaryHtml, type PreviewSummary } from '../../preview/write.js';
+import { appendStepSummary } from '../../ci/summary.js';
 import { dbConfigured, openMigratedDb, print, printJson, validWorkspace, withDb, workspaceDir, type GlobalOptions } from '../context.js';
 import { artifactUrl, customerId, outputFormat, port as portNumber, type OutputFormat } from '../options.js';
 
@@ -39,7 +40,7 @@ async function report(summary: PreviewSummary, out: string, opts: PreviewOpts, f
   const where = rel.startsWith('..') ? join(out, 'index.html') : rel;
   const problems = summary.cells.flatMap((c) => c.problems.map((p) => ({ cell: c.id, ...p })));
   const summaryFile = process.env.GITHUB_STEP_SUMMARY;
-  const warning = summaryFile ? appendJobSummary(summaryFile, summary) : undefined;
+  const warning = summaryFile ? appendStepSummary(summaryFile, jobSummaryHtml(summary)) : undefined;
   if (warning) process.stderr.write(`warning: ${warning}\n`);
   if (format === 'json') {
     printJson({ out, index: join(out, 'index.html'), ...(changed ? { changed } : {}), ...summary });
