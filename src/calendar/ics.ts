@@ -15,7 +15,8 @@ import { count, dayStart, utcDay, DAY_MS, type Calendar, type CalendarDay, type 
  * zone plays no part. The ics package folds lines and escapes text (RFC
  * 5545); control characters are shown as escapes first (printable).
  *
- * Trigger volumes are left out: an all-day event per trigger and day would
+ * A scheduled send's description carries the cap warnings that end at
+ * it. Trigger volumes are left out: an all-day event per trigger and day would
  * bury the sends under dozens of daily events; calendar.md has them.
  */
 
@@ -25,14 +26,22 @@ const SCHEDULED_MINUTES = 30;
 
 export function calendarIcs(c: Calendar): string {
   const stamp = Date.parse(c.stamp);
-  const events = c.days.flatMap((d) => d.entries.flatMap((e) => event(d, e, stamp) ?? []));
+  const warnings = new Map<string, string[]>();
+  for (const w of c.warnings) warnings.set(w.campaign, [...(warnings.get(w.campaign) ?? []), w.text]);
+  const events = c.days.flatMap((d) => d.entries.flatMap((e) => event(d, e, stamp, e.what === 'scheduled' ? (warnings.get(e.name) ?? []) : []) ?? []));
   const { error, value } = createEvents(events, { productId: '-//herald//calendar//EN', calName: `herald: campaigns ${c.from} to ${c.to}` });
   // Every value is built here from checked data: an error is a bug, not bad input.
   if (error || value === null) throw new Error(`calendar.ics: ${error?.message ?? 'no output'}`);
   return value;
 }
 
-function event(d: CalendarDay, e: Entry, timestamp: number): Event | undefined {
+const FIGURE: Record<string, (n: string) => string> = {
+  sent: (n) => `${n} messages sent`,
+  scheduled: (n) => `${n} recipients, as its audience is now`,
+  winner: (n) => `${n} waiting for the winner`,
+};
+
+function event(d: CalendarDay, e: Entry, timestamp: number, warnings: readonly string[]): Event | undefined {
   if (e.kind !== 'campaign' || !['sent', 'scheduled', 'winner'].includes(e.what)) return undefined;
   const name = printable(e.name);
   const title = e.title ? `: ${printable(e.title)}` : '';
@@ -40,7 +49,14 @@ function event(d: CalendarDay, e: Entry, timestamp: number): Event | undefined {
   const common = {
     uid: `campaign-${encodeURIComponent(e.name)}-${e.what === 'winner' ? 'winner-' : ''}${d.day}@herald`,
     title: `${e.what === 'winner' ? 'A/B winner' : e.what}: ${name}${title}${messages}`,
-    description: [...(e.pending ? ['not yet applied (from the workspace)'] : []), ...e.notes].map((n) => printable(n)).join('\n') || e.what,
+    description: [
+      ...(e.messages === null ? [] : [FIGURE[e.what]!(count(e.messages))]),
+      ...(e.pending ? ['not yet applied (from the workspace)'] : []),
+      ...e.notes.filter((n) => !n.startsWith('recipients:')),
+      ...warnings,
+    ]
+      .map((n) => printable(n))
+      .join('\n') || e.what,
     categories: ['herald', e.what],
     status: e.pending || e.notes.some((n) => n.startsWith('paused')) ? ('TENTATIVE' as const) : ('CONFIRMED' as const),
     timestamp,
