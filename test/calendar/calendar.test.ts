@@ -21,6 +21,7 @@ import { NOW, SHOP, campaign, files, sentCampaign } from './support.js';
 const cleanup = useCleanups();
 const now = new Date(NOW);
 const RANGE = { from: '2026-12-01', to: '2026-12-14' };
+const AB_TEST = 'ab_test:\n  test_size: 20%\n  variants:\n    - name: a\n      subject: { en: A }\n    - name: b\n      subject: { en: B }\n  winner: { metric: clicks, after: 4h, fallback: a }\n';
 
 async function setup(o: { cap?: string } = {}): Promise<{ db: TestDb; ws: ReturnType<typeof tempWorkspace> }> {
   const db = await createTestDb();
@@ -129,12 +130,7 @@ describe('calendar', () => {
     const { db, ws } = await setup();
     ws.write(
       'campaigns/flash.yaml',
-      campaign(
-        'Flash',
-        'buyers',
-        '2026-12-05T10:00:00Z',
-        'ab_test:\n  test_size: 20%\n  variants:\n    - name: a\n      subject: { en: A }\n    - name: b\n      subject: { en: B }\n  winner: { metric: clicks, after: 4h, fallback: a }\n',
-      ),
+campaign('Flash', 'buyers', '2026-12-05T10:00:00Z', AB_TEST),
     );
     const deployedOnly = await readCalendar(db, { now, ...RANGE });
     expect(entriesOn(deployedOnly, '2026-12-05').filter((e) => e.kind === 'campaign')).toEqual([]);
@@ -166,5 +162,36 @@ describe('calendar', () => {
     expect(due.notes).toContain('due: scheduled for 2026-12-01T09:00:00Z, launches at the next tick');
     expect(entriesOn(c, '2026-12-09').find((e) => e.name === 'winter-sale')).toMatchObject({ what: 'scheduled', messages: null, notes: ['paused: launches only when resumed'] });
     expect(c.warnings).toEqual([]);
+  });
+
+  it("shows a running A/B test's winner: due at launch plus winner.after while the rest waits, then decided", async () => {
+    const { db, ws } = await setup();
+    ws.write('campaigns/flash.yaml', campaign('Flash', 'buyers', '2026-12-03T08:00:00Z', AB_TEST));
+    await applyDir(db, ws.dir, { now: new Date('2026-12-01T00:00:00Z') });
+    await db.query(
+      `INSERT INTO herald.runs (source_kind, source, phase, launched_at, enabled_at) VALUES ('campaign', 'flash', 'sending', '2026-12-03T08:00:00Z', '2026-12-03T08:00:00Z')`,
+    );
+    await db.query(
+      `INSERT INTO herald.messages (source_kind, source, customer_id, address, site, locale, status, variant, sent_at)
+       VALUES ('campaign', 'flash', 1, 'ann@example.com', 'shop-en', 'en', 'sent', 'a', '2026-12-03T08:01:00Z'),
+              ('campaign', 'flash', 2, 'bob@example.com', 'shop-en', 'en', 'waiting', NULL, NULL),
+              ('campaign', 'flash', 3, 'cat@example.com', 'shop-en', 'en', 'waiting', NULL, NULL)`,
+    );
+    const flash = (c: Calendar) => entriesOn(c, '2026-12-03').filter((e) => e.name === 'flash');
+    expect(flash(await readCalendar(db, { now, ...RANGE }))).toEqual([
+      { what: 'launched', kind: 'campaign', name: 'flash', title: 'Flash', at: '2026-12-03T08:00:00.000Z', messages: 3, notes: ['sending', 'A/B test: 20% first, the winner to the rest after 4h'] },
+      { what: 'sent', kind: 'campaign', name: 'flash', title: 'Flash', at: '2026-12-03T08:01:00.000Z', until: '2026-12-03T08:01:00.000Z', messages: 1, notes: [] },
+      { what: 'winner', kind: 'campaign', name: 'flash', title: 'Flash', at: '2026-12-03T12:00:00.000Z', messages: 2, notes: ['A/B winner due (by clicks, else a): sent to those waiting'] },
+    ]);
+
+    await db.query(
+      `INSERT INTO herald.ab_decisions (campaign, metric, winner, significant, p_value, figures, reason, decided_at)
+       VALUES ('flash', 'clicks', 'b', false, NULL, '[]', 'no test possible', '2026-12-03T12:05:00Z')`,
+    );
+    expect(flash(await readCalendar(db, { now, ...RANGE })).map((e) => [e.what, e.at, e.notes])).toEqual([
+      ['launched', '2026-12-03T08:00:00.000Z', ['sending', 'A/B test: 20% first, the winner to the rest after 4h']],
+      ['sent', '2026-12-03T08:01:00.000Z', []],
+      ['decided', '2026-12-03T12:05:00.000Z', ['A/B winner decided: b; the rest of the audience gets it']],
+    ]);
   });
 });
