@@ -39,6 +39,8 @@ export interface Entry {
   messages: number | null;
   /** Not yet applied: from the workspace. */
   pending?: boolean;
+  /** A scheduled campaign held by a pause: it launches only when resumed. */
+  paused?: boolean;
   notes: string[];
 }
 
@@ -176,7 +178,7 @@ function launchEntries(r: CampaignRun, spec: Campaign | undefined, add: (at: Dat
 
 /** A campaign that has not launched: its launch, and its A/B winner's send. */
 function scheduledEntries(s: ScheduledSend, audience: number | null, add: (at: Date, e: Entry) => boolean): void {
-  const base = { kind: 'campaign' as const, name: s.campaign, title: s.title, ...(s.pending ? { pending: true } : {}) };
+  const base = { kind: 'campaign' as const, name: s.campaign, title: s.title, ...(s.pending ? { pending: true } : {}), ...(s.status === 'paused' ? { paused: true } : {}) };
   const notes: string[] = [];
   if (s.status === 'paused') notes.push('paused: launches only when resumed');
   if (s.due) notes.push(`due: scheduled for ${s.scheduled}, launches at the next tick`);

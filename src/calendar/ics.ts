@@ -58,7 +58,7 @@ function event(d: CalendarDay, e: Entry, timestamp: number, warnings: readonly s
       .map((n) => printable(n))
       .join('\n') || e.what,
     categories: ['herald', e.what],
-    status: e.pending || e.notes.some((n) => n.startsWith('paused')) ? ('TENTATIVE' as const) : ('CONFIRMED' as const),
+    status: e.pending || e.paused ? ('TENTATIVE' as const) : ('CONFIRMED' as const),
     timestamp,
   };
   if (e.at === null) {

@@ -160,7 +160,7 @@ campaign('Flash', 'buyers', '2026-12-05T10:00:00Z', AB_TEST),
     const due = entriesOn(c, '2026-12-03').find((e) => e.what === 'scheduled')!;
     expect(due).toMatchObject({ name: 'spring-news', at: null, pending: true, messages: 5 });
     expect(due.notes).toContain('due: scheduled for 2026-12-01T09:00:00Z, launches at the next tick');
-    expect(entriesOn(c, '2026-12-09').find((e) => e.name === 'winter-sale')).toMatchObject({ what: 'scheduled', messages: null, notes: ['paused: launches only when resumed'] });
+    expect(entriesOn(c, '2026-12-09').find((e) => e.name === 'winter-sale')).toMatchObject({ what: 'scheduled', paused: true, messages: null, notes: ['paused: launches only when resumed'] });
     expect(c.warnings).toEqual([]);
   });
 

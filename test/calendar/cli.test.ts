@@ -84,12 +84,18 @@ describe.skipIf(!serverUrl)('herald calendar', () => {
     expect(c.warnings).toHaveLength(1);
   });
 
-  it('defaults to a week back and four weeks ahead of --now', async () => {
+  it('defaults to a week back and four weeks ahead of --now, and shows what the workspace has not applied yet', async () => {
     const { ws, args } = await setup();
+    ws.write('campaigns/advent.yaml', campaign('Advent', 'buyers', '2026-12-24T08:00:00Z'));
     const r = await herald(['calendar', '--now', NOW, ...args]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain('Calendar from 2026-11-26 to 2026-12-31 (UTC days)');
-    expect(read(ws.dir, 'calendar.md')).toMatch(/^# Calendar: 2026-11-26 to 2026-12-31\n/);
+    expect(r.stdout).toContain('Calendar from 2026-11-26 to 2026-12-31 (UTC days): 1 campaign send, 4 scheduled, 1 active trigger.');
+    const md = read(ws.dir, 'calendar.md');
+    expect(md).toMatch(/^# Calendar: 2026-11-26 to 2026-12-31\n/);
+    expect(md).toContain('| 2026-12-24 | 08:00 | scheduled | campaign advent: Advent | 3 | *not yet applied*; recipients: its audience as it is now |');
+    const advent = vevents(read(ws.dir, 'calendar.ics')).find((e) => e.UID === 'campaign-advent-2026-12-24@herald')!;
+    expect(advent).toMatchObject({ STATUS: 'TENTATIVE', DTSTART: '20261224T080000Z' });
+    expect(advent.DESCRIPTION).toContain('not yet applied (from the workspace)');
   });
 
   it('escapes hostile titles and ledger names in the markdown and the .ics', async () => {
