@@ -243,6 +243,15 @@ program
   .option('--json', 'print the report as JSON')
   .action(run(() => import('./commands/report.js')));
 
+program
+  .command('calendar')
+  .description('write reports/calendar.md and .ics: sent and scheduled campaigns by UTC day, the messages triggers are expected to send, and warnings where scheduled campaigns would put customers over the frequency cap')
+  .option('--from <date>', 'first day (ISO, e.g. 2026-12-01; default: a week before today, UTC)')
+  .option('--to <date>', 'last day (default: four weeks after today, UTC)')
+  .option('--now <time>', 'the time "today", due campaigns and audiences are reckoned from (ISO; default: now)')
+  .option('--json', 'print the calendar as JSON')
+  .action(run(() => import('./commands/calendar.js')));
+
 const trigger = program.command('trigger').description("a trigger's tools: `trigger backtest`");
 trigger
   .command('backtest')

@@ -1,0 +1,23 @@
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { calendarMarkdown, type Calendar } from './calendar.js';
+import { calendarIcs } from './ics.js';
+
+/**
+ * writeCalendar: reports/calendar.md and reports/calendar.ics, each written
+ * beside and renamed over, so a reader (or a commit) never sees half of one.
+ * Both are rendered before either is written.
+ */
+export function writeCalendar(dir: string, c: Calendar): string[] {
+  const folder = join(dir, 'reports');
+  const files = [
+    [join(folder, 'calendar.md'), calendarMarkdown(c)],
+    [join(folder, 'calendar.ics'), calendarIcs(c)],
+  ] as const;
+  mkdirSync(folder, { recursive: true });
+  for (const [file, content] of files) {
+    writeFileSync(`${file}.tmp`, content);
+    renameSync(`${file}.tmp`, file);
+  }
+  return files.map(([f]) => f);
+}
