@@ -123,6 +123,12 @@ export function sortProblems(ps: Problem[]): Problem[] {
   return [...ps].sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.column - b.column);
 }
 
+/** Report files herald writes itself, by the campaign name that would collide with them. */
+const RESERVED_REPORTS: Record<string, string> = {
+  index: 'the overview of all mailings (reports/index.md)',
+  calendar: 'the calendar of sends (reports/calendar.md and .ics)',
+};
+
 /** The names in a workspace folder; a missing folder is empty, one that cannot be listed a problem. */
 function folderNames(dir: string, folder: string, problems: Problem[]): string[] {
   if (!workspaceEntryExists(dir, folder)) return [];
@@ -151,9 +157,10 @@ function yamlFiles(dir: string, folder: string, problems: Problem[]): { name: st
       problems.push(layoutProblem(file, `"${name}" is not a valid name`, 'use lower-case letters, digits, - and _'));
       continue;
     }
-    // reports/index.json and .md are the overview of all mailings: a campaign of that name would overwrite it.
-    if (folder === 'campaigns' && name === 'index') {
-      problems.push(layoutProblem(file, '"index" is reserved for the overview of all mailings (reports/index.md)', 'give the campaign another name'));
+    // reports/index.* and reports/calendar.* are herald's own: a campaign of either name would overwrite them.
+    const reserved = folder === 'campaigns' ? RESERVED_REPORTS[name] : undefined;
+    if (reserved) {
+      problems.push(layoutProblem(file, `"${name}" is reserved for ${reserved}`, 'give the campaign another name'));
       continue;
     }
     out.push({ name, file });
