@@ -4,7 +4,7 @@ import type { AudienceLine, Change, Drift, Plan, TriggerLine } from '../plan/pla
 import type { DeployObject } from '../state/objects.js';
 import { COMMENT, cutLines, fitBody, type Budget } from './fit.js';
 import { planMarker } from './marker.js';
-import { autolink, codeBlock, htmlCode, htmlText, markdownText, plural, thousands } from './markdown.js';
+import { autolink, codeBlock, htmlCode, htmlText, markdownLink, markdownText, plural, thousands } from './markdown.js';
 
 /**
  * A plan as the body of its pull request comment (or, uncut, of the job
@@ -22,7 +22,7 @@ export interface PlanMarkdownOptions {
 
 export function planMarkdown(plan: Plan, opts: PlanMarkdownOptions = {}): string {
   const budget = opts.budget ?? COMMENT;
-  return fitBody({ head: head(plan, budget), sections: sections(plan, budget), foot: foot(plan) }, budget, (n) => pointer(n, budget, opts.artifactUrl));
+  return fitBody({ head: head(plan, budget), sections: sections(plan, budget), foot: foot(plan, opts.artifactUrl) }, budget, (n) => pointer(n, budget, opts.artifactUrl));
 }
 
 function head(plan: Plan, budget: Budget): string {
@@ -144,10 +144,11 @@ function code(text: string, budget: Budget): string {
   return codeBlock(cutLines(text, budget.section, budget.measure, (n) => `… ${plural(n, 'more line')}: see the plan artifact`), 'diff');
 }
 
-function foot(plan: Plan): string {
+function foot(plan: Plan, artifactUrl?: string): string {
   const commit = plan.gitCommit ? htmlCode(plan.gitCommit) : 'no git commit';
   const deployed = plan.deployedCommit ? htmlCode(plan.deployedCommit) : 'nothing applied yet';
-  return `<sub>Reviewed fingerprint ${htmlCode(plan.review)} · commit ${commit} · deployed ${deployed}. On merge, apply runs only if the plan is still this one.</sub>`;
+  const link = artifactUrl ? markdownLink('The plan file', artifactUrl) : undefined;
+  return `<sub>Reviewed fingerprint ${htmlCode(plan.review)} · commit ${commit} · deployed ${deployed}. On merge, apply runs only if the plan is still this one.${link ? ` ${link} is an artifact of the run.` : ''}</sub>`;
 }
 
 function pointer(n: number, budget: Budget, artifactUrl?: string): string {
