@@ -205,6 +205,7 @@ program
   .command('run')
   .description('the scheduler tick for CI: launch due campaigns, sweep active triggers, decide due A/B winners, deliver until nothing is due or the budget ends; exits 0, the next run resumes')
   .option('--budget <duration>', 'stop claiming after this long (90s, 8m, 1h), finish what is in flight, exit 0', '8m')
+  .option('--every <duration>', "the schedule's interval (15m): warn when the previous tick started more than twice that long ago (default: the interval the previous tick recorded)")
   .option('--workers <n>', 'workers in this process', '1')
   .option('--now <time>', 'run as if at this time (ISO, e.g. 2026-11-20T09:00:00Z); the clock moves on from there')
   .option('--json', 'print what the tick did as JSON')
