@@ -232,6 +232,10 @@ program
   .description("print a campaign's or trigger's report and write reports/<campaign>.json and .md, or reports/triggers/<trigger>.json and .md; --all writes every report and the overview of all mailings, reports/index.json and .md")
   .argument('[campaign|trigger]', 'a campaign or trigger name (campaign/NAME or trigger/NAME when both exist)')
   .option('--all', 'every campaign and trigger, and reports/index.json and .md')
+  .option('--commit', 'with --all: commit reports/ (only that folder) when anything in it changed, marked [skip ci]')
+  .option('--push', 'with --commit: push the branch; when it moved on the remote, rebase onto it and push again')
+  .option('--remote <name>', 'with --push: the remote to push to (default: origin)')
+  .option('--branch <name>', 'with --push: the branch to push to (default: the current branch)')
   .option('--json', 'print the report as JSON')
   .action(run(() => import('./commands/report.js')));
 
