@@ -13,10 +13,11 @@ import { git, gitSaid, type GitResult } from './git.js';
  * commit is rebased onto it and pushed again, a bounded number of times.
  * When the rebase cannot be made (someone edited a report by hand, or the
  * working tree holds changes a rebase would have to stash), the rebase is
- * aborted, the branch moved onto the remote's with `reset --keep` (which
- * keeps uncommitted changes, and refuses rather than overwrite one), and
- * the files written again: they are a function of the database, so writing
- * them again is the resolution. The repository is never left mid-rebase.
+ * aborted and the branch moved onto the remote's with `reset --keep` (which
+ * keeps uncommitted changes, and refuses rather than overwrite one). Either
+ * way the files are then written again and committed: they are a function
+ * of the database, so writing them again resolves any edit made to them
+ * meanwhile. The repository is never left mid-rebase.
  */
 export interface PublishOptions {
   /** The workspace: a folder in a git working tree, maybe below its top. */
@@ -76,21 +77,18 @@ export async function publishFolder(o: PublishOptions): Promise<Published> {
       );
     }
     const upstream = await fetchBranch(o.dir, remote, branch);
-    if (await rebaseOnto(o.dir, upstream, identity)) {
-      rebased++;
-      const rebasedHead = await head(o.dir);
-      // The remote's branch already made the very same change: the rebase dropped the commit as empty.
-      if (rebasedHead === upstream) return { commit: null, files: 0, pushed: { remote, branch, attempts: attempt, rebased, rewritten } };
-      current = { ...current, commit: rebasedHead };
-      continue;
+    if (await rebaseOnto(o.dir, upstream, identity)) rebased++;
+    else {
+      await moveOnto(o.dir, o.folder, upstream, remote, branch, current.commit);
+      rewritten++;
     }
-    await moveOnto(o.dir, o.folder, upstream, remote, branch, current.commit);
+    // Written again either way: a hand edit the rebase carried over without a
+    // conflict is undone too, so what lands is what herald writes.
     await o.rewrite();
-    rewritten++;
-    const again = await commitFolder(o.dir, o.folder, o.message, identity);
+    const next = await commitFolder(o.dir, o.folder, o.message, identity, await oursOnTop(o.dir, upstream, o.message));
     // The remote's branch already holds these very files: nothing left to push.
-    if (!again) return { commit: null, files: 0, pushed: { remote, branch, attempts: attempt, rebased, rewritten } };
-    current = again;
+    if (!next) return { commit: null, files: 0, pushed: { remote, branch, attempts: attempt, rebased, rewritten } };
+    current = next;
   }
 }
 
@@ -156,14 +154,23 @@ async function identityArgs(dir: string): Promise<string[]> {
  * Stages the folder (new, changed and deleted files) and commits it alone:
  * `git commit -- <folder>` leaves whatever else is staged staged, and the
  * working tree outside the folder is never read. Hooks are skipped: the
- * commit holds generated files, and a hook could change others.
+ * commit holds generated files, and a hook could change others. With
+ * `amend`, HEAD is herald's own commit (rebased): the folder's changes go
+ * into it, and it is returned even when there were none.
  */
-async function commitFolder(dir: string, folder: string, message: string, identity: string[]): Promise<{ commit: string; files: number } | null> {
+async function commitFolder(dir: string, folder: string, message: string, identity: string[], amend = false): Promise<{ commit: string; files: number } | null> {
   await must(dir, ['add', '--all', '--', folder]);
   const changed = (await must(dir, ['diff', '--cached', '--name-only', '-z', '--', folder])).split('\0').filter(Boolean);
-  if (changed.length === 0) return null;
-  await must(dir, [...identity, 'commit', '--quiet', '--no-verify', '-m', message, '--', folder]);
-  return { commit: await head(dir), files: changed.length };
+  if (changed.length > 0) await must(dir, [...identity, 'commit', '--quiet', '--no-verify', ...(amend ? ['--amend'] : []), '-m', message, '--', folder]);
+  else if (!amend) return null;
+  const files = (await must(dir, ['diff-tree', '--no-commit-id', '--name-only', '-r', '-z', '--root', 'HEAD', '--', folder])).split('\0').filter(Boolean);
+  return { commit: await head(dir), files: files.length };
+}
+
+/** Whether HEAD is herald's commit, rebased: a rebase drops a commit whose change the remote's branch already made. */
+async function oursOnTop(dir: string, upstream: string, message: string): Promise<boolean> {
+  if ((await head(dir)) === upstream) return false;
+  return (await must(dir, ['log', '-1', '--format=%B'])).trim() === message.trim();
 }
 
 async function head(dir: string): Promise<string> {

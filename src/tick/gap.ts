@@ -14,11 +14,11 @@ export function gapWarning(startedAt: Date, previousStart: Date | undefined, eve
   );
 }
 
-/** A span for people: 45 s, 47 min, 3 h 5 min, 2 days 4 h; rounded down, which never makes a gap look bigger than it was. */
+/** A span for people, to the nearest unit: 45 s, 47 min, 3 h 5 min, 2 days 4 h. */
 export function span(seconds: number): string {
-  const s = Math.floor(seconds);
+  const s = Math.round(seconds);
   if (s < 120) return `${s} s`;
-  const min = Math.floor(s / 60);
+  const min = Math.round(s / 60);
   if (min < 120) return `${min} min`;
   const h = Math.floor(min / 60);
   if (h < 48) return min % 60 ? `${h} h ${min % 60} min` : `${h} h`;

@@ -106,6 +106,25 @@ describe('publishFolder', () => {
     expect(sh(repo, 'status', '--porcelain')).toBe(' M shop/campaigns/winback.yaml');
   });
 
+  it('a hand edit on the remote that the rebase carries over without a conflict is written over too', async () => {
+    const { origin, repo, reports, rewrite, publish } = setup();
+    await rewrite();
+    await publish();
+    origin.pushFrom('someone', { 'shop/reports/winback.md': '# winback\n\n1,000,000 sent\n' }, 'a better number');
+    reports['index.md'] = '# All mailings\n\n3 mailings\n';
+    await rewrite();
+    const done = await publish({ message: 'herald: reports 2026-11-20T09:15:00Z [skip ci]' });
+    expect(done).toMatchObject({ files: 2, pushed: { attempts: 2, rebased: 1, rewritten: 0 } });
+    expect(origin.log().map((c) => [c.subject, c.files])).toEqual([
+      ['herald: reports 2026-11-20T09:15:00Z [skip ci]', ['shop/reports/index.md', 'shop/reports/winback.md']],
+      ['a better number', ['shop/reports/winback.md']],
+      ['herald: reports 2026-11-20T09:00:00Z [skip ci]', ['shop/reports/index.md', 'shop/reports/winback.md']],
+      ['the workspace', ['README.md', 'shop/campaigns/winback.yaml', 'shop/herald.yaml', 'shop/reports/index.md']],
+    ]);
+    expect(sh(origin.bare, 'show', 'main:shop/reports/winback.md')).toBe('# winback\n\n10 sent');
+    expect(sh(repo, 'status', '--porcelain')).toBe('');
+  });
+
   it('a moved branch and uncommitted changes a rebase would have to stash: moved onto the remote branch with the changes kept, and lands', async () => {
     const { origin, repo, dir, rewrite, publish } = setup();
     origin.pushFrom('someone', { 'README.md': 'The shop, by someone else.\n' }, 'a README');
