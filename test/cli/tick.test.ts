@@ -155,6 +155,17 @@ describe.skipIf(!serverUrl)('the scheduled tick', () => {
     expect(ticks.map((t) => t.every_seconds)).toEqual([900, 900, 900, 1800]);
     expect(ticks.every((t) => t.finished_at && t.summary.stopped === 'done' && typeof t.summary.sent === 'number')).toBe(true);
     expect(ticks.map((t) => t.started_at.toISOString().slice(0, 16))).toEqual([T0, plus(47), plus(75), plus(140)].map((t) => t.slice(0, 16)));
+
+    // A tick that fails after its start: the job summary still has the warning, and says it failed.
+    const failed = await herald(['run', '--budget', '1m', '--now', plus(400), ...args], { ...env, GITHUB_STEP_SUMMARY: summary, HERALD_SMTP_URL: 'ftp://mail.example.com' });
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).toBe('warning: the previous tick started 4 h 20 min ago, more than twice the 30 min interval: GitHub delays and drops scheduled runs under load; messages due in between went out late\n');
+    expect(failed.stderr).toContain('HERALD_SMTP_URL has the scheme "ftp:"');
+    const last = readFileSync(summary, 'utf8').split('### herald run, ').at(-1)!;
+    expect(last).toContain('> ⚠️ warning: the previous tick started 4 h 20 min ago');
+    expect(last).toContain('**The tick failed**: the job log has the error.');
+    const [unfinished] = await db.query<{ finished_at: Date | null }>('SELECT finished_at FROM herald.ticks ORDER BY started_at DESC LIMIT 1');
+    expect(unfinished!.finished_at).toBeNull();
   }, 300_000);
 
   it('a tick killed midway leaves its start; the next tick measures its gap from it', async () => {

@@ -55,21 +55,23 @@ export default async function run(_args: string[], opts: RunOpts): Promise<void>
       const warning = gapWarning(startedAt, started.previous?.startedAt, started.everySeconds);
       // Said at once, so a tick that then fails or is killed has said it.
       if (warning && !opts.json) print(warning);
-      const tr = (transport = await deliveryTransport(db, join(workspaceDir(opts), '.herald', 'outbox')));
-      const progress = createProgress(db);
-      let delivered = false;
-      const onBatch = (t: Parameters<typeof progress.onBatch>[0]) => {
-        delivered = true;
-        progress.onBatch(t);
-      };
       let result: TickResult;
       try {
-        result = await tick(db, { transport: tr, log, workers, clock, shouldStop: () => stopping || (delivered && Date.now() >= deadline), onBatch });
+        const tr = (transport = await deliveryTransport(db, join(workspaceDir(opts), '.herald', 'outbox')));
+        const progress = createProgress(db);
+        let delivered = false;
+        const onBatch = (t: Parameters<typeof progress.onBatch>[0]) => {
+          delivered = true;
+          progress.onBatch(t);
+        };
+        try {
+          result = await tick(db, { transport: tr, log, workers, clock, shouldStop: () => stopping || (delivered && Date.now() >= deadline), onBatch });
+        } finally {
+          progress.stop();
+        }
       } catch (err) {
         jobSummary(log, () => tickMarkdown(undefined, { startedAt, signalled: false, overBudget: false, failed: true, ...(warning ? { warning } : {}) }));
         throw err;
-      } finally {
-        progress.stop();
       }
       const how = stopped();
       await retrying(log, () => finishTick(db, started.id, clock(), tickCounts(result, how)));
