@@ -217,3 +217,23 @@ describe.skipIf(!serverUrl)('the scheduled tick', () => {
     expect(next.stdout.split('\n')[0]).toMatch(/^warning: the previous tick started 2 h ago, more than twice the 15 min interval: /);
   }, 300_000);
 });
+
+describe('the tick options', () => {
+  it('refuses --every that is not a duration, and the git options without what they need', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'herald-opts-'));
+    cleanup(() => rmSync(dir, { recursive: true, force: true }));
+    const cases: [string[], string][] = [
+      [['run', '--every', '15'], 'herald: --every "15" is not a duration'],
+      [['report', '--all', '--push'], 'herald: --push pushes the commit --commit makes: it needs --commit'],
+      [['report', 'winback', '--commit'], 'herald: --commit commits every report: it needs --all'],
+      [['report', '--all', '--commit', '--branch', 'main'], 'herald: --branch says where to push: it needs --push'],
+      [['report', '--all', '--commit', '--push', '--branch', '--force'], 'herald: --branch "--force" is not a branch name'],
+      [['report', '--all', '--commit', '--push', '--remote', 'https://x@y/z'], 'herald: --remote "https://x@y/z" is not the name of a remote'],
+    ];
+    for (const [args, message] of cases) {
+      const r = await herald([...args, '--dir', dir], env);
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(r.stderr.split('\n')[0]).toBe(message);
+    }
+  }, 120_000);
+});
