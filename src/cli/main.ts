@@ -214,6 +214,7 @@ program
   .command('run')
   .description('the scheduler tick for CI: launch due campaigns, sweep active triggers, decide due A/B winners, deliver until nothing is due or the budget ends; exits 0, the next run resumes')
   .option('--budget <duration>', 'stop claiming after this long (90s, 8m, 1h), finish what is in flight, exit 0', '8m')
+  .option('--every <duration>', "the schedule's interval (15m): warn when the previous tick started more than twice that long ago (default: the interval the previous tick recorded)")
   .option('--workers <n>', 'workers in this process', '1')
   .option('--now <time>', 'run as if at this time (ISO, e.g. 2026-11-20T09:00:00Z); the clock moves on from there')
   .option('--json', 'print what the tick did as JSON')
@@ -240,6 +241,10 @@ program
   .description("print a campaign's or trigger's report and write reports/<campaign>.json and .md, or reports/triggers/<trigger>.json and .md; --all writes every report and the overview of all mailings, reports/index.json and .md")
   .argument('[campaign|trigger]', 'a campaign or trigger name (campaign/NAME or trigger/NAME when both exist)')
   .option('--all', 'every campaign and trigger, and reports/index.json and .md')
+  .option('--commit', 'with --all: commit reports/ (only that folder) when anything in it changed, marked [skip ci]')
+  .option('--push', 'with --commit: push the branch; when it moved on the remote, rebase onto it and push again')
+  .option('--remote <name>', 'with --push: the remote to push to (default: origin)')
+  .option('--branch <name>', 'with --push: the branch to push to (default: the current branch)')
   .option('--json', 'print the report as JSON')
   .action(run(() => import('./commands/report.js')));
 

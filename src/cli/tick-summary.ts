@@ -4,6 +4,36 @@ import type { BouncePoll } from '../tick/bounces.js';
 
 /** What one scheduler tick did, as `herald run` and `herald deliver` print it. */
 export function tickSummary(r: TickResult, signalled: boolean, overBudget: boolean): string {
+  return tickLines(r, signalled, overBudget).join('\n');
+}
+
+/**
+ * The same, for a GitHub Actions job summary ($GITHUB_STEP_SUMMARY): a
+ * heading with the tick's start, the schedule's warning on top, then one
+ * list item per line. Every line is escaped: it names campaigns and carries
+ * error text and what a bounce mailbox held, and must show as text, never
+ * as a link, an image or HTML.
+ */
+export function tickMarkdown(r: TickResult | undefined, o: { startedAt: Date; signalled: boolean; overBudget: boolean; warning?: string; failed?: boolean }): string {
+  const lines = r ? tickLines(r, o.signalled, o.overBudget) : [];
+  return [
+    `### herald run, ${o.startedAt.toISOString().replace(/\.\d{3}Z$/, 'Z')}`,
+    '',
+    ...(o.warning ? [`> ⚠️ ${mdText(o.warning)}`, ''] : []),
+    ...(o.failed ? ['**The tick failed**: the job log has the error. What it did before is recorded; the next tick resumes.', ''] : []),
+    ...lines.map((l) => `- ${mdText(l)}`),
+    '',
+  ].join('\n');
+}
+
+/** Text in Markdown: shown as written, never markup, one line. */
+export function mdText(text: string): string {
+  return printable(text)
+    .replace(/[\\`*_[\]|<>&#~]/g, (c) => (c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '&' ? '&amp;' : `\\${c}`))
+    .replace(/^([-+])|^(\d+)([.)])/, (_m, sign: string | undefined, n: string, dot: string) => (sign ? `\\${sign}` : `${n}\\${dot}`));
+}
+
+function tickLines(r: TickResult, signalled: boolean, overBudget: boolean): string[] {
   const lines = [
     ...r.launched.map((l) => `launched ${l.campaign}: ${l.rows} in the ledger`),
     ...r.swept
@@ -29,7 +59,7 @@ export function tickSummary(r: TickResult, signalled: boolean, overBudget: boole
   );
   if (signalled) lines.push('stopped on a signal after finishing the messages in flight; the next run resumes.');
   else if (overBudget) lines.push('stopped at the end of the budget after finishing the messages in flight; the next run resumes.');
-  return lines.join('\n');
+  return lines;
 }
 
 /** The bounce mailbox's part of the tick; what it names comes from strangers' mail, so it is escaped. */
