@@ -202,7 +202,7 @@ describe.skipIf(!serverUrl)('the GitOps loop of a fresh herald init repository',
     const tick = () => runWorkflow('.github/workflows/herald-tick.yml', runner({ schedule: '7,22,37,52 * * * *' }, 'schedule', { ref: 'refs/heads/main', ref_name: 'main' }));
     const t1 = await tick();
     expect(failed(t1)).toBe('');
-    expect(smtp.messages.length).toBe(40);
+    expect(smtp.messages.length, t1.steps.map((s) => `${s.name}: ${s.stdout}${s.stderr}`).join('\n')).toBe(40);
     const committed = head();
     expect(committed).not.toBe(before);
     const log = execFileSync('git', ['--git-dir', origin, 'log', '-1', '--format=%s', '--name-only', 'main'], { encoding: 'utf8' });

@@ -115,7 +115,7 @@ describe('herald report', () => {
     const { ws, args } = await setup();
     const all = await herald(['report', '--all', ...args]);
     expect(all.code, all.stderr).toBe(0);
-    expect(all.stdout).toContain('1 mailings: 2 sent, 2 delivered, 0 opened and 0 clicked by people, 0 orders worth 0.00.');
+    expect(all.stdout).toContain('1 mailing: 2 sent, 2 delivered, 0 opened and 0 clicked by people, 0 orders worth 0.00.');
     const index = JSON.parse(readFileSync(join(ws.dir, 'reports', 'index.json'), 'utf8'));
     // The trigger that sent comes first; the rest (never sent) after it, by kind and name.
     expect(index.rows[0]).toMatchObject({ kind: 'trigger', name: 'abandoned-cart', sent: 2, first_sent: '2026-11-20T10:01:00.000Z', last_sent: '2026-11-22T07:00:00.000Z' });

@@ -202,11 +202,10 @@ function pathWith(pathFile: string): string {
 }
 
 async function bash(script: string, cwd: string, vars: Record<string, string>, pathFile: string, output: string) {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...vars, PATH: pathWith(pathFile) };
-  // What the test runner itself was given must not leak into the job.
-  delete env.HERALD_DATABASE_URL;
-  delete env.HERALD_SMTP_URL;
-  for (const k of Object.keys(env)) if (k.startsWith('VITEST') || k === 'NODE_OPTIONS') delete env[k];
+  // What the test runner itself was given must not leak into the job: only what the workflow sets.
+  const machine: NodeJS.ProcessEnv = { ...process.env };
+  for (const k of Object.keys(machine)) if (k.startsWith('HERALD_') || k.startsWith('GITHUB_') || k.startsWith('VITEST') || k === 'NODE_OPTIONS') delete machine[k];
+  const env: NodeJS.ProcessEnv = { ...machine, ...vars, PATH: pathWith(pathFile) };
   const r = await spawnCollect('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', script], cwd, env);
   return { ...r, outputs: readOutputs(output) };
 }

@@ -56,7 +56,7 @@ async function reportAll(dir: string, opts: ReportOpts): Promise<void> {
   });
   if (opts.json) return printJson(published ? { ...all.overview, git: published } : all.overview);
   const t = all.overview.totals;
-  print(`${t.mailings} mailings: ${t.sent} sent, ${t.delivered} delivered, ${t.opened} opened and ${t.clicked} clicked by people, ${t.orders} orders worth ${amounts(t.order_value)}.`);
+  print(`${t.mailings} mailing${t.mailings === 1 ? '' : 's'}: ${t.sent} sent, ${t.delivered} delivered, ${t.opened} opened and ${t.clicked} clicked by people, ${t.orders} orders worth ${amounts(t.order_value)}.`);
   print(`Wrote ${files.length} files: ${all.campaigns.length} campaign and ${all.triggers.length} trigger reports, and reports/index.json and reports/index.md.`);
   if (published) print(publishedText(published));
 }
