@@ -117,6 +117,15 @@ export const DAY_MS = 86_400_000;
 export const utcDay = (d: Date): string => d.toISOString().slice(0, 10);
 export const dayStart = (day: string): Date => new Date(`${day}T00:00:00Z`);
 
+/** The default calendar around today: a week back, four weeks ahead, in UTC days. */
+export const BACK_DAYS = 7;
+export const AHEAD_DAYS = 28;
+
+export function defaultRange(now: Date): { from: string; to: string } {
+  const today = dayStart(utcDay(now)).getTime();
+  return { from: utcDay(new Date(today - BACK_DAYS * DAY_MS)), to: utcDay(new Date(today + AHEAD_DAYS * DAY_MS)) };
+}
+
 /** Every day from `from` to `to`, both included. */
 export function daysOf(from: string, to: string): string[] {
   const out: string[] = [];

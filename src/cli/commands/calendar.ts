@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { dayStart, utcDay, DAY_MS } from '../../calendar/calendar.js';
+import { dayStart, defaultRange, utcDay, DAY_MS } from '../../calendar/calendar.js';
 import { readCalendar } from '../../calendar/facts.js';
 import { writeCalendar } from '../../calendar/write.js';
 import { UserError, printable } from '../../errors.js';
@@ -15,9 +15,6 @@ export interface CalendarCommandOptions extends GlobalOptions {
   json?: boolean;
 }
 
-/** The default range around today: a week back, four weeks ahead. */
-const BACK_DAYS = 7;
-const AHEAD_DAYS = 28;
 /** A calendar longer than this is not a calendar a team reads. */
 const MAX_DAYS = 366;
 
@@ -29,9 +26,9 @@ const MAX_DAYS = 366;
  */
 export default async function calendar(_: string[], opts: CalendarCommandOptions): Promise<void> {
   const now = opts.now === undefined ? new Date() : parseNow(opts.now);
-  const today = dayStart(utcDay(now)).getTime();
-  const from = opts.from === undefined ? utcDay(new Date(today - BACK_DAYS * DAY_MS)) : utcDay(parseNow(opts.from, '--from'));
-  const to = opts.to === undefined ? utcDay(new Date(today + AHEAD_DAYS * DAY_MS)) : utcDay(parseNow(opts.to, '--to'));
+  const range = defaultRange(now);
+  const from = opts.from === undefined ? range.from : utcDay(parseNow(opts.from, '--from'));
+  const to = opts.to === undefined ? range.to : utcDay(parseNow(opts.to, '--to'));
   if (from > to) throw new UserError(`--from ${from} is after --to ${to}`, 'give the first day first, for example --from 2026-12-01 --to 2026-12-31');
   if ((dayStart(to).getTime() - dayStart(from).getTime()) / DAY_MS + 1 > MAX_DAYS) {
     throw new UserError(`from ${from} to ${to} is more than ${MAX_DAYS} days`, 'write a calendar of a year at most, for example --from 2026-12-01 --to 2027-02-28');

@@ -9,6 +9,10 @@ import { createLog } from '../../log.js';
 import { seedShop } from '../../demo/seed.js';
 import { describeCommit, gitInfo } from '../../git/commit.js';
 import { reportText } from '../../report/report.js';
+import { defaultRange } from '../../calendar/calendar.js';
+import { readCalendar } from '../../calendar/facts.js';
+import { writeCalendar } from '../../calendar/write.js';
+import { desiredObjects } from '../../state/objects.js';
 import { allReports, campaignReport, triggerReport, writeOverview, writeReport, writeTriggerReport } from '../../report/write.js';
 import { tick, type TickResult } from '../../tick/tick.js';
 import { shopMovesOn } from '../../demo/activity.js';
@@ -132,7 +136,7 @@ export default async function demo(_args: string[], opts: DemoOptions): Promise<
       for (const c of ready) {
         const report = await campaignReport(db, c.name);
         writeReport(dir, report);
-        print(`\n${reportText(report)}\n  written to reports/${c.name}.json and reports/${c.name}.md\n`);
+        print(`\n${reportText(report)}\n  written to reports/${c.name}.json and .md, with its charts (.activity.svg, .orders.svg)\n`);
       }
       if (opts.send !== false) {
         for (const name of ws.triggers.keys()) {
@@ -147,6 +151,11 @@ export default async function demo(_args: string[], opts: DemoOptions): Promise<
         writeOverview(dir, overview);
         const t = overview.totals;
         step(`all mailings: ${t.mailings} sent ${t.sent} messages, opened by ${t.opened} and clicked by ${t.clicked} people, ${t.orders} orders attributed → reports/index.md`);
+        // The calendar, as `herald calendar` writes it: sends by day, what the triggers are expected to send, cap warnings.
+        const cal = await readCalendar(db, { now: t1, ...defaultRange(t1), desired: desiredObjects(ws) });
+        writeCalendar(dir, cal);
+        const expected = cal.triggers.reduce((n, x) => n + (x.per_day ?? 0), 0);
+        step(`calendar ${cal.from} to ${cal.to}: ${cal.days.flatMap((d) => d.entries).filter((e) => e.what === 'sent').length} sends, about ${Math.round(expected)} trigger messages a day expected, ${cal.warnings.length} cap warning${cal.warnings.length === 1 ? '' : 's'} → reports/calendar.md and .ics`);
       }
     } finally {
       transport.close();
