@@ -1,4 +1,7 @@
 import type { RenderedMessage } from '../render/message.js';
+import type { RenderedPush } from '../render/push.js';
+import type { RenderedSms } from '../render/sms.js';
+import type { PushSubscription } from './push/subscriptions.js';
 
 /**
  * A channel: how a rendered message reaches its recipient (email today; SMS
@@ -8,17 +11,37 @@ import type { RenderedMessage } from '../render/message.js';
  * backoff until the message's max age, bounced, failed, unknown). Each
  * ledger row names its channel (herald.messages.channel).
  */
-export type ChannelName = 'email';
+export type ChannelName = 'email' | 'sms' | 'push';
+
+/** What a channel sends: an email, an SMS or a push notification, as rendered. */
+export type Rendered = RenderedMessage | RenderedSms | RenderedPush;
+
+/** The channel a rendered message is for: SMS and push say so; an email is the rest. */
+export function renderedChannel(r: Rendered): ChannelName {
+  return 'channel' in r ? r.channel : 'email';
+}
+
+/** What a channel was given, as the kind it sends; anything else is a bug in the worker's dispatch. */
+export function renderedFor<C extends ChannelName>(channel: C, r: Rendered): Extract<Rendered, C extends 'email' ? RenderedMessage : { channel: C }> {
+  if (renderedChannel(r) !== channel) throw new Error(`the ${channel} channel was handed a rendered ${renderedChannel(r)} message`);
+  return r as Extract<Rendered, C extends 'email' ? RenderedMessage : { channel: C }>;
+}
 
 /** One message for a channel: the ledger row it belongs to, where it goes, and what was rendered. */
 export interface Outgoing {
   ledgerId: number;
   /** The campaign or trigger it is sent for. */
   source: { kind: 'campaign' | 'trigger'; name: string };
-  /** The recipient's address on this channel. */
+  /** The recipient's address on this channel: an email address, a phone number as the shop stores it, or `customer:<id>` for push. */
   address: string;
   site: string;
-  rendered: RenderedMessage;
+  /** The shop customer, when the recipient is one. */
+  customerId: number | null;
+  /** The customer's country (ISO 3166 alpha-2), the region a phone number without a + is read in. */
+  country: string | null;
+  rendered: Rendered;
+  /** Push: the customer's live subscriptions, loaded for the batch. */
+  subscriptions?: PushSubscription[];
 }
 
 /** What a failed hand-over means for the row. */

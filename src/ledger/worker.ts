@@ -271,7 +271,7 @@ async function deliverBatch(
       if (!inFlight.has(m.id)) continue; // taken over by another worker while the lock was lost
       const rendered = await ctx.renderer.render(ctx.message(m.variant), { ...m, email: m.address }, extras.get(m.id) ?? { products: [] }, m.id);
       handedOver.add(m.id);
-      sending.push(send(m, channel.send({ ledgerId: m.id, source: ctx.ref, address: m.address, site: m.site, rendered }), rendered.linkSet));
+      sending.push(send(m, channel.send({ ledgerId: m.id, source: ctx.ref, address: m.address, site: m.site, customerId: m.customer_id, country: m.country, rendered }), rendered.linkSet));
       // Rendering is CPU work: between messages, the SMTP replies that came in
       // meanwhile are read, so connections never wait on a whole batch's renders.
       await new Promise(setImmediate);

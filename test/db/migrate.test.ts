@@ -25,7 +25,7 @@ describe('migrate', () => {
     const tables = await db.query<{ t: string }>(
       "SELECT table_name AS t FROM information_schema.tables WHERE table_schema = 'herald' ORDER BY 1",
     );
-    expect(tables.map((r) => r.t)).toEqual(['ab_decisions', 'applies', 'attribution_passes', 'contacts', 'link_sets', 'list_members', 'lists', 'message_events', 'messages', 'migrations', 'object_versions', 'objects', 'override_events', 'overrides', 'runs', 'settings', 'stock_seen', 'suppression_events', 'suppressions', 'throttle_buckets', 'ticks']);
+    expect(tables.map((r) => r.t)).toEqual(['ab_decisions', 'applies', 'attribution_passes', 'contacts', 'link_sets', 'list_members', 'lists', 'message_events', 'messages', 'migrations', 'object_versions', 'objects', 'override_events', 'overrides', 'push_gone', 'runs', 'settings', 'stock_seen', 'suppression_events', 'suppressions', 'throttle_buckets', 'ticks']);
   });
 
   it('0008_sources keeps every campaign row, its history, runs and overrides, as source_kind campaign', async () => {

@@ -1,4 +1,4 @@
-import { ChannelFailure, type Channel } from '../channel.js';
+import { ChannelFailure, renderedFor, type Channel } from '../channel.js';
 import { classifyFailure, type SmtpFailure } from './classify.js';
 import { composeRendered } from './compose.js';
 import type { DkimKey } from './dkim.js';
@@ -15,7 +15,8 @@ export function emailChannel(transport: Transport, dkim: ReadonlyMap<string, Dki
   return {
     name: 'email',
     send(o) {
-      const message = composeRendered(o.rendered, { to: o.address, id: `${o.source.name}.${o.ledgerId}${o.rendered.messageTag ? `.${o.rendered.messageTag}` : ''}` });
+      const rendered = renderedFor('email', o.rendered);
+      const message = composeRendered(rendered, { to: o.address, id: `${o.source.name}.${o.ledgerId}${rendered.messageTag ? `.${rendered.messageTag}` : ''}` });
       const key = dkim.get(o.site);
       const sent = transport.send({ ...message, ...(key ? { dkim: key } : {}) }, { source: o.source.kind === 'campaign' ? o.source.name : `triggers/${o.source.name}`, ledgerId: o.ledgerId }).then(
         (r) => r.response,
