@@ -6,12 +6,11 @@ ALTER TABLE herald.messages DROP CONSTRAINT messages_channel_check;
 ALTER TABLE herald.messages ADD CONSTRAINT messages_channel_check CHECK (channel IN ('email', 'sms', 'push'));
 
 -- The `email` column holds the address on the channel: an email address, or
--- for SMS a number in E.164 (a phone number is never an email address, so
--- the email lookups that predate channels are unaffected).
+-- for SMS a number in E.164. A phone number is never an email address, so
+-- the email lookups that predate channels are unaffected, and the unique key
+-- (address, site) stays as it is: one address belongs to one channel.
 ALTER TABLE herald.suppressions ADD COLUMN channel text NOT NULL DEFAULT 'email' CHECK (channel IN ('email', 'sms', 'push'));
 ALTER TABLE herald.suppression_events ADD COLUMN channel text NOT NULL DEFAULT 'email' CHECK (channel IN ('email', 'sms', 'push'));
-DROP INDEX herald.suppressions_email_site;
-CREATE UNIQUE INDEX suppressions_email_site ON herald.suppressions (email, coalesce(site, ''), channel);
 
 -- Push subscriptions (web push endpoints, FCM tokens) that their service
 -- answered 404 or 410 (FCM: UNREGISTERED) for: left out from then on. Keyed
