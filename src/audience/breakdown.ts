@@ -4,6 +4,7 @@ import { requireShop } from '../shop/check.js';
 import { didYouMean } from '../workspace/checks/semantic-conditions.js';
 import { campaignSites, cancelledStatuses, openStatuses, sourceSchema, type Campaign, type Condition, type Project, type Segment, type Workspace } from '../workspace/model.js';
 import { audienceCondition } from './audience.js';
+import { channelChoice, isEmailOnly, withContacts, type ChannelChoice } from './channels.js';
 import { compileSegment, type CompiledSql } from './compile.js';
 import { BUCKETS, classifiedContactsSql, classifiedSql, type Bucket, type ControlGroup, type SiteLocales } from './recipients.js';
 import { evaluateSqlConditions, readOnly, sqlSandbox, withSqlSession, type SqlSandbox } from './sql-sandbox.js';
@@ -45,6 +46,8 @@ export interface AudienceQuery {
   lists?: string[];
   /** How the audience's sql: conditions run. */
   sandbox: SqlSandbox;
+  /** A campaign's channels and how it picks among them (default: email). */
+  channels?: ChannelChoice;
 }
 
 /**
@@ -60,9 +63,9 @@ export interface AudienceQuery {
  * audience) at all.
  */
 export function breakdownSql(q: AudienceQuery, sample = 0): CompiledSql {
-  const c = classifiedSql(q.schema, q.audience, q.sites, q.control);
+  const c = classifiedSql(q.schema, q.audience, q.sites, q.control, q.channels);
   const values = [...c.values];
-  if (q.lists?.length) c.text = `${c.text}\n          UNION ALL\n          ${classifiedContactsSql(q.lists, q.sites, values, q.control)}`;
+  if (q.lists?.length && withContacts(q.channels)) c.text = `${c.text}\n          UNION ALL\n          ${classifiedContactsSql(q.lists, q.sites, values, q.control)}`;
   const counts = [
     'coalesce(sum(n), 0)::int AS in_segment',
     ...BUCKETS.map((b) => `coalesce(sum(n) FILTER (WHERE bucket = '${b}'), 0)::int AS ${b}`),
@@ -165,6 +168,7 @@ export function campaignQuery(name: string, campaign: Campaign, ctx: AudienceCon
     audience: compile(audienceCondition(campaign.audience), ctx),
     sites: siteLocales(ctx.project, campaignSites(campaign)),
     ...(percent > 0 ? { control: { campaign: name, percent } } : {}),
+    ...(campaign.channels && !isEmailOnly(channelChoice(campaign)) ? { channels: channelChoice(campaign) } : {}),
     ...(campaign.audience.list || campaign.audience.lists ? { lists: [...(campaign.audience.list ? [campaign.audience.list] : []), ...(campaign.audience.lists ?? [])] } : {}),
   };
 }

@@ -2,6 +2,7 @@ import { ADDRESS_SQL } from './address.js';
 import { erasedHashSql, erasedSql } from './suppressions.js';
 import { quoteIdent } from '../db/ident.js';
 import type { CompiledSql } from './compile.js';
+import { channelColumns, isEmailOnly, type ChannelChoice } from './channels.js';
 
 /**
  * The reason of an erased person (classifiedSql; a list contact's reads
@@ -61,7 +62,7 @@ export function controlGroupThreshold(percent: number): number {
  * - recipients: everyone else, with the site's locale matching theirs, else
  *   the site's default.
  */
-export function classifiedSql(schema: string, audience: CompiledSql, sites: SiteLocales, control?: ControlGroup): CompiledSql {
+export function classifiedSql(schema: string, audience: CompiledSql, sites: SiteLocales, control?: ControlGroup, channels?: ChannelChoice): CompiledSql {
   const values = [...audience.values];
   const param = (v: unknown) => {
     values.push(v);
@@ -71,8 +72,9 @@ export function classifiedSql(schema: string, audience: CompiledSql, sites: Site
   const held = control
     ? `WHEN ('x' || substr(md5(${param(control.campaign)}::text || ':' || c.id::text), 1, 8))::bit(32)::bigint < ${param(controlGroupThreshold(control.percent))}::bigint`
     : undefined;
+  if (!isEmailOnly(channels)) return { text: channelClassifiedSql(schema, audience, sitesRef, channels!, param, held), values };
   return {
-    text: `SELECT c.id AS customer_id, c.email, c.site, c.locale AS customer_locale,
+    text: `SELECT c.id AS customer_id, c.email, 'email'::text AS channel, c.site, c.locale AS customer_locale,
                   CASE WHEN s.cfg->'locales' ? c.locale THEN c.locale ELSE s.cfg->>'default' END AS locale,
                   CASE WHEN ${erasedSql('c.email')} THEN 'no_subscription'
                        WHEN c.email IS NULL OR c.email !~ ${ADDRESS_SQL} THEN 'address_problems'
@@ -94,6 +96,26 @@ export function classifiedSql(schema: string, audience: CompiledSql, sites: Site
             WHERE ${audience.parts ? `(${audience.parts.where})` : `c.id IN (${audience.text})`}`,
     values,
   };
+}
+
+/**
+ * classifiedSql for several channels (or one other than email): the same
+ * columns, plus `channel`, with `email` holding the address on that channel
+ * (channels.ts). Customers only: a list's contacts have an email address
+ * alone, and come in through classifiedContactsSql when the channels
+ * include email.
+ */
+function channelClassifiedSql(schema: string, audience: CompiledSql, sitesRef: string, choice: ChannelChoice, param: (v: unknown) => string, held?: string): string {
+  const cols = channelColumns(choice, schema, param, { test: erasedSql('c.email'), reason: `${ERASED_REASON} (all sites)` }, held);
+  return `SELECT c.id AS customer_id, ${cols.address} AS email, ${cols.channel} AS channel, c.site, c.locale AS customer_locale,
+                  CASE WHEN s.cfg->'locales' ? c.locale THEN c.locale ELSE s.cfg->>'default' END AS locale,
+                  ${cols.bucket} AS bucket,
+                  ${cols.reason} AS reason
+             FROM ${quoteIdent(schema)}.customers c${audience.parts?.joins ?? ''}
+             JOIN jsonb_each(${sitesRef}::jsonb) AS s(id, cfg) ON s.id = c.site
+             LEFT JOIN herald.suppressions sup_all ON sup_all.email = lower(c.email) AND sup_all.site IS NULL
+             LEFT JOIN herald.suppressions sup_site ON sup_site.email = lower(c.email) AND sup_site.site = c.site${cols.joins}${cols.from}
+            WHERE ${audience.parts ? `(${audience.parts.where})` : `c.id IN (${audience.text})`}`;
 }
 
 /**
@@ -144,7 +166,7 @@ export function classifiedContactsSql(lists: readonly string[], sites: SiteLocal
   const held = control
     ? `WHEN ('x' || substr(md5(${param(control.campaign)}::text || ':k' || k.id::text), 1, 8))::bit(32)::bigint < ${param(controlGroupThreshold(control.percent))}::bigint`
     : undefined;
-  return `SELECT k.id AS customer_id, k.email, k.site, k.locale AS customer_locale,
+  return `SELECT k.id AS customer_id, k.email, 'email'::text AS channel, k.site, k.locale AS customer_locale,
                  CASE WHEN s.cfg->'locales' ? k.locale THEN k.locale ELSE s.cfg->>'default' END AS locale,
                  CASE WHEN k.email !~ ${ADDRESS_SQL} THEN 'address_problems'
                       WHEN sup.email IS NOT NULL THEN 'no_subscription'

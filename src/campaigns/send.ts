@@ -56,6 +56,7 @@ export async function launchCampaign(db: Db, name: string, now: Date): Promise<L
         audience: q.audience,
         sites: q.sites,
         lists: q.lists ?? [],
+        ...(q.channels ? { channels: q.channels } : {}),
         split: {
           ...(q.control ? { control: q.control } : {}),
           ...(ab ? { ab: { testPercent: Number(ab.test_size.slice(0, -1)), variants: ab.variants.map((v) => v.name) } } : {}),

@@ -1,4 +1,5 @@
 import type { Db } from '../db/db.js';
+import type { ChannelName } from '../channels/channel.js';
 import { quoteIdent } from '../db/ident.js';
 import { erasedHashSql } from '../audience/suppressions.js';
 import { SESSION_NAMESPACE } from './session.js';
@@ -28,6 +29,8 @@ export interface ClaimedMessage {
   id: number;
   source_kind: SourceRef['kind'];
   source: string;
+  /** The channel the row goes through: its address is an email address, a phone number, or `customer:<id>` for push. */
+  channel: ChannelName;
   /** A shop customer, or (for a list's contact who is not one) null with contact_id set. */
   customer_id: number | null;
   contact_id: number | null;
@@ -269,7 +272,7 @@ export function settleSql(schema: string, exitSql: string): string {
               attempts = m.attempts + CASE WHEN d.verdict = 'claimed' THEN 1 ELSE 0 END
          FROM d
         WHERE m.id = d.id
-        RETURNING m.id, m.source_kind, m.source, m.customer_id, m.contact_id, m.address, m.site, m.locale, m.variant,
+        RETURNING m.id, m.source_kind, m.source, m.channel, m.customer_id, m.contact_id, m.address, m.site, m.locale, m.variant,
                   m.occurrence, m.payload, m.attempts, m.first_attempt_at, d.verdict)
      SELECT k.*, coalesce(c.first_name, ct.first_name) AS first_name, coalesce(c.last_name, ct.last_name) AS last_name,
             c.city, c.country, to_char(c.birthday, 'YYYY-MM-DD') AS birthday,

@@ -1,6 +1,7 @@
 import type { Queryable } from '../db/db.js';
 import type { CompiledSql } from '../audience/compile.js';
 import { classifiedContactsSql, classifiedSql, controlGroupThreshold, unlessErased, type ControlGroup, type SiteLocales } from '../audience/recipients.js';
+import { withContacts, type ChannelChoice } from '../audience/channels.js';
 import { startRun } from './runs.js';
 
 /**
@@ -38,6 +39,8 @@ export interface LaunchInput {
   split: Split;
   versions: { campaign: number | null; template: number | null };
   now: Date;
+  /** The campaign's channels (default: email). */
+  channels?: ChannelChoice;
 }
 
 /**
@@ -64,7 +67,7 @@ const address = unlessErased('r.reason', 'r.email');
 export async function launch(db: Queryable, i: LaunchInput): Promise<number | undefined> {
   if (!(await startRun(db, { kind: 'campaign', name: i.campaign }, i.now))) return undefined;
 
-  const c = classifiedSql(i.schema, i.audience, i.sites, i.split.control);
+  const c = classifiedSql(i.schema, i.audience, i.sites, i.split.control, i.channels);
   const values = [...c.values];
   const param = (v: unknown) => {
     values.push(v);
@@ -73,8 +76,8 @@ export async function launch(db: Queryable, i: LaunchInput): Promise<number | un
   const ab = abColumns(i.split, i.campaign, 'r.customer_id::text', param);
   const [customers] = await db.query<{ n: number }>(
     `WITH inserted AS (
-       INSERT INTO herald.messages (source_kind, source, customer_id, address, site, locale, status, variant, reason, next_attempt_at, due_at, source_version, template_version)
-       SELECT 'campaign', ${param(i.campaign)}, r.customer_id, ${address}, r.site, r.locale,
+       INSERT INTO herald.messages (source_kind, source, channel, customer_id, address, site, locale, status, variant, reason, next_attempt_at, due_at, source_version, template_version)
+       SELECT 'campaign', ${param(i.campaign)}, r.channel, r.customer_id, ${address}, r.site, r.locale,
               CASE r.bucket WHEN 'recipients' THEN ${ab.status} WHEN 'control_group' THEN 'control' ELSE 'suppressed' END,
               CASE r.bucket WHEN 'recipients' THEN ${ab.variant} END,
               CASE WHEN r.bucket <> 'recipients' THEN r.reason END,
@@ -88,7 +91,7 @@ export async function launch(db: Queryable, i: LaunchInput): Promise<number | un
     values,
   );
   let added = customers!.n;
-  if (i.lists.length > 0) {
+  if (i.lists.length > 0 && withContacts(i.channels)) {
     const kValues: unknown[] = [];
     const kParam = (v: unknown) => {
       kValues.push(v);

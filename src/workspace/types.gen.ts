@@ -698,6 +698,16 @@ export interface Campaign {
    */
   template: string;
   /**
+   * The channels this campaign sends on, in order of preference: email, sms (the template's sms.<locale>.txt) and push (its push.<locale>.yaml). With several, `mode` says whether a customer gets one or all of them.
+   *
+   * @minItems 1
+   */
+  channels?: ['email' | 'sms' | 'push', ...('email' | 'sms' | 'push')[]];
+  /**
+   * With several channels: `first_reachable` sends each customer one message, on the first channel they can receive (an address or subscription, and consent on that channel); `all` sends on every channel they can receive.
+   */
+  mode?: 'first_reachable' | 'all';
+  /**
    * Greet customers by first name where it is known.
    */
   personalized_greeting?: boolean;
@@ -861,6 +871,16 @@ export interface Trigger {
    * The name of a workspace object: lower-case letters, digits, - and _.
    */
   template: string;
+  /**
+   * The channels this trigger sends on, in order of preference: email, sms (the template's sms.<locale>.txt) and push (its push.<locale>.yaml). With several, `mode` says whether a customer gets one or all of them.
+   *
+   * @minItems 1
+   */
+  channels?: ['email' | 'sms' | 'push', ...('email' | 'sms' | 'push')[]];
+  /**
+   * With several channels: `first_reachable` sends each customer one message, on the first channel they can receive (an address or subscription, and consent on that channel); `all` sends on every channel they can receive.
+   */
+  mode?: 'first_reachable' | 'all';
   audience?: Condition;
   /**
    * active sends; paused keeps the trigger deployed without sending.
