@@ -164,3 +164,55 @@ export const LIFT_MEMBERS = `w AS (
 export function liftParams(source: SourceRef, i: LiftInput): unknown[] {
   return [source.kind, source.name, i.windows.map((w) => w.site), i.windows.map((w) => w.seconds), i.defaultSeconds, i.cancelled];
 }
+
+/** What one channel of a source did. */
+export interface ChannelFigures {
+  channel: string;
+  recipients: number;
+  sent: number;
+  /** Sent and not bounced since. */
+  delivered: number;
+  failed: number;
+  bounced: number;
+  opened: number;
+  clicked: number;
+  orders: number;
+}
+
+/**
+ * channelFigures: a source's messages per channel, for a campaign or
+ * trigger that sends on several (or on one other than email): recipients
+ * (the control group and those left out aside), sent, delivered, failed,
+ * bounced, and the people who opened, clicked (a push's tap is both) and the
+ * orders attributed, each message counted once. One statement, grouped by
+ * channel.
+ */
+export async function channelFigures(db: Queryable, source: SourceRef): Promise<ChannelFigures[]> {
+  return db.query<ChannelFigures>(
+    `WITH per_message AS (
+       SELECT e.message_id,
+              bool_or(e.kind = 'bounce') AS bounced,
+              bool_or(e.kind = 'open' AND e.class = 'human') AS opened,
+              bool_or(e.kind = 'click' AND e.class = 'human') AS clicked,
+              count(*) FILTER (WHERE e.kind = 'order') AS orders
+         FROM herald.message_events e
+         JOIN herald.messages m ON m.id = e.message_id
+        WHERE m.source_kind = $1 AND m.source = $2
+        GROUP BY e.message_id)
+     SELECT m.channel,
+            count(*) FILTER (WHERE m.status <> 'control' AND NOT (m.status = 'suppressed' AND m.worker IS NULL))::int AS recipients,
+            count(*) FILTER (WHERE m.sent_at IS NOT NULL)::int AS sent,
+            count(*) FILTER (WHERE m.sent_at IS NOT NULL AND p.bounced IS NOT TRUE)::int AS delivered,
+            count(*) FILTER (WHERE m.status = 'failed')::int AS failed,
+            count(*) FILTER (WHERE m.status = 'bounced' OR p.bounced)::int AS bounced,
+            count(*) FILTER (WHERE p.opened)::int AS opened,
+            count(*) FILTER (WHERE p.clicked)::int AS clicked,
+            coalesce(sum(p.orders), 0)::int AS orders
+       FROM herald.messages m
+       LEFT JOIN per_message p ON p.message_id = m.id
+      WHERE m.source_kind = $1 AND m.source = $2
+      GROUP BY m.channel
+      ORDER BY m.channel`,
+    [source.kind, source.name],
+  );
+}

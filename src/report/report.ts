@@ -4,6 +4,7 @@ import type { StoredDecision } from '../campaigns/winner.js';
 import { mdCell, reasonsMarkdown, reasonsText } from './reasons.js';
 import { resultsMarkdown, resultsText, type Results } from './results.js';
 import { chartsMarkdown, type ChartSeries } from './charts.js';
+import type { ChannelFigures } from './outcomes.js';
 
 export type ReportStatus = 'not started' | 'sending' | 'paused' | 'cancelled' | 'completed';
 
@@ -56,6 +57,8 @@ export interface Report {
    * shop's data as the report is built; a send checks it as it starts).
    */
   products_left_out: LeftOutProduct[];
+  /** Per channel, when the campaign sends on more than email. */
+  by_channel?: ChannelFigures[];
   /** What the messages achieved: engagement from their events, lift against the control group (results.ts); absent before the report reads them. */
   engagement?: Results['engagement'];
   lift?: Results['lift'];
@@ -156,6 +159,7 @@ export function reportMarkdown(r: Report): string {
     ...outcomes(r).map(([label, n]) => `| ${label} | ${n}${pct(n)} |`),
     '',
     ...(r.deferred > 0 ? [`${r.deferred} message${r.deferred === 1 ? ' was' : 's were'} put off at least once by quiet hours or the frequency cap.`, ''] : []),
+    ...channelsMarkdown(r.by_channel),
     ...chartsMarkdown(r.campaign, r.series),
     ...reasonsMarkdown(r.reasons),
     ...(r.engagement ? resultsMarkdown({ engagement: r.engagement, lift: r.lift ?? null }) : []),
@@ -198,11 +202,27 @@ export function reportText(r: Report): string {
       .filter(([label, n]) => n > 0 || ['Sent', 'Failed', 'Pending'].includes(label))
       .map(([label, n]) => `  ${pad(label.toLowerCase())}${n}`),
     ...(r.deferred > 0 ? [`  ${pad('deferred')}${r.deferred} (put off at least once: quiet hours, frequency cap)`] : []),
+    ...(r.by_channel ? [`  ${pad('channels')}${r.by_channel.map((c) => `${c.channel} ${c.sent} sent, ${c.delivered} delivered, ${c.opened} opened`).join('; ')}`] : []),
     ...(r.engagement ? resultsText({ engagement: r.engagement, lift: r.lift ?? null }, pad) : []),
     ...(r.products_left_out.length > 0 ? [`  ${pad('products')}${r.products_left_out.length} left out (${r.products_left_out.map((p) => escapedText(p.sku)).join(', ')})`] : []),
     ...(r.ab ? [`  A/B winner ${r.ab.winner}: ${r.ab.reason}`] : []),
     ...reasonsText(r.reasons),
   ].join('\n');
+}
+
+/** The "By channel" section; nothing for an email-only campaign. */
+export function channelsMarkdown(rows: readonly ChannelFigures[] | undefined): string[] {
+  if (!rows?.length) return [];
+  return [
+    '## By channel',
+    '',
+    'Opened and clicked: by people; a push notification tapped counts as opened and clicked.',
+    '',
+    '| Channel | Recipients | Sent | Delivered | Failed | Bounced | Opened | Clicked | Orders |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows.map((c) => `| ${mdCell(c.channel)} | ${c.recipients} | ${c.sent} | ${c.delivered} | ${c.failed} | ${c.bounced} | ${c.opened} | ${c.clicked} | ${c.orders} |`),
+    '',
+  ];
 }
 
 function statusLine(r: Report): string {

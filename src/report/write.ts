@@ -12,7 +12,7 @@ import { effectiveStatus } from '../state/overrides.js';
 import { loadDeployed, loadObject } from '../state/queries.js';
 import { cancelledStatuses, sourceSchema, type Campaign, type Project, type Template, type Trigger } from '../workspace/model.js';
 import { windowFor, windowTable } from '../events/windows.js';
-import { engagement, liftCounts, type LiftInput } from './outcomes.js';
+import { channelFigures, engagement, liftCounts, type LiftInput } from './outcomes.js';
 import { CHART_KINDS, chartFile, chartsFor, chartSvg, type ChartSeries } from './charts.js';
 import { activitySeries, attributedOrders, groupOrders } from './series.js';
 import { buildResults, type Results } from './results.js';
@@ -78,7 +78,8 @@ export async function campaignReport(db: Db, campaign: string, now = new Date())
     await reasonCounts(db, ref),
     results,
   );
-  return { ...report, series };
+  const channels = await channelFigures(db, ref);
+  return { ...report, series, ...(channels.some((c) => c.channel !== 'email') ? { by_channel: channels } : {}) };
 }
 
 /**
