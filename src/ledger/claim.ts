@@ -214,14 +214,16 @@ export function settleSql(schema: string, exitSql: string): string {
               EXISTS (SELECT 1 FROM herald.suppressions s
                        WHERE s.email = ${erasedHashSql('m.address')} AND s.site IS NULL) AS erased,
               (${exitSql}) AS exit_reason,
-              CASE WHEN $6::time IS NULL THEN NULL
-                   WHEN $6::time < $7::time THEN
-                     CASE WHEN l.t::time >= $6::time AND l.t::time < $7::time THEN (l.t::date + $7::time) AT TIME ZONE l.tz END
-                   WHEN l.t::time >= $6::time THEN (l.t::date + 1 + $7::time) AT TIME ZONE l.tz
-                   WHEN l.t::time < $7::time THEN (l.t::date + $7::time) AT TIME ZONE l.tz END AS quiet_until
+              CASE WHEN qh.s IS NULL THEN NULL
+                   WHEN qh.s < qh.e THEN
+                     CASE WHEN l.t::time >= qh.s AND l.t::time < qh.e THEN (l.t::date + qh.e) AT TIME ZONE l.tz END
+                   WHEN l.t::time >= qh.s THEN (l.t::date + 1 + qh.e) AT TIME ZONE l.tz
+                   WHEN l.t::time < qh.e THEN (l.t::date + qh.e) AT TIME ZONE l.tz END AS quiet_until
          FROM herald.messages m
          CROSS JOIN LATERAL (SELECT coalesce($5::jsonb ->> m.site, 'UTC') AS tz) z
          CROSS JOIN LATERAL (SELECT $3::timestamptz AT TIME ZONE z.tz AS t, z.tz) l
+         -- The quiet hours of the row's channel (SMS has its own, daytime only by default).
+         CROSS JOIN LATERAL (SELECT ($6::jsonb -> m.channel ->> 'start')::time AS s, ($6::jsonb -> m.channel ->> 'end')::time AS e) qh
         WHERE m.id = ANY($1::bigint[])),
      r AS (
        SELECT p.*, (NOT p.suppressed AND p.exit_reason IS NULL AND p.quiet_until IS NULL) AS eligible,
@@ -235,18 +237,18 @@ export function settleSql(schema: string, exitSql: string): string {
          SELECT sum(x.n)::int AS n, min(x.oldest) AS oldest FROM (
            SELECT count(*) AS n, min(s.sent_at) AS oldest FROM herald.messages s
             WHERE r.customer_id IS NOT NULL AND s.customer_id = r.customer_id AND s.status IN ('sent', 'claimed')
-              AND (s.sent_at > $3::timestamptz - make_interval(secs => $9) OR (s.status = 'claimed' AND s.id <> ALL ($1::bigint[])))
+              AND (s.sent_at > $3::timestamptz - make_interval(secs => $8) OR (s.status = 'claimed' AND s.id <> ALL ($1::bigint[])))
            UNION ALL
            SELECT count(*), min(s.sent_at) FROM herald.messages s
             WHERE r.contact_id IS NOT NULL AND s.contact_id = r.contact_id AND s.status IN ('sent', 'claimed')
-              AND (s.sent_at > $3::timestamptz - make_interval(secs => $9) OR (s.status = 'claimed' AND s.id <> ALL ($1::bigint[])))) AS x
-       ) AS cap ON $8::int IS NOT NULL AND r.eligible),
+              AND (s.sent_at > $3::timestamptz - make_interval(secs => $8) OR (s.status = 'claimed' AND s.id <> ALL ($1::bigint[])))) AS x
+       ) AS cap ON $7::int IS NOT NULL AND r.eligible),
      d AS (
        SELECT c.id, c.exit_reason, c.quiet_until, c.oldest, c.erased,
               CASE WHEN c.suppressed THEN 'suppressed'
                    WHEN c.exit_reason IS NOT NULL THEN 'exited'
                    WHEN c.quiet_until IS NOT NULL THEN 'quiet hours'
-                   WHEN $8::int IS NOT NULL AND c.n + c.rank > $8::int THEN CASE WHEN $10 THEN 'capped' ELSE 'frequency cap' END
+                   WHEN $7::int IS NOT NULL AND c.n + c.rank > $7::int THEN CASE WHEN $9 THEN 'capped' ELSE 'frequency cap' END
                    ELSE 'claimed' END AS verdict
          FROM c),
      settled AS (
@@ -256,16 +258,16 @@ export function settleSql(schema: string, exitSql: string): string {
               reason = CASE WHEN d.verdict = 'suppressed' AND d.erased THEN 'erased on request'
                             ELSE CASE d.verdict WHEN 'suppressed' THEN 'suppressed after the audience was drawn'
                                       WHEN 'exited' THEN d.exit_reason
-                                      WHEN 'capped' THEN $11
+                                      WHEN 'capped' THEN $10
                                       ELSE m.reason END END,
               next_attempt_at = CASE d.verdict WHEN 'quiet hours' THEN d.quiet_until
-                                               WHEN 'frequency cap' THEN greatest(coalesce(d.oldest + make_interval(secs => $9), $3::timestamptz + interval '1 hour'), $3::timestamptz + interval '1 minute')
+                                               WHEN 'frequency cap' THEN greatest(coalesce(d.oldest + make_interval(secs => $8), $3::timestamptz + interval '1 hour'), $3::timestamptz + interval '1 minute')
                                                ELSE m.next_attempt_at END,
               deferrals = m.deferrals + CASE WHEN d.verdict IN ('quiet hours', 'frequency cap') THEN 1 ELSE 0 END,
               deferred_reason = CASE WHEN d.verdict IN ('quiet hours', 'frequency cap') THEN d.verdict ELSE m.deferred_reason END,
               worker = CASE WHEN d.verdict IN ('quiet hours', 'frequency cap') THEN NULL ELSE $2 END,
               lease_until = CASE WHEN d.verdict = 'claimed' THEN $3::timestamptz + make_interval(secs => $4) END,
-              session_key = CASE WHEN d.verdict = 'claimed' THEN $12 ELSE m.session_key END,
+              session_key = CASE WHEN d.verdict = 'claimed' THEN $11 ELSE m.session_key END,
               session_epoch = CASE WHEN d.verdict = 'claimed' THEN pg_postmaster_start_time() ELSE m.session_epoch END,
               claimed_at = CASE WHEN d.verdict = 'claimed' THEN $3 ELSE m.claimed_at END,
               first_attempt_at = CASE WHEN d.verdict = 'claimed' THEN coalesce(m.first_attempt_at, $3) ELSE m.first_attempt_at END,
@@ -278,7 +280,7 @@ export function settleSql(schema: string, exitSql: string): string {
             c.city, c.country, to_char(c.birthday, 'YYYY-MM-DD') AS birthday,
             -- The extra CSV columns of the campaign's lists become customer.* tokens.
             (SELECT lm.tokens FROM herald.list_members lm
-              WHERE lm.list = ANY($13::text[]) AND (lm.customer_id = k.customer_id OR lm.contact_id = k.contact_id)
+              WHERE lm.list = ANY($12::text[]) AND (lm.customer_id = k.customer_id OR lm.contact_id = k.contact_id)
               ORDER BY lm.list LIMIT 1) AS tokens
        FROM settled k
        LEFT JOIN ${quoteIdent(schema)}.customers c ON c.id = k.customer_id AND k.verdict = 'claimed'
@@ -287,15 +289,15 @@ export function settleSql(schema: string, exitSql: string): string {
 }
 
 function settleValues(c: ClaimInput, ids: number[]): unknown[] {
-  const { cap, quiet } = c.policy;
+  const { cap } = c.policy;
   return [
     ids,
     c.worker,
     c.now,
     c.leaseSeconds,
     JSON.stringify(c.policy.timezones),
-    quiet?.start ?? null,
-    quiet?.end ?? null,
+    // A policy made without per-channel windows (by hand) holds its one window for email.
+    JSON.stringify(c.policy.quietByChannel ?? (c.policy.quiet ? { email: c.policy.quiet } : {})),
     cap?.max ?? null,
     cap?.perSeconds ?? 0,
     cap?.whenCapped === 'skip',

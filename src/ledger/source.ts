@@ -1,5 +1,6 @@
 import { durationMs } from '../audience/duration.js';
 import type { Project } from '../workspace/model.js';
+import type { ChannelName } from '../channels/channel.js';
 
 /**
  * Where a ledger row comes from: a campaign (one message per audience
@@ -31,11 +32,21 @@ export const SENDING_STATUS: Record<SourceKind, { sends: string; default: string
 export interface ContactPolicy {
   /** At most `max` messages sent to one recipient within `perSeconds`, from any source. */
   cap?: { max: number; perSeconds: number; whenCapped: 'skip' | 'defer' };
-  /** A daily window, in the recipient's local time, in which nothing is sent. */
-  quiet?: { start: string; end: string };
+  /** A daily window, in the recipient's local time, in which nothing is sent: email's (and push's). */
+  quiet?: QuietHours;
+  /** The windows per channel, as the claim applies them: SMS has its own, daytime only by default. */
+  quietByChannel?: Partial<Record<ChannelName, QuietHours>>;
   /** site id → IANA time zone: where "local time" is. */
   timezones: Record<string, string>;
 }
+
+export interface QuietHours {
+  start: string;
+  end: string;
+}
+
+/** SMS wakes people: unless herald.yaml's sms.quiet_hours says otherwise, one goes out by day only. */
+export const SMS_QUIET_HOURS: QuietHours = { start: '20:00', end: '09:00' };
 
 interface PolicySettings {
   quiet_hours?: { start: string; end: string } | false;
@@ -53,9 +64,12 @@ export function contactPolicy(kind: SourceKind, own: PolicySettings, project: Pr
   const timezones = Object.fromEntries(project.sites.map((s) => [s.id, s.timezone ?? defaults.timezone ?? 'UTC']));
   const quiet = own.quiet_hours === false ? undefined : (own.quiet_hours ?? defaults.quiet_hours);
   const cap = own.frequency_cap === false ? undefined : (own.frequency_cap ?? defaults.frequency_cap);
+  const sms = own.quiet_hours === false ? undefined : (own.quiet_hours ?? (project as { sms?: { quiet_hours?: QuietHours } }).sms?.quiet_hours ?? SMS_QUIET_HOURS);
+  const window = quiet ? { start: quiet.start, end: quiet.end } : undefined;
   return {
     timezones,
-    ...(quiet ? { quiet: { start: quiet.start, end: quiet.end } } : {}),
+    ...(window ? { quiet: window } : {}),
+    quietByChannel: { ...(window ? { email: window, push: window } : {}), ...(sms ? { sms: { start: sms.start, end: sms.end } } : {}) },
     ...(cap
       ? { cap: { max: cap.max, perSeconds: durationMs(cap.per) / 1000, whenCapped: cap.when_capped ?? (kind === 'campaign' ? 'skip' : 'defer') } }
       : {}),
