@@ -24,16 +24,17 @@ describe('the push channel', () => {
     fcm = await fcmPeer();
     process.env.HERALD_TEST_VAPID = vapid.privateKey;
     process.env.HERALD_TEST_FCM = fcm.serviceAccount;
-    for (const id of [11, 21, 22, 31, 41, 51]) browsers.set(id, web.subscribe());
+    for (const id of [11, 21, 22, 31, 41, 51, 61, 62]) browsers.set(id, web.subscribe());
     const sub = (id: number, customer_id: number) => ({ id, customer_id, kind: 'webpush' as const, ...browsers.get(id)! });
     await createShop(db, {
-      customers: [1, 2, 3, 4, 5].map((id) => ({ id, email: null })),
+      customers: [1, 2, 3, 4, 5, 6].map((id) => ({ id, email: null })),
       push_subscriptions: [
         sub(11, 1), { id: 12, customer_id: 1, kind: 'fcm', token: 'phone-1' },
         sub(21, 2), sub(22, 2),
         sub(31, 3), { id: 32, customer_id: 3, kind: 'fcm', token: 'phone-3' },
         sub(41, 4),
         sub(51, 5),
+        sub(61, 6), sub(62, 6),
       ],
     });
     const senders = pushSenders(
@@ -87,6 +88,12 @@ describe('the push channel', () => {
     expect((await send(5)).result).toEqual({ status: 'retry', policy: false, response: expect.stringMatching(/^0 of 1 accepted: #51 webpush .* 429 \(rate limited, retry after 60\)$/) });
     // Neither is gone: the next batch still has them.
     expect([...(await liveSubscriptions(db, 'shop', [4, 5])).keys()]).toEqual([4, 5]);
+  });
+
+  it('is sent when one device took it, without retrying the other\'s temporary failure', async () => {
+    web.answer(browsers.get(61)!, { status: 503 });
+    const { result } = await send(6);
+    expect(result).toEqual({ reply: expect.stringMatching(/^1 of 2 accepted: #61 webpush .* 503; #62 webpush .* 201$/) });
   });
 
   it('says which kind herald.yaml does not configure, and refuses a rendered email', async () => {
