@@ -38,7 +38,7 @@ export const SHOP_CONTRACT: readonly ContractTable[] = [
     columns: [
       col('id', 'bigint', true, 'The shop’s customer id; every other table refers to it.'),
       col('email', 'text', false, 'Where messages go; a customer without a usable address gets none.'),
-      col('phone', 'text', false, 'Phone number as the shop stores it; shown in reports, never dialled.'),
+      col('phone', 'text', false, 'Mobile number for SMS, in any format; herald reads it in the customer’s country and sends to it in E.164.'),
       col('first_name', 'text', false, 'Given name, for greetings.'),
       col('last_name', 'text', false, 'Family name.'),
       col('site', 'text', true, 'The storefront the customer belongs to; matches a site id in herald.yaml.'),
@@ -48,6 +48,7 @@ export const SHOP_CONTRACT: readonly ContractTable[] = [
       col('birthday', 'date', false, 'Date of birth, for birthday messages.'),
       col('created_at', TIMESTAMPTZ, true, 'When the account was created.'),
       col('email_opt_in', 'boolean', true, 'Consent to marketing email; campaigns go only to customers where it is true.'),
+      col('sms_opt_in', 'boolean', true, 'Consent to marketing SMS; SMS goes only to customers where it is true.'),
     ],
   },
   {
@@ -107,6 +108,20 @@ export const SHOP_CONTRACT: readonly ContractTable[] = [
     ],
   },
   {
+    name: 'push_subscriptions',
+    meaning: 'Browsers and app installs that agreed to push notifications: web push subscriptions and FCM device tokens.',
+    columns: [
+      col('id', 'bigint', true, 'The shop’s subscription id.'),
+      col('customer_id', 'bigint', true, 'Whose device it is (customers.id).'),
+      col('kind', 'text', true, 'webpush (a browser’s subscription) or fcm (a Firebase Cloud Messaging registration token).'),
+      col('endpoint', 'text', false, 'webpush: the push service URL the browser gave.'),
+      col('p256dh', 'text', false, 'webpush: the browser’s public key (keys.p256dh), base64url.'),
+      col('auth', 'text', false, 'webpush: the browser’s auth secret (keys.auth), base64url.'),
+      col('token', 'text', false, 'fcm: the registration token the app got from Firebase.'),
+      col('created_at', TIMESTAMPTZ, true, 'When the device subscribed.'),
+    ],
+  },
+  {
     name: 'preorders',
     meaning: 'Customers waiting for an out-of-stock product, for back-in-stock messages.',
     columns: [
@@ -139,7 +154,8 @@ CREATE TABLE ${s}.customers (
   city          text,
   birthday      date,
   created_at    timestamptz NOT NULL,
-  email_opt_in  boolean     NOT NULL DEFAULT false
+  email_opt_in  boolean     NOT NULL DEFAULT false,
+  sms_opt_in    boolean     NOT NULL DEFAULT false
 );
 
 CREATE TABLE ${s}.products (
@@ -183,6 +199,17 @@ CREATE TABLE ${s}.cart_items (
   quantity  int    NOT NULL
 );
 
+CREATE TABLE ${s}.push_subscriptions (
+  id           bigint      PRIMARY KEY,
+  customer_id  bigint      NOT NULL,
+  kind         text        NOT NULL CHECK (kind IN ('webpush', 'fcm')),
+  endpoint     text,
+  p256dh       text,
+  auth         text,
+  token        text,
+  created_at   timestamptz NOT NULL
+);
+
 CREATE TABLE ${s}.preorders (
   customer_id  bigint      NOT NULL,
   sku          text        NOT NULL,
@@ -210,6 +237,8 @@ CREATE INDEX order_items_sku_idx ON ${s}.order_items (sku);
 CREATE INDEX carts_customer_idx ON ${s}.carts (customer_id);
 -- A cart's contents.
 CREATE INDEX cart_items_cart_idx ON ${s}.cart_items (cart_id);
+-- A batch's push subscriptions, loaded by customer.
+CREATE INDEX push_subscriptions_customer_idx ON ${s}.push_subscriptions (customer_id);
 -- Who waits for a product that came back in stock.
 CREATE INDEX preorders_sku_idx ON ${s}.preorders (sku);
 -- Every audience is per site.

@@ -53,6 +53,7 @@ describe('shop data contract', () => {
       'orders_created_idx',
       'orders_customer_created_idx',
       'preorders_sku_idx',
+      'push_subscriptions_customer_idx',
     ]);
   });
 

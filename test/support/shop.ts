@@ -14,6 +14,8 @@ export interface TestCustomer {
   birthday?: string | null;
   created_at?: string;
   email_opt_in?: boolean;
+  phone?: string | null;
+  sms_opt_in?: boolean;
 }
 
 export interface TestOrder {
@@ -59,6 +61,17 @@ export interface TestPreorder {
   created_at?: string;
 }
 
+export interface TestPushSubscription {
+  id: number;
+  customer_id: number;
+  kind: 'webpush' | 'fcm';
+  endpoint?: string | null;
+  p256dh?: string | null;
+  auth?: string | null;
+  token?: string | null;
+  created_at?: string;
+}
+
 export interface TestShop {
   customers: TestCustomer[];
   orders?: TestOrder[];
@@ -67,6 +80,7 @@ export interface TestShop {
   carts?: TestCart[];
   cart_items?: TestCartItem[];
   preorders?: TestPreorder[];
+  push_subscriptions?: TestPushSubscription[];
 }
 
 /** Creates the shop contract in `shop` and fills it with hand-made rows, set-based: one INSERT per table. */
@@ -74,9 +88,9 @@ export async function createShop(db: Queryable, data: TestShop): Promise<void> {
   await db.exec(shopContractSql('shop'));
   const fill = (sql: string, rows: object[]) => db.query(sql, [JSON.stringify(rows)]);
   await fill(
-    `INSERT INTO shop.customers (id, email, first_name, last_name, site, locale, country, city, birthday, created_at, email_opt_in)
+    `INSERT INTO shop.customers (id, email, first_name, last_name, site, locale, country, city, birthday, created_at, email_opt_in, phone, sms_opt_in)
      SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(id bigint, email text, first_name text, last_name text, site text,
-            locale text, country text, city text, birthday date, created_at timestamptz, email_opt_in boolean)`,
+            locale text, country text, city text, birthday date, created_at timestamptz, email_opt_in boolean, phone text, sms_opt_in boolean)`,
     data.customers.map((c) => ({
       site: 'shop-en',
       locale: 'en',
@@ -87,6 +101,8 @@ export async function createShop(db: Queryable, data: TestShop): Promise<void> {
       country: null,
       city: null,
       birthday: null,
+      phone: null,
+      sms_opt_in: false,
       ...c,
     })),
   );
@@ -121,6 +137,12 @@ export async function createShop(db: Queryable, data: TestShop): Promise<void> {
     `INSERT INTO shop.preorders (customer_id, sku, created_at)
      SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(customer_id bigint, sku text, created_at timestamptz)`,
     (data.preorders ?? []).map((p) => ({ created_at: '2024-01-01T00:00:00Z', ...p })),
+  );
+  await fill(
+    `INSERT INTO shop.push_subscriptions (id, customer_id, kind, endpoint, p256dh, auth, token, created_at)
+     SELECT * FROM jsonb_to_recordset($1::jsonb)
+         AS x(id bigint, customer_id bigint, kind text, endpoint text, p256dh text, auth text, token text, created_at timestamptz)`,
+    (data.push_subscriptions ?? []).map((p) => ({ endpoint: null, p256dh: null, auth: null, token: null, created_at: '2024-01-01T00:00:00Z', ...p })),
   );
 }
 
