@@ -1,5 +1,5 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
-import { keyId } from './token.js';
+import { timingSafeEqual } from 'node:crypto';
+import { keyId, shortMac } from './token.js';
 
 /**
  * Short signed tracking links, `<tracking.base_url>/s/<token>`, for SMS
@@ -10,7 +10,7 @@ import { keyId } from './token.js';
  *   key    1 byte    the first byte of the signing secret's key id (keyId)
  *   id     varint    the ledger message (LEB128: 7 bits a byte)
  *   link   varint    the link's index × 2, + 1 for a push notification's tap
- *   mac    6 bytes   HMAC-SHA256 of "short\0" + the bytes above, cut to 48 bits
+ *   mac    6 bytes   HMAC-SHA256 of "short\0" + the bytes above (as base64url), cut to 48 bits (shortMac)
  *
  * 48 bits is what nobody guesses against a server (the Message-ID tag has as
  * many); the key byte only picks the secrets to try, the MAC decides, so a
@@ -77,7 +77,7 @@ function keyByte(secret: string): number {
 }
 
 function mac(body: Buffer, secret: string): Buffer {
-  return createHmac('sha256', secret).update('short\0').update(body).digest().subarray(0, MAC_BYTES);
+  return Buffer.from(shortMac(`short\0${body.toString('base64url')}`, secret, MAC_BYTES * 2), 'hex');
 }
 
 function varint(n: number): number[] {
