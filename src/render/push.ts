@@ -100,7 +100,11 @@ function compiled(src: MessageSource, locale: string): CompiledPush {
     const file = pushFile(src.templateName, locale);
     const spec = src.template.push?.[locale];
     if (!spec) throw new UserError(`${file}: template ${src.templateName} has no push notification for locale ${locale}, and ${src.kind} ${src.name} sends one`, `add ${file}, or leave push out of the ${src.kind}'s channels`);
-    c = Object.fromEntries(FIELDS.map((f) => { const source = spec[f]; return [f, typeof source === 'string' ? compileTemplate(source, `${file} (${f})`, false) : undefined]; })) as CompiledPush;
+    const fields = FIELDS.map((f) => {
+      const text = spec[f];
+      return [f, typeof text === 'string' ? compileTemplate(text, `${file} (${f})`, false) : undefined];
+    });
+    c = Object.fromEntries(fields) as CompiledPush;
     byLocale.set(locale, c);
   }
   return c;
