@@ -15,6 +15,12 @@ import type { Project } from '../workspace/model.js';
 const LINK_SET = 'SELECT urls FROM herald.link_sets WHERE hash = $1';
 /** message_customer: who a message went to, and for which site, for an auto-login link. */
 const MESSAGE_CUSTOMER = 'SELECT customer_id, site FROM herald.messages WHERE id = $1';
+/**
+ * message_opened: whether a message has an open of this class already, on
+ * message_events_message (message_id, kind). A push's tap records its open
+ * once (PushOpens).
+ */
+const MESSAGE_OPENED = "SELECT EXISTS (SELECT 1 FROM herald.message_events WHERE message_id = $1 AND kind = 'open' AND class = $2) AS opened";
 
 export class LinkSets {
   private readonly cache = new Map<string, readonly string[]>();
@@ -91,5 +97,33 @@ function httpUrl(text: string): boolean {
     return u.protocol === 'https:' || u.protocol === 'http:';
   } catch {
     return false;
+  }
+}
+
+/**
+ * A push notification has no pixel: its tap (a short link marked as a push's,
+ * links/short.ts) is its open, recorded once per message and class, however
+ * often the notification's link is followed. A scanner's tap does not hide
+ * the person's that follows. Taps this process has seen are remembered (the
+ * event writer holds events ~200 ms before the database has them); another
+ * server's tap within that moment may add a second open, which reports do
+ * not count twice (they count messages opened).
+ */
+export class PushOpens {
+  private readonly seen = new Set<string>();
+
+  constructor(
+    private readonly db: Queryable,
+    private readonly max = 10_000,
+  ) {}
+
+  /** Whether this tap is the message's first of its class, the one to record as an open. */
+  async first(message: number, cls: string): Promise<boolean> {
+    const key = `${message}:${cls}`;
+    if (this.seen.has(key)) return false;
+    this.seen.add(key);
+    if (this.seen.size > this.max) this.seen.delete(this.seen.values().next().value!);
+    const [row] = await this.db.query<{ opened: boolean }>(MESSAGE_OPENED, [message, cls]);
+    return !row?.opened;
   }
 }

@@ -2,9 +2,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { classifyCached as classify, type Classified } from '../events/classify.js';
 import type { EventWriter } from '../events/ingest.js';
 import { unsubscribe, unsubscribeTarget, type UnsubscribeVia } from '../events/unsubscribe.js';
+import { readShortToken, SHORT_PATH, shortSetKey } from '../links/short.js';
 import { readTrackingToken, TRACKING_PATHS, type TrackingLink } from '../links/tracking.js';
 import type { ServerDeps } from './deps.js';
-import { destination, type LinkSets } from './destinations.js';
+import { destination, PushOpens, type LinkSets } from './destinations.js';
 import { BAD_REQUEST_PAGE, confirmPage, NOT_FOUND_PAGE, PAGE_CSP, PIXEL, unsubscribedPage } from './pages.js';
 
 /**
@@ -12,6 +13,7 @@ import { BAD_REQUEST_PAGE, confirmPage, NOT_FOUND_PAGE, PAGE_CSP, PIXEL, unsubsc
  *
  *   GET|HEAD  /o/<token>                 the open pixel
  *   GET|HEAD  /c/<token>                 a click: 302 to the link as rendered
+ *   GET|HEAD  /s/<token>                 a short link (SMS, a push's tap): the same; a tap is also the push's open
  *   GET|POST  /u/<token>                 unsubscribe: GET shows a page, POST unsubscribes
  *   GET|POST  /unsubscribe/<token>       the same, for links from before messages carried ids
  *
@@ -48,7 +50,22 @@ export async function trackingRoutes(app: FastifyInstance, deps: RouteDeps): Pro
     const c = classify({ kind: 'click', method: req.method, userAgent: req.headers['user-agent'], purpose: purposeOf(req) });
     deps.events.record({ message: t.link.message, kind: 'click', class: c.class, link: t.link.index, origin: 'click', detail: { url: d.stored, ...detailOf(c, req) }, at: now() });
     // HEAD is answered the same (a link checker learns where the link goes), and recorded as a scanner's.
-    return reply.code(302).header('Location', headerSafe(d.url)).header('Cache-Control', 'no-store').header('Referrer-Policy', 'no-referrer').send();
+    return redirect(reply, d.url);
+  });
+
+  const pushOpens = new PushOpens(deps.db);
+  app.get(`/${SHORT_PATH}/:token`, async (req: TokenRequest, reply) => {
+    // As /c/: the destination is the message's stored link (its set is the message's own), never the request's.
+    const t = readShortToken(req.params.token, deps.secrets);
+    if (!t.ok) return notFound(reply);
+    const { message, index, push } = t.link;
+    const d = await destination({ db: deps.db, project: deps.project, secret: deps.secrets[0]!, sets: deps.sets, now: now() }, { message, set: shortSetKey(message), index });
+    if (!d.ok) return notFound(reply);
+    const c = classify({ kind: 'click', method: req.method, userAgent: req.headers['user-agent'], purpose: purposeOf(req) });
+    const detail = detailOf(c, req);
+    deps.events.record({ message, kind: 'click', class: c.class, link: index, origin: 'click', detail: { url: d.stored, ...detail }, at: now() });
+    if (push && (await pushOpens.first(message, c.class))) deps.events.record({ message, kind: 'open', class: c.class, link: null, origin: 'click', detail, at: now() });
+    return redirect(reply, d.url);
   });
 
   for (const path of [TRACKING_PATHS.unsubscribe, TRACKING_PATHS.legacyUnsubscribe]) {
@@ -104,6 +121,10 @@ function detailOf(c: Classified, req: FastifyRequest): Record<string, unknown> |
   if (c.class === 'human') return null;
   const ua = req.headers['user-agent'];
   return { by: c.by, ...(ua ? { ua: ua.slice(0, 200) } : {}) };
+}
+
+function redirect(reply: FastifyReply, url: string): FastifyReply {
+  return reply.code(302).header('Location', headerSafe(url)).header('Cache-Control', 'no-store').header('Referrer-Policy', 'no-referrer').send();
 }
 
 /** A stored link with characters a header cannot carry, percent-encoded; others exactly as rendered. */

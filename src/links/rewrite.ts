@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { SHORT_PATH, shortSetKey, shortToken } from './short.js';
 import { clickToken, openToken, TRACKING_PATHS } from './tracking.js';
 
 /**
@@ -159,8 +160,69 @@ function join(pieces: Pieces, links: readonly string[]): string {
   return s;
 }
 
+export interface ShortenOptions extends Pick<TrackOptions, 'ledgerId' | 'secret' | 'base' | 'utm' | 'shopHosts' | 'autoLogin'> {
+  /**
+   * The hosts whose links are shortened (with their subdomains): the site's
+   * own, as link-check.ts siteHosts gives them. A link elsewhere can only
+   * have come from a token's value (templates may not link off the site's
+   * domains), and the shop's tracking host must not become a signed
+   * redirect to wherever a customer's name pointed: it stays as written.
+   */
+  hosts: readonly string[];
+  /** A push notification's tap (short.ts): it counts as the push's open. */
+  push: boolean;
+}
+
+export interface Shortened {
+  text: string;
+  linkSet?: LinkSet;
+}
+
+/**
+ * The links of an SMS (or a push notification's url) made short signed
+ * tracking links, `<base>/s/<token>`. Like trackMessage, the destinations
+ * are stored as a link set (with UTM parameters, the auto-login link as its
+ * placeholder), here under the message's own key (shortSetKey), since a
+ * short token has no room for a set's hash. A sentence's full stop or comma
+ * after a link is not part of it.
+ */
+export function shortenLinks(text: string, o: ShortenOptions): Shortened {
+  const urls: string[] = [];
+  const index = new Map<string, number>();
+  const pieces = cut(text, matches(text, TEXT_URL), (x) => {
+    const original = x[0].replace(/[.,!?;:]+$/, '');
+    if (original.startsWith(`${o.base}/`) || !onHosts(original, o.hosts)) return undefined;
+    const stored = stored_(original, o);
+    let i = index.get(stored);
+    if (i === undefined) index.set(stored, (i = urls.push(stored) - 1));
+    return { at: x.index, length: original.length, i };
+  });
+  if (urls.length === 0) return { text };
+  const links = urls.map((_, i) => `${o.base}/${SHORT_PATH}/${shortToken({ message: o.ledgerId, index: i, push: o.push }, o.secret)}`);
+  return { text: join(pieces, links), linkSet: { hash: shortSetKey(o.ledgerId), urls } };
+}
+
+/** One link, a push notification's url, made a short link: the whole text is the link, nothing trimmed off it. */
+export function shortenUrl(url: string, o: ShortenOptions): { url: string; linkSet?: LinkSet } {
+  if (!/^https?:\/\//i.test(url) || url.startsWith(`${o.base}/`) || !onHosts(url, o.hosts)) return { url };
+  return {
+    url: `${o.base}/${SHORT_PATH}/${shortToken({ message: o.ledgerId, index: 0, push: o.push }, o.secret)}`,
+    linkSet: { hash: shortSetKey(o.ledgerId), urls: [stored_(url, o)] },
+  };
+}
+
+function onHosts(url: string, hosts: readonly string[]): boolean {
+  let host: string;
+  try {
+    host = new URL(url).hostname.toLowerCase();
+  } catch {
+    return false;
+  }
+  return hosts.some((h) => host === h || host.endsWith(`.${h}`));
+}
+
 /** The destination as stored: with the UTM parameters, the auto-login link as its placeholder. */
-function stored_(url: string, o: TrackOptions): string {
+function stored_(url: string, o: Pick<TrackOptions, 'autoLogin' | 'utm' | 'shopHosts'>): string {
   if (url.startsWith(o.autoLogin)) return AUTO_LOGIN + withUtm(url, o).slice(o.autoLogin.length);
   return withUtm(url, o);
 }
@@ -170,7 +232,7 @@ function stored_(url: string, o: TrackOptions): string {
  * shop's sites. Appended to the URL as written, never re-serialised: the
  * rest of it (an auto-login token, a fragment) stays exactly as rendered.
  */
-function withUtm(url: string, o: TrackOptions): string {
+function withUtm(url: string, o: Pick<TrackOptions, 'utm' | 'shopHosts'>): string {
   if (!o.utm) return url;
   let u: URL;
   try {

@@ -1,4 +1,5 @@
 import { autoLoginTokenOf, verifyAutoLoginToken } from './auto-login.js';
+import { readShortToken, SHORT_PATH, shortSetKey } from './short.js';
 import { keyId } from './token.js';
 import { readReturnPath, readTrackingToken, TRACKING_PATHS, type TrackingLink } from './tracking.js';
 
@@ -6,7 +7,8 @@ import { readReturnPath, readTrackingToken, TRACKING_PATHS, type TrackingLink } 
  * Every kind of link and address herald makes, told apart and checked, for
  * support (`herald token verify`) and for anyone holding the secrets: an
  * auto-login link or token, an open, click or unsubscribe link or token (the
- * legacy `/unsubscribe/` link too), and a VERP return path. Pure: no
+ * legacy `/unsubscribe/` link too), a short link (`/s/`, SMS and push) or
+ * its token, and a VERP return path. Pure: no
  * database, no clock but `now`. Each is verified against every secret
  * (the current one and tracking.previous_secret_envs), picked by the key id
  * it carries, so rotation never breaks what is already in inboxes.
@@ -14,6 +16,8 @@ import { readReturnPath, readTrackingToken, TRACKING_PATHS, type TrackingLink } 
 export type VerifiedLink =
   | { kind: 'auto-login'; customer: number; site: string; expiresAt: Date }
   | TrackingLink
+  /** A short link (links/short.ts): a click on the message's own link set, `push` for a push notification's tap. */
+  | { kind: 'click'; message: number; set: string; index: number; short: true; push: boolean }
   | { kind: 'return-path'; message: number };
 
 export type LinkKind = VerifiedLink['kind'];
@@ -36,6 +40,9 @@ const TRACKING_KIND: Record<string, TrackingLink['kind'][]> = {
 };
 
 const PATH = new RegExp(`/(${Object.values(TRACKING_PATHS).join('|')})/([^/?#]+)/?$`);
+const SHORT = new RegExp(`/${SHORT_PATH}/([^/?#]+)/?$`);
+/** A short token alone: base64url without the dot every JSON token has. */
+const BARE_SHORT = /^[A-Za-z0-9_-]{10,32}$/;
 
 /** What `text` is, and whether herald signed it: a link, a bare token or a return-path address. */
 export function verifyLink(text: string, secrets: string | readonly string[], now: Date = new Date()): LinkVerification {
@@ -50,13 +57,15 @@ export function verifyLink(text: string, secrets: string | readonly string[], no
     const k = /-([0-9a-f]{6})-[0-9a-f]{16}@/i.exec(t)![1]!.toLowerCase();
     return { ok: true, link: { kind: 'return-path', message: r.message }, keyId: k, currentKey: k === keyId(all[0]!) };
   }
-  if (!isUrl) return verifyToken(t, all, now);
+  if (!isUrl) return BARE_SHORT.test(t) ? verifyShort(t, all) : verifyToken(t, all, now);
   let url: URL;
   try {
     url = new URL(t);
   } catch {
     return { ok: false, reason: 'not a link herald can read' };
   }
+  const short = SHORT.exec(url.pathname);
+  if (short) return verifyShort(decodeURIComponent(short[1]!), all);
   const path = PATH.exec(url.pathname);
   if (path) {
     const [, segment, token] = path as unknown as [string, string, string];
@@ -71,7 +80,7 @@ export function verifyLink(text: string, secrets: string | readonly string[], no
     const found = autoLoginTokenOf(t);
     return found.ok ? verifyToken(found.token, all, now, 'auto-login') : found;
   }
-  return { ok: false, reason: 'not a link herald makes: no token= parameter and no /o/, /c/, /u/ or /unsubscribe/ path' };
+  return { ok: false, reason: 'not a link herald makes: no token= parameter and no /o/, /c/, /s/, /u/ or /unsubscribe/ path' };
 }
 
 /** A bare token, by the purpose its payload names; `expect` refuses any other (an auto-login link holds only a login token). */
@@ -89,6 +98,13 @@ function verifyToken(token: string, secrets: string[], now: Date, expect?: 'auto
   const r = readTrackingToken(token, secrets);
   if (!r.ok) return r.reason === 'bad signature' ? { ok: false, reason: 'bad signature: the token was altered, or signed with another secret' } : r;
   return { ok: true, link: r.link, ...signed };
+}
+
+function verifyShort(token: string, secrets: string[]): LinkVerification {
+  const r = readShortToken(token, secrets);
+  if (!r.ok) return r.reason === 'bad signature' ? { ok: false, reason: 'bad signature: the token was altered, or signed with another secret' } : r;
+  const { message, index, push } = r.link;
+  return { ok: true, link: { kind: 'click', message, set: shortSetKey(message), index, short: true, push }, keyId: r.keyId, currentKey: r.keyId === keyId(secrets[0]!) };
 }
 
 /** The payload, unverified: only to choose which verifier decides. */

@@ -18,6 +18,19 @@ import type { ProductToken } from './products.js';
 export interface TemplateSpec extends Template {
   bodies: Record<string, string>;
   texts?: Record<string, string>;
+  /** sms.<locale>.txt, per locale (render/sms.ts). */
+  sms?: Record<string, string>;
+  /** push.<locale>.yaml, per locale (render/push.ts). */
+  push?: Record<string, PushSpec>;
+}
+
+/** A push notification as a template writes it: every field may use tokens. */
+export interface PushSpec {
+  title: string;
+  body: string;
+  url?: string;
+  icon?: string;
+  image?: string;
 }
 
 /** Who a message goes to: a ledger row, a sample customer, or a list's contact. */
@@ -120,30 +133,7 @@ export function createRenderer(o: { project: Project; secret: string; now: Date 
 
   return {
     async render(src, r, extras, ledgerId) {
-      const site = sites.get(r.site);
-      if (!site) throw new Error(`recipient of ${src.kind} ${src.name} is on site "${r.site}", which herald.yaml does not have`);
-      const links = messageLinks({ project: o.project, site, secret: o.secret, now: o.now, recipient: r, source: src, ...(ledgerId !== undefined ? { ledgerId } : {}) });
-      const ctx: TokenContext = {
-        customer: {
-          ...(r.tokens ?? {}),
-          first_name: r.first_name,
-          last_name: r.last_name,
-          email: r.email,
-          city: r.city ?? null,
-          country: r.country ?? null,
-          birthday: r.birthday ? birthdayText(r.birthday, r.locale) : null,
-          locale: r.locale,
-        },
-        greeting: greeting(r.locale, r.first_name, src.personalizedGreeting, site),
-        site: { id: site.id, name: site.name, url: site.url.replace(/\/+$/, ''), postal_address: site.postal_address ?? '', currency: site.currency, brand: site.brand ?? {} },
-        campaign: { name: src.name, title: src.title },
-        trigger: { name: src.name },
-        products: extras.products,
-        ...(extras.cart ? { cart: extras.cart } : {}),
-        ...(extras.order ? { order: extras.order } : {}),
-        ...(extras.event ? { event: extras.event } : {}),
-        links: { unsubscribe: links.unsubscribe, auto_login: links.autoLogin },
-      };
+      const { site, ctx, links } = messageContext(o, sites, src, r, extras, ledgerId);
       const rendered = (await templateFor(src, r.locale)).render(ctx);
       const sender = sender_(site, src.template.from, src.variant?.from);
       if (ledgerId === undefined) return { ...rendered, ...sender, links, site };
@@ -166,11 +156,51 @@ export function createRenderer(o: { project: Project; secret: string; now: Date 
 }
 
 /**
+ * The tokens of one message for one recipient, and the links herald adds
+ * (unsubscribe, auto-login): one context for every channel, so an SMS or a
+ * push notification reads the same tokens as the email.
+ */
+export function messageContext(
+  o: { project: Project; secret: string; now: Date },
+  sites: ReadonlyMap<string, Site>,
+  src: MessageSource,
+  r: Recipient,
+  extras: MessageExtras,
+  ledgerId?: number,
+): { site: Site; ctx: TokenContext; links: MessageLinks } {
+  const site = sites.get(r.site);
+  if (!site) throw new Error(`recipient of ${src.kind} ${src.name} is on site "${r.site}", which herald.yaml does not have`);
+  const links = messageLinks({ project: o.project, site, secret: o.secret, now: o.now, recipient: r, source: src, ...(ledgerId !== undefined ? { ledgerId } : {}) });
+  const ctx: TokenContext = {
+    customer: {
+      ...(r.tokens ?? {}),
+      first_name: r.first_name,
+      last_name: r.last_name,
+      email: r.email,
+      city: r.city ?? null,
+      country: r.country ?? null,
+      birthday: r.birthday ? birthdayText(r.birthday, r.locale) : null,
+      locale: r.locale,
+    },
+    greeting: greeting(r.locale, r.first_name, src.personalizedGreeting, site),
+    site: { id: site.id, name: site.name, url: site.url.replace(/\/+$/, ''), postal_address: site.postal_address ?? '', currency: site.currency, brand: site.brand ?? {} },
+    campaign: { name: src.name, title: src.title },
+    trigger: { name: src.name },
+    products: extras.products,
+    ...(extras.cart ? { cart: extras.cart } : {}),
+    ...(extras.order ? { order: extras.order } : {}),
+    ...(extras.event ? { event: extras.event } : {}),
+    links: { unsubscribe: links.unsubscribe, auto_login: links.autoLogin },
+  };
+  return { site, ctx, links };
+}
+
+/**
  * What a source's messages track: its own settings over herald.yaml's; opens
  * and clicks are on unless switched off. `{name}` in a UTM value is the
  * source's name.
  */
-function tracking(project: Project, src: MessageSource): { opens: boolean; clicks: boolean; utm?: Record<string, string> } {
+export function tracking(project: Project, src: MessageSource): { opens: boolean; clicks: boolean; utm?: Record<string, string> } {
   const p = project.tracking;
   const s = src.tracking;
   const utm = { ...p?.utm, ...s?.utm };

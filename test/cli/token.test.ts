@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { signAutoLoginToken } from '../../src/index.js';
+import { keyId, signAutoLoginToken } from '../../src/index.js';
+import { shortToken } from '../../src/links/short.js';
 import { clickToken, openToken, recipientUnsubscribeToken, returnPath, unsubscribeToken } from '../../src/links/tracking.js';
 import { herald } from '../support/cli.js';
 import { useCleanups } from '../support/cleanup.js';
@@ -28,7 +29,7 @@ describe('herald token verify', () => {
     }
     const none = await herald(['token', 'verify', 'https://shop.example.com/auto-login?utm_source=x', '--dir', ws.dir], env);
     expect(none.code).toBe(1);
-    expect(none.stdout).toBe('invalid: not a link herald makes: no token= parameter and no /o/, /c/, /u/ or /unsubscribe/ path\n');
+    expect(none.stdout).toBe('invalid: not a link herald makes: no token= parameter and no /o/, /c/, /s/, /u/ or /unsubscribe/ path\n');
     const two = await herald(['token', 'verify', `https://shop.example.com/auto-login?token=${token}&token=${token}`, '--dir', ws.dir], env);
     expect(two.code).toBe(1);
     expect(two.stdout).toBe('invalid: the link has 2 token= parameters; a genuine link has one\n');
@@ -51,12 +52,16 @@ describe('herald token verify', () => {
     );
     const id = Number(m!.id);
     await db.query(`INSERT INTO herald.link_sets (hash, urls) VALUES ('set1', $1)`, [['https://shop.example.com/?utm_source=herald', '{auto_login}&utm_source=herald']]);
+    // An SMS's short links: the message's own set.
+    await db.query(`INSERT INTO herald.link_sets (hash, urls) VALUES ($1, $2)`, [`msg:${id}`, ['https://shop.example.com/sms?utm_source=herald']]);
     const verify = (text: string, extra: string[] = []) => herald(['token', 'verify', text, '--dir', ws.dir, '--db', db.url!, ...extra], env);
     const of = `of message ${id}: campaign winback, site main, sent`;
     const cases: [string, string][] = [
       [`https://mail.example.com/o/${openToken(id, current)}`, `valid: open pixel ${of}\n`],
       [`https://mail.example.com/c/${clickToken(id, 'set1', 0, current)}`, `valid: click link 0 ${of}; leads to https://shop.example.com/?utm_source=herald\n`],
       [`https://mail.example.com/c/${clickToken(id, 'set1', 1, current)}`, `valid: click link 1 ${of}; leads to the customer's auto-login link (then &utm_source=herald)\n`],
+      [`https://mail.example.com/s/${shortToken({ message: id, index: 0, push: false }, current)}`, `valid: click link 0 ${of}; leads to https://shop.example.com/sms?utm_source=herald\n`],
+      [`https://mail.example.com/s/${shortToken({ message: id, index: 0, push: true }, old)}`, `valid: click link 0 ${of}; leads to https://shop.example.com/sms?utm_source=herald; signed with a previous secret (key id ${keyId(old)})\n`],
       [`https://mail.example.com/u/${unsubscribeToken(id, current)}`, `valid: unsubscribe link ${of}\n`],
       [`https://mail.example.com/unsubscribe/${recipientUnsubscribeToken({ customer: 7, contact: null, site: 'main', source: 'winback' }, current)}`, 'valid: unsubscribe link of customer 7 on site main (winback), from before ledger ids or a preview\n'],
       [returnPath('bounces@mail.example.com', id, current), `valid: return path ${of}\n`],
