@@ -124,7 +124,7 @@ export async function measureBreakdown(db: Queryable, q: AudienceQuery, sample =
  * `timeout` bounds herald's own statements; sql: conditions have their own.
  */
 export async function measureNow(db: Db, q: AudienceQuery, sample = 0, timeout = '60s'): Promise<{ breakdown: Breakdown; samples?: Samples }> {
-  await requireShop(db, q.sandbox);
+  await requireShop(db, { ...q.sandbox, ...(q.channels ? { channels: q.channels.channels } : {}) });
   return withSqlSession(db, q.sandbox, !!q.audience.sqlConditions?.length, (s) => readOnly(s, timeout, (tx) => measureBreakdown(tx, q, sample)));
 }
 

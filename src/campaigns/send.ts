@@ -43,7 +43,7 @@ export async function launchCampaign(db: Db, name: string, now: Date): Promise<L
   const project = deployed.find((d) => d.kind === 'project')!.spec as unknown as Project;
   const segments = new Map(deployed.filter((d) => d.kind === 'segment').map((d) => [d.name, d.spec as unknown as Segment]));
   const q = campaignQuery(name, campaign, { project, segments, now });
-  await requireShop(db, q.sandbox);
+  await requireShop(db, { ...q.sandbox, ...(q.channels ? { channels: q.channels.channels } : {}) });
   const ab = campaign.ab_test;
   const conditions = q.audience.sqlConditions ?? [];
   // sql: conditions are evaluated first, read-only and confined, on the connection the launch then writes from.

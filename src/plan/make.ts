@@ -24,7 +24,9 @@ export async function makePlan(db: Db, ws: Workspace, opts: MakePlanOptions): Pr
   const desired = desiredObjects(ws);
   // The shop's tables and columns, and the reader role, checked once, up front.
   const sandbox = sqlSandbox(ws.project.spec);
-  await requireShop(db, sandbox);
+  // SMS's and push's parts of the contract, when a campaign or trigger sends on them.
+  const channels = [...new Set([...ws.campaigns.values(), ...ws.triggers.values()].flatMap((x) => (x.spec as { channels?: string[] }).channels ?? []))];
+  await requireShop(db, { ...sandbox, channels });
   const anySql = hasSqlCondition([...ws.segments.values()].map((s) => s.spec.where));
   const { facts, lists } = await withSqlSession(db, sandbox, anySql, (s) =>
     // Read-only and rolled back: planning never writes. sql: conditions run confined (sql-sandbox.ts).

@@ -21,11 +21,13 @@ const CONTRACT_DOC = 'docs/shop-data-contract.md';
 export interface ShopAccess {
   schema: string;
   readerRole?: string;
+  /** Channels besides email the command sends on: their parts of the contract are checked too. */
+  channels?: readonly string[];
 }
 
 /** Throws a UserError listing every problem, or returns when there are none. */
 export async function requireShop(db: Queryable, access: ShopAccess): Promise<void> {
-  const contract = await contractProblems(db, access.schema);
+  const contract = await contractProblems(db, access.schema, access.channels ?? []);
   if (contract.length > 0) {
     throw new UserError(
       `the shop's schema "${access.schema}" does not meet the data contract:\n${contract.map((p) => `  ${p}`).join('\n')}`,
@@ -49,8 +51,11 @@ export async function requireShop(db: Queryable, access: ShopAccess): Promise<vo
  * herald's role may read it. Catalogs are readable by every role, so this
  * works before any grant.
  */
-export async function contractProblems(db: Queryable, schema: string): Promise<string[]> {
-  const wanted = SHOP_CONTRACT.flatMap((t) => t.columns.map((c) => [t.name, c.name] as const));
+export async function contractProblems(db: Queryable, schema: string, channels: readonly string[] = []): Promise<string[]> {
+  // SMS's and push's parts only when something sends on them: a shop that sends email needs none of them.
+  const needed = (x: { channel?: string }) => !x.channel || channels.includes(x.channel);
+  const contract = SHOP_CONTRACT.filter(needed).map((t) => ({ ...t, columns: t.columns.filter(needed) }));
+  const wanted = contract.flatMap((t) => t.columns.map((c) => [t.name, c.name] as const));
   const [ns] = await db.query<{ exists: boolean; usable: boolean }>(
     `SELECT n.oid IS NOT NULL AS exists, n.oid IS NOT NULL AND has_schema_privilege(n.oid, 'USAGE') AS usable
        FROM (SELECT 1) AS one LEFT JOIN pg_namespace n ON n.nspname = $1`,
@@ -71,7 +76,7 @@ export async function contractProblems(db: Queryable, schema: string): Promise<s
   );
   const out: string[] = [];
   if (!ns!.usable) out.push(`herald's role may not use schema "${schema}": GRANT USAGE ON SCHEMA ${schema} TO <herald's role> (${CONTRACT_DOC}#permissions)`);
-  for (const t of SHOP_CONTRACT) {
+  for (const t of contract) {
     const cols = rows.filter((r) => r.table_name === t.name);
     const where = `${CONTRACT_DOC}#${t.name}`;
     if (!cols[0]!.table_exists) {

@@ -16,12 +16,16 @@ export interface ContractColumn {
   /** NOT NULL: herald relies on a value being there. */
   notNull: boolean;
   meaning: string;
+  /** Needed only by a campaign or trigger that sends on this channel. */
+  channel?: 'sms' | 'push';
 }
 
 export interface ContractTable {
   name: string;
   meaning: string;
   columns: ContractColumn[];
+  /** Needed only by a campaign or trigger that sends on this channel; a shop without it sends email alone. */
+  channel?: 'sms' | 'push';
 }
 
 function col(name: string, type: string, notNull: boolean, meaning: string): ContractColumn {
@@ -48,7 +52,7 @@ export const SHOP_CONTRACT: readonly ContractTable[] = [
       col('birthday', 'date', false, 'Date of birth, for birthday messages.'),
       col('created_at', TIMESTAMPTZ, true, 'When the account was created.'),
       col('email_opt_in', 'boolean', true, 'Consent to marketing email; campaigns go only to customers where it is true.'),
-      col('sms_opt_in', 'boolean', true, 'Consent to marketing SMS; SMS goes only to customers where it is true.'),
+      { ...col('sms_opt_in', 'boolean', true, 'Consent to marketing SMS; SMS goes only to customers where it is true.'), channel: 'sms' },
     ],
   },
   {
@@ -109,6 +113,7 @@ export const SHOP_CONTRACT: readonly ContractTable[] = [
   },
   {
     name: 'push_subscriptions',
+    channel: 'push',
     meaning: 'Browsers and app installs that agreed to push notifications: web push subscriptions and FCM device tokens.',
     columns: [
       col('id', 'bigint', true, 'The shop’s subscription id.'),
