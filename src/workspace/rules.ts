@@ -106,7 +106,7 @@ const templateLocales: Rule = (ws) => {
             hint: `add templates/${t.name}/${locale}.mjml`,
           }));
         }
-        if (!t.spec.subject[locale]) {
+        if (!t.spec.subject?.[locale]) {
           out.push(problemAt(t.source, ['subject'], `template "${t.name}" has no ${locale} subject, needed by site "${siteId}" (${c.what})`, 'template', {
             hint: `add "${locale}: ..." under subject`,
             key: true,

@@ -716,21 +716,27 @@ export interface List {
   site?: string;
 }
 /**
- * templates/<name>/template.yaml: the subject and preheader per locale. The body is <locale>.mjml beside it, with an optional <locale>.txt plain-text part.
+ * templates/<name>/template.yaml: the email subject and preheader per locale. Beside it: the email body <locale>.mjml with an optional <locale>.txt plain-text part, the SMS text sms.<locale>.txt, the push notification push.<locale>.yaml. A template used only for SMS or push needs no subject.
  */
 export interface Template {
   /**
    * What this template is for.
    */
   description?: string;
-  subject: PerLocale;
-  preheader?: PerLocale;
+  subject?: PerLocale;
+  preheader?: PerLocale1;
   from?: Sender;
+}
+/**
+ * The email subject per locale: every locale with a <locale>.mjml needs one.
+ */
+export interface PerLocale {
+  [k: string]: string;
 }
 /**
  * One text per locale. May use tokens such as {{ customer.first_name }}.
  */
-export interface PerLocale {
+export interface PerLocale1 {
   [k: string]: string;
 }
 /**
@@ -886,7 +892,7 @@ export interface Variant {
    * The name of a workspace object: lower-case letters, digits, - and _.
    */
   name: string;
-  subject?: PerLocale;
+  subject?: PerLocale1;
   /**
    * The name of a workspace object: lower-case letters, digits, - and _.
    */

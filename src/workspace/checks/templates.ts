@@ -314,7 +314,7 @@ function localesNoSiteUses(ws: Workspace, failed: ReadonlySet<string>): Problem[
   const out: Problem[] = [];
   for (const t of ws.templates.values()) {
     if (failed.has(t.source.file)) continue;
-    const subjects = t.spec.subject;
+    const subjects = t.spec.subject ?? {};
     for (const locale of Object.keys(t.bodies)) {
       if (subjects[locale] !== undefined || siteLocales.has(locale)) continue;
       out.push(problemAt(t.source, ['subject'], `${locale}.mjml has no ${locale} subject`, 'template', {
