@@ -146,6 +146,7 @@ const templateLocales: Rule = (ws, failed) => {
  */
 const channelLocales: Rule = (ws, failed) => {
   const out: Problem[] = [];
+  const emailUsers = new Set([...ws.campaigns.values(), ...ws.triggers.values()].filter((x) => channelsOf(x.spec).includes('email')).map((x) => x.spec.template));
   for (const t of ws.templates.values()) {
     const dir = `templates/${t.name}`;
     // A push file that failed its schema is not in the model, but it is there.
@@ -166,8 +167,9 @@ const channelLocales: Rule = (ws, failed) => {
       }
     }
     // The schema no longer asks every template for a subject: one with an email body still needs it.
+    // When email sources use the template, templateLocales names the locales their sites need.
     const bodies = Object.keys(t.bodies).sort();
-    if (bodies.length > 0 && t.spec.subject === undefined && !failed.has(t.source.file)) {
+    if (bodies.length > 0 && t.spec.subject === undefined && !failed.has(t.source.file) && !emailUsers.has(t.name)) {
       out.push(problemAt(t.source, [], `template "${t.name}" has ${bodies.map((l) => `${l}.mjml`).join(', ')} but no subject`, 'template', {
         hint: `add subject: with "${bodies[0]}: ..." under it`,
       }));
