@@ -119,3 +119,12 @@ describe('tokens at their longest', () => {
     expect(products!.split(';').filter(Boolean).map((x) => x.length)).toEqual([60, 60, 60]);
   });
 });
+
+describe('a site value outside GSM-7', () => {
+  it('is named as coming from herald.yaml', async () => {
+    const herald = MINIMAL['herald.yaml']!.replace('name: Main', 'name: Магазин');
+    expect(await problemsWith({ 'herald.yaml': herald, 'templates/hello/sms.en.txt': 'News from {{ site.name }}\n' })).toEqual([
+      "warning templates/hello/sms.en.txt:1:1: М (U+041C) in a site's value in herald.yaml (its name, address or brand) makes the whole message UCS-2: 70 characters a part instead of 160",
+    ]);
+  });
+});

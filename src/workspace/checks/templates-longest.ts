@@ -9,8 +9,9 @@ import { tokenUses } from './templates-walk.js';
 /**
  * A template text rendered with every token at its longest: what an SMS's
  * parts and a push notification's payload are judged by. Lengths come from
- * the token catalog, except the site's values, which herald.yaml gives, and
- * links, which tracking replaces with links of a known length.
+ * the token catalog (a text of that many x, a GSM-7 letter), except the
+ * site's values, which herald.yaml gives as they are, and links, which
+ * tracking replaces with links of a known length.
  */
 
 /** Characters of the token in a short SMS link, <tracking.base_url>/s/<token>. */
@@ -42,15 +43,26 @@ const LONGEST = new Map(TOKENS.map((t) => [t.token, t.longest]));
 /** Tokens that are lists: a path goes on through their items. */
 const LISTS = new Set(TOKENS.filter((t) => TOKENS.some((u) => u.token.startsWith(`${t.token}[]`))).map((t) => t.token));
 
-/** The longest value of a catalog path, a `*` token standing for any name below it. */
-function longestOf(path: readonly string[], p: Project): number | 'link' {
+/**
+ * The longest value of a catalog path, a `*` token standing for any name
+ * below it. A site's values are herald.yaml's own, the longest of any site,
+ * so a character in them that GSM-7 lacks counts too.
+ */
+function longestValue(path: readonly string[], p: Project, link: string): string {
   const token = catalogPath(path);
-  if (path[0] === 'site' && path.length >= 2) {
+  if (path[0] === 'site' && path.length >= 2 && path[1] !== 'url') {
     const values = p.sites.map((s) => (path[1] === 'brand' ? s.brand?.[path[2] ?? ''] : (s as unknown as Record<string, unknown>)[path[1]!]));
-    const lengths = values.filter((v) => typeof v === 'string' || typeof v === 'number').map((v) => String(v).length);
-    if (path[1] !== 'url' && lengths.length > 0) return Math.max(...lengths);
+    const texts = values.filter((v) => typeof v === 'string' || typeof v === 'number').map(String);
+    if (texts.length > 0) return texts.reduce((a, b) => (b.length > a.length ? b : a));
   }
-  return LONGEST.get(token) ?? LONGEST.get(catalogPath([...path.slice(0, -1), '*'])) ?? 40;
+  const longest = LONGEST.get(token) ?? LONGEST.get(catalogPath([...path.slice(0, -1), '*'])) ?? 40;
+  return longest === 'link' ? link : 'x'.repeat(longest);
+}
+
+/** How many items a list token has at its longest. */
+function listLength(path: readonly string[]): number {
+  const longest = LONGEST.get(catalogPath(path));
+  return typeof longest === 'number' ? longest : 1;
 }
 
 /** The paths a text reads, in catalog notation: `*` tokens only say which names exist once a text uses them. */
@@ -73,17 +85,13 @@ function put(node: Record<string, unknown>, path: readonly string[], i: number, 
   if (key === '[]' || key === 'length') return;
   const upTo = path.slice(0, i + 1);
   if (LISTS.has(catalogPath(upTo))) {
-    const count = longestOf(upTo, p);
     let items = node[key] as Record<string, unknown>[] | undefined;
-    if (!Array.isArray(items)) node[key] = items = Array.from({ length: typeof count === 'number' ? count : 1 }, () => ({}));
+    if (!Array.isArray(items)) node[key] = items = Array.from({ length: listLength(upTo) }, () => ({}));
     if (path[i + 1] === '[]' && i + 2 < path.length) for (const item of items) put(item, path, i + 2, p, link);
     return;
   }
   if (i === path.length - 1) {
-    if (node[key] === undefined || typeof node[key] === 'string') {
-      const longest = longestOf(path, p);
-      node[key] = longest === 'link' ? link : 'x'.repeat(longest);
-    }
+    if (node[key] === undefined || typeof node[key] === 'string') node[key] = longestValue(path, p, link);
     return;
   }
   let next = node[key];

@@ -32,12 +32,13 @@ export function smsProblems(f: TextFile, project: Project): Problem[] {
   const enc = smsEncoding(text);
   const max = project.sms?.max_parts ?? SMS_MAX_PARTS_DEFAULT;
   if (enc.forcedBy) {
-    // The character is the template's own: tokens are measured with GSM-7 letters.
+    // Tokens are measured with GSM-7 letters, except the site's values from herald.yaml, taken as written.
     const index = firstOutsideGsm(literal, enc.forcedBy.char) ?? f.text.indexOf(enc.forcedBy.char);
-    const [line, column] = position(f.text, Math.max(index, 0));
+    const [line, column] = index >= 0 ? position(f.text, index) : [1, 1];
+    const where = index >= 0 ? `at ${line}:${column}` : 'in a site\'s value in herald.yaml (its name, address or brand)';
     out.push({
       ...at(line, column),
-      message: `${shown(enc.forcedBy.char)} at ${line}:${column} makes the whole message UCS-2: ${UCS2_SINGLE} characters a part instead of ${GSM_SINGLE}`,
+      message: `${shown(enc.forcedBy.char)} ${where} makes the whole message UCS-2: ${UCS2_SINGLE} characters a part instead of ${GSM_SINGLE}`,
       rule: 'sms',
       severity: 'warning',
       hint: ucs2Hint(text, enc),
