@@ -51,6 +51,7 @@ export const VSCODE_SETTINGS = {
     './schemas/list.schema.json': ['lists/*.yaml'],
     './schemas/template.schema.json': ['templates/*/template.yaml'],
     './schemas/preview.schema.json': ['templates/*/preview.yaml'],
+    './schemas/push.schema.json': ['templates/*/push.*.yaml'],
     './schemas/campaign.schema.json': ['campaigns/*.yaml'],
     './schemas/trigger.schema.json': ['triggers/*.yaml'],
   },

@@ -121,7 +121,7 @@ export function createRenderer(o: { project: Project; secret: string; now: Date 
       const t = src.template;
       p = prepareTemplate({
         mjml: t.bodies[locale]!,
-        subject: pick(src.variant?.subject, locale) ?? t.subject[locale]!,
+        subject: pick(src.variant?.subject, locale) ?? t.subject?.[locale]!,
         preheader: pick(t.preheader, locale),
         text: t.texts?.[locale],
         file: `templates/${src.templateName}/${locale}.mjml`,

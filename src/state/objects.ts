@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { hashWorkspaceFile } from '../workspace/files.js';
-import type { Workspace } from '../workspace/model.js';
+import { smsText, type Workspace } from '../workspace/model.js';
 import { expandIncludes } from '../render/partials.js';
 
 /**
@@ -27,7 +27,16 @@ export function desiredObjects(ws: Workspace): DeployObject[] {
     // changed partial shows in the plan as a change of each template using it.
     const bodies = Object.fromEntries(Object.entries(t.bodies).map(([locale, b]) => [locale, expandIncludes(b.text, b.file, ws.partials).text]));
     const texts = Object.fromEntries(Object.entries(t.texts).map(([locale, b]) => [locale, b.text]));
-    out.push(object('template', t.name, { ...(t.spec as unknown as Record<string, unknown>), bodies, ...(Object.keys(texts).length ? { texts } : {}) }));
+    // SMS and push have no includes: their files are deployed as written (an SMS without its trailing line breaks).
+    const sms = Object.fromEntries(Object.entries(t.sms).map(([locale, f]) => [locale, smsText(f.text)]));
+    const push = Object.fromEntries(Object.entries(t.push).map(([locale, e]) => [locale, e.spec]));
+    out.push(object('template', t.name, {
+      ...(t.spec as unknown as Record<string, unknown>),
+      bodies,
+      ...(Object.keys(texts).length ? { texts } : {}),
+      ...(Object.keys(sms).length ? { sms } : {}),
+      ...(Object.keys(push).length ? { push } : {}),
+    }));
   }
   for (const l of ws.lists.values()) {
     // The CSV's content is part of the list: editing the file shows as a change.

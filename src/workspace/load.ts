@@ -4,7 +4,7 @@ import { listWorkspaceDir, readWorkspaceText, unreadableWorkspaceFile, workspace
 import { checkSchema, type SchemaKind } from './schema.js';
 import { problemAt, readYaml, type PathSegment } from './source.js';
 import { checkRules } from './rules.js';
-import type { Campaign, Entry, List, ListEntry, Preview, Project, Segment, Template, TemplateEntry, TextFile, Trigger, Workspace } from './model.js';
+import type { Campaign, Entry, List, ListEntry, Preview, Project, PushNotification, Segment, Template, TemplateEntry, TextFile, Trigger, Workspace } from './model.js';
 
 const NAME = /^[a-z0-9][a-z0-9_-]*$/;
 
@@ -90,7 +90,13 @@ export function loadWorkspace(dir: string): LoadResult {
     const e = read<Template>(file, 'template', name);
     const previewFile = `templates/${name}/preview.yaml`;
     const preview = workspaceEntryExists(dir, previewFile) ? read<Preview>(previewFile, 'preview', name) : undefined;
-    if (e) templates.set(name, { ...e, ...templateFiles(dir, name, problems), ...(preview ? { preview } : {}) });
+    const files = templateFiles(dir, name, problems);
+    const push: Record<string, Entry<PushNotification>> = {};
+    for (const [locale, pushFile] of Object.entries(files.pushFiles)) {
+      const p = read<PushNotification>(pushFile, 'push', name);
+      if (p) push[locale] = p;
+    }
+    if (e) templates.set(name, { ...e, bodies: files.bodies, texts: files.texts, sms: files.sms, push, ...(preview ? { preview } : {}) });
   }
   const partials = partialFiles(dir, problems);
 
@@ -190,26 +196,35 @@ function templateDirs(dir: string, problems: Problem[]): string[] {
   return out;
 }
 
-const LOCALE_FILE = /^([a-z]{2}(?:-[A-Z]{2})?)\.(mjml|txt)$/;
+/** <locale>.mjml and <locale>.txt for email, sms.<locale>.txt, push.<locale>.yaml. */
+const LOCALE_FILE = /^(?:(sms|push)\.)?([a-z]{2}(?:-[A-Z]{2})?)\.(mjml|txt|yaml)$/;
 
-/** The <locale>.mjml bodies and <locale>.txt parts beside a template.yaml. */
-function templateFiles(dir: string, name: string, problems: Problem[]): Pick<TemplateEntry, 'bodies' | 'texts'> {
+/** The files of each channel beside a template.yaml; push files by path, read against their schema by the caller. */
+function templateFiles(dir: string, name: string, problems: Problem[]): Pick<TemplateEntry, 'bodies' | 'texts' | 'sms'> & { pushFiles: Record<string, string> } {
   const bodies: Record<string, TextFile> = {};
   const texts: Record<string, TextFile> = {};
+  const sms: Record<string, TextFile> = {};
+  const pushFiles: Record<string, string> = {};
   for (const f of folderNames(dir, `templates/${name}`, problems)) {
     if (f === 'template.yaml' || f === 'preview.yaml' || f.startsWith('.')) continue;
     const file = `templates/${name}/${f}`;
     const m = LOCALE_FILE.exec(f);
-    if (!m) {
-      problems.push(layoutProblem(file, `unexpected file "${f}" in template "${name}"`, 'a template folder holds template.yaml, <locale>.mjml and <locale>.txt (for example en.mjml, en.txt)'));
+    const [channel, locale, ext] = m ? [m[1], m[2]!, m[3]] : [];
+    const fits = channel === 'sms' ? ext === 'txt' : channel === 'push' ? ext === 'yaml' : ext === 'mjml' || ext === 'txt';
+    if (!m || !locale || !fits) {
+      problems.push(layoutProblem(file, `unexpected file "${f}" in template "${name}"`, 'a template folder holds template.yaml, <locale>.mjml and <locale>.txt for email, sms.<locale>.txt and push.<locale>.yaml (for example en.mjml, en.txt, sms.en.txt, push.en.yaml)'));
+      continue;
+    }
+    if (channel === 'push') {
+      pushFiles[locale] = file;
       continue;
     }
     // A file that cannot be read is reported, and kept empty so that it is not also reported missing.
     const read = readWorkspaceText(dir, file);
     if (read.problem) problems.push(read.problem);
-    (m[2] === 'mjml' ? bodies : texts)[m[1]!] = { file, text: read.text ?? '' };
+    (channel === 'sms' ? sms : ext === 'mjml' ? bodies : texts)[locale] = { file, text: read.text ?? '' };
   }
-  return { bodies, texts };
+  return { bodies, texts, sms, pushFiles };
 }
 
 /** templates/_partials/: MJML fragments that templates include with <mj-include path="../_partials/x.mjml" />. */

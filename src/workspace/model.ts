@@ -1,4 +1,4 @@
-import type { Campaign, Condition, List, Preview, Project, Segment, Site, Template, Trigger } from './types.gen.js';
+import type { Campaign, Condition, List, Preview, Project, PushNotification, Segment, Site, Template, Trigger } from './types.gen.js';
 import type { PathSegment, YamlSource } from './source.js';
 
 export type {
@@ -8,7 +8,10 @@ export type {
   PerLocale,
   Preview,
   Project,
+  PushNotification,
+  PushSettings,
   Segment,
+  SmsSettings,
   Sender,
   Site,
   Template,
@@ -31,12 +34,20 @@ export interface TextFile {
   text: string;
 }
 
-/** A template's metadata plus one MJML body, and optionally one plain-text part, per locale. */
+/**
+ * A template's metadata plus, per locale, what each channel sends: an MJML
+ * body and optionally a plain-text part for email, an SMS text, a push
+ * notification. A template may serve only some channels.
+ */
 export interface TemplateEntry extends Entry<Template> {
   /** locale → MJML source, as written (partials not yet inlined). */
   bodies: Record<string, TextFile>;
   /** locale → plain-text part. */
   texts: Record<string, TextFile>;
+  /** locale → sms.<locale>.txt, as written. */
+  sms: Record<string, TextFile>;
+  /** locale → push.<locale>.yaml that passed its schema. */
+  push: Record<string, Entry<PushNotification>>;
   /** preview.yaml: sample data for herald preview and test-send. */
   preview?: Entry<Preview>;
 }
@@ -64,6 +75,17 @@ export interface Workspace {
 export function campaignSites(c: { site?: string; sites?: string[] }): string[] {
   return c.sites ?? (c.site ? [c.site] : []);
 }
+
+/**
+ * An SMS as sent: the file's text without the line breaks an editor leaves
+ * at its end, which would otherwise cost characters in every message.
+ */
+export function smsText(text: string): string {
+  return text.replace(/[\r\n]+$/, '');
+}
+
+/** Parts an SMS may take before validate warns, unless herald.yaml says otherwise. */
+export const SMS_MAX_PARTS_DEFAULT = 3;
 
 export const SOURCE_SCHEMA_DEFAULT = 'shop';
 export const CANCELLED_DEFAULT = ['cancelled'];

@@ -87,35 +87,110 @@ const campaignReferences: Rule = (ws, failed) => {
   return out;
 };
 
-/** Every locale of every site that uses a template needs its subject and body. */
-const templateLocales: Rule = (ws) => {
+/**
+ * The channels a campaign or trigger sends on: email unless it names others
+ * (`channels: [push, sms, email]`).
+ */
+function channelsOf(spec: object): string[] {
+  const channels = (spec as { channels?: unknown }).channels;
+  return Array.isArray(channels) && channels.every((c) => typeof c === 'string') ? channels : ['email'];
+}
+
+/** Every locale of every site that uses a template needs what each channel it is sent on sends. */
+const templateLocales: Rule = (ws, failed) => {
   const out: Problem[] = [];
   const sites = new Map(ws.project.spec.sites.map((s) => [s.id, s]));
   // Campaigns name their sites; a trigger without sites runs on every site.
   const users = [
-    ...[...ws.campaigns.values()].map((c) => ({ what: `campaign "${c.name}"`, template: c.spec.template, sites: campaignSites(c.spec) })),
-    ...[...ws.triggers.values()].map((t) => ({ what: `trigger "${t.name}"`, template: t.spec.template, sites: campaignSites(t.spec).length ? campaignSites(t.spec) : [...sites.keys()] })),
+    ...[...ws.campaigns.values()].map((c) => ({ what: `campaign "${c.name}"`, template: c.spec.template, sites: campaignSites(c.spec), channels: channelsOf(c.spec) })),
+    ...[...ws.triggers.values()].map((t) => ({ what: `trigger "${t.name}"`, template: t.spec.template, sites: campaignSites(t.spec).length ? campaignSites(t.spec) : [...sites.keys()], channels: channelsOf(t.spec) })),
   ];
   for (const c of users) {
     const t = ws.templates.get(c.template);
     if (!t) continue;
     for (const siteId of c.sites) {
       for (const locale of sites.get(siteId)?.locales ?? []) {
-        if (!t.bodies[locale]) {
-          out.push(problemAt(t.source, [], `template "${t.name}" has no ${locale}.mjml, needed by site "${siteId}" (${c.what})`, 'template', {
+        const needed = `needed by site "${siteId}" (${c.what})`;
+        if (c.channels.includes('email') && !t.bodies[locale]) {
+          out.push(problemAt(t.source, [], `template "${t.name}" has no ${locale}.mjml, ${needed}`, 'template', {
             hint: `add templates/${t.name}/${locale}.mjml`,
           }));
         }
-        if (!t.spec.subject[locale]) {
-          out.push(problemAt(t.source, ['subject'], `template "${t.name}" has no ${locale} subject, needed by site "${siteId}" (${c.what})`, 'template', {
+        if (c.channels.includes('email') && !t.spec.subject?.[locale]) {
+          out.push(problemAt(t.source, t.spec.subject ? ['subject'] : [], `template "${t.name}" has no ${locale} subject, ${needed}`, 'template', {
             hint: `add "${locale}: ..." under subject`,
-            key: true,
+            key: t.spec.subject !== undefined,
+          }));
+        }
+        if (c.channels.includes('sms') && !t.sms[locale]) {
+          out.push(problemAt(t.source, [], `template "${t.name}" has no sms.${locale}.txt, ${needed}`, 'template', {
+            hint: `add templates/${t.name}/sms.${locale}.txt`,
+          }));
+        }
+        const pushFile = `templates/${t.name}/push.${locale}.yaml`;
+        if (c.channels.includes('push') && !t.push[locale] && !failed.has(pushFile)) {
+          out.push(problemAt(t.source, [], `template "${t.name}" has no push.${locale}.yaml, ${needed}`, 'template', {
+            hint: `add ${pushFile} with a title and a body`,
           }));
         }
       }
     }
   }
   return dedupe(out);
+};
+
+/**
+ * A template's SMS texts and push notifications, when it has any, cover every
+ * locale the template is written in: a campaign in that locale would
+ * otherwise reach some customers on one channel and not the other.
+ */
+const channelLocales: Rule = (ws, failed) => {
+  const out: Problem[] = [];
+  const emailUsers = new Set([...ws.campaigns.values(), ...ws.triggers.values()].filter((x) => channelsOf(x.spec).includes('email')).map((x) => x.spec.template));
+  for (const t of ws.templates.values()) {
+    const dir = `templates/${t.name}`;
+    // A push file that failed its schema is not in the model, but it is there.
+    const pushLocales = new Set([...Object.keys(t.push), ...[...failed].flatMap((f) => /^push\.(.+)\.yaml$/.exec(f.startsWith(`${dir}/`) ? f.slice(dir.length + 1) : '')?.[1] ?? [])]);
+    const smsLocales = new Set(Object.keys(t.sms));
+    const locales = [...new Set([...Object.keys(t.bodies), ...smsLocales, ...pushLocales])].sort();
+    const written = (except: string) => `the template is written in ${locales.join(', ')}${except}`;
+    for (const locale of locales) {
+      if (smsLocales.size > 0 && !smsLocales.has(locale)) {
+        out.push(problemAt(t.source, [], `template "${t.name}" has SMS texts but no sms.${locale}.txt`, 'template', {
+          hint: `add ${dir}/sms.${locale}.txt: ${written('')}`,
+        }));
+      }
+      if (pushLocales.size > 0 && !pushLocales.has(locale)) {
+        out.push(problemAt(t.source, [], `template "${t.name}" has push notifications but no push.${locale}.yaml`, 'template', {
+          hint: `add ${dir}/push.${locale}.yaml: ${written('')}`,
+        }));
+      }
+    }
+    // The schema no longer asks every template for a subject: one with an email body still needs it.
+    // When email sources use the template, templateLocales names the locales their sites need.
+    const bodies = Object.keys(t.bodies).sort();
+    if (bodies.length > 0 && t.spec.subject === undefined && !failed.has(t.source.file) && !emailUsers.has(t.name)) {
+      out.push(problemAt(t.source, [], `template "${t.name}" has ${bodies.map((l) => `${l}.mjml`).join(', ')} but no subject`, 'template', {
+        hint: `add subject: with "${bodies[0]}: ..." under it`,
+      }));
+    }
+  }
+  return out;
+};
+
+/** What each SMS provider needs besides the schema's own requirements. */
+const smsProvider: Rule = (ws) => {
+  const sms = ws.project.spec.sms;
+  if (!sms) return [];
+  const src = ws.project.source;
+  const missing = (key: string, why: string) => problemAt(src, ['sms'], `sms.provider is ${sms.provider}, which needs sms.${key}`, 'project', { key: true, hint: why });
+  if (sms.provider === 'twilio') {
+    return [
+      ...(sms.account_sid === undefined ? [missing('account_sid', 'add account_sid: the Twilio account SID (AC…)')] : []),
+      ...(sms.auth_token_env === undefined ? [missing('auth_token_env', 'add auth_token_env: the environment variable holding the auth token')] : []),
+    ];
+  }
+  return sms.webhook === undefined ? [missing('webhook', 'add webhook: { url: https://… } (and auth_header_env, body as the provider needs)')] : [];
 };
 
 /**
@@ -216,7 +291,7 @@ function dedupe(ps: Problem[]): Problem[] {
   });
 }
 
-const RULES: Rule[] = [siteLocales, campaignSitesDefined, campaignReferences, templateLocales, conditionReferences];
+const RULES: Rule[] = [siteLocales, campaignSitesDefined, campaignReferences, templateLocales, channelLocales, smsProvider, conditionReferences];
 
 export function checkRules(ws: Workspace, failed: Set<string>): Problem[] {
   return RULES.flatMap((rule) => rule(ws, failed));

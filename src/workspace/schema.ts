@@ -7,9 +7,9 @@ import type { Problem } from '../errors.js';
 import { problemAt, type PathSegment, type YamlSource } from './source.js';
 
 /** The kinds of workspace file that have a JSON Schema in `schemas/`. */
-export type SchemaKind = 'project' | 'segment' | 'list' | 'template' | 'campaign' | 'trigger' | 'preview';
+export type SchemaKind = 'project' | 'segment' | 'list' | 'template' | 'campaign' | 'trigger' | 'preview' | 'push';
 
-export const SCHEMA_KINDS: SchemaKind[] = ['project', 'segment', 'list', 'template', 'campaign', 'trigger', 'preview'];
+export const SCHEMA_KINDS: SchemaKind[] = ['project', 'segment', 'list', 'template', 'campaign', 'trigger', 'preview', 'push'];
 
 const schemasDir = fileURLToPath(new URL('../../schemas/', import.meta.url));
 // ajv-formats is CommonJS; its default export arrives wrapped under ESM.

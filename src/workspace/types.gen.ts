@@ -28,6 +28,7 @@ export interface WorkspaceFiles {
   campaign?: Campaign;
   trigger?: Trigger;
   preview?: Preview;
+  push?: PushNotification;
 }
 /**
  * herald.yaml: the shop's sites, where its customer data lives, tracking, defaults and environments.
@@ -246,6 +247,8 @@ export interface Project {
       password_env: string;
     };
   };
+  sms?: SmsSettings;
+  push?: PushSettings;
 }
 export interface Site {
   /**
@@ -401,6 +404,115 @@ export interface FrequencyCap {
    * What happens to a message over the cap: skip (recorded as capped, never sent) or defer (sent once the window allows). The default is skip for campaigns and defer for triggers.
    */
   when_capped?: 'skip' | 'defer';
+}
+/**
+ * How herald sends SMS: the provider, the sender, and what validate and plan hold a message to. Secrets come from the environment, named here.
+ */
+export interface SmsSettings {
+  /**
+   * twilio: a Twilio-compatible Messages API (account_sid, auth_token_env, api_url). webhook: any JSON HTTP endpoint (webhook).
+   */
+  provider: 'twilio' | 'webhook';
+  /**
+   * The sender: a phone number in E.164 form, or an alphanumeric sender id of up to 11 letters and digits where the destination country allows one.
+   */
+  from: string;
+  /**
+   * The Twilio account SID (provider twilio): not a secret, it names the account.
+   */
+  account_sid?: string;
+  /**
+   * An environment variable name.
+   */
+  auth_token_env?: string;
+  /**
+   * The Twilio-compatible API's base URL (provider twilio); another provider speaking the same API, or a test peer, goes here.
+   */
+  api_url?: string;
+  /**
+   * A generic JSON provider (provider webhook): herald POSTs the body mapping, its values rendered with {{ to }}, {{ from }} and {{ text }}, to the URL.
+   */
+  webhook?: {
+    /**
+     * Where each message is POSTed.
+     */
+    url: string;
+    /**
+     * An environment variable name.
+     */
+    auth_header_env?: string;
+    /**
+     * The JSON body: each key's value is a text that may use {{ to }} (the E.164 number), {{ from }} and {{ text }}. Default: { to, from, text }.
+     */
+    body?: {
+      [k: string]: string;
+    };
+  };
+  /**
+   * validate warns when an SMS, tokens at their longest, needs more parts than this: each part is billed as one message.
+   */
+  max_parts?: number;
+  /**
+   * What one SMS part costs, for the cost herald plan shows per campaign.
+   */
+  price_per_part?: {
+    /**
+     * The price of one part.
+     */
+    amount: number;
+    /**
+     * ISO 4217 currency code.
+     */
+    currency: string;
+  };
+  /**
+   * Hours in the recipient's time zone when no SMS is sent; a window may cross midnight. SMS defaults to daytime only (20:00 to 09:00 quiet).
+   */
+  quiet_hours?: {
+    /**
+     * A time of day, HH:MM in 24-hour form.
+     */
+    start: string;
+    /**
+     * A time of day, HH:MM in 24-hour form.
+     */
+    end: string;
+  };
+}
+/**
+ * How herald sends push notifications: web push with VAPID, and mobile push through FCM. Secrets come from the environment, named here.
+ */
+export interface PushSettings {
+  /**
+   * Web push (RFC 8030) with VAPID (RFC 8292): the key pair the shop's site subscribed browsers with.
+   */
+  vapid?: {
+    /**
+     * Who push services can contact about these messages: a mailto: or https: address.
+     */
+    subject: string;
+    /**
+     * The VAPID public key, base64url (the applicationServerKey the site subscribes with).
+     */
+    public_key: string;
+    /**
+     * An environment variable name.
+     */
+    private_key_env: string;
+  };
+  /**
+   * Mobile push through the FCM HTTP v1 API, signed in with a Google service account.
+   */
+  fcm?: {
+    /**
+     * An environment variable name.
+     */
+    service_account_env: string;
+    /**
+     * The FCM API's base URL; a test peer goes here.
+     */
+    api_url?: string;
+  };
 }
 /**
  * segments/<name>.yaml: a live set of customers, evaluated against the shop data each time it is used.
@@ -604,21 +716,27 @@ export interface List {
   site?: string;
 }
 /**
- * templates/<name>/template.yaml: the subject and preheader per locale. The body is <locale>.mjml beside it, with an optional <locale>.txt plain-text part.
+ * templates/<name>/template.yaml: the email subject and preheader per locale. Beside it: the email body <locale>.mjml with an optional <locale>.txt plain-text part, the SMS text sms.<locale>.txt, the push notification push.<locale>.yaml. A template used only for SMS or push needs no subject.
  */
 export interface Template {
   /**
    * What this template is for.
    */
   description?: string;
-  subject: PerLocale;
-  preheader?: PerLocale;
+  subject?: PerLocale;
+  preheader?: PerLocale1;
   from?: Sender;
+}
+/**
+ * The email subject per locale: every locale with a <locale>.mjml needs one.
+ */
+export interface PerLocale {
+  [k: string]: string;
 }
 /**
  * One text per locale. May use tokens such as {{ customer.first_name }}.
  */
-export interface PerLocale {
+export interface PerLocale1 {
   [k: string]: string;
 }
 /**
@@ -784,7 +902,7 @@ export interface Variant {
    * The name of a workspace object: lower-case letters, digits, - and _.
    */
   name: string;
-  subject?: PerLocale;
+  subject?: PerLocale1;
   /**
    * The name of a workspace object: lower-case letters, digits, - and _.
    */
@@ -976,4 +1094,29 @@ export interface Product {
   url?: string;
   image_url?: string;
   quantity?: number;
+}
+/**
+ * templates/<name>/push.<locale>.yaml: the push notification this template sends in one locale. Every text may use the same tokens as the email; the url becomes a tracking link, so a tap counts as the push's open.
+ */
+export interface PushNotification {
+  /**
+   * The notification's title: short, a phone shows about 40 characters.
+   */
+  title: string;
+  /**
+   * The text under the title; phones show two to four lines.
+   */
+  body: string;
+  /**
+   * Where a tap leads: an http(s) address or a token such as {{ cart.url }}. herald makes it a tracking link.
+   */
+  url?: string;
+  /**
+   * A small square image shown beside the notification (web push): an https address.
+   */
+  icon?: string;
+  /**
+   * A large image shown with the notification where the platform supports it: an https address or a token.
+   */
+  image?: string;
 }

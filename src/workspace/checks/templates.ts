@@ -16,12 +16,15 @@ import { httpLinks, missingAlt, outsideLinks, scanMarkup, type MarkupProblem, ty
 import { parseNunjucks } from './templates-nunjucks.js';
 import { ANY_CONTEXT, contextTree, fieldNames, matchToken, tokenProblem, type TokenUsage } from './templates-tokens.js';
 import { tokenUses } from './templates-walk.js';
+import { smsProblems } from './templates-sms.js';
+import { pushProblems } from './templates-push.js';
 
 /**
  * Templates: each body compiles as MJML (partials inlined), every part parses
  * as nunjucks, every token exists where the template is used, marketing email
  * carries its unsubscribe link and postal address, and the warnings a mail
- * client would give (size, alt text, http links).
+ * client would give (size, alt text, http links); SMS texts are plain and
+ * their cost known, push notifications fit a push service.
  */
 export const templateChecks: Check = async (ws, failed) => {
   const usages = templateUsages(ws);
@@ -31,7 +34,11 @@ export const templateChecks: Check = async (ws, failed) => {
   await precompileMjml(bodies.filter((b) => !cacheHas('template-body', b.key)).map((b) => b.expanded.text));
   const checked = new Map<string, Problem[]>();
   await Promise.all(bodies.map(async (b) => checked.set(b.file, await cachedBodyCheck(b))));
-  const perTemplate = [...ws.templates.values()].map((t) => [...checkTemplateTexts(t, usagesOf(usages, t), failed), ...Object.values(t.bodies).flatMap((b) => checked.get(b.file) ?? [])]);
+  const perTemplate = [...ws.templates.values()].map((t) => [
+    ...checkTemplateTexts(t, usagesOf(usages, t), failed),
+    ...Object.values(t.bodies).flatMap((b) => checked.get(b.file) ?? []),
+    ...channelProblems(t, ws, failed),
+  ]);
   const sites = failed.has(ws.project.source.file) ? [] : sitePostalProblems(ws, senders);
   const problems = [...perTemplate.flat(), ...variantSubjects(ws, failed), ...localesNoSiteUses(ws, failed), ...sites];
   return dedupe(problems.filter((p) => !failed.has(p.file)));
@@ -53,10 +60,24 @@ function checkTemplateTexts(t: TemplateEntry, usages: TokenUsage[], failed: Read
       for (const [locale, text] of Object.entries(t.spec[field] ?? {})) out.push(...nunjucksProblems(text, usages, yamlText(t.source, [field, locale])));
     }
   }
-  for (const txt of Object.values(t.texts)) {
+  for (const txt of [...Object.values(t.texts), ...Object.values(t.sms)]) {
     if (!failed.has(txt.file)) out.push(...nunjucksProblems(txt.text, usages, (line, column) => ({ file: txt.file, line, column })));
   }
+  for (const push of Object.values(t.push)) {
+    if (failed.has(push.source.file)) continue;
+    for (const field of ['title', 'body', 'url', 'icon', 'image'] as const) {
+      const text = push.spec[field];
+      if (text !== undefined) out.push(...nunjucksProblems(text, usages, yamlText(push.source, [field])));
+    }
+  }
   return out;
+}
+
+/** SMS texts and push notifications: what they cost and whether a push service takes them. */
+function channelProblems(t: TemplateEntry, ws: Workspace, failed: ReadonlySet<string>): Problem[] {
+  const sms = Object.values(t.sms).filter((f) => !failed.has(f.file)).flatMap((f) => smsProblems(f, ws.project.spec));
+  const push = Object.values(t.push).filter((e) => !failed.has(e.source.file)).flatMap((e) => pushProblems(e, ws.project.spec));
+  return [...sms, ...push];
 }
 
 interface BodyJob {
@@ -314,7 +335,7 @@ function localesNoSiteUses(ws: Workspace, failed: ReadonlySet<string>): Problem[
   const out: Problem[] = [];
   for (const t of ws.templates.values()) {
     if (failed.has(t.source.file)) continue;
-    const subjects = t.spec.subject;
+    const subjects = t.spec.subject ?? {};
     for (const locale of Object.keys(t.bodies)) {
       if (subjects[locale] !== undefined || siteLocales.has(locale)) continue;
       out.push(problemAt(t.source, ['subject'], `${locale}.mjml has no ${locale} subject`, 'template', {
