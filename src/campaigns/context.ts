@@ -1,7 +1,8 @@
 import type { Queryable } from '../db/db.js';
+import { createChannelRenderer } from '../render/channels.js';
 import { UserError } from '../errors.js';
 import { linkSecret } from '../links/secret.js';
-import { createRenderer, type MessageSource, type TemplateSpec } from '../render/message.js';
+import type { MessageSource, TemplateSpec } from '../render/message.js';
 import { campaignProducts, productTokens, type ProductToken } from '../render/products.js';
 import { loadDeployed } from '../state/queries.js';
 import { sourceSchema, type Campaign, type Project } from '../workspace/model.js';
@@ -48,7 +49,7 @@ export async function loadCampaignContext(db: Queryable, name: string, now: () =
     sources.set(v.name, { ...base, templateName: t, template: template(t), variant: v });
   }
   // The renderer signs auto-login expiry from the clock at first render; a worker's lifetime is short next to 7 days.
-  const renderer = createRenderer({ project, secret, now: now() });
+  const renderer = createChannelRenderer({ project, secret, now: now() });
   const products = (locale: string) => {
     let p = byLocale.get(locale);
     if (!p) byLocale.set(locale, (p = productTokens(rows, locale)));

@@ -49,6 +49,8 @@ export interface ClaimedMessage {
   country: string | null;
   /** YYYY-MM-DD */
   birthday: string | null;
+  /** The customer's (or list contact's) email address, whatever the row's channel: the customer.email token. */
+  customer_email: string | null;
   /** The extra CSV columns of the campaign's list this recipient came from. */
   tokens: Record<string, string> | null;
 }
@@ -277,7 +279,7 @@ export function settleSql(schema: string, exitSql: string): string {
         RETURNING m.id, m.source_kind, m.source, m.channel, m.customer_id, m.contact_id, m.address, m.site, m.locale, m.variant,
                   m.occurrence, m.payload, m.attempts, m.first_attempt_at, d.verdict)
      SELECT k.*, coalesce(c.first_name, ct.first_name) AS first_name, coalesce(c.last_name, ct.last_name) AS last_name,
-            c.city, c.country, to_char(c.birthday, 'YYYY-MM-DD') AS birthday,
+            c.city, c.country, to_char(c.birthday, 'YYYY-MM-DD') AS birthday, coalesce(c.email, ct.email) AS customer_email,
             -- The extra CSV columns of the campaign's lists become customer.* tokens.
             (SELECT lm.tokens FROM herald.list_members lm
               WHERE lm.list = ANY($12::text[]) AND (lm.customer_id = k.customer_id OR lm.contact_id = k.contact_id)

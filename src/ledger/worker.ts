@@ -10,12 +10,14 @@ import { countAndTrip } from './breaker.js';
 import { Recorder, type Bounce } from './recorder.js';
 import { joinSession, type Session } from './session.js';
 import { sourceLabel, type ContactPolicy, type SourceRef } from './source.js';
-import type { MessageExtras, MessageSource, Renderer } from '../render/message.js';
+import type { MessageExtras, MessageSource } from '../render/message.js';
 import type { LinkSet } from '../links/rewrite.js';
 import type { Project } from '../workspace/model.js';
 
 import { giveBack, parseRate, takeTokens, tokenWaitMs, type Rate } from './throttle.js';
 import { ChannelFailure, type Channel, type ChannelName } from '../channels/channel.js';
+import { liveSubscriptions, type PushSubscription } from '../channels/push/subscriptions.js';
+import type { ChannelRenderer } from '../render/channels.js';
 import { durationMs } from '../audience/duration.js';
 
 /**
@@ -30,7 +32,7 @@ export interface SourceContext {
   schema: string;
   /** The lists whose extra CSV columns become customer.* tokens. */
   lists: string[];
-  renderer: Renderer;
+  renderer: ChannelRenderer;
   /** The source's own throttle ("50/s"), besides delivery.throttle. */
   throttle?: string;
   policy: ContactPolicy;
@@ -234,7 +236,15 @@ async function deliverBatch(
     outcomes.push(outcome);
     recorder.add(outcome, bounce);
   };
-  const channel = o.channel('email', ctx.project);
+  const channels = new Map<ChannelName, Channel>();
+  const channelOf = (name: ChannelName): Channel => {
+    let c = channels.get(name);
+    if (!c) channels.set(name, (c = o.channel(name, ctx.project)));
+    return c;
+  };
+  // A push goes to every live device of its customer: the batch's devices in one query.
+  const pushed = batch.messages.filter((m) => m.channel === 'push' && m.customer_id !== null).map((m) => m.customer_id!);
+  const devices = pushed.length ? await q(() => liveSubscriptions(db, ctx.schema, pushed)) : new Map<number, PushSubscription[]>();
   const send = async (m: ClaimedMessage, handed: { messageId: string; sent: Promise<string> }, linkSet?: LinkSet): Promise<void> => {
     const { messageId } = handed;
     try {
@@ -269,9 +279,13 @@ async function deliverBatch(
         for (const id of inFlight) if (!mine.has(id) && !handedOver.has(id)) inFlight.delete(id);
       }
       if (!inFlight.has(m.id)) continue; // taken over by another worker while the lock was lost
-      const rendered = await ctx.renderer.render(ctx.message(m.variant), { ...m, email: m.address }, extras.get(m.id) ?? { products: [] }, m.id);
+      // customer.email is the customer's address on every channel; the row's address is the channel's (a phone, a device).
+      const recipient = { ...m, email: m.channel === 'email' ? m.address : (m.customer_email ?? '') };
+      const rendered = await ctx.renderer.on(m.channel, ctx.message(m.variant), recipient, extras.get(m.id) ?? { products: [] }, m.id);
       handedOver.add(m.id);
-      sending.push(send(m, channel.send({ ledgerId: m.id, source: ctx.ref, address: m.address, site: m.site, customerId: m.customer_id, country: m.country, rendered }), rendered.linkSet));
+      const outgoing = { ledgerId: m.id, source: ctx.ref, address: m.address, site: m.site, customerId: m.customer_id, country: m.country, rendered };
+      const subs = m.channel === 'push' && m.customer_id !== null ? { subscriptions: devices.get(m.customer_id) ?? [] } : {};
+      sending.push(send(m, channelOf(m.channel).send({ ...outgoing, ...subs }), rendered.linkSet));
       // Rendering is CPU work: between messages, the SMTP replies that came in
       // meanwhile are read, so connections never wait on a whole batch's renders.
       await new Promise(setImmediate);

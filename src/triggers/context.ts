@@ -1,7 +1,8 @@
 import type { Queryable } from '../db/db.js';
+import { createChannelRenderer } from '../render/channels.js';
 import { UserError } from '../errors.js';
 import { linkSecret } from '../links/secret.js';
-import { createRenderer, type MessageSource, type TemplateSpec } from '../render/message.js';
+import type { MessageSource, TemplateSpec } from '../render/message.js';
 import { loadDeployed } from '../state/queries.js';
 import { sourceSchema, type Project, type Trigger } from '../workspace/model.js';
 import { contactPolicy } from '../ledger/source.js';
@@ -40,7 +41,7 @@ export async function loadTriggerContext(db: Queryable, name: string, now: () =>
     project,
     schema,
     lists: [],
-    renderer: createRenderer({ project, secret, now: now() }),
+    renderer: createChannelRenderer({ project, secret, now: now() }),
     policy: contactPolicy('trigger', trigger, project),
     exitSql: (param) => exitReasonSql(trigger, { schema, cancelled }, param),
     message: () => message,
