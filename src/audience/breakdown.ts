@@ -21,6 +21,8 @@ export interface Breakdown {
   no_subscription: number;
   control_group: number;
   recipients: number;
+  /** For a campaign on more channels than email: its recipients per channel. */
+  by_channel?: Record<string, number>;
 }
 
 /** An example customer of a bucket, with the values that put it there. */
@@ -70,11 +72,15 @@ export function breakdownSql(q: AudienceQuery, sample = 0): CompiledSql {
     'coalesce(sum(n), 0)::int AS in_segment',
     ...BUCKETS.map((b) => `coalesce(sum(n) FILTER (WHERE bucket = '${b}'), 0)::int AS ${b}`),
   ].join(',\n            ');
+  // Recipients per channel, for a campaign that sends on more than email.
+  const perChannel = isEmailOnly(q.channels)
+    ? ''
+    : `,\n            (SELECT jsonb_object_agg(channel, n) FROM (SELECT channel, count(*)::int AS n FROM classified WHERE bucket = 'recipients' GROUP BY channel) x) AS by_channel`;
   if (sample <= 0) {
     return {
       text: `WITH classified AS (${c.text}),
           buckets AS (SELECT bucket, count(*) AS n FROM classified GROUP BY bucket)
-     SELECT ${counts}
+     SELECT ${counts}${perChannel}
        FROM buckets`,
       values,
     };
@@ -88,7 +94,7 @@ export function breakdownSql(q: AudienceQuery, sample = 0): CompiledSql {
                    jsonb_agg(jsonb_build_object('id', customer_id, 'email', email, 'site', site, 'locale', customer_locale, 'reason', reason)
                              ORDER BY customer_id) FILTER (WHERE rank <= $${values.length}) AS samples
               FROM numbered GROUP BY bucket)
-     SELECT ${counts},
+     SELECT ${counts}${perChannel},
             coalesce(jsonb_object_agg(bucket, samples), '{}'::jsonb) AS samples
        FROM buckets`,
     values,
@@ -111,6 +117,7 @@ export async function measureBreakdown(db: Queryable, q: AudienceQuery, sample =
     no_subscription: counts.no_subscription,
     control_group: counts.control_group,
     recipients: counts.recipients,
+    ...(counts.by_channel !== undefined ? { by_channel: counts.by_channel ?? {} } : {}),
   };
   if (sample <= 0) return { breakdown };
   // A bucket nobody is in has no group, so no samples entry.

@@ -1,4 +1,4 @@
-import { breakdownLine, driftLines, fieldLines } from '../plan/format.js';
+import { breakdownLine, driftLines, fieldLines, smsLine } from '../plan/format.js';
 import { diffFields } from '../plan/diff.js';
 import type { AudienceLine, Change, Drift, Plan, TriggerLine } from '../plan/plan.js';
 import type { DeployObject } from '../state/objects.js';
@@ -114,6 +114,7 @@ function changeSection(plan: Plan, facts: Facts, ch: Change, budget: Budget): st
         ? `**Audience:** unknown (${markdownText(audience.note ?? 'not measured')})`
         : `**Audience:** ${plural(audience.recipients, 'recipient')}${delta}${audience.breakdown ? `: ${markdownText(breakdownLine(audience.breakdown))}` : ''}`,
     );
+    if (audience.sms) body.push(`**${markdownText(smsLine(audience.sms))}**`);
   }
   if (trigger) {
     body.push(

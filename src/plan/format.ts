@@ -1,6 +1,7 @@
 import { createTwoFilesPatch } from 'diff';
 import type { Breakdown } from '../audience/breakdown.js';
 import { hasChanges, type Plan, type Change, type Drift } from './plan.js';
+import type { SmsCost } from './sms-cost.js';
 import { diffElements, diffFields, isObject, sameValue, type ElementEdit, type FieldChange } from './diff.js';
 
 /** Terraform-style text for a plan. Colour only when asked (a TTY without NO_COLOR). */
@@ -43,6 +44,7 @@ export function formatPlan(plan: Plan, opts: { color: boolean; showUnchanged?: b
         const delta = a.recipients !== null && a.previous !== null ? ` (${signed(a.recipients - a.previous)} since the last apply)` : '';
         lines.push(`  campaign/${a.campaign}: ${a.recipients === null ? `unknown (${a.note})` : `${a.recipients} recipients`}${delta}`);
         if (a.breakdown) lines.push(c.dim(`    ${breakdownLine(a.breakdown)}`));
+        if (a.sms) lines.push(`    ${smsLine(a.sms)}`);
       }
     }
   }
@@ -223,7 +225,12 @@ export function breakdownLine(b: Breakdown): string {
     `${b.address_problems} address problems`,
     `${b.no_subscription} no subscription`,
     ...(b.control_group ? [`${b.control_group} control group`] : []),
-  ].join(' − ');
+  ].join(' − ') + (b.by_channel ? ` (${Object.entries(b.by_channel).map(([ch, n]) => `${n} on ${ch}`).join(', ')})` : '');
+}
+
+/** "SMS: 300 recipients × up to 2 parts = 600 parts, 42.00 EUR". */
+export function smsLine(s: SmsCost): string {
+  return `SMS: ${s.recipients} recipients × up to ${s.partsEach} part${s.partsEach === 1 ? '' : 's'} = ${s.parts} parts${s.cost ? `, ${s.cost.amount.toFixed(2)} ${s.cost.currency}` : ''}`;
 }
 
 function signed(n: number): string {

@@ -6,6 +6,7 @@ import type { Facts, Override } from './facts.js';
 import { fingerprint, reviewFingerprint } from './fingerprint.js';
 import { applyRules, type Policy } from './rules.js';
 import { targetScope } from './target.js';
+import { smsCost, type SmsCost } from './sms-cost.js';
 
 /**
  * The plan: a pure, versioned, serialisable value computed from the workspace
@@ -90,6 +91,8 @@ export interface AudienceLine {
   breakdown?: Breakdown;
   /** Why the audience could not be measured. */
   note?: string;
+  /** A campaign that sends SMS: parts × recipients, and the cost when herald.yaml gives a price per part. */
+  sms?: SmsCost;
 }
 
 export interface PlanInput {
@@ -141,7 +144,7 @@ export function computePlan(input: PlanInput): Plan {
     fingerprint: basis.hash,
     changes,
     drift,
-    audiences: ruled.audiences.filter((a) => inScope(`campaign/${a.campaign}`)).map((a) => withBreakdown(a, facts)),
+    audiences: ruled.audiences.filter((a) => inScope(`campaign/${a.campaign}`)).map((a) => withSms(withBreakdown(a, facts), desired)),
     lists: Object.fromEntries(Object.entries(input.listDiffs ?? {}).filter(([name]) => inScope(`list/${name}`))),
     warnings: [...ruled.warnings, ...facts.shopWarnings, ...drift.filter((d) => d.resolution === 'keep').map(keptDriftWarning)],
     objects: desired.filter((o) => writes.has(objectKey(o))),
@@ -153,6 +156,12 @@ export function computePlan(input: PlanInput): Plan {
 export function hasChanges(plan: Plan): boolean {
   const s = plan.summary;
   return s.create + s.update + s.delete + s.archive > 0 || plan.drift.some((d) => d.resolution === 'revert');
+}
+
+/** A campaign that sends SMS carries what its SMS cost. */
+function withSms(a: AudienceLine, desired: readonly DeployObject[]): AudienceLine {
+  const sms = smsCost(a, desired);
+  return sms ? { ...a, sms } : a;
 }
 
 /** The rules size each audience; the breakdown behind the size comes along for the reader. */

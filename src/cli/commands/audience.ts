@@ -39,7 +39,7 @@ export default async function audience([ref]: string[], opts: AudienceOptions): 
   if (result.samples) print(formatSamples(result.samples));
 }
 
-const LABELS: Record<keyof Breakdown, string> = {
+const LABELS: Record<Exclude<keyof Breakdown, 'by_channel'>, string> = {
   in_segment: 'in segment',
   address_problems: 'address problems',
   no_subscription: 'no subscription',
@@ -53,6 +53,7 @@ function formatBreakdown(b: Breakdown): string {
   return [
     `  ${LABELS.in_segment.padEnd(17)} ${String(b.in_segment).padStart(width)}`,
     ...BUCKETS.map((k) => `  ${LABELS[k].padEnd(17)} ${String(b[k]).padStart(width)}${share(b[k])}`),
+    ...Object.entries(b.by_channel ?? {}).map(([ch, n]) => `    ${`on ${printable(ch)}`.padEnd(15)} ${String(n).padStart(width)}`),
   ].join('\n');
 }
 

@@ -24,12 +24,9 @@ export function smsProblems(f: TextFile, project: Project): Problem[] {
     severity: 'error',
     hint: 'write the text without markup; a link is written as the address itself, and herald shortens it',
   }));
-  const links = longestLinks(project);
-  const rendered = renderLongest(f.text, f.file, longestContext(project, f.text, links.short));
-  if (rendered === undefined) return out;
-  // Every address in an SMS becomes a short tracking link, whatever its length was.
-  const text = smsText(rendered).replace(URL, links.short);
-  const enc = smsEncoding(text);
+  const longest = smsAtLongest(f.text, f.file, project);
+  if (longest === undefined) return out;
+  const { text, encoding: enc } = longest;
   const max = project.sms?.max_parts ?? SMS_MAX_PARTS_DEFAULT;
   if (enc.forcedBy) {
     // Tokens are measured with GSM-7 letters, except the site's values from herald.yaml, taken as written.
@@ -58,6 +55,21 @@ export function smsProblems(f: TextFile, project: Project): Problem[] {
 }
 
 const URL = /https?:\/\/[^\s<>"']+/g;
+
+/**
+ * An SMS text as long as it can get: every token at its longest and every
+ * address a short tracking link, with its encoding and parts; undefined when
+ * the template does not render (its own problems say why). validate warns
+ * from it, and plan prices a campaign's SMS with it.
+ */
+export function smsAtLongest(source: string, file: string, project: Project): { text: string; encoding: SmsEncoding } | undefined {
+  const links = longestLinks(project);
+  const rendered = renderLongest(source, file, longestContext(project, source, links.short));
+  if (rendered === undefined) return undefined;
+  // Every address in an SMS becomes a short tracking link, whatever its length was.
+  const text = smsText(rendered).replace(URL, links.short);
+  return { text, encoding: smsEncoding(text) };
+}
 
 /** The text with every nunjucks tag, expression and comment blanked (line breaks kept), so offsets stay the file's. */
 function outsideTags(text: string): string {
