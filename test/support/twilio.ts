@@ -24,6 +24,8 @@ export interface TwilioPeer {
   requests: TwilioRequest[];
   /** Answers the next request with this, once. */
   next(reply: PeerReply): void;
+  /** Answers every request this says something for (by its form, e.g. its To), before the default. */
+  answer(by: (form: Record<string, string>) => PeerReply | undefined): void;
   /** Answers a Twilio error reply for the next request: `{code, message, more_info, status}`. */
   nextError(status: number, code: number, message: string, headers?: Record<string, string>): void;
   /** The SIDs it gave, in order. */
@@ -31,17 +33,23 @@ export interface TwilioPeer {
   close(): Promise<void>;
 }
 
+/** A Twilio error reply: `{code, message, more_info, status}`. */
+export function twilioError(status: number, code: number, message: string, headers?: Record<string, string>): PeerReply {
+  return { status, body: { code, message, more_info: `https://www.twilio.com/docs/errors/${code}`, status }, ...(headers ? { headers } : {}) };
+}
+
 export async function twilioPeer(): Promise<TwilioPeer> {
   const requests: TwilioRequest[] = [];
   const queued: PeerReply[] = [];
   const sids: string[] = [];
+  let answer: ((form: Record<string, string>) => PeerReply | undefined) | undefined;
   const server = createServer((req, res) => {
     void (async () => {
       const body = await read(req);
       const form = Object.fromEntries(new URLSearchParams(body));
       const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? '')?.[1];
       requests.push({ path: req.url ?? '', auth: basic ? Buffer.from(basic, 'base64').toString('utf8') : undefined, form });
-      let reply = queued.shift();
+      let reply = queued.shift() ?? answer?.(form);
       if (!reply) {
         const sid = `SM${String(sids.length + 1).padStart(32, '0')}`;
         sids.push(sid);
@@ -57,8 +65,8 @@ export async function twilioPeer(): Promise<TwilioPeer> {
     requests,
     sids,
     next: (r) => void queued.push(r),
-    nextError: (status, code, message, headers) =>
-      void queued.push({ status, body: { code, message, more_info: `https://www.twilio.com/docs/errors/${code}`, status }, ...(headers ? { headers } : {}) }),
+    answer: (by) => void (answer = by),
+    nextError: (status, code, message, headers) => void queued.push(twilioError(status, code, message, headers)),
     close: () => close(server),
   };
 }
