@@ -11,7 +11,7 @@ import { envValue, sameSecret } from './webhooks/esp.js';
  * SMS webhooks, registered by server.ts under `<base path>/sms`:
  *
  *   POST /sms/status           Twilio's status callbacks (delivery receipts), form-encoded
- *   POST /sms/inbound          Twilio's incoming messages: STOP and its synonyms suppress the sender for SMS
+ *   POST /sms/inbound          Twilio's incoming messages: STOP and its synonyms (or Twilio's OptOutType STOP) suppress the sender for SMS
  *   POST /sms/status/webhook   the generic provider's receipts, JSON, with the shared secret in X-Herald-Secret
  *
  * Twilio's requests are checked against X-Twilio-Signature, computed over
@@ -65,8 +65,9 @@ export async function smsRoutes(app: FastifyInstance, deps: ServerDeps): Promise
     if (!form) return reply;
     const word = (form.Body ?? '').trim().toUpperCase();
     const from = e164(form.From ?? '', null);
-    if (STOP_WORDS.has(word) && from.ok) {
-      const { added } = await addSuppression(deps.db, { email: from.number, site: null, reason: 'unsubscribed', source: 'sms', note: `replied ${word}`, actor: 'recipient', channel: 'sms' });
+    // With Advanced Opt-Out, Twilio says so itself, for the keywords configured there too (STOPP, ARRET, …).
+    if ((STOP_WORDS.has(word) || form.OptOutType === 'STOP') && from.ok) {
+      const { added } = await addSuppression(deps.db, { email: from.number, site: null, reason: 'unsubscribed', source: 'sms', note: `replied ${word.slice(0, 40)}`, actor: 'recipient', channel: 'sms' });
       if (added) deps.log.info({ channel: 'sms' }, 'a number replied STOP: suppressed for SMS');
     }
     return reply.code(200).header('Cache-Control', 'no-store').type('text/xml').send(EMPTY_TWIML);

@@ -100,13 +100,16 @@ describe('Twilio status callbacks', () => {
 describe('Twilio inbound messages', () => {
   it('suppresses a number that replies STOP or a synonym, for SMS, on every site; answers empty TwiML', async () => {
     const { db, url } = await setUp();
-    const replies = [
+    const replies: Record<string, string>[] = [
       { From: '+4915123456781', Body: ' stop ' },
       { From: '+4915123456782', Body: 'Unsubscribe' },
       { From: '+4915123456783', Body: 'QUIT' },
       { From: '+4915123456784', Body: 'stop sending me these?' },
       { From: '+4915123456785', Body: 'START' },
       { From: '+4915123456786', Body: 'end' },
+      // A keyword configured in Twilio's Advanced Opt-Out, which Twilio marks.
+      { From: '+4915123456787', Body: 'Stopp', OptOutType: 'STOP' },
+      { From: '+4915123456788', Body: 'help', OptOutType: 'HELP' },
     ];
     for (const r of replies) {
       const res = await postTwilio(url, 'inbound', { ...r, To: '+4930123456', MessageSid: 'SMx' });
@@ -114,12 +117,12 @@ describe('Twilio inbound messages', () => {
       expect(res.headers.get('content-type')).toMatch(/^text\/xml/);
       expect(await res.text()).toBe('<?xml version="1.0" encoding="UTF-8"?><Response/>');
     }
-    expect(await suppressed(db)).toEqual(['+4915123456781', '+4915123456782', '+4915123456783', '+4915123456786'].map((email) => ({ email, site: null, reason: 'unsubscribed', source: 'sms', channel: 'sms' })));
+    expect(await suppressed(db)).toEqual(['+4915123456781', '+4915123456782', '+4915123456783', '+4915123456786', '+4915123456787'].map((email) => ({ email, site: null, reason: 'unsubscribed', source: 'sms', channel: 'sms' })));
     // A second STOP changes nothing.
     await postTwilio(url, 'inbound', { From: '+4915123456781', Body: 'STOP' });
-    expect((await suppressed(db)).length).toBe(4);
+    expect((await suppressed(db)).length).toBe(5);
     const [log] = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM herald.suppression_events WHERE channel = 'sms'");
-    expect(log!.n).toBe(4);
+    expect(log!.n).toBe(5);
   });
 
   it('refuses an unsigned STOP', async () => {
