@@ -89,11 +89,11 @@ export function classifyStatus(status: number, response: string, retryAfter?: nu
  * anything was sent is retried; a timeout, or a connection dropped once the
  * request was out, may have sent the SMS.
  */
-export function classifyNoReply(err: unknown, provider: string): Verdict {
+export function classifyNoReply(err: unknown, provider: string, timeoutMs = TIMEOUT_MS): Verdict {
   const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
   const code = e.cause?.code;
   const what = `${code ?? e.name ?? 'error'}: ${e.cause?.message ?? e.message ?? String(err)}`;
-  if (e.name === 'TimeoutError' || e.name === 'AbortError') return { status: 'unknown', response: `${provider}: no reply within ${TIMEOUT_MS / 1000} s; the SMS may have been sent` };
+  if (e.name === 'TimeoutError' || e.name === 'AbortError') return { status: 'unknown', response: `${provider}: no reply within ${timeoutMs / 1000} s; the SMS may have been sent` };
   if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') return { status: 'unknown', response: `${provider}: the connection dropped before a reply (${what}); the SMS may have been sent` };
   return { status: 'retry', response: `${provider}: could not connect (${what})`, policy: false };
 }

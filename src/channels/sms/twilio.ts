@@ -16,6 +16,8 @@ export interface TwilioOptions {
   apiUrl?: string;
   /** Send through a messaging service instead of a `from` number. */
   messagingServiceSid?: string;
+  /** How long Twilio has to answer (default TIMEOUT_MS). */
+  timeoutMs?: number;
 }
 
 /** Error codes that say the number itself cannot take an SMS: an address problem. */
@@ -44,10 +46,10 @@ export function twilioProvider(o: TwilioOptions): SmsProvider {
       let res: Response;
       let body: string;
       try {
-        res = await fetch(url, { method: 'POST', body: form, headers: { authorization: auth, accept: 'application/json' }, redirect: 'error', signal: AbortSignal.timeout(TIMEOUT_MS) });
+        res = await fetch(url, { method: 'POST', body: form, headers: { authorization: auth, accept: 'application/json' }, redirect: 'error', signal: AbortSignal.timeout(o.timeoutMs ?? TIMEOUT_MS) });
         body = await res.text();
       } catch (err) {
-        throw new ChannelFailure(classifyNoReply(err, 'twilio'));
+        throw new ChannelFailure(classifyNoReply(err, 'twilio', o.timeoutMs));
       }
       const reply = parse(body);
       if (res.ok && typeof reply.sid === 'string' && reply.sid) {

@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { ChannelFailure, type Verdict } from '../../../src/channels/channel.js';
 import { classifyTwilio, readTwilioReceipt, twilioProvider, twilioSignature } from '../../../src/channels/sms/twilio.js';
@@ -82,6 +84,24 @@ describe('the Twilio provider', () => {
     const v = await verdictOf(provider.send(message));
     expect(v).toMatchObject({ status: 'retry', policy: false });
     expect(v.response).toMatch(/^twilio: could not connect \(ECONNREFUSED/);
+  });
+
+  it('calls a request that got no reply in time unknown: the SMS may have gone out, and is never resent blindly', async () => {
+    const heard: string[] = [];
+    let received!: () => void;
+    const whole = new Promise<void>((r) => (received = r));
+    // Takes the request, never answers.
+    const silent = createServer((req) => void req.on('data', (c: Buffer) => heard.push(c.toString())).on('end', () => received()));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    cleanup(() => {
+      silent.closeAllConnections();
+      return new Promise<void>((r) => silent.close(() => r()));
+    });
+    const provider = twilioProvider({ accountSid: 'AC123', authToken: 't', apiUrl: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`, timeoutMs: 300 });
+    expect(await verdictOf(provider.send(message))).toEqual({ status: 'unknown', response: 'twilio: no reply within 0.3 s; the SMS may have been sent' });
+    // The whole request had reached the provider.
+    await whole;
+    expect(heard.join('')).toContain('To=%2B4915123456789');
   });
 
   it('calls a 2xx without a SID unknown: something was sent, nothing names it', async () => {
