@@ -18,8 +18,6 @@ export interface WebhookOptions {
   body: Record<string, unknown>;
   /** A field name (`id`) or a JSON pointer (`/data/id`). */
   idField?: string;
-  /** How long the provider has to answer (default TIMEOUT_MS). */
-  timeoutMs?: number;
 }
 
 const PLACEHOLDER = /\{\{\s*([a-zA-Z_][\w.]*)\s*\}\}/g;
@@ -41,11 +39,11 @@ export function webhookProvider(o: WebhookOptions): SmsProvider {
           body: JSON.stringify(fill(o.body, m)),
           headers: { 'content-type': 'application/json', accept: 'application/json', ...(o.authorization ? { authorization: o.authorization } : {}) },
           redirect: 'error',
-          signal: AbortSignal.timeout(o.timeoutMs ?? TIMEOUT_MS),
+          signal: AbortSignal.timeout(TIMEOUT_MS),
         });
         text = await res.text();
       } catch (err) {
-        throw new ChannelFailure(classifyNoReply(err, 'webhook', o.timeoutMs));
+        throw new ChannelFailure(classifyNoReply(err, 'webhook'));
       }
       if (!res.ok) throw new ChannelFailure(classifyStatus(res.status, oneLine(`webhook ${res.status} ${text}`), retryAfterSeconds(res.headers.get('retry-after'))));
       const id = at(parse(text), pointer);
