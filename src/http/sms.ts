@@ -1,7 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { addSuppression } from '../audience/suppressions.js';
 import { e164, smsUrl } from '../channels/sms/channel.js';
-import type { SmsConfig } from '../channels/sms/provider.js';
 import { applyReceipt, type Receipt } from '../channels/sms/receipts.js';
 import { readTwilioReceipt, twilioSignature } from '../channels/sms/twilio.js';
 import type { ServerDeps } from './deps.js';
@@ -28,7 +27,7 @@ const EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>';
 type Form = Record<string, string>;
 
 export async function smsRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
-  const config = (deps.project as { sms?: SmsConfig }).sms;
+  const config = deps.project.sms;
   const now = () => (deps.clock ?? (() => new Date()))();
 
   /** The Twilio form of a request whose signature checks out, else the refusal sent. */

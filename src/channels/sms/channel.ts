@@ -76,28 +76,25 @@ export function smsChannelFor(config: SmsConfig | undefined, trackingBaseUrl: st
   };
   if (config.provider === 'twilio') {
     if (!config.account_sid) throw new UserError('herald.yaml: sms.account_sid is missing', 'give the Twilio account SID (AC…)');
-    if (!config.from && !config.messaging_service_sid) throw new UserError('herald.yaml: sms.from is missing', 'give the sending number in E.164, a sender id, or sms.messaging_service_sid');
-    const provider = twilioProvider({
-      accountSid: config.account_sid,
-      authToken: secret(config.auth_token_env, 'auth_token_env'),
-      apiUrl: config.api_url ?? TWILIO_API,
-      ...(config.messaging_service_sid ? { messagingServiceSid: config.messaging_service_sid } : {}),
-    });
-    return smsChannel({ provider, from: config.from ?? '', statusCallback: smsUrl(trackingBaseUrl, 'status') });
+    const provider = twilioProvider({ accountSid: config.account_sid, authToken: secret(config.auth_token_env, 'auth_token_env'), apiUrl: config.api_url ?? TWILIO_API });
+    return smsChannel({ provider, from: config.from, statusCallback: smsUrl(trackingBaseUrl, 'status') });
   }
   if (config.provider === 'webhook') {
     const w = config.webhook;
-    if (!w?.url || !w.body) throw new UserError('herald.yaml: sms.webhook needs a url and a body', 'see docs/sms.md for the generic webhook provider');
+    if (!w?.url) throw new UserError('herald.yaml: sms.webhook needs a url', 'see docs/sms.md for the generic webhook provider');
     const provider = webhookProvider({
       url: w.url,
-      body: w.body,
+      body: w.body ?? DEFAULT_BODY,
       ...(w.auth_header_env ? { authorization: secret(w.auth_header_env, 'webhook.auth_header_env') } : {}),
       ...(w.id_field ? { idField: w.id_field } : {}),
     });
-    return smsChannel({ provider, from: config.from ?? '' });
+    return smsChannel({ provider, from: config.from });
   }
   throw new UserError(`herald.yaml: unknown sms.provider ${JSON.stringify(String(config.provider))}`, 'use twilio or webhook');
 }
+
+/** The generic provider's body when herald.yaml gives none. */
+const DEFAULT_BODY = { to: '{{ to }}', from: '{{ from }}', text: '{{ text }}' };
 
 /** herald serve's SMS endpoints, under tracking.base_url: what Twilio is told, and what its signatures cover. */
 export function smsUrl(trackingBaseUrl: string, path: 'status' | 'inbound'): string {

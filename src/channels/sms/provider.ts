@@ -1,4 +1,5 @@
 import type { Verdict } from '../channel.js';
+import type { SmsSettings } from '../../workspace/model.js';
 
 /**
  * An SMS provider, behind one narrow interface: hand it a message, get back
@@ -38,38 +39,8 @@ export interface SmsProvider {
   send(m: SmsRequest): Promise<SmsAccepted>;
 }
 
-/**
- * herald.yaml's `sms` block (docs/sms.md), as the channel reads it until
- * the generated project types carry it.
- */
-export interface SmsConfig {
-  provider: 'twilio' | 'webhook';
-  /** The sender: a number in E.164 or an alphanumeric sender id. */
-  from?: string;
-  /** Twilio: the account, and the variable that holds its auth token. */
-  account_sid?: string;
-  auth_token_env?: string;
-  /** Twilio: send through a messaging service instead of `from`. */
-  messaging_service_sid?: string;
-  /** Twilio's API; tests point it at 127.0.0.1. */
-  api_url?: string;
-  webhook?: SmsWebhookConfig;
-  max_parts?: number;
-  price_per_part?: { amount: number; currency: string };
-  quiet_hours?: { start: string; end: string };
-}
-
-export interface SmsWebhookConfig {
-  url: string;
-  /** The variable whose value is sent as the Authorization header (`Bearer …`, `Basic …`). */
-  auth_header_env?: string;
-  /** The JSON body; string values may hold `{{ to }}`, `{{ text }}`, `{{ from }}`. */
-  body: Record<string, unknown>;
-  /** Where the reply holds the provider's id: a field name (`id`) or a JSON pointer (`/data/id`). Default `id`. */
-  id_field?: string;
-  /** The variable holding the secret the provider sends in X-Herald-Secret with its receipts (POST /sms/status/webhook). */
-  status_secret_env?: string;
-}
+/** herald.yaml's `sms` block (schemas/project.schema.json, docs/sms.md). */
+export type SmsConfig = SmsSettings;
 
 /** How long a provider has to answer one request. */
 export const TIMEOUT_MS = 30_000;

@@ -4,7 +4,7 @@ import { classifyNoReply, classifyStatus, oneLine, retryAfterSeconds, TIMEOUT_MS
 
 /**
  * Twilio's Messages API: POST {api_url}/2010-04-01/Accounts/{sid}/Messages.json,
- * form-encoded (To, From or MessagingServiceSid, Body, StatusCallback), with
+ * form-encoded (To, From, Body, StatusCallback), with
  * HTTP basic auth (account SID, auth token). A 201 carries the message's
  * `sid`; an error carries `{code, message, more_info, status}`, whose code
  * says more than the HTTP status (https://www.twilio.com/docs/api/errors).
@@ -14,8 +14,6 @@ export interface TwilioOptions {
   authToken: string;
   /** Default https://api.twilio.com. */
   apiUrl?: string;
-  /** Send through a messaging service instead of a `from` number. */
-  messagingServiceSid?: string;
   /** How long Twilio has to answer (default TIMEOUT_MS). */
   timeoutMs?: number;
 }
@@ -39,9 +37,7 @@ export function twilioProvider(o: TwilioOptions): SmsProvider {
   const auth = `Basic ${Buffer.from(`${o.accountSid}:${o.authToken}`).toString('base64')}`;
   return {
     async send(m) {
-      const form = new URLSearchParams({ To: m.to, Body: m.text });
-      if (o.messagingServiceSid) form.set('MessagingServiceSid', o.messagingServiceSid);
-      else form.set('From', m.from);
+      const form = new URLSearchParams({ To: m.to, From: m.from, Body: m.text });
       if (m.statusCallback) form.set('StatusCallback', m.statusCallback);
       let res: Response;
       let body: string;

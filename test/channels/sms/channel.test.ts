@@ -76,6 +76,15 @@ describe('the SMS channel', () => {
     expect(await channel.send(outgoing('+4915123456789', null)).sent).toBe('webhook 200 without an id at /data/id: {}');
   });
 
+  it('posts { to, from, text } when herald.yaml gives the webhook no body', async () => {
+    const peer = await webhookPeer();
+    cleanup(() => peer.close());
+    const channel = smsChannelFor({ provider: 'webhook', from: 'SHOP', webhook: { url: peer.url } }, 'https://t.shop.example', {});
+    await channel.send(outgoing('+4915123456789', null)).sent;
+    expect(peer.requests[0]!.body).toEqual({ to: '+4915123456789', from: 'SHOP', text: rendered.text });
+    expect(peer.requests[0]!.headers.authorization).toBeUndefined();
+  });
+
   it('refuses, when made, a configuration whose secret is not set', () => {
     const twilio: SmsConfig = { provider: 'twilio', from: '+4930123456', account_sid: 'AC1', auth_token_env: 'TEST_UNSET_TOKEN' };
     const err = (() => {
@@ -89,7 +98,7 @@ describe('the SMS channel', () => {
     expect(err).toMatchObject({ message: "$TEST_UNSET_TOKEN is not set: herald.yaml's sms.auth_token_env names it for the SMS provider's secret", hint: 'set TEST_UNSET_TOKEN in the environment herald runs in' });
     expect(() => smsChannelFor({ ...twilio, auth_token_env: undefined } as never, 'https://t.shop.example', {})).toThrow(/sms.auth_token_env is missing/);
     expect(() => smsChannelFor(undefined, 'https://t.shop.example', {})).toThrow(/no `sms` block/);
-    const webhook: SmsConfig = { provider: 'webhook', webhook: { url: 'http://127.0.0.1:1/', auth_header_env: 'TEST_UNSET_AUTH', body: { to: '{{ to }}' } } };
+    const webhook: SmsConfig = { provider: 'webhook', from: 'SHOP', webhook: { url: 'http://127.0.0.1:1/', auth_header_env: 'TEST_UNSET_AUTH', body: { to: '{{ to }}' } } };
     expect(() => smsChannelFor(webhook, 'https://t.shop.example', {})).toThrow(/\$TEST_UNSET_AUTH is not set/);
   });
 });
