@@ -19,7 +19,7 @@ import { envValue, sameSecret } from './webhooks/esp.js';
  * token. A request that fails the check gets 403 and changes nothing. An
  * endpoint of a provider herald.yaml does not use is 404.
  */
-export const STOP_WORDS = new Set(['STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT']);
+const STOP_WORDS = new Set(['STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT']);
 
 /** Twilio reads the reply as TwiML: an empty one sends nothing back (Twilio's own opt-out reply, if enabled, still goes). */
 const EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>';
