@@ -93,6 +93,8 @@ export interface AddSuppression {
   source: string;
   note: string | null;
   actor: string;
+  /** The channel the address is suppressed on (default email): an SMS opt-out is the E.164 number on 'sms'. */
+  channel?: 'email' | 'sms' | 'push';
 }
 
 /**
@@ -105,18 +107,18 @@ export interface AddSuppression {
 export async function addSuppression(db: Queryable, s: AddSuppression): Promise<{ added: boolean; suppression: Suppression }> {
   const rows = await db.query<Row & { added: boolean }>(
     `WITH added AS (
-       INSERT INTO herald.suppressions (email, site, reason, source, note, created_by)
-       VALUES ($1, $2::text, $3, $4, $5, $6)
+       INSERT INTO herald.suppressions (email, site, reason, source, note, created_by, channel)
+       VALUES ($1, $2::text, $3, $4, $5, $6, $7)
        ON CONFLICT (email, coalesce(site, '')) DO NOTHING
-       RETURNING ${COLUMNS}),
+       RETURNING ${COLUMNS}, channel),
      logged AS (
-       INSERT INTO herald.suppression_events (action, email, site, reason, source, note, actor)
-       SELECT 'add', email, site, reason, source, note, created_by FROM added)
+       INSERT INTO herald.suppression_events (action, email, site, reason, source, note, actor, channel)
+       SELECT 'add', email, site, reason, source, note, created_by, channel FROM added)
      SELECT true AS added, ${COLUMNS} FROM added
      UNION ALL
      SELECT false, ${COLUMNS} FROM herald.suppressions
       WHERE email = $1 AND coalesce(site, '') = coalesce($2::text, '') AND NOT EXISTS (SELECT 1 FROM added)`,
-    [s.email, s.site, s.reason, s.source, s.note, s.actor],
+    [s.email, s.site, s.reason, s.source, s.note, s.actor, s.channel ?? 'email'],
   );
   const row = rows[0] ?? (await findSuppression(db, s.email, s.site));
   if (!row) throw new Error(`suppression of ${s.email} neither added nor found`);
@@ -180,20 +182,21 @@ export async function listSuppressions(db: Queryable, site: string | null = null
 }
 
 /**
- * suppressBounced: the addresses of hard bounces (5xx x.1.x) go onto the
- * suppression list for every site, with their log entry, in one statement.
+ * suppressBounced: the addresses of hard bounces (5xx x.1.x; an SMS number
+ * opted out at the provider) go onto the suppression list for every site,
+ * on their channel, with their log entry, in one statement.
  */
-export async function suppressBounced(db: Queryable, bounces: readonly { address: string; response: string }[]): Promise<void> {
+export async function suppressBounced(db: Queryable, bounces: readonly { address: string; response: string; channel?: string }[]): Promise<void> {
   if (bounces.length === 0) return;
   await db.query(
-    `WITH b AS (SELECT DISTINCT ON (lower(e)) lower(e) AS email, r AS note FROM unnest($1::text[], $2::text[]) AS x(e, r)),
+    `WITH b AS (SELECT DISTINCT ON (lower(e)) lower(e) AS email, r AS note, c AS channel FROM unnest($1::text[], $2::text[], $3::text[]) AS x(e, r, c)),
      added AS (
-       INSERT INTO herald.suppressions (email, site, reason, source, note, created_by)
-       SELECT email, NULL, 'bounced', 'smtp', note, 'herald' FROM b
+       INSERT INTO herald.suppressions (email, site, reason, source, note, created_by, channel)
+       SELECT email, NULL, 'bounced', CASE channel WHEN 'email' THEN 'smtp' ELSE channel END, note, 'herald', channel FROM b
        ON CONFLICT (email, coalesce(site, '')) DO NOTHING
-       RETURNING email, note)
-     INSERT INTO herald.suppression_events (action, email, site, reason, source, note, actor)
-     SELECT 'add', email, NULL, 'bounced', 'smtp', note, 'herald' FROM added`,
-    [bounces.map((b) => b.address), bounces.map((b) => b.response)],
+       RETURNING email, note, source, channel)
+     INSERT INTO herald.suppression_events (action, email, site, reason, source, note, actor, channel)
+     SELECT 'add', email, NULL, 'bounced', source, note, 'herald', channel FROM added`,
+    [bounces.map((b) => b.address), bounces.map((b) => b.response), bounces.map((b) => b.channel ?? 'email')],
   );
 }

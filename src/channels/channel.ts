@@ -46,18 +46,32 @@ export interface Outgoing {
 
 /** What a failed hand-over means for the row. */
 export type Verdict =
-  | { status: 'retry'; response: string; policy: boolean }
+  /** retryAfter: how long the provider asked to wait (seconds, its Retry-After), when longer than the backoff. */
+  | { status: 'retry'; response: string; policy: boolean; retryAfter?: number }
   | { status: 'unknown' | 'bounced' | 'failed'; response: string };
 
 export interface Handed {
-  /** The message's id, as recorded in the ledger (the Message-ID of an email). */
+  /** The message's id, as recorded in the ledger (the Message-ID of an email; for an SMS herald's own, until the provider gives its id). */
   messageId: string;
-  /** Resolves with the provider's reply when accepted; rejects with a ChannelFailure otherwise. */
-  sent: Promise<string>;
+  /**
+   * Resolves with the provider's reply when accepted, and with the provider's
+   * id for the message when it makes one (an SMS's SID), which the ledger
+   * records instead of messageId; rejects with a ChannelFailure otherwise.
+   */
+  sent: Promise<string | Accepted>;
+}
+
+export interface Accepted {
+  response: string;
+  messageId: string;
 }
 
 export class ChannelFailure extends Error {
-  constructor(readonly verdict: Verdict) {
+  constructor(
+    readonly verdict: Verdict,
+    /** What a bounce suppresses, when it is not the ledger row's address as given: an SMS's number in E.164. */
+    readonly address?: string,
+  ) {
     super(verdict.response);
   }
 }

@@ -6,6 +6,7 @@ import { LinkSets } from './destinations.js';
 import { ERROR_PAGE } from './pages.js';
 import { notFound, page, trackingRoutes } from './routes.js';
 import { webhookRoutes } from './webhooks.js';
+import { smsRoutes } from './sms.js';
 
 /**
  * The tracking server, `herald serve`: fastify, for its routing, body limits
@@ -82,6 +83,7 @@ export async function createTrackingServer(deps: ServerDeps, o: ServerOptions = 
   const sets = new LinkSets(deps.db);
   await app.register(async (scope) => trackingRoutes(scope, { ...deps, events, sets }), { prefix });
   await app.register(async (scope) => webhookRoutes(scope, deps), { prefix: `${prefix}/webhooks` });
+  await app.register(async (scope) => smsRoutes(scope, deps), { prefix: `${prefix}/sms` });
   await app.ready();
 
   return {

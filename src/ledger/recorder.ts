@@ -4,6 +4,7 @@ import type { Log } from '../log.js';
 import * as ledger from './ledger.js';
 import { suppressBounced } from '../audience/suppressions.js';
 import type { LinkSet } from '../links/rewrite.js';
+import type { ChannelName } from '../channels/channel.js';
 
 /**
  * Records a batch's results as the SMTP replies come in, in small group
@@ -24,6 +25,8 @@ export const GROUP_MS = 100;
 export interface Bounce {
   address: string;
   response: string;
+  /** The channel the address is suppressed for (default email). */
+  channel?: ChannelName;
 }
 
 export class Recorder {

@@ -15,7 +15,7 @@ import type { LinkSet } from '../links/rewrite.js';
 import type { Project } from '../workspace/model.js';
 
 import { giveBack, parseRate, takeTokens, tokenWaitMs, type Rate } from './throttle.js';
-import { ChannelFailure, type Channel, type ChannelName } from '../channels/channel.js';
+import { ChannelFailure, type Channel, type ChannelName, type Handed } from '../channels/channel.js';
 import { liveSubscriptions, type PushSubscription } from '../channels/push/subscriptions.js';
 import type { ChannelRenderer } from '../render/channels.js';
 import { durationMs } from '../audience/duration.js';
@@ -245,10 +245,13 @@ async function deliverBatch(
   // A push goes to every live device of its customer: the batch's devices in one query.
   const pushed = batch.messages.filter((m) => m.channel === 'push' && m.customer_id !== null).map((m) => m.customer_id!);
   const devices = pushed.length ? await q(() => liveSubscriptions(db, ctx.schema, pushed)) : new Map<number, PushSubscription[]>();
-  const send = async (m: ClaimedMessage, handed: { messageId: string; sent: Promise<string> }, linkSet?: LinkSet): Promise<void> => {
+  const send = async (m: ClaimedMessage, handed: Handed, linkSet?: LinkSet): Promise<void> => {
     const { messageId } = handed;
     try {
-      return result(m, { id: m.id, status: 'sent', response: await handed.sent, messageId, ...(linkSet ? { linkSet } : {}) });
+      // An SMS provider's id for the message comes with its reply.
+      const reply = await handed.sent;
+      const sent = typeof reply === 'string' ? { response: reply, messageId } : reply;
+      return result(m, { id: m.id, status: 'sent', ...sent, ...(linkSet ? { linkSet } : {}) });
     } catch (err) {
       if (!(err instanceof ChannelFailure)) throw err;
       const v = err.verdict;
@@ -258,10 +261,10 @@ async function deliverBatch(
         const deadline = new Date(m.first_attempt_at).getTime() + maxAge;
         const now = clock().getTime();
         if (now >= deadline) return result(m, { id: m.id, status: 'expired', response: `expired after ${delivery.max_age ?? DEFAULT_MAX_AGE}: ${v.response}`, messageId });
-        const next = new Date(Math.min(now + backoffSeconds(m.attempts) * 1000, deadline));
+        const next = new Date(Math.min(now + Math.max(backoffSeconds(m.attempts), v.retryAfter ?? 0) * 1000, deadline));
         return result(m, { id: m.id, status: 'queued', response: v.response, messageId, nextAttemptAt: next });
       }
-      const bounce = v.status === 'bounced' ? { address: m.address, response: v.response } : undefined;
+      const bounce = v.status === 'bounced' ? { address: err.address ?? m.address, response: v.response, channel: m.channel } : undefined;
       return result(m, { id: m.id, status: v.status, response: v.response, messageId }, bounce);
     }
   };

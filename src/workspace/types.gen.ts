@@ -447,6 +447,14 @@ export interface SmsSettings {
     body?: {
       [k: string]: string;
     };
+    /**
+     * Where the provider's reply holds its id for the message, which its delivery receipts name: a field name, or a JSON pointer such as /data/id. Default: id.
+     */
+    id_field?: string;
+    /**
+     * An environment variable name.
+     */
+    status_secret_env?: string;
   };
   /**
    * validate warns when an SMS, tokens at their longest, needs more parts than this: each part is billed as one message.
