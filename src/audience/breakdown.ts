@@ -117,7 +117,8 @@ export async function measureBreakdown(db: Queryable, q: AudienceQuery, sample =
     no_subscription: counts.no_subscription,
     control_group: counts.control_group,
     recipients: counts.recipients,
-    ...(counts.by_channel !== undefined ? { by_channel: counts.by_channel ?? {} } : {}),
+    // jsonb orders keys by length: shown by name instead, the same every time.
+    ...(counts.by_channel !== undefined ? { by_channel: Object.fromEntries(Object.entries(counts.by_channel ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))) } : {}),
   };
   if (sample <= 0) return { breakdown };
   // A bucket nobody is in has no group, so no samples entry.

@@ -96,7 +96,7 @@ export async function sendCampaign(db: Db, o: SendOptions): Promise<SendResult> 
   const { materialised } = phase ? { materialised: 0 } : await launchCampaign(db, o.campaign, o.now);
   if (phase) await checkSendable(db, o.campaign);
   if (materialised > 0) o.log.info({ campaign: o.campaign, rows: materialised }, 'audience materialised');
-  const { completed, paused, ...totals } = await deliver(db, { ...o, channel: channelsOver(o.transport), sources: [ref], clock, loadSource: () => loadCampaignContext(db, o.campaign, clock) });
+  const { completed, paused, ...totals } = await deliver(db, { ...o, channel: channelsOver(o.transport, db), sources: [ref], clock, loadSource: () => loadCampaignContext(db, o.campaign, clock) });
   if (totals.suppressed > 0) o.log.info({ campaign: o.campaign, suppressed: totals.suppressed }, 'skipped addresses suppressed since the audience was materialised');
   const retry = await retryReason(db, ref);
   return { materialised, ...totals, completed: completed.includes(o.campaign), paused: paused.length > 0, ...(retry ? { retry } : {}) };

@@ -117,7 +117,7 @@ export async function deliverWith(db: Db, o: TickOptions, clock: () => Date): Pr
   await Promise.all(
     Array.from({ length: Math.max(1, o.workers ?? 1) }, (_, i) =>
       deliver(db, {
-        channel: channelsOver(o.transport),
+        channel: channelsOver(o.transport, db),
         log: o.log,
         clock,
         loadSource: sourceLoader(db, clock),
