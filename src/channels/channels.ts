@@ -6,7 +6,10 @@ import { emailChannel } from './email/channel.js';
 import type { Transport } from './email/transport.js';
 import { pushChannel, pushSenders } from './push/channel.js';
 import { markGone } from './push/subscriptions.js';
-import { smsChannelFor } from './sms/channel.js';
+import { smsChannel, smsChannelFor } from './sms/channel.js';
+import { outboxSmsProvider } from './sms/outbox.js';
+import { outboxPushSenders } from './push/outbox.js';
+import { UserError } from '../errors.js';
 
 /**
  * The channels a worker sends through, made once per project and channel:
@@ -27,14 +30,21 @@ export function channelsOver(transport: Transport, db?: Queryable): (name: Chann
     return c;
   };
 
+  /** SMS and push go to the outbox only beside email's: a run that sends email for real must not quietly keep its SMS. */
+  function outbox(setting: string): string {
+    if (transport.outbox) return transport.outbox;
+    throw new UserError(`herald.yaml's ${setting} writes to the outbox, but email goes to ${transport.description}`, 'configure a real SMS provider or push service, or unset HERALD_SMTP_URL to write everything to the outbox');
+  }
+
   function make(name: ChannelName, project: Project): Channel {
     switch (name) {
       case 'email':
         return emailChannel(transport, dkimKeys(project));
       case 'sms':
+        if (project.sms?.provider === 'outbox') return smsChannel({ provider: outboxSmsProvider(outbox('sms.provider: outbox')), from: project.sms.from });
         return smsChannelFor(project.sms, project.tracking.base_url);
       case 'push':
-        return pushChannel(pushSenders(project.push), (gone, status) => (db ? markGone(db, gone, status) : Promise.resolve()));
+        return pushChannel(project.push?.outbox ? outboxPushSenders(outbox('push.outbox')) : pushSenders(project.push), (gone, status) => (db ? markGone(db, gone, status) : Promise.resolve()));
     }
   }
 }

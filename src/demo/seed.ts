@@ -143,7 +143,7 @@ named AS (
   FROM chosen c
 )
 INSERT INTO ${s}.customers
-  (id, email, phone, first_name, last_name, site, locale, country, city, birthday, created_at, email_opt_in)
+  (id, email, phone, first_name, last_name, site, locale, country, city, birthday, created_at, email_opt_in, sms_opt_in)
 SELECT n,
        CASE WHEN r_email < 0.03 THEN NULL
             WHEN r_email < 0.04 THEN CASE n % 3 WHEN 0 THEN mailbox || domain
@@ -151,8 +151,9 @@ SELECT n,
                                                 ELSE mailbox || '@' || replace(domain, '.', ',') END
             WHEN r_email < 0.06 THEN initcap(mailbox) || '@' || initcap(domain)
             ELSE mailbox || '@' || domain END,
-       -- Ten digits, not starting with 0 or 1.
-       CASE WHEN r_phone < 0.6 THEN '+' || dial_code || ' ' || (2e9 + floor(r_digits * 8e9))::bigint END,
+       -- A mobile number of the customer's country (a real mobile prefix, then digits from 2 to 9 first),
+       -- so the SMS channel's libphonenumber-js check takes it as the shop's real numbers would be.
+       CASE WHEN r_phone < 0.6 THEN '+' || dial_code || ' ' || m.prefix || ' ' || (2 * 10::bigint ^ (m.digits - 1) + floor(r_digits * 8 * 10::bigint ^ (m.digits - 1)))::bigint END,
        CASE WHEN r_no_name >= 0.02 THEN first_name END,
        CASE WHEN r_no_name >= 0.02 THEN last_name END,
        site, locale,
@@ -163,8 +164,13 @@ SELECT n,
             THEN ($2::timestamptz AT TIME ZONE 'UTC')::date - (18 * 365 + floor((r_age_a + r_age_b) / 2 * 45 * 365.25))::int END,
        -- Three times as many sign-ups now as three years ago: the shop has been growing.
        $2::timestamptz - ${seconds(`(r_since + r_since * r_since) / 2 * ${3 * YEAR}`)},
-       r_opt_in < 0.85
-FROM named`,
+       r_opt_in < 0.85,
+       -- Half of those who gave a number agreed to SMS.
+       r_phone < 0.3
+FROM named
+CROSS JOIN LATERAL (SELECT CASE dial_code WHEN '1' THEN '415' WHEN '7' THEN '912' WHEN '31' THEN '61' WHEN '33' THEN '61' WHEN '43' THEN '664'
+                                          WHEN '44' THEN '7400' WHEN '49' THEN '151' WHEN '353' THEN '85' ELSE '29' END AS prefix,
+                           CASE dial_code WHEN '44' THEN 6 WHEN '49' THEN 8 ELSE 7 END AS digits) m`,
 
   /** products: the fixed catalogue, priced in the home site's currency, with links under its url. */
   products: (s: string) => `
@@ -298,6 +304,18 @@ wish AS (
 INSERT INTO ${s}.preorders (customer_id, sku, created_at)
 SELECT w.customer_id, p.sku, w.created_at FROM wish w JOIN product p ON p.i = w.product_i`,
 
+  /** push_subscriptions: one customer in eight allowed push, in a browser (web push) or the shop's app (FCM). */
+  pushSubscriptions: (s: string) => `
+INSERT INTO ${s}.push_subscriptions (id, customer_id, kind, endpoint, p256dh, auth, token, created_at)
+SELECT row_number() OVER (ORDER BY c.id), c.id,
+       CASE WHEN c.id % 2 = 0 THEN 'webpush' ELSE 'fcm' END,
+       CASE WHEN c.id % 2 = 0 THEN 'https://push.example.net/send/' || md5($1 || ':push:' || c.id) END,
+       CASE WHEN c.id % 2 = 0 THEN 'BDemo' || md5($1 || ':p256dh:' || c.id) END,
+       CASE WHEN c.id % 2 = 0 THEN md5($1 || ':auth:' || c.id) END,
+       CASE WHEN c.id % 2 = 1 THEN 'demo-device-' || md5($1 || ':fcm:' || c.id) END,
+       c.created_at + interval '1 day'
+  FROM ${s}.customers c WHERE ${draw('c.id', 'push')} < 0.125`,
+
   /** Statistics as soon as a table is loaded, so the statements reading it are planned for its real size. */
   analyze: (s: string, tables: string[]) => `ANALYZE ${tables.map((t) => `${s}.${t}`).join(', ')}`,
 
@@ -343,6 +361,7 @@ export async function seedShop(db: Db, opts: SeedOptions): Promise<SeedSummary> 
     await tx.query(SQL.ordersAndItems(s), [seed, now, sites]);
     await tx.query(SQL.cartsAndItems(s), [seed, now]);
     await tx.query(SQL.preorders(s), [seed, now]);
+    await tx.query(SQL.pushSubscriptions(s), [seed]);
     await tx.exec(shopIndexesSql(opts.schema));
     await tx.query(SQL.analyze(s, ['orders', 'order_items', 'carts', 'cart_items', 'preorders']));
     const [counts] = await tx.query<SeedSummary>(SQL.counts(s));

@@ -1,6 +1,7 @@
 import { compileSegment, type CompiledSql } from '../audience/compile.js';
 import { durationMs } from '../audience/duration.js';
 import { classifiedSql, unlessErased, type SiteLocales } from '../audience/recipients.js';
+import { channelChoice } from '../audience/channels.js';
 import type { SqlCondition } from '../audience/sql-sandbox.js';
 import { campaignSites, cancelledStatuses, openStatuses, sourceSchema, type Project, type Segment, type Site, type Trigger } from '../workspace/model.js';
 import { occurrencesSql, type EventSite } from './events.js';
@@ -124,7 +125,8 @@ export function sweepSql(t: SweepSubject, w: SweepWindow, mode: SweepMode): Comp
     audience.parts = { joins: compiled.parts!.joins, where: `${withOccurrence} AND (${compiled.parts!.where})` };
   }
   const locales: SiteLocales = Object.fromEntries(sites.map((s) => [s.id, { locales: s.locales, default: s.default_locale }]));
-  const classified = classifiedSql(sourceSchema(p), audience, locales);
+  const choice = channelChoice(t.spec);
+  const classified = classifiedSql(sourceSchema(p), audience, locales, undefined, choice);
   // classifiedSql numbers its parameters after ours, in a copy: take them over.
   values.push(...classified.values.slice(values.length));
 
@@ -139,11 +141,16 @@ export function sweepSql(t: SweepSubject, w: SweepWindow, mode: SweepMode): Comp
   // hashed every row the trigger had ever written (0.7 s at 2M rows, and
   // growing with history); this stays one probe of messages_customer_key
   // per new occurrence.
+  //
+  // An occurrence is sent once per channel with `all`; with first_reachable
+  // once on any of the trigger's channels, so a customer who adds a device
+  // between two sweeps does not get it again there.
+  const sameChannel = choice.mode === 'all' ? 'm.channel = d.channel' : `m.channel = ANY (${param([...choice.channels], '::text[]')})`;
   const noLedgerRow = (test: string) => `(SELECT true FROM herald.messages m
-                           WHERE m.source_kind = 'trigger' AND m.source = ${name} AND m.channel = 'email'
+                           WHERE m.source_kind = 'trigger' AND m.source = ${name} AND ${sameChannel}
                              AND m.customer_id = d.customer_id AND ${test} LIMIT 1) IS NULL`;
   const onceTest = once === 'per_event' ? '' : `AND ${noLedgerRow(`(m.status IN ${PENDING} OR (m.status = 'sent'${since ? ` AND m.sent_at > ${since}` : ''}))`)}`;
-  const picked = once === 'per_event' ? 'SELECT * FROM fresh' : 'SELECT DISTINCT ON (f.customer_id) f.* FROM fresh f ORDER BY f.customer_id, f.due_at, f.occurrence';
+  const picked = once === 'per_event' ? 'SELECT * FROM fresh' : 'SELECT DISTINCT ON (f.customer_id, f.channel) f.* FROM fresh f ORDER BY f.customer_id, f.channel, f.due_at, f.occurrence';
 
   const ctes = `WITH occ AS MATERIALIZED (
        SELECT DISTINCT ON (e.customer_id, e.occurrence)
@@ -152,7 +159,7 @@ export function sweepSql(t: SweepSubject, w: SweepWindow, mode: SweepMode): Comp
         ORDER BY e.customer_id, e.occurrence, e.due_at),
      classified AS MATERIALIZED (${classified.text}),
      due AS (
-       SELECT o.customer_id, o.occurrence, o.due_at, o.payload, r.email, r.site, r.locale, r.bucket, r.reason
+       SELECT o.customer_id, o.occurrence, o.due_at, o.payload, r.email, r.channel, r.site, r.locale, r.bucket, r.reason
          FROM occ o JOIN classified r ON r.customer_id = o.customer_id),
      fresh AS (
        SELECT d.* FROM due d
@@ -171,7 +178,7 @@ export function sweepSql(t: SweepSubject, w: SweepWindow, mode: SweepMode): Comp
        INSERT INTO herald.messages (source_kind, source, channel, customer_id, address, site, locale, occurrence, payload, due_at,
                                     status, reason, next_attempt_at, source_version, template_version)
        -- An erased person's row is recorded without their address or event data (src/privacy/).
-       SELECT 'trigger', ${name}, 'email', k.customer_id, ${unlessErased('k.reason', 'k.email')}, k.site, k.locale, k.occurrence,
+       SELECT 'trigger', ${name}, k.channel, k.customer_id, ${unlessErased('k.reason', 'k.email')}, k.site, k.locale, k.occurrence,
               ${unlessErased('k.reason', 'k.payload')}, k.due_at,
               CASE WHEN k.bucket = 'recipients' THEN 'queued' ELSE 'suppressed' END,
               CASE WHEN k.bucket <> 'recipients' THEN k.reason END,

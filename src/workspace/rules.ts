@@ -190,7 +190,24 @@ const smsProvider: Rule = (ws) => {
       ...(sms.auth_token_env === undefined ? [missing('auth_token_env', 'add auth_token_env: the environment variable holding the auth token')] : []),
     ];
   }
+  if (sms.provider === 'outbox') return [];
   return sms.webhook === undefined ? [missing('webhook', 'add webhook: { url: https://… } (and auth_header_env, body as the provider needs)')] : [];
+};
+
+/** A campaign or trigger on SMS or push needs herald.yaml to say how those are sent. */
+const channelSettings: Rule = (ws) => {
+  const out: Problem[] = [];
+  const project = ws.project.spec;
+  for (const [kind, pool] of [['campaign', ws.campaigns], ['trigger', ws.triggers]] as const) {
+    for (const [name, x] of pool) {
+      const channels = (x.spec as { channels?: string[] }).channels ?? [];
+      channels.forEach((ch, i) => {
+        if (ch === 'sms' && !project.sms) out.push(problemAt(x.source, ['channels', i], `${kind} "${name}" sends SMS, and herald.yaml has no sms block`, 'reference', { hint: 'add sms: with a provider to herald.yaml (docs/sms.md), or take sms out of channels' }));
+        if (ch === 'push' && !project.push) out.push(problemAt(x.source, ['channels', i], `${kind} "${name}" sends push notifications, and herald.yaml has no push block`, 'reference', { hint: 'add push: with vapid or fcm to herald.yaml (docs/push.md), or take push out of channels' }));
+      });
+    }
+  }
+  return out;
 };
 
 /**
@@ -291,7 +308,7 @@ function dedupe(ps: Problem[]): Problem[] {
   });
 }
 
-const RULES: Rule[] = [siteLocales, campaignSitesDefined, campaignReferences, templateLocales, channelLocales, smsProvider, conditionReferences];
+const RULES: Rule[] = [siteLocales, campaignSitesDefined, campaignReferences, templateLocales, channelLocales, smsProvider, channelSettings, conditionReferences];
 
 export function checkRules(ws: Workspace, failed: Set<string>): Problem[] {
   return RULES.flatMap((rule) => rule(ws, failed));

@@ -410,9 +410,9 @@ export interface FrequencyCap {
  */
 export interface SmsSettings {
   /**
-   * twilio: a Twilio-compatible Messages API (account_sid, auth_token_env, api_url). webhook: any JSON HTTP endpoint (webhook).
+   * twilio: a Twilio-compatible Messages API (account_sid, auth_token_env, api_url). webhook: any JSON HTTP endpoint (webhook). outbox: files in .herald/outbox/sms/, nothing sent (the demo, trying a campaign out; needs the email outbox too, that is no HERALD_SMTP_URL).
    */
-  provider: 'twilio' | 'webhook';
+  provider: 'twilio' | 'webhook' | 'outbox';
   /**
    * The sender: a phone number in E.164 form, or an alphanumeric sender id of up to 11 letters and digits where the destination country allows one.
    */
@@ -521,6 +521,10 @@ export interface PushSettings {
      */
     api_url?: string;
   };
+  /**
+   * Write every notification to .herald/outbox/push/ instead of a push service: the demo, trying a campaign out (needs the email outbox too, that is no HERALD_SMTP_URL).
+   */
+  outbox?: boolean;
 }
 /**
  * segments/<name>.yaml: a live set of customers, evaluated against the shop data each time it is used.

@@ -38,7 +38,7 @@ async function shop(): Promise<Queryable> {
       [id, email, country, emailOk, phone, smsOk],
     );
   }
-  await db.query(`INSERT INTO shop.push_subscriptions (id, customer_id, kind, token) VALUES (1, 1, 'fcm', 'device-1'), (2, 5, 'fcm', 'device-gone')`);
+  await db.query(`INSERT INTO shop.push_subscriptions (id, customer_id, kind, token, created_at) VALUES (1, 1, 'fcm', 'device-1', now()), (2, 5, 'fcm', 'device-gone', now())`);
   // Customer 5's only device was answered 410: it does not count.
   await db.query(`INSERT INTO herald.push_gone (endpoint_sha256, status) VALUES (encode(sha256(convert_to('device-gone', 'UTF8')), 'hex'), 410)`);
   // A STOP reply recorded this number's opt-out in E.164; the shop stores it in another form.

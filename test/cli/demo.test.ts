@@ -46,7 +46,7 @@ describe('herald demo', () => {
     expect(report.sent + report.bounced).toBe(sent);
 
     // The customers answered through the tracking server, and the report says what they did.
-    const answered = /(\d+) opened it, (\d+) more were only fetched by Apple Mail Privacy Protection; (\d+) clicked/.exec(first.stdout);
+    const answered = /customers answer winback[^]*?(\d+) opened it, (\d+) more were only fetched by Apple Mail Privacy Protection; (\d+) clicked/.exec(first.stdout);
     expect(answered, first.stdout).not.toBeNull();
     const [opened, mpp, clicked] = answered!.slice(1).map(Number) as [number, number, number];
     expect(opened).toBeGreaterThan(0);
@@ -54,8 +54,20 @@ describe('herald demo', () => {
     expect(report.lift.recipients.n).toBe(sent);
     expect(report.lift.control.n).toBeGreaterThan(0);
 
+    // One campaign on email and SMS, one push: to the outbox, and each report shows its channels.
+    const flash = JSON.parse(readFileSync(join(ws.dir, 'reports', 'flash-sale.json'), 'utf8')) as { by_channel: { channel: string; sent: number }[] };
+    expect(flash.by_channel.map((c) => c.channel)).toEqual(['email', 'sms']);
+    const smsSent = flash.by_channel.find((c) => c.channel === 'sms')!.sent;
+    expect(smsSent).toBeGreaterThan(0);
+    const texts = readdirSync(join(ws.dir, '.herald', 'outbox', 'sms'));
+    expect(texts).toHaveLength(smsSent);
+    expect(readFileSync(join(ws.dir, '.herald', 'outbox', 'sms', texts[0]!), 'utf8')).toMatch(/^To: \+\d{8,15}\nFrom: HeraldShop\n\n.*https:\/\/mail\.shop\.example\.(com|ru)\/s\/[A-Za-z0-9_-]{12,20} /);
+    const push = JSON.parse(readFileSync(join(ws.dir, 'reports', 'app-news.json'), 'utf8')) as { by_channel: { channel: string; sent: number }[] };
+    expect(push.by_channel).toEqual([expect.objectContaining({ channel: 'push' })]);
+    expect(readdirSync(join(ws.dir, '.herald', 'outbox', 'push')).length).toBeGreaterThanOrEqual(push.by_channel[0]!.sent);
+
     // The preview grid, rendered for the demo shop's own customers.
-    expect(first.stdout).toMatch(/previewed 38 messages .*, 0 problems/);
+    expect(first.stdout).toMatch(/previewed 46 messages .*, 0 problems/);
     expect(readFileSync(join(ws.dir, '.herald', 'preview', 'index.html'), 'utf8')).toContain('campaign-shoe-care-week.discount');
     // Test sends: one per A/B variant, in the outbox, never in the ledger or the report.
     expect(first.stdout).toMatch(/test-sent shoe-care-week: "\[TEST\] .+" and "\[TEST\] 15% off shoe care, this week only"/);

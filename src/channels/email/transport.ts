@@ -30,6 +30,8 @@ export interface OutgoingMessage extends ComposedMessage {
 
 export interface Transport {
   readonly description: string;
+  /** The outbox folder, when messages are written there instead of sent (no HERALD_SMTP_URL). */
+  readonly outbox?: string;
   /** Resolves with the server's reply when accepted; rejects with the error otherwise. */
   send(message: OutgoingMessage, meta: MessageMeta): Promise<{ response: string }>;
   close(): void;
@@ -70,6 +72,7 @@ export function outboxTransport(dir: string): Transport {
   const t = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'windows' });
   return {
     description: `outbox ${dir}`,
+    outbox: dir,
     async send(message, meta) {
       const info = (await t.sendMail(mailOptions(message))) as unknown as { message: Buffer };
       const folder = join(dir, meta.source);

@@ -90,7 +90,7 @@ export function smsChannelFor(config: SmsConfig | undefined, trackingBaseUrl: st
     });
     return smsChannel({ provider, from: config.from });
   }
-  throw new UserError(`herald.yaml: unknown sms.provider ${JSON.stringify(String(config.provider))}`, 'use twilio or webhook');
+  throw new UserError(`herald.yaml: sms.provider ${JSON.stringify(String(config.provider))} is not one herald can send through here`, 'use twilio or webhook (outbox writes files: docs/sms.md)');
 }
 
 /** The generic provider's body when herald.yaml gives none. */

@@ -167,7 +167,8 @@ export default async function demo(_args: string[], opts: DemoOptions): Promise<
 /** Seeds the shop unless the database already holds the same demo shop. */
 async function ensureShop(db: Db, ws: Workspace, want: { customers: number; seed: number }, today: Date, step: (t: string) => void) {
   const schema = sourceSchema(ws.project.spec);
-  const key = JSON.stringify(want);
+  // The shop's shape is part of the key: a demo shop seeded before push subscriptions existed is seeded again.
+  const key = JSON.stringify({ ...want, shape: 2 });
   const [row] = await db.query<{ value: string }>("SELECT value FROM herald.settings WHERE key = 'demo_shop'");
   const [exists] = await db.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [`${schema}.customers`]);
   if (row?.value === key && exists?.ok) {

@@ -1,0 +1,24 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { SmsProvider } from './provider.js';
+
+/**
+ * `sms.provider: outbox`: every SMS is written to a file in the outbox
+ * (`.herald/outbox/sms/<id>.txt`, To, From and the text), like email without
+ * HERALD_SMTP_URL: for the demo, for trying a campaign out, and for tests.
+ * Nothing leaves the machine.
+ */
+export function outboxSmsProvider(dir: string): SmsProvider {
+  return {
+    async send(m) {
+      const id = `outbox-${randomBytes(8).toString('hex')}`;
+      const folder = join(dir, 'sms');
+      mkdirSync(folder, { recursive: true });
+      const file = join(folder, `${id}.txt`);
+      writeFileSync(`${file}.tmp`, `To: ${m.to}\nFrom: ${m.from}\n\n${m.text}\n`);
+      renameSync(`${file}.tmp`, file);
+      return { id, response: `written to ${file}` };
+    },
+  };
+}
