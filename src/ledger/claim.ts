@@ -17,9 +17,10 @@ import { SENDING_STATUS, type ContactPolicy, type SourceRef } from './source.js'
  *    sees every claim for these recipients that committed before), settles
  *    each row: `suppressed` (the address was suppressed since), `exited` (the
  *    trigger's event went away: exitSql), deferred to the end of the quiet
- *    hours in the recipient's local time, `capped` or deferred over the
- *    frequency cap (counted over every message sent to the recipient from
- *    any source in the rolling window, plus those claimed right now), or
+ *    hours in the recipient's local time (each channel's own: SMS by day
+ *    only), `capped` or deferred over the frequency cap (counted over every
+ *    message sent to the recipient on the row's channel, from any source, in
+ *    the rolling window, plus those claimed right now), or
  *    `claimed`.
  *
  * Workers coordinate through these statements alone, never through each
@@ -206,7 +207,7 @@ export function pickValues(c: Pick<ClaimInput, 'source' | 'limit' | 'now' | 'wor
  */
 export function settleSql(schema: string, exitSql: string): string {
   return `WITH p AS (
-       SELECT m.id, m.customer_id, m.contact_id,
+       SELECT m.id, m.customer_id, m.contact_id, m.channel,
               -- Suppressed for the site or all sites, or erased (by the address's hash,
               -- always for all sites): a batch is small, so the hash is always computed.
               EXISTS (SELECT 1 FROM herald.suppressions s
@@ -229,7 +230,7 @@ export function settleSql(schema: string, exitSql: string): string {
         WHERE m.id = ANY($1::bigint[])),
      r AS (
        SELECT p.*, (NOT p.suppressed AND p.exit_reason IS NULL AND p.quiet_until IS NULL) AS eligible,
-              row_number() OVER (PARTITION BY (NOT p.suppressed AND p.exit_reason IS NULL AND p.quiet_until IS NULL), p.customer_id, p.contact_id ORDER BY p.id) AS rank
+              row_number() OVER (PARTITION BY (NOT p.suppressed AND p.exit_reason IS NULL AND p.quiet_until IS NULL), p.customer_id, p.contact_id, p.channel ORDER BY p.id) AS rank
          FROM p),
      c AS (
        SELECT r.*, cap.n, cap.oldest FROM r
@@ -238,11 +239,11 @@ export function settleSql(schema: string, exitSql: string): string {
        LEFT JOIN LATERAL (
          SELECT sum(x.n)::int AS n, min(x.oldest) AS oldest FROM (
            SELECT count(*) AS n, min(s.sent_at) AS oldest FROM herald.messages s
-            WHERE r.customer_id IS NOT NULL AND s.customer_id = r.customer_id AND s.status IN ('sent', 'claimed')
+            WHERE r.customer_id IS NOT NULL AND s.customer_id = r.customer_id AND s.channel = r.channel AND s.status IN ('sent', 'claimed')
               AND (s.sent_at > $3::timestamptz - make_interval(secs => $8) OR (s.status = 'claimed' AND s.id <> ALL ($1::bigint[])))
            UNION ALL
            SELECT count(*), min(s.sent_at) FROM herald.messages s
-            WHERE r.contact_id IS NOT NULL AND s.contact_id = r.contact_id AND s.status IN ('sent', 'claimed')
+            WHERE r.contact_id IS NOT NULL AND s.contact_id = r.contact_id AND s.channel = r.channel AND s.status IN ('sent', 'claimed')
               AND (s.sent_at > $3::timestamptz - make_interval(secs => $8) OR (s.status = 'claimed' AND s.id <> ALL ($1::bigint[])))) AS x
        ) AS cap ON $7::int IS NOT NULL AND r.eligible),
      d AS (

@@ -15,6 +15,7 @@ import { applyDir } from '../support/apply.js';
 import { exampleWorkspace } from '../support/workspace.js';
 import { useCleanups } from '../support/cleanup.js';
 import { channelsOver } from '../../src/channels/channels.js';
+import { twilioPeer } from '../support/twilio.js';
 
 /**
  * The contact policy, enforced where messages are claimed: the frequency cap
@@ -196,5 +197,44 @@ describe('quiet hours', () => {
     const night = new Date('2026-11-20T23:00:00Z');
     expect((await send(db, transport, night, ['one'])).sent).toBe(1);
     expect((await send(db, transport, night, ['two'])).sent).toBe(0);
+  });
+});
+
+describe('the contact policy per channel', () => {
+  const TOKEN = 'twilio-token-of-the-policy-test';
+  async function smsSetup() {
+    const twilio = await twilioPeer();
+    cleanup(() => twilio.close());
+    const db = await setup(
+      (y) => y.replace(/sms:\n {2}provider: outbox\n/, `sms:\n  provider: twilio\n  account_sid: AC0123456789abcdef0123456789abcdef\n  auth_token_env: HERALD_POLICY_TWILIO\n  api_url: ${twilio.url}\n`),
+      { 'campaigns/texts.yaml': 'title: Texts\nsites: [shop-en]\naudience: { segment: lapsed }\ntemplate: flash-sale\nchannels: [sms]\nstatus: ready\n' },
+    );
+    await db.query("UPDATE shop.customers SET phone = '+4915112345678', sms_opt_in = true WHERE id = 1");
+    process.env.HERALD_POLICY_TWILIO = TOKEN;
+    cleanup(() => void delete process.env.HERALD_POLICY_TWILIO);
+    return { db, twilio };
+  }
+
+  it('counts the frequency cap on each channel apart: three emails leave the SMS budget whole', async () => {
+    const { db, twilio } = await smsSetup();
+    const { arrived, transport } = await peer();
+    await send(db, transport, NOON, ['one', 'two', 'three']);
+    expect(arrived.filter((a) => a.to.startsWith('anna@'))).toHaveLength(3);
+    const t = await send(db, transport, new Date(NOON.getTime() + 3600_000), ['texts']);
+    expect(t).toMatchObject({ sent: 1, capped: 0 });
+    expect(twilio.requests.map((r) => r.form.To)).toEqual(['+4915112345678']);
+  });
+
+  it('sends SMS by day only: at 20:30 in Berlin the email goes out and the SMS waits until 09:00', async () => {
+    const { db, twilio } = await smsSetup();
+    const { arrived, transport } = await peer();
+    const evening = new Date('2026-11-20T19:30:00Z');
+    const t = await send(db, transport, evening, ['one', 'texts']);
+    expect(arrived.filter((a) => a.to.startsWith('anna@'))).toHaveLength(1);
+    expect(twilio.requests).toHaveLength(0);
+    expect(t.deferred).toBe(1);
+    const [row] = await db.query<{ status: string; deferred_reason: string; next_attempt_at: Date }>("SELECT status, deferred_reason, next_attempt_at FROM herald.messages WHERE source = 'texts'");
+    expect(row).toMatchObject({ status: 'queued', deferred_reason: 'quiet hours' });
+    expect(row!.next_attempt_at.toISOString()).toBe('2026-11-21T08:00:00.000Z');
   });
 });
