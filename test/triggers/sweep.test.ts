@@ -55,6 +55,40 @@ describe('classification', () => {
     ]);
   });
 
+  it('sweeps onto the trigger\'s channels: first_reachable once per occurrence on any of them, all once on each', async () => {
+    const { db } = await shopDb(
+      {
+        customers: [
+          { id: 1, email: 'anna@example.com', phone: '+4915111111111', sms_opt_in: true, country: 'DE' },
+          { id: 2, email: 'boris@example.org', phone: null },
+        ],
+        orders: orders([1, 1, 1], [2, 2, 1]),
+      },
+      cleanup,
+    );
+    const first = active({ event: 'order_total_over', amount: 300, channels: ['sms', 'email'], mode: 'first_reachable' });
+    await sweep(db, first, T0);
+    expect(await sweep(db, first, plus(T0, 2 * HOUR))).toEqual({ inserted: 2, skippedByHorizon: 0 });
+    const rows = await db.query<{ customer_id: number; channel: string; address: string }>("SELECT customer_id::int, channel, address FROM herald.messages WHERE source = 't' ORDER BY customer_id, channel");
+    expect(rows.map((r) => [r.customer_id, r.channel, r.address])).toEqual([
+      [1, 'sms', '+4915111111111'],
+      [2, 'email', 'boris@example.org'],
+    ]);
+    // The same occurrences again: nothing new, whichever channel they went on.
+    expect(await sweep(db, first, plus(T0, 3 * HOUR))).toEqual({ inserted: 0, skippedByHorizon: 0 });
+
+    const all = active({ event: 'order_total_over', amount: 300, channels: ['email', 'sms'], mode: 'all' });
+    await sweep(db, all, T0, { name: 'both' });
+    expect(await sweep(db, all, plus(T0, 2 * HOUR), { name: 'both' })).toEqual({ inserted: 4, skippedByHorizon: 0 });
+    const both = await db.query<{ customer_id: number; channel: string; status: string }>("SELECT customer_id::int, channel, status FROM herald.messages WHERE source = 'both' ORDER BY customer_id, channel");
+    expect(both.map((r) => [r.customer_id, r.channel, r.status])).toEqual([
+      [1, 'email', 'queued'],
+      [1, 'sms', 'queued'],
+      [2, 'email', 'queued'],
+      [2, 'sms', 'suppressed'],
+    ]);
+  });
+
   it("leaves out customers of other sites than the trigger's", async () => {
     const { db } = await shopDb(
       {
