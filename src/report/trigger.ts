@@ -3,6 +3,8 @@ import type { DayCounts, ReasonCount } from '../ledger/ledger.js';
 import { mdCell, reasonsMarkdown, reasonsText } from './reasons.js';
 import { resultsMarkdown, resultsText, type Results } from './results.js';
 import { chartsMarkdown, type ChartSeries } from './charts.js';
+import type { ChannelFigures } from './outcomes.js';
+import { channelsMarkdown } from './report.js';
 
 /** A trigger's report: what its sweeps found and what became of each occurrence, per day and in total. */
 export interface TriggerReport {
@@ -25,6 +27,8 @@ export interface TriggerReport {
   lift?: Results['lift'];
   /** The figures behind its charts (charts.ts), per hour or day in UTC; absent before the report reads them. */
   series?: ChartSeries;
+  /** Per channel, when the trigger sends on more than email. */
+  by_channel?: ChannelFigures[];
 }
 
 /** Where a trigger stands, as write.ts reads it from the deployed state and its run. */
@@ -80,6 +84,7 @@ export function triggerReportMarkdown(r: TriggerReport): string {
     '|---|---:|',
     ...COLUMNS.map((k) => `| ${LABELS[k]} | ${r.totals[k]} |`),
     '',
+    ...channelsMarkdown(r.by_channel),
     ...chartsMarkdown(r.name, r.series),
     ...(r.days.length > 0
       ? [

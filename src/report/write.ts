@@ -135,7 +135,8 @@ export async function triggerReport(db: Db, name: string, now = new Date()): Pro
   const { status, override } = await effectiveStatus(db, name, spec?.status ?? 'paused', 'trigger');
   const state = { description: spec?.description ?? '', status, ...(override ? { reason: override.reason } : {}), enabledAt: await enabledAt(db, ref) };
   const { results, series } = await outcomes(db, ref, spec, now);
-  return { ...buildTriggerReport(name, state, days, await reasonCounts(db, ref), results), series };
+  const channels = await channelFigures(db, ref);
+  return { ...buildTriggerReport(name, state, days, await reasonCounts(db, ref), results), series, ...(channels.some((c) => c.channel !== 'email') ? { by_channel: channels } : {}) };
 }
 
 /**
