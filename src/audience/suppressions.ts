@@ -56,6 +56,20 @@ export function normaliseEmail(text: string): string {
   return email;
 }
 
+/**
+ * An address for `herald suppress`: an email address (lower-cased), or a
+ * phone number in E.164 (`+4915112345678`, spaces allowed) for SMS, as a STOP
+ * reply records it.
+ */
+export function normaliseAddress(text: string): { email: string; channel: 'email' | 'sms' } {
+  const phone = text.replace(/[\s().-]/g, '');
+  if (phone.startsWith('+')) {
+    if (!/^\+[1-9][0-9]{6,14}$/.test(phone)) throw new UserError(`"${text}" is not a phone number in E.164`, 'write it with its country code, as +4915112345678');
+    return { email: phone, channel: 'sms' };
+  }
+  return { email: normaliseEmail(text), channel: 'email' };
+}
+
 export function checkReason(text: string): SuppressionReason {
   if (!(REASONS as readonly string[]).includes(text)) {
     throw new UserError(`unknown suppression reason "${text}"`, `use one of: ${REASONS.join(', ')}`);
@@ -149,10 +163,10 @@ export async function removeSuppression(db: Queryable, r: RemoveSuppression): Pr
     `WITH removed AS (
        DELETE FROM herald.suppressions
         WHERE email = $1 AND coalesce(site, '') = coalesce($2::text, '')
-       RETURNING ${COLUMNS}),
+       RETURNING ${COLUMNS}, channel),
      logged AS (
-       INSERT INTO herald.suppression_events (action, email, site, reason, source, note, actor)
-       SELECT 'remove', email, site, reason, $3, $4, $5 FROM removed)
+       INSERT INTO herald.suppression_events (action, email, site, reason, source, note, actor, channel)
+       SELECT 'remove', email, site, reason, $3, $4, $5, channel FROM removed)
      SELECT ${COLUMNS} FROM removed`,
     [r.email, r.site, r.source, r.note, r.actor],
   );

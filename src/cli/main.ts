@@ -117,16 +117,16 @@ const suppress = program
   .description('the suppression list: addresses no campaign writes to; every change is recorded with who and why');
 suppress
   .command('add')
-  .description('suppress an address, for one site or (without --site) for all')
-  .argument('<email>')
+  .description('suppress an address, for one site or (without --site) for all: an email address, or a phone number in E.164 (+4915112345678) for SMS')
+  .argument('<email|+phone>')
   .option('--site <id>', 'only for this site from herald.yaml')
   .option('--reason <reason>', 'unsubscribed, bounced, complained or manual', 'manual')
   .option('--note <text>', 'why, kept with the change')
   .action(run(async () => ({ default: (await import('./commands/suppress.js')).add })));
 suppress
   .command('remove')
-  .description('lift the suppression of an address for one site or (without --site) the one for all sites')
-  .argument('<email>')
+  .description('lift the suppression of an address (an email address, or an SMS number in E.164) for one site or (without --site) the one for all sites')
+  .argument('<email|+phone>')
   .option('--site <id>', 'the site it was suppressed for')
   .requiredOption('--note <text>', 'why it may be written to again, kept with the change')
   .action(run(async () => ({ default: (await import('./commands/suppress.js')).remove })));

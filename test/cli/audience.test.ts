@@ -151,6 +151,23 @@ describe('herald audience', () => {
 });
 
 describe('herald suppress', () => {
+  it('suppresses and lifts an SMS number in E.164, as a STOP reply records it, and refuses a number without its country code', async () => {
+    const { args } = await setup();
+    const add = await herald(['suppress', 'add', '+49 151 1234 5678', '--reason', 'unsubscribed', '--note', 'asked by phone', ...args]);
+    expect(add.code, add.stderr).toBe(0);
+    expect(add.stdout).toBe('+4915112345678 is now suppressed for all sites (unsubscribed).\n');
+    const list = await herald(['suppress', 'list', '--json', ...args]);
+    expect((JSON.parse(list.stdout) as { email: string }[]).map((r) => r.email)).toEqual(['+4915112345678']);
+    const bad = await herald(['suppress', 'add', '0151 1234 5678', ...args]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('is not an email address');
+    const nocc = await herald(['suppress', 'add', '+0151', ...args]);
+    expect(nocc.stderr).toContain('herald: "+0151" is not a phone number in E.164');
+    const removed = await herald(['suppress', 'remove', '+4915112345678', '--note', 'resubscribed at the till', ...args]);
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(removed.stdout).toMatch(/^\+4915112345678 is no longer suppressed for all sites/);
+  });
+
   it('adds and lists suppressions, and audiences follow', async () => {
     const { args } = await setup();
     const add = await herald(['suppress', 'add', ' c4@EXAMPLE.com ', '--reason', 'unsubscribed', '--note', 'replied STOP', ...args]);

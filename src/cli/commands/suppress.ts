@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { addSuppression, checkReason, listSuppressions, normaliseEmail, removeSuppression, type Suppression } from '../../audience/suppressions.js';
+import { addSuppression, checkReason, listSuppressions, normaliseAddress, removeSuppression, type Suppression } from '../../audience/suppressions.js';
 import { UserError, printable } from '../../errors.js';
 import { gitInfo } from '../../git/commit.js';
 import type { Project } from '../../workspace/model.js';
@@ -22,11 +22,11 @@ interface SuppressOptions extends GlobalOptions {
 const SOURCE = 'cli';
 
 export async function add([address]: string[], opts: SuppressOptions): Promise<void> {
-  const email = normaliseEmail(address!);
+  const { email, channel } = normaliseAddress(address!);
   const reason = checkReason(opts.reason ?? 'manual');
   const site = knownSite(opts);
   const { added, suppression: s } = await withDb(opts, (db) =>
-    addSuppression(db, { email, site, reason, source: SOURCE, note: opts.note?.trim() || null, actor: actor(opts) }),
+    addSuppression(db, { email, site, reason, source: SOURCE, note: opts.note?.trim() || null, actor: actor(opts), channel }),
   );
   print(
     added
@@ -36,7 +36,7 @@ export async function add([address]: string[], opts: SuppressOptions): Promise<v
 }
 
 export async function remove([address]: string[], opts: SuppressOptions): Promise<void> {
-  const email = normaliseEmail(address!);
+  const { email } = normaliseAddress(address!);
   const note = opts.note?.trim();
   if (!note) throw new UserError('herald suppress remove needs --note', 'say why, e.g. --note "resubscribed by phone, ticket 4411"');
   const site = knownSite(opts);
