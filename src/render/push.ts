@@ -4,7 +4,7 @@ import { shortenUrl, type LinkSet } from '../links/rewrite.js';
 import { siteHosts, sitesRefusing } from './link-check.js';
 import { messageContext, tracking, type MessageExtras, type MessageSource, type PushSpec, type Recipient, type TemplateSpec } from './message.js';
 import { compileTemplate } from './sandbox.js';
-import { shopHostsOf, sitesOf, type ChannelRenderOptions } from './sms.js';
+import { shortLinks, sitesOf, type ChannelRenderOptions } from './sms.js';
 
 /** A push notification for one recipient, rendered from the template's `push.<locale>.yaml`. */
 export interface RenderedPush {
@@ -57,23 +57,13 @@ export function renderPush(o: ChannelRenderOptions, src: MessageSource, r: Recip
   const icon = address('icon');
   const image = address('image');
   let linkSet: LinkSet | undefined;
-  if (url !== null && ledgerId !== undefined) {
-    const t = tracking(o.project, src);
-    if (t.clicks) {
-      const s = shortenUrl(url, {
-        ledgerId,
-        secret: o.secret,
-        base: trackingBase(o.project, site),
-        ...(t.utm ? { utm: t.utm } : {}),
-        shopHosts: shopHostsOf(o.project),
-        autoLogin: links.autoLogin,
-        hosts: hosts.hosts,
-        push: true,
-      });
-      url = s.url;
-      linkSet = s.linkSet;
-    }
+  const shorten = url !== null ? shortLinks(o, src, site, links.autoLogin, ledgerId, true) : undefined;
+  if (url !== null && shorten) {
+    const s = shortenUrl(url, shorten);
+    url = s.url;
+    linkSet = s.linkSet;
   }
+
   return {
     channel: 'push',
     title: oneLine(text('title')),

@@ -1,7 +1,7 @@
 import { smsEncoding } from '../channels/sms/encoding.js';
 import { UserError } from '../errors.js';
 import { trackingBase } from '../links/links.js';
-import { shortenLinks, type LinkSet } from '../links/rewrite.js';
+import { shortenLinks, type LinkSet, type ShortenOptions } from '../links/rewrite.js';
 import type { Project, Site } from '../workspace/model.js';
 import { siteHosts } from './link-check.js';
 import { messageContext, tracking, type MessageExtras, type MessageSource, type Recipient, type TemplateSpec } from './message.js';
@@ -35,26 +35,36 @@ export interface ChannelRenderOptions {
  * the message's link set, unless the source switched click tracking off.
  * Without one (preview, test send) links stay as written.
  */
+/**
+ * How a sent SMS's or push's links are shortened (links/rewrite.ts), or
+ * undefined when they are not: a preview or test send (no ledger id), or a
+ * source with click tracking off.
+ */
+export function shortLinks(o: ChannelRenderOptions, src: MessageSource, site: Site, autoLogin: string, ledgerId: number | undefined, push: boolean): ShortenOptions | undefined {
+  if (ledgerId === undefined) return undefined;
+  const t = tracking(o.project, src);
+  if (!t.clicks) return undefined;
+  return {
+    ledgerId,
+    secret: o.secret,
+    base: trackingBase(o.project, site),
+    ...(t.utm ? { utm: t.utm } : {}),
+    shopHosts: shopHostsOf(o.project),
+    autoLogin,
+    hosts: siteHosts(o.project, site).hosts,
+    push,
+  };
+}
+
 export function renderSms(o: ChannelRenderOptions, src: MessageSource, r: Recipient, extras: MessageExtras, ledgerId?: number): RenderedSms {
   const { site, ctx, links } = messageContext(o, sitesOf(o.project), src, r, extras, ledgerId);
   let text = smsText(compiled(src, r.locale)(ctx));
   let linkSet: LinkSet | undefined;
-  if (ledgerId !== undefined) {
-    const t = tracking(o.project, src);
-    if (t.clicks) {
-      const s = shortenLinks(text, {
-        ledgerId,
-        secret: o.secret,
-        base: trackingBase(o.project, site),
-        ...(t.utm ? { utm: t.utm } : {}),
-        shopHosts: shopHostsOf(o.project),
-        autoLogin: links.autoLogin,
-        hosts: siteHosts(o.project, site).hosts,
-        push: false,
-      });
-      text = s.text;
-      linkSet = s.linkSet;
-    }
+  const shorten = shortLinks(o, src, site, links.autoLogin, ledgerId, false);
+  if (shorten) {
+    const s = shortenLinks(text, shorten);
+    text = s.text;
+    linkSet = s.linkSet;
   }
   const e = smsEncoding(text);
   return { channel: 'sms', text, encoding: e.encoding, parts: e.parts, ...(linkSet ? { linkSet } : {}) };
