@@ -1,8 +1,7 @@
 import { UserError } from '../errors.js';
-import { trackingBase } from '../links/links.js';
 import { shortenUrl, type LinkSet } from '../links/rewrite.js';
 import { siteHosts, sitesRefusing } from './link-check.js';
-import { messageContext, tracking, type MessageExtras, type MessageSource, type PushSpec, type Recipient, type TemplateSpec } from './message.js';
+import { messageContext, type MessageExtras, type MessageSource, type PushSpec, type Recipient, type TemplateSpec } from './message.js';
 import { compileTemplate } from './sandbox.js';
 import { shortLinks, sitesOf, type ChannelRenderOptions } from './sms.js';
 
