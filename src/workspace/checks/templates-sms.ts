@@ -28,7 +28,11 @@ export function smsProblems(f: TextFile, project: Project): Problem[] {
   if (longest === undefined) return out;
   const { text, encoding: enc } = longest;
   const max = project.sms?.max_parts ?? SMS_MAX_PARTS_DEFAULT;
-  if (enc.forcedBy) {
+  // A letter of another script (Cyrillic, Greek, Chinese) that the author wrote is the message's
+  // language: UCS-2 is its only encoding, nothing to warn about. Punctuation and symbols (’ – … emoji)
+  // have plain stand-ins, and a letter that comes from a site's value surprises an English text.
+  const ownScript = enc.forcedBy !== undefined && /\p{L}/u.test(enc.forcedBy.char) && literal.includes(enc.forcedBy.char);
+  if (enc.forcedBy && !ownScript) {
     // Tokens are measured with GSM-7 letters, except the site's values from herald.yaml, taken as written.
     const index = firstOutsideGsm(literal, enc.forcedBy.char) ?? f.text.indexOf(enc.forcedBy.char);
     const [line, column] = index >= 0 ? position(f.text, index) : [1, 1];
