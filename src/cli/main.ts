@@ -191,9 +191,9 @@ program
 
 program
   .command('test-send')
-  .description('send real rendered messages from the working copy, subject prefixed [TEST], to your own inbox; never in the ledger or reports')
+  .description('send real rendered messages from the working copy, prefixed [TEST], to your own inbox (email) or phone (SMS); never in the ledger or reports')
   .argument('<campaign|trigger|template>', 'what to send; campaign/NAME, trigger/NAME or template/NAME when names clash')
-  .requiredOption('--to <email...>', 'the inboxes to send to')
+  .requiredOption('--to <email|phone...>', 'the inboxes to send the email to, and phone numbers in E.164 (+4915112345678) to send the SMS to through herald.yaml\'s sms provider; push is not test-sent')
   .option('--customer <id>', "render for this customer from the shop's data instead of a sample")
   .option('--site <id>', "the site to send for (default: the customer's, else the first)")
   .option('--locale <locale>', "the locale (default: the customer's, else the site's default)")

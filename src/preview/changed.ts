@@ -26,8 +26,10 @@ export function changedFiles(dir: string, ref: string): string[] {
 
 /**
  * Whether a use of a template is affected by the changed files: its own file,
- * its template's folder, a partial its template inlines, or herald.yaml
- * (sites, brands and senders touch every message).
+ * its template's files (template.yaml, MJML, text parts, preview.yaml, and
+ * every sms.<locale>.txt and push.<locale>.yaml, added, changed or removed),
+ * a partial its template inlines, or herald.yaml (sites, brands and senders
+ * touch every message).
  */
 export function affectedBy(ws: Workspace, files: readonly string[]): (use: TemplateUse) => boolean {
   const changed = new Set(files);
@@ -38,7 +40,11 @@ export function affectedBy(ws: Workspace, files: readonly string[]): (use: Templ
     for (const b of Object.values(t.bodies)) for (const f of expandIncludes(b.text, b.file, ws.partials).files) set.add(f);
     templateFiles.set(t.name, set);
   }
+  // An SMS or push file of a template, even one removed since the ref (the model no longer has it).
+  const channelFile = /^templates\/([^/]+)\/(?:sms\.[^/]+\.txt|push\.[^/]+\.yaml)$/;
+  const channelChanged = new Set(files.flatMap((f) => channelFile.exec(f)?.[1] ?? []));
   return (use) => {
+    if (channelChanged.has(use.template)) return true;
     if (use.kind === 'campaign' && changed.has(`campaigns/${use.name}.yaml`)) return true;
     if (use.kind === 'trigger' && changed.has(`triggers/${use.name}.yaml`)) return true;
     return [...(templateFiles.get(use.template) ?? [])].some((f) => changed.has(f));

@@ -40,7 +40,8 @@ export async function buildPreview(ws: Workspace, o: PreviewOptions): Promise<Pr
     writePreviewFiles(staging, cells, summary, note);
     if (o.screenshots) {
       const sites = new Map(ws.project.spec.sites.map((s) => [s.id, siteHosts(ws.project.spec, s)]));
-      await takeScreenshots(staging, cells.map((c) => ({ id: c.id, hosts: sites.get(c.site)! })));
+      // Screenshots are of emails: an SMS or a notification is shown as its page in the grid.
+      await takeScreenshots(staging, cells.filter((c) => c.channel === 'email').map((c) => ({ id: c.id, hosts: sites.get(c.site)! })));
     }
     publish(staging, o.out);
   } catch (e) {

@@ -3,22 +3,31 @@ import { sitesRefusing, linksIn, siteHosts, type SiteHosts } from '../render/lin
 import { createRenderer, type Recipient } from '../render/message.js';
 import { checkProducts, escapedText, type ProductToken } from '../render/products.js';
 import { formatAddress } from '../channels/email/compose.js';
+import type { ChannelName } from '../channels/channel.js';
 import type { Workspace } from '../workspace/model.js';
 import { messageSource, templateUses, workingTemplates, type TemplateUse } from '../workspace/uses.js';
+import { renderPushCell, renderSmsCell, type PushCell, type SmsCell } from './channel-cells.js';
 import type { Samples } from './samples.js';
 
 /**
- * Rendering for review: every template × site × locale × A/B variant the
- * workspace sends, for sample recipients, through the same renderer as a real
- * send. Each cell carries what a reviewer checks at a glance (subject,
- * preheader, From, size) and the problems a mail client or a spam filter
- * would find in the rendered message.
+ * Rendering for review: every template × channel × site × locale × A/B
+ * variant the workspace sends, for sample recipients, through the same
+ * renderer as a real send. An email cell carries what a reviewer checks at a
+ * glance (subject, preheader, From, size) and the problems a mail client or a
+ * spam filter would find in the rendered message; SMS and push cells are in
+ * channel-cells.ts.
  */
 export interface PreviewCell {
-  /** A path-safe id, also the cell's file name without extension: `campaign-winback/shop-en.en`. */
+  /**
+   * A path-safe id, also the cell's file name without extension:
+   * `campaign-winback/shop-en.en` for an email, `campaign-flash-sale/shop-en.en.sms`
+   * and `….push` for the other channels (a sample customer's id, when a
+   * locale has several, comes before the channel).
+   */
   id: string;
   /** The grid's row: the campaign, trigger or template, and the variant. */
   row: string;
+  channel: ChannelName;
   use: TemplateUse;
   site: string;
   locale: string;
@@ -30,7 +39,8 @@ export interface CellProblem {
   message: string;
 }
 
-export interface RenderedCell extends PreviewCell {
+export interface EmailCell extends PreviewCell {
+  channel: 'email';
   subject: string;
   preheader: string;
   from: string;
@@ -41,28 +51,51 @@ export interface RenderedCell extends PreviewCell {
   problems: CellProblem[];
 }
 
+export type RenderedCell = EmailCell | SmsCell | PushCell;
+
 /** Gmail clips a message's HTML past this size and hides the rest behind a link. */
 export const GMAIL_CLIP_BYTES = 102 * 1024;
 
-/** The cells to render: every use of a template (or only those `keep` accepts) on each of its sites and their locales. */
+/** The cells to render: every use of a template (or only those `keep` accepts) on each of its channels, sites and their locales. */
 export function previewCells(ws: Workspace, samples: Samples, keep: (use: TemplateUse) => boolean = () => true): PreviewCell[] {
   const sites = new Map(ws.project.spec.sites.map((s) => [s.id, s]));
   const cells: PreviewCell[] = [];
   for (const use of templateUses(ws, { unused: true }).filter(keep)) {
     const row = `${use.kind}-${use.name}${use.variant ? `.${use.variant.name}` : ''}`;
+    const channels = useChannels(ws, use);
     for (const siteId of use.sites) {
       const site = sites.get(siteId);
       if (!site) continue;
       for (const locale of site.locales) {
         const recipients = samples.recipients(use, site, locale);
-        recipients.forEach((recipient, i) => {
-          const suffix = recipients.length > 1 ? `.${recipient.customer_id ?? i + 1}` : '';
-          cells.push({ id: `${row}/${site.id}.${locale}${suffix}`, row, use, site: site.id, locale, recipient });
-        });
+        for (const channel of channels) {
+          recipients.forEach((recipient, i) => {
+            const suffix = recipients.length > 1 ? `.${recipient.customer_id ?? i + 1}` : '';
+            // Email keeps the ids it always had; the other channels say theirs last.
+            const id = `${row}/${site.id}.${locale}${suffix}${channel === 'email' ? '' : `.${channel}`}`;
+            cells.push({ id, row, channel, use, site: site.id, locale, recipient });
+          });
+        }
       }
     }
   }
   return cells;
+}
+
+/**
+ * The channels a use sends on: a campaign's or trigger's `channels` (email
+ * unless it names others). A template nothing uses yet is shown on every
+ * channel it has files for: email when it has an MJML body, SMS and push
+ * when it has sms.<locale>.txt or push.<locale>.yaml.
+ */
+export function useChannels(ws: Workspace, use: TemplateUse): ChannelName[] {
+  const named = use.kind === 'campaign' ? ws.campaigns.get(use.name)?.spec.channels : use.kind === 'trigger' ? ws.triggers.get(use.name)?.spec.channels : undefined;
+  if (use.kind !== 'template') return named?.length ? [...new Set(named)] : ['email'];
+  const t = ws.templates.get(use.template);
+  const sms = Object.keys(t?.sms ?? {}).length > 0;
+  const push = Object.keys(t?.push ?? {}).length > 0;
+  const email = Object.keys(t?.bodies ?? {}).length > 0 || (!sms && !push);
+  return [...(email ? ['email' as const] : []), ...(sms ? ['sms' as const] : []), ...(push ? ['push' as const] : [])];
 }
 
 export async function renderCells(ws: Workspace, cells: readonly PreviewCell[], samples: Samples, now: Date): Promise<RenderedCell[]> {
@@ -73,13 +106,24 @@ export async function renderCells(ws: Workspace, cells: readonly PreviewCell[], 
   const renderer = createRenderer({ project, secret: randomBytes(32).toString('base64url'), now });
   const sites = new Map(project.sites.map((s) => [s.id, s]));
   const out: RenderedCell[] = [];
+  const channelRender = { project, secret: randomBytes(32).toString('base64url'), now };
   for (const cell of cells) {
     const site = sites.get(cell.site)!;
     const extras = samples.extras(cell.use, site, cell.locale);
     const hosts = siteHosts(project, site);
-    const m = await renderer.render(messageSource(cell.use, templates), cell.recipient, extras);
+    const source = messageSource(cell.use, templates);
+    if (cell.channel === 'sms') {
+      out.push(renderSmsCell(channelRender, { ...cell, channel: 'sms' }, source, extras, hosts));
+      continue;
+    }
+    if (cell.channel === 'push') {
+      out.push(renderPushCell(channelRender, { ...cell, channel: 'push' }, source, extras));
+      continue;
+    }
+    const m = await renderer.render(source, cell.recipient, extras);
     out.push({
       ...cell,
+      channel: 'email',
       subject: m.subject,
       preheader: m.preheader,
       from: formatDisplay(m.from),

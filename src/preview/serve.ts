@@ -7,6 +7,7 @@ import { formatProblem } from '../errors.js';
 import type { Log } from '../log.js';
 import { validateWorkspace } from '../workspace/validate.js';
 import { admit } from './access.js';
+import { smsLine } from './channel-cells.js';
 import { previewCells, renderCells, type RenderedCell } from './render.js';
 import { loadSamples } from './samples.js';
 
@@ -75,7 +76,7 @@ export async function startPreviewServer(dir: string, o: { port: number; db?: Db
     const { route } = admitted;
     if (route.kind === 'page') return send(res, 200, 'text/html; charset=utf-8', PAGE);
     if (route.kind === 'state') {
-      const cells = state.cells.map((c) => ({ id: c.id, row: c.row, site: c.site, locale: c.locale, recipient: c.recipient.email, subject: c.subject, preheader: c.preheader, from: c.from, kb: Math.round(c.bytes / 102.4) / 10, problems: c.problems }));
+      const cells = state.cells.map((c) => ({ id: c.id, row: c.row, channel: c.channel, site: c.site, locale: c.locale, recipient: c.recipient.email, ...headline(c), problems: c.problems }));
       return send(res, 200, 'application/json', JSON.stringify({ version: state.version, samples: state.samples, errors: state.errors, cells }));
     }
     if (route.kind === 'events') {
@@ -176,6 +177,13 @@ function watchFolders(dir: string, changed: () => void): { rewatch(): void; clos
   return { rewatch, close };
 }
 
+/** What the page's header shows of a cell: an email's subject, preheader, From and size; an SMS's encoding and parts; a notification's title. */
+function headline(c: RenderedCell): { subject: string; preheader: string; from: string; kb: number | null } {
+  if (c.channel === 'sms') return { subject: 'SMS', preheader: smsLine(c.sms), from: '', kb: null };
+  if (c.channel === 'push') return { subject: c.push.title, preheader: 'Push notification', from: '', kb: null };
+  return { subject: c.subject, preheader: c.preheader, from: c.from, kb: Math.round(c.bytes / 102.4) / 10 };
+}
+
 /** On every answer: no other site embeds, frames or sniffs what the server says. */
 const SECURITY_HEADERS = { 'x-content-type-options': 'nosniff', 'cross-origin-resource-policy': 'same-origin', 'x-frame-options': 'SAMEORIGIN' };
 
@@ -207,6 +215,7 @@ const PAGE = `<!doctype html>
 <aside>
   <h1>herald preview</h1>
   <label for="row">Message</label><select id="row"></select>
+  <label for="channel">Channel</label><select id="channel"></select>
   <label for="site">Site</label><select id="site"></select>
   <label for="locale">Locale</label><select id="locale"></select>
   <label for="sample">Sample customer</label><select id="sample"></select>
@@ -222,7 +231,7 @@ const PAGE = `<!doctype html>
 <script>
 let state = { cells: [] };
 const $ = (id) => document.getElementById(id);
-const dims = ['row', 'site', 'locale', 'sample'];
+const dims = ['row', 'channel', 'site', 'locale', 'sample'];
 const value = (c, d) => d === 'sample' ? c.recipient : c[d];
 function fill(dim, cells) {
   const sel = $(dim), keep = sel.value;
@@ -242,7 +251,7 @@ function show() {
   if (!c) { $('frame').removeAttribute('src'); return; }
   $('subject').textContent = c.subject;
   $('preheader').textContent = c.preheader;
-  $('from').textContent = 'From ' + c.from + ' · ' + c.kb + ' KB';
+  $('from').textContent = c.from ? 'From ' + c.from + ' · ' + c.kb + ' KB' : '';
   $('problems').replaceChildren(...c.problems.map((p) => Object.assign(document.createElement('li'), { className: p.severity, textContent: p.severity + ': ' + p.message })));
   const src = '/render/' + c.id.split('/').map(encodeURIComponent).join('/') + '.html?v=' + state.version;
   if ($('frame').getAttribute('src') !== src) $('frame').setAttribute('src', src);

@@ -8,17 +8,26 @@ import { composeRendered } from '../channels/email/compose.js';
 import type { DkimKey } from '../channels/email/dkim.js';
 import { SmtpError } from '../channels/email/smtp.js';
 import type { Transport } from '../channels/email/transport.js';
+import { ChannelFailure, type Channel } from '../channels/channel.js';
+import { smsEncoding } from '../channels/sms/encoding.js';
+import { e164 } from '../channels/sms/channel.js';
+import { renderSms } from '../render/sms.js';
+import { useChannels } from './render.js';
 
 /**
  * `herald test-send`: real messages, rendered from the working copy exactly as
- * a send would render them, to a marketer's own inbox before launch. The
- * subject says [TEST], an X-Herald-Test header marks them, and they never
- * touch the ledger: no report counts them and the campaign still sends to
- * everyone later.
+ * a send would render them, to a marketer's own inbox or phone before launch.
+ * An email's subject says [TEST] and an X-Herald-Test header marks it; an
+ * SMS starts with `[TEST] ` and goes through herald.yaml's SMS provider, the
+ * channel a send uses. They never touch the ledger: no report counts them and
+ * the campaign still sends to everyone later. Push is not test-sent: it needs
+ * a device's subscription, which only the shop's data has (preview shows the
+ * notification).
  */
 export interface TestSendOptions {
   /** A campaign, trigger or template name; `campaign/x`, `trigger/x` or `template/x` when names clash. */
   target: string;
+  /** Email addresses, and phone numbers in E.164 (`+4915112345678`) for the SMS. */
   to: string[];
   variant?: string;
   site?: string;
@@ -27,12 +36,18 @@ export interface TestSendOptions {
   secret: string;
   transport: Transport;
   dkim: Map<string, DkimKey>;
+  /** The SMS channel, made when a phone number is given (herald.yaml's sms provider, as a send makes it). */
+  sms?: () => Channel;
   now: Date;
 }
 
 export interface TestSent {
+  channel: 'email' | 'sms';
   to: string;
-  subject: string;
+  /** An email's subject, with [TEST]. */
+  subject?: string;
+  /** An SMS as sent, with [TEST], its encoding and parts. */
+  sms?: { text: string; encoding: 'GSM-7' | 'UCS-2'; parts: number };
   variant?: string;
   site: string;
   locale: string;
@@ -41,8 +56,23 @@ export interface TestSent {
   response: string;
 }
 
+/** A phone number test-send takes: E.164 only (a + and the country code, no spaces), so no number is read in the wrong country. */
+export function testPhone(to: string): boolean {
+  return /^\+[1-9]\d{6,14}$/.test(to) && e164(to, null).ok;
+}
+
+/** What a --to that is neither an inbox nor a phone number gets told. */
+export const NOT_AN_ADDRESS_HINT =
+  'give an inbox (--to you@example.com) or a phone number in E.164, with + and the country code and no spaces (--to +4915112345678); ' +
+  "push notifications are not test-sent, since they need a device's subscription: herald preview shows them";
+
 export async function testSend(ws: Workspace, o: TestSendOptions): Promise<TestSent[]> {
+  const phones = o.to.filter((to) => !to.includes('@'));
+  const inboxes = o.to.filter((to) => to.includes('@'));
+  for (const to of phones) if (!testPhone(to)) throw new UserError(`--to ${to} is neither an email address nor a phone number in E.164`, NOT_AN_ADDRESS_HINT);
   const uses = pickUses(ws, o.target, o.variant);
+  for (const use of uses) onChannels(ws, use, inboxes.length > 0, phones.length > 0);
+  const sms = phones.length > 0 ? smsChannelOf(o) : undefined;
   const templates = workingTemplates(ws);
   const renderer = createRenderer({ project: ws.project.spec, secret: o.secret, now: o.now });
   const sent: TestSent[] = [];
@@ -51,8 +81,41 @@ export async function testSend(ws: Workspace, o: TestSendOptions): Promise<TestS
   for (const use of uses) {
     const site = pickSite(ws, use, o.site, customer);
     const recipient = pickRecipient(use, site, customer, o);
-    const rendered = await renderer.render(messageSource(use, templates), recipient, o.samples.extras(use, site, recipient.locale));
-    for (const to of o.to) {
+    const extras = o.samples.extras(use, site, recipient.locale);
+    if (sms) {
+      // Links stay as written: a test SMS has no ledger row for a short tracking link to name.
+      const m = renderSms({ project: ws.project.spec, secret: o.secret, now: o.now }, messageSource(use, templates), recipient, extras);
+      const text = `[TEST] ${m.text}`;
+      const e = smsEncoding(text);
+      for (const to of phones) {
+        const handed = sms.send({
+          ledgerId: 0,
+          source: { kind: use.kind === 'trigger' ? 'trigger' : 'campaign', name: use.name },
+          address: to,
+          site: site.id,
+          customerId: null,
+          country: null,
+          rendered: { channel: 'sms', text, encoding: e.encoding, parts: e.parts },
+        });
+        const reply = await handed.sent.catch((err: unknown) => {
+          throw err instanceof ChannelFailure ? smsProblem(err, to) : err;
+        });
+        sent.push({
+          channel: 'sms',
+          to,
+          sms: { text, encoding: e.encoding, parts: e.parts },
+          ...(use.variant ? { variant: use.variant.name } : {}),
+          site: site.id,
+          locale: recipient.locale,
+          recipient: recipient.email,
+          messageId: typeof reply === 'string' ? handed.messageId : reply.messageId,
+          response: typeof reply === 'string' ? reply : reply.response,
+        });
+      }
+    }
+    if (inboxes.length === 0) continue;
+    const rendered = await renderer.render(messageSource(use, templates), recipient, extras);
+    for (const to of inboxes) {
       const id = `test.${randomUUID()}`;
       const message = composeRendered(rendered, { to, id, subjectPrefix: '[TEST]', headers: { 'X-Herald-Test': `${use.kind}/${use.name}${use.variant ? ` variant ${use.variant.name}` : ''}` } });
       const { response } = await o.transport
@@ -61,6 +124,7 @@ export async function testSend(ws: Workspace, o: TestSendOptions): Promise<TestS
           throw e instanceof SmtpError ? smtpProblem(e, to) : e;
         });
       sent.push({
+        channel: 'email',
         to,
         subject: `[TEST] ${rendered.subject}`,
         ...(use.variant ? { variant: use.variant.name } : {}),
@@ -73,6 +137,37 @@ export async function testSend(ws: Workspace, o: TestSendOptions): Promise<TestS
     }
   }
   return sent;
+}
+
+/** An email address needs a use on email, a phone number one on SMS. */
+function onChannels(ws: Workspace, use: TemplateUse, email: boolean, sms: boolean): void {
+  const channels = useChannels(ws, use);
+  const what = use.kind === 'template' ? `template "${use.name}"` : `${use.kind} "${use.name}"`;
+  const on = use.kind === 'template' ? `it has files for ${channels.join(', ')}` : `its channels: ${channels.join(', ')}`;
+  if (email && !channels.includes('email')) {
+    throw new UserError(`${what} sends no email (${on})`, channels.includes('sms') ? 'give a phone number in E.164 for its SMS (--to +4915112345678)' : NOT_AN_ADDRESS_HINT);
+  }
+  if (sms && !channels.includes('sms')) {
+    throw new UserError(`${what} sends no SMS (${on})`, use.kind === 'template' ? `add templates/${use.template}/sms.<locale>.txt, or give an email address` : 'give an email address for its email');
+  }
+}
+
+/** herald.yaml's SMS channel; a test send says so when there is none. */
+function smsChannelOf(o: TestSendOptions): Channel {
+  if (!o.sms) throw new UserError('this test send cannot send SMS', 'give only email addresses with --to');
+  return o.sms();
+}
+
+/**
+ * What the SMS provider said, for the person at the terminal: its reply (the
+ * channel's words, never a secret), and what to do about it.
+ */
+function smsProblem(e: ChannelFailure, to: string): UserError {
+  const v = e.verdict;
+  if (v.status === 'bounced') return new UserError(`the SMS provider will not send to ${to}: ${v.response}`, 'the number opted out (replied STOP) at the provider; send START from that phone, or test with another number');
+  if (v.status === 'failed' && v.response.startsWith('address:')) return new UserError(`the SMS provider refused ${to}: ${v.response.slice('address:'.length).trim()}`, 'check the number: E.164, a + and the country code');
+  if (v.status === 'retry') return new UserError(`the SMS provider did not take the test message to ${to}: ${v.response}`, 'try again in a moment; if it keeps failing, check sms.api_url (or sms.webhook.url) in herald.yaml and that the provider is reachable from here');
+  return new UserError(`the SMS provider refused the test message to ${to}: ${v.response}`, "its reply says why: check herald.yaml's sms block and its secret (docs/sms.md)");
 }
 
 /** The uses the target names: every A/B variant unless one is picked. */

@@ -1,5 +1,6 @@
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { charName, pushCard, smsBubble, smsLine } from './channel-cells.js';
 import type { RenderedCell } from './render.js';
 
 /**
@@ -11,45 +12,78 @@ import type { RenderedCell } from './render.js';
 export interface PreviewSummary {
   generated_at: string;
   samples: string;
-  cells: {
-    id: string;
-    row: string;
-    site: string;
-    locale: string;
-    recipient: string;
-    subject: string;
-    preheader: string;
-    from: string;
-    reply_to?: string;
-    kb: number;
-    html: string;
-    text: string;
-    screenshots?: { desktop: string; mobile: string };
-    problems: RenderedCell['problems'];
-  }[];
+  cells: SummaryCell[];
 }
 
+/** What every cell has: where it is in the grid, its files (`html` shows the message, `text` is its text) and its problems. */
+interface SummaryCellBase {
+  id: string;
+  row: string;
+  site: string;
+  locale: string;
+  /** The sample customer's email address, which names them on every channel. */
+  recipient: string;
+  html: string;
+  text: string;
+  problems: RenderedCell['problems'];
+}
+
+/** An email; `channel` is absent in previews made before SMS and push. */
+export interface EmailSummaryCell extends SummaryCellBase {
+  channel?: 'email';
+  subject: string;
+  preheader: string;
+  from: string;
+  reply_to?: string;
+  kb: number;
+  screenshots?: { desktop: string; mobile: string };
+}
+
+export interface SmsSummaryCell extends SummaryCellBase {
+  channel: 'sms';
+  sms: { text: string; encoding: 'GSM-7' | 'UCS-2'; parts: number; forced_by?: { char: string; code_point: string; index: number } };
+}
+
+export interface PushSummaryCell extends SummaryCellBase {
+  channel: 'push';
+  push: { title: string; body: string; url: string | null; icon: string | null; image: string | null };
+}
+
+export type SummaryCell = EmailSummaryCell | SmsSummaryCell | PushSummaryCell;
+
 export function previewSummary(cells: readonly RenderedCell[], samples: string, now: Date, screenshots: boolean): PreviewSummary {
+  return { generated_at: now.toISOString(), samples, cells: cells.map((c) => summaryCell(c, screenshots)) };
+}
+
+function summaryCell(c: RenderedCell, screenshots: boolean): SummaryCell {
+  const base: SummaryCellBase = { id: c.id, row: c.row, site: c.site, locale: c.locale, recipient: c.recipient.email, html: `${c.id}.html`, text: `${c.id}.txt`, problems: c.problems };
+  if (c.channel === 'sms') {
+    const f = c.sms.forcedBy;
+    const forced = f ? { forced_by: { char: f.char, code_point: `U+${f.char.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`, index: f.index } } : {};
+    return { channel: 'sms', ...base, sms: { text: c.sms.text, encoding: c.sms.encoding, parts: c.sms.parts, ...forced } };
+  }
+  if (c.channel === 'push') return { channel: 'push', ...base, push: { ...c.push } };
   return {
-    generated_at: now.toISOString(),
-    samples,
-    cells: cells.map((c) => ({
-      id: c.id,
-      row: c.row,
-      site: c.site,
-      locale: c.locale,
-      recipient: c.recipient.email,
-      subject: c.subject,
-      preheader: c.preheader,
-      from: c.from,
-      ...(c.replyTo ? { reply_to: c.replyTo } : {}),
-      kb: Math.round((c.bytes / 1024) * 10) / 10,
-      html: `${c.id}.html`,
-      text: `${c.id}.txt`,
-      ...(screenshots ? { screenshots: { desktop: `${c.id}.desktop.png`, mobile: `${c.id}.mobile.png` } } : {}),
-      problems: c.problems,
-    })),
+    channel: 'email',
+    ...base,
+    subject: c.subject,
+    preheader: c.preheader,
+    from: c.from,
+    ...(c.replyTo ? { reply_to: c.replyTo } : {}),
+    kb: Math.round((c.bytes / 1024) * 10) / 10,
+    // Screenshots are of emails: an SMS or a notification is its own page.
+    ...(screenshots ? { screenshots: { desktop: `${c.id}.desktop.png`, mobile: `${c.id}.mobile.png` } } : {}),
   };
+}
+
+/** A cell's channel as a person names it. */
+export function channelLabel(c: SummaryCell): string {
+  return c.channel === 'sms' ? 'SMS' : c.channel === 'push' ? 'push' : 'email';
+}
+
+/** The grid's row of a cell: the campaign, trigger or template (and variant), on a channel other than email said so. */
+function gridRow(c: SummaryCell): string {
+  return c.channel === 'sms' || c.channel === 'push' ? `${c.row} · ${channelLabel(c)}` : c.row;
 }
 
 /** Writes the cells and the index into `staging`; `publish` moves it to `out`. */
@@ -72,13 +106,40 @@ export function publish(staging: string, out: string): void {
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-/** The grid: one row per campaign, trigger or template (and variant), one column per site and locale. */
+/** The grid: one row per campaign, trigger or template (and variant) and channel, one column per site and locale. */
 export function indexHtml(summary: PreviewSummary, note?: string): string {
   const columns = [...new Set(summary.cells.map((c) => `${c.site} · ${c.locale}`))].sort();
-  const rows = [...new Set(summary.cells.map((c) => c.row))];
+  const rows = [...new Set(summary.cells.map(gridRow))];
   const errors = summary.cells.reduce((n, c) => n + c.problems.filter((p) => p.severity === 'error').length, 0);
   const warnings = summary.cells.reduce((n, c) => n + c.problems.filter((p) => p.severity === 'warning').length, 0);
-  const cell = (c: PreviewSummary['cells'][number]) => `
+  const problems = (c: SummaryCell) => (c.problems.length ? `<ul class="problems">${c.problems.map((p) => `<li class="${p.severity}">${p.severity}: ${esc(p.message)}</li>`).join('')}</ul>` : '');
+  const open = (c: SummaryCell) => `<div class="cell ${c.channel ?? 'email'}${c.problems.some((p) => p.severity === 'error') ? ' has-error' : ''}">`;
+  const cell = (c: SummaryCell) => {
+    if (c.channel === 'sms') {
+      return `
+      ${open(c)}
+        ${smsBubble({ text: c.sms.text, encoding: c.sms.encoding, parts: c.sms.parts, ...(c.sms.forced_by ? { forcedBy: c.sms.forced_by } : {}) })}
+        <dl>
+          <dt>Encoding</dt><dd>${esc(c.sms.encoding)}${c.sms.forced_by ? `, forced by ${esc(charName(c.sms.forced_by.char))}` : ''}</dd>
+          <dt>Parts</dt><dd>${c.sms.parts}</dd>
+          <dt>To</dt><dd>${esc(c.recipient)}</dd>
+        </dl>
+        ${problems(c)}
+        <p class="links"><a href="${esc(c.html)}">SMS</a> · <a href="${esc(c.text)}">text</a></p>
+      </div>`;
+    }
+    if (c.channel === 'push') {
+      return `
+      ${open(c)}
+        ${pushCard(c.push)}
+        <dl><dt>To</dt><dd>${esc(c.recipient)}</dd></dl>
+        ${problems(c)}
+        <p class="links"><a href="${esc(c.html)}">notification</a> · <a href="${esc(c.text)}">text</a></p>
+      </div>`;
+    }
+    return emailCell(c);
+  };
+  const emailCell = (c: EmailSummaryCell) => `
       <div class="cell${c.problems.some((p) => p.severity === 'error') ? ' has-error' : ''}">
         ${c.screenshots ? `<a href="${esc(c.html)}"><img class="shot" src="${esc(c.screenshots.desktop)}" alt="${esc(c.subject)}" loading="lazy"></a>` : ''}
         <dl>
@@ -88,13 +149,13 @@ export function indexHtml(summary: PreviewSummary, note?: string): string {
           <dt>To</dt><dd>${esc(c.recipient)}</dd>
           <dt>Size</dt><dd>${c.kb} KB</dd>
         </dl>
-        ${c.problems.length ? `<ul class="problems">${c.problems.map((p) => `<li class="${p.severity}">${p.severity}: ${esc(p.message)}</li>`).join('')}</ul>` : ''}
+        ${problems(c)}
         <p class="links"><a href="${esc(c.html)}">HTML</a> · <a href="${esc(c.text)}">text</a>${c.screenshots ? ` · <a href="${esc(c.screenshots.desktop)}">600 px</a> · <a href="${esc(c.screenshots.mobile)}">375 px</a>` : ''}</p>
       </div>`;
   const body = rows
     .map((row) => {
       const tds = columns.map((col) => {
-        const cs = summary.cells.filter((c) => c.row === row && `${c.site} · ${c.locale}` === col);
+        const cs = summary.cells.filter((c) => gridRow(c) === row && `${c.site} · ${c.locale}` === col);
         return `<td>${cs.length ? cs.map(cell).join('') : '<span class="none">—</span>'}</td>`;
       });
       return `<tr><th scope="row">${esc(row)}</th>${tds.join('')}</tr>`;
@@ -122,6 +183,14 @@ export function indexHtml(summary: PreviewSummary, note?: string): string {
   .error { color: #b91c1c; }
   .warning { color: #b45309; }
   .none { color: #9ca3af; }
+  .bubble { background: #e5e7eb; border-radius: 14px; padding: 8px 10px; white-space: pre-wrap; overflow-wrap: anywhere; }
+  .phone .sender, .phone .meta { color: #6b7280; font-size: 12px; }
+  .card { background: #fff; border-radius: 10px; box-shadow: 0 1px 4px rgba(0,0,0,.2); padding: 10px; display: grid; grid-template-columns: 32px 1fr; gap: 2px 8px; }
+  .card .icon { width: 32px; height: 32px; border-radius: 6px; object-fit: cover; grid-row: span 2; }
+  .card .title { font-weight: 600; }
+  .card .body { white-space: pre-wrap; overflow-wrap: anywhere; }
+  .card .image { grid-column: 1 / -1; width: 100%; border-radius: 6px; }
+  .card .url { grid-column: 1 / -1; font-size: 12px; color: #6b7280; overflow-wrap: anywhere; }
 </style>
 </head>
 <body>
@@ -147,14 +216,27 @@ ${body}
  * escaped: a customer named `<b>html</b>` is text, an address is not a tag.
  */
 export function jobSummaryHtml(summary: PreviewSummary): string {
-  const head = ['Message', 'Site · locale', 'Subject', 'From', 'Size', 'Problems'];
-  const rows = summary.cells.map((c) => [c.row, `${c.site} · ${c.locale}`, c.subject, c.from, `${c.kb} KB`, c.problems.map((p) => `${p.severity}: ${p.message}`).join('; ') || '—']);
-  return [
-    '<h2>herald preview</h2>',
+  const problems = (c: SummaryCell) => c.problems.map((p) => `${p.severity}: ${p.message}`).join('; ') || '—';
+  const where = (c: SummaryCell) => `${c.site} · ${c.locale}`;
+  const email = summary.cells.filter((c): c is EmailSummaryCell => c.channel === undefined || c.channel === 'email');
+  const sms = summary.cells.filter((c): c is SmsSummaryCell => c.channel === 'sms');
+  const push = summary.cells.filter((c): c is PushSummaryCell => c.channel === 'push');
+  const table = (title: string | undefined, head: string[], rows: string[][]) => [
+    ...(title ? [`<h3>${esc(title)}</h3>`] : []),
     `<table><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>`,
     ...rows.map((r) => `<tr>${r.map((d) => `<td>${esc(d)}</td>`).join('')}</tr>`),
     '</table>',
+  ];
+  // One table per channel, each with what a reviewer checks on it; an email-only preview keeps its one table.
+  const titled = sms.length > 0 || push.length > 0;
+  return [
+    '<h2>herald preview</h2>',
+    ...(email.length > 0 || !titled ? table(titled ? 'Email' : undefined, ['Message', 'Site · locale', 'Subject', 'From', 'Size', 'Problems'], email.map((c) => [c.row, where(c), c.subject, c.from, `${c.kb} KB`, problems(c)])) : []),
+    ...(sms.length > 0 ? table('SMS', ['Message', 'Site · locale', 'Text', 'Encoding', 'Parts', 'Problems'], sms.map((c) => [c.row, where(c), c.sms.text, c.sms.forced_by ? `${c.sms.encoding} (forced by ${charName(c.sms.forced_by.char)})` : c.sms.encoding, String(c.sms.parts), problems(c)])) : []),
+    ...(push.length > 0 ? table('Push', ['Message', 'Site · locale', 'Title', 'Body', 'Opens', 'Problems'], push.map((c) => [c.row, where(c), c.push.title, c.push.body, c.push.url ?? '—', problems(c)])) : []),
     '',
   ].join('\n');
 }
+
+export { smsLine };
 

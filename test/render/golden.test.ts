@@ -16,7 +16,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { previewCells, renderCells, type RenderedCell } from '../../src/preview/render.js';
+import { previewCells, renderCells, type EmailCell } from '../../src/preview/render.js';
 import { loadSamples } from '../../src/preview/samples.js';
 import { validateWorkspace } from '../../src/workspace/validate.js';
 import { repoRoot } from '../support/workspace.js';
@@ -34,14 +34,16 @@ function withoutTokens(s: string): string {
   return s.replace(UNSUBSCRIBE, '$1TOKEN').replace(AUTO_LOGIN, '$1TOKEN');
 }
 
-async function render(): Promise<RenderedCell[]> {
+/** The emails: SMS and push cells have tests of their own (test/preview/channels.test.ts). */
+async function render(): Promise<EmailCell[]> {
   const { workspace } = await validateWorkspace(repoRoot);
   if (!workspace) throw new Error('the example workspace does not load: run herald validate');
   const samples = await loadSamples(workspace);
-  return renderCells(workspace, previewCells(workspace, samples), samples, NOW);
+  const cells = previewCells(workspace, samples).filter((c) => c.channel === 'email');
+  return (await renderCells(workspace, cells, samples, NOW)).filter((c): c is EmailCell => c.channel === 'email');
 }
 
-function textGolden(c: RenderedCell): string {
+function textGolden(c: EmailCell): string {
   const header = [`Subject: ${c.subject}`, `Preheader: ${c.preheader}`, `From: ${c.from}`, ...(c.replyTo ? [`Reply-To: ${c.replyTo}`] : [])];
   return `${header.join('\n')}\n\n${withoutTokens(c.text)}`;
 }
@@ -50,7 +52,7 @@ const cells = await render();
 
 it('renders the same messages every time, tokens aside', async () => {
   const again = await render();
-  const golden = (cs: RenderedCell[]) => cs.map((c) => ({ id: c.id, html: withoutTokens(c.html), text: textGolden(c) }));
+  const golden = (cs: EmailCell[]) => cs.map((c) => ({ id: c.id, html: withoutTokens(c.html), text: textGolden(c) }));
   expect(golden(again)).toEqual(golden(cells));
 });
 

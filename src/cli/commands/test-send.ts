@@ -4,8 +4,9 @@ import { printable, UserError } from '../../errors.js';
 import { envSecret, linkSecret } from '../../links/secret.js';
 import { loadSamples } from '../../preview/samples.js';
 import { dkimKeys } from '../../channels/email/dkim.js';
-import { testSend, type TestSent } from '../../preview/test-send.js';
+import { NOT_AN_ADDRESS_HINT, testPhone, testSend, type TestSent } from '../../preview/test-send.js';
 import { transportFromEnv } from '../../channels/email/transport.js';
+import { channelsOver } from '../../channels/channels.js';
 import { ADDRESS } from '../../audience/address.js';
 import { dbConfigured, print, printJson, validWorkspace, withDb, workspaceDir, type GlobalOptions } from '../context.js';
 import { customerId } from '../options.js';
@@ -20,16 +21,21 @@ interface TestSendOpts extends GlobalOptions {
 }
 
 export default async function testSendCommand([target]: string[], opts: TestSendOpts): Promise<void> {
-  for (const to of opts.to) if (!ADDRESS.test(to)) throw new UserError(`--to ${to} is not an email address`, 'give the inbox to send the test to, for example --to you@example.com');
+  for (const to of opts.to) {
+    if (to.includes('@') ? !ADDRESS.test(to) : !testPhone(to)) throw new UserError(`--to ${to} is neither an email address nor a phone number in E.164`, NOT_AN_ADDRESS_HINT);
+  }
   const customerIds = opts.customer !== undefined ? [customerId(opts.customer)] : [];
   const ws = await validWorkspace(opts);
   const dkim = dkimKeys(ws.project.spec);
   const transport = transportFromEnv(join(workspaceDir(opts), '.herald', 'outbox'));
+  // The SMS channel a send would use: herald.yaml's provider (or the outbox beside email's).
+  const channels = channelsOver(transport);
+  const sms = () => channels('sms', ws.project.spec);
   const secretEnv = ws.project.spec.tracking?.secret_env ?? 'HERALD_SECRET';
   let sent: TestSent[];
   try {
     const run = async (samples: Awaited<ReturnType<typeof loadSamples>>, secret: string) =>
-      testSend(ws, { target: target!, to: opts.to, samples, secret, transport, dkim, now: new Date(), ...pick(opts) });
+      testSend(ws, { target: target!, to: opts.to, samples, secret, transport, dkim, sms, now: new Date(), ...pick(opts) });
     sent = dbConfigured(opts)
       ? await withDb(opts, async (db) => run(await loadSamples(ws, { db, customerIds }), await linkSecret(db, secretEnv)))
       : await run(await loadSamples(ws, { customerIds }), envSecret(secretEnv) ?? randomBytes(32).toString('base64url'));
@@ -37,9 +43,13 @@ export default async function testSendCommand([target]: string[], opts: TestSend
     transport.close();
   }
   if (opts.json) return printJson({ transport: transport.description, sent });
-  // The subject holds the customer's data, and the reply is the SMTP server's words.
-  for (const s of sent) print(printable(`${s.to}: "${s.subject}"${s.variant ? ` (variant ${s.variant})` : ''}, ${s.site} ${s.locale}, rendered for ${s.recipient}: ${s.response}`));
-  print(`${sent.length} test message${sent.length === 1 ? '' : 's'} sent (${transport.description}); the campaign's ledger and reports are untouched.`);
+  // The subject and the SMS hold the customer's data, and the reply is the SMTP server's or the provider's words.
+  for (const s of sent) {
+    const what = s.sms ? `SMS "${s.sms.text}" (${s.sms.encoding}, ${s.sms.parts} part${s.sms.parts === 1 ? '' : 's'})` : `"${s.subject}"`;
+    print(printable(`${s.to}: ${what}${s.variant ? ` (variant ${s.variant})` : ''}, ${s.site} ${s.locale}, rendered for ${s.recipient}: ${s.response}`));
+  }
+  const through = [...(sent.some((s) => s.channel === 'email') ? [transport.description] : []), ...(sent.some((s) => s.channel === 'sms') ? [`SMS via herald.yaml's ${ws.project.spec.sms?.provider ?? 'sms'} provider`] : [])];
+  print(`${sent.length} test message${sent.length === 1 ? '' : 's'} sent (${through.join('; ')}); the campaign's ledger and reports are untouched.`);
 }
 
 function pick(o: TestSendOpts) {
