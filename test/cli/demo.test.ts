@@ -67,7 +67,7 @@ describe('herald demo', () => {
     expect(readdirSync(join(ws.dir, '.herald', 'outbox', 'push')).length).toBeGreaterThanOrEqual(push.by_channel[0]!.sent);
 
     // The preview grid, rendered for the demo shop's own customers.
-    expect(first.stdout).toMatch(/previewed 46 messages .*, 0 problems/);
+    expect(first.stdout).toMatch(/previewed 50 messages .*, 0 problems/);
     expect(readFileSync(join(ws.dir, '.herald', 'preview', 'index.html'), 'utf8')).toContain('campaign-shoe-care-week.discount');
     // Test sends: one per A/B variant, in the outbox, never in the ledger or the report.
     expect(first.stdout).toMatch(/test-sent shoe-care-week: "\[TEST\] .+" and "\[TEST\] 15% off shoe care, this week only"/);
