@@ -2,6 +2,7 @@ import { getCountries, getCountryCallingCode } from 'libphonenumber-js';
 import { quoteIdent } from '../db/ident.js';
 import type { ChannelName } from '../channels/channel.js';
 import { ADDRESS_SQL } from './address.js';
+import { liveSubscriptionSql } from '../channels/push/subscriptions.js';
 
 /**
  * Who can be reached on which channel, as SQL over a customer `c`: an
@@ -106,12 +107,10 @@ export function reachOf(channel: ChannelName, schema: string, param: (v: unknown
       };
     case 'push':
       return {
-        // A subscription the push service said is gone (herald.push_gone) does not count.
+        // A device counts as the send counts it (subscriptions.ts): complete, and not gone.
         joins: `
              LEFT JOIN LATERAL (SELECT true AS live FROM ${quoteIdent(schema)}.push_subscriptions ps
-                                 WHERE ps.customer_id = c.id
-                                   AND NOT EXISTS (SELECT 1 FROM herald.push_gone g
-                                                    WHERE g.endpoint_sha256 = encode(sha256(convert_to(coalesce(ps.endpoint, ps.token), 'UTF8')), 'hex'))
+                                 WHERE ps.customer_id = c.id AND ${liveSubscriptionSql('ps')}
                                  LIMIT 1) pu ON true`,
         reach: {
           address: `'customer:' || c.id::text`,

@@ -31,6 +31,7 @@ async function shop(): Promise<Queryable> {
     [4, null, '12', 'DE', false, true],
     [5, 'nobody@example.com', '(415) 555-0100', 'US', false, false],
     [6, 'stopped@example.com', '0049 30 1234569', 'DE', false, true],
+    [7, 'keyless@example.com', null, 'DE', true, false],
   ];
   for (const [id, email, phone, country, emailOk, smsOk] of people) {
     await db.query(
@@ -39,6 +40,8 @@ async function shop(): Promise<Queryable> {
     );
   }
   await db.query(`INSERT INTO shop.push_subscriptions (id, customer_id, kind, token, created_at) VALUES (1, 1, 'fcm', 'device-1', now()), (2, 5, 'fcm', 'device-gone', now())`);
+  // Customer 7's browser row lacks its keys: nothing can be sent to it, so it does not make them reachable by push.
+  await db.query(`INSERT INTO shop.push_subscriptions (id, customer_id, kind, endpoint, created_at) VALUES (3, 7, 'webpush', 'https://push.example.net/x', now())`);
   // Customer 5's only device was answered 410: it does not count.
   await db.query(`INSERT INTO herald.push_gone (endpoint_sha256, status) VALUES (encode(sha256(convert_to('device-gone', 'UTF8')), 'hex'), 410)`);
   // A STOP reply recorded this number's opt-out in E.164; the shop stores it in another form.
@@ -85,6 +88,7 @@ describe('channels of an audience', () => {
       [4, 'sms', null, 'address_problems', 'sms: unusable phone number'],
       [5, 'sms', null, 'no_subscription', 'sms: sms_opt_in is false'],
       [6, 'sms', null, 'no_subscription', 'sms: suppressed: unsubscribed (sms)'],
+      [7, 'sms', null, 'address_problems', 'sms: no phone'],
     ]);
   });
 
@@ -98,6 +102,7 @@ describe('channels of an audience', () => {
       [4, 'push', 'address_problems'],
       [5, 'push', 'no_subscription'],
       [6, 'push', 'no_subscription'],
+      [7, 'email', 'recipients'],
     ]);
     expect(first.find((r) => r.customer_id === 1)!.email).toBe('customer:1');
     expect(first.find((r) => r.customer_id === 5)!.reason).toBe('push: no push subscription; sms: sms_opt_in is false; email: email_opt_in is false');
@@ -109,6 +114,7 @@ describe('channels of an audience', () => {
       [2, 'email'],
       [2, 'sms'],
       [3, 'email'],
+      [7, 'email'],
     ]);
   });
 
@@ -125,7 +131,7 @@ describe('channels of an audience', () => {
       now: new Date('2026-12-05T10:00:00Z'),
       channels: { channels: ['email', 'sms'], mode: 'all' },
     });
-    expect(added).toBe(12);
+    expect(added).toBe(14);
     const rows = await db.query<{ customer_id: number; channel: string; address: string | null; status: string }>(
       `SELECT customer_id, channel, address, status FROM herald.messages WHERE source = 'both' AND status = 'queued' ORDER BY customer_id, channel`,
     );
@@ -135,6 +141,7 @@ describe('channels of an audience', () => {
       [2, 'email', 'sms@example.com'],
       [2, 'sms', '+49301234568'],
       [3, 'email', 'mail@example.com'],
+      [7, 'email', 'keyless@example.com'],
     ]);
   });
 });

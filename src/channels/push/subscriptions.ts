@@ -29,6 +29,26 @@ interface SubscriptionRow {
   token: string | null;
 }
 
+/** SQL: the address of subscription row `s` (a web push endpoint, an FCM token), what push_gone hashes. */
+export function subscriptionAddressSql(s: string): string {
+  return `CASE ${s}.kind WHEN 'webpush' THEN ${s}.endpoint WHEN 'fcm' THEN ${s}.token END`;
+}
+
+/**
+ * SQL: whether subscription row `s` can be sent to: it has what its kind
+ * needs, and no push service said it is gone. The one definition, for the
+ * audience (who is reachable by push) and for the send (which devices get it).
+ */
+export function liveSubscriptionSql(s: string): string {
+  return `CASE ${s}.kind
+            WHEN 'webpush' THEN ${s}.endpoint IS NOT NULL AND ${s}.p256dh IS NOT NULL AND ${s}.auth IS NOT NULL
+            WHEN 'fcm' THEN ${s}.token IS NOT NULL
+            ELSE false
+          END
+          AND NOT EXISTS (SELECT 1 FROM herald.push_gone g
+                           WHERE g.endpoint_sha256 = encode(sha256(convert_to(${subscriptionAddressSql(s)}, 'UTF8')), 'hex'))`;
+}
+
 /**
  * liveSubscriptions: every usable subscription of the given customers, in
  * one query for the whole batch. Left out: those in herald.push_gone, rows
@@ -44,15 +64,9 @@ export async function liveSubscriptions(db: Queryable, schema: string, customerI
        FROM (SELECT DISTINCT ON (s.customer_id, a.address)
                     s.id, s.customer_id, s.kind, s.endpoint, s.p256dh, s.auth, s.token, s.created_at
                FROM ${quoteIdent(schema)}.push_subscriptions s
-              CROSS JOIN LATERAL (SELECT CASE s.kind WHEN 'webpush' THEN s.endpoint WHEN 'fcm' THEN s.token END AS address) a
+              CROSS JOIN LATERAL (SELECT ${subscriptionAddressSql('s')} AS address) a
               WHERE s.customer_id = ANY($1::bigint[])
-                AND CASE s.kind
-                      WHEN 'webpush' THEN s.endpoint IS NOT NULL AND s.p256dh IS NOT NULL AND s.auth IS NOT NULL
-                      WHEN 'fcm' THEN s.token IS NOT NULL
-                      ELSE false
-                    END
-                AND NOT EXISTS (SELECT 1 FROM herald.push_gone g
-                                 WHERE g.endpoint_sha256 = encode(sha256(convert_to(a.address, 'UTF8')), 'hex'))
+                AND ${liveSubscriptionSql('s')}
               ORDER BY s.customer_id, a.address, s.created_at, s.id) live
       ORDER BY customer_id, created_at, id`,
     [customerIds],
