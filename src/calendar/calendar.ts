@@ -5,6 +5,7 @@ import type { ScheduledSend } from './view.js';
 import { durationMs } from '../audience/duration.js';
 import { printable } from '../errors.js';
 import { mdCell } from '../report/reasons.js';
+import { figure } from '../report/svg.js';
 
 /**
  * The calendar, built from plain facts (facts.ts reads them): sent and
@@ -247,18 +248,14 @@ export function capWarnings(campaigns: readonly OverlapCampaign[], rows: readonl
 function warningText(w: Omit<CapWarning, 'text'>): string {
   const messages = w.fewest === w.most ? `${w.most} messages` : `${w.fewest} to ${w.most} messages`;
   const span = w.from === w.to ? `on ${w.from}` : `between ${w.from} and ${w.to}`;
-  const before = w.sent_before ? ` (counting what the ledger already sent ${count(w.sent_before)} of them in that window)` : '';
+  const before = w.sent_before ? ` (counting what the ledger already sent ${figure(w.sent_before)} of them in that window)` : '';
   const effect = w.cap.when_capped === 'skip' ? `${w.campaign} is skipped for them` : `${w.campaign} is put off for them until the window allows it`;
   return (
-    `warning: ${count(w.customers)} customer${w.customers === 1 ? '' : 's'} would get ${messages} ${span}, over the cap of ${w.cap.max} per ${w.cap.per}: ` +
+    `warning: ${figure(w.customers)} customer${w.customers === 1 ? '' : 's'} would get ${messages} ${span}, over the cap of ${w.cap.max} per ${w.cap.per}: ` +
     `${w.campaigns.join(', ')}${before}. The claim enforces the cap: ${effect}.`
   );
 }
 
-/** 1204 → "1,204", the same on every machine. */
-export function count(n: number): string {
-  return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
-}
 
 /** 604800 → 7d, 7200 → 2h. */
 export function spanText(seconds: number): string {
@@ -301,7 +298,7 @@ export function calendarMarkdown(c: Calendar): string {
       '',
       '| Trigger | Per day | Fired in the backtest | Notes |',
       '|---|---:|---:|---|',
-      ...c.triggers.map((t) => `| ${cell(t.trigger)} | ${t.per_day === null ? '–' : t.per_day.toFixed(1)} | ${t.fired === null ? '–' : count(t.fired)} | ${[...(t.pending ? ['*not yet applied*'] : []), ...(t.note ? [cell(t.note)] : [])].join('; ')} |`),
+      ...c.triggers.map((t) => `| ${cell(t.trigger)} | ${t.per_day === null ? '–' : t.per_day.toFixed(1)} | ${t.fired === null ? '–' : figure(t.fired)} | ${[...(t.pending ? ['*not yet applied*'] : []), ...(t.note ? [cell(t.note)] : [])].join('; ')} |`),
     );
   }
   return `${lines.join('\n')}\n`;
@@ -314,7 +311,7 @@ function dayRows(d: CalendarDay): string[] {
     if (e.what === 'expected') continue;
     const name = `${e.kind} ${cell(e.name)}${e.title ? `: ${cell(e.title)}` : ''}`;
     const notes = [...(e.pending ? ['*not yet applied*'] : []), ...e.notes.map(cell)].join('; ');
-    out.push(`| ${d.day} | ${timeCell(e)} | ${e.what} | ${name} | ${e.messages === null ? '' : count(e.messages)} | ${notes} |`);
+    out.push(`| ${d.day} | ${timeCell(e)} | ${e.what} | ${name} | ${e.messages === null ? '' : figure(e.messages)} | ${notes} |`);
   }
   if (expected.length) {
     const total = expected.reduce((n, e) => n + e.messages!, 0);

@@ -1,6 +1,7 @@
 import { createEvents, type EventAttributes } from 'ics';
 import { printable } from '../errors.js';
-import { count, dayStart, utcDay, DAY_MS, type Calendar, type CalendarDay, type Entry } from './calendar.js';
+import { figure } from '../report/svg.js';
+import { dayStart, utcDay, DAY_MS, type Calendar, type CalendarDay, type Entry } from './calendar.js';
 
 /**
  * reports/calendar.ics: the campaign sends of the calendar as events, for
@@ -45,12 +46,12 @@ function event(d: CalendarDay, e: Entry, timestamp: number, warnings: readonly s
   if (e.kind !== 'campaign' || !['sent', 'scheduled', 'winner'].includes(e.what)) return undefined;
   const name = printable(e.name);
   const title = e.title ? `: ${printable(e.title)}` : '';
-  const messages = e.messages === null ? '' : ` (${count(e.messages)})`;
+  const messages = e.messages === null ? '' : ` (${figure(e.messages)})`;
   const common = {
     uid: `campaign-${encodeURIComponent(e.name)}-${e.what === 'winner' ? 'winner-' : ''}${d.day}@herald`,
     title: `${e.what === 'winner' ? 'A/B winner' : e.what}: ${name}${title}${messages}`,
     description: [
-      ...(e.messages === null ? [] : [FIGURE[e.what]!(count(e.messages))]),
+      ...(e.messages === null ? [] : [FIGURE[e.what]!(figure(e.messages))]),
       ...(e.pending ? ['not yet applied (from the workspace)'] : []),
       ...e.notes.filter((n) => !n.startsWith('recipients:')),
       ...warnings,

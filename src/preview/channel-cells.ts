@@ -82,7 +82,8 @@ export function renderPushCell(o: ChannelRenderOptions, cell: PreviewCell & { ch
   return { ...cell, push, html: pushPage(push), text, problems };
 }
 
-const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+/** Text in the preview's HTML: its own text, never markup (the grid's pages and these cells alike). */
+export const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /** A character as a reviewer can tell it apart: a curly quote looks like a straight one, so its code point is shown too. */
 export function charName(char: string): string {

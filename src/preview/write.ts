@@ -1,6 +1,6 @@
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { charName, pushCard, smsBubble, smsLine } from './channel-cells.js';
+import { charName, esc, pushCard, smsBubble, smsLine } from './channel-cells.js';
 import type { RenderedCell } from './render.js';
 
 /**
@@ -103,8 +103,6 @@ export function publish(staging: string, out: string): void {
   mkdirSync(dirname(out), { recursive: true });
   renameSync(staging, out);
 }
-
-const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /** The grid: one row per campaign, trigger or template (and variant) and channel, one column per site and locale. */
 export function indexHtml(summary: PreviewSummary, note?: string): string {
