@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { gitOutput } from '../git/commit.js';
 import { realpathSync } from 'node:fs';
 import { isAbsolute, relative, sep } from 'node:path';
 import { printable, type Problem } from '../errors.js';
@@ -50,11 +50,7 @@ export async function reportToGitHub(problems: readonly Problem[], workspaceDir:
 
 /** The repository's top folder: git's, else GITHUB_WORKSPACE, else the workspace itself. */
 export function repositoryRoot(workspaceDir: string, env: Environment): string {
-  try {
-    return execFileSync('git', ['-C', workspaceDir, 'rev-parse', '--show-toplevel'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    return env.GITHUB_WORKSPACE || workspaceDir;
-  }
+  return gitOutput(workspaceDir, 'rev-parse', '--show-toplevel') ?? (env.GITHUB_WORKSPACE || workspaceDir);
 }
 
 /** `emails/` for a workspace in emails/ of the repository; '' at its root or outside it. */
@@ -80,12 +76,8 @@ function workspacePrefix(root: string, workspaceDir: string): string {
 export function pullRequestFiles(root: string, env: Environment): Set<string> | undefined {
   const base = baseBranch(env);
   if (!base) return undefined;
-  try {
-    const out = execFileSync('git', ['-C', root, 'diff', '--name-only', `origin/${base}...HEAD`, '--'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-    return new Set(out.split('\n').map((l) => l.trim()).filter(Boolean));
-  } catch {
-    return undefined;
-  }
+  const out = gitOutput(root, 'diff', '--name-only', `origin/${base}...HEAD`, '--');
+  return out === null ? undefined : new Set(out.split('\n').map((l) => l.trim()).filter(Boolean));
 }
 
 /**

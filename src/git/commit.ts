@@ -8,14 +8,17 @@ export interface GitInfo {
   user: string | null;
 }
 
+/** What `git -C dir <args>` prints, trimmed; null when git fails or is not there (not a repository, no such ref). */
+export function gitOutput(dir: string, ...args: string[]): string | null {
+  try {
+    return execFileSync('git', ['-C', dir, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return null;
+  }
+}
+
 export function gitInfo(dir: string): GitInfo {
-  const git = (...args: string[]): string | null => {
-    try {
-      return execFileSync('git', ['-C', dir, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    } catch {
-      return null;
-    }
-  };
+  const git = (...args: string[]) => gitOutput(dir, ...args);
   const commit = git('rev-parse', 'HEAD');
   const status = commit ? git('status', '--porcelain', '--', '.') : null;
   const user = git('config', 'user.email') ?? process.env.GITHUB_ACTOR ?? process.env.USER ?? null;
