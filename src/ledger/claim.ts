@@ -65,6 +65,8 @@ export interface ClaimedBatch {
   deferred: number;
   /** Picked, but another claim held their recipient's cap lock: left queued, to be claimed again in a moment. */
   busy: number;
+  /** Where the next claim of this worker starts (claimBatch). */
+  cursor?: ClaimCursor;
 }
 
 export interface ClaimInput {
@@ -80,21 +82,70 @@ export interface ClaimInput {
   policy: ContactPolicy;
   /** A trigger's exit conditions: a SQL expression over the ledger row `m`, a reason or NULL (src/triggers/). */
   exitSql?: (param: (v: unknown) => string) => string;
+  /** Where this worker's last claim of the source ended (claimBatch): the claim starts there. */
+  after?: ClaimCursor;
+  /** Look from the start of the queue too, and take back (claimBatch). */
+  full?: boolean;
+  /** Take back claims whose holder is gone or whose lease ran out (claimBatch). */
+  takeBack?: boolean;
+  /** This worker's rows in flight: never taken back from itself. */
+  inFlight?: readonly number[];
 }
 
 /** The advisory lock namespace of the frequency cap's per-recipient locks ("herc"). */
 export const CAP_NAMESPACE = 0x68657263;
 
 /**
+ * Where a worker's last claim of a source ended in the order queued rows
+ * fall due (messages_due: next_attempt_at, id). The next claim starts there.
+ */
+export interface ClaimCursor {
+  at: Date;
+  id: number;
+}
+
+/**
  * claimBatch: takes up to `limit` due rows of a source for this worker, with
  * the contact policy applied (see above). Rows picked but deferred, capped,
  * exited or suppressed are counted, not returned.
+ *
+ * Its cost stays that of the batch however far a campaign has come and
+ * however many dead rows the ledger holds. Every claimed → sent update
+ * leaves a dead entry in the partial indexes the claim reads (messages_due,
+ * messages_leased), and PostgreSQL may not even mark those dead while any
+ * older snapshot is open (a report, a backup) or before vacuum comes by: a
+ * scan from the start of either index walks every message sent so far. So
+ * a claim picks (pickSql):
+ *
+ * - due rows from `after`, where this worker's last claim of the source
+ *   ended: an index range that starts past the rows already sent;
+ * - only when those come up short, or with `full`, due rows from the start
+ *   of the index too: rows that fell due before the cursor (a trigger's late
+ *   event, a row another claim left behind);
+ * - only with `takeBack` (or `full`), claims whose holder is gone or whose
+ *   lease ran out, and this worker's own claims it never saw.
+ * The worker asks for `full` on its first claim of a source and after a
+ * claim that failed, and for `takeBack` once per lease period (worker.ts).
+ *
+ * The new cursor is returned; it does not move past a row left for a moment
+ * because another claim held its recipient's cap lock.
  */
 export async function claimBatch(db: Db, c: ClaimInput): Promise<ClaimedBatch> {
   return db.transaction(async (tx) => {
-    const picked = await tx.query<{ id: number; free: boolean }>(pickSql(), pickValues(c));
+    let picked: Picked[] = [];
+    const pick = async (part: PickPart, extra: unknown[]) => {
+      if (picked.length >= c.limit) return;
+      picked = picked.concat(await tx.query<Picked>(pickSql(part), [...pickValues({ ...c, limit: c.limit - picked.length }), ...extra]));
+    };
+    if (c.full || c.takeBack) await pick('taken_back', [c.worker, c.session.key, c.session.outlivesServer, c.inFlight ?? []]);
+    const fromStart = c.full || !c.after;
+    if (!fromStart) await pick('cursor', [c.after!.at, c.after!.id]);
+    if (fromStart || picked.length < c.limit) await pick('start', [picked.map((p) => p.id)]);
     const ids = picked.filter((p) => p.free).map((p) => p.id);
     const out: ClaimedBatch = { messages: [], suppressed: 0, exited: 0, capped: 0, deferred: 0, busy: picked.length - ids.length };
+    const last = picked.filter((p) => p.due_at !== null).reduce<Picked | undefined>((a, p) => (!a || laterIn(p, a) ? p : a), undefined);
+    const cursor = out.busy === 0 && last ? { at: new Date(last.due_at!), id: Number(last.id) } : c.after;
+    if (cursor) out.cursor = cursor;
     if (ids.length === 0) return out;
     const values = settleValues(c, ids);
     const text = settleSql(c.schema, c.exitSql ? c.exitSql(paramOf(values)) : 'NULL::text');
@@ -110,6 +161,19 @@ export async function claimBatch(db: Db, c: ClaimInput): Promise<ClaimedBatch> {
   });
 }
 
+/** A picked row: its id, whether its recipient's cap lock was free, and when it fell due (null: taken back from a claim). */
+interface Picked {
+  id: number;
+  free: boolean;
+  due_at: Date | string | null;
+}
+
+function laterIn(a: Picked, b: Picked): boolean {
+  const x = new Date(a.due_at!).getTime();
+  const y = new Date(b.due_at!).getTime();
+  return x > y || (x === y && Number(a.id) > Number(b.id));
+}
+
 function paramOf(values: unknown[]): (v: unknown) => string {
   return (v) => {
     values.push(v);
@@ -117,34 +181,56 @@ function paramOf(values: unknown[]): (v: unknown) => string {
   };
 }
 
+export type PickPart = 'cursor' | 'start' | 'taken_back';
+
 /**
- * pickSql: the rows a claim takes, locked: queued rows whose next attempt is
- * due; claimed rows whose holder is gone: its lease ran out, or the session
- * lock its process held (session.ts) is no longer held, so the process died;
- * and rows already claimed under this worker's own name. A worker claims only
- * when its previous batch is recorded, so those are claims it never saw: the
- * connection broke after the server committed the claim but before the rows
- * reached the worker. SKIP LOCKED lets any number of workers claim side by
- * side without waiting on each other or taking the same row.
+ * pickSql: one part of what a claim takes (claimBatch), locked: SKIP LOCKED
+ * lets any number of workers claim side by side without waiting on each
+ * other or taking the same row. Nothing is picked while the source's status
+ * in force (its deployed spec, or a pause, resume or cancel override) is not
+ * its sending one, so a pause takes effect as soon as the next claim.
+ * $1 to $7 are pickValues; each part has its own after them.
  *
- * A holder's lock says it lives only for claims made since the server last
- * started: a restart ends every session, those of live holders too, so an
- * older claim is taken back only when its lease runs out. On embedded PGlite
- * (one process) a claim from an earlier start is always a dead process's.
+ * - `cursor`: due queued rows after the cursor ($8, $9) in the order they
+ *   fell due: one range of messages_due that starts past what was sent, so
+ *   its cost is the batch's, whatever lies before.
+ * - `start`: due queued rows from the start of messages_due, but for those
+ *   this claim picked already ($8).
+ * - `taken_back`: claimed rows whose holder is gone: its lease ran out, or
+ *   the session lock its process held (session.ts) is no longer held, so
+ *   the process died; and rows claimed under this worker's own name ($8)
+ *   that it is not sending ($11): claims it never saw (the connection broke
+ *   after the server committed the claim but before the rows reached the
+ *   worker). A holder's lock says it lives only for claims made since the
+ *   server last started: a restart ends every session, those of live
+ *   holders too, so an older claim is taken back only when its lease runs
+ *   out. On embedded PGlite (one process) a claim from an earlier start is
+ *   always a dead process's.
+ * `start` and `taken_back` walk whatever dead entries their index holds,
+ * so the worker asks for them only now and then.
  *
- * Nothing is picked while the source's status in force (its deployed spec,
- * or a pause, resume or cancel override) is not its sending one, so a pause
- * takes effect within one batch.
+ * Every LIMIT is the batch size: the planner must see a small constant (a
+ * LIMIT computed from another CTE is planned as 10% of the table, which on
+ * a million rows picked merge joins and a second of JIT per claim). Rows
+ * scanned beyond the batch are locked only until the claim commits.
  *
  * `free` is false for a row whose recipient another claim holds the cap's
- * lock for: it stays queued for the next claim.
+ * lock for: it stays queued for the next claim. `due_at` is the row's
+ * next_attempt_at when it came from the queue, for the cursor.
  */
-export function pickSql(): string {
-  return `WITH sendable AS (
+export function pickSql(part: PickPart): string {
+  const sendable = `sendable AS (
        SELECT 1 FROM herald.objects o
          LEFT JOIN herald.overrides v ON v.kind = o.kind AND v.name = o.name
-        WHERE o.kind = $7 AND o.name = $1 AND o.archived_at IS NULL
-          AND coalesce(v.status, o.spec->>'status', $8) = $9),
+        WHERE o.kind = $4 AND o.name = $1 AND o.archived_at IS NULL
+          AND coalesce(v.status, o.spec->>'status', $5) = $6)`;
+  const picked = (cte: string, dueAt: string) => `
+     SELECT p.id, CASE WHEN $7 THEN pg_try_advisory_xact_lock(${CAP_NAMESPACE}, hashtext(coalesce(m.customer_id::text, 'k' || m.contact_id::text)))
+                       ELSE true END AS free, ${dueAt} AS due_at
+       FROM ${cte} p JOIN herald.messages m ON m.id = p.id
+      ORDER BY p.id`;
+  if (part === 'taken_back') {
+    return `WITH ${sendable},
      -- The advisory locks of live herald sessions (session.ts), read once.
      live AS MATERIALIZED (
        SELECT l.objid FROM pg_locks l
@@ -152,45 +238,35 @@ export function pickSql(): string {
           AND l.database = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())),
      -- Sessions holding claims of this source under a running lease whose
      -- lock nobody holds: their process is gone. Claims made before the
-     -- server's last start are left to their lease ($6: PGlite has no such
+     -- server's last start are left to their lease ($10: PGlite has no such
      -- thing as a holder outliving the server).
      gone AS (
        SELECT DISTINCT q.session_key FROM herald.messages q
-        WHERE q.source_kind = $7 AND q.source = $1 AND q.status = 'claimed' AND q.lease_until >= $3 AND q.session_key <> $5
-          AND (q.session_epoch = pg_postmaster_start_time() OR NOT $6)
+        WHERE q.source_kind = $4 AND q.source = $1 AND q.status = 'claimed' AND q.lease_until >= $3 AND q.session_key <> $9
+          AND (q.session_epoch = pg_postmaster_start_time() OR NOT $10)
           AND q.session_key::oid NOT IN (SELECT objid FROM live)),
-     -- Two scans, each on its partial index, so a claim late in a big
-     -- campaign does not walk past the rows already sent: first claims whose
-     -- holder is gone or that are this worker's own (messages_leased), then
-     -- due queued rows in the order they fell due (messages_due). Both LIMITs
-     -- are the batch size: the planner must see a small constant (a LIMIT
-     -- computed from taken_back is planned as 10% of the table, which on a
-     -- million rows picked merge joins and a second of JIT per claim). Rows
-     -- of due beyond the batch are locked only until the claim commits.
      taken_back AS (
        SELECT q.id FROM herald.messages q
-        WHERE q.source_kind = $7 AND q.source = $1 AND q.status = 'claimed' AND EXISTS (SELECT 1 FROM sendable)
-          AND (q.lease_until < $3 OR q.worker = $4 OR q.session_key IN (SELECT session_key FROM gone))
+        WHERE q.source_kind = $4 AND q.source = $1 AND q.status = 'claimed' AND EXISTS (SELECT 1 FROM sendable)
+          AND (q.lease_until < $3 OR q.worker = $8 OR q.session_key IN (SELECT session_key FROM gone))
+          AND q.id <> ALL ($11::bigint[])
         ORDER BY q.lease_until LIMIT $2
-        FOR UPDATE SKIP LOCKED),
+        FOR UPDATE SKIP LOCKED)${picked('taken_back', 'NULL::timestamptz')}`;
+  }
+  const where = part === 'cursor' ? 'AND (q.next_attempt_at, q.id) > ($8::timestamptz, $9::bigint)' : 'AND q.id <> ALL ($8::bigint[])';
+  return `WITH ${sendable},
      due AS (
-       SELECT q.id FROM herald.messages q
-        WHERE q.source_kind = $7 AND q.source = $1 AND q.status = 'queued' AND q.next_attempt_at <= $3 AND EXISTS (SELECT 1 FROM sendable)
+       SELECT q.id, q.next_attempt_at FROM herald.messages q
+        WHERE q.source_kind = $4 AND q.source = $1 AND q.status = 'queued' AND q.next_attempt_at <= $3 AND EXISTS (SELECT 1 FROM sendable)
+          ${where}
         ORDER BY q.next_attempt_at, q.id LIMIT $2
-        FOR UPDATE SKIP LOCKED),
-     picked AS MATERIALIZED (
-       SELECT u.id FROM (SELECT id FROM taken_back UNION ALL SELECT id FROM due) AS u LIMIT $2)
-     SELECT p.id,
-            CASE WHEN $10 THEN pg_try_advisory_xact_lock(${CAP_NAMESPACE}, hashtext(coalesce(m.customer_id::text, 'k' || m.contact_id::text)))
-                 ELSE true END AS free
-       FROM picked p JOIN herald.messages m ON m.id = p.id
-      ORDER BY p.id`;
+        FOR UPDATE SKIP LOCKED)${picked('due', 'p.next_attempt_at')}`;
 }
 
 /** The values of pickSql, in its order (exported for its plan test). */
-export function pickValues(c: Pick<ClaimInput, 'source' | 'limit' | 'now' | 'worker' | 'session' | 'policy'>): unknown[] {
+export function pickValues(c: Pick<ClaimInput, 'source' | 'limit' | 'now' | 'policy'>): unknown[] {
   const status = SENDING_STATUS[c.source.kind];
-  return [c.source.name, c.limit, c.now, c.worker, c.session.key, c.session.outlivesServer, c.source.kind, status.default, status.sends, c.policy.cap !== undefined];
+  return [c.source.name, c.limit, c.now, c.source.kind, status.default, status.sends, c.policy.cap !== undefined];
 }
 
 /**

@@ -4,8 +4,8 @@ import type { Db } from '../db/db.js';
 import { retrying } from '../db/retry.js';
 import type { Log } from '../log.js';
 import * as ledger from './ledger.js';
-import { claimBatch, type ClaimedMessage } from './claim.js';
-import { completeIfDone, sendingSources } from './runs.js';
+import { claimBatch, type ClaimCursor, type ClaimedMessage } from './claim.js';
+import { completeIfDone, countAttempts, sendingSources } from './runs.js';
 import { countAndTrip } from './breaker.js';
 import { Recorder, type Bounce } from './recorder.js';
 import { joinSession, type Session } from './session.js';
@@ -107,6 +107,21 @@ const DEFAULT_MAX_AGE = '24h';
 /** How soon a worker looks again at rows another claim held the cap lock for. */
 const BUSY_RETRY_MS = 50;
 
+/** What a worker keeps of a source between its claims: a cache, never coordination (claim.ts). */
+interface SourceState {
+  /** Where its last claim ended. */
+  cursor?: ClaimCursor;
+  /** When its last claim that took back was made (ms); 0: never yet. */
+  fullAt: number;
+  /** Attempts not yet added to the run's count (the circuit breaker's). */
+  attempts: number;
+  /** When they were last added (ms). */
+  countedAt: number;
+}
+
+/** How often the run's attempt count is brought up to date when nothing was refused: one UPDATE of one row per batch would grow a version chain as long as the send while any snapshot is open. */
+const COUNT_EVERY_MS = 10_000;
+
 export async function deliver(db: Db, o: DeliverOptions): Promise<DeliverTotals> {
   const clock = o.clock ?? (() => new Date());
   const worker = o.worker ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
@@ -114,11 +129,29 @@ export async function deliver(db: Db, o: DeliverOptions): Promise<DeliverTotals>
   const leaseSeconds = o.leaseSeconds ?? 60;
   const totals = emptyTotals();
   const contexts = new Map<string, SourceContext>();
+  const states = new Map<string, SourceState>();
   const contextFor = async (ref: SourceRef) => {
     const key = sourceLabel(ref);
     let c = contexts.get(key);
     if (!c) contexts.set(key, (c = await o.loadSource(ref)));
     return c;
+  };
+  const stateOf = (ref: SourceRef) => {
+    const key = sourceLabel(ref);
+    let s = states.get(key);
+    if (!s) states.set(key, (s = { fullAt: 0, attempts: 0, countedAt: Date.now() }));
+    return s;
+  };
+  // This worker's rows in flight, of every batch not yet recorded: a claim never takes them back.
+  const flying = new Set<number>();
+  // The batch in flight: its replies and their recording. The next batch is
+  // claimed, rendered and handed over meanwhile, so the connections never
+  // drain at a batch's end; it is awaited before the one after is claimed.
+  let pending: Promise<void> | undefined;
+  const drain = async () => {
+    const p = pending;
+    pending = undefined;
+    await p;
   };
 
   const session = joinSession(db);
@@ -131,16 +164,32 @@ export async function deliver(db: Db, o: DeliverOptions): Promise<DeliverTotals>
       for (const ref of sources) {
         if (o.shouldStop?.()) break;
         const ctx = await retrying(o.log, () => contextFor(ref));
-        const r = await deliverBatch(db, ctx, { ...o, clock, worker, batchSize, leaseSeconds, session }, totals);
+        const r = await deliverBatch(db, ctx, stateOf(ref), { ...o, clock, worker, batchSize, leaseSeconds, session, flying, inFlight: !!pending }, totals);
+        if (r.done) {
+          const previous = pending;
+          pending = r.done;
+          // Observed by drain(), or by the finally below when something else failed first.
+          pending.catch(() => {});
+          if (previous) await previous;
+        } else if (r.drain) await drain();
         if (r.worked) worked = true;
         if (r.throttledMs) throttledFor = throttledFor ? Math.min(throttledFor, r.throttledMs) : r.throttledMs;
       }
       if (!worked) {
+        await drain();
         if (!throttledFor) break;
         await sleep(throttledFor);
       }
     }
+    await drain();
+    // The attempts not yet counted, for the next breaker's reckoning.
+    for (const [key, s] of states) {
+      const ctx = contexts.get(key);
+      if (ctx && s.attempts > 0) await retrying(o.log, () => countAttempts(db, ctx.ref, s.attempts, 0)).then(() => (s.attempts = 0));
+    }
   } finally {
+    // Something failed: the batch in flight is still recorded before the session goes.
+    await pending?.catch(() => {});
     await session.release();
   }
   return totals;
@@ -150,18 +199,25 @@ interface BatchResult {
   worked: boolean;
   /** Nothing claimed because a throttle ran dry: try again after this long. */
   throttledMs?: number;
+  /** The batch handed over: resolves when every result is recorded. */
+  done?: Promise<void>;
+  /** Nothing claimed while a batch was in flight: wait for it, then look again (its retries, the campaign's completion). */
+  drain?: boolean;
 }
 
 /**
  * One batch: take throttle tokens, claim, then render and hand over each
- * message while the replies of earlier ones are recorded. Every database step
- * rides out an outage (retrying); once messages are out, nothing is claimed
- * again until their results are recorded.
+ * message while the replies of earlier ones (this batch's and the one before)
+ * are recorded. Returns once every message is handed over, with `done`, the
+ * recording of their results. Every database step rides out an outage
+ * (retrying); a batch's rows stay out of every claim of this worker until
+ * their results are recorded.
  */
 async function deliverBatch(
   db: Db,
   ctx: SourceContext,
-  o: DeliverOptions & { clock: () => Date; worker: string; batchSize: number; leaseSeconds: number; session: Session },
+  state: SourceState,
+  o: DeliverOptions & { clock: () => Date; worker: string; batchSize: number; leaseSeconds: number; session: Session; flying: Set<number>; inFlight: boolean },
   totals: DeliverTotals,
 ): Promise<BatchResult> {
   const { clock, worker, log, session } = o;
@@ -190,9 +246,16 @@ async function deliverBatch(
   }
 
   let generation = 0;
+  // A full claim (claim.ts) on the first of this source and after a claim
+  // that failed (it may have committed: its rows are this worker's, unseen);
+  // claims whose holder is gone are taken back once per lease period too.
+  let attempt = 0;
   const batch = await q(async () => {
     await session.ensure();
     generation = session.generation;
+    const full = attempt++ > 0 || state.fullAt === 0;
+    const takeBack = Date.now() - state.fullAt >= o.leaseSeconds * 1000;
+    if (full || takeBack) state.fullAt = Date.now();
     return claimBatch(db, {
       source: ctx.ref,
       schema: ctx.schema,
@@ -204,8 +267,13 @@ async function deliverBatch(
       session,
       policy: ctx.policy,
       ...(ctx.exitSql ? { exitSql: ctx.exitSql } : {}),
+      ...(state.cursor ? { after: state.cursor } : {}),
+      full,
+      takeBack,
+      inFlight: [...o.flying],
     });
   });
+  if (batch.cursor) state.cursor = batch.cursor;
   await giveBackAll(batch.messages.length);
   totals.suppressed += batch.suppressed;
   totals.exited += batch.exited;
@@ -213,6 +281,8 @@ async function deliverBatch(
   totals.deferred += batch.deferred;
   const settled = batch.suppressed + batch.exited + batch.capped + batch.deferred;
   if (batch.messages.length === 0) {
+    // The batch in flight may yet leave rows to retry, and the campaign is not done while it flies.
+    if (settled === 0 && o.inFlight) return { worked: true, drain: true };
     if (settled === 0 && (await q(() => completeIfDone(db, ctx.ref, clock())))) {
       totals.completed.push(ctx.ref.name);
       log.info({ campaign: ctx.ref.name }, 'campaign completed');
@@ -220,7 +290,11 @@ async function deliverBatch(
     // Rows left for a moment because another claim held their recipient's cap lock: look again shortly, not never.
     return { worked: settled > 0, ...(batch.busy > 0 ? { throttledMs: BUSY_RETRY_MS } : {}) };
   }
-  const extras = await q(() => ctx.extras(batch.messages));
+  for (const m of batch.messages) o.flying.add(m.id);
+  const extras = await q(() => ctx.extras(batch.messages)).catch((e: unknown) => {
+    for (const m of batch.messages) o.flying.delete(m.id);
+    throw e;
+  });
 
   const leaseEnd = () => new Date(clock().getTime() + o.leaseSeconds * 1000);
   // Keep the claim alive while the batch is in flight, however slow the SMTP server.
@@ -269,8 +343,35 @@ async function deliverBatch(
     }
   };
   const handedOver = new Set<number>();
+  const sending: Promise<void>[] = [];
+  // Every result is recorded, the batch's rows leave `flying`, then the totals and the breaker.
+  const finish = async (): Promise<void> => {
+    try {
+      await Promise.all(sending);
+    } finally {
+      clearInterval(renew);
+    }
+    // The messages went out: their results must be recorded, even through a database restart.
+    try {
+      await recorder.close();
+    } finally {
+      for (const m of batch.messages) o.flying.delete(m.id);
+    }
+    for (const x of outcomes) {
+      if (x.status === 'sent') totals.sent++;
+      else if (x.status === 'queued') totals.retried++;
+      else totals[x.status]++;
+    }
+    state.attempts += outcomes.length;
+    if (policy > 0 || Date.now() - state.countedAt >= COUNT_EVERY_MS) {
+      const attempts = state.attempts;
+      state.attempts = 0;
+      state.countedAt = Date.now();
+      await q(() => breaker(db, ctx, attempts, policy, totals, log));
+    }
+    o.onBatch?.(totals);
+  };
   try {
-    const sending: Promise<void>[] = [];
     for (const m of batch.messages) {
       // Nothing more goes out while results cannot be recorded (the database is away) …
       await recorder.ready();
@@ -293,20 +394,12 @@ async function deliverBatch(
       // meanwhile are read, so connections never wait on a whole batch's renders.
       await new Promise(setImmediate);
     }
-    await Promise.all(sending);
-  } finally {
-    clearInterval(renew);
+  } catch (e) {
+    // What was handed over is still recorded; then the failure goes on.
+    await finish().catch(() => {});
+    throw e;
   }
-  // The messages went out: their results must be recorded, even through a database restart.
-  await recorder.close();
-  for (const x of outcomes) {
-    if (x.status === 'sent') totals.sent++;
-    else if (x.status === 'queued') totals.retried++;
-    else totals[x.status]++;
-  }
-  await q(() => breaker(db, ctx, outcomes.length, policy, totals, log));
-  o.onBatch?.(totals);
-  return { worked: true };
+  return { worked: true, done: finish() };
 }
 
 /** The circuit breaker over this batch's attempts (breaker.ts); a pause is logged with what to do. */

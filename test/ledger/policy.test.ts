@@ -170,17 +170,16 @@ describe('quiet hours', () => {
     const db = await setup();
     const { arrived, transport } = await peer();
     await launchCampaign(db, 'winback', new Date('2026-11-20T19:59:00Z'));
-    // The clock crosses 21:00 Berlin (20:00 UTC) as soon as the first message is out.
+    // The clock crosses 21:00 Berlin (20:00 UTC) as soon as the first message is handed over.
     let now = new Date('2026-11-20T19:59:00Z');
     const clock = () => now;
     const crossing = {
       ...transport,
       description: transport.description,
       close: () => transport.close(),
-      async send(...a: Parameters<typeof transport.send>) {
-        const r = await transport.send(...a);
+      send(...a: Parameters<typeof transport.send>) {
         now = new Date('2026-11-20T20:01:00Z');
-        return r;
+        return transport.send(...a);
       },
     };
     const t = await deliver(db, { channel: channelsOver(crossing), log: silentLog, clock, batchSize: 1, sources: [ref('winback')], loadSource: sourceLoader(db, clock) });
