@@ -93,10 +93,14 @@ export async function sendCampaign(db: Db, o: SendOptions): Promise<SendResult> 
   const ref = { kind: 'campaign' as const, name: o.campaign };
   const clock = o.clock ?? (() => new Date());
   const phase = await runPhase(db, ref);
-  const { materialised } = phase ? { materialised: 0 } : await launchCampaign(db, o.campaign, o.now);
   if (phase) await checkSendable(db, o.campaign);
+  // What sending needs of the deployed state (its templates, the link-signing
+  // secret) is loaded before the launch writes anything: a secret too short
+  // stops the send before the audience is materialised, not after.
+  const context = await loadCampaignContext(db, o.campaign, clock);
+  const { materialised } = phase ? { materialised: 0 } : await launchCampaign(db, o.campaign, o.now);
   if (materialised > 0) o.log.info({ campaign: o.campaign, rows: materialised }, 'audience materialised');
-  const { completed, paused, ...totals } = await deliver(db, { ...o, channel: channelsOver(o.transport, db), sources: [ref], clock, loadSource: () => loadCampaignContext(db, o.campaign, clock) });
+  const { completed, paused, ...totals } = await deliver(db, { ...o, channel: channelsOver(o.transport, db), sources: [ref], clock, loadSource: async () => context });
   if (totals.suppressed > 0) o.log.info({ campaign: o.campaign, suppressed: totals.suppressed }, 'skipped addresses suppressed since the audience was materialised');
   const retry = await retryReason(db, ref);
   return { materialised, ...totals, completed: completed.includes(o.campaign), paused: paused.length > 0, ...(retry ? { retry } : {}) };

@@ -229,6 +229,21 @@ describe('sendCampaign', () => {
     expect(reportMarkdown(report)).toContain('| Suppressed | 1 (50.0%) |');
   });
 
+  it('a link-signing secret too short stops the send before the audience is materialised', async () => {
+    const { db, sink } = await setup();
+    const smtp = smtpTransport(sink.url);
+    cleanup(() => smtp.close());
+    const before = process.env.HERALD_SECRET;
+    process.env.HERALD_SECRET = 'too-short';
+    cleanup(() => (before === undefined ? delete process.env.HERALD_SECRET : (process.env.HERALD_SECRET = before)));
+    await expect(sendCampaign(db, { campaign: 'winback', transport: smtp, now: NOW, log: silentLog })).rejects.toThrow(/a link-signing secret needs at least 32 bytes/);
+    // Nothing written: no run, no ledger row; a fixed secret sends it whole.
+    const [n] = await db.query<{ runs: number; rows: number }>(`SELECT (SELECT count(*) FROM herald.runs)::int AS runs, (SELECT count(*) FROM herald.messages)::int AS rows`);
+    expect(n).toEqual({ runs: 0, rows: 0 });
+    process.env.HERALD_SECRET = 'a-secret-long-enough-to-sign-links-with-0123456789';
+    expect(await sendCampaign(db, { campaign: 'winback', transport: smtp, now: NOW, log: silentLog })).toMatchObject({ materialised: 6, sent: 3, failed: 0, completed: true });
+  });
+
   it('refuses a campaign that is not ready', async () => {
     const { db } = await setup();
     await db.query("UPDATE herald.objects SET spec = jsonb_set(spec, '{status}', '\"draft\"') WHERE kind = 'campaign'");
