@@ -18,6 +18,14 @@ export function workerCount(text: string, flag = '--workers'): number {
   return n;
 }
 
+/** --batch: messages a worker claims at a time (default: the worker's, src/ledger/worker.ts). */
+export function batchSize(text: string | undefined, flag = '--batch'): { batchSize?: number } {
+  if (text === undefined) return {};
+  const n = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!(n >= 1 && n <= 10_000)) throw new UserError(`${flag} ${shown(text)} is not a batch size`, `give a whole number of messages from 1 to 10000, for example ${flag} 100`);
+  return { batchSize: n };
+}
+
 /**
  * A wait in seconds (--idle, --lock-timeout): 30, 30s, 1.5s or 2m. Never 0,
  * which PostgreSQL's lock_timeout reads as "wait forever" and an idle loop as

@@ -235,7 +235,10 @@ describe('sendCampaign', () => {
     cleanup(() => smtp.close());
     const before = process.env.HERALD_SECRET;
     process.env.HERALD_SECRET = 'too-short';
-    cleanup(() => (before === undefined ? delete process.env.HERALD_SECRET : (process.env.HERALD_SECRET = before)));
+    cleanup(() => {
+      if (before === undefined) delete process.env.HERALD_SECRET;
+      else process.env.HERALD_SECRET = before;
+    });
     await expect(sendCampaign(db, { campaign: 'winback', transport: smtp, now: NOW, log: silentLog })).rejects.toThrow(/a link-signing secret needs at least 32 bytes/);
     // Nothing written: no run, no ledger row; a fixed secret sends it whole.
     const [n] = await db.query<{ runs: number; rows: number }>(`SELECT (SELECT count(*) FROM herald.runs)::int AS runs, (SELECT count(*) FROM herald.messages)::int AS rows`);

@@ -4,11 +4,12 @@ import { tick } from '../../tick/tick.js';
 import { deliveryTransport, type Transport } from '../../channels/email/transport.js';
 import { print, withDb, workspaceDir, type GlobalOptions } from '../context.js';
 import { createProgress } from '../progress.js';
-import { clockFrom, seconds, workerCount } from '../options.js';
+import { batchSize, clockFrom, seconds, workerCount } from '../options.js';
 import { tickSummary } from '../tick-summary.js';
 
 interface DeliverOpts extends GlobalOptions {
   workers: string;
+  batch?: string;
   idle: string;
   now?: string;
 }
@@ -22,6 +23,7 @@ interface DeliverOpts extends GlobalOptions {
  */
 export default async function deliverCommand(_args: string[], opts: DeliverOpts): Promise<void> {
   const workers = workerCount(opts.workers);
+  const batch = batchSize(opts.batch);
   const idleMs = seconds(opts.idle, '--idle') * 1000;
   const clock = clockFrom(opts.now);
   let stopping = false;
@@ -40,7 +42,7 @@ export default async function deliverCommand(_args: string[], opts: DeliverOpts)
       log.info({ workers }, 'delivering until stopped');
       while (!stopping) {
         const progress = createProgress(db);
-        const r = await tick(db, { transport: tr, log, workers, clock, shouldStop: () => stopping, onBatch: (t) => progress.onBatch(t) }).finally(() => progress.stop());
+        const r = await tick(db, { transport: tr, log, workers, ...batch, clock, shouldStop: () => stopping, onBatch: (t) => progress.onBatch(t) }).finally(() => progress.stop());
         const t = r.delivered;
         if (r.launched.length || r.decided.length || r.swept.some((w) => w.inserted || w.error) || r.attribution.attributed || r.attribution.error || t.sent + t.failed + t.bounced + t.expired + t.unknown + t.retried > 0) print(tickSummary(r, false, false));
         if (!stopping) await new Promise<void>((resolve) => {

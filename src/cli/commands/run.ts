@@ -7,7 +7,7 @@ import { finishTick, startTick, tickCounts, type TickStop } from '../../tick/tic
 import { gapWarning } from '../../tick/gap.js';
 import { deliveryTransport, type Transport } from '../../channels/email/transport.js';
 import { createProgress } from '../progress.js';
-import { clockFrom, duration, workerCount } from '../options.js';
+import { batchSize, clockFrom, duration, workerCount } from '../options.js';
 import { tickMarkdown, tickSummary } from '../tick-summary.js';
 import { print, printJson, withDb, workspaceDir, type GlobalOptions } from '../context.js';
 
@@ -15,6 +15,7 @@ interface RunOpts extends GlobalOptions {
   budget: string;
   every?: string;
   workers: string;
+  batch?: string;
   json?: boolean;
   now?: string;
 }
@@ -37,6 +38,7 @@ export default async function run(_args: string[], opts: RunOpts): Promise<void>
   const budgetMs = duration(opts.budget, '--budget');
   const everySeconds = opts.every === undefined ? null : duration(opts.every, '--every') / 1000;
   const workers = workerCount(opts.workers);
+  const batch = batchSize(opts.batch);
   const clock = clockFrom(opts.now);
   const deadline = Date.now() + budgetMs;
   let stopping = false;
@@ -65,7 +67,7 @@ export default async function run(_args: string[], opts: RunOpts): Promise<void>
           progress.onBatch(t);
         };
         try {
-          result = await tick(db, { transport: tr, log, workers, clock, shouldStop: () => stopping || (delivered && Date.now() >= deadline), onBatch });
+          result = await tick(db, { transport: tr, log, workers, ...batch, clock, shouldStop: () => stopping || (delivered && Date.now() >= deadline), onBatch });
         } finally {
           progress.stop();
         }

@@ -4,11 +4,12 @@ import { createLog } from '../../log.js';
 import { sendCampaign } from '../../campaigns/send.js';
 import { deliveryTransport, type Transport } from '../../channels/email/transport.js';
 import { createProgress } from '../progress.js';
-import { clockFrom, workerCount } from '../options.js';
+import { batchSize, clockFrom, workerCount } from '../options.js';
 import { print, printJson, withDb, workspaceDir, type GlobalOptions } from '../context.js';
 
-export default async function send([campaign]: string[], opts: GlobalOptions & { json?: boolean; workers: string; now?: string }): Promise<void> {
+export default async function send([campaign]: string[], opts: GlobalOptions & { json?: boolean; workers: string; batch?: string; now?: string }): Promise<void> {
   const workers = workerCount(opts.workers);
+  const batch = batchSize(opts.batch);
   const clock = clockFrom(opts.now);
   let stopping = false;
   const stop = () => {
@@ -25,7 +26,7 @@ export default async function send([campaign]: string[], opts: GlobalOptions & {
         const runs = await Promise.all(
           // Launching is idempotent: one worker materialises the audience, the others find it launched.
           Array.from({ length: workers }, () =>
-            sendCampaign(db, { campaign: campaign!, transport: tr, now: clock(), clock, log: createLog(), shouldStop: () => stopping, onBatch: (t) => progress.onBatch(t) }),
+            sendCampaign(db, { campaign: campaign!, transport: tr, now: clock(), clock, ...batch, log: createLog(), shouldStop: () => stopping, onBatch: (t) => progress.onBatch(t) }),
           ),
         );
         return runs.reduce((a, b) => ({
