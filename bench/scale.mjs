@@ -121,6 +121,13 @@ function startSink() {
 
 const db = await database();
 const dir = workspace();
+// Ctrl-C or a kill leaves no database behind.
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    if (!args.keep) db.drop().finally(() => process.exit(130));
+    else process.exit(130);
+  });
+}
 const sink = await startSink();
 const client = new pg.Client({ connectionString: db.url });
 await client.connect();
