@@ -70,9 +70,9 @@ describe('start-up', () => {
     const r = await loaded(['--help']);
     expect(r.code).toBe(0);
     expect(packages(r.modules)).toEqual(['commander']);
-    // herald's own: the command line, its errors, and nothing of any command.
+    // herald's own: the command line alone, nothing of any command.
     const own = r.modules.filter((m) => m.startsWith(join(repoRoot, 'dist')) && !packageOf(m));
-    expect(own.map((m) => m.slice(join(repoRoot, 'dist').length + 1)).sort()).toEqual(['cli/main.js', 'db/retry.js', 'errors.js']);
+    expect(own.map((m) => m.slice(join(repoRoot, 'dist').length + 1)).sort()).toEqual(['cli/main.js']);
   });
 
   it("a warm herald validate loads neither the heavy modules, nor ajv's compiler, nor PostgreSQL's parser", async () => {
