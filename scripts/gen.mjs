@@ -2,6 +2,7 @@
 // Generates the committed files that are derived from others:
 //   src/workspace/types.gen.ts  from schemas/*.schema.json (json-schema-to-typescript)
 //   src/db/migrations.gen.ts    from src/db/migrations/*.sql (embedded, so dist/ needs no .sql files)
+//   src/workspace/validators.gen.ts  from schemas/*.schema.json (ajv standalone code: validate compiles no schema at start-up)
 //   docs/tokens.md              from the token catalog in src/render/tokens.ts (read from the build in dist/)
 // `npm run gen` writes them; `node scripts/gen.mjs --check` fails when they are stale.
 // test/generated.test.ts runs the same check in the suite.
@@ -9,6 +10,9 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Ajv } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import standaloneModule from 'ajv/dist/standalone/index.js';
 import { compile } from 'json-schema-to-typescript';
 
 const root_ = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -35,6 +39,47 @@ async function typesFile() {
   return `${BANNER}/* eslint-disable */\n\n${ts}`;
 }
 
+/**
+ * ajv collects the errors of a referenced schema (every condition is one:
+ * they nest through all / any / not) with `vErrors = vErrors.concat(errors)`,
+ * copying every error found so far at each call: 10,000 faulty conditions in
+ * one file took tens of seconds. The generated code is rewritten to append in
+ * place, as ajv already does for errors of its own; generation fails if ajv's
+ * output stops matching, rather than letting validation turn quadratic again.
+ */
+const CONCAT_ERRORS = /vErrors === null \? ([\w$.]+) : vErrors\.concat\(\1\)/g;
+
+export function appendErrorsInPlace(code) {
+  return code.replace(CONCAT_ERRORS, (_, errs) => `vErrors === null ? ${errs} : ((a, b) => { for (const e of b) a.push(e); return a; })(vErrors, ${errs})`);
+}
+
+// Each kind's validator as ajv's standalone code, so `herald validate` loads
+// plain functions instead of compiling nine schemas on every run (0.3 s).
+// verbose: the messages quote the value and the schema's description
+// (src/workspace/schema.ts). The runtime helpers ajv's code requires
+// (ajv/dist/runtime/*, ajv-formats' formats) are small CommonJS modules.
+async function validatorsFile() {
+  const addFormats = addFormatsModule.default ?? addFormatsModule;
+  const standaloneCode = standaloneModule.default ?? standaloneModule;
+  const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true, code: { source: true, esm: true, lines: true } });
+  addFormats(ajv);
+  const schema = (k) => JSON.parse(readFileSync(join(root_, 'schemas', `${k}.schema.json`), 'utf8'));
+  // Kinds refer to shared definitions as "common.schema.json#/definitions/…".
+  ajv.addSchema(schema('common'), 'common.schema.json');
+  for (const k of SCHEMA_KINDS) ajv.addSchema(schema(k), `${k}.schema.json`);
+  const code = appendErrorsInPlace(standaloneCode(ajv, Object.fromEntries(SCHEMA_KINDS.map((k) => [k, `${k}.schema.json`]))));
+  if (code.includes('.concat(')) throw new Error('ajv copies its error list in a way appendErrorsInPlace does not know: update CONCAT_ERRORS');
+  let exported = 0;
+  const typed = code.replace(/^export const (\w+) = (validate\d+);$/gm, (_, kind, fn) => {
+    exported++;
+    return `export const ${kind} = ${fn} as unknown as ValidateFunction;`;
+  });
+  if (exported !== SCHEMA_KINDS.length) throw new Error(`ajv's standalone code exported ${exported} validators, not ${SCHEMA_KINDS.length}`);
+  // An ES module is strict already; ajv's "use strict" would only stand among the imports.
+  const body = typed.replace(/^"use strict";\n/, '');
+  return `${BANNER}// @ts-nocheck\nimport { createRequire } from 'node:module';\nimport type { ValidateFunction } from 'ajv';\n\nconst require = createRequire(import.meta.url);\n${body}\n`;
+}
+
 function migrationsFile() {
   const dir = join(root_, 'src', 'db', 'migrations');
   const files = readdirSync(dir).filter((f) => /^\d{4}_[a-z0-9_]+\.sql$/.test(f)).sort();
@@ -55,6 +100,7 @@ export async function generated() {
   return [
     { path: 'src/workspace/types.gen.ts', content: await typesFile() },
     { path: 'src/db/migrations.gen.ts', content: migrationsFile() },
+    { path: 'src/workspace/validators.gen.ts', content: await validatorsFile() },
     { path: 'docs/tokens.md', content: await tokensDoc() },
   ];
 }
@@ -78,6 +124,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   // Types first: the build that the docs are read from needs them.
   sync({ path: 'src/workspace/types.gen.ts', content: await typesFile() });
   sync({ path: 'src/db/migrations.gen.ts', content: migrationsFile() });
+  sync({ path: 'src/workspace/validators.gen.ts', content: await validatorsFile() });
   if (!check) execFileSync(process.execPath, [join(root_, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root_, 'tsconfig.build.json')], { stdio: 'inherit' });
   sync({ path: 'docs/tokens.md', content: await tokensDoc() });
   process.exitCode = stale ? 1 : 0;

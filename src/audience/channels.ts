@@ -1,4 +1,4 @@
-import { getCountries, getCountryCallingCode } from 'libphonenumber-js';
+import metadata from 'libphonenumber-js/min/metadata';
 import { quoteIdent } from '../db/ident.js';
 import type { ChannelName } from '../channels/channel.js';
 import { ADDRESS_SQL } from './address.js';
@@ -37,10 +37,20 @@ export function withContacts(c: ChannelChoice | undefined): boolean {
   return !c || c.channels.includes('email');
 }
 
-/** ISO 3166 alpha-2 → country calling code, from libphonenumber-js's metadata. */
+/**
+ * ISO 3166 alpha-2 → country calling code, from libphonenumber-js's metadata
+ * alone: its index loads the whole library (112 modules) into every plan.
+ * "001" stands for the non-geographic codes, which are no country's.
+ */
 let codes: string | undefined;
 export function callingCodes(): string {
-  codes ??= JSON.stringify(Object.fromEntries(getCountries().map((c) => [c, getCountryCallingCode(c)])));
+  codes ??= JSON.stringify(
+    Object.fromEntries(
+      Object.entries(metadata.country_calling_codes)
+        .flatMap(([code, countries]) => countries.filter((c) => (c as string) !== '001').map((c) => [c, code] as const))
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+    ),
+  );
   return codes;
 }
 

@@ -1,8 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { ExitError, UserError, formatProblem, printable } from '../errors.js';
-import { isConnectionError } from '../db/retry.js';
 
 /**
  * herald's command line. Commands are thin and loaded on demand: parse
@@ -311,15 +309,17 @@ async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return 0;
   } catch (err) {
-    return report(err);
+    return await report(err);
   }
 }
 
-function report(err: unknown): number {
+async function report(err: unknown): Promise<number> {
   if (err instanceof CommanderError) {
     // --help and --version arrive here too, with exit code 0.
     return err.exitCode;
   }
+  // Loaded here, not at start-up: `herald --help` needs neither (test/cli/startup.test.ts).
+  const [{ ExitError, UserError, formatProblem, printable }, { isConnectionError }] = await Promise.all([import('../errors.js'), import('../db/retry.js')]);
   if (err instanceof ExitError) return err.code;
   if (err instanceof UserError) {
     for (const p of err.problems) process.stderr.write(`${formatProblem(p)}\n`);

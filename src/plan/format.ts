@@ -1,4 +1,5 @@
-import { createTwoFilesPatch } from 'diff';
+// The one module createTwoFilesPatch needs, not diff's index of every differ (19 modules at plan's start).
+import { createTwoFilesPatch } from 'diff/lib/patch/create.js';
 import type { Breakdown } from '../audience/breakdown.js';
 import { hasChanges, type Plan, type Change, type Drift } from './plan.js';
 import type { SmsCost } from './sms-cost.js';

@@ -1,50 +1,20 @@
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import addFormatsModule from 'ajv-formats';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import { closest, distance } from 'fastest-levenshtein';
 import type { Problem } from '../errors.js';
 import { problemAt, type PathSegment, type YamlSource } from './source.js';
+import * as generated from './validators.gen.js';
 
 /** The kinds of workspace file that have a JSON Schema in `schemas/`. */
 export type SchemaKind = 'project' | 'segment' | 'list' | 'template' | 'campaign' | 'trigger' | 'preview' | 'push';
 
 export const SCHEMA_KINDS: SchemaKind[] = ['project', 'segment', 'list', 'template', 'campaign', 'trigger', 'preview', 'push'];
 
-const schemasDir = fileURLToPath(new URL('../../schemas/', import.meta.url));
-// ajv-formats is CommonJS; its default export arrives wrapped under ESM.
-const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
-
-let validators: Map<SchemaKind, ValidateFunction> | undefined;
-
-function validator(kind: SchemaKind): ValidateFunction {
-  if (!validators) {
-    const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true, code: { process: appendErrorsInPlace } });
-    addFormats(ajv);
-    validators = new Map();
-    // Kinds refer to shared definitions as "common.schema.json#/definitions/…".
-    ajv.addSchema(JSON.parse(readFileSync(`${schemasDir}common.schema.json`, 'utf8')), 'common.schema.json');
-    for (const k of SCHEMA_KINDS) {
-      const schema = JSON.parse(readFileSync(`${schemasDir}${k}.schema.json`, 'utf8'));
-      validators.set(k, ajv.compile(schema));
-    }
-  }
-  return validators.get(kind)!;
-}
-
 /**
- * ajv collects the errors of a referenced schema (every condition is one:
- * they nest through all / any / not) with `vErrors = vErrors.concat(errors)`,
- * copying every error found so far at each call: 10,000 faulty conditions in
- * one file took tens of seconds. The generated code is rewritten to append in
- * place, as ajv already does for errors of its own; a test fails if ajv's
- * output stops matching, rather than letting validation turn quadratic again.
+ * Each kind's validator, compiled from schemas/ by `npm run gen`
+ * (scripts/gen.mjs) into ajv's standalone code: compiling the schemas with
+ * ajv at start-up took 0.3 s of every run.
  */
-const CONCAT_ERRORS = /vErrors === null \? ([\w$.]+) : vErrors\.concat\(\1\)/g;
-
-export function appendErrorsInPlace(code: string): string {
-  return code.replace(CONCAT_ERRORS, (_, errs: string) => `vErrors === null ? ${errs} : ((a, b) => { for (const e of b) a.push(e); return a; })(vErrors, ${errs})`);
-}
+const validators: Record<SchemaKind, ValidateFunction> = generated;
 
 export interface SchemaResult {
   /** Each located at the key or value at fault. */
@@ -58,7 +28,7 @@ export interface SchemaResult {
 
 /** Schema problems of one file. */
 export function checkSchema(kind: SchemaKind, src: YamlSource): SchemaResult {
-  const validate = validator(kind);
+  const validate = validators[kind];
   try {
     if (validate(src.value)) return { problems: [] };
   } catch (e) {

@@ -1,3 +1,4 @@
+import { getCountries, getCountryCallingCode } from 'libphonenumber-js';
 import { describe, expect, it } from 'vitest';
 import type { Queryable } from '../../src/db/db.js';
 import { callingCodes, e164Sql, type ChannelChoice } from '../../src/audience/channels.js';
@@ -58,6 +59,13 @@ async function classified(db: Queryable, choice: ChannelChoice) {
 }
 
 describe('channels of an audience', () => {
+  it("knows every country's calling code, as libphonenumber-js's own functions give them", () => {
+    const codes = JSON.parse(callingCodes()) as Record<string, string>;
+    expect(codes).toEqual(Object.fromEntries(getCountries().map((c) => [c, getCountryCallingCode(c)])));
+    expect(codes.DE).toBe('49');
+    expect(codes.CA).toBe('1');
+  });
+
   it('reads phone numbers as E.164: international, 00, national with the country, North American without a trunk prefix; junk is NULL', async () => {
     const db = await createTestDb();
     cleanup(() => db.dispose());

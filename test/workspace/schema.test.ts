@@ -1,6 +1,7 @@
 import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
-import { appendErrorsInPlace } from '../../src/workspace/schema.js';
+// @ts-expect-error — a plain .mjs script without types
+import { appendErrorsInPlace } from '../../scripts/gen.mjs';
 
 /** A condition-like schema: it refers to itself, as herald's conditions do through all / any / not. */
 const RECURSIVE = {
@@ -14,7 +15,7 @@ describe('appendErrorsInPlace', () => {
   it("rewrites every copy of ajv's error list, and the errors stay the same", () => {
     let raw = '';
     let seen = '';
-    const patched = new Ajv({ allErrors: true, code: { process: (code) => (seen = appendErrorsInPlace((raw = code))) } }).compile(RECURSIVE);
+    const patched = new Ajv({ allErrors: true, code: { process: (code) => (seen = (appendErrorsInPlace as (c: string) => string)((raw = code))) } }).compile(RECURSIVE);
     const plain = new Ajv({ allErrors: true }).compile(RECURSIVE);
     // Should a new ajv write its code differently, this fails instead of validation quietly turning quadratic again.
     expect(raw).toMatch(/vErrors\.concat\([\w$.]+\)/);

@@ -1,5 +1,5 @@
 import { UserError } from '../../errors.js';
-import { gitInfo } from '../../git/commit.js';
+import { gitUser } from '../../git/commit.js';
 import { setOverride, clearOverride, type OverrideStatus } from '../../state/overrides.js';
 import { loadDeployed } from '../../state/queries.js';
 import { runPhase } from '../../ledger/runs.js';
@@ -21,7 +21,7 @@ const STATUS: Record<'campaign' | 'trigger', Record<Verb, OverrideStatus | undef
 export function control(verb: Verb) {
   return async ([ref]: string[], opts: GlobalOptions & { reason?: string }): Promise<void> => {
     if (!opts.reason?.trim()) throw new UserError(`herald ${verb} needs --reason`, `say why, e.g. --reason "wrong price in the subject"`);
-    const actor = gitInfo(workspaceDir(opts)).user ?? process.env.USER ?? 'unknown';
+    const actor = gitUser(workspaceDir(opts)) ?? process.env.USER ?? 'unknown';
     const [wantKind, name] = ref!.includes('/') ? (ref!.split('/', 2) as [string, string]) : [undefined, ref!];
     const message = await withDb(opts, (db) =>
       db.transaction(async (tx) => {

@@ -1,7 +1,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UserError } from '../../errors.js';
-import { gitInfo } from '../../git/commit.js';
+import { gitUser } from '../../git/commit.js';
 import { erasePerson } from '../../privacy/erase.js';
 import { formatErasure, formatRecord } from '../../privacy/format.js';
 import { findPerson, parsePerson } from '../../privacy/person.js';
@@ -58,5 +58,5 @@ function shopSchema(opts: GlobalOptions): string {
 }
 
 function actor(opts: GlobalOptions): string {
-  return gitInfo(workspaceDir(opts)).user ?? process.env.USER ?? 'unknown';
+  return gitUser(workspaceDir(opts)) ?? process.env.USER ?? 'unknown';
 }

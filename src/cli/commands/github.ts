@@ -1,6 +1,6 @@
 import { appendFileSync, readFileSync } from 'node:fs';
 import { UserError } from '../../errors.js';
-import { gitInfo } from '../../git/commit.js';
+import { gitCommit } from '../../git/commit.js';
 import { eventPullRequest } from '../../ci/event.js';
 import { connectGitHub, reviewedFingerprint, upsertComment } from '../../ci/github.js';
 import { bodyMarker, isEnvironmentName } from '../../ci/marker.js';
@@ -28,7 +28,7 @@ export async function comment(_args: string[], opts: CommentOptions): Promise<vo
 export async function reviewed(_args: string[], opts: GlobalOptions & { commit?: string }): Promise<void> {
   const environment = opts.env ?? null;
   if (environment !== null && !isEnvironmentName(environment)) throw new UserError(`--env ${JSON.stringify(environment)} is not an environment name`, 'environments are named as in herald.yaml: lowercase letters, digits, - and _');
-  const commit = opts.commit ?? (process.env.GITHUB_SHA || gitInfo(workspaceDir(opts)).commit);
+  const commit = opts.commit ?? (process.env.GITHUB_SHA || gitCommit(workspaceDir(opts)).commit);
   if (!commit) throw new UserError('no commit to look up', 'give --commit <sha>; in GitHub Actions GITHUB_SHA names it');
   if (!/^[0-9a-f]{7,40}$/i.test(commit)) throw new UserError(`--commit ${JSON.stringify(commit)} is not a commit hash`, 'give the hash, e.g. --commit "$GITHUB_SHA"');
   const r = await reviewedFingerprint(connectGitHub(), commit, environment);

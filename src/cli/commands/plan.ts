@@ -1,5 +1,5 @@
 import { ExitError, UserError } from '../../errors.js';
-import { describeCommit, gitInfo } from '../../git/commit.js';
+import { describeCommit, gitCommit } from '../../git/commit.js';
 import { writePlanFile } from '../../plan/file.js';
 import { formatPlan } from '../../plan/format.js';
 import { makePlan } from '../../plan/make.js';
@@ -23,7 +23,7 @@ export default async function plan(_args: string[], opts: PlanOptions): Promise<
   const artifact = opts.artifactUrl === undefined ? undefined : artifactUrl(opts.artifactUrl);
   if (format === 'markdown' && opts.refreshOnly) throw new UserError('--refresh-only has no markdown form', 'the markdown body shows drift with the changes: drop --refresh-only');
   const ws = await validWorkspace(opts);
-  const git = gitInfo(workspaceDir(opts));
+  const git = gitCommit(workspaceDir(opts));
   const result = await withDb(opts, (db) =>
     makePlan(db, ws, {
       now: new Date(),

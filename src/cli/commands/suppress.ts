@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { addSuppression, checkReason, listSuppressions, normaliseAddress, removeSuppression, type Suppression } from '../../audience/suppressions.js';
 import { UserError, printable } from '../../errors.js';
-import { gitInfo } from '../../git/commit.js';
+import { gitUser } from '../../git/commit.js';
 import type { Project } from '../../workspace/model.js';
 import { readYaml } from '../../workspace/source.js';
 import { print, printJson, withDb, workspaceDir, type GlobalOptions } from '../context.js';
@@ -64,7 +64,7 @@ function scope(site: string | null): string {
 }
 
 function actor(opts: GlobalOptions): string {
-  return gitInfo(workspaceDir(opts)).user ?? process.env.USER ?? 'unknown';
+  return gitUser(workspaceDir(opts)) ?? process.env.USER ?? 'unknown';
 }
 
 /**

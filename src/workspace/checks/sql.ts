@@ -1,5 +1,5 @@
-import { hasSqlDetails, loadModule, parseSync } from 'libpg-query';
 import type { Problem } from '../../errors.js';
+import { cacheGet, cacheKey, cachePut } from '../cache.js';
 import { readWorkspaceText } from '../files.js';
 import { eachCondition, sourceSchema, type Condition, type Workspace } from '../model.js';
 import type { PathSegment, YamlSource } from '../source.js';
@@ -16,19 +16,34 @@ import { statementProblems, type SqlFinding } from './sql-statement.js';
  * so `herald plan` checks that with EXPLAIN. The same check runs again
  * wherever a `sql:` is executed (src/audience/sql-sandbox.ts), so a spec
  * that reached the database without validation is refused there too.
+ *
+ * A query's findings are cached (cache.ts) by its text, the columns it must
+ * return and the shop schema: a warm run, or one whose queries did not
+ * change, does not load the parser at all (0.1 s of WebAssembly). Execution
+ * never trusts this cache: sql-sandbox.ts parses every query it runs.
  */
 export const sqlChecks: Check = async (ws) => {
   const queries = collect(ws);
   if (queries.length === 0) return [];
-  await loadModule();
   const schema = sourceSchema(ws.project.spec);
+  const findings: SqlProblem[][] = [];
+  for (const q of queries) {
+    const key = cacheKey(SQL_CHECKS_VERSION, q.sql, q.returns, schema);
+    let found = cacheGet<SqlProblem[]>('sql', key);
+    if (!found) {
+      await sqlParserReady();
+      found = checkSql(q.sql, q.returns, schema);
+      cachePut('sql', key, found);
+    }
+    findings.push(found);
+  }
   const texts = new Map<string, string>();
   const fileText = (file: string) => {
     if (!texts.has(file)) texts.set(file, readWorkspaceText(ws.dir, file).text ?? '');
     return texts.get(file)!;
   };
-  return queries.flatMap((q) =>
-    checkSql(q.sql, q.returns, schema).map((f) => ({
+  return queries.flatMap((q, i) =>
+    findings[i]!.map((f) => ({
       file: q.src.file,
       ...positionInValue(q.src, fileText(q.src.file), q.path, f.index ?? 0),
       message: f.message,
@@ -38,6 +53,9 @@ export const sqlChecks: Check = async (ws) => {
     })),
   );
 };
+
+// Bump when checkSql, sql-statement.ts or sql-allowlist.ts change what they find, so cached findings of an older herald are not reused.
+const SQL_CHECKS_VERSION = 1;
 
 interface Query {
   src: YamlSource;
@@ -69,8 +87,13 @@ export interface SqlProblem {
   index?: number;
 }
 
+/** PostgreSQL's parser, imported by sqlParserReady(): most workspaces have no sql:, and their commands never load it. */
+let parser: typeof import('libpg-query') | undefined;
+
 /** Every problem of one query whose shop schema is `schema`, once the parser is loaded (`await sqlParserReady()`). */
 export function checkSql(sql: string, returns: string[], schema: string): SqlProblem[] {
+  if (!parser) throw new Error('checkSql before sqlParserReady()');
+  const { hasSqlDetails, parseSync } = parser;
   // The parser reads a C string: anything after a NUL would go unchecked.
   const nul = sql.indexOf('\0');
   if (nul >= 0) return [{ message: 'the query contains a NUL character', index: nul, hint: 'remove it; PostgreSQL refuses NUL in query text' }];
@@ -90,6 +113,7 @@ export function checkSql(sql: string, returns: string[], schema: string): SqlPro
 }
 
 /** Loads PostgreSQL's parser (WebAssembly) once; checkSql needs it. */
-export function sqlParserReady(): Promise<void> {
-  return loadModule();
+export async function sqlParserReady(): Promise<void> {
+  parser ??= await import('libpg-query');
+  await parser.loadModule();
 }

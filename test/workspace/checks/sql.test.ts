@@ -1,4 +1,8 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { setCacheDir } from '../../../src/workspace/cache.js';
 import { sqlChecks } from '../../../src/workspace/checks/sql.js';
 import { loadWorkspace, sortProblems } from '../../../src/workspace/load.js';
 import { useCleanups } from '../../support/cleanup.js';
@@ -142,5 +146,25 @@ describe('sql checks', () => {
        AND EXISTS (SELECT 1 FROM shop.preorders p, unnest(ARRAY['a', 'b']) AS u(x) WHERE p.customer_id = c.id AND p.sku = u.x)
 `;
     expect(await problems(segment(sql))).toEqual([]);
+  });
+
+  it("keeps a query's findings in the cache, and a warm run takes them from there, located anew", async () => {
+    const home = mkdtempSync(join(tmpdir(), 'herald-cache-sql-'));
+    cleanup(() => rmSync(home, { recursive: true, force: true }));
+    cleanup(() => setCacheDir(undefined));
+    setCacheDir(home);
+    const wrong = segment('|\n    SELECT customer_id\n    FROM shop.orders\n    WHER total > 100\n');
+    const first = await problems(wrong);
+    expect(first).toEqual(['segments/everyone.yaml:5:10: SQL syntax: syntax error at or near "total"']);
+    const entries = readdirSync(join(home, 'sql'));
+    expect(entries).toHaveLength(1);
+    // What the entry says is what a warm run reports: the parser is not asked again.
+    const entry = join(home, 'sql', entries[0]!);
+    const cached = JSON.parse(readFileSync(entry, 'utf8')) as { message: string; index: number }[];
+    writeFileSync(entry, JSON.stringify([{ ...cached[0], message: 'from the cache' }]));
+    expect(await problems(wrong)).toEqual(['segments/everyone.yaml:5:10: from the cache']);
+    // The same query under another shop schema is another entry.
+    await problems({ ...wrong, 'herald.yaml': `${MINIMAL['herald.yaml']}source:\n  schema: store\n` });
+    expect(readdirSync(join(home, 'sql'))).toHaveLength(2);
   });
 });

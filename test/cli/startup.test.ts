@@ -1,0 +1,98 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { useCleanups } from '../support/cleanup.js';
+import { exampleWorkspace, repoRoot } from '../support/workspace.js';
+
+/**
+ * What herald loads at start-up (issue 17): `herald --help` nothing but
+ * commander, and a warm `herald validate` none of the heavy modules other
+ * commands need, nor ajv's schema compiler (the validators are generated)
+ * or PostgreSQL's parser (a sql: query's findings are cached). Each run
+ * records its modules with test/support/loaded-modules.mjs.
+ */
+const cleanup = useCleanups();
+
+/** Packages that no start-up of --help or a warm validate needs. */
+const HEAVY = [
+  'mjml',
+  'libpg-query',
+  'pg',
+  '@electric-sql/pglite',
+  'fastify',
+  'libphonenumber-js',
+  'nodemailer',
+  'mailparser',
+  'imapflow',
+  'google-auth-library',
+  'web-push',
+  'd3-scale',
+  'd3-shape',
+  '@actions/core',
+  'undici',
+  'pino',
+  'piscina',
+  'playwright-core',
+  'diff',
+];
+
+/** Runs the built CLI under the recorder; the modules it loaded, as paths. */
+function loaded(args: string[], env: Record<string, string> = {}): Promise<{ code: number; modules: string[] }> {
+  const dir = mkdtempSync(join(tmpdir(), 'herald-modules-'));
+  cleanup(() => rmSync(dir, { recursive: true, force: true }));
+  const out = join(dir, 'modules.txt');
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', join(repoRoot, 'test', 'support', 'loaded-modules.mjs'), join(repoRoot, 'dist', 'cli', 'main.js'), ...args],
+      { env: { ...process.env, NO_COLOR: '1', HERALD_DATABASE_URL: '', GITHUB_ACTIONS: '', HERALD_LOADED_MODULES: out, ...env }, timeout: 120_000 },
+      (err) => {
+        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+        const modules = readFileSync(out, 'utf8').split('\n').filter(Boolean).map((m) => (m.startsWith('file://') ? new URL(m).pathname : m));
+        resolve({ code, modules });
+      },
+    );
+  });
+}
+
+/** The package a module path belongs to (@scope/name or name), or undefined for herald's own and node's. */
+function packageOf(path: string): string | undefined {
+  const m = /.*\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(path);
+  return m?.[1];
+}
+
+const packages = (modules: string[]) => [...new Set(modules.map(packageOf).filter((p): p is string => p !== undefined))].sort();
+
+describe('start-up', () => {
+  it('herald --help loads commander and nothing else', async () => {
+    const r = await loaded(['--help']);
+    expect(r.code).toBe(0);
+    expect(packages(r.modules)).toEqual(['commander']);
+    // herald's own: the command line alone, nothing of any command.
+    const own = r.modules.filter((m) => m.startsWith(join(repoRoot, 'dist')) && !packageOf(m));
+    expect(own.map((m) => m.slice(join(repoRoot, 'dist').length + 1)).sort()).toEqual(['cli/main.js']);
+  });
+
+  it("a warm herald validate loads neither the heavy modules, nor ajv's compiler, nor PostgreSQL's parser", async () => {
+    const ws = exampleWorkspace();
+    cleanup(ws.remove);
+    const cache = mkdtempSync(join(tmpdir(), 'herald-modules-cache-'));
+    cleanup(() => rmSync(cache, { recursive: true, force: true }));
+    const env = { HERALD_CACHE_DIR: cache };
+
+    // Cold: the example workspace has a sql: trigger, so its query is parsed (and the recorder sees ES modules).
+    const cold = await loaded(['validate', '--dir', ws.dir], env);
+    expect(cold.code).toBe(0);
+    expect(packages(cold.modules)).toContain('libpg-query');
+
+    const warm = await loaded(['validate', '--dir', ws.dir], env);
+    expect(warm.code).toBe(0);
+    const heavy = packages(warm.modules).filter((p) => HEAVY.includes(p));
+    expect(heavy, 'heavy packages loaded by a warm validate').toEqual([]);
+    // ajv's generated validators need only its small runtime helpers.
+    const ajv = warm.modules.filter((m) => packageOf(m) === 'ajv').map((m) => m.replace(/.*\/node_modules\/ajv\//, ''));
+    expect(ajv.filter((m) => !m.startsWith('dist/runtime/')), "ajv's compiler").toEqual([]);
+  });
+});
