@@ -94,19 +94,39 @@ function textFromHtml(html: string): string {
  * After rendering (loops leave blank lines, linked images bare URLs): blank
  * runs become one empty line, and a bare URL goes when the next paragraph
  * links there anyway; then lines are wrapped at 78 columns. A few string
- * passes over a few KB per message.
+ * passes over a few KB per message: only a paragraph with "://" is looked
+ * at twice, and the lines are wrapped in one pass without splitting them.
  */
 function tidyText(text: string): string {
-  return text
+  const paras: (string | null)[] = text
     .replace(/^[ \t\u00a0\u2000-\u200b]+$/gm, '')
     .replace(/\n{3,}/g, '\n\n')
-    .split('\n\n')
-    .filter((para, i, all) => !(/^\S+:\/\/\S+$/.test(para.trim()) && all[i + 1]?.includes(`[${para.trim()}]`)))
-    .join('\n\n')
-    .trim()
-    .split('\n')
-    .map((line) => (line.length > WRAP ? wrap(line) : line))
-    .join('\n');
+    .split('\n\n');
+  let dropped = false;
+  for (let i = 0; i < paras.length - 1; i++) {
+    const para = paras[i]!;
+    if (!para.includes('://')) continue;
+    const url = para.trim();
+    if (/^\S+:\/\/\S+$/.test(url) && paras[i + 1]!.includes(`[${url}]`)) {
+      paras[i] = null;
+      dropped = true;
+    }
+  }
+  return wrapLines((dropped ? paras.filter((p) => p !== null) : paras).join('\n\n').trim());
+}
+
+/** Each line longer than WRAP wrapped. */
+function wrapLines(text: string): string {
+  let out = '';
+  let start = 0;
+  for (;;) {
+    const nl = text.indexOf('\n', start);
+    const end = nl < 0 ? text.length : nl;
+    out += end - start > WRAP ? wrap(text.slice(start, end)) : text.slice(start, end);
+    if (nl < 0) return out;
+    out += '\n';
+    start = nl + 1;
+  }
 }
 
 /** Plain-text lines are kept under this many characters (RFC 3676 suggests 78). */
