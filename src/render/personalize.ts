@@ -94,25 +94,33 @@ function textFromHtml(html: string): string {
  * After rendering (loops leave blank lines, linked images bare URLs): blank
  * runs become one empty line, and a bare URL goes when the next paragraph
  * links there anyway; then lines are wrapped at 78 columns. A few string
- * passes over a few KB per message: only a paragraph with "://" is looked
- * at twice, and the lines are wrapped in one pass without splitting them.
+ * passes over a few KB per message: the paragraphs are split apart only
+ * when one is a bare URL, and the lines are wrapped in one pass.
  */
 function tidyText(text: string): string {
-  const paras: (string | null)[] = text
-    .replace(/^[ \t\u00a0\u2000-\u200b]+$/gm, '')
-    .replace(/\n{3,}/g, '\n\n')
-    .split('\n\n');
-  let dropped = false;
-  for (let i = 0; i < paras.length - 1; i++) {
-    const para = paras[i]!;
-    if (!para.includes('://')) continue;
-    const url = para.trim();
-    if (/^\S+:\/\/\S+$/.test(url) && paras[i + 1]!.includes(`[${url}]`)) {
-      paras[i] = null;
-      dropped = true;
-    }
+  const t = text.replace(/^[ \t\u00a0\u2000-\u200b]+$/gm, '').replace(/\n{3,}/g, '\n\n');
+  return wrapLines((hasBareUrl(t) ? withoutBareUrls(t) : t).trim());
+}
+
+const BARE_URL = /^\S+:\/\/\S+$/;
+
+/** Whether a paragraph (paragraphs part at "\n\n", never more newlines here) is a bare URL: only one with "://" can be. */
+function hasBareUrl(t: string): boolean {
+  for (let at = t.indexOf('://'); at >= 0; ) {
+    const start = t.lastIndexOf('\n\n', at);
+    let end = t.indexOf('\n\n', at);
+    if (end < 0) end = t.length;
+    if (BARE_URL.test(t.slice(start < 0 ? 0 : start + 2, end).trim())) return true;
+    at = t.indexOf('://', end);
   }
-  return wrapLines((dropped ? paras.filter((p) => p !== null) : paras).join('\n\n').trim());
+  return false;
+}
+
+function withoutBareUrls(t: string): string {
+  return t
+    .split('\n\n')
+    .filter((para, i, all) => !(BARE_URL.test(para.trim()) && all[i + 1]?.includes(`[${para.trim()}]`)))
+    .join('\n\n');
 }
 
 /** Each line longer than WRAP wrapped. */
