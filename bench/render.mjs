@@ -1,31 +1,39 @@
 // npm run bench -- render
 //
-// Personalised messages a second on one core (the main thread, nothing else
-// running): the demo newsletter (templates/newsletter, partials inlined, as
-// deployed) rendered by src/render/message.ts for distinct recipients (en and
-// ru, shop-en and shop-ru, Cyrillic names, one named "<script>"), then
-// composed as MIME by src/channels/email/compose.ts: what src/campaigns/send.ts does per
-// message. MJML is compiled once before timing, as a send run caches it.
+// Complete messages a second on one core (the main thread, nothing else
+// running), as a send makes them: the demo newsletter (templates/newsletter,
+// partials inlined, as deployed) with enough products for a ~40 KB message,
+// rendered by src/render/message.ts for distinct recipients (en and ru,
+// shop-en and shop-ru, Cyrillic names, one named "<script>") with a ledger
+// id, so as sent: links signed and click-tracked, the open pixel, the VERP
+// return path and the Message-ID's MAC; then composed as MIME by
+// src/channels/email/compose.ts, as the email channel does per message. MJML
+// is compiled once before timing, as a send finds it in the cache.
 //
-// The lower bound, in the same run: the same compiled HTML and text turned
-// into JavaScript template literals (each token an interpolation, HTML-escaped
-// as nunjucks escapes, the products loop a map), with the same links, greeting
-// and MIME build. Its messages are checked against herald's: subject,
-// preheader and HTML byte for byte, the text part word for word.
+// The lower bound, in the same run, shares none of herald's code on the
+// message's path: the same compiled HTML and text turned into JavaScript
+// template literals (each token an interpolation, HTML-escaped as nunjucks
+// escapes, the products loop a map), links signed, tracked and the message
+// composed by bench/lib/mime.mjs, a plain builder written as a developer
+// would (node:crypto HMACs, regex link rewriting, Buffer base64). Its
+// messages are checked against herald's before timing: subject and HTML the
+// same with the tokens masked, the text part word for word, as many click
+// links, and sizes within 3%.
 //
-// Measured for the newsletter with the campaign's 4 products, and with enough
-// products to make the ~50 KB message the issue names. Targets from the
-// rendering issue: at least 2,500 complete MIME messages a second per core
-// (stretch 5,000), and nunjucks personalisation within 2× of the template
-// literals. Personalisation is also timed alone (the prepared template's
-// render of subject, preheader, HTML and tidied text, against the literals;
-// no links, no MIME), and each side's time is split into render and MIME.
-// A sent message is also timed against itself untracked: what click
-// tracking, the open pixel and the VERP return path add per message.
+// Also timed: MIME composition alone over the same rendered HTML and text
+// (herald's composer against the plain builder), and personalisation alone
+// (the prepared template's render of subject, preheader, HTML and tidied
+// text, against the literals; no links, no MIME).
+//
+// Targets from issue 17: at least 8,000 complete ~40 KB messages a second
+// per core, and personalisation at most 1.2× the template literals' cost.
+// Each figure is the median of interleaved rounds, every round printed with
+// the spread; bench/lib/judge.mjs takes the bench lock, watches the machine
+// and says DISTURBED (and does not judge) when other work ran meanwhile.
 import { join } from 'node:path';
 import { convert } from 'html-to-text';
 import { CATALOG, PEOPLE } from '../dist/demo/reference.js';
-import { messageLinks } from '../dist/links/links.js';
+import { trackingBase } from '../dist/links/links.js';
 import { greeting } from '../dist/render/greeting.js';
 import { createRenderer } from '../dist/render/message.js';
 import { compileMjml } from '../dist/render/mjml.js';
@@ -34,18 +42,22 @@ import { productTokens } from '../dist/render/products.js';
 import { composeRendered } from '../dist/channels/email/compose.js';
 import { desiredObjects } from '../dist/state/objects.js';
 import { loadWorkspace } from '../dist/workspace/load.js';
+import { benchLock, spread, Targets, watchMachine } from './lib/judge.mjs';
+import { plainEnvelope, plainLinks, plainMime, plainTrack } from './lib/mime.mjs';
+
+benchLock();
 
 const root = join(import.meta.dirname, '..');
 const CAMPAIGN = 'winback';
 const RECIPIENTS = 1000;
 const NOW = new Date('2026-01-01T00:00:00Z');
 const SECRET = 'bench-render-secret';
-const TARGET = 2500;
-const STRETCH = 5000;
-const TARGET_RATIO = 2;
-const ROUNDS = 5; // interleaved rounds per pair of measurements; the median round counts
+const TARGET = 8000; // complete messages a second per core
+const TARGET_RATIO = 1.2; // personalisation, nunjucks against the literals
+const ROUNDS = 7; // interleaved rounds per pair of measurements; the median round counts
 const ROUND_SECONDS = 0.6;
-const BIG_KB = 50;
+const MESSAGE_KB = 40;
+const LEDGER_ID = 1_000_000; // the first ledger id; each message its own
 
 // ── The workspace, as deployed ───────────────────────────────────────────────
 const { workspace: ws, problems } = loadWorkspace(root);
@@ -189,11 +201,32 @@ function literalRender(t, ctx) {
   return { subject: t.subject(ctx), preheader: ctx.preheader, html: t.html(ctx), text: t.text(ctx) };
 }
 
-function literalMessage(r, products) {
+/** The lower bound's complete message, as sent for ledger row `ledgerId`: nothing of herald's on its path. */
+function boundMessage(r, products, ledgerId) {
   const site = sites.get(r.site);
-  const links = messageLinks({ project, site, secret: SECRET, now: NOW, recipient: r, source });
+  const base = trackingBase(project, site);
+  const links = plainLinks({ base, site, secret: SECRET, now: NOW, customerId: r.customer_id, ledgerId });
   const parts = literalRender(literals.get(r.locale), literalContext(r, products.get(r.locale), links));
-  return { ...parts, ...senders.get(r.site), links, site };
+  const tracked = plainTrack(parts, { base, secret: SECRET, ledgerId });
+  const sender = senders.get(r.site);
+  const domain = sender.from.address.split('@')[1];
+  const { returnPath, tag } = plainEnvelope({ bounces: project.tracking?.return_path ?? `bounces@${domain}`, secret: SECRET, ledgerId });
+  const raw = plainMime({
+    ...sender,
+    to: r.email,
+    subject: parts.subject,
+    html: tracked.html,
+    text: tracked.text,
+    messageId: `${CAMPAIGN}.${ledgerId}.${tag}@${domain}`,
+    headers: { 'List-Unsubscribe': `<${links.unsubscribe}>, <${links.unsubscribeMailto}>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' },
+  });
+  return { raw, html: tracked.html, text: tracked.text, subject: parts.subject, links: tracked.links, returnPath };
+}
+
+/** herald's complete message, as the email channel makes it for ledger row `ledgerId` (src/channels/email/channel.ts). */
+async function heraldMessage(renderer, r, products, ledgerId) {
+  const m = await renderer.render(source, r, { products: products.get(r.locale) }, ledgerId);
+  return { m, composed: composeRendered(m, { to: r.email, id: `${source.name}.${ledgerId}.${m.messageTag}` }) };
 }
 
 // ── Timing ───────────────────────────────────────────────────────────────────
@@ -211,9 +244,7 @@ async function rate(step, seconds, isAsync) {
   return n / (Number(now - start) / 1e9);
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
-/** Two ways of doing the same work, warmed up, then timed in interleaved rounds. */
+/** Two ways of doing the same work, warmed up, then timed in interleaved rounds: every round's rate, each side. */
 async function compare(a, b) {
   await rate(a.step, 0.5, a.async);
   await rate(b.step, 0.5, b.async);
@@ -223,125 +254,120 @@ async function compare(a, b) {
     ra.push(await rate(a.step, ROUND_SECONDS, a.async));
     rb.push(await rate(b.step, ROUND_SECONDS, b.async));
   }
-  return [median(ra), median(rb)];
+  return [ra, rb];
 }
 
 let sink = 0; // keeps the results alive, so nothing is optimised away
 
 /**
- * The same messages both ways: subject, preheader and HTML byte for byte (the
- * auto-login nonce aside), the text part word for word (herald wraps and
- * tidies each rendered text; the lower bound's text is written tidy).
+ * The same messages both ways, as sent: subject the same, HTML the same
+ * with every signed token masked, the text part word for word (herald wraps
+ * and tidies each rendered text; the lower bound's text is written tidy), as
+ * many click links, and sizes within 3%. Returns the mean sizes.
  */
-async function check(label, renderer, products) {
-  const nonce = (s) => s.replace(/token=[\w.-]+/g, 'token=…');
-  const words = (s) => nonce(s).split(/\s+/).filter(Boolean).join(' ');
-  let htmlBytes = 0, mimeBytes = 0;
-  for (const r of people) {
-    const h = await renderer.render(source, r, { products: products.get(r.locale) });
-    const l = literalMessage(r, products);
+async function check(renderer, products) {
+  const mask = (s) => s.replace(/[\w-]{10,}\.[\w-]{43}/g, '…');
+  const words = (s) => mask(s).split(/\s+/).filter(Boolean).join(' ');
+  let html = 0, mime = 0, bound = 0;
+  for (const [i, r] of people.entries()) {
+    const { m, composed } = await heraldMessage(renderer, r, products, LEDGER_ID + i);
+    const l = boundMessage(r, products, LEDGER_ID + i);
     // composeMessage trims every header, so edge spaces in a subject never reach the message.
-    const same = { subject: h.subject === l.subject.trim(), preheader: h.preheader === l.preheader, html: nonce(h.html) === nonce(l.html), text: words(h.text) === words(l.text) };
+    const same = { subject: m.subject === l.subject.trim(), html: mask(m.html) === mask(l.html), text: words(m.text) === words(l.text), links: m.linkSet.urls.length === l.links };
     const differs = Object.keys(same).filter((k) => !same[k]);
-    if (differs.length) throw new Error(`${label}: the lower bound's ${differs.join(', ')} differ from herald's for ${r.email}; update the lower bound in bench/render.mjs`);
-    htmlBytes += Buffer.byteLength(h.html);
-    mimeBytes += composeRendered(h, { to: r.email, id: `${CAMPAIGN}.${r.customer_id}` }).raw.length;
+    if (differs.length) throw new Error(`the lower bound's ${differs.join(', ')} differ from herald's for ${r.email}; update the lower bound in bench/render.mjs or bench/lib/mime.mjs`);
+    html += Buffer.byteLength(m.html);
+    mime += composed.raw.length;
+    bound += l.raw.length;
   }
-  return { html: htmlBytes / people.length / 1024, mime: mimeBytes / people.length / 1024 };
+  if (Math.abs(bound / mime - 1) > 0.03) throw new Error(`the lower bound's messages are ${((bound / mime - 1) * 100).toFixed(1)}% the size of herald's; they should be the same work`);
+  const kb = (bytes) => bytes / people.length / 1024;
+  return { html: kb(html), mime: kb(mime), bound: kb(bound) };
 }
 
-async function measure(label, rows) {
-  const products = productsByLocale(rows);
-  const renderer = createRenderer({ project, secret: SECRET, now: NOW });
-  const size = await check(label, renderer, products);
-  const prepared = new Map(await Promise.all(LOCALES.map(async (l) => [l, await prepareTemplate({
-    mjml: template.bodies[l],
-    subject: template.subject[l],
-    preheader: template.preheader?.[l],
-    text: template.texts?.[l],
-    file: `templates/${campaign.template}/${l}.mjml`,
-  })])));
-  const person = (i) => people[i % people.length];
-
-  // The whole message: render (links, tokens, every part) and MIME, as send.ts does per message.
-  const [full, fullBound] = await compare(
-    { async: true, step: async (i) => {
-      const r = person(i);
-      const m = await renderer.render(source, r, { products: products.get(r.locale) });
-      sink += composeRendered(m, { to: r.email, id: `${CAMPAIGN}.${i}` }).raw.length;
-    } },
-    { step: (i) => {
-      const r = person(i);
-      sink += composeRendered(literalMessage(r, products), { to: r.email, id: `${CAMPAIGN}.${i}` }).raw.length;
-    } },
-  );
-
-  // What a sent message costs more than a preview: click tracking (every link
-  // to a signed click link, the link set hashed), the open pixel and the VERP
-  // return path, as the worker renders with the ledger row's id.
-  const [tracked, untracked] = await compare(
-    { async: true, step: async (i) => {
-      const r = person(i);
-      const m = await renderer.render(source, r, { products: products.get(r.locale) }, 1_000_000 + i);
-      sink += composeRendered(m, { to: r.email, id: `${CAMPAIGN}.${i}` }).raw.length;
-    } },
-    { async: true, step: async (i) => {
-      const r = person(i);
-      const m = await renderer.render(source, r, { products: products.get(r.locale) });
-      sink += composeRendered(m, { to: r.email, id: `${CAMPAIGN}.${i}` }).raw.length;
-    } },
-  );
-
-  // The same without MIME: the difference is what composing costs on freshly rendered strings.
-  const [render, renderBound] = await compare(
-    { async: true, step: async (i) => { const r = person(i); sink += (await renderer.render(source, r, { products: products.get(r.locale) })).html.length; } },
-    { step: (i) => { sink += literalMessage(person(i), products).html.length; } },
-  );
-
-  // Personalisation alone (no links, no MIME): the prepared template against the template literals, same contexts.
-  // (Each side its own contexts: the literals write the preheader into theirs.)
-  const contexts = () => people.map((r) => {
-    const links = messageLinks({ project, site: sites.get(r.site), secret: SECRET, now: NOW, recipient: r, source });
-    return { locale: r.locale, ctx: { ...literalContext(r, products.get(r.locale), links), trigger: { name: source.name } } };
-  });
-  const [forNunjucks, forLiterals] = [contexts(), contexts()];
-  const [nunjucks, literal_] = await compare(
-    { step: (i) => { const c = forNunjucks[i % people.length]; sink += prepared.get(c.locale).render(c.ctx).html.length; } },
-    { step: (i) => { const c = forLiterals[i % people.length]; sink += literalRender(literals.get(c.locale), c.ctx).html.length; } },
-  );
-
-  const us = (perSecond) => 1e6 / perSecond;
-  const f = (x) => x.toFixed(1).padStart(6);
-  const n = (perSecond) => Math.round(perSecond).toLocaleString('en').padStart(7);
-  const goal = full >= STRETCH ? 'ok, stretch met too' : full >= TARGET ? `ok (stretch ${STRETCH.toLocaleString('en')} not met)` : 'SHORT';
-  const ratio = us(nunjucks) / us(literal_);
-  console.log(`\n  ${label}: HTML ${size.html.toFixed(1)} KB, MIME message ${size.mime.toFixed(1)} KB (means over the recipients)`);
-  console.log(`    complete MIME messages, herald:       ${n(full)} /s  ${f(us(full))} µs each   target ≥ ${TARGET.toLocaleString('en')} /s: ${goal}`);
-  console.log(`    complete MIME messages, lower bound:  ${n(fullBound)} /s  ${f(us(fullBound))} µs each   herald ${(us(full) / us(fullBound)).toFixed(2)}× the lower bound`);
-  console.log(`    tracked as sent (clicks, pixel, VERP): ${n(tracked)} /s  ${f(us(tracked))} µs each   ${(us(tracked) / us(untracked)).toFixed(2)}× the same message untracked (${n(untracked)} /s in this run)`);
-  console.log(`    personalisation alone, nunjucks:      ${n(nunjucks)} /s  ${f(us(nunjucks))} µs each`);
-  console.log(`    personalisation alone, literals:      ${n(literal_)} /s  ${f(us(literal_))} µs each   nunjucks ${ratio.toFixed(2)}× the literals (target ≤ ${TARGET_RATIO}×): ${ratio <= TARGET_RATIO ? 'ok' : 'SHORT'}`);
-  console.log(`    where herald's time goes: render (links, context, personalisation) ${f(us(render))} µs, MIME ${f(us(full) - us(render))} µs`);
-  console.log(`    and the lower bound's:    render (links, context, literals)        ${f(us(renderBound))} µs, MIME ${f(us(fullBound) - us(renderBound))} µs`);
-  return { full, ratio };
-}
-
-// Enough products for the ~50 KB message: each card adds the same HTML.
+/** Products enough for a ~`kb` KB message as sent: each card adds the same HTML. */
 async function productsForKb(kb) {
   const renderer = createRenderer({ project, secret: SECRET, now: NOW });
   const size = async (k) => {
-    const rows = productRows(CATALOG.slice(0, k).map((c) => c[0]));
-    const m = await renderer.render(source, people[0], { products: productTokens(rows, people[0].locale) });
-    return Buffer.byteLength(m.html);
+    const products = productsByLocale(productRows(CATALOG.slice(0, k).map((c) => c[0])));
+    let bytes = 0;
+    for (const [i, r] of people.slice(0, 100).entries()) bytes += (await heraldMessage(renderer, r, products, LEDGER_ID + i)).composed.raw.length;
+    return bytes / 100;
   };
   const base = await size(0);
   const card = (await size(1)) - base;
   return Math.min(CATALOG.length, Math.max(1, Math.round((kb * 1024 - base) / card)));
 }
 
-console.log(`\nrender benchmark: templates/${campaign.template} for campaign ${CAMPAIGN}, ${people.length} distinct recipients (en/ru, shop-en/shop-ru), one core (main thread)`);
-console.log(`  MJML compiled before timing; each figure the median of ${ROUNDS} interleaved ${ROUND_SECONDS} s rounds after a warm-up`);
-const results = [await measure(`demo newsletter, the campaign's ${campaign.products.length} products`, productRows(campaign.products))];
-const big = await productsForKb(BIG_KB);
-results.push(await measure(`newsletter with ${big} products (~${BIG_KB} KB)`, productRows(CATALOG.slice(0, big).map((c) => c[0]))));
-if (results.some((r) => r.full < TARGET || r.ratio > TARGET_RATIO)) process.exitCode = 1;
+const us = (perSecond) => 1e6 / perSecond;
+const n = (perSecond) => Math.round(perSecond).toLocaleString('en');
+const x = (ratio) => `${ratio.toFixed(2)}×`;
+
+const k = await productsForKb(MESSAGE_KB);
+const products = productsByLocale(productRows(CATALOG.slice(0, k).map((c) => c[0])));
+const renderer = createRenderer({ project, secret: SECRET, now: NOW });
+const size = await check(renderer, products);
+const prepared = new Map(await Promise.all(LOCALES.map(async (l) => [l, await prepareTemplate({
+  mjml: template.bodies[l],
+  subject: template.subject[l],
+  preheader: template.preheader?.[l],
+  text: template.texts?.[l],
+  file: `templates/${campaign.template}/${l}.mjml`,
+})])));
+const person = (i) => people[i % people.length];
+
+console.log(`\nrender benchmark: templates/${campaign.template} for campaign ${CAMPAIGN} with ${k} products, ${people.length} distinct recipients (en/ru, shop-en/shop-ru), one core (main thread)`);
+console.log(`  as sent: HTML ${size.html.toFixed(1)} KB, MIME message ${size.mime.toFixed(1)} KB (the lower bound's ${size.bound.toFixed(1)} KB), means over the recipients`);
+console.log(`  MJML compiled before timing; each figure the median of ${ROUNDS} interleaved ${ROUND_SECONDS} s rounds after a warm-up, every round listed`);
+
+const watch = watchMachine();
+
+// The whole message as sent: render (links, tokens, tracking, every part) and MIME.
+const [full, fullBound] = await compare(
+  { async: true, step: async (i) => { sink += (await heraldMessage(renderer, person(i), products, LEDGER_ID + i)).composed.raw.length; } },
+  { step: (i) => { sink += boundMessage(person(i), products, LEDGER_ID + i).raw.length; } },
+);
+
+// MIME alone, over the same rendered messages: herald's composer against the plain builder.
+const rendered = await Promise.all(people.slice(0, 200).map(async (r, i) => ({ r, m: (await heraldMessage(renderer, r, products, LEDGER_ID + i)).m })));
+const [mime, mimeBound] = await compare(
+  { step: (i) => { const { r, m } = rendered[i % rendered.length]; sink += composeRendered(m, { to: r.email, id: `${source.name}.${i}.${m.messageTag}` }).raw.length; } },
+  { step: (i) => {
+    const { r, m } = rendered[i % rendered.length];
+    sink += plainMime({ from: m.from, replyTo: m.replyTo, to: r.email, subject: m.subject, html: m.html, text: m.text, messageId: `${source.name}.${i}.${m.messageTag}@shop.example.com`, headers: { 'List-Unsubscribe': `<${m.links.unsubscribe}>, <${m.links.unsubscribeMailto}>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' } }).length;
+  } },
+);
+
+// Personalisation alone (no links, no MIME): the prepared template against the template literals, same contexts.
+// (Each side its own contexts: the literals write the preheader into theirs.)
+const contexts = () => people.map((r, i) => {
+  const site = sites.get(r.site);
+  const links = plainLinks({ base: trackingBase(project, site), site, secret: SECRET, now: NOW, customerId: r.customer_id, ledgerId: LEDGER_ID + i });
+  return { locale: r.locale, ctx: { ...literalContext(r, products.get(r.locale), links), trigger: { name: source.name } } };
+});
+const [forNunjucks, forLiterals] = [contexts(), contexts()];
+const [nunjucks, literal_] = await compare(
+  { step: (i) => { const c = forNunjucks[i % people.length]; sink += prepared.get(c.locale).render(c.ctx).html.length; } },
+  { step: (i) => { const c = forLiterals[i % people.length]; sink += literalRender(literals.get(c.locale), c.ctx).html.length; } },
+);
+
+const machine = watch.stop();
+const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+const ratios = (a, b) => a.map((v, i) => us(v) / us(b[i])); // per round: herald's cost over the bound's
+const rates = (xs) => `${spread(xs, n)} /s, ${us(median(xs)).toFixed(1)} µs each`;
+console.log(`\n  complete messages as sent, herald:       ${rates(full)}`);
+console.log(`  complete messages as sent, lower bound:  ${rates(fullBound)}`);
+console.log(`    herald's cost over the lower bound's, per round: ${spread(ratios(full, fullBound), x)}`);
+console.log(`  MIME alone, herald's composer:           ${rates(mime)}`);
+console.log(`  MIME alone, the plain builder:           ${rates(mimeBound)}`);
+console.log(`    herald's cost over the plain builder's, per round: ${spread(ratios(mime, mimeBound), x)}`);
+console.log(`  personalisation alone, nunjucks:         ${rates(nunjucks)}`);
+console.log(`  personalisation alone, literals:         ${rates(literal_)}`);
+console.log(`    nunjucks' cost over the literals', per round: ${spread(ratios(nunjucks, literal_), x)}`);
+console.log(`  where herald's time goes: MIME ${us(median(mime)).toFixed(1)} µs of ${us(median(full)).toFixed(1)} µs; personalisation ${us(median(nunjucks)).toFixed(1)} µs`);
+if (sink === 0) console.log('');
+
+const targets = new Targets(`targets (issue 17), ~${Math.round(size.mime)} KB messages`);
+targets.check('complete messages as sent, herald, per core', median(full), { min: TARGET, unit: ' /s' });
+targets.check("personalisation, nunjucks' cost over the literals'", median(ratios(nunjucks, literal_)), { max: TARGET_RATIO, unit: '×' });
+targets.verdict(machine);

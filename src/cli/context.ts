@@ -5,6 +5,7 @@ import type { Project } from '../workspace/model.js';
 import { checkDbSpec, isServerUrl, openDb, redactSpec, sqlState, type Db } from '../db/db.js';
 import { migrate } from '../db/migrate.js';
 import { UserError } from '../errors.js';
+import { defaultCacheDir, setCacheDir } from '../workspace/cache.js';
 import { validateWorkspace } from '../workspace/validate.js';
 import type { Workspace } from '../workspace/model.js';
 
@@ -136,6 +137,10 @@ function checkEmbeddedFolder(c: DbChoice, opts: GlobalOptions): void {
 
 /** Opens the database and brings it up to the latest migration; the caller closes it. */
 export async function openMigratedDb(opts: GlobalOptions): Promise<Db> {
+  // A command on the database may render deployed templates (send, run,
+  // deliver, trigger, serve): it keeps compiled MJML in the user's cache
+  // folder as validate and plan do, so no send compiles its templates again.
+  setCacheDir(defaultCacheDir());
   const c = chooseDb(opts);
   checkDbSpec(c.spec, c.what);
   if (!isServerUrl(c.spec)) checkEmbeddedFolder(c, opts);

@@ -22,8 +22,26 @@ const PURPOSE = 'login';
 export function signAutoLoginToken(customerId: number, site: string, secret: string, opts: { now?: Date; ttlDays?: number } = {}): string {
   const now = opts.now ?? new Date();
   const exp = Math.floor(now.getTime() / 1000) + Math.round((opts.ttlDays ?? AUTO_LOGIN_TTL_DAYS) * 86_400);
-  return signToken({ p: PURPOSE, c: customerId, s: site, exp, n: randomBytes(9).toString('base64url') }, secret);
+  return signToken({ p: PURPOSE, c: customerId, s: site, exp, n: nonce() }, secret);
 }
+
+/**
+ * 9 random bytes, taken from a pool filled 4 KB at a time: a call for random
+ * bytes per link cost a sent message as much as signing a token. Each byte
+ * is used once.
+ */
+function nonce(): string {
+  if (used + NONCE_BYTES > pool.length) {
+    pool = randomBytes(NONCE_BYTES * 455);
+    used = 0;
+  }
+  const n = pool.toString('base64url', used, used + NONCE_BYTES);
+  used += NONCE_BYTES;
+  return n;
+}
+const NONCE_BYTES = 9;
+let pool = Buffer.alloc(0);
+let used = 0;
 
 export type AutoLoginResult = { ok: true; login: AutoLogin } | { ok: false; reason: string };
 

@@ -94,19 +94,47 @@ function textFromHtml(html: string): string {
  * After rendering (loops leave blank lines, linked images bare URLs): blank
  * runs become one empty line, and a bare URL goes when the next paragraph
  * links there anyway; then lines are wrapped at 78 columns. A few string
- * passes over a few KB per message.
+ * passes over a few KB per message: the paragraphs are split apart only
+ * when one is a bare URL, and the lines are wrapped in one pass.
  */
 function tidyText(text: string): string {
-  return text
-    .replace(/^[ \t\u00a0\u2000-\u200b]+$/gm, '')
-    .replace(/\n{3,}/g, '\n\n')
+  const t = text.replace(/^[ \t\u00a0\u2000-\u200b]+$/gm, '').replace(/\n{3,}/g, '\n\n');
+  return wrapLines((hasBareUrl(t) ? withoutBareUrls(t) : t).trim());
+}
+
+const BARE_URL = /^\S+:\/\/\S+$/;
+
+/** Whether a paragraph (paragraphs part at "\n\n", never more newlines here) is a bare URL: only one with "://" can be. */
+function hasBareUrl(t: string): boolean {
+  for (let at = t.indexOf('://'); at >= 0; ) {
+    const start = t.lastIndexOf('\n\n', at);
+    let end = t.indexOf('\n\n', at);
+    if (end < 0) end = t.length;
+    if (BARE_URL.test(t.slice(start < 0 ? 0 : start + 2, end).trim())) return true;
+    at = t.indexOf('://', end);
+  }
+  return false;
+}
+
+function withoutBareUrls(t: string): string {
+  return t
     .split('\n\n')
-    .filter((para, i, all) => !(/^\S+:\/\/\S+$/.test(para.trim()) && all[i + 1]?.includes(`[${para.trim()}]`)))
-    .join('\n\n')
-    .trim()
-    .split('\n')
-    .map((line) => (line.length > WRAP ? wrap(line) : line))
-    .join('\n');
+    .filter((para, i, all) => !(BARE_URL.test(para.trim()) && all[i + 1]?.includes(`[${para.trim()}]`)))
+    .join('\n\n');
+}
+
+/** Each line longer than WRAP wrapped. */
+function wrapLines(text: string): string {
+  let out = '';
+  let start = 0;
+  for (;;) {
+    const nl = text.indexOf('\n', start);
+    const end = nl < 0 ? text.length : nl;
+    out += end - start > WRAP ? wrap(text.slice(start, end)) : text.slice(start, end);
+    if (nl < 0) return out;
+    out += '\n';
+    start = nl + 1;
+  }
 }
 
 /** Plain-text lines are kept under this many characters (RFC 3676 suggests 78). */

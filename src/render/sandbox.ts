@@ -87,20 +87,51 @@ function range(...args: unknown[]): number[] {
 const GLOBALS: Readonly<Record<string, unknown>> = Object.freeze(Object.assign(Object.create(null) as Record<string, unknown>, { range: callable(range as (...args: unknown[]) => unknown) }));
 
 /**
- * Frames with the compiled code's variables. nunjucks sets eight variables per
- * loop iteration (`loop.index`, …), each through Frame.set, which splits the
- * name at dots every time: half the cost of a product grid. This frame
- * remembers the splits, and makes `loop` without a prototype.
+ * Frames with the compiled code's variables. nunjucks sets seven `loop.*`
+ * variables per loop iteration (`loop.index`, …), each through Frame.set,
+ * which splits the name at dots every time: half the cost of a product
+ * grid. This frame writes them straight into its `loop` (without a
+ * prototype, as every object the compiled code makes), and remembers the
+ * splits of any other dotted name.
  */
 const splitNames = new Map<string, string[]>();
+interface Loop {
+  index: unknown;
+  index0: unknown;
+  revindex: unknown;
+  revindex0: unknown;
+  first: unknown;
+  last: unknown;
+  length: unknown;
+}
 class SandboxFrame extends base.Frame {
+  private loop: Loop | undefined;
   override set(name: string, val: unknown, resolveUp?: boolean): void {
     if (resolveUp) return super.set(name, val, resolveUp);
+    if (name.startsWith('loop.') && this.setLoop(name, val)) return;
     let parts = splitNames.get(name);
     if (!parts) splitNames.set(name, (parts = name.split('.')));
     let obj = this.variables;
     for (let i = 0; i < parts.length - 1; i++) obj = (obj[parts[i]!] ??= Object.create(null)) as Record<string, unknown>;
     obj[parts[parts.length - 1]!] = val;
+  }
+  private setLoop(name: string, val: unknown): boolean {
+    let loop = this.loop;
+    if (loop === undefined || this.variables.loop !== loop) {
+      loop = Object.create(null) as Loop;
+      this.loop = loop;
+      this.variables.loop = loop;
+    }
+    switch (name) {
+      case 'loop.index': loop.index = val; return true;
+      case 'loop.index0': loop.index0 = val; return true;
+      case 'loop.revindex': loop.revindex = val; return true;
+      case 'loop.revindex0': loop.revindex0 = val; return true;
+      case 'loop.first': loop.first = val; return true;
+      case 'loop.last': loop.last = val; return true;
+      case 'loop.length': loop.length = val; return true;
+      default: return false;
+    }
   }
   override push(isolateWrites?: boolean): Frame {
     return new SandboxFrame(this, isolateWrites);

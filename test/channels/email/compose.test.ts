@@ -156,6 +156,19 @@ describe('composeRendered over SMTP', () => {
 });
 
 describe('composeMessage', () => {
+  it('writes a lone surrogate (a broken token) as U+FFFD, as UTF-8 writers do, and the rest as given', () => {
+    const text = `Здравствуйте, \ud800Борис \udc00👋`;
+    const composed = composeMessage({ from: { address: 'news@shop.example.com' }, to: 'anna@example.com', subject: 's', text, html: `<p>${text}</p>`, messageId: 'campaign.1@shop.example.com' });
+    expect(rawParts(composed.raw).parts.map((p) => p.body)).toEqual(['Здравствуйте, \ufffdБорис \ufffd👋', '<p>Здравствуйте, \ufffdБорис \ufffd👋</p>']);
+  });
+
+  it('gives every message its own boundary', () => {
+    const boundary = (raw: Buffer) => /boundary="([^"]+)"/.exec(raw.toString('latin1'))![1];
+    const compose = () => composeMessage({ from: { address: 'news@shop.example.com' }, to: 'anna@example.com', subject: 's', text: 't', html: 'h', messageId: 'campaign.1@shop.example.com' }).raw;
+    const seen = new Set(Array.from({ length: 1000 }, () => boundary(compose())));
+    expect(seen.size).toBe(1000);
+  });
+
   it('round-trips any subject, display name and body, within RFC 5322 line limits', async () => {
     // Whole code points, any plane; control characters included. Half surrogates
     // are not text (UTF-8 cannot carry them), so they are left out.
