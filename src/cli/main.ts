@@ -204,6 +204,7 @@ program
   .description('send a ready campaign (to $HERALD_SMTP_URL, else to the .herald/outbox folder)')
   .argument('<campaign>', 'campaign name')
   .option('--workers <n>', 'workers in this process', '1')
+  .option('--batch <n>', 'messages a worker claims at a time (default: 20 per SMTP connection, at least 50)')
   .option('--now <time>', 'run as if at this time (ISO, e.g. 2026-11-20T09:00:00Z); the clock moves on from there')
   .option('--json', 'print the result as JSON')
   .action(run(() => import('./commands/send.js')));
@@ -214,6 +215,7 @@ program
   .option('--budget <duration>', 'stop claiming after this long (90s, 8m, 1h), finish what is in flight, exit 0', '8m')
   .option('--every <duration>', "the schedule's interval (15m): warn when the previous tick started more than twice that long ago (default: the interval the previous tick recorded)")
   .option('--workers <n>', 'workers in this process', '1')
+  .option('--batch <n>', 'messages a worker claims at a time (default: 20 per SMTP connection, at least 50)')
   .option('--now <time>', 'run as if at this time (ISO, e.g. 2026-11-20T09:00:00Z); the clock moves on from there')
   .option('--json', 'print what the tick did as JSON')
   .action(run(() => import('./commands/run.js')));
@@ -222,6 +224,7 @@ program
   .command('deliver')
   .description('a long-running host: N workers deliver until SIGTERM; run any number of these, on any machines, against one database')
   .option('--workers <n>', 'workers in this process', '4')
+  .option('--batch <n>', 'messages a worker claims at a time (default: 20 per SMTP connection, at least 50)')
   .option('--idle <seconds>', 'how long to wait when nothing is due', '5')
   .option('--now <time>', 'run as if at this time (ISO, e.g. 2026-11-20T09:00:00Z); the clock moves on from there')
 

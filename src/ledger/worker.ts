@@ -63,6 +63,7 @@ export interface DeliverOptions {
   clock?: () => Date;
   /** This worker's name in the ledger; unique per worker. */
   worker?: string;
+  /** Messages per claim; by default defaultBatchSize's. */
   batchSize?: number;
   /** How long a claim holds without renewal: a dead process's claims are free at once (session.ts), a stuck or cut-off one's after this. */
   leaseSeconds?: number;
@@ -104,6 +105,16 @@ export function emptyTotals(): DeliverTotals {
 export const TOTAL_COUNTS = ['sent', 'failed', 'bounced', 'retried', 'expired', 'unknown', 'suppressed', 'exited', 'capped', 'deferred'] as const;
 
 const DEFAULT_MAX_AGE = '24h';
+
+/**
+ * Messages per claim, by default: 20 for each SMTP connection the project
+ * keeps (delivery.smtp_pool, 5 by default), at least 50. Two batches are in
+ * flight at a time (deliver), so each connection has its next messages
+ * queued while a claim's round trips and the next batch's rendering happen.
+ */
+export function defaultBatchSize(project: Project): number {
+  return Math.max(50, 20 * (project.delivery?.smtp_pool ?? 5));
+}
 /** How soon a worker looks again at rows another claim held the cap lock for. */
 const BUSY_RETRY_MS = 50;
 
@@ -125,7 +136,6 @@ const COUNT_EVERY_MS = 10_000;
 export async function deliver(db: Db, o: DeliverOptions): Promise<DeliverTotals> {
   const clock = o.clock ?? (() => new Date());
   const worker = o.worker ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
-  const batchSize = o.batchSize ?? 50;
   const leaseSeconds = o.leaseSeconds ?? 60;
   const totals = emptyTotals();
   const contexts = new Map<string, SourceContext>();
@@ -164,7 +174,7 @@ export async function deliver(db: Db, o: DeliverOptions): Promise<DeliverTotals>
       for (const ref of sources) {
         if (o.shouldStop?.()) break;
         const ctx = await retrying(o.log, () => contextFor(ref));
-        const r = await deliverBatch(db, ctx, stateOf(ref), { ...o, clock, worker, batchSize, leaseSeconds, session, flying, inFlight: !!pending }, totals);
+        const r = await deliverBatch(db, ctx, stateOf(ref), { ...o, clock, worker, leaseSeconds, session, flying, inFlight: !!pending }, totals);
         if (r.done) {
           const previous = pending;
           pending = r.done;
@@ -217,7 +227,7 @@ async function deliverBatch(
   db: Db,
   ctx: SourceContext,
   state: SourceState,
-  o: DeliverOptions & { clock: () => Date; worker: string; batchSize: number; leaseSeconds: number; session: Session; flying: Set<number>; inFlight: boolean },
+  o: DeliverOptions & { clock: () => Date; worker: string; leaseSeconds: number; session: Session; flying: Set<number>; inFlight: boolean },
   totals: DeliverTotals,
 ): Promise<BatchResult> {
   const { clock, worker, log, session } = o;
@@ -230,7 +240,7 @@ async function deliverBatch(
   // A claim is made only under a held session lock: it is what tells others this worker lives.
   // Taken before the throttle's tokens, so a claim follows its tokens at once.
   await q(() => session.ensure());
-  let want = o.batchSize;
+  let want = o.batchSize ?? defaultBatchSize(ctx.project);
   const taken: { key: string; rate: Rate; n: number }[] = [];
   for (const b of buckets) {
     const n = await q(() => takeTokens(db, b.key, b.rate, want, clock()));

@@ -26,7 +26,7 @@ import { campaign } from '../support/sources.js';
  * in flight and what was answered since the last commit, not a batch.
  */
 const CUSTOMERS = 300; // all lapsed; winback holds 5% out as its control group, so about 285 recipients
-const BATCH = 50; // deliver.ts's default batch size
+const BATCH = 100; // the worker's default batch size: 20 per SMTP connection (defaultBatchSize)
 const POOL = 5; // SMTP connections per process (delivery.smtp_pool's default)
 
 /**
@@ -35,11 +35,11 @@ const POOL = 5; // SMTP connections per process (delivery.smtp_pool's default)
  * workers the killed process sent.
  */
 const CASES: { at: number | 'last'; when: KillWhen; rerun: 'send' | 'run'; workers: number }[] = [
-  ...([1, 7, 50, 51, 99, 150, 223, 'last'] as const).flatMap((at, i) =>
+  ...([1, 7, 100, 101, 199, 201, 223, 'last'] as const).flatMap((at, i) =>
     (['before-reply', 'after-reply'] as const).map((when) => ({ at, when, rerun: i % 2 === 0 ? ('send' as const) : ('run' as const), workers: 1 })),
   ),
   // Three workers in the killed process: three batches in flight.
-  { at: 120, when: 'before-reply', rerun: 'send', workers: 3 },
+  { at: 220, when: 'before-reply', rerun: 'send', workers: 3 },
 ];
 
 const cleanup = useCleanups();
