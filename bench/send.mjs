@@ -575,7 +575,7 @@ try {
   const mid = Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, median(v.map((x) => x.rate))]));
   const rate = (x) => `${Math.round(x).toLocaleString('en')}/s`;
   const show = (title, kind, extra = () => '') => {
-    console.log(`\n  ${title}: median ${rate(mid[kind])}, runs ${spread(runs[kind].map((x) => x.rate), (x) => Math.round(x).toLocaleString('en'))}`);
+    console.log(`\n  ${title}: ${spread(runs[kind].map((x) => x.rate), (x) => Math.round(x).toLocaleString('en'))} messages/s`);
     runs[kind].forEach((x, i) => console.log(`    run ${i + 1}: ${rate(x.rate).padStart(8)}  (${x.n.toLocaleString('en')} in ${x.seconds.toFixed(2)} s; cores: ours ${x.machine.ours.toFixed(2)}, other ${x.machine.other.toFixed(2)}${x.machine.disturbed ? ', disturbed' : ''})${extra(x, i)}${x.problems ? `  ${x.problems}` : ''}`));
   };
   console.log(`\nsend benchmark: ${MESSAGES.toLocaleString('en')} messages of ${kb.toFixed(1)} KB (mean) to an smtp-server sink in its own process, PostgreSQL at ${new URL(server).host}, ${availableParallelism()} cores shared`);
