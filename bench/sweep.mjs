@@ -80,11 +80,16 @@ if (!Number.isInteger(customers) || customers < 1000) throw new Error(`--custome
 if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`--runs must be a positive whole number, got "${args.runs}"`);
 
 // ── The workspace ───────────────────────────────────────────────────────────
-/** The repository's workspace without campaigns; every trigger active, with a day of back-fill; review-request dated to the shop's NOW. */
+/** The repository's workspace without campaigns (nor the segments on a campaign's messages); every trigger active, with a day of back-fill; review-request dated to the shop's NOW. */
 function workspace() {
   const files = {};
   for (const part of ['segments', 'triggers']) {
-    for (const f of readdirSync(join(root, part))) files[`${part}/${f}`] = readFileSync(join(root, part, f), 'utf8');
+    for (const f of readdirSync(join(root, part))) {
+      const text = readFileSync(join(root, part, f), 'utf8');
+      // A segment on a campaign's messages (opened: { campaign: winback }) needs that campaign, and this workspace has none; no trigger reads one.
+      if (part === 'segments' && /\{\s*campaign:/.test(text)) continue;
+      files[`${part}/${f}`] = text;
+    }
   }
   for (const f of Object.keys(files).filter((k) => k.startsWith('triggers/'))) {
     let text = files[f].replace(/^status: .*$/m, 'status: active').replace(/^template: /m, `backfill: ${BACKFILL}\ntemplate: `);
