@@ -39,13 +39,13 @@
 // the campaign's ledger is N rows, all `sent`, on sms; each baseline run
 // likewise sent each of its customers exactly one request.
 //
-// The machine: the 1-minute load average (/proc/loadavg) is read every
-// second during each run; when it is above the number of cores the figures
-// are not judged: DISTURBED is printed and the bench exits 3. Cores used
-// by each process during a run are printed beside it. The bench takes
-// /tmp/herald-bench.lock (flock) so two benches never measure at once.
+// The machine, as every bench judges it (bench/lib/judge.mjs): the bench
+// measures only while holding /tmp/herald-bench.lock, watches the machine
+// during each run, and when other work took more than a quarter of a core
+// the figures are not judged: DISTURBED is printed and the bench exits 3.
+// Cores used by each process during a run are printed beside it.
 // Exit codes: 0 judged and met, 1 missed or not exact, 3 disturbed.
-import { execFileSync, fork, spawn } from 'node:child_process';
+import { fork, spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -55,19 +55,11 @@ import pg from 'pg';
 import { shopContractSql } from '../dist/shop/contract.js';
 import { benchWorkspace } from './lib/workspace.mjs';
 import { coresUsed, cpuTicks } from './lib/cpu.mjs';
+import { Targets, benchLock, median, spread, watchMachine } from './lib/judge.mjs';
+
+benchLock();
 
 const root = join(import.meta.dirname, '..');
-const LOCK = '/tmp/herald-bench.lock';
-
-// Measure only while holding the benches' lock: re-run under flock once.
-if (!process.env.HERALD_BENCH_LOCKED) {
-  try {
-    execFileSync('flock', [LOCK, process.execPath, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, HERALD_BENCH_LOCKED: LOCK } });
-    process.exit(0);
-  } catch (e) {
-    process.exit(typeof e.status === 'number' ? e.status : 1);
-  }
-}
 
 const server = process.env.HERALD_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const TEMPLATE = 'flash-sale';
@@ -247,14 +239,13 @@ async function baseline(client, peerUrl, templates, sites, limit, inFlight) {
 
 // ── Timing ───────────────────────────────────────────────────────────────────
 /**
- * Runs `fn`, timing it, with the load average read every second and the
- * cores each process used. /proc is read every second too: the CLI and its
+ * Runs `fn`, timing it, watching the machine (judge.mjs) and noting the
+ * cores each process used. /proc is read every second: the CLI and its
  * PostgreSQL backends have exited by the end of a run, so each process
  * counts with the last ticks seen of it (up to a second of theirs lost).
  */
 async function measured(db, pids, fn) {
-  const load = () => Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
-  const loads = [load()];
+  const watch = watchMachine();
   const before = cpuTicks();
   const seen = new Map(before.byPid);
   const look = () => {
@@ -262,24 +253,20 @@ async function measured(db, pids, fn) {
     for (const [pid, p] of now.byPid) seen.set(pid, p);
     return now;
   };
-  const sampler = setInterval(() => {
-    loads.push(load());
-    look();
-  }, 1000);
+  const sampler = setInterval(look, 1000);
   const t = process.hrtime.bigint();
   try {
     const n = await fn();
     const seconds = Number(process.hrtime.bigint() - t) / 1e9;
-    loads.push(load());
+    const machine = watch.stop();
     const after = look();
     const used = coresUsed(before, { ...after, byPid: seen }, seconds, db, pids());
-    return { n, seconds, rate: n / seconds, load: Math.max(...loads), used };
+    return { n, seconds, rate: n / seconds, machine, used };
   } finally {
     clearInterval(sampler);
   }
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 // ── The run ──────────────────────────────────────────────────────────────────
 const cores = availableParallelism();
@@ -290,7 +277,7 @@ const peer = await startPeer();
 const dir = workspace(peer.url);
 const env = { HERALD_SECRET: 'bench-sms-link-signing-secret-of-44-characters', HERALD_BENCH_TWILIO_TOKEN: TOKEN };
 const cli = ['--dir', dir, '--db', db.url];
-let failed = false;
+const targets = new Targets();
 try {
   let t = process.hrtime.bigint();
   await seed(client);
@@ -338,29 +325,23 @@ try {
   const mid = Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, median(v.map((x) => x.rate))]));
   const ratio = mid.herald / mid.naive;
   const all = [...runs.herald, ...runs.naive, ...runs.pooled];
-  const peak = Math.max(...all.map((x) => x.load));
-  const disturbed = peak > cores;
   const exact = all.every((x) => x.exact);
 
   console.log(`\nsms benchmark: ${CUSTOMERS.toLocaleString('en')} customers, each a mobile number and SMS consent; a Twilio-shaped peer on 127.0.0.1 in its own process answering 201 after ${LATENCY} ms; PostgreSQL at ${new URL(server).host}; ${cores} cores shared`);
   console.log(`  setup (shop, herald apply): ${setup.toFixed(1)} s; ${RUNS} runs of each, alternating; the median run counts`);
   const show = (title, list, sent) => {
     console.log(`\n  ${title}`);
-    list.forEach((x, i) => console.log(`    run ${i + 1}: ${rate(x.rate)} messages/s  (${sent.toLocaleString('en')} in ${x.seconds.toFixed(2)} s; load ≤ ${x.load.toFixed(2)}; cores: ${cpu(x.used)})${x.exact ? '' : '  NOT EXACT'}`));
+    console.log(`    runs: ${spread(list.map((x) => x.rate), (x) => Math.round(x).toLocaleString('en'))} messages/s`);
+    list.forEach((x, i) => console.log(`    run ${i + 1}: ${rate(x.rate)} messages/s  (${sent.toLocaleString('en')} in ${x.seconds.toFixed(2)} s; other work ${x.machine.other.toFixed(2)} cores${x.machine.disturbed ? ', disturbed' : ''}; cores: ${cpu(x.used)})${x.exact ? '' : '  NOT EXACT'}`));
   };
   show(`herald send (built CLI, --workers ${WORKERS}, launch included): median ${rate(mid.herald).trim()} messages/s`, runs.herald, CUSTOMERS);
   show(`naive: nunjucks + fetch, one request at a time, first ${NAIVE.toLocaleString('en')} customers: median ${rate(mid.naive).trim()} messages/s (${(CUSTOMERS / mid.naive).toFixed(0)} s for all ${CUSTOMERS.toLocaleString('en')})`, runs.naive, NAIVE);
   show(`pooled: nunjucks + fetch, ${POOLED} requests in flight: median ${rate(mid.pooled).trim()} messages/s`, runs.pooled, CUSTOMERS);
   console.log(`\n  herald / naive: ${ratio.toFixed(1)}×   herald / pooled: ${(mid.herald / mid.pooled).toFixed(1)}×   (peer latency ${LATENCY} ms)`);
   console.log(`  exact: ${exact ? `every herald run sent each of the ${CUSTOMERS.toLocaleString('en')} customers exactly one request and its ledger is all sent; each baseline run one request per customer` : 'NO'}`);
-  for (const p of problems) console.log(`    ${p}`);
-  if (disturbed) {
-    console.log(`\n  DISTURBED: the load average reached ${peak.toFixed(2)} on ${cores} cores during the runs; target (herald ≥ ${TARGET}× naive) not judged. Run again on a quiet machine.`);
-  } else {
-    console.log(`\n  target: herald ≥ ${TARGET}× the one-at-a-time loop: ${ratio >= TARGET ? 'met' : 'MISSED'} (${ratio.toFixed(1)}×)`);
-  }
-  failed = !exact || (!disturbed && ratio < TARGET);
-  process.exitCode = failed ? 1 : disturbed ? 3 : 0;
+  for (const p of problems) targets.require('exact', false, p);
+  targets.check('herald / the one-at-a-time loop (medians)', ratio, { min: TARGET, unit: '×', fmt: (x) => x.toFixed(1) });
+  targets.verdict(all.map((x) => x.machine));
 } finally {
   await client.end();
   await peer.close();
