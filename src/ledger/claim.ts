@@ -122,8 +122,9 @@ export interface ClaimCursor {
  * - only when those come up short, or with `full`, due rows from the start
  *   of the index too: rows that fell due before the cursor (a trigger's late
  *   event, a row another claim left behind);
- * - only with `takeBack` (or `full`), claims whose holder is gone or whose
- *   lease ran out, and this worker's own claims it never saw.
+ * - with `takeBack` or `full`, and when the queue came up short, claims
+ *   whose holder is gone or whose lease ran out, and this worker's own
+ *   claims it never saw.
  * The worker asks for `full` on its first claim of a source and after a
  * claim that failed, and for `takeBack` once per lease period (worker.ts).
  *
@@ -137,10 +138,13 @@ export async function claimBatch(db: Db, c: ClaimInput): Promise<ClaimedBatch> {
       if (picked.length >= c.limit) return;
       picked = picked.concat(await tx.query<Picked>(pickSql(part), [...pickValues({ ...c, limit: c.limit - picked.length }), ...extra]));
     };
-    if (c.full || c.takeBack) await pick('taken_back', [c.worker, c.session.key, c.session.outlivesServer, c.inFlight ?? []]);
+    const takeBack = () => pick('taken_back', [c.worker, c.session.key, c.session.outlivesServer, c.inFlight ?? []]);
+    if (c.full || c.takeBack) await takeBack();
     const fromStart = c.full || !c.after;
     if (!fromStart) await pick('cursor', [c.after!.at, c.after!.id]);
     if (fromStart || picked.length < c.limit) await pick('start', [picked.map((p) => p.id)]);
+    // Short of a batch: the queue is running dry, so the claims of a gone holder are due now, not at the next lease period.
+    if (!(c.full || c.takeBack)) await takeBack();
     const ids = picked.filter((p) => p.free).map((p) => p.id);
     const out: ClaimedBatch = { messages: [], suppressed: 0, exited: 0, capped: 0, deferred: 0, busy: picked.length - ids.length };
     const last = picked.filter((p) => p.due_at !== null).reduce<Picked | undefined>((a, p) => (!a || laterIn(p, a) ? p : a), undefined);
