@@ -10,8 +10,19 @@ import { createHash, createHmac, createSecretKey, timingSafeEqual, type KeyObjec
  * A token from before key ids is tried against every secret.
  */
 export function signToken(payload: Record<string, unknown>, secret: string): string {
-  const body = Buffer.from(JSON.stringify({ ...payload, k: keyId(secret) })).toString('base64url');
+  const body = Buffer.from(withKeyId(payload, keyId(secret))).toString('base64url');
   return `${body}.${mac(body, secret)}`;
+}
+
+/**
+ * The payload's JSON with the key id last, byte for byte what
+ * `JSON.stringify({ ...payload, k })` gives, without the copy: a sent message
+ * signs a dozen tokens, and the spread cost more than the HMAC.
+ */
+function withKeyId(payload: Record<string, unknown>, k: string): string {
+  if (Object.hasOwn(payload, 'k')) return JSON.stringify({ ...payload, k });
+  const json = JSON.stringify(payload);
+  return `${json.length > 2 ? `${json.slice(0, -1)},` : '{'}"k":${JSON.stringify(k)}}`;
 }
 
 export type VerifyResult = { ok: true; payload: Record<string, unknown> } | { ok: false; reason: string };
