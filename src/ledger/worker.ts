@@ -5,7 +5,7 @@ import { retrying } from '../db/retry.js';
 import type { Log } from '../log.js';
 import * as ledger from './ledger.js';
 import { claimBatch, type ClaimCursor, type ClaimedMessage } from './claim.js';
-import { completeIfDone, countAttempts, sendingSources } from './runs.js';
+import { completeIfDone, countAttempts, runPhase, sendingSources } from './runs.js';
 import { countAndTrip } from './breaker.js';
 import { Recorder, type Bounce } from './recorder.js';
 import { joinSession, type Session } from './session.js';
@@ -293,7 +293,10 @@ async function deliverBatch(
   if (batch.messages.length === 0) {
     // The batch in flight may yet leave rows to retry, and the campaign is not done while it flies.
     if (settled === 0 && o.inFlight) return { worked: true, drain: true };
-    if (settled === 0 && (await q(() => completeIfDone(db, ctx.ref, clock())))) {
+    // A completion retried after a lost reply finds the run completed already: its own.
+    let tries = 0;
+    const completing = async () => (tries++ > 0 && (await runPhase(db, ctx.ref)) === 'completed') || completeIfDone(db, ctx.ref, clock());
+    if (settled === 0 && (await q(completing))) {
       totals.completed.push(ctx.ref.name);
       log.info({ campaign: ctx.ref.name }, 'campaign completed');
     }

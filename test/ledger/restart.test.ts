@@ -94,14 +94,16 @@ describe.skipIf(!serverUrl)('herald send through a database restart', () => {
     await expectAllSentOnce(r, db, peer);
   }, 300_000);
 
-  it('the server unreachable for 16 s between two batches: the worker waits it out, reconnects and finishes', async () => {
+  it('the server unreachable for 16 s in a statement on the run: the worker waits it out, reconnects and finishes', async () => {
     const { db, dir, peer } = await setup();
     const proxy = await startProxy(new URL(db.url!));
     cleanup(() => proxy.close());
     const send = herald(['send', 'winback', '--dir', dir, '--db', proxy.url], { HERALD_SMTP_URL: peer.url });
     await until(async () => (await ledgerCounts(db, campaign('winback'))).sent >= 500, '500 sent');
-    // Hold the worker in the statement after a batch is recorded (countAttempts
-    // updates herald.runs), and take the server away from there.
+    // Hold the worker in its next statement on herald.runs (the circuit
+    // breaker's count, or the campaign's completion once the last batch is
+    // recorded), and take the server away from there: a completion that
+    // commits but whose reply is lost must still be reported as completed.
     const hold = await holdIn(db, 'LOCK TABLE herald.runs IN EXCLUSIVE MODE');
     await proxy.down();
     await hold.release();
