@@ -1,5 +1,5 @@
 /**
- * herald's few error types. Library code throws these; only `cli/main.ts`
+ * herald's few error types. Library code throws these; only `cli/program.ts`
  * catches them, prints them and picks the exit code.
  */
 

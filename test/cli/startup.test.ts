@@ -39,7 +39,7 @@ const HEAVY = [
 ];
 
 /** Runs the built CLI under the recorder; the modules it loaded, as paths. */
-function loaded(args: string[], env: Record<string, string> = {}): Promise<{ code: number; modules: string[] }> {
+function loaded(args: string[], env: Record<string, string> = {}): Promise<{ code: number; modules: string[]; stdout: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'herald-modules-'));
   cleanup(() => rmSync(dir, { recursive: true, force: true }));
   const out = join(dir, 'modules.txt');
@@ -48,10 +48,10 @@ function loaded(args: string[], env: Record<string, string> = {}): Promise<{ cod
       process.execPath,
       ['--import', join(repoRoot, 'test', 'support', 'loaded-modules.mjs'), join(repoRoot, 'dist', 'cli', 'main.js'), ...args],
       { env: { ...process.env, NO_COLOR: '1', HERALD_DATABASE_URL: '', GITHUB_ACTIONS: '', HERALD_LOADED_MODULES: out, ...env }, timeout: 120_000 },
-      (err) => {
+      (err, stdout) => {
         const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
         const modules = readFileSync(out, 'utf8').split('\n').filter(Boolean).map((m) => (m.startsWith('file://') ? new URL(m).pathname : m));
-        resolve({ code, modules });
+        resolve({ code, modules, stdout: String(stdout) });
       },
     );
   });
@@ -66,13 +66,22 @@ function packageOf(path: string): string | undefined {
 const packages = (modules: string[]) => [...new Set(modules.map(packageOf).filter((p): p is string => p !== undefined))].sort();
 
 describe('start-up', () => {
-  it('herald --help loads commander and nothing else', async () => {
-    const r = await loaded(['--help']);
-    expect(r.code).toBe(0);
-    expect(packages(r.modules)).toEqual(['commander']);
+  it('herald --help loads commander and the command line once, then answers from the cache with nothing loaded, in the same words', async () => {
+    const cache = mkdtempSync(join(tmpdir(), 'herald-help-cache-'));
+    cleanup(() => rmSync(cache, { recursive: true, force: true }));
+    const own = (modules: string[]) => modules.filter((m) => m.startsWith(join(repoRoot, 'dist')) && !packageOf(m)).map((m) => m.slice(join(repoRoot, 'dist').length + 1)).sort();
+    const first = await loaded(['--help'], { HERALD_CACHE_DIR: cache });
+    expect(first.code).toBe(0);
+    expect(packages(first.modules)).toEqual(['commander']);
     // herald's own: the command line alone, nothing of any command.
-    const own = r.modules.filter((m) => m.startsWith(join(repoRoot, 'dist')) && !packageOf(m));
-    expect(own.map((m) => m.slice(join(repoRoot, 'dist').length + 1)).sort()).toEqual(['cli/main.js']);
+    expect(own(first.modules)).toEqual(['cli/main.js', 'cli/program.js']);
+    expect(first.stdout).toContain('Usage: herald [options] [command]');
+
+    const second = await loaded(['--help'], { HERALD_CACHE_DIR: cache });
+    expect(second.code).toBe(0);
+    expect(second.stdout).toBe(first.stdout);
+    expect(packages(second.modules)).toEqual([]);
+    expect(own(second.modules)).toEqual(['cli/main.js']);
   });
 
   it("a warm herald validate loads neither the heavy modules, nor ajv's compiler, nor PostgreSQL's parser", async () => {

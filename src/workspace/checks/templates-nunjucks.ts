@@ -1,4 +1,4 @@
-import nunjucks from 'nunjucks';
+import { createRequire } from 'node:module';
 import type { SyntaxNode } from '../../render/template-rules.js';
 
 /**
@@ -19,10 +19,16 @@ interface LexToken {
 }
 
 // @types/nunjucks leaves out the parser and lexer, which nunjucks exports.
-const nj = nunjucks as unknown as {
+interface Nunjucks {
   parser: { parse(src: string): NjNode };
   lexer: { lex(src: string): { nextToken(): LexToken | null } };
-};
+}
+
+/** nunjucks, required on the first parse: a warm validate finds every text's findings in the cache and never loads it. */
+let loaded: Nunjucks | undefined;
+function nunjucks(): Nunjucks {
+  return (loaded ??= createRequire(import.meta.url)('nunjucks') as Nunjucks);
+}
 
 export interface NunjucksSyntaxError {
   line: number;
@@ -35,7 +41,7 @@ export type ParsedNunjucks = { ok: true; root: NjNode } | { ok: false; error: Nu
 
 export function parseNunjucks(text: string): ParsedNunjucks {
   try {
-    return { ok: true, root: nj.parser.parse(text) };
+    return { ok: true, root: nunjucks().parser.parse(text) };
   } catch (e) {
     const err = e as { message?: string; lineno?: number; colno?: number };
     const message = `nunjucks syntax: ${(err.message ?? String(e)).replace(/^parse\w*: /, '')}`;
@@ -67,7 +73,7 @@ function endOfFileError(text: string, message: string): NunjucksSyntaxError {
   const open: { tag: string; line: number; column: number }[] = [];
   let lastStart: { line: number; column: number } | undefined;
   try {
-    const lexer = nj.lexer.lex(text);
+    const lexer = nunjucks().lexer.lex(text);
     const tokens: LexToken[] = [];
     for (let t = lexer.nextToken(); t; t = lexer.nextToken()) if (t.type !== 'whitespace') tokens.push(t);
     tokens.forEach((t, i) => {

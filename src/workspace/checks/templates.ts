@@ -52,25 +52,25 @@ function usagesOf(usages: Map<string, TokenUsage[]>, t: TemplateEntry): TokenUsa
   return used.length > 0 ? used : UNUSED;
 }
 
-/** Subject, preheader and .txt parts: cheap, checked every run. */
+/** Subject, preheader and .txt parts: one cache entry per template, so a warm run parses none of them. */
 function checkTemplateTexts(t: TemplateEntry, usages: TokenUsage[], failed: ReadonlySet<string>): Problem[] {
-  const out: Problem[] = [];
+  const texts: LocatedText[] = [];
   if (!failed.has(t.source.file)) {
     for (const field of ['subject', 'preheader'] as const) {
-      for (const [locale, text] of Object.entries(t.spec[field] ?? {})) out.push(...nunjucksProblems(text, usages, yamlText(t.source, [field, locale])));
+      for (const [locale, text] of Object.entries(t.spec[field] ?? {})) texts.push({ text, locator: yamlText(t.source, [field, locale]) });
     }
   }
   for (const txt of [...Object.values(t.texts), ...Object.values(t.sms)]) {
-    if (!failed.has(txt.file)) out.push(...nunjucksProblems(txt.text, usages, (line, column) => ({ file: txt.file, line, column })));
+    if (!failed.has(txt.file)) texts.push({ text: txt.text, locator: (line, column) => ({ file: txt.file, line, column }) });
   }
   for (const push of Object.values(t.push)) {
     if (failed.has(push.source.file)) continue;
     for (const field of ['title', 'body', 'url', 'icon', 'image'] as const) {
       const text = push.spec[field];
-      if (text !== undefined) out.push(...nunjucksProblems(text, usages, yamlText(push.source, [field])));
+      if (text !== undefined) texts.push({ text, locator: yamlText(push.source, [field]) });
     }
   }
-  return out;
+  return cachedTextProblems(texts, usages);
 }
 
 /** SMS texts and push notifications: what they cost and whether a push service takes them. */
@@ -189,31 +189,72 @@ function mjmlErrorOffset(e: { line: number; tagName: string; message: string }, 
 
 type Locator = (line: number, column: number) => SourcePosition;
 
+interface LocatedText {
+  text: string;
+  locator: Locator;
+}
+
+/** A problem in one nunjucks text, at a line and column of that text: where the text sits is the locator's. */
+interface TextFinding {
+  line: number;
+  column: number;
+  message: string;
+  rule: string;
+  hint?: string;
+}
+
+// Bump when nunjucksFindings, templates-walk.ts or templates-tokens.ts change what they find, so cached findings of an older herald are not reused.
+const TEXT_CHECKS_VERSION = 1;
+
+/**
+ * The problems of texts checked against the same uses, their findings kept in
+ * the disk cache (cache.ts) as one entry keyed by the texts and the uses: a
+ * warm run reads one file per template instead of parsing every subject.
+ */
+function cachedTextProblems(texts: readonly LocatedText[], usages: readonly TokenUsage[]): Problem[] {
+  if (texts.length === 0) return [];
+  const key = cacheKey(TEXT_CHECKS_VERSION, texts.map((t) => t.text), usages);
+  let found = cacheGet<TextFinding[][]>('template-texts', key);
+  if (!found) {
+    found = texts.map((t) => nunjucksFindings(t.text, usages));
+    cachePut('template-texts', key, found);
+  }
+  return texts.flatMap((t, i) => found[i]!.map((f) => located(f, t.locator)));
+}
+
+function located(f: TextFinding, locator: Locator): Problem {
+  return { ...locator(f.line, f.column), message: f.message, rule: f.rule, severity: 'error', ...(f.hint !== undefined ? { hint: f.hint } : {}) };
+}
+
 /** Syntax, loader tags, tokens, and what templates may not do, in one nunjucks text. */
 function nunjucksProblems(text: string, usages: readonly TokenUsage[], locator: Locator): Problem[] {
+  return nunjucksFindings(text, usages).map((f) => located(f, locator));
+}
+
+function nunjucksFindings(text: string, usages: readonly TokenUsage[]): TextFinding[] {
   const parsed = parseNunjucks(text);
   if (!parsed.ok) {
     const { line, column, message, hint } = parsed.error;
-    return [{ ...locator(line, column), message, rule: 'nunjucks', severity: 'error', ...(hint ? { hint } : {}) }];
+    return [{ line, column, message, rule: 'nunjucks', ...(hint ? { hint } : {}) }];
   }
   const fields = fieldNames(usages.map((u) => u.tree));
   const { uses, loaderTags, refusals } = tokenUses(parsed.root, {
     isKnown: (path) => usages.every((u) => matchToken(u.tree, path).ok),
     isKey: (key) => fields.has(key),
   });
-  const out: Problem[] = loaderTags.map((t) => ({
-    ...locator(t.line, t.column),
+  const out: TextFinding[] = loaderTags.map((t) => ({
+    line: t.line,
+    column: t.column,
     message: `{% ${t.tag} %} needs a template loader, which herald templates do not have`,
     rule: 'nunjucks',
-    severity: 'error',
     hint: 'share markup with <mj-include path="../_partials/<name>.mjml" />',
   }));
   // Calls of what is not a name the walk below refuses, with more to say.
-  for (const u of unsafeSyntax(parsed.root).filter((x) => x.kind !== 'call')) out.push({ ...locator(u.node.lineno + 1, u.node.colno + 1), message: u.message, rule: 'nunjucks', severity: 'error', hint: u.hint });
-  for (const r of refusals) out.push({ ...locator(r.line, r.column), message: r.message, rule: 'nunjucks', severity: 'error', hint: r.hint });
+  for (const u of unsafeSyntax(parsed.root).filter((x) => x.kind !== 'call')) out.push({ line: u.node.lineno + 1, column: u.node.colno + 1, message: u.message, rule: 'nunjucks', hint: u.hint });
+  for (const r of refusals) out.push({ line: r.line, column: r.column, message: r.message, rule: 'nunjucks', hint: r.hint });
   for (const use of uses) {
     const p = tokenProblem(use, usages);
-    if (p) out.push({ ...locator(use.line, use.column), message: p.message, rule: 'token', severity: 'error', hint: p.hint });
+    if (p) out.push({ line: use.line, column: use.column, message: p.message, rule: 'token', hint: p.hint });
   }
   return out;
 }
@@ -316,11 +357,11 @@ function variantSubjects(ws: Workspace, failed: ReadonlySet<string>): Problem[] 
     if (failed.has(c.source.file)) continue;
     const own = campaignUsages(ws, c.name, c.spec.audience);
     const mine = own.length > 0 ? own : UNUSED;
+    const texts: LocatedText[] = [];
     c.spec.ab_test?.variants.forEach((v, i) => {
-      for (const [locale, text] of Object.entries(v.subject ?? {})) {
-        out.push(...nunjucksProblems(text, mine, yamlText(c.source, ['ab_test', 'variants', i, 'subject', locale])));
-      }
+      for (const [locale, text] of Object.entries(v.subject ?? {})) texts.push({ text, locator: yamlText(c.source, ['ab_test', 'variants', i, 'subject', locale]) });
     });
+    out.push(...cachedTextProblems(texts, mine));
   }
   return out;
 }

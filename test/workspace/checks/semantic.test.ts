@@ -180,6 +180,11 @@ describe('semantic checks', () => {
       expect(await problems({ 'herald.yaml': project('defaults:\n  timezone: UTC\n') })).toEqual([]);
     });
 
+    it('takes a zone alias that is not in the list of canonical names', async () => {
+      expect(Intl.supportedValuesOf('timeZone')).not.toContain('US/Eastern');
+      expect(await problems({ 'herald.yaml': project('defaults:\n  timezone: US/Eastern\n') })).toEqual([]);
+    });
+
     it('refuses two environments on one database variable', async () => {
       const envs = 'environments:\n  staging:\n    database_url_env: SHOP_DB\n  production:\n    database_url_env: SHOP_DB\n';
       expect(await problems({ 'herald.yaml': project(envs) })).toEqual([

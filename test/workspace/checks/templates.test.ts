@@ -1,4 +1,8 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { setCacheDir } from '../../../src/workspace/cache.js';
 import { loadWorkspace, sortProblems } from '../../../src/workspace/load.js';
 import { templateChecks } from '../../../src/workspace/checks/templates.js';
 import { useCleanups } from '../../support/cleanup.js';
@@ -134,6 +138,23 @@ describe('templateChecks', () => {
         'error templates/hello/template.yaml:3:7: unknown token "customr"',
         'error templates/hello/template.yaml:5:16: unknown token "sitename"',
       ]);
+    });
+
+    it("keeps a template's subject and preheader findings in one cache entry, which a warm run reads and locates anew", async () => {
+      const home = mkdtempSync(join(tmpdir(), 'herald-cache-texts-'));
+      cleanup(() => rmSync(home, { recursive: true, force: true }));
+      cleanup(() => setCacheDir(undefined));
+      setCacheDir(home);
+      const files = { 'templates/hello/template.yaml': 'subject:\n  en: "Hi {{ customer.nam }}"\npreheader:\n  en: Plain\n' };
+      expect(await check(files)).toEqual(['error templates/hello/template.yaml:2:14: unknown token "customer.nam"']);
+      const entries = readdirSync(join(home, 'template-texts'));
+      expect(entries).toHaveLength(1);
+      // What the entry says is what a warm run reports: nunjucks is not asked again.
+      const entry = join(home, 'template-texts', entries[0]!);
+      const cached = JSON.parse(readFileSync(entry, 'utf8')) as { message: string }[][];
+      expect(cached).toHaveLength(2);
+      writeFileSync(entry, JSON.stringify([[{ ...cached[0]![0], message: 'from the cache' }], []]));
+      expect(await check(files)).toEqual(['error templates/hello/template.yaml:2:14: from the cache']);
     });
 
     it('checks an A/B variant\'s subject for its campaign', async () => {
