@@ -42,7 +42,8 @@ function procs() {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       const close = stat.lastIndexOf(')');
       const rest = stat.slice(close + 2).split(' ');
-      out.set(pid, { name: stat.slice(stat.indexOf('(') + 1, close), ppid: rest[1], ticks: Number(rest[11]) + Number(rest[12]) });
+      // utime + stime, and cutime + cstime: the children it reaped (the CLI runs a bench spawns, the backends the postmaster reaps).
+      out.set(pid, { name: stat.slice(stat.indexOf('(') + 1, close), ppid: rest[1], ticks: Number(rest[11]) + Number(rest[12]) + Number(rest[13]) + Number(rest[14]) });
     } catch {
       // The process ended while we looked.
     }
@@ -63,7 +64,7 @@ const loadavg = () => Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]
  * every process. Ours are this process and its descendants (the CLI it
  * spawns, a sink, a peer) and PostgreSQL's processes (the bench's backends
  * and the server's own); the rest is other work. A process that ended
- * counts with the last ticks seen of it.
+ * counts in the time of the parent that reaped it.
  */
 export function watchMachine() {
   const cores = availableParallelism();
@@ -95,8 +96,12 @@ export function watchMachine() {
       const end = machineTicks();
       const wall = Number(process.hrtime.bigint() - t0) / 1e9;
       const perTick = (cores * wall) / Math.max(1, end.total - start.total);
+      // Ours that are alive now, with what they reaped: a process that ended
+      // (a short CLI run, a backend) counts in its parent's reaped time, so
+      // nothing is counted twice and nothing short-lived is missed.
+      const alive = procs();
       let oursTicks = 0;
-      for (const [pid, p] of seen) if (ours.has(pid)) oursTicks += p.ticks - (first.get(pid)?.ticks ?? 0);
+      for (const [pid, p] of alive) if (ours.has(pid)) oursTicks += p.ticks - (first.get(pid)?.ticks ?? 0);
       const busy = ((end.busy - start.busy) * perTick) / wall;
       const oursCores = (oursTicks * perTick) / wall;
       const other = Math.max(0, busy - oursCores);
