@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import mjml2html from 'mjml';
+import { shopContractSql } from '../dist/shop/contract.js';
 import { benchLock, median, spread, Targets, watchMachine } from './lib/judge.mjs';
 
 benchLock();
@@ -68,6 +69,11 @@ async function database() {
   await admin.end();
   const u = new URL(server);
   u.pathname = `/${name}`;
+  // plan checks the shop against the data contract: an empty shop meets it.
+  const shop = new pg.Client({ connectionString: u.toString() });
+  await shop.connect();
+  await shop.query(shopContractSql('shop'));
+  await shop.end();
   return { url: u.toString(), drop: async () => { const a = new pg.Client({ connectionString: server }); await a.connect(); await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`); await a.end(); } };
 }
 
