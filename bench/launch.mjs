@@ -48,7 +48,6 @@
 // dropped at the end, so the shop's own herald.* tables are never written.
 // The copy gets ~7,700 suppressions (unsubscribes for every site, complaints
 // for one), so the audience's suppression joins have something to find.
-import { fork } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -66,6 +65,7 @@ import { loadCampaignContext } from '../dist/campaigns/context.js';
 import { CUSTOMERS, SHOP, SITES, addSuppressions, copyOfShop, server, shopDatabase } from './lib/shop.mjs';
 import { benchWorkspace, deployWorkspace } from './lib/workspace.mjs';
 import { coresUsed, cpuTicks } from './lib/cpu.mjs';
+import { startSink } from './lib/sink.mjs';
 import { Targets, benchLock, spread, watchMachine } from './lib/judge.mjs';
 
 benchLock();
@@ -237,31 +237,6 @@ async function materialise(db, c, campaign, ab, now, floor) {
 }
 
 // ── Part 2: sending ─────────────────────────────────────────────────────────
-async function startSink() {
-  const child = fork(join(import.meta.dirname, 'send-sink.mjs'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const replies = [];
-  child.on('message', (m) => {
-    if (m.error) throw new Error(`the sink failed: ${m.error}`);
-    replies.shift()?.(m);
-  });
-  const ask = (m) => new Promise((resolve) => {
-    replies.push(resolve);
-    if (m) child.send(m);
-  });
-  const { port } = await ask();
-  return {
-    port,
-    pid: child.pid,
-    /** The tally since the last take. */
-    take: (ids = false) => ask({ take: true, ids }),
-    close: () => new Promise((resolve) => {
-      child.once('exit', resolve);
-      child.send({ close: true });
-      setTimeout(() => child.kill(), 5000).unref();
-    }),
-  };
-}
-
 /** Runs `fn`, timing it and noting the cores that other work on the machine took meanwhile. */
 async function timed(fn, sinkPid) {
   const before = cpuTicks();

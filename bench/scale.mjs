@@ -19,13 +19,14 @@
 // The shop is seeded here (one INSERT), in a database of its own that the
 // bench drops at the end. The message is the welcome template (about 20 KB
 // of MIME): small enough that the database, not rendering, sets the pace.
-import { fork, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { shopContractSql } from '../dist/shop/contract.js';
 import { benchWorkspace } from './lib/workspace.mjs';
+import { startSink } from './lib/sink.mjs';
 import { benchLock, spread, Targets, watchMachine } from './lib/judge.mjs';
 
 benchLock();
@@ -98,28 +99,6 @@ function herald(argv, env, dir) {
     child.stderr.on('data', (c) => (err += c));
     child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`herald ${argv[0]} exited ${code}: ${err || out}`))));
   });
-}
-
-function startSink() {
-  const child = fork(join(import.meta.dirname, 'send-sink.mjs'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const replies = [];
-  child.on('message', (m) => {
-    if (m.error) throw new Error(`the sink failed: ${m.error}`);
-    replies.shift()?.(m);
-  });
-  const ask = (m) => new Promise((resolve) => {
-    replies.push(resolve);
-    if (m) child.send(m);
-  });
-  return ask().then(({ port }) => ({
-    port,
-    take: () => ask({ take: true }),
-    close: () => new Promise((resolve) => {
-      child.once('exit', resolve);
-      child.send({ close: true });
-      setTimeout(() => child.kill(), 5000).unref();
-    }),
-  }));
 }
 
 const db = await database();

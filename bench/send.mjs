@@ -48,7 +48,7 @@
 // The transport alone at least 50% of the ceiling (the sending issue).
 // Every run is sent as if on a day of its own, 8 days after the last, so
 // the frequency cap of herald.yaml (3 a week) never counts an earlier run.
-import { fork, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import net from 'node:net';
@@ -74,6 +74,7 @@ import { compileMjml } from '../dist/render/mjml.js';
 import { productTokens } from '../dist/render/products.js';
 import { desiredObjects } from '../dist/state/objects.js';
 import { benchWorkspace, deployWorkspace } from './lib/workspace.mjs';
+import { startSink } from './lib/sink.mjs';
 import { Targets, benchLock, median, spread, watchMachine } from './lib/judge.mjs';
 
 benchLock();
@@ -227,31 +228,6 @@ function dotStuffed(raw) {
 }
 
 // ── The sink, in its own process ────────────────────────────────────────────
-async function startSink(stock = false) {
-  const child = fork(join(import.meta.dirname, 'send-sink.mjs'), stock ? ['stock'] : [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const replies = [];
-  child.on('message', (m) => {
-    if (m.error) throw new Error(`the sink failed: ${m.error}`);
-    replies.shift()?.(m);
-  });
-  const ask = (m) => new Promise((resolve) => {
-    replies.push(resolve);
-    if (m) child.send(m);
-  });
-  const { port } = await ask();
-  return {
-    port,
-    pid: child.pid,
-    /** The tally since the last take. */
-    take: (ids = false) => ask({ take: true, ids }),
-    close: () => new Promise((resolve) => {
-      child.once('exit', resolve);
-      child.send({ close: true });
-      setTimeout(() => child.kill(), 5000).unref();
-    }),
-  };
-}
-
 // ── The ceiling: a minimal pipelined SMTP client ────────────────────────────
 /** One SMTP conversation on a socket: `reply()` is the next complete reply, in order. */
 function smtpConnection(port) {
