@@ -70,3 +70,16 @@ describe('commands', () => {
     expect(offenders).toEqual([]);
   });
 });
+
+describe('--batch', () => {
+  it('takes a whole number of messages from 1 to 10000, and refuses anything else by name, before any work', async () => {
+    for (const bad of ['abc', '0', '10001', '-5', '1.5', '']) {
+      for (const command of [['send', 'winback'], ['run'], ['deliver']]) {
+        const r = await herald([...command, '--batch', bad, '--db', 'memory://']);
+        expect(r.code, `${command[0]} --batch ${bad}`).toBe(1);
+        expect(r.stderr).toContain(`--batch ${JSON.stringify(bad)} is not a batch size`);
+        expect(r.stderr).toContain('give a whole number of messages from 1 to 10000');
+      }
+    }
+  });
+});
