@@ -67,7 +67,8 @@ describe('herald send and herald run stop cleanly', () => {
     const { dir, db } = await workspaceWithShop();
     const peer = await slowPeer(100);
     const env = { ...process.env, NO_COLOR: '1', HERALD_SMTP_URL: peer.url, HERALD_DATABASE_URL: '' };
-    const child = spawn(process.execPath, [join(repoRoot, 'dist', 'cli', 'main.js'), 'send', 'winback', '--dir', dir, '--db', db], { env });
+    // Small batches: a worker has two in flight, and the budget must end with the send not done.
+    const child = spawn(process.execPath, [join(repoRoot, 'dist', 'cli', 'main.js'), 'send', 'winback', '--batch', '10', '--dir', dir, '--db', db], { env });
     let stdout = '';
     child.stdout.on('data', (c) => (stdout += c));
     child.stderr.resume();
@@ -99,7 +100,8 @@ describe('herald send and herald run stop cleanly', () => {
     const first = await herald(['run', '--budget', '1s', '--dir', dir, '--db', db], { HERALD_SMTP_URL: peer.url });
     // winback has no schedule: only herald send launches it.
     expect(first.stdout).toContain('delivered: 0 sent');
-    const child = spawn(process.execPath, [join(repoRoot, 'dist', 'cli', 'main.js'), 'send', 'winback', '--dir', dir, '--db', db], {
+    // Small batches: a worker has two in flight, and the budget must end with the send not done.
+    const child = spawn(process.execPath, [join(repoRoot, 'dist', 'cli', 'main.js'), 'send', 'winback', '--batch', '10', '--dir', dir, '--db', db], {
       env: { ...process.env, HERALD_SMTP_URL: peer.url, HERALD_DATABASE_URL: '' },
     });
     child.stdout.resume();
@@ -110,7 +112,7 @@ describe('herald send and herald run stop cleanly', () => {
     const before = peer.ids.length;
 
     // A budget shorter than starting up: the tick still delivers one batch, then stops.
-    const budgeted = await herald(['run', '--budget', '1s', '--dir', dir, '--db', db], { HERALD_SMTP_URL: peer.url });
+    const budgeted = await herald(['run', '--budget', '1s', '--batch', '10', '--dir', dir, '--db', db], { HERALD_SMTP_URL: peer.url });
     expect(budgeted.code, budgeted.stderr).toBe(0);
     expect(budgeted.stdout).toContain('stopped at the end of the budget after finishing the messages in flight');
     const partial = await ledger(db);

@@ -26,7 +26,7 @@ interface RunOpts extends GlobalOptions {
  * next tick resumes. The budget stops claiming only once a batch has been
  * delivered: a tick whose budget went on starting up or on launching a big
  * audience (a slow runner, a million customers) still moves the send
- * forward, by one batch at most past its budget, instead of ending with
+ * forward, by at most two batches (the one in flight and the one claimed behind it) past its budget, instead of ending with
  * nothing done, tick after tick.
  *
  * Each tick is recorded in herald.ticks (src/tick/ticks.ts), its start
