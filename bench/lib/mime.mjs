@@ -119,7 +119,9 @@ export function plainTrack({ html, text }, { base, secret, ledgerId }) {
   const key = JSON.stringify(urls);
   let hash = setHashes.get(key);
   if (!hash) setHashes.set(key, (hash = createHash('sha256').update(key).digest('base64url').slice(0, 16)));
-  const links = urls.map((_, i) => `${base}/c/${plainToken({ p: 'c', m: ledgerId, h: hash, i }, secret)}`);
+  // One token for the message's links, each link's index after it, as herald's links are made (src/links/tracking.ts).
+  const token = plainToken({ p: 'l', m: ledgerId, h: hash }, secret);
+  const links = urls.map((_, i) => `${base}/c/${token}/${i}`);
   const pixel = `<img src="${base}/o/${plainToken({ p: 'o', m: ledgerId }, secret)}" width="1" height="1" alt="" style="display:block;border:0;width:1px;height:1px;" />`;
   return {
     html: html.replace(HREF, (whole, open, url) => (url.startsWith(mine) ? whole : `${open}${links[index.get(url.replaceAll('&amp;', '&'))]}"`)).replace('</body>', `${pixel}</body>`),

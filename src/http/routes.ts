@@ -12,7 +12,7 @@ import { BAD_REQUEST_PAGE, confirmPage, NOT_FOUND_PAGE, PAGE_CSP, PIXEL, unsubsc
  * The tracking routes, registered under tracking.base_url's path:
  *
  *   GET|HEAD  /o/<token>                 the open pixel
- *   GET|HEAD  /c/<token>                 a click: 302 to the link as rendered
+ *   GET|HEAD  /c/<token>/<index>         a click: 302 to the link as rendered (/c/<token> for links from before)
  *   GET|HEAD  /s/<token>                 a short link (SMS, a push's tap): the same; a tap is also the push's open
  *   GET|POST  /u/<token>                 unsubscribe: GET shows a page, POST unsubscribes
  *   GET|POST  /unsubscribe/<token>       the same, for links from before messages carried ids
@@ -41,9 +41,10 @@ export async function trackingRoutes(app: FastifyInstance, deps: RouteDeps): Pro
     return reply.header('Cache-Control', 'no-store, private').type('image/gif').send(PIXEL);
   });
 
-  app.get(`/${TRACKING_PATHS.click}/:token`, async (req: TokenRequest, reply) => {
+  // `/c/<token>/<index>`: a message's clicks token and the link's index; `/c/<token>`: a click token from before, the index signed in it.
+  const click = async (req: FastifyRequest<{ Params: { token: string; index?: string } }>, reply: FastifyReply) => {
     // A query string (a forwarder's `?fbclid=`, an attacker's `?url=`) is never read: the destination is the stored one.
-    const t = readTrackingToken(req.params.token, deps.secrets);
+    const t = readTrackingToken(req.params.token, deps.secrets, req.params.index);
     if (!t.ok || t.link.kind !== 'click') return notFound(reply);
     const d = await destination({ db: deps.db, project: deps.project, secret: deps.secrets[0]!, sets: deps.sets, now: now() }, t.link);
     if (!d.ok) return notFound(reply);
@@ -51,7 +52,9 @@ export async function trackingRoutes(app: FastifyInstance, deps: RouteDeps): Pro
     deps.events.record({ message: t.link.message, kind: 'click', class: c.class, link: t.link.index, origin: 'click', detail: { url: d.stored, ...detailOf(c, req) }, at: now() });
     // HEAD is answered the same (a link checker learns where the link goes), and recorded as a scanner's.
     return redirect(reply, d.url);
-  });
+  };
+  app.get(`/${TRACKING_PATHS.click}/:token`, click);
+  app.get(`/${TRACKING_PATHS.click}/:token/:index`, click);
 
   const pushOpens = new PushOpens(deps.db);
   app.get(`/${SHORT_PATH}/:token`, async (req: TokenRequest, reply) => {

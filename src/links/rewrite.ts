@@ -1,13 +1,13 @@
 import { createHash } from 'node:crypto';
 import { SHORT_PATH, shortSetKey, shortToken } from './short.js';
-import { clickToken, openToken, TRACKING_PATHS } from './tracking.js';
+import { clickLink, clicksToken, MAX_LINK_INDEX, openToken, TRACKING_PATHS } from './tracking.js';
 
 /**
  * Click tracking and the open pixel, added to a rendered message for one
  * ledger row. The template never changes for them: the links of the HTML
  * (`<a href>`) and the same addresses in the text part become
- * `<base>/c/<token>`, a token naming the message, the message's link set and
- * the link's index. The set, the destinations as rendered, is what the
+ * `<base>/c/<token>/<index>`, the token naming the message and the message's
+ * link set, signed once per message, the index the link's in the set. The set, the destinations as rendered, is what the
  * tracking server redirects to (herald.link_sets): nothing in a request can
  * name a destination.
  *
@@ -80,7 +80,10 @@ export function trackMessage(m: { html: string; text: string }, o: TrackOptions)
       if (!/^https?:\/\//i.test(original) || original.startsWith(`${o.base}/`)) return undefined;
       const stored = stored_(original, o);
       let i = index.get(stored);
-      if (i === undefined) index.set(stored, (i = urls.push(stored) - 1));
+      if (i === undefined) {
+        if (urls.length > MAX_LINK_INDEX) return undefined;
+        index.set(stored, (i = urls.push(stored) - 1));
+      }
       return i;
     };
     // One pass over each part finds the links; the output is built once, when
@@ -98,7 +101,8 @@ export function trackMessage(m: { html: string; text: string }, o: TrackOptions)
     if (urls.length > 0) {
       const hash = setHash(urls);
       linkSet = { hash, urls };
-      const links = urls.map((_, i) => `${o.base}/${TRACKING_PATHS.click}/${clickToken(o.ledgerId, hash, i, o.secret)}`);
+      const token = clicksToken(o.ledgerId, hash, o.secret);
+      const links = urls.map((_, i) => clickLink(o.base, token, i));
       html = join(htmlParts, links);
       text = join(textParts, links);
     }

@@ -8,7 +8,8 @@ import { shortMac, keyId, signToken, verifyToken } from './token.js';
  * claims:
  *
  *   open         <base>/o/<token>        the pixel
- *   click        <base>/c/<token>        a link: the message, its link set's hash, the link's index
+ *   click        <base>/c/<token>/<i>    a link: the token names the message and its link set's hash, <i> the link's index
+ *                <base>/c/<token>        the same, from before one token served all of a message's links (the index signed in it)
  *   unsubscribe  <base>/u/<token>        RFC 8058 one-click (POST) and the confirmation page (GET)
  *   return path  bounces+<id>-<key>-<mac>@domain   the envelope sender (VERP), for DSNs and complaints
  *
@@ -30,6 +31,27 @@ export function openToken(message: number, secret: string): string {
   return signToken({ p: 'o', m: message }, secret);
 }
 
+/**
+ * The token of a message's click links: one per message, signed once, the
+ * link's index after it in the path (clickLink). A message has a dozen links
+ * and a signature each cost as much as rendering the message's tokens. The
+ * index is not signed: changing it leads only to another link of the same
+ * message's set, one herald rendered for that recipient, which the
+ * recipient could have clicked anyway.
+ */
+export function clicksToken(message: number, set: string, secret: string): string {
+  return signToken({ p: 'l', m: message, h: set }, secret);
+}
+
+/** A click link: the message's clicks token, then the link's index. */
+export function clickLink(base: string, token: string, index: number): string {
+  return `${base}/${TRACKING_PATHS.click}/${token}/${index}`;
+}
+
+/** The most links one message's set may hold; an index in a click link is at most this. */
+export const MAX_LINK_INDEX = 99_999;
+
+/** A click token from before clicksToken: one per link, the index signed in it. Still read (`/c/<token>`), no longer made. */
 export function clickToken(message: number, set: string, index: number, secret: string): string {
   return signToken({ p: 'c', m: message, h: set, i: index }, secret);
 }
@@ -44,12 +66,24 @@ export function recipientUnsubscribeToken(r: { customer: number | null; contact:
   return signToken({ p: 'unsubscribe', ...who, s: r.site, m: r.source }, secret);
 }
 
-/** Reads and checks any tracking token: signature (against every secret), purpose, shape. */
-export function readTrackingToken(token: string, secrets: string | readonly string[]): TrackingResult {
+/**
+ * Reads and checks any tracking token: signature (against every secret),
+ * purpose, shape. `index` is what follows a clicks token in its link
+ * (`/c/<token>/<index>`): a clicks token needs one, no other token takes one.
+ */
+export function readTrackingToken(token: string, secrets: string | readonly string[], index?: string): TrackingResult {
   const v = verifyToken(token, secrets);
   if (!v.ok) return v;
   const p = v.payload;
   const id = (x: unknown) => (Number.isSafeInteger(x) && (x as number) > 0 ? (x as number) : undefined);
+  if (p.p === 'l') {
+    if (index === undefined) return { ok: false, reason: "a message's click token without the link's index: the whole link is <base>/c/<token>/<index>" };
+    const i = /^\d{1,5}$/.test(index) ? Number(index) : undefined;
+    return id(p.m) && typeof p.h === 'string' && i !== undefined && i <= MAX_LINK_INDEX
+      ? { ok: true, link: { kind: 'click', message: p.m as number, set: p.h, index: i } }
+      : malformed();
+  }
+  if (index !== undefined) return { ok: false, reason: 'only a click token is followed by an index' };
   switch (p.p) {
     case 'o':
       return id(p.m) ? { ok: true, link: { kind: 'open', message: p.m as number } } : malformed();

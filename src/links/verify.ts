@@ -39,7 +39,8 @@ const TRACKING_KIND: Record<string, TrackingLink['kind'][]> = {
   [TRACKING_PATHS.legacyUnsubscribe]: ['unsubscribe', 'unsubscribe-recipient'],
 };
 
-const PATH = new RegExp(`/(${Object.values(TRACKING_PATHS).join('|')})/([^/?#]+)/?$`);
+/** A tracking link's path: the kind, the token, and for a click the link's index. */
+const PATH = new RegExp(`/(${Object.values(TRACKING_PATHS).join('|')})/([^/?#]+)(?:/([^/?#]+))?/?$`);
 const SHORT = new RegExp(`/${SHORT_PATH}/([^/?#]+)/?$`);
 /** A short token alone: base64url without the dot every JSON token has. */
 const BARE_SHORT = /^[A-Za-z0-9_-]{10,32}$/;
@@ -68,8 +69,8 @@ export function verifyLink(text: string, secrets: string | readonly string[], no
   if (short) return verifyShort(decodeURIComponent(short[1]!), all);
   const path = PATH.exec(url.pathname);
   if (path) {
-    const [, segment, token] = path as unknown as [string, string, string];
-    const r = verifyToken(decodeURIComponent(token), all, now);
+    const [, segment, token, index] = path as unknown as [string, string, string, string | undefined];
+    const r = verifyToken(decodeURIComponent(token), all, now, undefined, index);
     if (r.ok && !TRACKING_KIND[segment]!.includes(r.link.kind as TrackingLink['kind'])) {
       // A token moved into another kind of link: genuine, but not what this link does.
       return { ok: false, reason: `a ${r.link.kind} token in a /${segment}/ link: the link was altered` };
@@ -84,7 +85,7 @@ export function verifyLink(text: string, secrets: string | readonly string[], no
 }
 
 /** A bare token, by the purpose its payload names; `expect` refuses any other (an auto-login link holds only a login token). */
-function verifyToken(token: string, secrets: string[], now: Date, expect?: 'auto-login'): LinkVerification {
+function verifyToken(token: string, secrets: string[], now: Date, expect?: 'auto-login', index?: string): LinkVerification {
   const payload = peek(token);
   if (!payload) return { ok: false, reason: 'malformed token' };
   const k = typeof payload.k === 'string' ? payload.k : undefined;
@@ -95,7 +96,7 @@ function verifyToken(token: string, secrets: string[], now: Date, expect?: 'auto
     return { ok: true, link: { kind: 'auto-login', customer: r.login.customerId, site: r.login.site, expiresAt: r.login.expiresAt }, ...signed };
   }
   if (expect === 'auto-login') return { ok: false, reason: 'not an auto-login token' };
-  const r = readTrackingToken(token, secrets);
+  const r = readTrackingToken(token, secrets, index);
   if (!r.ok) return r.reason === 'bad signature' ? { ok: false, reason: 'bad signature: the token was altered, or signed with another secret' } : r;
   return { ok: true, link: r.link, ...signed };
 }

@@ -9,6 +9,7 @@ import { addSuppression, normaliseEmail, type AddSuppression } from '../../src/a
 import { keyId, verifyToken } from '../../src/links/token.js';
 import { messageTag, readReturnPath, readTrackingToken } from '../../src/links/tracking.js';
 import { AUTO_LOGIN } from '../../src/links/rewrite.js';
+import { verifyLink } from '../../src/links/verify.js';
 import { createTestDb } from '../support/db.js';
 import { createShop, EXAMPLE_PRODUCTS } from '../support/shop.js';
 import { applyDir } from '../support/apply.js';
@@ -123,7 +124,7 @@ describe('sendCampaign', () => {
     const annaAt = sink.messages.indexOf(anna);
     expect(sink.senders[annaAt]).toMatch(/^bounces\+[0-9a-z]+-[0-9a-f]{6}-[0-9a-f]{16}@shop\.example\.com$/);
     expect(readReturnPath(sink.senders[annaAt]!, secret)).toEqual({ ok: true, message: Number(annaRow!.id) });
-    const clicks = [...annaHtml.matchAll(/href="https:\/\/mail\.shop\.example\.com\/c\/([\w.-]+)"/g)].map((x) => readTrackingToken(x[1]!, secret));
+    const clicks = [...annaHtml.matchAll(/href="(https:\/\/mail\.shop\.example\.com\/c\/[\w.-]+\/\d+)"/g)].map((x) => verifyLink(x[1]!, secret));
     expect(clicks.length).toBeGreaterThan(1);
     const annaSet = clicks[0]!.ok && clicks[0]!.link.kind === 'click' ? clicks[0]!.link.set : '';
     const [set] = await db.query<{ hash: string; urls: string[] }>('SELECT hash, urls FROM herald.link_sets WHERE hash = $1', [annaSet]);

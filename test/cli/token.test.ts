@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { keyId, signAutoLoginToken } from '../../src/index.js';
 import { shortToken } from '../../src/links/short.js';
-import { clickToken, openToken, recipientUnsubscribeToken, returnPath, unsubscribeToken } from '../../src/links/tracking.js';
+import { clicksToken, clickToken, openToken, recipientUnsubscribeToken, returnPath, unsubscribeToken } from '../../src/links/tracking.js';
 import { herald } from '../support/cli.js';
 import { useCleanups } from '../support/cleanup.js';
 import { createTestDb, serverUrl } from '../support/db.js';
@@ -58,8 +58,9 @@ describe('herald token verify', () => {
     const of = `of message ${id}: campaign winback, site main, sent`;
     const cases: [string, string][] = [
       [`https://mail.example.com/o/${openToken(id, current)}`, `valid: open pixel ${of}\n`],
+      [`https://mail.example.com/c/${clicksToken(id, 'set1', current)}/0`, `valid: click link 0 ${of}; leads to https://shop.example.com/?utm_source=herald\n`],
       [`https://mail.example.com/c/${clickToken(id, 'set1', 0, current)}`, `valid: click link 0 ${of}; leads to https://shop.example.com/?utm_source=herald\n`],
-      [`https://mail.example.com/c/${clickToken(id, 'set1', 1, current)}`, `valid: click link 1 ${of}; leads to the customer's auto-login link (then &utm_source=herald)\n`],
+      [`https://mail.example.com/c/${clicksToken(id, 'set1', current)}/1`, `valid: click link 1 ${of}; leads to the customer's auto-login link (then &utm_source=herald)\n`],
       [`https://mail.example.com/s/${shortToken({ message: id, index: 0, push: false }, current)}`, `valid: click link 0 ${of}; leads to https://shop.example.com/sms?utm_source=herald\n`],
       [`https://mail.example.com/s/${shortToken({ message: id, index: 0, push: true }, old)}`, `valid: click link 0 ${of}; leads to https://shop.example.com/sms?utm_source=herald; signed with a previous secret (key id ${keyId(old)})\n`],
       [`https://mail.example.com/u/${unsubscribeToken(id, current)}`, `valid: unsubscribe link ${of}\n`],
@@ -72,7 +73,7 @@ describe('herald token verify', () => {
       const r = await verify(text);
       expect({ text, code: r.code, stdout: r.stdout, stderr: r.stderr }).toEqual({ text, code: 0, stdout: expected, stderr: '' });
     }
-    const asJson = await verify(`https://mail.example.com/c/${clickToken(id, 'set1', 0, current)}`, ['--json']);
+    const asJson = await verify(`https://mail.example.com/c/${clicksToken(id, 'set1', current)}/0`, ['--json']);
     expect(JSON.parse(asJson.stdout)).toMatchObject({ ok: true, kind: 'click', message: id, set: 'set1', index: 0, currentKey: true, ledger: { source: 'winback', site: 'main', destination: 'https://shop.example.com/?utm_source=herald' } });
 
     const tampered = await verify(`https://mail.example.com/u/${unsubscribeToken(id, current).replace(/\.(.)/, (_, c: string) => `.${c === 'A' ? 'B' : 'A'}`)}`);

@@ -77,7 +77,7 @@ describe('a sent message, round trip through the tracking server', () => {
       expect(gif.headers.get('content-type')).toBe('image/gif');
 
       const links = [...new Set([...html.matchAll(/href="([^"]+\/c\/[^"]+)"/g)].map((x) => x[1]!))];
-      const textLinks = [...new Set([...(m.text ?? '').matchAll(/https?:\/\/\S+\/c\/[\w.-]+/g)].map((x) => x[0]))];
+      const textLinks = [...new Set([...(m.text ?? '').matchAll(/https?:\/\/\S+\/c\/[\w.-]+\/\d+/g)].map((x) => x[0]))];
       expect(links.length).toBeGreaterThan(2);
       // The text part's links are the HTML's, tracked the same way.
       for (const t of textLinks) expect(links).toContain(t);

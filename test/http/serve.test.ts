@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openToken, clickToken } from '../../src/links/tracking.js';
+import { clicksToken, openToken } from '../../src/links/tracking.js';
 import { useCleanups } from '../support/cleanup.js';
 import { createTestDb, serverUrl, type TestDb } from '../support/db.js';
 import { MINIMAL, repoRoot, tempWorkspace } from '../support/workspace.js';
@@ -51,7 +51,7 @@ describe.skipIf(!serverUrl)('herald serve', () => {
     cleanup(() => agent.destroy());
     const N = 300;
     const statuses = await Promise.all(
-      Array.from({ length: N }, (_, i) => hit(agent, i % 2 ? `${base}/o/${openToken(ids.old, SECRETS[0]!)}` : `${base}/c/${clickToken(ids.old, SET, 0, SECRETS[0]!)}`)),
+      Array.from({ length: N }, (_, i) => hit(agent, i % 2 ? `${base}/o/${openToken(ids.old, SECRETS[0]!)}` : `${base}/c/${clicksToken(ids.old, SET, SECRETS[0]!)}/0`)),
     );
     expect(statuses.filter((s) => s === 200)).toHaveLength(N / 2);
     expect(statuses.filter((s) => s === 302)).toHaveLength(N / 2);

@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTrackingHandler, createTrackingServer, listen, type TrackingServer } from '../../src/http/server.js';
-import { clickToken, openToken, recipientUnsubscribeToken, unsubscribeToken } from '../../src/links/tracking.js';
+import { clicksToken, clickToken, openToken, recipientUnsubscribeToken, unsubscribeToken } from '../../src/links/tracking.js';
 import { verifyAutoLoginToken } from '../../src/links/auto-login.js';
 import { silentLog } from '../../src/log.js';
 import { createTestDb, type TestDb } from '../support/db.js';
@@ -44,6 +44,9 @@ async function clearEvents(): Promise<void> {
   await db.query('DELETE FROM herald.suppressions');
 }
 
+/** A click link's path as herald makes it: the message's clicks token, then the link's index. */
+const click = (message: number, index: number | string, secret = current, set = SET) => `/c/${clicksToken(message, set, secret)}/${index}`;
+
 const get = (path: string, init: RequestInit = {}) => fetch(`${base}${path}`, { redirect: 'manual', ...init, headers: { 'user-agent': CHROME, ...(init.headers as Record<string, string>) } });
 
 describe('open pixel', () => {
@@ -67,7 +70,7 @@ describe('open pixel', () => {
   it('still serves the image for a bad token, and records nothing', async () => {
     await clearEvents();
     const good = openToken(ids.old, current);
-    for (const token of [`${good.slice(0, -2)}xx`, 'garbage', clickToken(ids.old, SET, 0, current), openToken(ids.old, 'a-secret-herald-does-not-have-0123456789')]) {
+    for (const token of [`${good.slice(0, -2)}xx`, 'garbage', clickToken(ids.old, SET, 0, current), clicksToken(ids.old, SET, current), openToken(ids.old, 'a-secret-herald-does-not-have-0123456789')]) {
       const res = await get(`/o/${token}`);
       expect(res.status).toBe(200);
       expect((await res.arrayBuffer()).byteLength).toBe(43);
@@ -87,7 +90,7 @@ describe('open pixel', () => {
 describe('click redirect', () => {
   it('redirects to the link as rendered, with no cache and no referrer, and records a human click', async () => {
     await clearEvents();
-    const res = await get(`/c/${clickToken(ids.old, SET, 0, current)}`);
+    const res = await get(click(ids.old, 0));
     expect(res.status).toBe(302);
     expect(res.headers.get('location')).toBe(LINKS[0]);
     expect(res.headers.get('cache-control')).toBe('no-store');
@@ -96,18 +99,18 @@ describe('click redirect', () => {
   });
 
   it("signs the customer's auto-login link afresh, keeping what followed the placeholder; a contact gets the site", async () => {
-    const res = await get(`/c/${clickToken(ids.old, SET, 1, current)}`);
+    const res = await get(click(ids.old, 1));
     const location = new URL(res.headers.get('location')!);
     expect(`${location.origin}${location.pathname}`).toBe('https://shop.example.com/auto-login');
     expect(location.searchParams.get('utm_source')).toBe('herald');
     const login = verifyAutoLoginToken(location.searchParams.get('token')!, current);
     expect(login.ok && login.login.customerId).toBe(1);
-    const contact = await get(`/c/${clickToken(ids.contactMessage, SET, 1, current)}`);
+    const contact = await get(click(ids.contactMessage, 1));
     expect(contact.headers.get('location')).toBe('https://shop.example.com?utm_source=herald');
   });
 
   it('follows a token signed with the previous secret (rotation)', async () => {
-    const res = await get(`/c/${clickToken(ids.old, SET, 0, previous)}`);
+    const res = await get(click(ids.old, 0, previous));
     expect(res.status).toBe(302);
     expect(res.headers.get('location')).toBe(LINKS[0]);
   });
@@ -115,11 +118,11 @@ describe('click redirect', () => {
   it('classifies a bot, a HEAD and a click within seconds of the send as scanners; HEAD is still redirected', async () => {
     await clearEvents();
     await db.query('UPDATE herald.messages SET sent_at = now() WHERE id = $1', [ids.fresh]);
-    await get(`/c/${clickToken(ids.old, SET, 0, current)}`, { headers: { 'user-agent': 'Barracuda Sentinel (EE)' } });
-    const head = await get(`/c/${clickToken(ids.old, SET, 0, current)}`, { method: 'HEAD' });
+    await get(click(ids.old, 0), { headers: { 'user-agent': 'Barracuda Sentinel (EE)' } });
+    const head = await get(click(ids.old, 0), { method: 'HEAD' });
     expect(head.status).toBe(302);
     expect(head.headers.get('location')).toBe(LINKS[0]);
-    await get(`/c/${clickToken(ids.fresh, SET, 0, current)}`);
+    await get(click(ids.fresh, 0));
     expect((await events(ids.old, 'click')).map((e) => [e.class, e.detail?.by])).toEqual([
       ['scanner', 'isbot'],
       ['scanner', 'head'],
@@ -127,24 +130,56 @@ describe('click redirect', () => {
     expect((await events(ids.fresh, 'click')).map((e) => [e.class, e.detail?.by])).toEqual([['scanner', 'timing']]);
   });
 
+  it('follows a click link from before one token served all of a message\'s links (/c/<token>, the index signed in it)', async () => {
+    await clearEvents();
+    const res = await get(`/c/${clickToken(ids.old, SET, 0, current)}`);
+    expect([res.status, res.headers.get('location')]).toEqual([302, LINKS[0]]);
+    const rotated = await get(`/c/${clickToken(ids.old, SET, 0, previous)}`);
+    expect([rotated.status, rotated.headers.get('location')]).toEqual([302, LINKS[0]]);
+    expect(await events(ids.old, 'click')).toEqual([
+      { class: 'human', link: 0, origin: 'click', detail: { url: LINKS[0] } },
+      { class: 'human', link: 0, origin: 'click', detail: { url: LINKS[0] } },
+    ]);
+  });
+
   it('answers 404, never a redirect, for tampered tokens and attempted open redirects', async () => {
     await clearEvents();
-    const good = clickToken(ids.old, SET, 0, current);
-    const [body, sig] = good.split('.') as [string, string];
+    const token = clicksToken(ids.old, SET, current);
+    const good = `/c/${token}/0`;
+    const legacy = clickToken(ids.old, SET, 0, current);
+    const [body, sig] = legacy.split('.') as [string, string];
     const payload = JSON.parse(Buffer.from(body, 'base64url').toString());
     const reindexed = `${Buffer.from(JSON.stringify({ ...payload, i: 2 })).toString('base64url')}.${sig}`;
+    const [setBody, setSig] = token.split('.') as [string, string];
+    const reset = `${Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(setBody, 'base64url').toString()), m: ids.fresh })).toString('base64url')}.${setSig}`;
     const attempts = [
-      `/c/${good.slice(0, -3)}abc`,
+      `/c/${token.slice(0, -3)}abc/0`,
+      `/c/${reset}/0`,
+      `/c/${token}`, // a message's clicks token names no link without its index
+      `/c/${token}/-1`,
+      `/c/${token}/1.5`,
+      `/c/${token}/0x1`,
+      `/c/${token}/${'9'.repeat(20)}`,
+      `/c/${token}/0/1`,
+      `/c/${legacy}/0`, // a legacy token's index is signed in it: nothing may follow it
+      `/c/${legacy.slice(0, -3)}abc`,
       `/c/${reindexed}`,
       `/c/${openToken(ids.old, current)}`,
-      `/c/${clickToken(ids.old, SET, 2, current)}`, // the set's javascript: link is never followed
-      `/c/${clickToken(ids.old, SET, 9, current)}`,
-      `/c/${clickToken(ids.old, 'no-such-set', 0, current)}`,
-      `/c/${good}/https://evil.example/`,
-      `/c/${good}%2F..%2F..%2Fevil.example`,
+      `/c/${openToken(ids.old, current)}/0`,
+      `/c/${unsubscribeToken(ids.old, current)}/0`,
+      click(ids.old, 2), // the set's javascript: link is never followed
+      click(ids.old, 9),
+      click(ids.old, 0, current, 'no-such-set'),
+      click(ids.old, 0, 'a-secret-herald-does-not-have-0123456789'),
+      `${good}/https://evil.example/`,
+      `/c/${token}/https:%2F%2Fevil.example`,
+      `${good}%2F..%2F..%2Fevil.example`,
+      `/c/${legacy}/https://evil.example/`,
+      `/c/${legacy}%2F..%2F..%2Fevil.example`,
       `/c/https:%2F%2Fevil.example`,
       `/c/${'a'.repeat(1100)}.${'b'.repeat(43)}`,
-      `//evil.example/c/${good}`,
+      `/c/${'a'.repeat(1100)}.${'b'.repeat(43)}/0`,
+      `//evil.example${good}`,
     ];
     for (const path of attempts) {
       const res = await get(path);
@@ -156,10 +191,9 @@ describe('click redirect', () => {
   });
 
   it('never reads a query string: a click with one goes where the link was rendered to go', async () => {
-    const good = clickToken(ids.old, SET, 0, current);
     const [stored] = await db.query<{ url: string }>('SELECT urls[1] AS url FROM herald.link_sets WHERE hash = $1', [SET]);
     for (const query of ['?url=https://evil.example/', '?next=%2F%2Fevil.example', '?fbclid=abc123']) {
-      const res = await get(`/c/${good}${query}`);
+      const res = await get(`${click(ids.old, 0)}${query}`);
       expect([query, res.status]).toEqual([query, 302]);
       expect(res.headers.get('location')).toBe(stored!.url);
       expect(res.headers.get('location')).not.toMatch(/evil|fbclid/);
@@ -259,8 +293,8 @@ describe('health and mounting', () => {
       expect(await (await fetch(`${at}/cart`)).text()).toBe('the shop');
       const pixel = await fetch(`${at}/herald/o/${openToken(ids.old, current)}`, { headers: { 'user-agent': CHROME } });
       expect((await pixel.arrayBuffer()).byteLength).toBe(43);
-      const click = await fetch(`${at}/herald/c/${clickToken(ids.old, SET, 0, current)}`, { redirect: 'manual', headers: { 'user-agent': CHROME } });
-      expect([click.status, click.headers.get('location')]).toEqual([302, LINKS[0]]);
+      const clicked = await fetch(`${at}/herald${click(ids.old, 0)}`, { redirect: 'manual', headers: { 'user-agent': CHROME } });
+      expect([clicked.status, clicked.headers.get('location')]).toEqual([302, LINKS[0]]);
       expect((await fetch(`${at}/herald/c/nope`, { redirect: 'manual' })).status).toBe(404);
     } finally {
       await new Promise<void>((r) => shop.close(() => r()));

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AUTO_LOGIN, trackMessage, type TrackOptions } from '../../src/links/rewrite.js';
 import { readTrackingToken } from '../../src/links/tracking.js';
+import { verifyLink } from '../../src/links/verify.js';
 
 const SECRET = 'rewrite-test-secret-0123456789abcdef0123';
 const base: TrackOptions = {
@@ -14,8 +15,8 @@ const base: TrackOptions = {
 };
 
 function clicked(html: string): { index: number; set: string }[] {
-  return [...html.matchAll(/href=["']https:\/\/t\.example\.com\/c\/([^"']+)["']/g)].map((m) => {
-    const r = readTrackingToken(m[1]!, SECRET);
+  return [...html.matchAll(/href=["'](https:\/\/t\.example\.com\/c\/[^"']+)["']/g)].map((m) => {
+    const r = verifyLink(m[1]!, SECRET);
     if (!r.ok || r.link.kind !== 'click') throw new Error(`not a click token: ${m[1]}`);
     expect(r.link.message).toBe(42);
     return { index: r.link.index, set: r.link.set };
@@ -45,6 +46,10 @@ describe('trackMessage', () => {
     // The same destination twice is one link; mailto and herald's own links are left alone.
     expect(clicked(t.html).map((c) => c.index)).toEqual([0, 1, 2, 0]);
     expect(new Set(clicked(t.html).map((c) => c.set))).toEqual(new Set([t.linkSet!.hash]));
+    // One token, signed once, serves all of the message's links: each link is it and the link's index.
+    const paths = [...t.html.matchAll(/https:\/\/t\.example\.com\/c\/([^"'/]+)\/(\d+)["']/g)];
+    expect(paths.map((m) => m[2])).toEqual(['0', '1', '2', '0']);
+    expect(new Set(paths.map((m) => m[1])).size).toBe(1);
     expect(t.html).toContain('href="mailto:care@shop.example.com"');
     expect(t.html).toContain('href="https://t.example.com/u/tok"');
     // The text part's addresses lead through the same links.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { keyId, readReturnPath, readTrackingToken, signAutoLoginToken, verifyAutoLoginToken, verifyLink } from '../../src/index.js';
-import { clickToken, openToken, recipientUnsubscribeToken, returnPath, unsubscribeToken } from '../../src/links/tracking.js';
+import { clicksToken, clickToken, openToken, recipientUnsubscribeToken, returnPath, unsubscribeToken } from '../../src/links/tracking.js';
 
 const CURRENT = 'current-secret-0123456789abcdef0123456789';
 const OLD = 'previous-secret-0123456789abcdef012345678';
@@ -13,6 +13,7 @@ function everyKind(secret: string): [string, unknown][] {
     [`https://shop.example.com/auto-login?token=${signAutoLoginToken(7, 'shop-en', secret, { now: NOW })}&utm_source=x`, { kind: 'auto-login', customer: 7, site: 'shop-en', expiresAt: new Date('2026-11-27T12:00:00Z') }],
     [signAutoLoginToken(7, 'shop-en', secret, { now: NOW }), { kind: 'auto-login', customer: 7 }],
     [`${BASE}/o/${openToken(42, secret)}`, { kind: 'open', message: 42 }],
+    [`${BASE}/c/${clicksToken(42, 'abc123', secret)}/3`, { kind: 'click', message: 42, set: 'abc123', index: 3 }],
     [`${BASE}/c/${clickToken(42, 'abc123', 3, secret)}`, { kind: 'click', message: 42, set: 'abc123', index: 3 }],
     [`${BASE}/u/${unsubscribeToken(42, secret)}`, { kind: 'unsubscribe', message: 42 }],
     [unsubscribeToken(42, secret), { kind: 'unsubscribe', message: 42 }],
@@ -47,6 +48,12 @@ describe('verifyLink', () => {
       const r = verifyLink(bad, [CURRENT, OLD], NOW);
       expect({ bad, ok: r.ok }).toEqual({ bad, ok: false });
     }
+    // A message's clicks token names no link without its index, and takes only a number there.
+    const clicks = clicksToken(42, 'abc123', CURRENT);
+    expect(verifyLink(`${BASE}/c/${clicks}`, CURRENT, NOW)).toEqual({ ok: false, reason: "a message's click token without the link's index: the whole link is <base>/c/<token>/<index>" });
+    expect(verifyLink(clicks, CURRENT, NOW)).toMatchObject({ ok: false, reason: expect.stringMatching(/without the link's index/) });
+    for (const index of ['x', '-1', '1e3', '123456']) expect(verifyLink(`${BASE}/c/${clicks}/${index}`, CURRENT, NOW)).toEqual({ ok: false, reason: 'malformed payload' });
+    expect(verifyLink(`${BASE}/c/${clickToken(42, 'abc123', 3, CURRENT)}/3`, CURRENT, NOW)).toEqual({ ok: false, reason: 'only a click token is followed by an index' });
     // A genuine open token moved into a click link.
     expect(verifyLink(`${BASE}/c/${openToken(42, CURRENT)}`, CURRENT, NOW)).toEqual({ ok: false, reason: 'a open token in a /c/ link: the link was altered' });
     // An unsubscribe token where an auto-login token belongs never logs anyone in.

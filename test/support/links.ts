@@ -8,17 +8,19 @@ import type { Queryable } from '../../src/db/db.js';
  * check signatures.
  */
 export async function followLinks(db: Queryable, body: string): Promise<string> {
-  const tokens = [...body.matchAll(/https?:\/\/[^\s"'<>]+\/c\/([\w-]+\.[\w-]+)/g)];
+  // `/c/<token>/<index>` as herald makes them; `/c/<token>` (the index in the token) from before.
+  const LINK = /https?:\/\/[^\s"'<>]+\/c\/([\w-]+\.[\w-]+)(?:\/(\d+))?/g;
+  const payload = (token: string) => JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString('utf8')) as { h: string; i?: number };
   const sets = new Map<string, string[]>();
-  for (const [, token] of tokens) {
-    const { h } = JSON.parse(Buffer.from(token!.split('.')[0]!, 'base64url').toString('utf8')) as { h: string };
+  for (const [, token] of body.matchAll(LINK)) {
+    const { h } = payload(token!);
     if (!sets.has(h)) {
       const [row] = await db.query<{ urls: string[] }>('SELECT urls FROM herald.link_sets WHERE hash = $1', [h]);
       sets.set(h, row?.urls ?? []);
     }
   }
-  return body.replace(/https?:\/\/[^\s"'<>]+\/c\/([\w-]+\.[\w-]+)/g, (whole, token: string) => {
-    const { h, i } = JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString('utf8')) as { h: string; i: number };
-    return sets.get(h)?.[i] ?? whole;
+  return body.replace(LINK, (whole, token: string, index: string | undefined) => {
+    const { h, i } = payload(token);
+    return sets.get(h)?.[index !== undefined ? Number(index) : i!] ?? whole;
   });
 }

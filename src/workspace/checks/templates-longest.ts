@@ -1,4 +1,4 @@
-import { clickToken } from '../../links/tracking.js';
+import { clickLink, clicksToken, MAX_LINK_INDEX } from '../../links/tracking.js';
 import { compileTemplate } from '../../render/sandbox.js';
 import { TOKENS } from '../../render/tokens.js';
 import type { Project } from '../model.js';
@@ -34,7 +34,7 @@ export function longestLinks(p: Project): LongestLinks {
   return {
     short: `${base}/s/${'x'.repeat(SHORT_LINK_TOKEN_CHARS)}`,
     // The token's length depends only on the numbers in it: these are the largest a ledger gives.
-    click: `${base}/c/${clickToken(Number.MAX_SAFE_INTEGER, 'f'.repeat(16), 999, 'longest')}`,
+    click: clickLink(base, clicksToken(Number.MAX_SAFE_INTEGER, 'f'.repeat(16), 'longest'), MAX_LINK_INDEX),
     untracked: `https://${'x'.repeat(UNTRACKED_LINK_CHARS - 'https://'.length)}`,
   };
 }
