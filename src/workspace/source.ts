@@ -1,6 +1,23 @@
-import { LineCounter, parseDocument, isMap, isSeq, isScalar, isPair, visit, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
+import { createRequire } from 'node:module';
+import type { Document, LineCounter, Node, Pair, Scalar, YAMLMap } from 'yaml';
 import type { Problem } from '../errors.js';
+import { cacheGet, cacheKey, cachePut } from './cache.js';
 import { readWorkspaceText } from './files.js';
+
+/**
+ * The yaml library, loaded when a file is first parsed: a warm validate
+ * takes every file's value from the disk cache and loads it only to locate
+ * a problem (25 ms of start-up, and 50 ms of parsing, otherwise).
+ */
+let yamlLib: typeof import('yaml') | undefined;
+function yaml(): typeof import('yaml') {
+  return (yamlLib ??= createRequire(import.meta.url)('yaml') as typeof import('yaml'));
+}
+
+/** The yaml library's isScalar, without loading the library for a value that cannot be one. */
+export function isScalar(node: unknown): node is Scalar {
+  return typeof node === 'object' && node !== null && yaml().isScalar(node);
+}
 
 /**
  * A YAML file parsed with its source positions kept, so every later check can
@@ -9,20 +26,84 @@ import { readWorkspaceText } from './files.js';
 export interface YamlSource {
   /** Path relative to the workspace root. */
   file: string;
-  doc: Document.Parsed;
-  lines: LineCounter;
+  /** The parsed document, for positions; a file whose value came from the cache is parsed when first asked. */
+  readonly doc: Document.Parsed;
+  readonly lines: LineCounter;
   /** The plain JavaScript value of the document. */
   value: unknown;
+  /** The file's text, as read: with the file's name, all its problems depend on (a cache key). */
+  text: string;
 }
 
 export type PathSegment = string | number;
 
+// Bump when parsing changes what a value holds, so values cached by an older herald are not reused.
+const YAML_CACHE_VERSION = 1;
+
+/**
+ * A YAML file's value and its positions. A text that parsed cleanly before
+ * takes its value from the disk cache (when one is set: CLI runs) and is
+ * parsed again only if a check asks where something is.
+ */
 export function parseYaml(file: string, text: string): { source?: YamlSource; problems: Problem[] } {
-  const lines = new LineCounter();
+  const key = cacheKey(YAML_CACHE_VERSION, text);
+  const cached = cacheGet<{ value: unknown }>('yaml', key);
+  if (cached && 'value' in cached) return { source: lazySource(file, text, cached.value), problems: [] };
+  const parsed = parseText(file, text);
+  if (parsed.source && cacheable(parsed.source.value)) cachePut('yaml', key, { value: parsed.source.value });
+  return parsed;
+}
+
+function lazySource(file: string, text: string, value: unknown): YamlSource {
+  let parsed: { doc: Document.Parsed; lines: LineCounter } | undefined;
+  const parse = () => {
+    if (!parsed) {
+      const lines = new (yaml().LineCounter)();
+      parsed = { doc: yaml().parseDocument(text, { lineCounter: lines, uniqueKeys: false, prettyErrors: false }), lines };
+    }
+    return parsed;
+  };
+  return {
+    file,
+    value,
+    text,
+    get doc() {
+      return parse().doc;
+    },
+    get lines() {
+      return parse().lines;
+    },
+  };
+}
+
+function cacheable(value: unknown): boolean {
+  try {
+    return jsonSafe(value);
+  } catch (e) {
+    // Nested deeper than the stack (validate says so): parsed every time.
+    if (e instanceof RangeError) return false;
+    throw e;
+  }
+}
+
+/**
+ * Whether a value comes back the same from JSON: YAML's .inf and .nan, -0,
+ * and a `__proto__` key do not, so such a file is always parsed.
+ */
+function jsonSafe(v: unknown): boolean {
+  if (typeof v === 'number') return Number.isFinite(v) && !Object.is(v, -0);
+  if (v === null || typeof v === 'string' || typeof v === 'boolean') return true;
+  if (Array.isArray(v)) return v.every(jsonSafe);
+  if (typeof v !== 'object' || Object.getPrototypeOf(v) !== Object.prototype) return false;
+  return Object.entries(v).every(([k, x]) => k !== '__proto__' && jsonSafe(x)) && !Object.hasOwn(v, '__proto__');
+}
+
+function parseText(file: string, text: string): { source?: YamlSource; problems: Problem[] } {
+  const lines = new (yaml().LineCounter)();
   // The yaml library finds duplicate keys by comparing each key with every
   // earlier one of its mapping, which takes minutes for a file of 40,000 keys:
   // duplicateKeys() below does it with one set per mapping.
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: false, prettyErrors: false });
+  const doc = yaml().parseDocument(text, { lineCounter: lines, uniqueKeys: false, prettyErrors: false });
   const problems: Problem[] = [];
   for (const e of [...doc.errors, ...duplicateKeys(doc)]) {
     const pos = lines.linePos(e.pos[0]);
@@ -45,7 +126,7 @@ export function parseYaml(file: string, text: string): { source?: YamlSource; pr
     if (!(e instanceof ReferenceError)) throw e;
     return { problems: [{ file, line: 1, column: 1, message: `YAML: ${e.message}`, rule: 'yaml', severity: 'error', hint: 'write the values out instead of repeating aliases (*name)' }] };
   }
-  return { source: { file, doc, lines, value }, problems };
+  return { source: { file, doc, lines, value, text }, problems };
 }
 
 /** A workspace YAML file, read through the safe reader (files.ts) and parsed. */
@@ -58,7 +139,7 @@ export function readYaml(root: string, file: string): { source?: YamlSource; pro
 /** A key that repeats an earlier key of its mapping, as the yaml library would report it with uniqueKeys on. */
 function duplicateKeys(doc: Document.Parsed): { code: string; message: string; pos: [number, number] }[] {
   const out: { code: string; message: string; pos: [number, number] }[] = [];
-  visit(doc, {
+  yaml().visit(doc, {
     Map(_, map) {
       const seen = new Set<unknown>();
       for (const pair of map.items) {
@@ -91,7 +172,7 @@ export function locate(src: YamlSource, path: readonly PathSegment[], key = fals
   for (let i = 0; i < path.length; i++) {
     const seg = path[i]!;
     const last = i === path.length - 1;
-    if (isMap(node)) {
+    if (yaml().isMap(node)) {
       const pair = keyIndex(node).get(String(seg));
       if (!pair) break;
       const k = pair.key as Node;
@@ -102,7 +183,7 @@ export function locate(src: YamlSource, path: readonly PathSegment[], key = fals
       node = pair.value;
       const v = node as Node | null;
       pos = v?.range ? v.range[0] : (k.range?.[0] ?? pos);
-    } else if (isSeq(node) && typeof seg === 'number') {
+    } else if (yaml().isSeq(node) && typeof seg === 'number') {
       const item = node.items[seg] as Node | undefined;
       if (!item) break;
       node = item;
@@ -127,7 +208,7 @@ function keyIndex(map: YAMLMap): Map<string, Pair> {
     index = new Map();
     for (const p of map.items) {
       // The first pair with the key, as a search from the top would find.
-      if (isPair(p) && isScalar(p.key) && !index.has(String(p.key.value))) index.set(String(p.key.value), p);
+      if (yaml().isPair(p) && isScalar(p.key) && !index.has(String(p.key.value))) index.set(String(p.key.value), p);
     }
     keyIndexes.set(map, index);
   }

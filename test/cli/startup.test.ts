@@ -100,6 +100,8 @@ describe('start-up', () => {
     expect(warm.code).toBe(0);
     const heavy = packages(warm.modules).filter((p) => HEAVY.includes(p));
     expect(heavy, 'heavy packages loaded by a warm validate').toEqual([]);
+    // Every file's value comes from the cache, and the SMS and push checks' findings: no YAML parser, no template engine.
+    expect(packages(warm.modules).filter((p) => p === 'yaml' || p === 'nunjucks'), 'parsers a warm validate needs none of').toEqual([]);
     // ajv's generated validators need only its small runtime helpers.
     const ajv = warm.modules.filter((m) => packageOf(m) === 'ajv').map((m) => m.replace(/.*\/node_modules\/ajv\//, ''));
     expect(ajv.filter((m) => !m.startsWith('dist/runtime/')), "ajv's compiler").toEqual([]);

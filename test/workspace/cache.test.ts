@@ -112,4 +112,27 @@ describe('the disk cache', () => {
     ws.write('templates/hello/en.mjml', MINIMAL['templates/hello/en.mjml']!);
     expect((await validateWorkspace(ws.dir, { cache: true })).problems).toEqual([]);
   });
+
+  it("takes a YAML file's value from the cache and still locates its problems; a value JSON cannot hold is parsed every time", async () => {
+    const home = mkdtempSync(join(tmpdir(), 'herald-cache-home-'));
+    cleanup(() => rmSync(home, { recursive: true, force: true }));
+    const ws = tempWorkspace({
+      ...MINIMAL,
+      // A segment the campaign does not have (line 4), a subject token nobody has (line 2), and .inf, which JSON writes as null.
+      'campaigns/hello.yaml': MINIMAL['campaigns/hello.yaml']!.replace('segment: everyone', 'segment: nobody'),
+      'templates/hello/template.yaml': 'subject:\n  en: Hello {{ customer.frist_name }}\n',
+      'segments/endless.yaml': 'where:\n  order_count: { lte: .inf }\n',
+    });
+    cleanup(ws.remove);
+    const run = async () => (await validateWorkspace(ws.dir, { cache: true })).problems;
+    await withEnv({ HERALD_CACHE_DIR: home }, async () => {
+      const cold = await run();
+      expect(cold.filter((p) => p.file === 'campaigns/hello.yaml').map((p) => [p.line, p.message])).toEqual([[4, expect.stringContaining('nobody')]]);
+      expect(cold.filter((p) => p.file === 'templates/hello/template.yaml').map((p) => [p.line, p.column])).toEqual([[2, 16]]);
+      // Every YAML file but the one with .inf: herald.yaml, two segments, the template and the campaign.
+      expect(readdirSync(join(home, 'yaml'))).toHaveLength(4);
+      const warm = await run();
+      expect(warm).toEqual(cold);
+    });
+  });
 });

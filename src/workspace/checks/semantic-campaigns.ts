@@ -79,8 +79,12 @@ function abTest(c: Entry<Campaign>): Problem[] {
   return out;
 }
 
-/** Key order never makes two variants differ. */
+/**
+ * Key order never makes two variants differ. Keys sorted by code unit: any
+ * fixed order will do, and localeCompare's first call loads ICU's collation
+ * data (12 ms of every validate).
+ */
 function canonical(v: unknown): unknown {
   if (!v || typeof v !== 'object') return v;
-  return Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)));
+  return Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }

@@ -1,5 +1,4 @@
-import { isScalar } from 'yaml';
-import { locate, type PathSegment, type YamlSource } from '../source.js';
+import { isScalar, locate, type PathSegment, type YamlSource } from '../source.js';
 
 /**
  * Where one character of a string value sits in its YAML file, so an SQL

@@ -2,10 +2,9 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { compileMjmlResult, precompileMjml, type MjmlResult } from '../../render/mjml.js';
 import { cacheGet, cacheHas, cacheKey, cachePut } from '../cache.js';
-import { isScalar } from 'yaml';
 import type { Problem } from '../../errors.js';
 import { expandIncludes, lineStarts, positionIn, type ExpandedBody, type SourcePosition } from '../../render/partials.js';
-import { locate, problemAt, type PathSegment, type YamlSource } from '../source.js';
+import { isScalar, locate, problemAt, type PathSegment, type YamlSource } from '../source.js';
 import type { ListEntry, TemplateEntry, Workspace } from '../model.js';
 import { templateUses } from '../uses.js';
 import { siteHosts, type SiteHosts } from '../../render/link-check.js';
@@ -16,8 +15,6 @@ import { httpLinks, missingAlt, outsideLinks, scanMarkup, type MarkupProblem, ty
 import { parseNunjucks } from './templates-nunjucks.js';
 import { ANY_CONTEXT, contextTree, fieldNames, matchToken, tokenProblem, type TokenUsage } from './templates-tokens.js';
 import { tokenUses } from './templates-walk.js';
-import { smsProblems } from './templates-sms.js';
-import { pushProblems } from './templates-push.js';
 
 /**
  * Templates: each body compiles as MJML (partials inlined), every part parses
@@ -34,11 +31,13 @@ export const templateChecks: Check = async (ws, failed) => {
   await precompileMjml(bodies.filter((b) => !cacheHas('template-body', b.key)).map((b) => b.expanded.text));
   const checked = new Map<string, Problem[]>();
   await Promise.all(bodies.map(async (b) => checked.set(b.file, await cachedBodyCheck(b))));
-  const perTemplate = [...ws.templates.values()].map((t) => [
-    ...checkTemplateTexts(t, usagesOf(usages, t), failed),
-    ...Object.values(t.bodies).flatMap((b) => checked.get(b.file) ?? []),
-    ...channelProblems(t, ws, failed),
-  ]);
+  const perTemplate = await Promise.all(
+    [...ws.templates.values()].map(async (t) => [
+      ...checkTemplateTexts(t, usagesOf(usages, t), failed),
+      ...Object.values(t.bodies).flatMap((b) => checked.get(b.file) ?? []),
+      ...(await channelProblems(t, ws, failed)),
+    ]),
+  );
   const sites = failed.has(ws.project.source.file) ? [] : sitePostalProblems(ws, senders);
   const problems = [...perTemplate.flat(), ...variantSubjects(ws, failed), ...localesNoSiteUses(ws, failed), ...sites];
   return dedupe(problems.filter((p) => !failed.has(p.file)));
@@ -73,11 +72,26 @@ function checkTemplateTexts(t: TemplateEntry, usages: TokenUsage[], failed: Read
   return cachedTextProblems(texts, usages);
 }
 
-/** SMS texts and push notifications: what they cost and whether a push service takes them. */
-function channelProblems(t: TemplateEntry, ws: Workspace, failed: ReadonlySet<string>): Problem[] {
-  const sms = Object.values(t.sms).filter((f) => !failed.has(f.file)).flatMap((f) => smsProblems(f, ws.project.spec));
-  const push = Object.values(t.push).filter((e) => !failed.has(e.source.file)).flatMap((e) => pushProblems(e, ws.project.spec));
-  return [...sms, ...push];
+// Bump when the SMS or push checks change, so cached results from an older herald are not reused.
+const CHANNEL_CHECKS_VERSION = 1;
+
+/**
+ * SMS texts and push notifications: what they cost and whether a push
+ * service takes them. Each is rendered with every token at its longest,
+ * which needs nunjucks: from the cache when neither the files nor herald.yaml
+ * changed, so a warm validate loads no template engine.
+ */
+async function channelProblems(t: TemplateEntry, ws: Workspace, failed: ReadonlySet<string>): Promise<Problem[]> {
+  const sms = Object.values(t.sms).filter((f) => !failed.has(f.file));
+  const push = Object.values(t.push).filter((e) => !failed.has(e.source.file));
+  if (sms.length === 0 && push.length === 0) return [];
+  const key = cacheKey(CHANNEL_CHECKS_VERSION, sms.map((f) => [f.file, f.text]), push.map((e) => [e.source.file, e.source.text]), ws.project.spec);
+  const hit = cacheGet<Problem[]>('template-channels', key);
+  if (hit) return hit;
+  const [{ smsProblems }, { pushProblems }] = await Promise.all([import('./templates-sms.js'), import('./templates-push.js')]);
+  const problems = [...sms.flatMap((f) => smsProblems(f, ws.project.spec)), ...push.flatMap((e) => pushProblems(e, ws.project.spec))];
+  cachePut('template-channels', key, problems);
+  return problems;
 }
 
 interface BodyJob {
@@ -265,6 +279,12 @@ function nunjucksFindings(text: string, usages: readonly TokenUsage[]): TextFind
  * the value itself.
  */
 function yamlText(src: YamlSource, path: PathSegment[]): Locator {
+  // Worked out at the first problem: a text without one never needs the document (see parseYaml).
+  let locator: Locator | undefined;
+  return (line, column) => (locator ??= textLocator(src, path))(line, column);
+}
+
+function textLocator(src: YamlSource, path: PathSegment[]): Locator {
   const value = locate(src, path);
   const fallback: Locator = () => ({ file: src.file, ...value });
   const node = src.doc.getIn(path, true);
