@@ -73,6 +73,10 @@ const TEXT_URL = /https?:\/\/[^\s<>"'\]\)]+/g;
 export function trackMessage(m: { html: string; text: string }, o: TrackOptions): Tracked {
   let { html, text } = m;
   let linkSet: LinkSet | undefined;
+  const pixel = o.opens ? openPixel(o) : undefined;
+  // Where the pixel goes, in the HTML as rendered: it is put in as the links are, so the HTML is built once.
+  const bodyEnd = pixel === undefined ? -1 : html.lastIndexOf('</body>');
+  let pixelled = false;
   if (o.clicks) {
     const index = new Map<string, number>();
     const urls: string[] = [];
@@ -103,16 +107,28 @@ export function trackMessage(m: { html: string; text: string }, o: TrackOptions)
       linkSet = { hash, urls };
       const token = clicksToken(o.ledgerId, hash, o.secret);
       const links = urls.map((_, i) => clickLink(o.base, token, i));
+      const tail = htmlParts[htmlParts.length - 1] as string;
+      // The pixel's place in the text after the last link (where </body> is, unless the HTML is odd).
+      const inTail = bodyEnd - (html.length - tail.length);
+      if (pixel !== undefined && inTail >= 0) {
+        htmlParts[htmlParts.length - 1] = tail.slice(0, inTail);
+        htmlParts.push(pixel, tail.slice(inTail));
+        pixelled = true;
+      }
       html = join(htmlParts, links);
       text = join(textParts, links);
     }
   }
-  if (o.opens) {
-    const pixel = `<img src="${o.base}/${TRACKING_PATHS.open}/${openToken(o.ledgerId, o.secret)}" width="1" height="1" alt="" style="display:block;border:0;width:1px;height:1px;" />`;
+  if (pixel !== undefined && !pixelled) {
     const end = html.lastIndexOf('</body>');
     html = end >= 0 ? `${html.slice(0, end)}${pixel}${html.slice(end)}` : html + pixel;
   }
   return linkSet ? { html, text, linkSet } : { html, text };
+}
+
+/** The open pixel: a 1×1 image naming the message. */
+function openPixel(o: Pick<TrackOptions, 'base' | 'ledgerId' | 'secret'>): string {
+  return `<img src="${o.base}/${TRACKING_PATHS.open}/${openToken(o.ledgerId, o.secret)}" width="1" height="1" alt="" style="display:block;border:0;width:1px;height:1px;" />`;
 }
 
 /** The quoted value of the href attribute of the tag starting at `start`: where it is and how long. */

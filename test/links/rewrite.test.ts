@@ -64,6 +64,15 @@ describe('trackMessage', () => {
     expect(readTrackingToken(m![1]!, SECRET)).toEqual({ ok: true, link: { kind: 'open', message: 42 } });
   });
 
+  it('puts the pixel before the last </body> wherever the links are, and at the end of HTML without one', () => {
+    const pixelled = (h: string) => trackMessage({ html: h, text: '' }, base).html.replace(/<img src="https:\/\/t\.example\.com\/o\/[^"]+"[^>]*\/>/, '[pixel]').replace(/https:\/\/t\.example\.com\/c\/[^"]+/g, 'L');
+    expect(pixelled('<body><a href="https://a.example/">a</a><p>x</p></body></html>')).toBe('<body><a href="L">a</a><p>x</p>[pixel]</body></html>');
+    // An anchor after </body> (odd, but mail clients show it): the pixel still goes before </body>.
+    expect(pixelled('<body><p>x</p></body><a href="https://a.example/">a</a>')).toBe('<body><p>x</p>[pixel]</body><a href="L">a</a>');
+    expect(pixelled('<p>no body</p><a href="https://a.example/">a</a>')).toBe('<p>no body</p><a href="L">a</a>[pixel]');
+    expect(pixelled('<body><p>no links</p></body>')).toBe('<body><p>no links</p>[pixel]</body>');
+  });
+
   it('adds UTM parameters to the shop’s own links only, keeping those a link has', () => {
     const t = trackMessage(
       { html: '<a href="https://shop.example.com/x?utm_source=keep">a</a><a href="https://shop.example.com/y#frag">b</a><a href="https://other.example.org/z">c</a>', text: '' },

@@ -110,3 +110,15 @@ describe('what templates may do', () => {
     await expect(render('{% for i in range(100000000) %}{% endfor %}')).rejects.toThrow(/range\(\) gives at most 1,000 numbers/);
   });
 });
+
+describe('escaping', () => {
+  it("escapes a printed value exactly as nunjucks' own escape does", async () => {
+    const { default: fc } = await import('fast-check');
+    const { default: nunjucks } = await import('nunjucks');
+    const theirs = (nunjucks as unknown as { lib: { escape(s: string): string } }).lib.escape;
+    const { escapeHtml } = await import('../../src/render/sandbox.js');
+    for (const s of ['', 'Anna', `<script>alert("x")</script>`, `O'Brien & "Sons" \\ <b>`, '&&&', '>', 'Зоя & Ko', '\uD800<']) expect(escapeHtml(s)).toBe(theirs(s));
+    const chars = fc.constantFrom('a', 'я', '&', '"', "'", '<', '>', '\\', ' ', '\u00a0', '\uD83D\uDE00');
+    fc.assert(fc.property(fc.array(chars, { maxLength: 40 }).map((a) => a.join('')), (s) => escapeHtml(s) === theirs(s)), { numRuns: 2000 });
+  });
+});
