@@ -26,8 +26,9 @@
 // - herald send: the judged figure (CLI, defaults, launch included);
 // - herald in-process: deliver() (src/ledger/worker.ts) called in this
 //   process on a campaign launched beforehand, with herald send's defaults
-//   (1 worker, batches of 50, a pool of 5) unless --workers, --batch or
-//   --pool say otherwise: the engine without start-up, launch and compile;
+//   (1 worker, a pool of 5, and the worker's default batch: 20 messages a
+//   connection, at least 50) unless --workers, --batch or --pool say
+//   otherwise: the engine without start-up, launch and compile;
 // - herald's transport alone: the pre-built messages through smtpTransport
 //   (src/channels/email/transport.ts) over 5 connections, 100 in flight;
 // - what a developer would write for the same 20,000 customers: one query
@@ -108,9 +109,10 @@ const DAY_STEP_MS = 8 * 86_400_000;
 const ADDRESS = `'^[^@[:space:]]+@[^@[:space:]]+\\.[^@[:space:]]+$'`;
 
 const { values: args } = parseArgs({
-  options: { runs: { type: 'string', default: '3' }, workers: { type: 'string', default: '1' }, batch: { type: 'string', default: '50' }, pool: { type: 'string', default: String(CONNECTIONS) } },
+  options: { runs: { type: 'string', default: '3' }, workers: { type: 'string', default: '1' }, batch: { type: 'string' }, pool: { type: 'string', default: String(CONNECTIONS) } },
 });
 const [RUNS, WORKERS, BATCH, POOL] = ['runs', 'workers', 'batch', 'pool'].map((k) => {
+  if (args[k] === undefined) return undefined; // --batch: herald's own default (defaultBatchSize)
   const v = Number(args[k]);
   if (!Number.isInteger(v) || v < 1) throw new Error(`--${k} must be a positive whole number, got "${args[k]}"`);
   return v;
@@ -404,7 +406,7 @@ async function inProcess(db, campaign, start, smtpUrl) {
         channel: channelsOver(tr),
         log: silentLog,
         clock,
-        batchSize: BATCH,
+        ...(BATCH !== undefined ? { batchSize: BATCH } : {}),
         sources: [{ kind: 'campaign', name: campaign }],
         loadSource: () => loadCampaignContext(db, campaign, clock),
         worker: `bench-send-${k}`,
@@ -558,7 +560,7 @@ try {
   console.log(`  the sink greets at once: smtp-server's 100 ms greeting pause is removed (bench/send-sink.mjs); the ceiling against the stock server is below`);
   console.log(`  setup (seed ${CUSTOMERS.toLocaleString('en')} customers, apply, pre-build, the developer's templates): ${setup.toFixed(1)} s; ${RUNS} rounds, one run of each a round, alternating; the median run counts`);
   show('herald send (built CLI, its defaults; start-up, launch and MJML compile included, a fresh launch each run)', 'cli', (x) => `, ${(x.rate / runs.ceiling[runs.cli.indexOf(x)].rate * 100).toFixed(0)}% of that round's ceiling`);
-  show(`herald in-process (deliver(): ${WORKERS} worker${WORKERS === 1 ? '' : 's'}, batch ${BATCH}, pool ${POOL}; launched beforehand, not timed)`, 'inProcess');
+  show(`herald in-process (deliver(): ${WORKERS} worker${WORKERS === 1 ? '' : 's'}, batch ${BATCH ?? "herald's default"}, pool ${POOL}; launched beforehand, not timed)`, 'inProcess');
   show(`ceiling: pre-built messages, minimal pipelined client (node:net), ${CONNECTIONS} connections`, 'ceiling');
   console.log(`    against a stock smtp-server (100 ms greeting pause kept), once: ${rate(stock.rate)} (${stock.seconds.toFixed(2)} s; other work ${stock.machine.other.toFixed(2)} cores)`);
   show(`pre-built messages through herald's transport (smtpTransport, pool of ${CONNECTIONS}, ${IN_FLIGHT} in flight)`, 'transport');
