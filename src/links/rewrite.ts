@@ -80,8 +80,9 @@ export function trackMessage(m: { html: string; text: string }, o: TrackOptions)
   if (o.clicks) {
     const index = new Map<string, number>();
     const urls: string[] = [];
+    const own = `${o.base}/`;
     const tracked = (original: string): number | undefined => {
-      if (!/^https?:\/\//i.test(original) || original.startsWith(`${o.base}/`)) return undefined;
+      if (!/^https?:\/\//i.test(original) || original.startsWith(own)) return undefined;
       const stored = stored_(original, o);
       let i = index.get(stored);
       if (i === undefined) {
