@@ -145,10 +145,20 @@ export function sweepSql(t: SweepSubject, w: SweepWindow, mode: SweepMode): Comp
   // An occurrence is sent once per channel with `all`; with first_reachable
   // once on any of the trigger's channels, so a customer who adds a device
   // between two sweeps does not get it again there.
-  const sameChannel = choice.mode === 'all' ? 'm.channel = d.channel' : `m.channel = ANY (${param([...choice.channels], '::text[]')})`;
-  const noLedgerRow = (test: string) => `(SELECT true FROM herald.messages m
-                           WHERE m.source_kind = 'trigger' AND m.source = ${name} AND ${sameChannel}
-                             AND m.customer_id = d.customer_id AND ${test} LIMIT 1) IS NULL`;
+  //
+  // Each probe names its channel with `=`, one probe per channel: with
+  // `m.channel = ANY(…)` PostgreSQL kept the channel (the key's third
+  // column) as a filter and walked every entry of the trigger's for each
+  // occurrence: 3.8 ms a probe at 120,000 rows, five minutes for one sweep.
+  const channels = choice.mode === 'all' ? ['d.channel'] : choice.channels.map((c) => param(c, '::text'));
+  const noLedgerRow = (test: string) =>
+    channels
+      .map(
+        (channel) => `(SELECT true FROM herald.messages m
+                           WHERE m.source_kind = 'trigger' AND m.source = ${name} AND m.channel = ${channel}
+                             AND m.customer_id = d.customer_id AND ${test} LIMIT 1) IS NULL`,
+      )
+      .join(' AND ');
   const onceTest = once === 'per_event' ? '' : `AND ${noLedgerRow(`(m.status IN ${PENDING} OR (m.status = 'sent'${since ? ` AND m.sent_at > ${since}` : ''}))`)}`;
   const picked = once === 'per_event' ? 'SELECT * FROM fresh' : 'SELECT DISTINCT ON (f.customer_id, f.channel) f.* FROM fresh f ORDER BY f.customer_id, f.channel, f.due_at, f.occurrence';
 
