@@ -97,12 +97,19 @@ function textFromHtml(html: string): string {
  * passes over a few KB per message: the paragraphs are split apart only
  * when one is a bare URL, and the lines are wrapped in one pass.
  */
-function tidyText(text: string): string {
+export function tidyText(text: string): string {
   const t = text.replace(/^[ \t\u00a0\u2000-\u200b]+$/gm, '').replace(/\n{3,}/g, '\n\n');
-  return wrapLines((hasBareUrl(t) ? withoutBareUrls(t) : t).trim());
+  return wrapLines((MAYBE_BARE_URL.test(t) && hasBareUrl(t) ? withoutBareUrls(t) : t).trim());
 }
 
 const BARE_URL = /^\S+:\/\/\S+$/;
+/**
+ * A line that starts, after blanks, with an address: every bare-URL
+ * paragraph has one. One regular expression over the text rules out most
+ * texts, whose addresses follow their link's words (`Boots [https://…]`),
+ * before hasBareUrl looks at each address's paragraph.
+ */
+const MAYBE_BARE_URL = /(?:^|\n)[^\S\n]*\S*:\/\//;
 
 /** Whether a paragraph (paragraphs part at "\n\n", never more newlines here) is a bare URL: only one with "://" can be. */
 function hasBareUrl(t: string): boolean {
@@ -123,16 +130,19 @@ function withoutBareUrls(t: string): string {
     .join('\n\n');
 }
 
-/** Each line longer than WRAP wrapped. */
+/** Each line longer than WRAP wrapped; the lines between are copied a run at a time, not line by line. */
 function wrapLines(text: string): string {
   let out = '';
+  let copied = 0;
   let start = 0;
   for (;;) {
     const nl = text.indexOf('\n', start);
     const end = nl < 0 ? text.length : nl;
-    out += end - start > WRAP ? wrap(text.slice(start, end)) : text.slice(start, end);
-    if (nl < 0) return out;
-    out += '\n';
+    if (end - start > WRAP) {
+      out += text.slice(copied, start) + wrap(text.slice(start, end));
+      copied = end;
+    }
+    if (nl < 0) return copied === 0 ? text : out + text.slice(copied);
     start = nl + 1;
   }
 }
