@@ -37,6 +37,29 @@ function entry(namespace: string, key: string): string {
   return relative(where!.workspace, join(where!.dir, namespace, `${key}.json`));
 }
 
+/** Whether a cache folder is set: CLI runs, not tests or the library. */
+export function cacheActive(): boolean {
+  return where !== undefined;
+}
+
+/** The value stored under `key`, else `compute`'s, stored for the next run. */
+export function cached<T>(namespace: string, key: string, compute: () => T): T {
+  const hit = cacheGet<T>(namespace, key);
+  if (hit !== undefined) return hit;
+  const value = compute();
+  cachePut(namespace, key, value);
+  return value;
+}
+
+/** cached, for work that is asynchronous. */
+export async function cachedAsync<T>(namespace: string, key: string, compute: () => Promise<T>): Promise<T> {
+  const hit = cacheGet<T>(namespace, key);
+  if (hit !== undefined) return hit;
+  const value = await compute();
+  cachePut(namespace, key, value);
+  return value;
+}
+
 export function cacheHas(namespace: string, key: string): boolean {
   return !!where && !unreadableWorkspaceFile(where.workspace, entry(namespace, key));
 }

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import type { Document, LineCounter, Node, Pair, Scalar, YAMLMap } from 'yaml';
 import type { Problem } from '../errors.js';
-import { cacheGet, cacheKey, cachePut } from './cache.js';
+import { cacheActive, cacheGet, cacheKey, cachePut } from './cache.js';
 import { readWorkspaceText } from './files.js';
 
 /**
@@ -46,6 +46,7 @@ const YAML_CACHE_VERSION = 1;
  * parsed again only if a check asks where something is.
  */
 export function parseYaml(file: string, text: string): { source?: YamlSource; problems: Problem[] } {
+  if (!cacheActive()) return parseText(file, text);
   const key = cacheKey(YAML_CACHE_VERSION, text);
   const cached = cacheGet<{ value: unknown }>('yaml', key);
   if (cached && 'value' in cached) return { source: lazySource(file, text, cached.value), problems: [] };

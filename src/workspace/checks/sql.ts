@@ -1,5 +1,5 @@
 import type { Problem } from '../../errors.js';
-import { cacheGet, cacheKey, cachePut } from '../cache.js';
+import { cachedAsync, cacheKey } from '../cache.js';
 import { readWorkspaceText } from '../files.js';
 import { eachCondition, sourceSchema, type Condition, type Workspace } from '../model.js';
 import type { PathSegment, YamlSource } from '../source.js';
@@ -29,13 +29,12 @@ export const sqlChecks: Check = async (ws) => {
   const findings: SqlProblem[][] = [];
   for (const q of queries) {
     const key = cacheKey(SQL_CHECKS_VERSION, q.sql, q.returns, schema);
-    let found = cacheGet<SqlProblem[]>('sql', key);
-    if (!found) {
-      await sqlParserReady();
-      found = checkSql(q.sql, q.returns, schema);
-      cachePut('sql', key, found);
-    }
-    findings.push(found);
+    findings.push(
+      await cachedAsync('sql', key, async () => {
+        await sqlParserReady();
+        return checkSql(q.sql, q.returns, schema);
+      }),
+    );
   }
   const texts = new Map<string, string>();
   const fileText = (file: string) => {

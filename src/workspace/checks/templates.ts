@@ -1,7 +1,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { compileMjmlResult, precompileMjml, type MjmlResult } from '../../render/mjml.js';
-import { cacheGet, cacheHas, cacheKey, cachePut } from '../cache.js';
+import { cached, cachedAsync, cacheHas, cacheKey } from '../cache.js';
 import type { Problem } from '../../errors.js';
 import { expandIncludes, lineStarts, positionIn, type ExpandedBody, type SourcePosition } from '../../render/partials.js';
 import { isScalar, locate, problemAt, type PathSegment, type YamlSource } from '../source.js';
@@ -86,12 +86,10 @@ async function channelProblems(t: TemplateEntry, ws: Workspace, failed: Readonly
   const push = Object.values(t.push).filter((e) => !failed.has(e.source.file));
   if (sms.length === 0 && push.length === 0) return [];
   const key = cacheKey(CHANNEL_CHECKS_VERSION, sms.map((f) => [f.file, f.text]), push.map((e) => [e.source.file, e.source.text]), ws.project.spec);
-  const hit = cacheGet<Problem[]>('template-channels', key);
-  if (hit) return hit;
-  const [{ smsProblems }, { pushProblems }] = await Promise.all([import('./templates-sms.js'), import('./templates-push.js')]);
-  const problems = [...sms.flatMap((f) => smsProblems(f, ws.project.spec)), ...push.flatMap((e) => pushProblems(e, ws.project.spec))];
-  cachePut('template-channels', key, problems);
-  return problems;
+  return cachedAsync('template-channels', key, async () => {
+    const [{ smsProblems }, { pushProblems }] = await Promise.all([import('./templates-sms.js'), import('./templates-push.js')]);
+    return [...sms.flatMap((f) => smsProblems(f, ws.project.spec)), ...push.flatMap((e) => pushProblems(e, ws.project.spec))];
+  });
 }
 
 interface BodyJob {
@@ -126,12 +124,8 @@ function bodyJobs(ws: Workspace, usages: Map<string, TokenUsage[]>, sendersOf: M
 }
 
 /** A body's problems, from the cache when nothing it depends on has changed. */
-async function cachedBodyCheck(b: BodyJob): Promise<Problem[]> {
-  const hit = cacheGet<Problem[]>('template-body', b.key);
-  if (hit) return hit;
-  const problems = await checkBody(b.expanded, b.usages, b.sites, b.senders);
-  cachePut('template-body', b.key, problems);
-  return problems;
+function cachedBodyCheck(b: BodyJob): Promise<Problem[]> {
+  return cachedAsync('template-body', b.key, () => checkBody(b.expanded, b.usages, b.sites, b.senders));
 }
 
 /** One <locale>.mjml, after its partials are inlined; positions map back through them. */
@@ -228,11 +222,7 @@ const TEXT_CHECKS_VERSION = 1;
 function cachedTextProblems(texts: readonly LocatedText[], usages: readonly TokenUsage[]): Problem[] {
   if (texts.length === 0) return [];
   const key = cacheKey(TEXT_CHECKS_VERSION, texts.map((t) => t.text), usages);
-  let found = cacheGet<TextFinding[][]>('template-texts', key);
-  if (!found) {
-    found = texts.map((t) => nunjucksFindings(t.text, usages));
-    cachePut('template-texts', key, found);
-  }
+  const found = cached('template-texts', key, () => texts.map((t) => nunjucksFindings(t.text, usages)));
   return texts.flatMap((t, i) => found[i]!.map((f) => located(f, t.locator)));
 }
 
