@@ -20,6 +20,11 @@ export function packageVersion(): string {
   return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }
 
+// The options send, run and deliver share, said once.
+const NOW_HELP = 'run as if at this time (ISO, e.g. 2026-11-20T09:00:00Z); the clock moves on from there';
+const BATCH_HELP = 'messages a worker claims at a time (default: 20 per SMTP connection, at least 50)';
+const WORKERS_HELP = 'workers in this process';
+
 // Each command declares its own option type; commander hands over what it parsed.
 const run =
   (load: () => Promise<{ default: (args: string[], opts: never) => Promise<void> }>) =>
@@ -202,9 +207,9 @@ program
   .command('send')
   .description('send a ready campaign (to $HERALD_SMTP_URL, else to the .herald/outbox folder)')
   .argument('<campaign>', 'campaign name')
-  .option('--workers <n>', 'workers in this process', '1')
-  .option('--batch <n>', 'messages a worker claims at a time (default: 20 per SMTP connection, at least 50)')
-  .option('--now <time>', 'run as if at this time (ISO, e.g. 2026-11-20T09:00:00Z); the clock moves on from there')
+  .option('--workers <n>', WORKERS_HELP, '1')
+  .option('--batch <n>', BATCH_HELP)
+  .option('--now <time>', NOW_HELP)
   .option('--json', 'print the result as JSON')
   .action(run(() => import('./commands/send.js')));
 
@@ -213,20 +218,19 @@ program
   .description('the scheduler tick for CI: launch due campaigns, sweep active triggers, decide due A/B winners, deliver until nothing is due or the budget ends; exits 0, the next run resumes')
   .option('--budget <duration>', 'stop claiming after this long (90s, 8m, 1h), finish what is in flight, exit 0', '8m')
   .option('--every <duration>', "the schedule's interval (15m): warn when the previous tick started more than twice that long ago (default: the interval the previous tick recorded)")
-  .option('--workers <n>', 'workers in this process', '1')
-  .option('--batch <n>', 'messages a worker claims at a time (default: 20 per SMTP connection, at least 50)')
-  .option('--now <time>', 'run as if at this time (ISO, e.g. 2026-11-20T09:00:00Z); the clock moves on from there')
+  .option('--workers <n>', WORKERS_HELP, '1')
+  .option('--batch <n>', BATCH_HELP)
+  .option('--now <time>', NOW_HELP)
   .option('--json', 'print what the tick did as JSON')
   .action(run(() => import('./commands/run.js')));
 
 program
   .command('deliver')
   .description('a long-running host: N workers deliver until SIGTERM; run any number of these, on any machines, against one database')
-  .option('--workers <n>', 'workers in this process', '4')
-  .option('--batch <n>', 'messages a worker claims at a time (default: 20 per SMTP connection, at least 50)')
+  .option('--workers <n>', WORKERS_HELP, '4')
+  .option('--batch <n>', BATCH_HELP)
   .option('--idle <seconds>', 'how long to wait when nothing is due', '5')
-  .option('--now <time>', 'run as if at this time (ISO, e.g. 2026-11-20T09:00:00Z); the clock moves on from there')
-
+  .option('--now <time>', NOW_HELP)
   .action(run(() => import('./commands/deliver.js')));
 
 program
