@@ -31,7 +31,6 @@
 // the spread; bench/lib/judge.mjs takes the bench lock, watches the machine
 // and says DISTURBED (and does not judge) when other work ran meanwhile.
 import { join } from 'node:path';
-import { convert } from 'html-to-text';
 import { CATALOG, PEOPLE } from '../dist/demo/reference.js';
 import { trackingBase } from '../dist/links/links.js';
 import { greeting } from '../dist/render/greeting.js';
@@ -43,7 +42,7 @@ import { composeRendered } from '../dist/channels/email/compose.js';
 import { desiredObjects } from '../dist/state/objects.js';
 import { loadWorkspace } from '../dist/workspace/load.js';
 import { benchLock, spread, Targets, watchMachine } from './lib/judge.mjs';
-import { plainEnvelope, plainLinks, plainMime, plainTrack } from './lib/mime.mjs';
+import { plainEnvelope, plainLinks, plainMime, plainTrack, textOfHtml } from './lib/mime.mjs';
 
 benchLock();
 
@@ -153,17 +152,7 @@ function literal(text, html) {
  * written that way.
  */
 function textTemplate(html) {
-  return convert(html.replace(/<a\b[^>]*>(?:\s|<img\b[^>]*>)*<\/a>/gi, ''), {
-    wordwrap: 78,
-    selectors: [
-      { selector: 'img', format: 'skip' },
-      { selector: 'a', options: { hideLinkHrefIfSameAsText: true } },
-      { selector: 'table', format: 'block' },
-      { selector: 'tr', format: 'block' },
-      { selector: 'td', format: 'block' },
-    ],
-  })
-    .trim()
+  return textOfHtml(html)
     .replace(/^[ \t\u00a0\u2000-\u200b]+$/gm, '')
     .replace(/\n{3,}/g, '\n\n')
     .replace(/(\{%\s*for [^%]*%\})\n\n/g, '$1')

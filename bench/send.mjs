@@ -56,7 +56,6 @@ import net from 'node:net';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { convert } from 'html-to-text';
 import nodemailer from 'nodemailer';
 import nunjucks from 'nunjucks';
 import pg from 'pg';
@@ -75,6 +74,7 @@ import { compileMjml } from '../dist/render/mjml.js';
 import { productTokens } from '../dist/render/products.js';
 import { desiredObjects } from '../dist/state/objects.js';
 import { benchWorkspace, deployWorkspace } from './lib/workspace.mjs';
+import { textOfHtml } from './lib/mime.mjs';
 import { startSink } from './lib/sink.mjs';
 import { Targets, benchLock, median, spread, watchMachine } from './lib/judge.mjs';
 
@@ -301,16 +301,7 @@ async function pipelinedConversation(port, next) {
  * links dropped, then html-to-text, as herald makes its text part), tidied.
  */
 function textTemplate(html) {
-  return convert(html.replace(/<a\b[^>]*>(?:\s|<img\b[^>]*>)*<\/a>/gi, ''), {
-    wordwrap: 78,
-    selectors: [
-      { selector: 'img', format: 'skip' },
-      { selector: 'a', options: { hideLinkHrefIfSameAsText: true } },
-      { selector: 'table', format: 'block' },
-      { selector: 'tr', format: 'block' },
-      { selector: 'td', format: 'block' },
-    ],
-  }).trim().replace(/\n{3,}/g, '\n\n');
+  return textOfHtml(html).replace(/\n{3,}/g, '\n\n');
 }
 
 /**

@@ -45,7 +45,7 @@
 // the figures are not judged: DISTURBED is printed and the bench exits 3.
 // Cores used by each process during a run are printed beside it.
 // Exit codes: 0 judged and met, 1 missed or not exact, 3 disturbed.
-import { fork, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -53,6 +53,7 @@ import { parseArgs } from 'node:util';
 import nunjucks from 'nunjucks';
 import pg from 'pg';
 import { shopContractSql } from '../dist/shop/contract.js';
+import { forkPeer } from './lib/peer.mjs';
 import { benchWorkspace } from './lib/workspace.mjs';
 import { coresUsed, cpuTicks } from './lib/cpu.mjs';
 import { Targets, benchLock, median, spread, watchMachine } from './lib/judge.mjs';
@@ -180,27 +181,13 @@ function herald(argv, env) {
 
 // ── The peer, in its own process ─────────────────────────────────────────────
 async function startPeer() {
-  const child = fork(join(import.meta.dirname, 'lib', 'sms-peer.mjs'), [String(LATENCY), ACCOUNT, TOKEN], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const replies = [];
-  child.on('message', (m) => {
-    if (m.error) throw new Error(`the peer failed: ${m.error}`);
-    replies.shift()?.(m);
-  });
-  const ask = (m) => new Promise((resolve) => {
-    replies.push(resolve);
-    if (m) child.send(m);
-  });
-  const { port } = await ask();
+  const peer = await forkPeer(join(import.meta.dirname, 'lib', 'sms-peer.mjs'), [String(LATENCY), ACCOUNT, TOKEN], 'peer');
   return {
-    url: `http://127.0.0.1:${port}`,
-    pid: child.pid,
+    url: `http://127.0.0.1:${peer.port}`,
+    pid: peer.pid,
     /** The tally since the last take. */
-    take: () => ask({ take: true }),
-    close: () => new Promise((resolve) => {
-      child.once('exit', resolve);
-      child.send({ close: true });
-      setTimeout(() => child.kill(), 5000).unref();
-    }),
+    take: () => peer.ask({ take: true }),
+    close: peer.close,
   };
 }
 

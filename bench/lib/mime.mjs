@@ -1,6 +1,7 @@
-// A plain MIME builder and plain link signing, as a developer would write
-// them for a newsletter sender, for bench/render.mjs's independent lower
-// bound: nothing here comes from herald (src/channels/email/compose.ts,
+// A plain MIME builder, plain link signing and a text part made from HTML,
+// as a developer would write them for a newsletter sender, for
+// bench/render.mjs's independent lower bound and bench/send.mjs's
+// developer's loop: nothing here comes from herald (src/channels/email/compose.ts,
 // src/links/) or from libmime, so the bound does not share the code it is
 // compared with. Written here rather than taken from nodemailer's composer,
 // which builds a message through a chain of streams: that measures its
@@ -13,6 +14,7 @@
 // of the HTML and text made a click link, an open pixel, a VERP return path
 // and a Message-ID tag.
 import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { convert } from 'html-to-text';
 
 /** Header text: printable ASCII as it is, anything else as UTF-8 B-words. */
 function headerText(s) {
@@ -135,4 +137,23 @@ export function plainEnvelope({ bounces, secret, ledgerId }) {
   const id = ledgerId.toString(36);
   const [local, domain] = bounces.split('@');
   return { returnPath: `${local}+${id}-${keyId(secret)}-${shortMac(`verp\0${id}`, secret)}@${domain}`, tag: shortMac(`message-id\0${ledgerId}`, secret, 12) };
+}
+
+/**
+ * A message's text part made from its HTML as a developer would, with
+ * html-to-text: links that are only an image dropped first (their bare
+ * addresses would open the text), lines wrapped at 78, MJML's layout tables
+ * read as blocks. Run once on a template, tokens still in it.
+ */
+export function textOfHtml(html) {
+  return convert(html.replace(/<a\b[^>]*>(?:\s|<img\b[^>]*>)*<\/a>/gi, ''), {
+    wordwrap: 78,
+    selectors: [
+      { selector: 'img', format: 'skip' },
+      { selector: 'a', options: { hideLinkHrefIfSameAsText: true } },
+      { selector: 'table', format: 'block' },
+      { selector: 'tr', format: 'block' },
+      { selector: 'td', format: 'block' },
+    ],
+  }).trim();
 }
