@@ -93,23 +93,77 @@ function textFromHtml(html: string): string {
 /**
  * After rendering (loops leave blank lines, linked images bare URLs): blank
  * runs become one empty line, and a bare URL goes when the next paragraph
- * links there anyway; then lines are wrapped at 78 columns. A few string
- * passes over a few KB per message: the paragraphs are split apart only
- * when one is a bare URL, and the lines are wrapped in one pass.
+ * links there anyway; then lines are wrapped at 78 columns.
+ *
+ * One pass over the lines does it all for the usual text: a line of blanks
+ * is emptied, a blank line after another dropped, a long line wrapped, and
+ * the rest copied a run at a time (an unchanged text is returned as it is).
+ * Each of the former passes (two replaces, a test for bare URLs, the
+ * wrapping) cost as much as this whole pass. A text with a line that may be
+ * a bare URL, or with unusual characters (UNUSUAL), takes the steps one
+ * after another (tidySteps).
  */
 export function tidyText(text: string): string {
+  const t = text.trim();
+  if (UNUSUAL.test(t)) return tidySteps(text);
+  let out = '';
+  let copied = 0;
+  let blanks = 0; // blank lines since the last line with words
+  let url = t.indexOf('://');
+  for (let start = 0; ; ) {
+    const nl = t.indexOf('\n', start);
+    const end = nl < 0 ? t.length : nl;
+    if (blankLine(t, start, end)) {
+      // Never the last line: the text is trimmed.
+      if (++blanks > 1) {
+        out += t.slice(copied, start);
+        copied = nl + 1;
+      } else if (end > start) {
+        out += t.slice(copied, start);
+        copied = end;
+      }
+    } else {
+      blanks = 0;
+      if (url >= start && url < end) {
+        if (MAYBE_BARE_URL.test(t.slice(start, url))) return tidySteps(text);
+        url = t.indexOf('://', end);
+      }
+      if (end - start > WRAP) {
+        out += t.slice(copied, start) + wrap(t.slice(start, end));
+        copied = end;
+      }
+    }
+    if (nl < 0) return copied === 0 ? t : out + t.slice(copied);
+    start = nl + 1;
+  }
+}
+
+/**
+ * What the one pass leaves to the steps: line ends other than \n (the steps'
+ * multiline expressions end lines there too), and the zero-width space, the
+ * one blank of a blank line that trim() keeps (a line of it and a form feed
+ * is not blank before the trim, and would be after it).
+ */
+const UNUSUAL = /[\r\u2028\u2029\u200b]/;
+
+/** A line of nothing but the blanks a blank line may hold ([ \t\u00a0\u2000-\u200b]), or none. */
+function blankLine(t: string, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const c = t.charCodeAt(i);
+    if (!(c === 32 || c === 9 || c === 0xa0 || (c >= 0x2000 && c <= 0x200b))) return false;
+  }
+  return true;
+}
+
+/** The tidying one step after another over the whole text: for texts the one pass leaves to it. */
+function tidySteps(text: string): string {
   const t = text.replace(/^[ \t\u00a0\u2000-\u200b]+$/gm, '').replace(/\n{3,}/g, '\n\n');
-  return wrapLines((MAYBE_BARE_URL.test(t) && hasBareUrl(t) ? withoutBareUrls(t) : t).trim());
+  return wrapLines((hasBareUrl(t) ? withoutBareUrls(t) : t).trim());
 }
 
 const BARE_URL = /^\S+:\/\/\S+$/;
-/**
- * A line that starts, after blanks, with an address: every bare-URL
- * paragraph has one. One regular expression over the text rules out most
- * texts, whose addresses follow their link's words (`Boots [https://…]`),
- * before hasBareUrl looks at each address's paragraph.
- */
-const MAYBE_BARE_URL = /(?:^|\n)[^\S\n]*\S*:\/\//;
+/** What comes before a line's first "://" when the line may be a bare URL's paragraph: blanks, then no blank. */
+const MAYBE_BARE_URL = /^\s*\S*$/;
 
 /** Whether a paragraph (paragraphs part at "\n\n", never more newlines here) is a bare URL: only one with "://" can be. */
 function hasBareUrl(t: string): boolean {
