@@ -1,6 +1,7 @@
+import { createRequire } from 'node:module';
 import nunjucks from 'nunjucks';
 import { UserError } from '../errors.js';
-import { FILTERS, RANGE_MAX, RESERVED, TESTS, unsafeSyntax, type SyntaxNode } from './template-rules.js';
+import { FILTERS, namesSymbol, RANGE_MAX, RESERVED, TESTS, unsafeSyntax, type SyntaxNode } from './template-rules.js';
 
 /**
  * nunjucks compiles a template to JavaScript, and out of the box that
@@ -46,11 +47,20 @@ interface Frame {
 }
 type Callback = (err: unknown, res?: string) => void;
 type RootFunc = (env: object, context: object, frame: Frame, runtime: object, cb: Callback) => void;
+/** The compiler's parts used here; the loop-binding method is replaced per compiler (compile below). */
+interface NunjucksCompiler {
+  compile(tree: SyntaxNode): void;
+  getCode(): string;
+  _emitLine(code: string): void;
+  _emitLoopBindings(node: unknown, arr: string, i: string, length: string): void;
+}
 const nj = nunjucks as unknown as {
   parser: { parse(src: string): SyntaxNode };
-  compiler: { compile(src: string, asyncFilters: string[], extensions: unknown[], name: string, opts: object): string };
+  compiler: { Compiler: new (name: string, throwOnUndefined: boolean) => NunjucksCompiler };
   runtime: NunjucksRuntime;
 };
+// Not exported by nunjucks' index; the step its compile() takes between parsing and compiling.
+const transformer = createRequire(import.meta.url)('nunjucks/src/transformer.js') as { transform(tree: SyntaxNode, asyncFilters: string[], name: string): SyntaxNode };
 const base = nj.runtime;
 const { SafeString } = base;
 const hasOwn = Object.prototype.hasOwnProperty;
@@ -86,51 +96,54 @@ function range(...args: unknown[]): number[] {
 const GLOBALS: Readonly<Record<string, unknown>> = Object.freeze(Object.assign(Object.create(null) as Record<string, unknown>, { range: callable(range as (...args: unknown[]) => unknown) }));
 
 /**
- * Frames with the compiled code's variables. nunjucks sets seven `loop.*`
- * variables per loop iteration (`loop.index`, …), each through Frame.set,
- * which splits the name at dots every time: half the cost of a product
- * grid. This frame writes them straight into its `loop` (without a
- * prototype, as every object the compiled code makes), and remembers the
- * splits of any other dotted name.
+ * `loop` inside `{% for %}`. nunjucks' compiled code sets its seven fields
+ * per iteration, each through Frame.set, which splits the name at dots every
+ * time, into an object without a prototype, whose every field is a
+ * dictionary entry: half the cost of a product grid. Here the compiler
+ * writes one call per iteration (frame.setLoop, see compileTemplate), which
+ * sets the fields of one object of this class per loop, as nunjucks sets
+ * those of its one object. Its prototype has no prototype either, so the
+ * object answers to nothing but its fields (memberLookup reads own fields
+ * only, whatever the prototype).
  */
-const splitNames = new Map<string, string[]>();
-interface Loop {
-  index: unknown;
-  index0: unknown;
-  revindex: unknown;
-  revindex0: unknown;
-  first: unknown;
-  last: unknown;
-  length: unknown;
+class LoopVars {
+  index = 0;
+  index0 = 0;
+  revindex = 0;
+  revindex0 = 0;
+  first = false;
+  last = false;
+  length = 0;
 }
+Object.setPrototypeOf(LoopVars.prototype, null);
+
+/** Frames with the compiled code's variables; the splits of a dotted name are remembered. */
+const splitNames = new Map<string, string[]>();
 class SandboxFrame extends base.Frame {
-  private loop: Loop | undefined;
+  private loop: LoopVars | undefined;
   override set(name: string, val: unknown, resolveUp?: boolean): void {
     if (resolveUp) return super.set(name, val, resolveUp);
-    if (name.startsWith('loop.') && this.setLoop(name, val)) return;
     let parts = splitNames.get(name);
     if (!parts) splitNames.set(name, (parts = name.split('.')));
     let obj = this.variables;
     for (let i = 0; i < parts.length - 1; i++) obj = (obj[parts[i]!] ??= Object.create(null)) as Record<string, unknown>;
     obj[parts[parts.length - 1]!] = val;
   }
-  private setLoop(name: string, val: unknown): boolean {
+  /** The iteration `i` of a loop over `length` items: what nunjucks' seven `frame.set("loop.…")` lines set. */
+  setLoop(i: number, length: number): void {
     let loop = this.loop;
     if (loop === undefined || this.variables.loop !== loop) {
-      loop = Object.create(null) as Loop;
+      loop = new LoopVars();
       this.loop = loop;
       this.variables.loop = loop;
     }
-    switch (name) {
-      case 'loop.index': loop.index = val; return true;
-      case 'loop.index0': loop.index0 = val; return true;
-      case 'loop.revindex': loop.revindex = val; return true;
-      case 'loop.revindex0': loop.revindex0 = val; return true;
-      case 'loop.first': loop.first = val; return true;
-      case 'loop.last': loop.last = val; return true;
-      case 'loop.length': loop.length = val; return true;
-      default: return false;
-    }
+    loop.index = i + 1;
+    loop.index0 = i;
+    loop.revindex = length - i;
+    loop.revindex0 = length - i - 1;
+    loop.first = i === 0;
+    loop.last = i === length - 1;
+    loop.length = length;
   }
   override push(isolateWrites?: boolean): Frame {
     return new SandboxFrame(this, isolateWrites);
@@ -199,7 +212,7 @@ function text(v: unknown): string {
   if (v === null || v === undefined || typeof v === 'function') return '';
   if (typeof v !== 'object') return String(v);
   if (Array.isArray(v)) return v.map(text).join(',');
-  if (CALLABLE.has(v) || Object.getPrototypeOf(v) === null) return '';
+  if (CALLABLE.has(v) || Object.getPrototypeOf(v) === null || v instanceof LoopVars) return '';
   return String(v);
 }
 
@@ -292,6 +305,22 @@ function environment(autoescape: boolean): object {
 }
 const environments = { html: environment(true), text: environment(false) };
 
+/**
+ * What nunjucks.compiler.compile does (3.2: transform the tree, compile it),
+ * from the tree already parsed, with one change: a loop's `loop.*` fields
+ * are set by one call per iteration (SandboxFrame.setLoop), and not at all
+ * when the template never names `loop`.
+ */
+function compile(tree: SyntaxNode, file: string): string {
+  const c = new nj.compiler.Compiler(file, false);
+  const readsLoop = namesSymbol(tree, 'loop');
+  c._emitLoopBindings = (_node, _arr, i, length) => {
+    if (readsLoop) c._emitLine(`frame.setLoop(${i}, ${length});`);
+  };
+  c.compile(transformer.transform(tree, [], file));
+  return c.getCode();
+}
+
 const HINT = 'run `herald validate`: it points at the place and lists what templates can use';
 
 /**
@@ -302,10 +331,11 @@ const HINT = 'run `herald validate`: it points at the place and lists what templ
 export function compileTemplate(source: string, file: string, html: boolean): (data: object) => string {
   let code: string;
   try {
-    const unsafe = unsafeSyntax(nj.parser.parse(source))[0];
+    const tree = nj.parser.parse(source);
+    const unsafe = unsafeSyntax(tree)[0];
     // Positions as nunjucks' parser reports its own errors: 1-based.
     if (unsafe) throw Object.assign(new Error(unsafe.message), { lineno: unsafe.node.lineno + 1, colno: unsafe.node.colno + 1 });
-    code = nj.compiler.compile(source, [], [], file, {});
+    code = compile(tree, file);
   } catch (e) {
     const err = e as { message?: string; lineno?: number; colno?: number };
     const at = err.lineno !== undefined ? `:${err.lineno}:${err.colno ?? 1}` : '';

@@ -95,7 +95,7 @@ export interface UnsafeSyntax {
  */
 export function unsafeSyntax(root: SyntaxNode): UnsafeSyntax[] {
   const out: UnsafeSyntax[] = [];
-  const visit = (n: SyntaxNode) => {
+  walk(root, (n) => {
     if (n.typename === 'Symbol' && !NAME.test(String(n.value))) {
       out.push({ kind: 'name', node: n, message: `${JSON.stringify(String(n.value))} is not a name`, hint: 'a name is letters, digits and _; quote text: "like this"' });
     }
@@ -111,13 +111,26 @@ export function unsafeSyntax(root: SyntaxNode): UnsafeSyntax[] {
     if (n.typename === 'FunCall' && (n.name as SyntaxNode).typename !== 'Symbol') {
       out.push({ kind: 'call', node: n.name as SyntaxNode, message: 'only a name can be called', hint: 'a template calls only its own macros, caller() inside a macro, and range()' });
     }
-    for (const f of n.fields) {
-      const v = n[f];
-      for (const c of Array.isArray(v) ? v : [v]) if (c && typeof c === 'object' && typeof (c as SyntaxNode).typename === 'string') visit(c as SyntaxNode);
-    }
-  };
-  visit(root);
+  });
   return out;
+}
+
+/** Every node of a syntax tree, parents before their children. */
+export function walk(root: SyntaxNode, visit: (n: SyntaxNode) => void): void {
+  visit(root);
+  for (const f of root.fields) {
+    const v = root[f];
+    for (const c of Array.isArray(v) ? v : [v]) if (c && typeof c === 'object' && typeof (c as SyntaxNode).typename === 'string') walk(c as SyntaxNode, visit);
+  }
+}
+
+/** Whether a template ever names `name` (reads it, sets it, loops over it): a template has no other way to reach a variable. */
+export function namesSymbol(root: SyntaxNode, name: string): boolean {
+  let found = false;
+  walk(root, (n) => {
+    if (n.typename === 'Symbol' && n.value === name) found = true;
+  });
+  return found;
 }
 
 /**

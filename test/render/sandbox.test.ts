@@ -1,4 +1,5 @@
 import { existsSync, rmSync } from 'node:fs';
+import nunjucks from 'nunjucks';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { UserError } from '../../src/errors.js';
 import { createRenderer } from '../../src/render/message.js';
@@ -76,9 +77,9 @@ it('holds for a deployed template, rendered as herald send renders it', async ()
 });
 
 describe('what templates may do', () => {
-  const render = async (template: string, text = true) => {
+  const render = async (template: string, text = true, data: TokenContext = ctx()) => {
     const t = await prepareTemplate({ mjml: mjml('x'), subject: 's', text: template, file: 'templates/x/en.mjml' });
-    return text ? t.render(ctx()).text : t.render(ctx()).html;
+    return text ? t.render(data).text : t.render(data).html;
   };
 
   it('reads tokens, loops, sets, macros with caller, allowed filters, tests and range', async () => {
@@ -90,6 +91,27 @@ describe('what templates may do', () => {
     expect(await render('{% if customer.city is falsy %}none{% endif %}{% if 4 is divisibleby(2) %} even{% endif %}')).toBe("none even");
     expect(await render('{{ customer.city | default("somewhere", true) }} {{ "a b c" | replace(" ", "-") | truncate(3) }} {{ 2.567 | round(1) }}')).toBe('somewhere a-b... 2.6');
     expect(await render('{{ {"a": 1, "b": 2}.b }} {{ "x" in "xyz" }} {{ "email" in customer }}')).toBe('2 true true');
+  });
+
+  it("reads loop.* as with nunjucks' own runtime (set by one call per iteration here)", async () => {
+    const data = { ...ctx(), xs: ['a', 'b', 'c'], obj: { x: 1, y: 2 }, pairs: [['p', 1], ['q', 2]] };
+    const stock = new nunjucks.Environment(null, { autoescape: false });
+    const templates = [
+      '{% for p in xs %}{{ loop.index }},{{ loop.index0 }},{{ loop.revindex }},{{ loop.revindex0 }},{{ loop.first }},{{ loop.last }},{{ loop.length }};{% endfor %}',
+      '{% for a in xs %}{% for b in xs %}{{ loop.index }}{% endfor %}:{{ loop.index }}/{{ loop.last }} {% endfor %}',
+      '{% for k, v in obj %}{{ k }}={{ v }}@{{ loop.index }}/{{ loop.length }}{{ loop.last }} {% endfor %}',
+      '{% for a, b in pairs %}{{ a }}{{ b }}{{ loop.revindex }}{{ loop.first }} {% endfor %}',
+      // One object per loop, its fields set per iteration, as nunjucks does: a kept `loop` shows the current iteration.
+      '{% for a in xs %}{% if prev %}{{ prev.index }}{% endif %}{% set prev = loop %}|{% endfor %}',
+      '{% macro m(x) %}{% for i in x %}{{ loop.index }}{{ i }}{% endfor %}{% endmacro %}{{ m(xs) }} {{ m(pairs | first) }}',
+      '{% for a in [] %}x{% else %}none{{ loop.index }}{% endfor %}{{ loop.index }}',
+      '{% for a in xs %}{{ a }}{% endfor %}{% for a in xs | reverse %}{{ a }}{% endfor %}',
+      '{% for p in products %}{{ p.name }}{{ loop.length }}{% endfor %}',
+    ];
+    // The text part is trimmed (tidyText).
+    for (const t of templates) expect(await render(t, true, data), t).toBe(stock.renderString(t, data).trim());
+    // What only the sandbox decides: loop prints nothing and answers to nothing but its fields.
+    expect(await render('{% for a in xs %}[{{ loop }}{{ loop.constructor }}{{ loop.toString }}{{ "index" in loop }}{{ "constructor" in loop }}]{% endfor %}', true, data)).toBe('[truefalse]'.repeat(3));
   });
 
   it('still escapes data in the HTML', async () => {
