@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { AUTO_LOGIN, trackMessage, type TrackOptions } from '../../src/links/rewrite.js';
 import { readTrackingToken } from '../../src/links/tracking.js';
@@ -106,5 +108,26 @@ describe('trackMessage', () => {
     const b = trackMessage({ html: '<a href="https://shop.example.com/auto-login?token=BBB">x</a>', text: '' }, { ...base, ledgerId: 43, autoLogin: 'https://shop.example.com/auto-login?token=BBB' });
     expect(a.linkSet).toEqual(b.linkSet);
     expect(a.linkSet!.urls).toEqual([AUTO_LOGIN]);
+  });
+});
+
+describe('what a link set keeps', () => {
+  it("keeps no message's HTML alive: the set is held until the message's reply is recorded, hundreds of messages at a time", () => {
+    // A link cut out of the rendered HTML is, to V8, a view into the whole 50 KB text.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const filler = '<p>Winter boots, €189, made to last.</p>'.repeat(1200); // ~48,000 characters, two bytes each
+    const sets: unknown[] = [];
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 0; i < 200; i++) {
+      const html = `<html><body>${filler}<a href="https://shop.example.com/products/boot-${i}?colour=black">Boots</a></body></html>`;
+      sets.push(trackMessage({ html, text: `Boots [https://shop.example.com/products/boot-${i}?colour=black]` }, { ...base, ledgerId: i + 1 }).linkSet);
+    }
+    gc();
+    const grown = process.memoryUsage().heapUsed - before;
+    expect(sets).toHaveLength(200);
+    // Kept, the 200 texts would be ~19 MB; the sets themselves are a few hundred KB.
+    expect(grown).toBeLessThan(4_000_000);
   });
 });
