@@ -230,12 +230,29 @@ function sender_(site: Site, template?: Sender, variant?: Sender): { from: Addre
   return replyTo ? { from, replyTo } : { from };
 }
 
-/** "March 12", "12 марта": the day a birthday falls on, without the year nobody needs to read. */
+/**
+ * "March 12", "12 марта": the day a birthday falls on, without the year
+ * nobody needs to read. Formatting took ~9 µs a message; a locale has 366
+ * such texts, each made once (in 2000, a leap year, for 29 February).
+ */
 function birthdayText(date: string, locale: string): string {
+  const day = /^\d{4}(-\d\d-\d\d)$/.exec(date)?.[1];
+  if (day === undefined) return birthdayFormat(locale).format(new Date(`${date}T00:00:00Z`));
+  const key = `${locale}\0${day}`;
+  let text = birthdayTexts.get(key);
+  if (text === undefined) {
+    text = birthdayFormat(locale).format(new Date(`2000${day}T00:00:00Z`));
+    if (birthdayTexts.size < 10_000) birthdayTexts.set(key, text);
+  }
+  return text;
+}
+const birthdayTexts = new Map<string, string>();
+
+/** A formatter costs ~60 µs to make, as much as the rest of a message's tokens: one per locale. */
+function birthdayFormat(locale: string): Intl.DateTimeFormat {
   let f = birthdayFormats.get(locale);
-  // A formatter costs ~60 µs to make, as much as the rest of a message's tokens: one per locale.
   if (!f) birthdayFormats.set(locale, (f = new Intl.DateTimeFormat(locale, { day: 'numeric', month: 'long', timeZone: 'UTC' })));
-  return f.format(new Date(`${date}T00:00:00Z`));
+  return f;
 }
 const birthdayFormats = new Map<string, Intl.DateTimeFormat>();
 

@@ -111,6 +111,21 @@ describe('greeting', () => {
   });
 });
 
+describe('customer.birthday', () => {
+  it("is the day and month in the recipient's language, whatever the year, 29 February too", async () => {
+    const birthdays = template();
+    birthdays.subject = { en: '{{ customer.birthday }}', ru: '{{ customer.birthday }}' };
+    const one = createRenderer({ project, secret: SECRET, now: NOW });
+    const said = async (birthday: string, locale: string) => (await one.render(campaign({ template: birthdays }), recipient({ birthday, locale }), { products: [] })).subject;
+    expect(await said('1990-03-12', 'en')).toBe('March 12');
+    expect(await said('1975-03-12', 'en')).toBe('March 12');
+    expect(await said('1990-03-12', 'ru')).toBe('12 марта');
+    expect(await said('1988-02-29', 'en')).toBe('February 29');
+    expect(await said('1988-02-29', 'ru')).toBe('29 февраля');
+    expect(await said('2001-12-31', 'en')).toBe('December 31');
+  });
+});
+
 describe('a customer named like markup', () => {
   it('arrives escaped in the HTML and as literal text in the subject', async () => {
     const name = '<script>alert(1)</script>';
