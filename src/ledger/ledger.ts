@@ -44,6 +44,23 @@ export async function reclaim(db: Queryable, worker: string, ids: readonly numbe
   return rows.map((r) => r.id);
 }
 
+/**
+ * unclaim: a worker gives back rows it claimed and never sent (a batch
+ * claimed ahead whose source stopped sending, or that the worker stopped
+ * before): queued again as they were, due when they were, the claim's
+ * attempt not counted.
+ */
+export async function unclaim(db: Queryable, worker: string, ids: readonly number[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db.query(
+    `UPDATE herald.messages
+        SET status = 'queued', worker = NULL, lease_until = NULL, attempts = attempts - 1,
+            first_attempt_at = CASE WHEN attempts = 1 THEN NULL ELSE first_attempt_at END
+      WHERE id = ANY($2::bigint[]) AND worker = $1 AND status = 'claimed'`,
+    [worker, ids],
+  );
+}
+
 export interface Outcome {
   id: number;
   status: 'sent' | 'failed' | 'bounced' | 'expired' | 'unknown' | 'queued';

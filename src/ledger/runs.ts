@@ -76,6 +76,11 @@ export async function sendingSources(db: Queryable, kind?: SourceKind): Promise<
   return rows;
 }
 
+/** isSending: whether a source is among those sending (sendingSources): a batch claimed ahead goes only if so. */
+export async function isSending(db: Queryable, source: SourceRef): Promise<boolean> {
+  return (await sendingSources(db, source.kind)).some((s) => s.name === source.name);
+}
+
 /** runPhase: whether (and how far) the source has run. */
 export async function runPhase(db: Queryable, source: SourceRef): Promise<'sending' | 'completed' | undefined> {
   const [row] = await db.query<{ phase: 'sending' | 'completed' }>('SELECT phase FROM herald.runs WHERE source_kind = $1 AND source = $2', [source.kind, source.name]);

@@ -97,8 +97,8 @@ describe.skipIf(!serverUrl)('herald send killed with SIGKILL at its nth message'
       // What the dead worker held: claimed by it, its replies never recorded.
       const held = await db.query<{ id: number; worker: string }>("SELECT id, worker FROM herald.messages WHERE source = 'winback' AND status = 'claimed'");
       for (const r of held) expect(r.worker.startsWith(`${hostname()}:${first.pid}:`), r.worker).toBe(true);
-      // Per worker, the batch in flight and the one claimed behind it.
-      expect(held.length).toBeLessThanOrEqual(2 * BATCH * workers);
+      // Per worker, the batch in flight, the one handed over behind it and the one claimed ahead (worker.ts).
+      expect(held.length).toBeLessThanOrEqual(3 * BATCH * workers);
       const left = recipients - (await ledgerCounts(db, campaign('winback'))).sent;
 
       // At once: no lease to wait out.

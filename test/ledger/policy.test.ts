@@ -170,19 +170,20 @@ describe('quiet hours', () => {
     const db = await setup();
     const { arrived, transport } = await peer();
     await launchCampaign(db, 'winback', new Date('2026-11-20T19:59:00Z'));
-    // The clock crosses 21:00 Berlin (20:00 UTC) as soon as the first message is handed over.
+    // The clock crosses 21:00 Berlin (20:00 UTC) as soon as the first claim is made: the
+    // next one, made while the first message is rendered and sent (worker.ts), is after it.
     let now = new Date('2026-11-20T19:59:00Z');
     const clock = () => now;
-    const crossing = {
-      ...transport,
-      description: transport.description,
-      close: () => transport.close(),
-      send(...a: Parameters<typeof transport.send>) {
+    const load = sourceLoader(db, clock);
+    const loadSource = async (r: Parameters<typeof load>[0]) => {
+      const ctx = await load(r);
+      return { ...ctx, extras: async (batch: Parameters<typeof ctx.extras>[0]) => {
+        const extras = await ctx.extras(batch);
         now = new Date('2026-11-20T20:01:00Z');
-        return transport.send(...a);
-      },
+        return extras;
+      } };
     };
-    const t = await deliver(db, { channel: channelsOver(crossing), log: silentLog, clock, batchSize: 1, sources: [ref('winback')], loadSource: sourceLoader(db, clock) });
+    const t = await deliver(db, { channel: channelsOver(transport), log: silentLog, clock, batchSize: 1, sources: [ref('winback')], loadSource });
     expect(t.sent).toBe(1);
     expect(t.deferred).toBe(1);
     const waiting = await db.query<{ next_attempt_at: Date }>("SELECT next_attempt_at FROM herald.messages WHERE source = 'winback' AND status = 'queued'");

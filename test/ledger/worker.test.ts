@@ -286,6 +286,47 @@ describe('deliver', () => {
     expect(n!.n).toBe(40);
   });
 
+  it('claims the next batch while one is rendered; a pause before its turn gives it back, queued as it was, and resume sends it once', async () => {
+    const db = await setup({ customers: 30 });
+    const peer = await startPeer();
+    const clock = manualClock();
+    await launchCampaign(db, 'winback', clock.now());
+    const claimed = async () => (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM herald.messages WHERE source = 'winback' AND status = 'claimed'"))[0]!.n;
+    const { sources, loadSource } = campaignSources(db, clock.now, 'winback');
+    let rendered = 0;
+    const pausing = async (ref: Parameters<typeof loadSource>[0]) => {
+      const ctx = await loadSource(ref);
+      const on: typeof ctx.renderer.on = async (...a) => {
+        if (++rendered === 10) {
+          // The first batch's last message: the second batch was claimed while the first was rendered.
+          for (const until = Date.now() + 30_000; (await claimed()) < 20; ) {
+            if (Date.now() > until) throw new Error(`the next batch was never claimed while this one was rendered (${await claimed()} rows claimed)`);
+            await new Promise((r) => setTimeout(r, 20));
+          }
+          await setOverride(db, { name: 'winback', status: 'paused', reason: 'checking the prices', actor: 'test', specHash: '', action: 'pause' });
+        }
+        return ctx.renderer.on(...a);
+      };
+      return { ...ctx, renderer: { ...ctx.renderer, on } };
+    };
+    const first = await deliver(db, { channel: channelsOver(transportTo(peer.url)), log: silentLog, clock: clock.now, sources, loadSource: pausing, batchSize: 10 });
+    expect(first.sent).toBe(10);
+    // The batch claimed ahead went back: queued, never attempted, nothing left claimed.
+    const after = await rows(db);
+    expect(after.filter((r) => r.status === 'sent')).toHaveLength(10);
+    expect(after.filter((r) => r.status === 'queued' && r.attempts === 0)).toHaveLength(20);
+    expect(await claimed()).toBe(0);
+    // Its messages' age (delivery.max_age) starts at their first real attempt.
+    expect(await db.query("SELECT id FROM herald.messages WHERE source = 'winback' AND status = 'queued' AND (first_attempt_at IS NOT NULL OR worker IS NOT NULL OR lease_until IS NOT NULL)")).toEqual([]);
+
+    await setOverride(db, { name: 'winback', status: 'ready', reason: 'prices fine', actor: 'test', specHash: '', action: 'resume' });
+    const second = await deliver(db, { channel: channelsOver(transportTo(peer.url)), log: silentLog, clock: clock.now, ...campaignSources(db, clock.now, 'winback'), batchSize: 10 });
+    expect(second).toMatchObject({ sent: 20, completed: ['winback'] });
+    expect(peer.accepted).toHaveLength(30);
+    expect(new Set(peer.accepted).size).toBe(30);
+    expect((await rows(db)).every((r) => r.status === 'sent' && r.attempts === 1)).toBe(true);
+  });
+
   it('cancel mid-send: the batch in flight finishes, no tick touches the campaign again, and the report says what was never sent', async () => {
     const db = await setup({ customers: 40 });
     const peer = await startPeer();
