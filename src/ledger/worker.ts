@@ -15,7 +15,7 @@ import type { LinkSet } from '../links/rewrite.js';
 import type { Project } from '../workspace/model.js';
 
 import { giveBack, parseRate, takeTokens, tokenWaitMs, type Rate } from './throttle.js';
-import { ChannelFailure, type Channel, type ChannelName, type Handed } from '../channels/channel.js';
+import { ChannelFailure, type Channel, type ChannelName, type Handed, type Outgoing } from '../channels/channel.js';
 import { liveSubscriptions, type PushSubscription } from '../channels/push/subscriptions.js';
 import type { ChannelRenderer } from '../render/channels.js';
 import { durationMs } from '../audience/duration.js';
@@ -467,12 +467,12 @@ async function sendBatch(db: Db, claimed: Claimed, o: BatchOptions, totals: Deli
       }
       if (!inFlight.has(m.id)) continue; // taken over by another worker while the lock was lost
       // customer.email is the customer's address on every channel; the row's address is the channel's (a phone, a device).
-      const recipient = { ...m, email: m.channel === 'email' ? m.address : (m.customer_email ?? '') };
+      const recipient = Object.assign({}, m, { email: m.channel === 'email' ? m.address : (m.customer_email ?? '') });
       const rendered = await ctx.renderer.on(m.channel, ctx.message(m.variant), recipient, extras.get(m.id) ?? { products: [] }, m.id);
       handedOver.add(m.id);
-      const outgoing = { ledgerId: m.id, source: ctx.ref, address: m.address, site: m.site, customerId: m.customer_id, country: m.country, rendered };
-      const subs = m.channel === 'push' && m.customer_id !== null ? { subscriptions: devices.get(m.customer_id) ?? [] } : {};
-      sending.push(send(m, channelOf(m.channel).send({ ...outgoing, ...subs }), rendered.linkSet));
+      const outgoing: Outgoing = { ledgerId: m.id, source: ctx.ref, address: m.address, site: m.site, customerId: m.customer_id, country: m.country, rendered };
+      if (m.channel === 'push' && m.customer_id !== null) outgoing.subscriptions = devices.get(m.customer_id) ?? [];
+      sending.push(send(m, channelOf(m.channel).send(outgoing), rendered.linkSet));
       // Rendering is CPU work: between messages, the SMTP replies that came in
       // meanwhile are read, so connections never wait on a whole batch's renders.
       await new Promise(setImmediate);

@@ -55,7 +55,9 @@ export async function prepareTemplate(parts: TemplateParts): Promise<PreparedTem
   return {
     render(ctx) {
       const pre = preheader(ctx);
-      const withPreheader = { ...ctx, preheader: pre };
+      // Object.assign, not { ...ctx, preheader }: V8 (11, Node 20) takes a slow path, ~1.5 µs, for a
+      // literal that starts with a spread and goes on; see docs/sending.md.
+      const withPreheader = Object.assign({}, ctx, { preheader: pre });
       return {
         subject: oneLine(subject(ctx)),
         preheader: pre,

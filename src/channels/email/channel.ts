@@ -18,7 +18,7 @@ export function emailChannel(transport: Transport, dkim: ReadonlyMap<string, Dki
       const rendered = renderedFor('email', o.rendered);
       const message = composeRendered(rendered, { to: o.address, id: `${o.source.name}.${o.ledgerId}${rendered.messageTag ? `.${rendered.messageTag}` : ''}` });
       const key = dkim.get(o.site);
-      const sent = transport.send({ ...message, ...(key ? { dkim: key } : {}) }, { source: o.source.kind === 'campaign' ? o.source.name : `triggers/${o.source.name}`, ledgerId: o.ledgerId }).then(
+      const sent = transport.send(key ? Object.assign({}, message, { dkim: key }) : message, { source: o.source.kind === 'campaign' ? o.source.name : `triggers/${o.source.name}`, ledgerId: o.ledgerId }).then(
         (r) => r.response,
         (err: unknown) => {
           throw new ChannelFailure(classifyFailure(err as SmtpFailure));

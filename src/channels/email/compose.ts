@@ -213,5 +213,5 @@ export function composeRendered(r: RenderedMessage, o: { to: string; id: string;
     },
   });
   // A ledger message's bounces and complaints come back to its VERP address.
-  return r.returnPath ? { ...composed, envelope: { ...composed.envelope, from: r.returnPath } } : composed;
+  return r.returnPath ? { raw: composed.raw, messageId: composed.messageId, envelope: { from: r.returnPath, to: composed.envelope.to } } : composed;
 }
