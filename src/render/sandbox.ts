@@ -268,28 +268,50 @@ const runtime = Object.freeze({
 const builtIn = new nunjucks.Environment() as unknown as Record<'filters' | 'tests', Record<string, (...args: unknown[]) => unknown>>;
 
 /** The allowed filters, each given at most its own arguments. */
-const filters: Readonly<Record<string, (...args: unknown[]) => unknown>> = (() => {
+function filterTable(html: boolean): Readonly<Record<string, (...args: unknown[]) => unknown>> {
   const all = builtIn.filters;
   const out = Object.create(null) as Record<string, (...args: unknown[]) => unknown>;
   // `sort` reads this.env.opts, as nunjucks calls filters on its context.
   const self = Object.freeze({ env: Object.freeze({ opts: Object.freeze({ throwOnUndefined: false }) }) });
   for (const [name, max] of Object.entries(FILTERS)) {
     const f = all[name]!;
-    out[name] = (...args: unknown[]) => f.apply(self, args.slice(0, max + 1));
+    const inserted = html ? INSERTED[name] : undefined;
+    out[name] =
+      inserted === undefined
+        ? (...args: unknown[]) => f.apply(self, args.slice(0, max + 1))
+        : (...args: unknown[]) => {
+            const a = args.slice(0, max + 1);
+            const v = a[inserted];
+            if (a[0] instanceof SafeString && v !== undefined && v !== null && !(v instanceof SafeString)) a[inserted] = escapeHtml(text(v));
+            return f.apply(self, a);
+          };
   }
   return Object.freeze(out);
-})();
+}
+
+/**
+ * Filters that put one of their arguments into their input: replace's
+ * replacement, truncate's ending. nunjucks keeps text the template marked
+ * safe (a macro's output, caller()) safe through them, so in the HTML a
+ * token's value put in that way would arrive as markup, a customer named
+ * `<a href=…>` as a link. There the argument is escaped unless it is safe
+ * too, as Jinja's Markup does; the template's own markup stays markup.
+ */
+const INSERTED: Readonly<Record<string, number>> = { replace: 2, truncate: 3 };
+
+const filters = { html: filterTable(true), text: filterTable(false) };
 const tests: Readonly<Record<string, (...args: unknown[]) => unknown>> = (() => {
   const all = builtIn.tests;
   return Object.freeze(Object.fromEntries([...TESTS].map((t) => [t, all[t]!])));
 })();
 
 function environment(autoescape: boolean): object {
+  const table = autoescape ? filters.html : filters.text;
   return Object.freeze({
     opts: Object.freeze({ autoescape, throwOnUndefined: false, dev: false }),
     getFilter(name: string) {
-      if (!hasOwn.call(filters, name)) throw new RenderRefusal(`filter "${name}" is not allowed`);
-      return filters[name];
+      if (!hasOwn.call(table, name)) throw new RenderRefusal(`filter "${name}" is not allowed`);
+      return table[name];
     },
     getTest(name: string) {
       if (!hasOwn.call(tests, name)) throw new RenderRefusal(`test "${name}" is not allowed`);

@@ -123,6 +123,30 @@ describe('what templates may do', () => {
     expect(html).not.toContain('<b>x</b>');
   });
 
+  it("escapes data that replace or truncate put into text the template marked safe (a macro's, a block set's)", async () => {
+    const c = ctx();
+    c.customer.first_name = '<a href="https://evil.example/">win</a>';
+    const html = async (body: string) => {
+      const t = await prepareTemplate({ mjml: mjml(body), subject: 's', file: 'templates/x/en.mjml' });
+      return t.render(c).html;
+    };
+    const escaped = '&lt;a href=&quot;https://evil.example/&quot;&gt;win&lt;/a&gt;';
+    for (const body of [
+      '{% macro m() %}<b>Hi NAME</b>{% endmacro %}{{ m() | replace("NAME", customer.first_name) }}',
+      '{% macro m() %}<b>Hi there, a long greeting</b>{% endmacro %}{{ m() | truncate(12, true, customer.first_name) }}',
+      '{% macro m() %}<b>{{ caller() | replace("NAME", customer.first_name) }}</b>{% endmacro %}{% call m() %}Hi NAME{% endcall %}',
+      '{% set s %}<b>Hi NAME</b>{% endset %}{{ s | replace("NAME", customer.first_name) }}',
+    ]) {
+      const out = await html(body);
+      expect(out, body).toContain(escaped);
+      expect(out, body).not.toContain('evil.example/">');
+    }
+    // The template's own markup stays markup; what goes into it is text, unless a macro made it.
+    expect(await html('{% macro m() %}<b>Hi NAME</b>{% endmacro %}{{ m() | replace("NAME", "<i>you</i>") }}')).toContain('<b>Hi &lt;i&gt;you&lt;/i&gt;</b>');
+    expect(await html('{% macro m() %}<b>Hi NAME</b>{% endmacro %}{% macro you() %}<i>you</i>{% endmacro %}{{ m() | replace("NAME", you()) }}')).toContain('<b>Hi <i>you</i></b>');
+    expect(await html('{% macro m() %}<b>Hi there, a long greeting</b>{% endmacro %}{{ m() | truncate(12, true) }}')).toContain('<b>Hi there,...');
+  });
+
   it('refuses a filter outside the allowed ones by name', async () => {
     await expect(render('{{ customer.first_name | safe }}')).rejects.toThrow(UserError);
     await expect(render('{{ customer.first_name | safe }}')).rejects.toThrow(/filter "safe" is not allowed/);
