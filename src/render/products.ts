@@ -86,7 +86,7 @@ export function checkProducts<T extends Pick<ProductRow, 'sku' | 'url' | 'image_
     const image = checkedUrl(row.image_url, 'image_url', sites);
     const reason = url.reason ?? image.reason;
     if (reason) leftOut.push({ sku: row.sku, reason });
-    else products.push({ ...row, url: url.href ?? null, image_url: image.href ?? null });
+    else products.push(Object.assign({}, row, { url: url.href ?? null, image_url: image.href ?? null }));
   }
   return { products, leftOut };
 }
@@ -155,7 +155,8 @@ export type OrderToken = { id: string; total: string; created_at: string; items:
 
 export function lineTokens(lines: readonly LineRow[], locale: string): LineToken[] {
   const tokens = productTokens(lines, locale);
-  return tokens.map((t, i) => ({ ...t, quantity: lines[i]!.quantity }));
+  // Object.assign, not { ...t, quantity }: see render/personalize.ts.
+  return tokens.map((t, i) => Object.assign({}, t, { quantity: lines[i]!.quantity }));
 }
 
 /**
