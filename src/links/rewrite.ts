@@ -50,18 +50,24 @@ export interface Tracked {
  * the whole HTML with lazy groups, or one per tag, took 120–140 µs for a
  * 50 KB newsletter, more than the rest of tracking together.
  */
-/** The anchors' starts (`<a ` or `<A `), found by indexOf: a regex scan of 50 KB took as long as signing the links. */
+/**
+ * The anchors' starts (`<a ` or `<A `), in order, found by indexOf: a regex
+ * scan of 50 KB took as long as signing the links. Capitals are rare in
+ * markup, so `<A` is found by looking for "A" and then at the character
+ * before it: a search for "<A" stops at each of the page's ~500 "<" (3.7 µs
+ * against 0.8).
+ */
 function anchors(html: string): number[] {
   const found: number[] = [];
-  let lower = html.indexOf('<a');
-  let upper = html.indexOf('<A');
-  while (lower >= 0 || upper >= 0) {
-    const at = upper < 0 || (lower >= 0 && lower < upper) ? lower : upper;
-    if (at === lower) lower = html.indexOf('<a', at + 2);
-    else upper = html.indexOf('<A', at + 2);
-    if (isSpace(html.charCodeAt(at + 2))) found.push(at);
+  for (let at = html.indexOf('<a'); at >= 0; at = html.indexOf('<a', at + 2)) if (isSpace(html.charCodeAt(at + 2))) found.push(at);
+  let upper = false;
+  for (let at = html.indexOf('A', 1); at >= 0; at = html.indexOf('A', at + 1)) {
+    if (html.charCodeAt(at - 1) === 60 && isSpace(html.charCodeAt(at + 1))) {
+      found.push(at - 1);
+      upper = true;
+    }
   }
-  return found;
+  return upper ? found.sort((a, b) => a - b) : found;
 }
 
 /** What `/\s/` matches, by character code: a regex test of each one-character string cost more than the scan. */

@@ -111,6 +111,17 @@ describe('trackMessage', () => {
   });
 });
 
+describe('anchors in capitals', () => {
+  it('are found among lower-case ones in the order they come, and nothing else that holds an "A"', () => {
+    const u = (n: number) => `https://shop.example.com/p/${n}`;
+    const html = `<p>A</p><a href="${u(1)}">1</a> xA <A href="${u(2)}">2</A><Abbr title="${u(9)}">A</Abbr><a\nhref="${u(3)}">3</a><A\thref='${u(4)}'>4</A><A>no href</A>`;
+    const t = trackMessage({ html, text: '' }, base);
+    expect(t.linkSet!.urls).toEqual([u(1), u(2), u(3), u(4)]);
+    expect(t.html).not.toContain(u(1));
+    expect(t.html).toContain(u(9));
+  });
+});
+
 describe('what a link set keeps', () => {
   it("keeps no message's HTML alive: the set is held until the message's reply is recorded, hundreds of messages at a time", () => {
     // A link cut out of the rendered HTML is, to V8, a view into the whole 50 KB text.
