@@ -117,18 +117,13 @@ class LoopVars {
 }
 Object.setPrototypeOf(LoopVars.prototype, null);
 
-/** Frames with the compiled code's variables; the splits of a dotted name are remembered. */
-const splitNames = new Map<string, string[]>();
+/**
+ * Frames with the compiled code's variables. Every name the compiled code
+ * sets is a plain identifier (unsafeSyntax refuses any other, and `loop.*`
+ * goes through setLoop), so nunjucks' own set never meets a dotted name.
+ */
 class SandboxFrame extends base.Frame {
   private loop: LoopVars | undefined;
-  override set(name: string, val: unknown, resolveUp?: boolean): void {
-    if (resolveUp) return super.set(name, val, resolveUp);
-    let parts = splitNames.get(name);
-    if (!parts) splitNames.set(name, (parts = name.split('.')));
-    let obj = this.variables;
-    for (let i = 0; i < parts.length - 1; i++) obj = (obj[parts[i]!] ??= Object.create(null)) as Record<string, unknown>;
-    obj[parts[parts.length - 1]!] = val;
-  }
   /** The iteration `i` of a loop over `length` items: what nunjucks' seven `frame.set("loop.…")` lines set. */
   setLoop(i: number, length: number): void {
     let loop = this.loop;
