@@ -171,7 +171,7 @@ export async function deliver(db: Db, o: DeliverOptions): Promise<DeliverTotals>
   // dry; it goes only if its source still sends when its turn comes, and
   // is given back (queued again as it was) if it does not or the worker stops.
   let ahead: { key: string; next: Promise<Claimed | BatchResult> } | undefined;
-  const giveBack_ = async (c: Claimed): Promise<void> => {
+  const handBack = async (c: Claimed): Promise<void> => {
     const ids = c.batch.messages.map((m) => m.id);
     await retrying(o.log, () => ledger.unclaim(db, worker, ids));
     for (const id of ids) flying.delete(id);
@@ -182,7 +182,7 @@ export async function deliver(db: Db, o: DeliverOptions): Promise<DeliverTotals>
     const a = ahead;
     ahead = undefined;
     const c = await a?.next.catch(() => undefined);
-    if (c && 'batch' in c) await giveBack_(c);
+    if (c && 'batch' in c) await handBack(c);
   };
 
   const session = joinSession(db);
@@ -204,14 +204,14 @@ export async function deliver(db: Db, o: DeliverOptions): Promise<DeliverTotals>
           c = await a.next;
           // Claimed before the batches in flight were recorded: a pause, a cancel or the circuit breaker may have come since.
           if ('batch' in c && !(await retrying(o.log, () => isSending(db, ref)))) {
-            await giveBack_(c);
+            await handBack(c);
             c = { worked: true, drain: true };
           }
         } else {
           await dropAhead();
           c = await claimFor(db, ctx, stateOf(ref), options, totals);
         }
-        let r: BatchResult = c as BatchResult;
+        let r: BatchResult;
         if ('batch' in c) {
           if (sources.length === 1 && c.full && !o.shouldStop?.()) {
             const next = claimFor(db, ctx, stateOf(ref), { ...options, inFlight: true }, totals);
@@ -219,7 +219,7 @@ export async function deliver(db: Db, o: DeliverOptions): Promise<DeliverTotals>
             ahead = { key, next };
           }
           r = await sendBatch(db, c, options, totals, stateOf(ref));
-        }
+        } else r = c;
         if (r.done) {
           const previous = pending;
           pending = r.done;
