@@ -1,4 +1,7 @@
+import { execFile } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import nunjucks from 'nunjucks';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { UserError } from '../../src/errors.js';
@@ -6,6 +9,7 @@ import { createRenderer } from '../../src/render/message.js';
 import { prepareTemplate, type TokenContext } from '../../src/render/personalize.js';
 import type { Site } from '../../src/workspace/model.js';
 import { ESCAPES, MARK, SECRET } from './escapes.js';
+import { repoRoot } from '../support/workspace.js';
 
 /**
  * Rendering is the second line: a deployed template that never went through
@@ -166,5 +170,29 @@ describe('escaping', () => {
     for (const s of ['', 'Anna', `<script>alert("x")</script>`, `O'Brien & "Sons" \\ <b>`, '&&&', '>', 'Зоя & Ko', '\uD800<']) expect(escapeHtml(s)).toBe(theirs(s));
     const chars = fc.constantFrom('a', 'я', '&', '"', "'", '<', '>', '\\', ' ', '\u00a0', '\uD83D\uDE00');
     fc.assert(fc.property(fc.array(chars, { maxLength: 40 }).map((a) => a.join('')), (s) => escapeHtml(s) === theirs(s)), { numRuns: 2000 });
+  });
+});
+
+describe("String.prototype after nunjucks' runtime loads", () => {
+  /**
+   * Whether V8 keeps String.prototype's properties fast (not a dictionary)
+   * in a fresh node process that imports `module`: asked with V8's own
+   * %HasFastProperties, which needs --allow-natives-syntax, so in a process
+   * of its own. The built module (npm test builds first).
+   */
+  const fastAfter = (module: string) =>
+    new Promise<string>((resolve, reject) => {
+      execFile(
+        process.execPath,
+        ['--allow-natives-syntax', '--input-type=module', '-e', `await import(${JSON.stringify(module)}); console.log(%HasFastProperties(String.prototype))`],
+        { cwd: repoRoot },
+        (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout.trim())),
+      );
+    });
+
+  it('is laid out fast again once the sandbox has loaded nunjucks (string methods are looked up by hash otherwise)', async () => {
+    // nunjucks alone leaves it a dictionary (SafeString.prototype = Object.create(String.prototype, …)).
+    expect(await fastAfter('nunjucks')).toBe('false');
+    expect(await fastAfter(pathToFileURL(join(repoRoot, 'dist', 'render', 'sandbox.js')).href)).toBe('true');
   });
 });
