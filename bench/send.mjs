@@ -41,6 +41,12 @@
 //   nodemailer sendMail at a time, a connection each, no rendering, on the
 //   first 1,000 and extrapolated.
 //
+// Every run also prints its CPU time a message: the sender's (herald, or the
+// baseline's client), the sink's and PostgreSQL's, read from /proc
+// (watchMachine in bench/lib/judge.mjs); the summary says what bounds herald
+// send: its one sending thread, and the cores it shares with the sink and
+// PostgreSQL.
+//
 // Targets: herald send at least 60% of the ceiling measured in the same run
 // (the speed issue, 17); the ledger exact in every herald run (every row of
 // the campaign sent, none left queued, claimed or failed, and the sink
@@ -428,7 +434,7 @@ async function ledgerCheck(db, campaign, tally, reported) {
 /** Runs `fn` (resolving to the messages it sent), timing it and watching the machine; then the sink's tally. */
 async function phase(sink, fn, ids = false) {
   await sink.take();
-  const watch = watchMachine();
+  const watch = watchMachine({ sink: sink.pid });
   const t = process.hrtime.bigint();
   const n = await fn();
   const seconds = Number(process.hrtime.bigint() - t) / 1e9;
@@ -444,6 +450,17 @@ async function lanes(count, total, send) {
     for (let i = next++; i < total; i = next++) await send(i);
   }));
   return total;
+}
+
+/**
+ * A run's CPU time a message, in µs, by who spent it (watchMachine's
+ * groups): the sender (herald or the baseline's client: the CLI run this
+ * bench spawned for herald send, this process for the rest), the sink,
+ * PostgreSQL.
+ */
+function cpuPerMessage(kind, x) {
+  const us = (cores) => Math.round((cores * x.seconds * 1e6) / x.n);
+  return { sender: us(kind === 'cli' ? x.machine.by.spawned : x.machine.by.bench), sink: us(x.machine.by.sink), pg: us(x.machine.by.PostgreSQL) };
 }
 
 // ── The run ──────────────────────────────────────────────────────────────────
@@ -545,7 +562,11 @@ try {
   const rate = (x) => `${Math.round(x).toLocaleString('en')}/s`;
   const show = (title, kind, extra = () => '') => {
     console.log(`\n  ${title}: ${spread(runs[kind].map((x) => x.rate), (x) => Math.round(x).toLocaleString('en'))} messages/s`);
-    runs[kind].forEach((x, i) => console.log(`    run ${i + 1}: ${rate(x.rate).padStart(8)}  (${x.n.toLocaleString('en')} in ${x.seconds.toFixed(2)} s; cores: ours ${x.machine.ours.toFixed(2)}, other ${x.machine.other.toFixed(2)}${x.machine.disturbed ? ', disturbed' : ''})${extra(x, i)}${x.problems ? `  ${x.problems}` : ''}`));
+    runs[kind].forEach((x, i) => {
+      console.log(`    run ${i + 1}: ${rate(x.rate).padStart(8)}  (${x.n.toLocaleString('en')} in ${x.seconds.toFixed(2)} s; cores: ours ${x.machine.ours.toFixed(2)}, other ${x.machine.other.toFixed(2)}${x.machine.disturbed ? ', disturbed' : ''})${extra(x, i)}${x.problems ? `  ${x.problems}` : ''}`);
+      const c = cpuPerMessage(kind, x);
+      console.log(`           CPU a message: ${kind === 'cli' || kind === 'inProcess' ? 'herald' : 'client'} ${c.sender} µs, sink ${c.sink} µs, PostgreSQL ${c.pg} µs`);
+    });
   };
   console.log(`\nsend benchmark: ${MESSAGES.toLocaleString('en')} messages of ${kb.toFixed(1)} KB (mean) to an smtp-server sink in its own process, PostgreSQL at ${new URL(server).host}, ${availableParallelism()} cores shared`);
   console.log(`  the sink greets at once: smtp-server's 100 ms greeting pause is removed (bench/send-sink.mjs); the ceiling against the stock server is below`);
@@ -560,6 +581,12 @@ try {
   show(`naive, a different workload: pre-built messages, unpooled nodemailer, one sendMail at a time, first ${NAIVE.toLocaleString('en')} (all ${MESSAGES.toLocaleString('en')} would take ${(MESSAGES / mid.naive).toFixed(0)} s)`, 'naive');
   console.log(`\n  herald send against each (medians): ${(mid.cli / mid.ceiling * 100).toFixed(0)}% of the ceiling; ${(mid.cli / mid.nodemailer).toFixed(1)}× the developer's pooled nodemailer loop, ${(mid.cli / mid.base64).toFixed(1)}× with base64; ${(mid.cli / mid.naive).toFixed(1)}× the naive loop (not the same work)`);
   console.log(`  herald in-process against each (medians): ${(mid.inProcess / mid.ceiling * 100).toFixed(0)}% of the ceiling; ${(mid.inProcess / mid.nodemailer).toFixed(1)}× the pooled nodemailer loop, ${(mid.inProcess / mid.base64).toFixed(1)}× with base64; herald send is ${(mid.cli / mid.inProcess * 100).toFixed(0)}% of it`);
+  // What bounds herald send: its worker runs on one thread, and herald, the sink and PostgreSQL share the machine's cores.
+  const cpu = Object.fromEntries(['sender', 'sink', 'pg'].map((k) => [k, median(runs.cli.map((x) => cpuPerMessage('cli', x)[k]))]));
+  const cores = availableParallelism();
+  const wanted = TARGET_SHARE * mid.ceiling;
+  const room = Math.min(1e6 / wanted, (cores * 1e6) / wanted - cpu.sink - cpu.pg);
+  console.log(`  what bounds herald send (medians of its runs): herald ${cpu.sender} µs of CPU a message, so its one sending thread can do at most ~${rate(1e6 / cpu.sender)}; with the sink's ${cpu.sink} µs and PostgreSQL's ${cpu.pg} µs on ${cores} cores, the machine at most ~${rate((cores * 1e6) / (cpu.sender + cpu.sink + cpu.pg))}. ${Math.round(TARGET_SHARE * 100)}% of the ceiling (${rate(wanted)}) needs herald at ${Math.round(room)} µs a message or less, the sink and PostgreSQL as they are`);
   targets.check('herald send / ceiling, same run (medians)', mid.cli / mid.ceiling, { min: TARGET_SHARE, fmt: (x) => `${(x * 100).toFixed(0)}%` });
   targets.check("herald's transport / ceiling (medians)", mid.transport / mid.ceiling, { min: TARGET_TRANSPORT_SHARE, fmt: (x) => `${(x * 100).toFixed(0)}%` });
   targets.verdict(watches);

@@ -43,7 +43,9 @@ function procs() {
       const close = stat.lastIndexOf(')');
       const rest = stat.slice(close + 2).split(' ');
       // utime + stime, and cutime + cstime: the children it reaped (the CLI runs a bench spawns, the backends the postmaster reaps).
-      out.set(pid, { name: stat.slice(stat.indexOf('(') + 1, close), ppid: rest[1], ticks: Number(rest[11]) + Number(rest[12]) + Number(rest[13]) + Number(rest[14]) });
+      const self = Number(rest[11]) + Number(rest[12]);
+      const reaped = Number(rest[13]) + Number(rest[14]);
+      out.set(pid, { name: stat.slice(stat.indexOf('(') + 1, close), ppid: rest[1], self, reaped, ticks: self + reaped });
     } catch {
       // The process ended while we looked.
     }
@@ -65,8 +67,14 @@ const loadavg = () => Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]
  * spawns, a sink, a peer) and PostgreSQL's processes (the bench's backends
  * and the server's own); the rest is other work. A process that ended
  * counts in the time of the parent that reaped it.
+ *
+ * stop() also says who of ours used the cores (`by`, in cores): `bench`
+ * (this process itself), `spawned` (the processes it ran that ended: a CLI
+ * run), each of `named` (label → pid, a sink), `PostgreSQL`, and
+ * `children` (any other descendant).
  */
-export function watchMachine() {
+export function watchMachine(named = {}) {
+  const labels = new Map(Object.entries(named).map(([label, pid]) => [String(pid), label]));
   const cores = availableParallelism();
   const start = machineTicks();
   const first = procs();
@@ -100,13 +108,33 @@ export function watchMachine() {
       // (a short CLI run, a backend) counts in its parent's reaped time, so
       // nothing is counted twice and nothing short-lived is missed.
       const alive = procs();
-      let oursTicks = 0;
-      for (const [pid, p] of alive) if (ours.has(pid)) oursTicks += p.ticks - (first.get(pid)?.ticks ?? 0);
+      const by = { bench: 0, spawned: 0, ...Object.fromEntries([...labels.values()].map((l) => [l, 0])), PostgreSQL: 0, children: 0 };
+      const groupOf = (pid, p) => labels.get(pid) ?? (p.name === 'postgres' || p.name === 'postmaster' ? 'PostgreSQL' : 'children');
+      for (const [pid, p] of alive) {
+        if (!ours.has(pid)) continue;
+        const was = first.get(pid);
+        if (pid === String(process.pid)) {
+          by.bench += p.self - (was?.self ?? 0);
+          by.spawned += p.reaped - (was?.reaped ?? 0);
+        } else by[groupOf(pid, p)] += p.ticks - (was?.ticks ?? 0);
+      }
+      // One of ours that was running at the start and ended since: its parent
+      // reaped the whole of its life, of which only what came after the start
+      // belongs to this phase (an autovacuum worker, a backend, a CLI run
+      // that began before it would count several times over otherwise).
+      for (const [pid, p] of first) {
+        if (alive.has(pid) || !ours.has(pid)) continue;
+        const parent = alive.get(p.ppid);
+        if (!parent || !ours.has(p.ppid)) continue;
+        by[p.ppid === String(process.pid) ? 'spawned' : groupOf(p.ppid, parent)] -= p.ticks;
+      }
+      const oursTicks = Object.values(by).reduce((a, b) => a + b, 0);
+      for (const k of Object.keys(by)) by[k] = Math.max(0, (by[k] * perTick) / wall);
       const busy = ((end.busy - start.busy) * perTick) / wall;
-      const oursCores = (oursTicks * perTick) / wall;
+      const oursCores = Math.max(0, (oursTicks * perTick) / wall);
       const other = Math.max(0, busy - oursCores);
       const peakLoad = Math.max(...loads);
-      return { wall, cores, busy, ours: oursCores, other, peakLoad, disturbed: other > DISTURBED_CORES };
+      return { wall, cores, busy, ours: oursCores, by, other, peakLoad, disturbed: other > DISTURBED_CORES };
     },
   };
 }
