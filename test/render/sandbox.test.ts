@@ -118,6 +118,25 @@ describe('what templates may do', () => {
     expect(await render('{% for a in xs %}[{{ loop }}{{ loop.constructor }}{{ loop.toString }}{{ "index" in loop }}{{ "constructor" in loop }}]{% endfor %}', true, data)).toBe('[truefalse]'.repeat(3));
   });
 
+  it("scopes {% set %} as nunjucks' own runtime does (a name set through a fast path of its own here)", async () => {
+    const data = { ...ctx(), xs: ['a', 'b', 'c'] };
+    const stock = new nunjucks.Environment(null, { autoescape: false });
+    const templates = [
+      // A name set before a loop is the one the loop sets; one first set in the loop stays in it.
+      '{% set n = 0 %}{% for a in xs %}{% set n = n + 1 %}{% set inner = a %}{{ n }}{{ inner }}{% endfor %}|{{ n }}|{{ inner }}',
+      // A macro isolates its writes: it sets its own, the caller's stays.
+      '{% set x = "out" %}{% macro m(x) %}{% set x = x + "!" %}{% set y = 1 %}{{ x }}{% endmacro %}{{ m("in") }}{{ x }}{{ y }}',
+      '{% set z = "out" %}{% macro m() %}{% set z = "in" %}{{ z }}{% endmacro %}{{ m() }}{{ z }}{% for a in xs %}{{ m() }}{{ z }}{% endfor %}',
+      // A caller block sees the names around it, and isolates its writes too.
+      '{% set z = "out" %}{% macro m() %}[{{ caller() }}]{% endmacro %}{% call m() %}{{ z }}{% set z = "in" %}{{ z }}{% endcall %}{{ z }}',
+      '{% set a = 1 %}{% if true %}{% set a = 2 %}{% set b = 3 %}{% endif %}{{ a }}{{ b }}',
+      '{% for a in xs %}{% for b in xs %}{% set last = a + b %}{% endfor %}{{ last }}{% endfor %}{{ last }}',
+      '{% set t %}{% for a in xs %}{% set t2 = a %}{{ t2 }}{% endfor %}{% endset %}{{ t }}{{ t2 }}',
+      '{% macro outer() %}{% set v = "o" %}{% for a in xs %}{% set v = v + a %}{% endfor %}{{ v }}{% endmacro %}{{ outer() }}{{ v }}',
+    ];
+    for (const t of templates) expect(await render(t, true, data), t).toBe(stock.renderString(t, data).trim());
+  });
+
   it('still escapes data in the HTML', async () => {
     const t = await prepareTemplate({ mjml: mjml('{{ customer.first_name }} {{ customer.first_name | escape }}'), subject: 's', file: 'templates/x/en.mjml' });
     const c = ctx();
