@@ -138,6 +138,19 @@ try {
   const setup = (Date.now() - t0) / 1000;
   await sink.take();
 
+  // PostgreSQL's checkpoints during the send, printed beside the tenths: after one begins, the first write to each page logs the whole page.
+  const checkpoints = async () => (await client.query('SELECT checkpoints_timed::int AS timed, checkpoints_req::int AS req FROM pg_stat_bgwriter')).rows[0];
+  const checkpointsBefore = await checkpoints();
+  // When each was counted (within the second this polls at; PostgreSQL counts one as it begins), to place it in a tenth.
+  const began = [];
+  let seen = checkpointsBefore.timed + checkpointsBefore.req;
+  const poll = setInterval(() => {
+    checkpoints().then((c) => {
+      if (c.timed + c.req > seen) began.push(Date.now() / 1000);
+      seen = c.timed + c.req;
+    }, () => {});
+  }, 1000);
+  poll.unref();
   const watch = watchMachine();
   const started = Date.now();
   const settings = [...(args.workers ? ['--workers', args.workers] : []), ...(args.batch ? ['--batch', args.batch] : [])];
@@ -145,6 +158,8 @@ try {
   const wall = (Date.now() - started) / 1000;
   const machine = watch.stop();
   const tally = await sink.take();
+  clearInterval(poll);
+  const checkpointsAfter = await checkpoints();
   if (LONG) await holder.query('COMMIT');
 
   const { rows: statuses } = await client.query(`SELECT status, count(*)::int AS n FROM herald.messages WHERE source = $1 GROUP BY status`, [CAMPAIGN]);
@@ -159,10 +174,12 @@ try {
   const tenth = Math.max(1, Math.floor(sent / 10));
   const at = new Map(marks.map((m) => [Number(m.k), m.at]));
   const rates = [];
+  const checkpointTenths = [];
   for (let i = 0; i < 10; i++) {
     const from = i === 0 ? at.get(1) : at.get(i * tenth);
     const to = at.get((i + 1) * tenth);
     rates.push((i === 0 ? tenth - 1 : tenth) / Math.max(1e-6, to - from));
+    for (const b of began) if (b >= from && b < to) checkpointTenths.push(i + 1);
   }
   const dead = (await client.query(`SELECT n_dead_tup::bigint AS n FROM pg_stat_user_tables WHERE schemaname = 'herald' AND relname = 'messages'`)).rows[0]?.n;
 
@@ -170,6 +187,7 @@ try {
   console.log(`\nscale benchmark: herald send of a ${n(CUSTOMERS)}-customer campaign (welcome template) to an smtp-server sink in its own process; PostgreSQL at ${new URL(server).host}, autovacuum off for herald's tables${LONG ? ', a REPEATABLE READ transaction open in another session throughout' : ''}`);
   console.log(`  setup (seed, apply): ${setup.toFixed(1)} s; herald send${settings.length ? ` ${settings.join(' ')}` : ' (its defaults)'}, launch included: ${wall.toFixed(1)} s (${n(sent / wall)}/s overall); ${n(sent)} sent; ${n(dead ?? 0)} dead rows in herald.messages at the end`);
   console.log(`  rate per tenth of the send (messages/s): ${rates.map(n).join(', ')}`);
+  console.log(`  PostgreSQL checkpoints during the send: ${checkpointsAfter.req - checkpointsBefore.req} asked for by the WAL's size (max_wal_size), ${checkpointsAfter.timed - checkpointsBefore.timed} timed (the server's settings, not tuned here)${checkpointTenths.length ? `; they began in tenth${checkpointTenths.length === 1 ? '' : 's'} ${checkpointTenths.join(', ')}` : ''}`);
   console.log(`  tenths: ${spread(rates, n)}`);
   const ratio = rates[9] / rates[0];
   console.log(`  last 10% / first 10%: ${ratio.toFixed(2)}`);
