@@ -85,6 +85,11 @@ describe('what templates may do', () => {
     const t = await prepareTemplate({ mjml: mjml('x'), subject: 's', text: template, file: 'templates/x/en.mjml' });
     return text ? t.render(data).text : t.render(data).html;
   };
+  /** Each template renders in the text part (trimmed by tidyText) as with nunjucks' own runtime. */
+  const rendersAsNunjucks = async (templates: string[], data: TokenContext) => {
+    const stock = new nunjucks.Environment(null, { autoescape: false });
+    for (const t of templates) expect(await render(t, true, data), t).toBe(stock.renderString(t, data).trim());
+  };
 
   it('reads tokens, loops, sets, macros with caller, allowed filters, tests and range', async () => {
     expect(await render('{{ customer.first_name | upper }} {{ customer.email | length }} {{ products | length }} {{ products[0].name }}')).toBe('ANNA 16 1 Boot');
@@ -99,8 +104,7 @@ describe('what templates may do', () => {
 
   it("reads loop.* as with nunjucks' own runtime (set by one call per iteration here)", async () => {
     const data = { ...ctx(), xs: ['a', 'b', 'c'], obj: { x: 1, y: 2 }, pairs: [['p', 1], ['q', 2]] };
-    const stock = new nunjucks.Environment(null, { autoescape: false });
-    const templates = [
+    await rendersAsNunjucks([
       '{% for p in xs %}{{ loop.index }},{{ loop.index0 }},{{ loop.revindex }},{{ loop.revindex0 }},{{ loop.first }},{{ loop.last }},{{ loop.length }};{% endfor %}',
       '{% for a in xs %}{% for b in xs %}{{ loop.index }}{% endfor %}:{{ loop.index }}/{{ loop.last }} {% endfor %}',
       '{% for k, v in obj %}{{ k }}={{ v }}@{{ loop.index }}/{{ loop.length }}{{ loop.last }} {% endfor %}',
@@ -111,17 +115,13 @@ describe('what templates may do', () => {
       '{% for a in [] %}x{% else %}none{{ loop.index }}{% endfor %}{{ loop.index }}',
       '{% for a in xs %}{{ a }}{% endfor %}{% for a in xs | reverse %}{{ a }}{% endfor %}',
       '{% for p in products %}{{ p.name }}{{ loop.length }}{% endfor %}',
-    ];
-    // The text part is trimmed (tidyText).
-    for (const t of templates) expect(await render(t, true, data), t).toBe(stock.renderString(t, data).trim());
+    ], data);
     // What only the sandbox decides: loop prints nothing and answers to nothing but its fields.
     expect(await render('{% for a in xs %}[{{ loop }}{{ loop.constructor }}{{ loop.toString }}{{ "index" in loop }}{{ "constructor" in loop }}]{% endfor %}', true, data)).toBe('[truefalse]'.repeat(3));
   });
 
   it("scopes {% set %} as nunjucks' own runtime does (a name set through a fast path of its own here)", async () => {
-    const data = { ...ctx(), xs: ['a', 'b', 'c'] };
-    const stock = new nunjucks.Environment(null, { autoescape: false });
-    const templates = [
+    await rendersAsNunjucks([
       // A name set before a loop is the one the loop sets; one first set in the loop stays in it.
       '{% set n = 0 %}{% for a in xs %}{% set n = n + 1 %}{% set inner = a %}{{ n }}{{ inner }}{% endfor %}|{{ n }}|{{ inner }}',
       // A macro isolates its writes: it sets its own, the caller's stays.
@@ -133,8 +133,7 @@ describe('what templates may do', () => {
       '{% for a in xs %}{% for b in xs %}{% set last = a + b %}{% endfor %}{{ last }}{% endfor %}{{ last }}',
       '{% set t %}{% for a in xs %}{% set t2 = a %}{{ t2 }}{% endfor %}{% endset %}{{ t }}{{ t2 }}',
       '{% macro outer() %}{% set v = "o" %}{% for a in xs %}{% set v = v + a %}{% endfor %}{{ v }}{% endmacro %}{{ outer() }}{{ v }}',
-    ];
-    for (const t of templates) expect(await render(t, true, data), t).toBe(stock.renderString(t, data).trim());
+    ], { ...ctx(), xs: ['a', 'b', 'c'] } as TokenContext);
   });
 
   it('still escapes data in the HTML', async () => {
