@@ -19,8 +19,9 @@
 //    hand-written query at 3–7 s).
 // 2. Sending. That campaign's recipients (768,850 of the 1M customers have a
 //    usable address and consent and are not held out) delivered by deliver()
-//    (src/ledger/worker.ts) with herald send's defaults (1 worker, batches of
-//    50, smtpTransport with 5 connections), to the smtp-server sink of
+//    (src/ledger/worker.ts) with herald send's defaults (1 worker, the
+//    worker's default batch: 20 messages a connection, at least 50;
+//    smtpTransport with 5 connections), to the smtp-server sink of
 //    bench/send-sink.mjs in its own process (its 100 ms greeting pause
 //    removed). The ledger is sent as launched: nothing vacuums or analyses
 //    it first, and the copy is not vacuumed during the send (the bench says
@@ -57,7 +58,7 @@ import { controlGroupThreshold } from '../dist/audience/recipients.js';
 import { openDb } from '../dist/db/db.js';
 import { migrate } from '../dist/db/migrate.js';
 import { silentLog } from '../dist/log.js';
-import { deliver } from '../dist/ledger/worker.js';
+import { defaultBatchSize, deliver } from '../dist/ledger/worker.js';
 import { launchCampaign } from '../dist/campaigns/send.js';
 import { smtpTransport } from '../dist/channels/email/transport.js';
 import { channelsOver } from '../dist/channels/channels.js';
@@ -83,7 +84,6 @@ const PRODUCTS = ['OW-001', 'SH-001', 'BG-001', 'AC-002', 'SH-003'];
 const RUNS = 3;
 const TARGET_SECONDS = 10;
 const WORKERS = 1;
-const BATCH = 50;
 const POOL = 5;
 const TARGET_LAST_TENTH = 0.9;
 const TARGET_RSS_MB = 300;
@@ -305,7 +305,7 @@ async function send(db, c, sink, now) {
   const tr = smtpTransport(`smtp://127.0.0.1:${sink.port}`, { pool: POOL });
   try {
     totals = await Promise.all(Array.from({ length: WORKERS }, (_, k) => deliver(db, {
-      channel: channelsOver(tr), log: silentLog, batchSize: BATCH, worker: `bench-launch-${k}`,
+      channel: channelsOver(tr), log: silentLog, worker: `bench-launch-${k}`,
       sources: [{ kind: 'campaign', name: CAMPAIGN }], loadSource: () => loadCampaignContext(db, CAMPAIGN, () => new Date()),
       onBatch: (x) => { sentBy[k] = x.sent; crossed(sent()); },
     })));
@@ -381,7 +381,7 @@ function printSent(s) {
     return part.length ? mb(pick(...part.map(of))) : '–';
   }).join(' ');
   const cpu = Object.entries(s.cpu).map(([who, c]) => `${who} ${c.toFixed(2)}`).join(', ');
-  console.log(`\n  sending: ${WORKERS} workers, batch ${BATCH}, smtpTransport pool ${POOL}, to the sink in its own process`);
+  console.log(`\n  sending: ${WORKERS} workers, batch ${defaultBatchSize({ delivery: { smtp_pool: POOL } })} (herald's default for ${POOL} connections), smtpTransport pool ${POOL}, to the sink in its own process`);
   console.log(`    ${count(s.recipients)} messages in ${s.wall.toFixed(1)} s: ${count(Math.round(s.recipients / s.wall))} messages/s; ${s.held ? 'a transaction held open throughout' : 'no long transaction'}; the ledger not vacuumed`);
   console.log(`    rate in each tenth of the send, messages/s: ${s.rates.map((r) => count(Math.round(r))).join(', ')}`);
   console.log(`    last tenth / first tenth: ${(ratio * 100).toFixed(0)}%`);
