@@ -14,7 +14,7 @@ import { FILTERS, namesSymbol, RANGE_MAX, RESERVED, TESTS, unsafeSyntax, type Sy
  * fast again when an object that inherits from it gets a property of its
  * own, which this does once, here, after nunjucks has loaded.
  */
-export function stringMethodsFast(): void {
+function stringMethodsFast(): void {
   const probe = Object.create(String.prototype) as Record<string, unknown>;
   probe.laidOut = true;
 }
