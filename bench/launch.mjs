@@ -85,6 +85,7 @@ const RUNS = 3;
 const TARGET_SECONDS = 10;
 const WORKERS = 1;
 const POOL = 5;
+let batch;
 const TARGET_LAST_TENTH = 0.9;
 const TARGET_RSS_MB = 300;
 const SAMPLE_MS = 250;
@@ -124,11 +125,11 @@ ${VARIANTS.map((v) => `    - name: ${v}\n      subject: { en: "${v} subject", ru
   });
 }
 
-/** Migrates the copy, adds the suppressions, and deploys the workspace. */
+/** Migrates the copy, adds the suppressions, and deploys the workspace; returns it. */
 async function prepare(db, dir, now) {
   await migrate(db);
   await addSuppressions(db, 'bench launch');
-  await deployWorkspace(db, dir, now, 'bench launch');
+  return deployWorkspace(db, dir, now, 'bench launch');
 }
 
 // ── Part 1: materialising ───────────────────────────────────────────────────
@@ -381,7 +382,7 @@ function printSent(s) {
     return part.length ? mb(pick(...part.map(of))) : '–';
   }).join(' ');
   const cpu = Object.entries(s.cpu).map(([who, c]) => `${who} ${c.toFixed(2)}`).join(', ');
-  console.log(`\n  sending: ${WORKERS} workers, batch ${defaultBatchSize({ delivery: { smtp_pool: POOL } })} (herald's default for ${POOL} connections), smtpTransport pool ${POOL}, to the sink in its own process`);
+  console.log(`\n  sending: ${WORKERS} workers, batch ${batch} (herald's default for the project), smtpTransport pool ${POOL}, to the sink in its own process`);
   console.log(`    ${count(s.recipients)} messages in ${s.wall.toFixed(1)} s: ${count(Math.round(s.recipients / s.wall))} messages/s; ${s.held ? 'a transaction held open throughout' : 'no long transaction'}; the ledger not vacuumed`);
   console.log(`    rate in each tenth of the send, messages/s: ${s.rates.map((r) => count(Math.round(r))).join(', ')}`);
   console.log(`    last tenth / first tenth: ${(ratio * 100).toFixed(0)}%`);
@@ -410,7 +411,8 @@ copy.dropOnSignal(() => rmSync(dir, { recursive: true, force: true }));
 await c.connect();
 let sink;
 try {
-  await prepare(db, dir, now);
+  // The batch deliver takes when given none: the deployed project's (delivery.smtp_pool).
+  batch = defaultBatchSize((await prepare(db, dir, now)).project.spec);
   const setup = seconds(t);
   const [size] = (await c.query(`SELECT (SELECT count(*) FROM shop.customers)::int AS customers, (SELECT count(*) FROM shop.orders)::int AS orders,
                                         (SELECT count(*) FROM herald.suppressions)::int AS suppressions`)).rows;
