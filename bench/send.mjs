@@ -454,13 +454,18 @@ async function lanes(count, total, send) {
 
 /**
  * A run's CPU time a message, in µs, by who spent it (watchMachine's
- * groups): the sender (herald or the baseline's client: the CLI run this
- * bench spawned for herald send, this process for the rest), the sink,
- * PostgreSQL.
+ * groups): the sender, `who` it is (herald or the baseline's client: the CLI
+ * run this bench spawned for herald send, this process for the rest), the
+ * sink, PostgreSQL.
  */
 function cpuPerMessage(kind, x) {
   const us = (cores) => Math.round((cores * x.seconds * 1e6) / x.n);
-  return { sender: us(kind === 'cli' ? x.machine.by.spawned : x.machine.by.bench), sink: us(x.machine.by.sink), pg: us(x.machine.by.PostgreSQL) };
+  return {
+    who: kind === 'cli' || kind === 'inProcess' ? 'herald' : 'client',
+    sender: us(kind === 'cli' ? x.machine.by.spawned : x.machine.by.bench),
+    sink: us(x.machine.by.sink),
+    pg: us(x.machine.by.PostgreSQL),
+  };
 }
 
 // ── The run ──────────────────────────────────────────────────────────────────
@@ -565,7 +570,7 @@ try {
     runs[kind].forEach((x, i) => {
       console.log(`    run ${i + 1}: ${rate(x.rate).padStart(8)}  (${x.n.toLocaleString('en')} in ${x.seconds.toFixed(2)} s; cores: ours ${x.machine.ours.toFixed(2)}, other ${x.machine.other.toFixed(2)}${x.machine.disturbed ? ', disturbed' : ''})${extra(x, i)}${x.problems ? `  ${x.problems}` : ''}`);
       const c = cpuPerMessage(kind, x);
-      console.log(`           CPU a message: ${kind === 'cli' || kind === 'inProcess' ? 'herald' : 'client'} ${c.sender} µs, sink ${c.sink} µs, PostgreSQL ${c.pg} µs`);
+      console.log(`           CPU a message: ${c.who} ${c.sender} µs, sink ${c.sink} µs, PostgreSQL ${c.pg} µs`);
     });
   };
   console.log(`\nsend benchmark: ${MESSAGES.toLocaleString('en')} messages of ${kb.toFixed(1)} KB (mean) to an smtp-server sink in its own process, PostgreSQL at ${new URL(server).host}, ${availableParallelism()} cores shared`);

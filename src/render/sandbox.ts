@@ -139,7 +139,7 @@ Object.setPrototypeOf(LoopVars.prototype, null);
 /**
  * Frames with the compiled code's variables. Every name the compiled code
  * sets is a plain identifier (unsafeSyntax refuses any other, and `loop.*`
- * goes through setLoop), so nunjucks' own set never meets a dotted name.
+ * goes through setLoop), which set writes without nunjucks' split at dots.
  */
 class SandboxFrame extends base.Frame {
   private loop: LoopVars | undefined;
