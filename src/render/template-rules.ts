@@ -75,7 +75,7 @@ export interface SyntaxNode {
 
 /** A place a template may not be compiled with. */
 export interface UnsafeSyntax {
-  /** A name that is no plain identifier, a test not given by name, an async loop, a call of what is not a name. */
+  /** A name that is no plain identifier (or, where a tag names something, no name at all), a test not given by name, an async loop, a call of what is not a name. */
   kind: 'name' | 'test' | 'tag' | 'call';
   node: SyntaxNode;
   message: string;
@@ -88,7 +88,9 @@ export interface UnsafeSyntax {
  * filter, a macro's or a loop's variable), the test in `x is …` (which may be
  * written as a string), and the written form of what a call calls. The lexer
  * takes `a"^Function`…```^"` for one name, so `{{ a"^Function`…```^" }}`
- * would run as code before any check of the runtime (sandbox.ts). A template with
+ * would run as code before any check of the runtime (sandbox.ts), and the
+ * parser takes a string where `set` or `macro` names what it makes, so
+ * `{% set "a\", Function(…)()); (\"b" = 1 %}` would too. A template with
  * anything but a plain name in those places is never compiled; validation
  * reports each place. Nor is an async loop, which binds its names as
  * JavaScript parameters.
@@ -98,6 +100,10 @@ export function unsafeSyntax(root: SyntaxNode): UnsafeSyntax[] {
   walk(root, (n) => {
     if (n.typename === 'Symbol' && !NAME.test(String(n.value))) {
       out.push({ kind: 'name', node: n, message: `${JSON.stringify(String(n.value))} is not a name`, hint: 'a name is letters, digits and _; quote text: "like this"' });
+    }
+    // Where a name goes, only a name: a string there would be written into the code as it is.
+    for (const target of namePlaces(n)) {
+      if (target.typename !== 'Symbol') out.push({ kind: 'name', node: target, message: `{% ${TAGS[n.typename] ?? n.typename.toLowerCase()} %} takes a name here, not ${target.typename === 'Literal' ? 'a string' : 'an expression'}`, hint: 'a name is letters, digits and _, without quotes: {% set total = 1 %}' });
     }
     if (n.typename === 'Is') {
       const test = n.right as SyntaxNode;
@@ -115,11 +121,45 @@ export function unsafeSyntax(root: SyntaxNode): UnsafeSyntax[] {
   return out;
 }
 
-/** Every node of a syntax tree, parents before their children. */
+/** The tags whose names nunjucks' compiler writes into its code, as a template writes them. */
+const TAGS: Readonly<Record<string, string>> = { Set: 'set', Macro: 'macro', Caller: 'call', For: 'for', Import: 'import', FromImport: 'from', Block: 'block' };
+
+/**
+ * The nodes of a tag that the compiler writes into its code as names
+ * (`frame.set("…", …)`, a macro's and its arguments' names, an import's):
+ * each must be a Symbol, whose value the rule above checks. The parser
+ * takes any expression for some of them, a string literal too.
+ */
+function namePlaces(n: SyntaxNode): SyntaxNode[] {
+  const children = (x: unknown) => ((x as SyntaxNode | undefined)?.children as SyntaxNode[] | undefined) ?? [];
+  switch (n.typename) {
+    case 'Set':
+      return n.targets as SyntaxNode[];
+    case 'Macro':
+    case 'Caller':
+      // Positional arguments, then the keyword arguments' names.
+      return [n.name as SyntaxNode, ...children(n.args).flatMap((a) => (a.typename === 'KeywordArgs' ? children(a).map((pair) => pair.key as SyntaxNode) : [a]))];
+    case 'For':
+      return (n.name as SyntaxNode).typename === 'Array' ? children(n.name) : [n.name as SyntaxNode];
+    case 'Import':
+      return [n.target as SyntaxNode];
+    case 'FromImport':
+      return children(n.names).flatMap((x) => (x.typename === 'Pair' ? [x.key as SyntaxNode, x.value as SyntaxNode] : [x]));
+    case 'Block':
+      return [n.name as SyntaxNode];
+    default:
+      return [];
+  }
+}
+
+/**
+ * Every node of a syntax tree, parents before their children: every node a
+ * node holds, not only those its `fields` list (a block set's body is not
+ * among a Set's fields, and nothing in it would be seen).
+ */
 export function walk(root: SyntaxNode, visit: (n: SyntaxNode) => void): void {
   visit(root);
-  for (const f of root.fields) {
-    const v = root[f];
+  for (const v of Object.values(root)) {
     for (const c of Array.isArray(v) ? v : [v]) if (c && typeof c === 'object' && typeof (c as SyntaxNode).typename === 'string') walk(c as SyntaxNode, visit);
   }
 }

@@ -22,6 +22,12 @@ const P = JSON.stringify(JS);
 
 /** The code with every character but letters and digits as a \xNN escape: one nunjucks name, to the lexer. */
 const HEX = JS.replace(/[^A-Za-z0-9]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+/**
+ * A nunjucks string literal whose text closes the compiler's string and calls
+ * Function with the code (as \xNN escapes in a JavaScript template string):
+ * in a place where the compiler writes a name, `frame.set("…", …)`.
+ */
+const CLOSING = `"a\\", Function(\`${HEX.replace(/\\/g, '\\\\')}\`)()); (\\"b"`;
 /** A test name that closes the compiler's string and calls Function. */
 const TEST = `odd")&&Function(${JSON.stringify(JS)})()&&env.getTest("odd`;
 
@@ -29,6 +35,12 @@ export const ESCAPES: readonly { name: string; template: string }[] = [
   // nunjucks' compiler writes these into its JavaScript unescaped: they run before any runtime check.
   { name: 'a name the compiler writes into code', template: `{{ a"^Function\`${HEX}\`\`\`^" }}` },
   { name: 'a test the compiler writes into code', template: `{{ 1 is ${JSON.stringify(TEST)} }}` },
+  { name: 'a set target written as a string', template: `{% set ${CLOSING} = 1 %}` },
+  { name: 'a block set target written as a string', template: `{% set ${CLOSING} %}x{% endset %}` },
+  { name: 'one of several set targets written as a string', template: `{% set x, ${CLOSING} = 1 %}` },
+  { name: 'a macro name written as a string', template: `{% macro ${CLOSING}() %}x{% endmacro %}` },
+  { name: 'a keyword argument name written as a string', template: `{% macro m(${CLOSING}=1) %}x{% endmacro %}{{ m() }}` },
+  { name: 'a name inside a block set', template: `{% set x %}{{ a"^Function\`${HEX}\`\`\`^" }}{% endset %}{{ x }}` },
   { name: 'an async loop shadowing the compiler\'s env', template: `{% asyncEach env in [{ "opts": { "autoescape": false } }] %}{{ "<b>" }}{{ range.constructor(${P})() }}{% endeach %}` },
   { name: 'range.constructor', template: `{{ range.constructor(${P})() }}` },
   { name: 'cycler.constructor', template: `{{ cycler.constructor(${P})() }}` },

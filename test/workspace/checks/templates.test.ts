@@ -201,6 +201,19 @@ describe('templateChecks', () => {
       expect(got.filter((p) => p.startsWith('error templates/hello/en.mjml:5:'))).not.toEqual([]);
     });
 
+    it('takes only a name where a tag sets one: not a string, not an expression', async () => {
+      const text = '{% set "total" = 1 %}{% set a.b = 2 %}\n{% macro "card"() %}{% endmacro %}{% macro m(x, "y"=1) %}{% endmacro %}\n{% set t %}{{ a"b }}{% endset %}';
+      expect(await check({ 'templates/hello/en.txt': text }, { hints: true })).toEqual([
+        'error templates/hello/en.txt:1:8: {% set %} takes a name here, not a string [a name is letters, digits and _, without quotes: {% set total = 1 %}]',
+        'error templates/hello/en.txt:1:30: {% set %} takes a name here, not an expression [a name is letters, digits and _, without quotes: {% set total = 1 %}]',
+        'error templates/hello/en.txt:2:10: {% macro %} takes a name here, not a string [a name is letters, digits and _, without quotes: {% set total = 1 %}]',
+        'error templates/hello/en.txt:2:49: {% macro %} takes a name here, not a string [a name is letters, digits and _, without quotes: {% set total = 1 %}]',
+        // Inside a block set too, which nunjucks' tree does not list among the tag's fields.
+        'error templates/hello/en.txt:3:15: "a\\"b" is not a name [a name is letters, digits and _; quote text: "like this"]',
+        'error templates/hello/en.txt:3:15: unknown token "a"b" [tokens here: campaign, customer, greeting, links, preheader, products, site]',
+      ]);
+    });
+
     it('says what is refused and what to do instead', async () => {
       const text = [
         '{{ customer.first_name.constructor }} {{ customer.email.toUpperCase() }} {{ site.brand.__proto__ }}',
