@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { herald } from '../support/cli.js';
+import { moduleRecord, packageOf, packages } from '../support/loaded.js';
 import { createTestDb } from '../support/db.js';
 import { createShop } from '../support/shop.js';
 import { startSmtpSink } from '../support/smtp.js';
@@ -14,7 +15,7 @@ const cleanup = useCleanups();
 const LONG_AGO = new Date(Date.now() - 400 * 86_400_000).toISOString();
 
 describe.skipIf(!process.env.HERALD_TEST_DATABASE_URL)('herald send and the MJML cache', () => {
-  it('renders from the compiled MJML that validate and plan left in the cache, compiling nothing again', async () => {
+  it('renders from the compiled MJML that validate and plan left in the cache, compiling nothing again, and loads no compiler and no push library', async () => {
     const db = await createTestDb();
     cleanup(() => db.dispose());
     await createShop(db, {
@@ -40,10 +41,18 @@ describe.skipIf(!process.env.HERALD_TEST_DATABASE_URL)('herald send and the MJML
       writeFileSync(file, JSON.stringify({ ...entry, html: entry.html.replace('</body>', '<!-- compiled once, read from the cache --></body>') }));
     }
 
-    const send = await herald(['send', 'winback', ...base], env);
+    const record = moduleRecord();
+    cleanup(record.remove);
+    const send = await herald(['send', 'winback', ...base], { ...env, ...record.env });
     expect(send.code, send.stderr).toBe(0);
     expect(send.stdout).toContain('winback: 1 sent, 0 failed');
     expect(sink.messages).toHaveLength(1);
     expect(sink.messages[0]!.html).toContain('<!-- compiled once, read from the cache -->');
+    // Nor loads the compiler, nor what only SMS and push need: an email send starts without them.
+    const modules = record.modules();
+    expect(packages(modules)).toContain('nunjucks');
+    expect(packages(modules).filter((p) => ['mjml', 'piscina', 'web-push', 'google-auth-library'].includes(p))).toEqual([]);
+    // Of the phone number library, only the calling codes the audience's SQL is built with (src/audience/channels.ts).
+    expect(modules.filter((m) => packageOf(m) === 'libphonenumber-js').map((m) => m.replace(/.*\/node_modules\//, ''))).toEqual(['libphonenumber-js/metadata.min.json.js']);
   });
 });

@@ -1,9 +1,10 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useCleanups } from '../support/cleanup.js';
+import { herald } from '../support/cli.js';
+import { moduleRecord, packageOf, packages } from '../support/loaded.js';
 import { exampleWorkspace, repoRoot } from '../support/workspace.js';
 
 /**
@@ -39,31 +40,12 @@ const HEAVY = [
 ];
 
 /** Runs the built CLI under the recorder; the modules it loaded, as paths. */
-function loaded(args: string[], env: Record<string, string> = {}): Promise<{ code: number; modules: string[]; stdout: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'herald-modules-'));
-  cleanup(() => rmSync(dir, { recursive: true, force: true }));
-  const out = join(dir, 'modules.txt');
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', join(repoRoot, 'test', 'support', 'loaded-modules.mjs'), join(repoRoot, 'dist', 'cli', 'main.js'), ...args],
-      { env: { ...process.env, NO_COLOR: '1', HERALD_DATABASE_URL: '', GITHUB_ACTIONS: '', HERALD_LOADED_MODULES: out, ...env }, timeout: 120_000 },
-      (err, stdout) => {
-        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-        const modules = readFileSync(out, 'utf8').split('\n').filter(Boolean).map((m) => (m.startsWith('file://') ? new URL(m).pathname : m));
-        resolve({ code, modules, stdout: String(stdout) });
-      },
-    );
-  });
+async function loaded(args: string[], env: Record<string, string> = {}): Promise<{ code: number; modules: string[]; stdout: string }> {
+  const record = moduleRecord();
+  cleanup(record.remove);
+  const run = await herald(args, { ...record.env, ...env });
+  return { code: run.code, modules: record.modules(), stdout: run.stdout };
 }
-
-/** The package a module path belongs to (@scope/name or name), or undefined for herald's own and node's. */
-function packageOf(path: string): string | undefined {
-  const m = /.*\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(path);
-  return m?.[1];
-}
-
-const packages = (modules: string[]) => [...new Set(modules.map(packageOf).filter((p): p is string => p !== undefined))].sort();
 
 describe('start-up', () => {
   it('herald --help loads commander and the command line once, then answers from the cache with nothing loaded, in the same words', async () => {

@@ -1,5 +1,6 @@
 import type { Agent } from 'node:https';
-import webpush from 'web-push';
+import { createRequire } from 'node:module';
+import type WebPush from 'web-push';
 import { UserError } from '../../errors.js';
 import { replyText, type Attempt } from './attempt.js';
 
@@ -40,12 +41,19 @@ export type WebPushSend = (s: WebPushSubscription, payload: string) => Promise<A
  */
 export const WEB_PUSH_MAX_PAYLOAD_BYTES = 4096 - 86 - 16 - 1;
 
+let webpushLib: typeof WebPush | undefined;
+/** Loaded when a project first sends web push (~50 ms, with its crypto dependencies), not by every send that imports the push channel. */
+function webpushLibrary(): typeof WebPush {
+  return (webpushLib ??= createRequire(import.meta.url)('web-push') as typeof WebPush);
+}
+
 const VAPID_HINT = 'generate a key pair with `npx web-push generate-vapid-keys`; put the public key in herald.yaml push.vapid.public_key and the private key in the variable push.vapid.private_key_env names (docs/push.md)';
 
 /** A sender for web push subscriptions, with the VAPID keys checked now: a missing or bad key is a UserError before anything is sent. */
 export function webPushSender(vapid: VapidConfig, opts: WebPushOptions = {}): WebPushSend {
   const privateKey = process.env[vapid.private_key_env];
   if (!privateKey) throw new UserError(`herald.yaml push.vapid.private_key_env names $${vapid.private_key_env}, which is not set`, VAPID_HINT);
+  const webpush = webpushLibrary();
   const vapidDetails = { subject: vapid.subject, publicKey: vapid.public_key, privateKey };
   try {
     // Checks the subject and both keys the way sending will, without sending.

@@ -1,4 +1,5 @@
-import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
+import { createRequire } from 'node:module';
+import type { CountryCode } from 'libphonenumber-js/max';
 import { UserError } from '../../errors.js';
 import { ChannelFailure, renderedFor, type Channel } from '../channel.js';
 import type { SmsConfig, SmsProvider } from './provider.js';
@@ -45,6 +46,12 @@ export function smsChannel(o: SmsChannelOptions): Channel {
 
 export type PhoneNumber = { ok: true; number: string } | { ok: false; why: string };
 
+let phoneLib: typeof import('libphonenumber-js/max') | undefined;
+/** Loaded when a number is first read (~90 ms: the full metadata), not by every send that imports the SMS channel. */
+function phoneNumbers(): typeof import('libphonenumber-js/max') {
+  return (phoneLib ??= createRequire(import.meta.url)('libphonenumber-js/max') as typeof import('libphonenumber-js/max'));
+}
+
 /** A number as the shop stores it, read in `country` (ISO alpha-2) unless it starts with + or 00, as E.164. */
 export function e164(text: string, country: string | null): PhoneNumber {
   const shown = JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text);
@@ -53,7 +60,7 @@ export function e164(text: string, country: string | null): PhoneNumber {
   if (!international && !region) return { ok: false, why: `not a phone number: ${shown} has no country code and the customer no country to read it in` };
   let parsed;
   try {
-    parsed = parsePhoneNumberFromString(text.trim().replace(/^00/, '+'), region);
+    parsed = phoneNumbers().parsePhoneNumberFromString(text.trim().replace(/^00/, '+'), region);
   } catch {
     parsed = undefined;
   }
