@@ -6,9 +6,22 @@ import { UserError } from '../errors.js';
  */
 export interface Queryable {
   /** One statement with `$n` parameters. Values are never interpolated. */
-  query<R = Record<string, unknown>>(text: string, values?: unknown[]): Promise<R[]>;
+  query<R = Record<string, unknown>>(text: string, values?: unknown[], options?: QueryOptions): Promise<R[]>;
   /** A script of several statements without parameters (migrations, DDL). */
   exec(script: string): Promise<void>;
+}
+
+export interface QueryOptions {
+  /**
+   * Keep the statement prepared on the server connection that runs it, under
+   * a name made from its text, so the server parses and analyses it once per
+   * connection, not at every call: for the statements a worker runs at every
+   * batch. The server plans it anew for each call for its first five, then
+   * keeps one generic plan if that costs no more; a transaction that has set
+   * `plan_cache_mode = force_generic_plan` (SET LOCAL) gets the generic plan
+   * from the first call. Embedded PGlite runs it as any other statement.
+   */
+  prepare?: boolean;
 }
 
 /** Statements and transactions, one after another on one connection. */

@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
-import { redactSpec, type Db, type HeldLock, type Queryable, type Session } from './db.js';
+import { redactSpec, type Db, type HeldLock, type Queryable, type QueryOptions, type Session } from './db.js';
 import { isConnectionError, markConnectionLost } from './retry.js';
 
 // int8 (counts, ids) as JS numbers, as PGlite returns them: herald's ids and
@@ -46,12 +47,30 @@ async function connect(pool: pg.Pool): Promise<pg.PoolClient> {
   }
 }
 
+/**
+ * The name a prepared statement has on every connection: a hash of its text,
+ * so one text is parsed once per connection and two texts never share a
+ * name (pg refuses that). Kept per text, since the texts are a few and long.
+ */
+const statementNames = new Map<string, string>();
+
+function statementName(text: string): string {
+  let name = statementNames.get(text);
+  if (!name) {
+    if (statementNames.size > 1000) statementNames.clear();
+    name = `herald_${createHash('sha256').update(text).digest('hex').slice(0, 32)}`;
+    statementNames.set(text, name);
+  }
+  return name;
+}
+
 /** A client's queries; their errors marked when the connection failed. */
 function wrap(client: pg.PoolClient): Queryable {
   return {
-    async query(text, values) {
+    async query(text, values, options) {
       try {
-        return (await client.query(text, values as unknown[] | undefined)).rows as never[];
+        const config = options?.prepare ? { name: statementName(text), text, values: values as unknown[] | undefined } : { text, values: values as unknown[] | undefined };
+        return (await client.query(config)).rows as never[];
       } catch (err) {
         throw marked(err, false);
       }
@@ -92,8 +111,8 @@ export function openPostgres(url: string): Db {
   return {
     kind: 'postgres',
     where,
-    query<R>(text: string, values?: unknown[]) {
-      return using((q) => q.query<R>(text, values));
+    query<R>(text: string, values?: unknown[], options?: QueryOptions) {
+      return using((q) => q.query<R>(text, values, options));
     },
     exec(script) {
       return using((q) => q.exec(script));

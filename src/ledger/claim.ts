@@ -153,7 +153,13 @@ export async function claimBatch(db: Db, c: ClaimInput): Promise<ClaimedBatch> {
     if (ids.length === 0) return out;
     const values = settleValues(c, ids);
     const text = settleSql(c.schema, c.exitSql ? c.exitSql(paramOf(values)) : 'NULL::text');
-    const rows = await tx.query<ClaimedMessage & { verdict: string }>(text, values);
+    // Planning the settle took longer than running it (2.8 ms a claim against
+    // ~4.5 ms, the send bench's PostgreSQL): it is prepared once per
+    // connection, with one generic plan, which keys every step on the batch's
+    // ids and each row's own recipient, whatever the values. An exit
+    // condition is a source's own SQL: the server chooses its plan as usual.
+    if (!c.exitSql) await tx.query('SET LOCAL plan_cache_mode = force_generic_plan');
+    const rows = await tx.query<ClaimedMessage & { verdict: string }>(text, values, { prepare: true });
     for (const { verdict, ...m } of rows) {
       if (verdict === 'claimed') out.messages.push(m);
       else if (verdict === 'suppressed') out.suppressed++;

@@ -74,7 +74,8 @@ export interface Outcome {
 
 /**
  * recordOutcomes: results in one statement, as they come in (recorder.ts
- * groups the replies of ~100 ms).
+ * groups the replies of ~100 ms), prepared: a send runs it several times a
+ * batch.
  * A row is only settled while still claimed by this worker, so a worker whose
  * lease was taken over never overwrites the new holder's result, with one
  * exception: `sent` is always recorded, because the message did go out.
@@ -99,6 +100,7 @@ export async function recordOutcomes(db: Queryable, worker: string, outcomes: re
       now,
       worker,
     ],
+    { prepare: true },
   );
 }
 

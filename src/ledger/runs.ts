@@ -72,6 +72,8 @@ export async function sendingSources(db: Queryable, kind?: SourceKind): Promise<
             = CASE r.source_kind WHEN 'campaign' THEN $4 ELSE $5 END
       ORDER BY r.launched_at, r.source_kind, r.source`,
     [kind ?? null, SENDING_STATUS.campaign.default, SENDING_STATUS.trigger.default, SENDING_STATUS.campaign.sends, SENDING_STATUS.trigger.sends],
+    // Asked before every batch (isSending): parsed once per connection.
+    { prepare: true },
   );
   return rows;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { pickSql, pickValues } from '../../src/ledger/claim.js';
+import { claimBatch, pickSql, pickValues } from '../../src/ledger/claim.js';
 import pg from 'pg';
 import { createTestDb, serverUrl } from '../support/db.js';
 import { createShop } from '../support/shop.js';
@@ -82,5 +82,38 @@ describe('the claim statement', () => {
     expect(fromStart.pages).toBeGreaterThan(100);
     await holder.query('ROLLBACK');
   });
-});
 
+  it.skipIf(!serverUrl)('settles every batch with one statement prepared per connection, planned generically from the first claim', async () => {
+    // Planning the settle cost more than running it; prepared, the server
+    // parses it once per connection and plans it once. The claims run one
+    // after another, so the pool hands each the same connection, whose
+    // prepared statements the last query reads.
+    const db = await createTestDb();
+    cleanup(() => db.dispose());
+    await createShop(db, { customers: Array.from({ length: 30 }, (_, i) => ({ id: i + 1, email: `c${i + 1}@example.com` })) });
+    await db.query(`INSERT INTO herald.objects (kind, name, spec, hash, apply_id) VALUES ('campaign', 'gen', '{"status": "ready"}', 'h', 1)`);
+    await db.query(
+      `INSERT INTO herald.messages (source, customer_id, address, site, locale, status, next_attempt_at)
+       SELECT 'gen', g, 'c' || g || '@example.com', 'shop-en', 'en', 'queued', '2026-01-01T00:00:00Z' FROM generate_series(1, 30) AS g`,
+    );
+    const claimed: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const batch = await claimBatch(db, {
+        source: { kind: 'campaign', name: 'gen' },
+        schema: 'shop',
+        policy: { timezones: {}, cap: { max: 3, perSeconds: 604_800, whenCapped: 'defer' } },
+        worker: 'w',
+        limit: 10,
+        leaseSeconds: 60,
+        now: new Date('2026-02-01T00:00:00Z'),
+        session: { key: 1, outlivesServer: true },
+      });
+      claimed.push(...batch.messages.map((m) => m.id));
+    }
+    expect(new Set(claimed).size).toBe(30);
+    const prepared = await db.query<{ generic_plans: number; custom_plans: number }>(
+      "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE name LIKE 'herald\\_%' AND statement LIKE '%settled AS (%'",
+    );
+    expect(prepared).toEqual([{ generic_plans: 3, custom_plans: 0 }]);
+  });
+});
