@@ -64,14 +64,41 @@ function statementName(text: string): string {
   return name;
 }
 
+/** The prepared statements that have run on each connection. */
+const ran = new WeakMap<pg.PoolClient, Set<string>>();
+
+function ranOn(client: pg.PoolClient): Set<string> {
+  let names = ran.get(client);
+  if (!names) ran.set(client, (names = new Set()));
+  return names;
+}
+
+/**
+ * Whether a prepared statement failed because it went stale: a column it
+ * returns changed type since it was prepared on this connection (the shop
+ * migrated), which PostgreSQL refuses with 0A000 ("cached plan must not
+ * change result type") at every run until the connection ends. Such a
+ * failure is the connection's, as a lost one is: it is dropped (using(),
+ * below) and whoever retries (retry.ts) prepares the statement afresh on
+ * another. A statement that fails the first time it runs is its own error.
+ */
+function stale(client: pg.PoolClient, name: string, err: unknown): boolean {
+  return err instanceof pg.DatabaseError && err.code === '0A000' && ranOn(client).has(name);
+}
+
 /** A client's queries; their errors marked when the connection failed. */
 function wrap(client: pg.PoolClient): Queryable {
   return {
     async query(text, values, options) {
+      const name = options?.prepare ? statementName(text) : undefined;
       try {
-        const config = options?.prepare ? { name: statementName(text), text, values: values as unknown[] | undefined } : { text, values: values as unknown[] | undefined };
-        return (await client.query(config)).rows as never[];
+        const rows = (await client.query(name ? { name, text, values: values as unknown[] | undefined } : { text, values: values as unknown[] | undefined })).rows as never[];
+        if (name) ranOn(client).add(name);
+        return rows;
       } catch (err) {
+        if (name && stale(client, name, err)) {
+          throw markConnectionLost(new Error(`a statement prepared on this connection no longer fits the tables it reads (${(err as Error).message}): the connection is dropped, and the statement prepared again on the next`));
+        }
         throw marked(err, false);
       }
     },

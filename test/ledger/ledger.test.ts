@@ -4,6 +4,8 @@ import pg from 'pg';
 import { createTestDb, serverUrl } from '../support/db.js';
 import { createShop } from '../support/shop.js';
 import { useCleanups } from '../support/cleanup.js';
+import { retrying } from '../../src/db/retry.js';
+import { silentLog } from '../../src/log.js';
 
 const cleanup = useCleanups();
 
@@ -90,14 +92,14 @@ describe('the claim statement', () => {
     // prepared statements the last query reads.
     const db = await createTestDb();
     cleanup(() => db.dispose());
-    await createShop(db, { customers: Array.from({ length: 30 }, (_, i) => ({ id: i + 1, email: `c${i + 1}@example.com` })) });
+    await createShop(db, { customers: Array.from({ length: 40 }, (_, i) => ({ id: i + 1, email: `c${i + 1}@example.com` })) });
     await db.query(`INSERT INTO herald.objects (kind, name, spec, hash, apply_id) VALUES ('campaign', 'gen', '{"status": "ready"}', 'h', 1)`);
     await db.query(
       `INSERT INTO herald.messages (source, customer_id, address, site, locale, status, next_attempt_at)
-       SELECT 'gen', g, 'c' || g || '@example.com', 'shop-en', 'en', 'queued', '2026-01-01T00:00:00Z' FROM generate_series(1, 30) AS g`,
+       SELECT 'gen', g, 'c' || g || '@example.com', 'shop-en', 'en', 'queued', '2026-01-01T00:00:00Z' FROM generate_series(1, 40) AS g`,
     );
     const claimed: number[] = [];
-    for (let i = 0; i < 3; i++) {
+    const claim = async () => {
       const batch = await claimBatch(db, {
         source: { kind: 'campaign', name: 'gen' },
         schema: 'shop',
@@ -109,11 +111,19 @@ describe('the claim statement', () => {
         session: { key: 1, outlivesServer: true },
       });
       claimed.push(...batch.messages.map((m) => m.id));
-    }
+    };
+    for (let i = 0; i < 3; i++) await claim();
     expect(new Set(claimed).size).toBe(30);
     const prepared = await db.query<{ generic_plans: number; custom_plans: number }>(
       "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE name LIKE 'herald\\_%' AND statement LIKE '%settled AS (%'",
     );
     expect(prepared).toEqual([{ generic_plans: 3, custom_plans: 0 }]);
+
+    // The shop migrates mid-send: a column the claim returns changes type.
+    // The prepared settle no longer fits; the worker's retry (retrying, as
+    // around every claim) claims again on a connection that prepares it anew.
+    await db.exec('ALTER TABLE shop.customers ALTER COLUMN city TYPE varchar(300)');
+    await retrying(silentLog, claim);
+    expect(new Set(claimed).size).toBe(40);
   });
 });
