@@ -35,6 +35,15 @@ export interface TrackOptions {
   /** utm_* parameters for links to the shop's sites (hosts below). */
   utm?: Record<string, string>;
   shopHosts: ReadonlySet<string>;
+  /**
+   * The hosts whose links are tracked (with their subdomains): the site's
+   * own, as link-check.ts siteHosts gives them. A link elsewhere can only
+   * have come from a token's value (templates, and the shop's products, may
+   * not link off the site's domains), and the shop's tracking host must not
+   * become a signed redirect to wherever a customer's name pointed: it stays
+   * as written.
+   */
+  hosts: readonly string[];
   /** This recipient's auto-login link, stored as AUTO_LOGIN. */
   autoLogin: string;
 }
@@ -88,7 +97,7 @@ export function trackMessage(m: { html: string; text: string }, o: TrackOptions)
     const urls: string[] = [];
     const own = `${o.base}/`;
     const tracked = (original: string): number | undefined => {
-      if (!/^https?:\/\//i.test(original) || original.startsWith(own)) return undefined;
+      if (!/^https?:\/\//i.test(original) || original.startsWith(own) || !onSite(original, o.hosts)) return undefined;
       const stored = stored_(original, o);
       let i = index.get(stored);
       if (i === undefined) {
@@ -195,15 +204,7 @@ function join(pieces: Pieces, links: readonly string[]): string {
   return s;
 }
 
-export interface ShortenOptions extends Pick<TrackOptions, 'ledgerId' | 'secret' | 'base' | 'utm' | 'shopHosts' | 'autoLogin'> {
-  /**
-   * The hosts whose links are shortened (with their subdomains): the site's
-   * own, as link-check.ts siteHosts gives them. A link elsewhere can only
-   * have come from a token's value (templates may not link off the site's
-   * domains), and the shop's tracking host must not become a signed
-   * redirect to wherever a customer's name pointed: it stays as written.
-   */
-  hosts: readonly string[];
+export interface ShortenOptions extends Pick<TrackOptions, 'ledgerId' | 'secret' | 'base' | 'utm' | 'shopHosts' | 'hosts' | 'autoLogin'> {
   /** A push notification's tap (short.ts): it counts as the push's open. */
   push: boolean;
 }
@@ -244,6 +245,25 @@ export function shortenUrl(url: string, o: ShortenOptions): { url: string; linkS
     url: `${o.base}/${SHORT_PATH}/${shortToken({ message: o.ledgerId, index: 0, push: o.push }, o.secret)}`,
     linkSet: { hash: shortSetKey(o.ledgerId), urls: [stored_(url, o)] },
   };
+}
+
+/**
+ * onHosts, remembered per list of hosts: an email's links are mostly the
+ * same for every recipient, and parsing each of a dozen per message cost
+ * more than looking it up.
+ */
+const decided = new WeakMap<readonly string[], Map<string, boolean>>();
+
+function onSite(url: string, hosts: readonly string[]): boolean {
+  let known = decided.get(hosts);
+  if (!known) decided.set(hosts, (known = new Map()));
+  let yes = known.get(url);
+  if (yes === undefined) {
+    if (known.size >= 10_000) known.clear();
+    // Kept as a text of its own: the link cut from a message would keep the message alive (detached).
+    known.set(detached(url), (yes = onHosts(url, hosts)));
+  }
+  return yes;
 }
 
 function onHosts(url: string, hosts: readonly string[]): boolean {

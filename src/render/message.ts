@@ -6,6 +6,7 @@ import type { PerLocale, Project, Sender, Site, Template, Tracking, Variant } fr
 import { greeting } from './greeting.js';
 import { prepareTemplate, type PreparedTemplate, type TokenContext } from './personalize.js';
 import type { ProductToken } from './products.js';
+import { siteHosts } from './link-check.js';
 
 /**
  * One message for one recipient, rendered: the same path for a campaign send,
@@ -111,6 +112,8 @@ export interface Renderer {
 export function createRenderer(o: { project: Project; secret: string; now: Date }): Renderer {
   const sites = new Map(o.project.sites.map((s) => [s.id, s]));
   const shopHosts = new Set(o.project.sites.flatMap((s) => hostOf(s.url)));
+  // Each site's domains, the only ones its messages' links are tracked to (trackMessage).
+  const hostsOf = new Map(o.project.sites.map((s) => [s.id, siteHosts(o.project, s).hosts]));
   // A source's tracking settings, worked out once, not for every message it sends.
   const settings = new WeakMap<MessageSource, ReturnType<typeof tracking>>();
   const prepared = new Map<string, Promise<PreparedTemplate>>();
@@ -150,6 +153,7 @@ export function createRenderer(o: { project: Project; secret: string; now: Date 
         clicks: t.clicks,
         ...(t.utm ? { utm: t.utm } : {}),
         shopHosts,
+        hosts: hostsOf.get(site.id) ?? siteHosts(o.project, site).hosts,
         autoLogin: links.autoLogin,
       });
       const bounceTo = o.project.tracking?.return_path ?? `bounces@${sender.from.address.split('@')[1] ?? 'localhost'}`;

@@ -13,6 +13,8 @@ const base: TrackOptions = {
   opens: true,
   clicks: true,
   shopHosts: new Set(['shop.example.com']),
+  // The site's domains: its own, and two more listed in its `domains:`.
+  hosts: ['shop.example.com', 'other.example.org', 'unlinked.example.net'],
   autoLogin: 'https://shop.example.com/auto-login?token=abc.def',
 };
 
@@ -60,6 +62,23 @@ describe('trackMessage', () => {
     expect(t.text).toMatch(/^New: https:\/\/t\.example\.com\/c\/\S+$/m);
   });
 
+  it('tracks only links to the site’s domains: one elsewhere came from a token’s value and stays as written', () => {
+    const off = ['https://evil.example/login', 'https://shop.example.com@evil.example/', 'https://evilshop.example.com/', 'https://evil.example/?https://shop.example.com/'];
+    const t = trackMessage(
+      {
+        html: `<body>${off.map((u) => `<a href="${u}">x</a>`).join('')}<a href="https://www.shop.example.com/sale">sale</a></body>`,
+        text: `${off.join('\n')}\nSale: https://www.shop.example.com/sale`,
+      },
+      { ...base, hosts: ['shop.example.com'] },
+    );
+    expect(t.linkSet!.urls).toEqual(['https://www.shop.example.com/sale']);
+    for (const u of off) {
+      expect(t.html).toContain(`href="${u}"`);
+      expect(t.text).toContain(u);
+    }
+    expect(t.text).toMatch(/^Sale: https:\/\/t\.example\.com\/c\/\S+$/m);
+  });
+
   it('adds the open pixel before </body>, naming the message', () => {
     const t = trackMessage({ html, text }, base);
     const m = /<img src="https:\/\/t\.example\.com\/o\/([^"]+)"[^>]*\/><\/body>/.exec(t.html);
@@ -68,10 +87,10 @@ describe('trackMessage', () => {
 
   it('puts the pixel before the last </body> wherever the links are, and at the end of HTML without one', () => {
     const pixelled = (h: string) => trackMessage({ html: h, text: '' }, base).html.replace(/<img src="https:\/\/t\.example\.com\/o\/[^"]+"[^>]*\/>/, '[pixel]').replace(/https:\/\/t\.example\.com\/c\/[^"]+/g, 'L');
-    expect(pixelled('<body><a href="https://a.example/">a</a><p>x</p></body></html>')).toBe('<body><a href="L">a</a><p>x</p>[pixel]</body></html>');
+    expect(pixelled('<body><a href="https://shop.example.com/">a</a><p>x</p></body></html>')).toBe('<body><a href="L">a</a><p>x</p>[pixel]</body></html>');
     // An anchor after </body> (odd, but mail clients show it): the pixel still goes before </body>.
-    expect(pixelled('<body><p>x</p></body><a href="https://a.example/">a</a>')).toBe('<body><p>x</p>[pixel]</body><a href="L">a</a>');
-    expect(pixelled('<p>no body</p><a href="https://a.example/">a</a>')).toBe('<p>no body</p><a href="L">a</a>[pixel]');
+    expect(pixelled('<body><p>x</p></body><a href="https://shop.example.com/">a</a>')).toBe('<body><p>x</p>[pixel]</body><a href="L">a</a>');
+    expect(pixelled('<p>no body</p><a href="https://shop.example.com/">a</a>')).toBe('<p>no body</p><a href="L">a</a>[pixel]');
     expect(pixelled('<body><p>no links</p></body>')).toBe('<body><p>no links</p>[pixel]</body>');
   });
 

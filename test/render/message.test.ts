@@ -137,6 +137,24 @@ describe('a customer named like markup', () => {
   });
 });
 
+describe('a customer named like a link', () => {
+  it('is shown as written, never made a tracked link: the tracking host redirects only to the site’s own domains', async () => {
+    // A sign-up named https://evil.example/login would otherwise own a
+    // signed link on the shop's tracking host that redirects to it.
+    const renderer = createRenderer({ project, secret: SECRET, now: NOW });
+    for (const name of ['https://evil.example/login', 'https://shop.example.com@evil.example/', 'https://evilshop.example.com/x']) {
+      const m = await renderer.render(campaign(), recipient({ first_name: name }), { products: [] }, 7);
+      expect(m.linkSet!.urls.filter((u) => u.includes('evil'))).toEqual([]);
+      expect(m.text).toContain(`Hi ${name}!`);
+      expect(m.html).toContain(`Hi ${name.replace(/&/g, '&amp;')}!`);
+    }
+    // The site's own links (here, auto-login) are still tracked.
+    const m = await renderer.render(campaign(), recipient(), { products: [] }, 7);
+    expect(m.linkSet!.urls).toEqual(['{auto_login}']);
+    expect(m.html).toMatch(/href="https:\/\/mail\.shop\.example\.com\/c\//);
+  });
+});
+
 describe('links', () => {
   it('puts signed unsubscribe and auto-login links into the HTML', async () => {
     const { html, links } = await render(campaign());
