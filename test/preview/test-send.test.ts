@@ -5,6 +5,8 @@ import { ledgerCounts } from '../../src/ledger/ledger.js';
 import { testSend } from '../../src/preview/test-send.js';
 import { smtpTransport } from '../../src/channels/email/transport.js';
 import { verifyAutoLoginToken } from '../../src/links/auto-login.js';
+import { verifyLink } from '../../src/links/verify.js';
+import { serverUrl } from '../support/db.js';
 import { loadWorkspace } from '../../src/workspace/load.js';
 import { createTestDb } from '../support/db.js';
 import { createShop } from '../support/shop.js';
@@ -220,5 +222,50 @@ describe('herald test-send when the SMTP server fails', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('herald: $HERALD_SECRET is 15 bytes long; a link-signing secret needs at least 32 bytes');
     expect(r.stdout + r.stderr).not.toContain('short-secret-zz');
+  });
+});
+
+describe('herald test-send links', () => {
+  const SECRET = 'test-send-real-link-signing-secret-0123456789';
+  /** The links of the one message the sink got: its List-Unsubscribe and its auto-login link, each checked against the real secret. */
+  const links = (sink: Awaited<ReturnType<typeof startSmtpSink>>) => {
+    expect(sink.messages).toHaveLength(1);
+    const m = sink.messages[0]!;
+    const header = m.headerLines.find((h) => h.key === 'list-unsubscribe')?.line.replace(/\r?\n\s+/g, ' ');
+    const unsubscribe = /<(https:\/\/[^>]+\/unsubscribe\/[^>]+)>/.exec(header ?? '')?.[1];
+    const login = /auto-login\?token=([\w.-]+)/.exec(String(m.html))?.[1];
+    expect(unsubscribe).toBeDefined();
+    expect(login).toBeDefined();
+    return { unsubscribe: verifyLink(unsubscribe!, SECRET).ok, login: verifyAutoLoginToken(login!, SECRET, new Date()) };
+  };
+
+  it("sign a sample's links with a throwaway secret: a made-up recipient's links name no real customer", async () => {
+    // The sample had customer id 1000: with the real secret, the test mail's
+    // one-click unsubscribe and auto-login worked for the shop's customer 1000.
+    const ws = exampleWorkspace();
+    const sink = await startSmtpSink();
+    cleanup(ws.remove, () => sink.close());
+    const r = await herald(['test-send', 'winback', '--to', 'm@example.com', '--dir', ws.dir], { HERALD_SMTP_URL: sink.url, HERALD_SECRET: SECRET });
+    expect(r.code, r.stderr).toBe(0);
+    const l = links(sink);
+    expect(l.unsubscribe).toBe(false);
+    expect(l.login.ok).toBe(false);
+  });
+
+  it.skipIf(!serverUrl)("sign with the real secret only for a customer named with --customer, not for the shop's first customer picked as the sample", async () => {
+    const db = await createTestDb();
+    const ws = exampleWorkspace();
+    cleanup(() => db.dispose(), ws.remove);
+    await createShop(db, { customers: [{ id: 7, email: 'real@example.com', first_name: 'Wilhelmina', site: 'shop-en', locale: 'en' }] });
+    for (const [args, works] of [[[], false], [['--customer', '7'], true]] as const) {
+      const sink = await startSmtpSink();
+      cleanup(() => sink.close());
+      const r = await herald(['test-send', 'winback', '--to', 'm@example.com', '--dir', ws.dir, '--db', db.url!, '--site', 'shop-en', '--locale', 'en', ...args], { HERALD_SMTP_URL: sink.url, HERALD_SECRET: SECRET });
+      expect(r.code, r.stderr).toBe(0);
+      expect(sink.messages[0]!.html).toContain('Wilhelmina');
+      const l = links(sink);
+      expect(l.unsubscribe).toBe(works);
+      expect(l.login.ok).toBe(works);
+    }
   });
 });

@@ -36,9 +36,24 @@ export default async function testSendCommand([target]: string[], opts: TestSend
   try {
     const run = async (samples: Awaited<ReturnType<typeof loadSamples>>, secret: string) =>
       testSend(ws, { target: target!, to: opts.to, samples, secret, transport, dkim, sms, now: new Date(), ...pick(opts) });
-    sent = dbConfigured(opts)
-      ? await withDb(opts, async (db) => run(await loadSamples(ws, { db, customerIds }), await linkSecret(db, secretEnv)))
-      : await run(await loadSamples(ws, { customerIds }), envSecret(secretEnv) ?? randomBytes(32).toString('base64url'));
+    // A test message's links name the recipient it was rendered for, and they
+    // go to whoever the test goes to (colleagues, seed lists, spam checkers,
+    // a mailbox provider acting on the one-click header). Only a customer
+    // named with --customer was chosen to be seen so: their links are signed
+    // with the real secret and work as in a send. Every other sample (from
+    // preview.yaml, the built-in one, or the shop's first customer of a site
+    // and locale) gets a throwaway secret: its links show their shape and
+    // open nothing for anyone. The real secret is still checked.
+    const throwaway = () => randomBytes(32).toString('base64url');
+    if (dbConfigured(opts)) {
+      sent = await withDb(opts, async (db) => {
+        const secret = await linkSecret(db, secretEnv);
+        return run(await loadSamples(ws, { db, customerIds }), customerIds.length > 0 ? secret : throwaway());
+      });
+    } else {
+      envSecret(secretEnv);
+      sent = await run(await loadSamples(ws, { customerIds }), throwaway());
+    }
   } finally {
     transport.close();
   }
