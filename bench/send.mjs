@@ -1,4 +1,4 @@
-// npm run bench -- send [--runs R] [--workers W] [--batch B] [--pool P]
+// npm run bench -- send [--runs R] [--workers W] [--batch B] [--pool P] [--profile DIR]
 //
 // Messages a second from the ledger to an SMTP server, measured as a shop
 // runs it: `herald send <campaign>` with the built CLI (dist/cli/main.js)
@@ -40,6 +40,9 @@
 // - naive, a different workload: the pre-built messages, one unpooled
 //   nodemailer sendMail at a time, a connection each, no rendering, on the
 //   first 1,000 and extrapolated.
+//
+// `--profile DIR` writes a V8 CPU profile (node --cpu-prof) of every herald
+// send run into DIR, to open in Chrome's DevTools or read with a script.
 //
 // Every run also prints its CPU time a message: the sender's (herald, or the
 // baseline's client), the sink's and PostgreSQL's, read from /proc
@@ -115,8 +118,9 @@ const DAY_STEP_MS = 8 * 86_400_000;
 const ADDRESS = `'^[^@[:space:]]+@[^@[:space:]]+\\.[^@[:space:]]+$'`;
 
 const { values: args } = parseArgs({
-  options: { runs: { type: 'string', default: '3' }, workers: { type: 'string', default: '1' }, batch: { type: 'string' }, pool: { type: 'string', default: String(CONNECTIONS) } },
+  options: { runs: { type: 'string', default: '3' }, workers: { type: 'string', default: '1' }, batch: { type: 'string' }, pool: { type: 'string', default: String(CONNECTIONS) }, profile: { type: 'string' } },
 });
+const PROFILE = args.profile;
 const [RUNS, WORKERS, BATCH, POOL] = ['runs', 'workers', 'batch', 'pool'].map((k) => {
   if (args[k] === undefined) return undefined; // --batch: herald's own default (defaultBatchSize)
   const v = Number(args[k]);
@@ -380,7 +384,7 @@ async function developerLoop(script, client, port, limit, transportOptions = {})
 /** `herald send <campaign>` with the built CLI and its defaults: resolves to its --json result. */
 function heraldSend(campaign, now, dir, dbUrl, smtpUrl) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(root, 'dist', 'cli', 'main.js'), 'send', campaign, '--now', now.toISOString(), '--json', '--dir', dir, '--db', dbUrl], {
+    const child = spawn(process.execPath, [...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`] : []), join(root, 'dist', 'cli', 'main.js'), 'send', campaign, '--now', now.toISOString(), '--json', '--dir', dir, '--db', dbUrl], {
       env: { ...process.env, NO_COLOR: '1', HERALD_DATABASE_URL: '', HERALD_SMTP_URL: smtpUrl, HERALD_SECRET: SECRET, GITHUB_ACTIONS: '' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
