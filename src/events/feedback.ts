@@ -240,10 +240,24 @@ async function recordEvents(tx: Queryable, matched: readonly { f: FeedbackEvent;
       matched.map(({ f }) => f.kind),
       matched.map(({ f }) => f.origin),
       matched.map(({ f }) => JSON.stringify(detailOf(f))),
-      matched.map(({ f }) => (f.at && !Number.isNaN(f.at.getTime()) && f.at <= now ? f.at : now)),
+      matched.map(({ f }) => whenOf(f, now)),
     ],
   );
   return new Set(rows.map((r) => `${r.message_id}:${r.kind}`));
+}
+
+/** Nothing herald sent is older than this: a report dated before it is wrong, not old. */
+const EARLIEST_REPORT = Date.UTC(2000, 0, 1);
+
+/**
+ * When the report says it happened, if that is usable: a date that is no
+ * date, in the future, or absurdly old (one PostgreSQL cannot even store,
+ * year -100000) is taken as now, the time it arrived, as clean() does for a
+ * NUL: one bad event must not fail the batch it came in.
+ */
+function whenOf(f: FeedbackEvent, now: Date): Date {
+  const t = f.at?.getTime() ?? NaN;
+  return f.at && t >= EARLIEST_REPORT && t <= now.getTime() ? f.at : now;
 }
 
 function detailOf(f: FeedbackEvent): Record<string, string> {
@@ -367,7 +381,7 @@ async function unsubscribeRecipient(db: Db, project: Project, f: FeedbackEvent, 
     return;
   }
   summary.matched++;
-  const { added } = await unsubscribe(db, target, 'mailto', f.at ?? now);
+  const { added } = await unsubscribe(db, target, 'mailto', whenOf(f, now));
   // No message, so no event: what it records is the suppression, once.
   if (!added) return;
   summary.recorded.unsubscribe++;

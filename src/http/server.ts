@@ -56,9 +56,16 @@ export async function createTrackingServer(deps: ServerDeps, o: ServerOptions = 
   });
 
   // Mailbox providers send the one-click POST as a URL-encoded or a multipart
-  // form; both are read by the platform's own FormData parser (undici).
+  // form; both are read by the platform's own FormData parser (undici). A
+  // body it cannot read (no boundary, no parts) is the sender's mistake: 400,
+  // like bad JSON, never a 500 with a stack in the log.
   app.addContentTypeParser(['application/x-www-form-urlencoded', 'multipart/form-data'], { parseAs: 'buffer' }, async (req: { headers: IncomingMessage['headers'] }, body: Buffer) => {
-    const form = await new Response(body, { headers: { 'content-type': String(req.headers['content-type']) } }).formData();
+    let form: FormData;
+    try {
+      form = await new Response(body, { headers: { 'content-type': String(req.headers['content-type']) } }).formData();
+    } catch {
+      throw Object.assign(new Error('the form body does not parse'), { statusCode: 400 });
+    }
     const fields: Record<string, string> = {};
     for (const [k, v] of form.entries()) if (typeof v === 'string') fields[k] = v;
     return fields;

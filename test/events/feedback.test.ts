@@ -200,6 +200,25 @@ describe('hostile reports', () => {
   });
 });
 
+describe('dates a report gives', () => {
+  it('one PostgreSQL cannot store, or absurd, is taken as the time it arrived, and fails nothing else in the batch', async () => {
+    const db = await ledgerDb();
+    const now = new Date('2026-11-20T12:00:00Z');
+    const good = new Date('2026-11-19T08:00:00Z');
+    const at = ['-100000-01-01T00:00:00Z', '+275760-09-13T00:00:00Z', '1970-01-01T00:00:00Z', good.toISOString()];
+    const items = at.map((a, i) => ({ kind: 'complaint' as const, origin: 'postmark' as const, where: `event ${i}`, via: 'webhook', ref: { message: i + 1 }, at: new Date(a) }));
+    const s = await applyFeedback(db, project(), items, { clock: () => now });
+    expect(s.recorded.complaint).toBe(4);
+    const rows = await db.query<{ message_id: string; at: Date }>("SELECT message_id::text, at FROM herald.message_events WHERE kind = 'complaint' ORDER BY message_id");
+    expect(rows.map((r) => [r.message_id, r.at.toISOString()])).toEqual([
+      ['1', now.toISOString()],
+      ['2', now.toISOString()],
+      ['3', now.toISOString()],
+      ['4', good.toISOString()],
+    ]);
+  });
+});
+
 describe('soft bounces', () => {
   it('suppress an address once soft_limit of them fall within soft_window; older ones have decayed', async () => {
     const db = await createTestDb();

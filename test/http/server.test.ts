@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTrackingHandler, createTrackingServer, listen, type TrackingServer } from '../../src/http/server.js';
 import { clicksToken, clickToken, openToken, recipientUnsubscribeToken, unsubscribeToken } from '../../src/links/tracking.js';
 import { verifyAutoLoginToken } from '../../src/links/auto-login.js';
+import { pino } from 'pino';
 import { silentLog } from '../../src/log.js';
 import { createTestDb, type TestDb } from '../support/db.js';
 import { CHROME, LINKS, SECRETS, SET, project, seed } from './fixture.js';
@@ -265,6 +266,29 @@ describe('unsubscribe', () => {
     ]);
     const unknown = recipientUnsubscribeToken({ customer: 424242, contact: null, site: 'main', source: 'spring' }, current);
     expect((await get(`/unsubscribe/${unknown}`)).status).toBe(404);
+  });
+});
+
+describe('bodies that do not parse', () => {
+  it('answers 400 to a malformed multipart body, with or without a boundary, before any token is read, and logs no error', async () => {
+    const lines: string[] = [];
+    const log = pino({ level: 'debug' }, { write: (line: string) => void lines.push(line) });
+    const s = await createTrackingServer({ db, project: project('https://mail.example.com/herald/'), secrets: SECRETS, log }, { flushMs: 20 });
+    try {
+      const at = `${await listen(s, { port: 0, host: '127.0.0.1' })}/herald`;
+      for (const path of ['/u/anything', `/u/${unsubscribeToken(ids.old, current)}`, '/unsubscribe/x', '/sms/inbound', '/sms/status']) {
+        for (const type of ['multipart/form-data; boundary=xyz', 'multipart/form-data']) {
+          const res = await fetch(`${at}${path}`, { method: 'POST', headers: { 'content-type': type }, body: 'garbage' });
+          expect([path, type, res.status]).toEqual([path, type, 400]);
+          expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
+        }
+      }
+    } finally {
+      await s.close();
+    }
+    const logged = lines.map((l) => JSON.parse(l) as { level: number; err?: { stack?: string } });
+    expect(logged.filter((l) => l.level >= 50)).toEqual([]);
+    expect(logged.filter((l) => l.err?.stack)).toEqual([]);
   });
 });
 

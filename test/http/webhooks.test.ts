@@ -65,6 +65,22 @@ describe('SendGrid', () => {
     expect(await suppressions(db)).toEqual([{ email: 'ann@example.com', site: null, reason: 'bounced', source: 'sendgrid' }]);
   });
 
+  it('lands a batch with one event dated where PostgreSQL cannot store it: that one at the time it arrived', async () => {
+    const { db, ids, url } = await setUp();
+    const batch = JSON.parse(events(ids)) as Record<string, unknown>[];
+    // Year -99,000: a Date in JavaScript, out of range for timestamptz.
+    batch[1]!.timestamp = -3.2e12;
+    const body = JSON.stringify(batch);
+    const before = Date.now();
+    expect((await post(`${url}/sendgrid`, body, signed(body))).status).toBe(200);
+    expect(await suppressions(db)).toEqual([
+      { email: 'ann@example.com', site: null, reason: 'bounced', source: 'sendgrid' },
+      { email: 'ben@example.com', site: null, reason: 'complained', source: 'sendgrid' },
+    ]);
+    const [complaint] = await db.query<{ at: Date }>("SELECT at FROM herald.message_events WHERE kind = 'complaint'");
+    expect(complaint!.at.getTime()).toBeGreaterThanOrEqual(before - 1000);
+  });
+
   it('refuses a batch signed with another key, altered after signing, or unsigned, and writes nothing', async () => {
     const { db, ids, url } = await setUp();
     const body = events(ids);
@@ -131,6 +147,13 @@ describe('Postmark', () => {
       { email: 'ann@example.com', site: null, reason: 'complained', source: 'postmark' },
       { email: 'ben@example.com', site: null, reason: 'bounced', source: 'postmark' },
     ]);
+  });
+
+  it('records a bounce whose BouncedAt PostgreSQL cannot store, at the time it arrived', async () => {
+    const { db, ids, url } = await setUp();
+    const res = await post(`${url}/postmark`, bounce({ Metadata: { herald: String(ids[1]) }, BouncedAt: '-100000-01-01T00:00:00Z' }), auth('herald', process.env.TEST_POSTMARK_PASSWORD!));
+    expect(res.status).toBe(200);
+    expect(await suppressions(db)).toEqual([{ email: 'ben@example.com', site: null, reason: 'bounced', source: 'postmark' }]);
   });
 
   it('refuses a wrong password, a wrong user and no credentials, and writes nothing', async () => {
