@@ -103,12 +103,23 @@ export function parseSmtpUrl(url: string): SmtpServer {
   if (starttls !== null && starttls !== 'required') throw new UserError(`HERALD_SMTP_URL has starttls=${starttls}; the only value is "required"`, hint);
   const secure = u.protocol === 'smtps:';
   const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
+  // The error never quotes the text: it may be the password.
+  const decoded = (text: string, what: 'user name' | 'password') => {
+    try {
+      return decodeURIComponent(text);
+    } catch {
+      throw new UserError(
+        `HERALD_SMTP_URL has a ${what} that is not percent-encoded`,
+        'percent-encode the characters that are not letters or digits in the user name and password: write % as %25, @ as %40, : as %3A, / as %2F',
+      );
+    }
+  };
   return {
     host,
     port: u.port ? Number(u.port) : secure ? 465 : 587,
     secure,
     requireTls: starttls === 'required',
-    ...(u.username ? { user: decodeURIComponent(u.username), pass: decodeURIComponent(u.password) } : {}),
+    ...(u.username ? { user: decoded(u.username, 'user name'), pass: decoded(u.password, 'password') } : {}),
     ...(u.searchParams.get('name') ? { name: u.searchParams.get('name')! } : {}),
     rejectUnauthorized: !isLoopback(host),
   };

@@ -6,6 +6,7 @@ import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp
 import { describe, expect, it, vi } from 'vitest';
 import { classifyFailure } from '../../../src/channels/email/classify.js';
 import { dataBytes, parseSmtpUrl, SmtpError, SmtpPool } from '../../../src/channels/email/smtp.js';
+import { UserError } from '../../../src/errors.js';
 import { useCleanups } from '../../support/cleanup.js';
 
 /**
@@ -351,5 +352,23 @@ describe('SmtpPool', () => {
     expect(() => parseSmtpUrl('http://mail.example.com')).toThrow(/smtp: and smtps:/);
     expect(() => parseSmtpUrl('smtp://mail.example.com?pool=5')).toThrow(/unknown option "pool"/);
     expect(() => parseSmtpUrl('smtp://mail.example.com?starttls=maybe')).toThrow(/starttls=maybe/);
+  });
+
+  it('says which part of HERALD_SMTP_URL is badly percent-encoded, and never prints the password', () => {
+    const refused = (url: string) => {
+      try {
+        parseSmtpUrl(url);
+      } catch (e) {
+        return e as UserError;
+      }
+      throw new Error(`${url} was taken`);
+    };
+    const password = refused('smtp://user:pa%ss@127.0.0.1:9');
+    expect(password).toBeInstanceOf(UserError);
+    expect(password.message).toBe('HERALD_SMTP_URL has a password that is not percent-encoded');
+    expect(password.hint).toMatch(/write % as %25/);
+    const user = refused('smtp://us%zzer:secret@127.0.0.1:9');
+    expect(user.message).toBe('HERALD_SMTP_URL has a user name that is not percent-encoded');
+    for (const e of [password, user]) expect(`${e.message} ${e.hint}`).not.toMatch(/pa%ss|secret/);
   });
 });
