@@ -112,12 +112,12 @@ export async function importList(tx: Queryable, shopSchema: string, list: ListIm
       });
       if (batch.length >= BATCH) await flush();
     }
+    await flush();
   } catch (err) {
     if (err instanceof UserError) throw err;
     if (err instanceof WorkspaceFileError) throw new UserError(`cannot import list "${list.name}"`, 'run `herald validate` to see the file\'s problems', [err.problem]);
     throw new UserError(`cannot import list "${list.name}" from ${list.csv}: ${(err as Error).message}`, 'run `herald validate` to see the file\'s problems');
   }
-  await flush();
   const sha256 = hash.digest('hex');
   if (list.expectedSha256 && list.expectedSha256 !== sha256) {
     throw new UserError(`the CSV of list "${list.name}" changed since the plan was made`, 'run herald plan again and review the new plan');

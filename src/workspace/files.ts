@@ -18,7 +18,9 @@ import { Utf8Check } from './utf8.js';
  * - refuses a file over its size limit, checked before reading and enforced
  *   while reading, for a file that grows or lies about its size;
  * - decodes strictly as UTF-8 (a leading BOM is fine), and points at the
- *   first byte that is not.
+ *   first byte that is not;
+ * - refuses a NUL character, and points at it: PostgreSQL stores none in
+ *   text or jsonb, so one would pass validate and fail apply.
  *
  * Each refusal is a Problem located in the file, never an exception.
  */
@@ -73,7 +75,13 @@ export function readWorkspaceText(root: string, file: string, limit: SizeLimit =
   }
   const bad = utf8.end();
   if (bad) return { problem: notUtf8(file, bad) };
-  return { text: stripBom(Buffer.concat(chunks).toString('utf8')) };
+  const text = stripBom(Buffer.concat(chunks).toString('utf8'));
+  const nul = text.indexOf('\0');
+  if (nul >= 0) {
+    const before = text.slice(0, nul);
+    return { problem: hasNul(file, { line: before.split('\n').length, column: nul - before.lastIndexOf('\n') }) };
+  }
+  return { text };
 }
 
 /** The SHA-256 of a file's bytes, read in chunks: a list's CSV may be large. */
@@ -100,6 +108,7 @@ export function openWorkspaceStream(root: string, file: string, limit: SizeLimit
   if (opened.problem) return { problem: opened.problem };
   const input = createReadStream('', { fd: opened.fd, autoClose: true });
   const utf8 = new Utf8Check();
+  const nul = new NulScan();
   let size = 0;
   const checked = new Transform({
     transform(chunk: Buffer, _enc, done) {
@@ -107,6 +116,8 @@ export function openWorkspaceStream(root: string, file: string, limit: SizeLimit
       if (size > limit.bytes) return done(new WorkspaceFileError(tooLarge(file, limit)));
       const bad = utf8.push(chunk);
       if (bad) return done(new WorkspaceFileError(notUtf8(file, bad)));
+      const at = nul.push(chunk);
+      if (at) return done(new WorkspaceFileError(hasNul(file, at)));
       done(null, chunk);
     },
     flush(done) {
@@ -274,6 +285,47 @@ function notUtf8(file: string, bad: { line: number; column: number; byte: number
     severity: 'error',
     hint: 'herald reads UTF-8 only; re-save the file as UTF-8 (it was probably written as Latin-1 or Windows-1252)',
   };
+}
+
+function hasNul(file: string, at: { line: number; column: number }): Problem {
+  return {
+    file,
+    ...at,
+    message: 'the file has a NUL character (byte 0x00) here',
+    rule: 'file',
+    severity: 'error',
+    hint: 'remove it: herald cannot store a NUL, and text never needs one (a file full of them was saved as UTF-16: re-save it as UTF-8)',
+  };
+}
+
+/**
+ * Finds the first NUL in a file read in chunks, with its line and column
+ * (characters as editors count them, after a BOM, as Utf8Check does). A NUL
+ * byte is never part of a longer UTF-8 sequence, so a chunk may end anywhere.
+ */
+class NulScan {
+  private line = 1;
+  private column = 1;
+  private start = true;
+
+  push(chunk: Buffer): { line: number; column: number } | undefined {
+    let buf = chunk;
+    if (this.start) {
+      this.start = false;
+      if (buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) buf = buf.subarray(3);
+    }
+    const nul = buf.indexOf(0);
+    const before = nul < 0 ? buf : buf.subarray(0, nul);
+    const last = before.lastIndexOf(0x0a);
+    for (let i = before.indexOf(0x0a); i >= 0 && i <= last; i = before.indexOf(0x0a, i + 1)) this.line++;
+    if (last >= 0) this.column = 1;
+    for (let i = last + 1; i < before.length; i++) {
+      const b = before[i]!;
+      // A character starts at every byte but a continuation byte; one of four bytes is two UTF-16 units, as editors count.
+      if (b < 0x80 || b >= 0xc0) this.column += b >= 0xf0 ? 2 : 1;
+    }
+    return nul < 0 ? undefined : { line: this.line, column: this.column };
+  }
 }
 
 function unreadable(file: string, e: unknown): Problem {

@@ -37,8 +37,8 @@ export interface YamlSource {
 
 export type PathSegment = string | number;
 
-// Bump when parsing changes what a value holds, so values cached by an older herald are not reused.
-const YAML_CACHE_VERSION = 1;
+// Bump when parsing changes what a value holds, or which values it refuses, so values cached by an older herald are not reused.
+const YAML_CACHE_VERSION = 2;
 
 /**
  * A YAML file's value and its positions. A text that parsed cleanly before
@@ -51,7 +51,8 @@ export function parseYaml(file: string, text: string): { source?: YamlSource; pr
   const cached = cacheGet<{ value: unknown }>('yaml', key);
   if (cached && 'value' in cached) return { source: lazySource(file, text, cached.value), problems: [] };
   const parsed = parseText(file, text);
-  if (parsed.source && cacheable(parsed.source.value)) cachePut('yaml', key, { value: parsed.source.value });
+  // A cached value comes back with no problems: only a clean file's is kept.
+  if (parsed.source && parsed.problems.length === 0 && cacheable(parsed.source.value)) cachePut('yaml', key, { value: parsed.source.value });
   return parsed;
 }
 
@@ -127,7 +128,45 @@ function parseText(file: string, text: string): { source?: YamlSource; problems:
     if (!(e instanceof ReferenceError)) throw e;
     return { problems: [{ file, line: 1, column: 1, message: `YAML: ${e.message}`, rule: 'yaml', severity: 'error', hint: 'write the values out instead of repeating aliases (*name)' }] };
   }
+  problems.push(...nulStrings(file, doc, lines, text));
   return { source: { file, doc, lines, value, text }, problems };
+}
+
+/** An escape in a double-quoted string that makes a NUL; `\\` is matched too, so that `\\0` (a backslash, then 0) is not one. */
+const NUL_ESCAPE = /\\(?:\\|0|x00|u0000|U00000000)/g;
+
+/**
+ * Strings holding a NUL, which the file reader cannot see: YAML makes one of
+ * the escapes \0, \x00 or \u0000. PostgreSQL stores none, so a subject or
+ * description with one would pass validate and fail apply.
+ */
+function nulStrings(file: string, doc: Document.Parsed, lines: LineCounter, text: string): Problem[] {
+  const problems: Problem[] = [];
+  yaml().visit(doc, {
+    Scalar(_, node) {
+      if (typeof node.value !== 'string' || !node.value.includes('\0') || !node.range) return;
+      const [start, end] = node.range;
+      let at = start;
+      let escape = '';
+      for (const m of text.slice(start, end).matchAll(NUL_ESCAPE)) {
+        if (m[0] === '\\\\') continue;
+        at = start + m.index;
+        escape = ` (${m[0]})`;
+        break;
+      }
+      const pos = lines.linePos(at);
+      problems.push({
+        file,
+        line: pos.line,
+        column: pos.col,
+        message: `the string has a NUL character${escape} here`,
+        rule: 'yaml',
+        severity: 'error',
+        hint: 'remove the escape: herald cannot store a NUL, and text never needs one',
+      });
+    },
+  });
+  return problems;
 }
 
 /** A workspace YAML file, read through the safe reader (files.ts) and parsed. */

@@ -46,6 +46,20 @@ describe('herald validate', () => {
     expect(JSON.parse(json.stdout).errors[0].message).toBe('unknown key "\x1b[2J\x1b[31mred\r\u202egnp.exe"');
   });
 
+  it('points at a NUL character in a list CSV and at a NUL escape in YAML, which the database could not store', async () => {
+    const ws = workspace({
+      'lists/fair.yaml': 'file: fair.csv\nsite: main\n',
+      'lists/fair.csv': 'email,first_name,last_name,locale,site,tags\nnewperson@example.com,Ne\u0000ll,X,en,main,bags\n',
+      'segments/lapsed.yaml': 'description: "Lapsed\\0 customers"\nwhere:\n  order_count: { gte: 0 }\n',
+    });
+    const r = await herald(['validate', '--dir', ws.dir]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toContain('lists/fair.csv:2:25: error: the file has a NUL character (byte 0x00) here\n');
+    expect(r.stdout).toContain('segments/lapsed.yaml:1:21: error: the string has a NUL character (\\0) here\n');
+    expect(r.stdout).toMatch(/\n2 errors, 0 warnings\.\n$/);
+  });
+
   it('stops quietly when its reader goes away (herald validate | head)', async () => {
     // More problems than a pipe holds, so herald is still writing when the reader closes.
     const keys = Array.from({ length: 4000 }, (_, i) => `unknown_key_number_${i}: 1`).join('\n');

@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { Queryable } from '../../src/db/db.js';
 import { UserError } from '../../src/errors.js';
 import { importList } from '../../src/lists/import.js';
 import { useCleanups } from '../support/cleanup.js';
@@ -44,5 +45,35 @@ describe('list import, reading the CSV', () => {
     expect((latin as UserError).problems.map((p) => `${p.file}:${p.line}:${p.column}: ${p.rule}`)).toEqual(['lists/latin.csv:2:16: file']);
     const [{ n }] = (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM herald.list_members')) as [{ n: number }];
     expect(n).toBe(0);
+  });
+
+  it('refuses a CSV with a NUL character at its line and column, before the database sees it', async () => {
+    const db = await createTestDb();
+    cleanup(() => db.dispose());
+    await createShop(db, { customers: [] });
+    const ws = folder('herald-ws-');
+    mkdirSync(join(ws, 'lists'));
+    writeFileSync(join(ws, 'lists', 'nul.csv'), 'email,first_name,last_name,locale,site,tags\nnewperson@example.com,Ne\u0000ll,X,en,shop-en,bags\n');
+    const e = await db.transaction((tx) => importList(tx, 'shop', { name: 'fair', csv: join(ws, 'lists', 'nul.csv'), workspaceDir: ws })).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(UserError);
+    expect((e as UserError).message).toBe('cannot import list "fair"');
+    expect((e as UserError).problems.map((p) => `${p.file}:${p.line}:${p.column}: ${p.message}`)).toEqual(['lists/nul.csv:2:25: the file has a NUL character (byte 0x00) here']);
+    expect(await db.query('SELECT email FROM herald.contacts')).toEqual([]);
+  });
+
+  it('says which list failed when writing its last rows fails', async () => {
+    const db = await createTestDb();
+    cleanup(() => db.dispose());
+    await createShop(db, { customers: [] });
+    const ws = folder('herald-ws-');
+    writeFileSync(join(ws, 'few.csv'), 'email\nann@example.com\n');
+    // A batch the database refuses: the last one, written after the loop over the rows.
+    const refusing = (tx: Queryable): Queryable => ({
+      query: (text, values, options) => (text.includes('INSERT INTO herald_list_import') ? Promise.reject(new Error('the database refused the batch')) : tx.query(text, values, options)),
+      exec: (script) => tx.exec(script),
+    });
+    const e = await db.transaction((tx) => importList(refusing(tx), 'shop', { name: 'few', csv: join(ws, 'few.csv'), workspaceDir: ws })).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(UserError);
+    expect((e as UserError).message).toBe(`cannot import list "few" from ${join(ws, 'few.csv')}: the database refused the batch`);
   });
 });

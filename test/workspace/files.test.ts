@@ -132,6 +132,30 @@ describe('reading workspace files', () => {
     ]);
   });
 
+  it('points at a NUL character, raw or a YAML escape, in YAML, MJML, text and CSV files, and says to remove it', async () => {
+    const ws = workspace({
+      'lists/fair.yaml': 'file: fair.csv\nsite: main\n',
+      'lists/fair.csv': 'email,first_name,last_name,locale,site,tags\nnewperson@example.com,Ne\u0000ll,X,en,main,bags\n',
+      'segments/lapsed.yaml': 'description: "Lapsed\\0 customers"\nwhere:\n  order_count: { gte: 0 }\n',
+      'segments/escaped.yaml': 'description: "C:\\\\0 is a path, \\u0000 is not"\nwhere:\n  order_count: { gte: 0 }\n',
+      'segments/raw.yaml': 'description: Lapsed\u0000 customers\nwhere:\n  order_count: { gte: 0 }\n',
+      'templates/hello/template.yaml': 'subject:\n  en: "Hello\\x00 {{ customer.first_name }}"\n',
+      'templates/hello/en.txt': 'Hello\n\u0000{{ links.unsubscribe }}\n',
+      'templates/hello/en.mjml': MINIMAL['templates/hello/en.mjml']!.replace('{{ greeting }}', '{{ greeting }}\u0000'),
+    });
+    const raw = 'remove it: herald cannot store a NUL, and text never needs one (a file full of them was saved as UTF-16: re-save it as UTF-8)';
+    const escape = 'remove the escape: herald cannot store a NUL, and text never needs one';
+    expect(await problems(ws.dir)).toEqual([
+      `error lists/fair.csv:2:25: the file has a NUL character (byte 0x00) here [${raw}]`,
+      `error segments/escaped.yaml:1:32: the string has a NUL character (\\u0000) here [${escape}]`,
+      `error segments/lapsed.yaml:1:21: the string has a NUL character (\\0) here [${escape}]`,
+      `error segments/raw.yaml:1:20: the file has a NUL character (byte 0x00) here [${raw}]`,
+      `error templates/hello/en.mjml:1:62: the file has a NUL character (byte 0x00) here [${raw}]`,
+      `error templates/hello/en.txt:2:1: the file has a NUL character (byte 0x00) here [${raw}]`,
+      `error templates/hello/template.yaml:2:13: the string has a NUL character (\\x00) here [${escape}]`,
+    ]);
+  });
+
   it('accepts a UTF-8 byte-order mark and counts columns from after it', async () => {
     const ws = workspace({ 'segments/everyone.yaml': '\ufeffwhere:\n  order_count: { gte: 0 }\n', 'segments/bad.yaml': '\ufeffwherre:\n  site: main\n' });
     expect(await problems(ws.dir)).toEqual([
@@ -200,6 +224,18 @@ describe('the reader', () => {
     const err = await read().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WorkspaceFileError);
     expect((err as WorkspaceFileError).problem).toMatchObject({ file: 'x.csv', line: 20001, column: 2 });
+  });
+  it('fails a stream at the first NUL, with its position, counting characters after a BOM', async () => {
+    const ws = workspace({});
+    writeFileSync(join(ws.dir, 'x.csv'), Buffer.concat([Buffer.from('\ufeffemail\n'), Buffer.from('é@example.com\n'.repeat(20000)), Buffer.from('aé\u0000')]));
+    const read = async () => {
+      for await (const _ of openWorkspaceStream(ws.dir, 'x.csv').stream!) void _;
+    };
+    const err = await read().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkspaceFileError);
+    expect((err as WorkspaceFileError).problem).toMatchObject({ file: 'x.csv', line: 20002, column: 3, message: 'the file has a NUL character (byte 0x00) here' });
+    writeFileSync(join(ws.dir, 'y.txt'), '\ufeffab\ncé\u0000');
+    expect(readWorkspaceText(ws.dir, 'y.txt').problem).toMatchObject({ file: 'y.txt', line: 2, column: 3 });
   });
 });
 
