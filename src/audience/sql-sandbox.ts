@@ -3,6 +3,7 @@ import type { Db, Queryable, Session } from '../db/db.js';
 import { quoteIdent } from '../db/ident.js';
 import { UserError } from '../errors.js';
 import { eachCondition, SOURCE_SCHEMA_DEFAULT, type Condition, type Project } from '../workspace/model.js';
+import { fieldProblems, placeInQuery } from './sql-columns.js';
 import { sqlConditionError } from './sql-errors.js';
 
 /**
@@ -17,7 +18,9 @@ import { sqlConditionError } from './sql-errors.js';
  * user's SELECT runs:
  *
  * - after layer 1 again (sql-allowlist.ts, through checkSql), so a spec that
- *   reached the database without `herald validate` is refused here;
+ *   reached the database without `herald validate` is refused here, and
+ *   after the part of it only the catalog can decide: that a `c.name` is a
+ *   column, not a call (sql-columns.ts);
  * - in a READ ONLY transaction (an INSERT into a temporary table is allowed
  *   in one; a launch evaluates first, then writes the ledger in a transaction
  *   of its own on the same connection, which is why Db has sessions);
@@ -152,7 +155,7 @@ const ROLL_BACK = new Error('roll back');
  */
 export async function evaluateSqlConditions(tx: Queryable, conditions: readonly SqlCondition[], sandbox: SqlSandbox): Promise<void> {
   if (conditions.length === 0) return;
-  await refuseUnsafe(conditions, sandbox);
+  await refuseUnsafe(tx, conditions, sandbox);
   await tx.query('SET LOCAL transaction_read_only = on');
   const seen = new Set<string>();
   for (const c of conditions) {
@@ -170,7 +173,7 @@ export async function evaluateSqlConditions(tx: Queryable, conditions: readonly 
  * `event_key` required too.
  */
 export async function evaluateSqlEvent(tx: Queryable, event: SqlEvent, sandbox: SqlSandbox): Promise<void> {
-  await refuseUnsafe([{ key: sqlConditionKey(event.text), ...event }], sandbox, ['customer_id', 'event_key']);
+  await refuseUnsafe(tx, [{ key: sqlConditionKey(event.text), ...event }], sandbox, ['customer_id', 'event_key']);
   await tx.query('SET LOCAL transaction_read_only = on');
   await tx.query(`DELETE FROM ${SQL_EVENTS}`);
   await sandboxed(tx, sandbox, event.origin, eventFillStatement(event));
@@ -202,7 +205,7 @@ export function fillStatement(c: SqlCondition): string {
  * tables and columns exist.
  */
 export async function explainSqlCondition(tx: Queryable, c: SqlCondition, sandbox: SqlSandbox): Promise<void> {
-  await refuseUnsafe([c], sandbox);
+  await refuseUnsafe(tx, [c], sandbox);
   await tx.query('SET LOCAL transaction_read_only = on');
   await sandboxed(tx, sandbox, c.origin, `EXPLAIN SELECT customer_id FROM (\n${body(c.text)}\n) AS q`);
 }
@@ -239,15 +242,21 @@ export async function sandboxed(tx: Queryable, sandbox: SqlSandbox, origin: stri
   }
 }
 
-/** Layer 1 again, where the condition (or a trigger's event, which returns `event_key` too) is executed. */
-async function refuseUnsafe(conditions: readonly SqlCondition[], sandbox: SqlSandbox, returns = ['customer_id']): Promise<void> {
-  const { checkSql, sqlParserReady } = await import('../workspace/checks/sql.js');
+/**
+ * Layer 1 again, where the condition (or a trigger's event, which returns
+ * `event_key` too) is executed, with the part only the catalog can decide:
+ * whether a `c.name` is a column or a call (sql-columns.ts), asked in `tx`.
+ */
+async function refuseUnsafe(tx: Queryable, conditions: readonly SqlCondition[], sandbox: SqlSandbox, returns = ['customer_id']): Promise<void> {
+  const { checkSql, sqlFieldSelections, sqlParserReady } = await import('../workspace/checks/sql.js');
   await sqlParserReady();
   for (const c of conditions) {
+    const refuse = (problems: { message: string; hint?: string }[]) =>
+      new UserError(`${c.origin ?? 'a sql: condition'}: its sql: is refused: ${problems.map((p) => p.message).join('; ')}`, problems[0]!.hint ?? 'run `herald validate`');
     const problems = checkSql(c.text, returns, sandbox.schema);
-    if (problems.length > 0) {
-      throw new UserError(`${c.origin ?? 'a sql: condition'}: its sql: is refused: ${problems.map((p) => p.message).join('; ')}`, problems[0]!.hint ?? 'run `herald validate`');
-    }
+    if (problems.length > 0) throw refuse(problems);
+    const fields = await fieldProblems(tx, sqlFieldSelections(c.text, sandbox.schema), sandbox.schema);
+    if (fields.length > 0) throw refuse(fields.map((p) => ({ ...p, message: p.index === undefined ? p.message : `${placeInQuery(c.text, p.index)}: ${p.message}` })));
   }
 }
 

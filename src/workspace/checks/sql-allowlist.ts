@@ -144,9 +144,11 @@ export function referenceProblems(stmt: unknown, schema: string): SqlFinding[] {
         if (!systemName(names) || !SQL_FUNCTIONS.has(fn)) refuse(`the query calls ${names.join('.')}, which a sql: condition may not call`, FUNCTIONS_HINT, v.location);
         return;
       }
-      case 'A_Expr': {
-        const names = strings(v.name);
-        if (!systemName(names)) refuse(`the query uses the operator ${names.join('.')}, which a sql: condition may not`, 'use the built-in operators', v.location);
+      // An operator is a function by another name. Every node that names one: an expression, ANY/ALL with a subquery (its operator is the SubLink's, not an A_Expr's).
+      case 'A_Expr':
+      case 'SubLink': {
+        const names = strings(key === 'A_Expr' ? v.name : v.operName);
+        if (names.length > 0 && !systemName(names)) refuse(`the query uses the operator ${names.join('.')}, which a sql: condition may not`, 'use the built-in operators', v.location);
         return;
       }
       case 'SortBy': {
@@ -161,6 +163,16 @@ export function referenceProblems(stmt: unknown, schema: string): SqlFinding[] {
           refuse(`the query uses the type ${names.join('.')}; ${readsOnly}`, 'use built-in types, or types of the shop\'s schema', v.location);
         } else if (CATALOG_TYPES.test(type)) {
           refuse(`the query uses the type ${type}, which looks objects up in the system catalogs`, readsOnly, v.location);
+        }
+        return;
+      }
+      // PostgreSQL reads c.regclass, or (x).regclass, as a cast when it is not a column (sql-fields.ts).
+      case 'ColumnRef':
+      case 'A_Indirection': {
+        const names = strings(key === 'ColumnRef' ? v.fields : v.indirection);
+        const byte = key === 'ColumnRef' ? v.location : (Object.values((v.arg ?? {}) as Record<string, { location?: unknown }>)[0]?.location);
+        for (const name of key === 'ColumnRef' ? names.slice(1).slice(-1) : names) {
+          if (CATALOG_TYPES.test(name)) refuse(`the query selects the field ${name}, which PostgreSQL may read as a cast to ${name}, a type that looks objects up in the system catalogs`, readsOnly, byte);
         }
         return;
       }

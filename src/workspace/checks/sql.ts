@@ -4,6 +4,7 @@ import { readWorkspaceText } from '../files.js';
 import { eachCondition, sourceSchema, type Condition, type Workspace } from '../model.js';
 import type { PathSegment, YamlSource } from '../source.js';
 import type { Check } from './index.js';
+import { fieldSelections, type ShopCatalog } from './sql-fields.js';
 import { byteIndex, codePointIndex, positionInValue } from './sql-location.js';
 import { statementProblems, type SqlFinding } from './sql-statement.js';
 
@@ -13,7 +14,9 @@ import { statementProblems, type SqlFinding } from './sql-statement.js';
  * (libpg-query, compiled to WebAssembly): each must be one SELECT that reads
  * only the shop's schema and calls only ordinary functions
  * (sql-allowlist.ts). Whether the tables and columns exist needs a database,
- * so `herald plan` checks that with EXPLAIN. The same check runs again
+ * so `herald plan` checks that with EXPLAIN; so does whether a `c.name` is a
+ * column or a call in functional notation (sql-fields.ts), checked against
+ * the catalog before every run (src/audience/sql-columns.ts). The same check runs again
  * wherever a `sql:` is executed (src/audience/sql-sandbox.ts), so a spec
  * that reached the database without validation is refused there too.
  *
@@ -54,7 +57,7 @@ export const sqlChecks: Check = async (ws) => {
 };
 
 // Bump when checkSql, sql-statement.ts or sql-allowlist.ts change what they find, so cached findings of an older herald are not reused.
-const SQL_CHECKS_VERSION = 1;
+const SQL_CHECKS_VERSION = 2;
 
 interface Query {
   src: YamlSource;
@@ -109,6 +112,25 @@ export function checkSql(sql: string, returns: string[], schema: string): SqlPro
     throw e;
   }
   return statementProblems(parsed, returns, schema).map((f: SqlFinding) => ({ message: f.message, hint: f.hint, index: f.byte === undefined ? undefined : byteIndex(sql, f.byte) }));
+}
+
+/**
+ * The run-time half of layer 1, for a query checkSql accepted: the names it
+ * may call in functional notation (`c.name`, `(x).name`) and the shop
+ * relations it reads, for src/audience/sql-columns.ts to look up in the
+ * catalog, and then every such name it cannot prove is a column
+ * (sql-fields.ts).
+ */
+export function sqlFieldSelections(sql: string, schema: string): { names: string[]; relations: string[]; problems(catalog: ShopCatalog): SqlProblem[] } {
+  if (!parser) throw new Error('sqlFieldSelections before sqlParserReady()');
+  const top = parser.parseSync(sql).stmts?.[0]?.stmt;
+  if (!top || !('SelectStmt' in top)) throw new Error('sqlFieldSelections of a query checkSql refused');
+  const found = fieldSelections(top.SelectStmt, schema);
+  return {
+    names: found.names,
+    relations: found.relations,
+    problems: (catalog) => found.problems(catalog).map((f) => ({ message: f.message, hint: f.hint, index: f.byte === undefined ? undefined : byteIndex(sql, f.byte) })),
+  };
 }
 
 /** Loads PostgreSQL's parser (WebAssembly) once; checkSql needs it. */

@@ -77,7 +77,13 @@ describe('sql checks', () => {
 
   it('refuses an empty query and a NUL character', async () => {
     expect(await problems(segment('"-- nothing here"'))).toEqual(['segments/everyone.yaml:2:9: the query is empty']);
-    expect(await problems(segment('"SELECT customer_id FROM x\\0; DELETE FROM y"'))).toEqual(['segments/everyone.yaml:2:8: the query contains a NUL character']);
+    // Reading the YAML refuses the NUL escape (source.ts), so validate leaves the query unchecked; checked anyway, it is refused too.
+    const ws = tempWorkspace({ ...MINIMAL, ...segment('"SELECT customer_id FROM x\\0; DELETE FROM y"') });
+    cleanup(ws.remove);
+    const loaded = loadWorkspace(ws.dir);
+    const at = (p: { file: string; line: number; column: number; message: string }) => `${p.file}:${p.line}:${p.column}: ${p.message}`;
+    expect(loaded.problems.map(at)).toEqual(['segments/everyone.yaml:2:34: the string has a NUL character (\\0) here']);
+    expect((await sqlChecks(loaded.workspace!, new Set())).map(at)).toEqual(['segments/everyone.yaml:2:8: the query contains a NUL character']);
   });
 
   // Issue 12, item 2: each of these ran through a "read-only" sql: segment.
@@ -123,6 +129,26 @@ describe('sql checks', () => {
     expect(await problems(where("'herald.settings'::regclass IS NOT NULL"))).toEqual(['segments/everyone.yaml:2:79: the query uses the type regclass, which looks objects up in the system catalogs']);
     expect(await problems(where('id OPERATOR(public.+) 1 > 0'))).toEqual(['segments/everyone.yaml:2:63: the query uses the operator public.+, which a sql: condition may not']);
     expect(await problems(where("current_user = 'postgres'"))).toEqual(['segments/everyone.yaml:2:60: the query reads CURRENT_USER, which a sql: condition may not']);
+  });
+
+  // An operator names a function too: ANY/ALL with a subquery carries its operator on the SubLink, not on an A_Expr.
+  it('refuses an operator from another schema wherever it compares: ANY, ALL, a row against a subquery', async () => {
+    const where = (cond: string) => segment(`"SELECT c.id AS customer_id FROM customers c WHERE ${cond}"`);
+    expect(await problems(where('c.id OPERATOR(ext.===) ANY (SELECT 424242::bigint)'))).toEqual(['segments/everyone.yaml:2:64: the query uses the operator ext.===, which a sql: condition may not']);
+    expect(await problems(where('c.id OPERATOR(ext.<) ALL (SELECT 1)'))).toEqual(['segments/everyone.yaml:2:64: the query uses the operator ext.<, which a sql: condition may not']);
+    expect(await problems(where('(c.id, c.id) OPERATOR(ext.===) (SELECT 1, 2)'))).toEqual(['segments/everyone.yaml:2:72: the query uses the operator ext.===, which a sql: condition may not']);
+    expect(await problems(where('c.id IN (SELECT 1) AND c.id = ANY (SELECT 2) AND c.id OPERATOR(pg_catalog.=) ALL (SELECT 3)'))).toEqual([]);
+  });
+
+  // PostgreSQL reads x.regclass, for a name that is not a column, as the cast x::regclass.
+  it('refuses a field named like a catalog type, which PostgreSQL may read as a cast to it', async () => {
+    const where = (cond: string) => segment(`"SELECT c.id AS customer_id FROM customers c WHERE ${cond}"`);
+    expect(await problems(where('(c.email).regclass IS NOT NULL'))).toEqual([
+      'segments/everyone.yaml:2:60: the query selects the field regclass, which PostgreSQL may read as a cast to regclass, a type that looks objects up in the system catalogs',
+    ]);
+    expect(await problems(where('c.regnamespace IS NOT NULL'))).toEqual([
+      'segments/everyone.yaml:2:59: the query selects the field regnamespace, which PostgreSQL may read as a cast to regnamespace, a type that looks objects up in the system catalogs',
+    ]);
   });
 
   it('reads the shop schema herald.yaml names', async () => {
