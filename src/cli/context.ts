@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { readYaml } from '../workspace/source.js';
 import type { Project } from '../workspace/model.js';
@@ -27,8 +27,31 @@ interface DbChoice {
   what: string;
 }
 
+/**
+ * `.herald/<part>` in the workspace: herald's own state (the embedded
+ * database, the outbox, the preview). A pull request can commit a link
+ * there, and herald would write through it, or replace what it leads to:
+ * a `.herald` or `.herald/<part>` that is a link is refused, wherever it
+ * leads. With neither a link, the path cannot lead out of the workspace.
+ */
+export function heraldPath(opts: GlobalOptions, part: 'db' | 'outbox' | 'preview'): string {
+  const dir = workspaceDir(opts);
+  for (const rel of ['.herald', `.herald/${part}`]) {
+    const path = join(dir, rel);
+    const st = lstatSync(path, { throwIfNoEntry: false });
+    if (st?.isSymbolicLink()) {
+      throw new UserError(
+        `${rel} in the workspace is a symbolic link (${path}); herald keeps its own state there and follows no link out of it`,
+        `remove the link (rm '${path.replaceAll("'", "'\\''")}') and run again; for a database elsewhere give --db`,
+      );
+    }
+    if (rel === '.herald' && st && !st.isDirectory()) throw new UserError(`.herald in the workspace is not a folder (${path})`, 'herald keeps its own state in the .herald folder: move or remove the file, and run again');
+  }
+  return join(dir, '.herald', part);
+}
+
 function defaultDb(opts: GlobalOptions): string {
-  return join(workspaceDir(opts), '.herald', 'db');
+  return heraldPath(opts, 'db');
 }
 
 /** `--db`, else `--env`'s variable, else HERALD_DATABASE_URL, else the embedded database in `.herald/db`. */

@@ -4,6 +4,7 @@ import { siteHosts } from '../render/link-check.js';
 import type { Workspace } from '../workspace/model.js';
 import { screenshots as takeScreenshots } from './browser.js';
 import { affectedBy, changedFiles } from './changed.js';
+import { checkPreviewOut } from './out.js';
 import { previewCells, renderCells, type RenderedCell } from './render.js';
 import type { Samples } from './samples.js';
 import { previewSummary, publish, writePreviewFiles, type PreviewSummary } from './write.js';
@@ -26,9 +27,12 @@ export interface PreviewResult {
 
 /**
  * `herald preview`: render the cells, write them (and screenshots) into a
- * staging folder beside `out`, then move it into place.
+ * staging folder beside `out`, then move it into place, replacing `out`
+ * when checkPreviewOut (out.ts) lets it.
  */
 export async function buildPreview(ws: Workspace, o: PreviewOptions): Promise<PreviewResult> {
+  // Before rendering, and before a staging folder is made beside it (in .git, say).
+  checkPreviewOut(o.out, ws.dir);
   const changed = o.changedSince !== undefined ? changedFiles(ws.dir, o.changedSince) : undefined;
   const keep = changed ? affectedBy(ws, changed) : undefined;
   const cells = await renderCells(ws, previewCells(ws, o.samples, keep), o.samples, o.now);
@@ -43,7 +47,7 @@ export async function buildPreview(ws: Workspace, o: PreviewOptions): Promise<Pr
       // Screenshots are of emails: an SMS or a notification is shown as its page in the grid.
       await takeScreenshots(staging, cells.filter((c) => c.channel === 'email').map((c) => ({ id: c.id, hosts: sites.get(c.site)! })));
     }
-    publish(staging, o.out);
+    publish(staging, o.out, ws.dir);
   } catch (e) {
     rmSync(staging, { recursive: true, force: true });
     throw e;

@@ -1,13 +1,17 @@
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { printable } from '../errors.js';
 import { charName, esc, pushCard, smsBubble, smsLine } from './channel-cells.js';
+import { checkPreviewOut } from './out.js';
 import type { RenderedCell } from './render.js';
 
 /**
  * The preview as static files, for a pull request's artefacts: each cell's
  * HTML and text part, `index.html` (the grid a reviewer opens) and
- * `preview.json` (the same, for tools). Written into a fresh folder beside
- * the target and moved into place, so a failed run never leaves half a preview.
+ * `preview.json` (the same, for tools; it marks the folder as a preview that
+ * a later run may replace, out.ts). Every page carries a Content-Security-Policy.
+ * Written into a fresh folder beside the target and moved into place, so a
+ * failed run never leaves half a preview.
  */
 export interface PreviewSummary {
   generated_at: string;
@@ -91,14 +95,31 @@ export function writePreviewFiles(staging: string, cells: readonly RenderedCell[
   mkdirSync(staging, { recursive: true });
   for (const c of cells) {
     mkdirSync(dirname(join(staging, c.id)), { recursive: true });
-    writeFileSync(join(staging, `${c.id}.html`), c.html);
+    writeFileSync(join(staging, `${c.id}.html`), withPolicy(c.html));
     writeFileSync(join(staging, `${c.id}.txt`), c.text);
   }
   writeFileSync(join(staging, 'preview.json'), `${JSON.stringify(summary, null, 2)}\n`);
-  writeFileSync(join(staging, 'index.html'), indexHtml(summary, note));
+  writeFileSync(join(staging, 'index.html'), withPolicy(indexHtml(summary, note)));
 }
 
-export function publish(staging: string, out: string): void {
+/**
+ * What a preview's page may do, opened from the artifact (file://) or any
+ * server: show itself and its images, and nothing else. A template's
+ * <script> is sent as written (a mail client drops it), so here it must not
+ * run; nor is anything else fetched (stylesheets, fonts, frames), and no
+ * form posts anywhere. `--serve` sandboxes its messages the same way.
+ */
+const PREVIEW_POLICY = "default-src 'none'; script-src 'none'; img-src * data: file:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'";
+
+/** A page with the policy first, before anything of the template's can run: right after the doctype, else at the very start. */
+function withPolicy(html: string): string {
+  const doctype = /^\s*<!doctype[^>]*>/i.exec(html)?.[0] ?? '';
+  return `${doctype}${doctype ? '\n' : ''}<meta http-equiv="Content-Security-Policy" content="${PREVIEW_POLICY}">${html.slice(doctype.length)}`;
+}
+
+/** Moves the preview into place, replacing `out` only when checkPreviewOut lets it (checked again here: the run may take minutes). */
+export function publish(staging: string, out: string, workspace: string): void {
+  checkPreviewOut(out, workspace);
   rmSync(out, { recursive: true, force: true });
   mkdirSync(dirname(out), { recursive: true });
   renameSync(staging, out);
@@ -214,6 +235,8 @@ ${body}
  * escaped: a customer named `<b>html</b>` is text, an address is not a tag.
  */
 export function jobSummaryHtml(summary: PreviewSummary): string {
+  // A blank line would end GitHub's HTML block and let markdown start again (an SMS's `![x](…)` an image, `# …` a heading): line breaks are <br>.
+  const cellText = (s: string) => esc(printable(s.replace(/\r\n?/g, '\n'), { newlines: true })).replace(/\n/g, '<br>');
   const problems = (c: SummaryCell) => c.problems.map((p) => `${p.severity}: ${p.message}`).join('; ') || '—';
   const where = (c: SummaryCell) => `${c.site} · ${c.locale}`;
   const email = summary.cells.filter((c): c is EmailSummaryCell => c.channel === undefined || c.channel === 'email');
@@ -222,7 +245,7 @@ export function jobSummaryHtml(summary: PreviewSummary): string {
   const table = (title: string | undefined, head: string[], rows: string[][]) => [
     ...(title ? [`<h3>${esc(title)}</h3>`] : []),
     `<table><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>`,
-    ...rows.map((r) => `<tr>${r.map((d) => `<td>${esc(d)}</td>`).join('')}</tr>`),
+    ...rows.map((r) => `<tr>${r.map((d) => `<td>${cellText(d)}</td>`).join('')}</tr>`),
     '</table>',
   ];
   // One table per channel, each with what a reviewer checks on it; an email-only preview keeps its one table.

@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { jobSummaryHtml, type PreviewSummary } from '../../src/preview/write.js';
 import { herald } from '../support/cli.js';
 import { useCleanups } from '../support/cleanup.js';
 import { MINIMAL, tempWorkspace } from '../support/workspace.js';
@@ -43,5 +44,25 @@ describe('herald preview in GitHub Actions: the job summary', () => {
       expect(r.stderr).not.toContain('internal error');
       expect(r.stdout).toContain('1 message rendered');
     }
+  });
+
+  it('keeps every cell on one line: a blank line in an SMS or a notification cannot end the HTML and start markdown', () => {
+    const text = 'Sale!\n\n![x](https://evil.example/p.png)\r\n# Heading\r<img src=x>';
+    const base = { row: 'campaign-sale', site: 'main', locale: 'en', recipient: 'a@example.com', html: 'x.html', text: 'x.txt' };
+    const summary: PreviewSummary = {
+      generated_at: '2026-11-20T12:00:00.000Z',
+      samples: 'built-in samples',
+      cells: [
+        { ...base, id: 'a', channel: 'sms', sms: { text, encoding: 'GSM-7', parts: 1 }, problems: [{ severity: 'warning', message: 'two\n\n# lines' }] },
+        { ...base, id: 'b', channel: 'push', push: { title: 'Title\n\n# Heading', body: text, url: null, icon: null, image: null }, problems: [] },
+        { ...base, id: 'c', channel: 'email', subject: 'Sub\n\n# ject', preheader: '', from: 'news@shop.example.com', kb: 1, problems: [] },
+      ],
+    };
+    const html = jobSummaryHtml(summary);
+    // Each row of each table is one line; the text itself is there, escaped.
+    for (const line of html.trimEnd().split('\n')) expect(line).not.toMatch(/^\s*(#|!\[|$)/);
+    expect(html.split('\n').filter((l) => l.includes('<tr>')).length).toBe(6);
+    expect(html).toContain('<td>Sale!<br><br>![x](https://evil.example/p.png)<br># Heading<br>&#60;img src=x&#62;</td>');
+    expect(html).not.toContain('\r');
   });
 });

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildPreview } from '../../src/preview/preview.js';
 import { loadSamples } from '../../src/preview/samples.js';
@@ -212,5 +213,101 @@ describe('herald preview', () => {
     expect(readFileSync(join(out, 'index.html'), 'utf8')).toBe(before);
     expect(readdirSync(ws.dir).filter((f) => f.startsWith('.preview-'))).toEqual([]);
     expect(existsSync(join(out, 'campaign-hello/main.en.desktop.png'))).toBe(false);
+  });
+});
+
+describe('herald preview --out: the folder it replaces', () => {
+  /** A scratch folder outside any workspace, removed after the test. */
+  function scratch() {
+    const dir = mkdtempSync(join(tmpdir(), 'herald-out-'));
+    cleanup(() => rmSync(dir, { recursive: true, force: true }));
+    return dir;
+  }
+
+  it('refuses the workspace, a folder holding it, a folder inside .git, a file, a link and a folder it did not write; and touches none of them', async () => {
+    const ws = tempWorkspace(MINIMAL);
+    cleanup(ws.remove);
+    ws.write('.git/HEAD', 'ref: refs/heads/main\n');
+    const foreign = scratch();
+    writeFileSync(join(foreign, 'notes.txt'), 'keep me');
+    const link = join(scratch(), 'link');
+    symlinkSync(foreign, link);
+    const cases: [string, string][] = [
+      ['.', 'is the workspace'],
+      [ws.dir, 'is the workspace'],
+      [dirname(ws.dir), 'holds the workspace'],
+      ['templates', 'is a folder herald preview did not write'],
+      ['.git', "is in git's own folder (.git)"],
+      ['.git/preview', "is in git's own folder (.git)"],
+      ['herald.yaml', 'is a file'],
+      [foreign, 'is a folder herald preview did not write'],
+      [link, 'is a symbolic link'],
+    ];
+    for (const [out, message] of cases) {
+      const r = await herald(['preview', '--dir', ws.dir, '--out', out]);
+      expect(r.code, `${out}: ${r.stderr}`).toBe(1);
+      expect(r.stderr, out).toContain(message);
+      expect(r.stderr, out).toContain('hint: ');
+      expect(r.stderr).not.toMatch(/internal error|\n\s+at /);
+    }
+    expect(readFileSync(join(ws.dir, 'herald.yaml'), 'utf8')).toBe(MINIMAL['herald.yaml']);
+    expect(readFileSync(join(ws.dir, 'templates/hello/en.mjml'), 'utf8')).toBe(MINIMAL['templates/hello/en.mjml']);
+    expect(readdirSync(join(ws.dir, '.git'))).toEqual(['HEAD']);
+    expect(readFileSync(join(foreign, 'notes.txt'), 'utf8')).toBe('keep me');
+    expect(readdirSync(ws.dir).filter((f) => f.startsWith('.'))).toEqual(['.git']);
+  });
+
+  it('writes into a new or empty folder, and replaces a preview it wrote before', async () => {
+    const ws = tempWorkspace(MINIMAL);
+    cleanup(ws.remove);
+    const empty = scratch();
+    for (const out of [empty, join(empty, 'a', 'b'), relative(ws.dir, join(ws.dir, 'previews', 'pr-1'))]) {
+      for (let i = 0; i < 2; i++) {
+        const r = await herald(['preview', '--dir', ws.dir, '--out', out]);
+        expect(r.code, r.stderr).toBe(0);
+        expect(existsSync(join(ws.dir, out, 'index.html')) || existsSync(join(out, 'index.html'))).toBe(true);
+      }
+    }
+  });
+
+  it('refuses a .herald, or a .herald/preview, that is a link, and leaves where it leads alone', async () => {
+    for (const linked of ['.herald', '.herald/preview']) {
+      const ws = tempWorkspace(MINIMAL);
+      cleanup(ws.remove);
+      const outside = scratch();
+      mkdirSync(join(outside, 'preview'));
+      // Marked as a preview, as a folder herald wrote is: the link is refused all the same.
+      writeFileSync(join(outside, 'preview', 'preview.json'), '{ "generated_at": "2026-11-20T12:00:00.000Z", "cells": [] }');
+      writeFileSync(join(outside, 'preview', 'keep.txt'), 'keep me');
+      mkdirSync(join(ws.dir, dirname(linked)), { recursive: true });
+      symlinkSync(linked === '.herald' ? outside : join(outside, 'preview'), join(ws.dir, linked));
+      const r = await herald(['preview', '--dir', ws.dir]);
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toContain(`${linked} in the workspace is a symbolic link`);
+      expect(r.stderr).not.toMatch(/internal error|\n\s+at /);
+      expect(readFileSync(join(outside, 'preview', 'keep.txt'), 'utf8')).toBe('keep me');
+      expect(readdirSync(outside)).toEqual(['preview']);
+    }
+  });
+});
+
+describe('herald preview: the HTML it writes runs no script', () => {
+  it('puts a Content-Security-Policy first in every HTML file: each message, SMS and push page, and the index', async () => {
+    const ws = example();
+    const file = join(ws.dir, 'templates/newsletter/en.mjml');
+    writeFileSync(file, readFileSync(file, 'utf8').replace('<mj-text>{{ greeting }}</mj-text>', '<mj-text>{{ greeting }}<script>document.title = "ran"</script></mj-text>'));
+    const out = join(ws.dir, 'preview');
+    const r = await herald(['preview', '--dir', ws.dir, '--out', out, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const summary = JSON.parse(r.stdout) as { cells: { html: string; channel: string }[] };
+    expect(new Set(summary.cells.map((c) => c.channel))).toEqual(new Set(['email', 'sms', 'push']));
+    const pages = ['index.html', ...summary.cells.map((c) => c.html)];
+    for (const page of pages) {
+      const html = readFileSync(join(out, page), 'utf8');
+      expect(html, page).toMatch(/^<!doctype html>\s*<meta http-equiv="Content-Security-Policy" content="default-src 'none'; [^"]*">/i);
+      expect(html, page).toContain("script-src 'none'");
+    }
+    // The template's script is still in the message, as it would be sent: the policy is what stops it.
+    expect(pages.some((page) => readFileSync(join(out, page), 'utf8').includes('<script>document.title = "ran"</script>'))).toBe(true);
   });
 });

@@ -1,8 +1,7 @@
-import { join } from 'node:path';
 import { createLog } from '../../log.js';
 import { tick } from '../../tick/tick.js';
 import { deliveryTransport, type Transport } from '../../channels/email/transport.js';
-import { print, withDb, workspaceDir, type GlobalOptions } from '../context.js';
+import { heraldPath, print, withDb, type GlobalOptions } from '../context.js';
 import { createProgress } from '../progress.js';
 import { batchSize, clockFrom, seconds, workerCount } from '../options.js';
 import { tickSummary } from '../tick-summary.js';
@@ -38,7 +37,7 @@ export default async function deliverCommand(_args: string[], opts: DeliverOpts)
   let transport: Transport | undefined;
   try {
     await withDb(opts, async (db) => {
-      const tr = (transport = await deliveryTransport(db, join(workspaceDir(opts), '.herald', 'outbox')));
+      const tr = (transport = await deliveryTransport(db, heraldPath(opts, 'outbox')));
       log.info({ workers }, 'delivering until stopped');
       while (!stopping) {
         const progress = createProgress(db);

@@ -25,7 +25,7 @@ import { buildPreview } from '../../preview/preview.js';
 import { loadSamples } from '../../preview/samples.js';
 import { transportFromEnv } from '../../channels/email/transport.js';
 import { sourceSchema, type Workspace } from '../../workspace/model.js';
-import { dbSpec, print, validWorkspace, withDb, workspaceDir, type GlobalOptions } from '../context.js';
+import { dbSpec, heraldPath, print, validWorkspace, withDb, workspaceDir, type GlobalOptions } from '../context.js';
 import { positiveInt } from '../options.js';
 
 interface DemoOptions extends GlobalOptions {
@@ -49,10 +49,11 @@ export default async function demo(_args: string[], opts: DemoOptions): Promise<
   const seed = positiveInt(opts.seed, '--seed', 42);
   const dir = workspaceDir(opts);
   const spec = dbSpec(opts);
+  const outbox = heraldPath(opts, 'outbox');
   if (opts.fresh) {
     if (isServerUrl(spec)) throw new UserError('--fresh only resets the embedded database', 'drop the server database yourself if you mean it');
     rmSync(spec, { recursive: true, force: true });
-    rmSync(join(dir, '.herald', 'outbox'), { recursive: true, force: true });
+    rmSync(outbox, { recursive: true, force: true });
   }
   // The demo seeds a database of its own, so it may create the folder it was given (other commands create only the default).
   if (!isServerUrl(spec)) mkdirSync(spec, { recursive: true });
@@ -90,14 +91,14 @@ export default async function demo(_args: string[], opts: DemoOptions): Promise<
 
     // What a reviewer sees in the pull request: every message, rendered for the shop's own customers.
     const samples = await loadSamples(ws, { db });
-    const previewDir = join(dir, '.herald', 'preview');
+    const previewDir = heraldPath(opts, 'preview');
     const { summary } = await buildPreview(ws, { out: previewDir, samples, now: t0 });
     const problems = summary.cells.reduce((n, c) => n + c.problems.length, 0);
     step(`previewed ${summary.cells.length} messages (every campaign variant and trigger × site × locale), ${problems} problem${problems === 1 ? '' : 's'} → ${join(previewDir, 'index.html')}`);
 
     const ready = opts.send === false ? [] : [...ws.campaigns.values()].filter((c) => (c.spec.status ?? 'draft') === 'ready');
     if (opts.send === false) step('not sending (--no-send)');
-    const transport = transportFromEnv(join(dir, '.herald', 'outbox'));
+    const transport = transportFromEnv(outbox);
     try {
       if (opts.send !== false) {
         // A marketer's check before launch: real messages to their own inbox, never in the ledger.
@@ -113,7 +114,7 @@ export default async function demo(_args: string[], opts: DemoOptions): Promise<
         // The customers answer: the tracking server, bounces and complaints, orders in the shop.
         const secrets = await linkSecrets(db, ws.project.spec.tracking);
         for (const c of ready) {
-          const r = await customersRespond(db, { project: ws.project.spec, secrets, outbox: join(dir, '.herald', 'outbox'), campaign: c.name, schema: sourceSchema(ws.project.spec), from: new Date(t0.getTime() + 30 * 60_000), log: createLog('warn') });
+          const r = await customersRespond(db, { project: ws.project.spec, secrets, outbox, campaign: c.name, schema: sourceSchema(ws.project.spec), from: new Date(t0.getTime() + 30 * 60_000), log: createLog('warn') });
           if (r) step(respondedLine(c.name, r));
         }
       }

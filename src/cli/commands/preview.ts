@@ -4,7 +4,7 @@ import { buildPreview } from '../../preview/preview.js';
 import { loadSamples, type Samples } from '../../preview/samples.js';
 import { jobSummaryHtml, type PreviewSummary } from '../../preview/write.js';
 import { appendStepSummary } from '../../ci/summary.js';
-import { dbConfigured, openMigratedDb, print, printJson, validWorkspace, withDb, workspaceDir, type GlobalOptions } from '../context.js';
+import { dbConfigured, heraldPath, openMigratedDb, print, printJson, validWorkspace, withDb, workspaceDir, type GlobalOptions } from '../context.js';
 import { artifactUrl, customerId, outputFormat, port as portNumber, type OutputFormat } from '../options.js';
 
 interface PreviewOpts extends GlobalOptions {
@@ -25,7 +25,10 @@ export default async function preview(_args: string[], opts: PreviewOpts): Promi
   if (opts.artifactUrl !== undefined) artifactUrl(opts.artifactUrl);
   const customerIds = (opts.customer ?? []).map((c) => customerId(c));
   const ws = await validWorkspace(opts);
-  const out = resolve(workspaceDir(opts), opts.out ?? join('.herald', 'preview'));
+  const dir = workspaceDir(opts);
+  const out = opts.out === undefined ? heraldPath(opts, 'preview') : resolve(dir, opts.out);
+  // An --out in .herald is checked as the default is: a committed link there leads anywhere.
+  if (opts.out !== undefined && !relative(join(dir, '.herald'), out).startsWith('..')) heraldPath(opts, 'preview');
   const run = async (samples: Samples) => buildPreview(ws, { out, samples, now: new Date(), screenshots: !!opts.screenshots, ...(opts.changedSince ? { changedSince: opts.changedSince } : {}) });
   const result = dbConfigured(opts)
     ? await withDb(opts, async (db) => run(await loadSamples(ws, { db, customerIds })))

@@ -1,5 +1,4 @@
 import { appendFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { createLog, type Log } from '../../log.js';
 import { retrying } from '../../db/retry.js';
 import { tick, type TickResult } from '../../tick/tick.js';
@@ -9,7 +8,7 @@ import { deliveryTransport, type Transport } from '../../channels/email/transpor
 import { createProgress } from '../progress.js';
 import { batchSize, clockFrom, duration, workerCount } from '../options.js';
 import { tickMarkdown, tickSummary } from '../tick-summary.js';
-import { print, printJson, withDb, workspaceDir, type GlobalOptions } from '../context.js';
+import { heraldPath, print, printJson, withDb, type GlobalOptions } from '../context.js';
 
 interface RunOpts extends GlobalOptions {
   budget: string;
@@ -59,7 +58,7 @@ export default async function run(_args: string[], opts: RunOpts): Promise<void>
       if (warning && !opts.json) print(warning);
       let result: TickResult;
       try {
-        const tr = (transport = await deliveryTransport(db, join(workspaceDir(opts), '.herald', 'outbox')));
+        const tr = (transport = await deliveryTransport(db, heraldPath(opts, 'outbox')));
         const progress = createProgress(db);
         let delivered = false;
         const onBatch = (t: Parameters<typeof progress.onBatch>[0]) => {

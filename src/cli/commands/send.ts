@@ -1,11 +1,10 @@
-import { join } from 'node:path';
 import { printable } from '../../errors.js';
 import { createLog } from '../../log.js';
 import { sendCampaign } from '../../campaigns/send.js';
 import { deliveryTransport, type Transport } from '../../channels/email/transport.js';
 import { createProgress } from '../progress.js';
 import { batchSize, clockFrom, workerCount } from '../options.js';
-import { print, printJson, withDb, workspaceDir, type GlobalOptions } from '../context.js';
+import { heraldPath, print, printJson, withDb, type GlobalOptions } from '../context.js';
 
 export default async function send([campaign]: string[], opts: GlobalOptions & { json?: boolean; workers: string; batch?: string; now?: string }): Promise<void> {
   const workers = workerCount(opts.workers);
@@ -20,7 +19,7 @@ export default async function send([campaign]: string[], opts: GlobalOptions & {
   let transport: Transport | undefined;
   try {
     const result = await withDb(opts, async (db) => {
-      const tr = (transport = await deliveryTransport(db, join(workspaceDir(opts), '.herald', 'outbox')));
+      const tr = (transport = await deliveryTransport(db, heraldPath(opts, 'outbox')));
       const progress = createProgress(db);
       try {
         const runs = await Promise.all(

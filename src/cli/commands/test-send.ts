@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { printable, UserError } from '../../errors.js';
 import { envSecret, linkSecret } from '../../links/secret.js';
@@ -8,7 +7,7 @@ import { NOT_AN_ADDRESS_HINT, testPhone, testSend, type TestSent } from '../../p
 import { transportFromEnv } from '../../channels/email/transport.js';
 import { channelsOver } from '../../channels/channels.js';
 import { ADDRESS } from '../../audience/address.js';
-import { dbConfigured, print, printJson, validWorkspace, withDb, workspaceDir, type GlobalOptions } from '../context.js';
+import { dbConfigured, heraldPath, print, printJson, validWorkspace, withDb, type GlobalOptions } from '../context.js';
 import { customerId } from '../options.js';
 
 interface TestSendOpts extends GlobalOptions {
@@ -27,7 +26,7 @@ export default async function testSendCommand([target]: string[], opts: TestSend
   const customerIds = opts.customer !== undefined ? [customerId(opts.customer)] : [];
   const ws = await validWorkspace(opts);
   const dkim = dkimKeys(ws.project.spec);
-  const transport = transportFromEnv(join(workspaceDir(opts), '.herald', 'outbox'));
+  const transport = transportFromEnv(heraldPath(opts, 'outbox'));
   // The SMS channel a send would use: herald.yaml's provider (or the outbox beside email's).
   const channels = channelsOver(transport);
   const sms = () => channels('sms', ws.project.spec);
