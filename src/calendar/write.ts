@@ -1,7 +1,8 @@
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { calendarMarkdown, type Calendar } from './calendar.js';
 import { calendarIcs } from './ics.js';
+import { makeReportFolder, reportFileError } from '../report/folder.js';
 
 /**
  * writeCalendar: reports/calendar.md and reports/calendar.ics, each written
@@ -14,10 +15,14 @@ export function writeCalendar(dir: string, c: Calendar): string[] {
     [join(folder, 'calendar.md'), calendarMarkdown(c)],
     [join(folder, 'calendar.ics'), calendarIcs(c)],
   ] as const;
-  mkdirSync(folder, { recursive: true });
+  makeReportFolder(folder, 'the calendar');
   for (const [file, content] of files) {
-    writeFileSync(`${file}.tmp`, content);
-    renameSync(`${file}.tmp`, file);
+    try {
+      writeFileSync(`${file}.tmp`, content);
+      renameSync(`${file}.tmp`, file);
+    } catch (e) {
+      throw reportFileError(e, file, 'the calendar');
+    }
   }
   return files.map(([f]) => f);
 }

@@ -15,9 +15,17 @@ const KIND_LABEL: Record<ReasonCount['kind'], string> = {
   deferred: 'Deferred',
 };
 
-/** Text in a markdown table cell: its own text, never markup, a link or a column break. */
+/**
+ * Text in a markdown table cell: its own text, never markup, a link or a
+ * column break; one line, and no control character (printable's escapes).
+ */
 export function mdCell(s: string): string {
-  return s.replace(/[\\`*_[\]|<>&]/g, (c) => (c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '&' ? '&amp;' : `\\${c}`)).replace(/[\r\n]+/g, ' ');
+  return printable(s.replace(/[\r\n]+/g, ' ')).replace(/[\\`*_[\]|<>&]/g, (c) => (c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '&' ? '&amp;' : `\\${c}`));
+}
+
+/** Text as a paragraph of its own: a cell's escaping, and nothing at its start that opens a block (a heading, a list, a fence, a rule). */
+export function mdParagraph(s: string): string {
+  return mdCell(s).replace(/^(\s*)(?:([#+~=-])|(\d+)([.)]))/, (_m, space: string, mark?: string, n?: string, delimiter?: string) => (mark ? `${space}\\${mark}` : `${space}${n}\\${delimiter}`));
 }
 
 /** The "Skipped and deferred, by reason" section; nothing when no row was. */

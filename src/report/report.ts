@@ -1,3 +1,4 @@
+import { printable } from '../errors.js';
 import { escapedText, type LeftOutProduct } from '../render/products.js';
 import type { LedgerCounts, ReasonCount } from '../ledger/ledger.js';
 import type { StoredDecision } from '../campaigns/winner.js';
@@ -148,7 +149,7 @@ export function reportMarkdown(r: Report): string {
   const lines = [
     `# ${mdCell(r.title)}`,
     '',
-    `Campaign \`${r.campaign}\` — ${statusLine(r)}.`,
+    `Campaign \`${r.campaign}\` — ${mdCell(statusLine(r))}.`,
     '',
     '| | messages |',
     '|---|---:|',
@@ -195,7 +196,7 @@ export function reportText(r: Report): string {
   // A label longer than the column ("not sent (cancelled)") still gets its space.
   const pad = (s: string) => `${s} `.padEnd(11);
   return [
-    `${r.title} (${r.campaign}): ${statusLine(r)}`,
+    `${lineStart(r.title)} (${r.campaign}): ${printable(statusLine(r))}`,
     `  ${pad('audience')}${r.audience} (control ${r.control}, left out ${r.left_out})`,
     `  ${pad('recipients')}${r.recipients}`,
     ...outcomes(r)
@@ -223,6 +224,15 @@ export function channelsMarkdown(rows: readonly ChannelFigures[] | undefined): s
     ...rows.map((c) => `| ${mdCell(c.channel)} | ${c.recipients} | ${c.sent} | ${c.delivered} | ${c.failed} | ${c.bounced} | ${c.opened} | ${c.clicked} | ${c.orders} |`),
     '',
   ];
+}
+
+/**
+ * A value that starts a line of text output: printable (no line break, no
+ * escape sequence), and never with `::`, which GitHub Actions reads from a
+ * job's log as a workflow command (`::error::…` forges an annotation).
+ */
+function lineStart(s: string): string {
+  return printable(s).replace(/^(\s*):/, '$1\\x3a');
 }
 
 function statusLine(r: Report): string {

@@ -1,6 +1,6 @@
 import { printable } from '../errors.js';
 import type { DayCounts, ReasonCount } from '../ledger/ledger.js';
-import { mdCell, reasonsMarkdown, reasonsText } from './reasons.js';
+import { mdCell, mdParagraph, reasonsMarkdown, reasonsText } from './reasons.js';
 import { resultsMarkdown, resultsText, type Results } from './results.js';
 import { chartsMarkdown, type ChartSeries } from './charts.js';
 import type { ChannelFigures } from './outcomes.js';
@@ -73,7 +73,8 @@ export function buildTriggerReport(name: string, state: TriggerState, days: read
 }
 
 export function triggerReportMarkdown(r: TriggerReport): string {
-  const description = r.description.trim().replace(/\s*\n\s*/g, ' ');
+  // The description is workspace text, as a pull request wrote it: its own paragraph, never markup.
+  const description = mdParagraph(r.description.trim());
   return [
     `# Trigger ${r.name}`,
     '',

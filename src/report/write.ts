@@ -1,4 +1,4 @@
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Db, Queryable } from '../db/db.js';
 import { quoteIdent } from '../db/ident.js';
@@ -16,6 +16,7 @@ import { channelFigures, engagement, liftCounts, type LiftInput } from './outcom
 import { CHART_KINDS, chartFile, chartsFor, chartSvg, type ChartSeries } from './charts.js';
 import { activitySeries, attributedOrders, groupOrders } from './series.js';
 import { buildResults, type Results } from './results.js';
+import { makeReportFolder, reportFileError } from './folder.js';
 import { buildReport, reportMarkdown, type Report } from './report.js';
 import { buildTriggerReport, triggerReportMarkdown, type TriggerReport } from './trigger.js';
 import { buildOverview, overviewMarkdown, overviewRow, type Overview } from './overview.js';
@@ -207,7 +208,7 @@ function charts(name: string, subject: string, series: ChartSeries | undefined):
  * longer has is removed. Returns the files written.
  */
 function writeFiles(folder: string, name: string, json: unknown, markdown: string, extra: [string, string | null][] = []): string[] {
-  mkdirSync(folder, { recursive: true });
+  makeReportFolder(folder, 'the reports');
   const files = [
     [`${name}.json`, JSON.stringify(json, null, 2) + '\n'],
     [`${name}.md`, markdown],
@@ -220,8 +221,12 @@ function writeFiles(folder: string, name: string, json: unknown, markdown: strin
       rmSync(file, { force: true });
       continue;
     }
-    writeFileSync(`${file}.tmp`, content);
-    renameSync(`${file}.tmp`, file);
+    try {
+      writeFileSync(`${file}.tmp`, content);
+      renameSync(`${file}.tmp`, file);
+    } catch (e) {
+      throw reportFileError(e, file, 'the reports');
+    }
     written.push(file);
   }
   return written;

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { herald } from '../support/cli.js';
@@ -127,6 +127,17 @@ describe.skipIf(!serverUrl)('herald calendar', () => {
     const odd = events.find((e) => e.UID!.startsWith('campaign-x%7Cy'))!;
     expect(odd.UID).toBe('campaign-x%7Cy%0A%3Cb%3E%1B%5B31m-2026-12-04@herald');
     expect(odd.SUMMARY).toBe('sent: x|y\\\\n<b>\\\\x1b[31m (1)');
+  });
+
+  it('says which path is in the way when reports is a file, and leaves it', async () => {
+    const { ws, args } = await setup();
+    writeFileSync(join(ws.dir, 'reports'), 'a file of notes');
+    const r = await herald(['calendar', ...WINDOW, ...args]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain(`herald: cannot write the calendar: ${join(ws.dir, 'reports')} is a file, not a folder`);
+    expect(r.stderr).toContain('hint: move or remove it');
+    expect(r.stderr).not.toMatch(/internal error|EEXIST|\n\s+at /);
+    expect(readFileSync(join(ws.dir, 'reports'), 'utf8')).toBe('a file of notes');
   });
 
   it('refuses bad ranges with a message, and writes nothing', async () => {

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -135,5 +135,24 @@ describe('herald report', () => {
     const neither = await herald(['report', ...args]);
     expect(neither.code).toBe(1);
     expect(neither.stderr).toContain('herald: herald report needs a campaign or trigger, or --all');
+  });
+
+  it('says which path is in the way when reports, or reports/triggers, is a file, and leaves it', async () => {
+    const { ws, args } = await setup();
+    writeFileSync(join(ws.dir, 'reports'), 'a file of notes');
+    for (const cmd of [['report', '--all'], ['report', 'campaign/winback'], ['report', 'abandoned-cart']]) {
+      const r = await herald([...cmd, ...args]);
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toContain(`herald: cannot write the reports: ${join(ws.dir, 'reports')} is a file, not a folder`);
+      expect(r.stderr).toContain('hint: move or remove it');
+      expect(r.stderr).not.toMatch(/internal error|EEXIST|\n\s+at /);
+    }
+    expect(readFileSync(join(ws.dir, 'reports'), 'utf8')).toBe('a file of notes');
+    rmSync(join(ws.dir, 'reports'));
+    mkdirSync(join(ws.dir, 'reports'));
+    writeFileSync(join(ws.dir, 'reports', 'triggers'), '');
+    const r = await herald(['report', 'abandoned-cart', ...args]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain(`herald: cannot write the reports: ${join(ws.dir, 'reports', 'triggers')} is a file, not a folder`);
   });
 });

@@ -81,6 +81,29 @@ describe('report: the contact policy', () => {
     expect(reportMarkdown(odd)).toContain('| Suppressed | a\\|b &lt;script&gt; \\[x\\](y) | 1 |');
   });
 
+  it('escapes a pause reason in markdown and text: no markup, no heading, no control character', () => {
+    const paused = buildReport('winback', 'Win-back', { phase: 'sending', inForce: 'paused', reason: '</td><img src=x onerror=alert(1)>\n\n# Fake heading \x1b[2J' }, COUNTS);
+    const md = reportMarkdown(paused);
+    expect(md).toContain('Campaign `winback` — paused (&lt;/td&gt;&lt;img src=x onerror=alert(1)&gt; # Fake heading \\\\x1b\\[2J).');
+    expect(md).not.toContain('<img');
+    expect(md).not.toMatch(/^# Fake/m);
+    expect(md).not.toContain('\x1b');
+    const text = reportText(paused);
+    expect(text.split('\n')[0]).toBe('Win-back (winback): paused (</td><img src=x onerror=alert(1)>\\n\\n# Fake heading \\x1b[2J)');
+    expect(text).not.toContain('\x1b');
+  });
+
+  it('prints a title as one line of text: no workflow command in a CI log, no escape sequence, no line break', () => {
+    const forged = buildReport('winback', '::error title=herald::forged annotation\n::error::second\x1b[2J\x1b]8;;https://evil.example\x07link', { phase: 'completed', inForce: 'ready' }, COUNTS);
+    const text = reportText(forged);
+    for (const line of text.split('\n')) expect(line).not.toMatch(/^\s*::/);
+    expect(text).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f]/);
+    expect(text.split('\n')[0]).toContain('error title=herald::forged annotation\\n::error::second\\x1b[2J\\x1b]8;;https://evil.example\\x07link (winback): completed');
+    const md = reportMarkdown(forged);
+    expect(md.split('\n')[0]).toBe('# ::error title=herald::forged annotation ::error::second\\\\x1b\\[2J\\\\x1b\\]8;;https://evil.example\\\\x07link');
+    expect(md).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f]/);
+  });
+
   it('keeps a space after a label longer than the column', () => {
     const cancelled = buildReport('winback', 'Win-back', { phase: 'sending', inForce: 'cancelled' }, { ...COUNTS, sent: 8, queued: 2 });
     expect(reportText(cancelled)).toContain('  not sent (cancelled) 2');

@@ -65,6 +65,20 @@ describe('trigger report', () => {
     expect(text).not.toContain('\x1b');
   });
 
+  it('escapes the description in the markdown as it escapes every other value: no markup, image, link or control character', () => {
+    const hostile = { ...STATE, description: 'Cart <img src=x onerror=alert(1)> ![x](https://evil.example/p.png)\n\n# Fake [docs](javascript:alert(1)) \x1b[2J' };
+    const md = triggerReportMarkdown(buildTriggerReport('t', hostile, [], []));
+    const line = md.split('\n')[2]!;
+    expect(line).toBe('Cart &lt;img src=x onerror=alert(1)&gt; !\\[x\\](https://evil.example/p.png) # Fake \\[docs\\](javascript:alert(1)) \\\\x1b\\[2J');
+    expect(md).not.toContain('<img');
+    expect(md).not.toContain('\x1b');
+    expect(md).not.toMatch(/^# Fake/m);
+    // Nothing at its start opens a block: a heading, a list, a fence.
+    for (const [description, shown] of [['# Heading', '\\# Heading'], ['- item', '\\- item'], ['1. first', '1\\. first'], ['~~~', '\\~~~']]) {
+      expect(triggerReportMarkdown(buildTriggerReport('t', { ...STATE, description: description! }, [], [])).split('\n')[2]).toBe(shown);
+    }
+  });
+
   it('prints only the last two weeks of a long history as text', () => {
     const days = Array.from({ length: 20 }, (_, i) => day(`2026-10-${String(i + 1).padStart(2, '0')}`, { occurrences: 1, sent: 1 }));
     const text = triggerReportText(buildTriggerReport('t', STATE, days, []));

@@ -1,8 +1,9 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UserError } from '../../src/errors.js';
+import { buildReport } from '../../src/report/report.js';
 import { campaignReport, reportSubject, triggerReport, writeReport, writeTriggerReport } from '../../src/report/write.js';
 import { createTestDb } from '../support/db.js';
 import { useCleanups } from '../support/cleanup.js';
@@ -92,5 +93,20 @@ describe('report subjects', () => {
     expect(readFileSync(join(dir, 'reports', 'triggers', 'both.md'), 'utf8')).toContain('| Exited | ordered | 1 |');
     expect(JSON.parse(readFileSync(join(dir, 'reports', 'both.json'), 'utf8'))).toMatchObject({ campaign: 'both', sent: 1 });
     expect(existsSync(join(dir, 'reports', 'triggers', 'both.json.tmp'))).toBe(false);
+  });
+
+  it('names what is in the way of a report file, and what to do, leaving it as it was', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'herald-reports-'));
+    cleanup(() => rmSync(dir, { recursive: true, force: true }));
+    const counts = { audience: 1, control: 0, left_out: 0, recipients: 1, sent: 1, failed: 0, bounced: 0, expired: 0, unknown: 0, suppressed: 0, queued: 0, claimed: 0, waiting: 0, capped: 0, exited: 0, deferred: 0 };
+    const r = buildReport('news', 'News', { phase: 'completed', inForce: 'ready' }, counts);
+    writeFileSync(join(dir, 'reports'), 'notes');
+    expect(() => writeReport(dir, r)).toThrow(expect.objectContaining({ message: `cannot write the reports: ${join(dir, 'reports')} is a file, not a folder`, hint: expect.stringContaining('move or remove it') }));
+    expect(readFileSync(join(dir, 'reports'), 'utf8')).toBe('notes');
+    rmSync(join(dir, 'reports'));
+    mkdirSync(join(dir, 'reports', 'news.md'), { recursive: true });
+    writeFileSync(join(dir, 'reports', 'news.md', 'keep.txt'), 'keep');
+    expect(() => writeReport(dir, r)).toThrow(expect.objectContaining({ name: 'UserError', message: `cannot write the reports: ${join(dir, 'reports', 'news.md')} is a folder, not a file` }));
+    expect(readFileSync(join(dir, 'reports', 'news.md', 'keep.txt'), 'utf8')).toBe('keep');
   });
 });
