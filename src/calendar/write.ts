@@ -1,8 +1,8 @@
-import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { calendarMarkdown, type Calendar } from './calendar.js';
 import { calendarIcs } from './ics.js';
 import { makeReportFolder, reportFileError } from '../report/folder.js';
+import { replaceFile } from '../workspace/files.js';
 
 /**
  * writeCalendar: reports/calendar.md and reports/calendar.ics, each written
@@ -15,11 +15,10 @@ export function writeCalendar(dir: string, c: Calendar): string[] {
     [join(folder, 'calendar.md'), calendarMarkdown(c)],
     [join(folder, 'calendar.ics'), calendarIcs(c)],
   ] as const;
-  makeReportFolder(folder, 'the calendar');
+  makeReportFolder(dir, folder, 'the calendar');
   for (const [file, content] of files) {
     try {
-      writeFileSync(`${file}.tmp`, content);
-      renameSync(`${file}.tmp`, file);
+      replaceFile(file, content);
     } catch (e) {
       throw reportFileError(e, file, 'the calendar');
     }

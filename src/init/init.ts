@@ -2,6 +2,7 @@ import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFi
 import { dirname, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { scaffoldFiles } from './files.js';
+import { replaceFile } from '../workspace/files.js';
 
 /** herald's package root: package.json and schemas/ sit there both in the repository and in an installed package. */
 const packageRoot = new URL('../../', import.meta.url);
@@ -115,8 +116,7 @@ export function refreshSchemas(target: string): { dir: string; written: string[]
     mkdirSync(join(dir, 'schemas'), { recursive: true });
     for (const [file, text] of Object.entries(bundledSchemas())) {
       const to = join(dir, 'schemas', file);
-      writeFileSync(`${to}.tmp`, text);
-      renameSync(`${to}.tmp`, to);
+      replaceFile(to, text);
       written.push(`schemas/${file}`);
     }
   } catch (err) {

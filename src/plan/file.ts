@@ -1,11 +1,11 @@
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { UserError } from '../errors.js';
 import { PLAN_VERSION, type Plan } from './plan.js';
+import { replaceFile } from '../workspace/files.js';
 
 /** Saves a plan for `herald apply <file>`, replaced atomically. */
 export function writePlanFile(path: string, plan: Plan): void {
-  writeFileSync(`${path}.tmp`, JSON.stringify(plan, null, 2) + '\n');
-  renameSync(`${path}.tmp`, path);
+  replaceFile(path, JSON.stringify(plan, null, 2) + '\n');
 }
 
 export function readPlanFile(path: string): Plan {

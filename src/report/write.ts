@@ -1,4 +1,4 @@
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Db, Queryable } from '../db/db.js';
 import { quoteIdent } from '../db/ident.js';
@@ -20,6 +20,7 @@ import { makeReportFolder, reportFileError } from './folder.js';
 import { buildReport, reportMarkdown, type Report } from './report.js';
 import { buildTriggerReport, triggerReportMarkdown, type TriggerReport } from './trigger.js';
 import { buildOverview, overviewMarkdown, overviewRow, type Overview } from './overview.js';
+import { replaceFile } from '../workspace/files.js';
 
 /**
  * The reports' I/O: the ledger's figures and the deployed state read for
@@ -179,17 +180,17 @@ const SENDING_DATES = `
 
 /** Writes reports/index.json and .md, each replaced atomically. */
 export function writeOverview(dir: string, o: Overview): string[] {
-  return writeFiles(join(dir, 'reports'), 'index', o, overviewMarkdown(o));
+  return writeFiles(dir, join(dir, 'reports'), 'index', o, overviewMarkdown(o));
 }
 
 /** Writes reports/<campaign>.json and .md, and its charts, each replaced atomically. */
 export function writeReport(dir: string, r: Report): string[] {
-  return writeFiles(join(dir, 'reports'), r.campaign, r, reportMarkdown(r), charts(r.campaign, r.title, r.series));
+  return writeFiles(dir, join(dir, 'reports'), r.campaign, r, reportMarkdown(r), charts(r.campaign, r.title, r.series));
 }
 
 /** Writes reports/triggers/<trigger>.json and .md, and its charts, each replaced atomically. */
 export function writeTriggerReport(dir: string, r: TriggerReport): string[] {
-  return writeFiles(join(dir, 'reports', 'triggers'), r.name, r, triggerReportMarkdown(r), charts(r.name, `Trigger ${r.name}`, r.series));
+  return writeFiles(dir, join(dir, 'reports', 'triggers'), r.name, r, triggerReportMarkdown(r), charts(r.name, `Trigger ${r.name}`, r.series));
 }
 
 /**
@@ -207,8 +208,8 @@ function charts(name: string, subject: string, series: ChartSeries | undefined):
  * renamed over, so a reader never sees half a report; a chart the report no
  * longer has is removed. Returns the files written.
  */
-function writeFiles(folder: string, name: string, json: unknown, markdown: string, extra: [string, string | null][] = []): string[] {
-  makeReportFolder(folder, 'the reports');
+function writeFiles(root: string, folder: string, name: string, json: unknown, markdown: string, extra: [string, string | null][] = []): string[] {
+  makeReportFolder(root, folder, 'the reports');
   const files = [
     [`${name}.json`, JSON.stringify(json, null, 2) + '\n'],
     [`${name}.md`, markdown],
@@ -222,8 +223,7 @@ function writeFiles(folder: string, name: string, json: unknown, markdown: strin
       continue;
     }
     try {
-      writeFileSync(`${file}.tmp`, content);
-      renameSync(`${file}.tmp`, file);
+      replaceFile(file, content);
     } catch (e) {
       throw reportFileError(e, file, 'the reports');
     }

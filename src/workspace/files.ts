@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, constants, createReadStream, fstatSync, lstatSync, openSync, readdirSync, readSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { closeSync, constants, createReadStream, fstatSync, lstatSync, openSync, readdirSync, readSync, realpathSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import type { Problem } from '../errors.js';
@@ -151,6 +151,20 @@ export function workspaceEntryExists(root: string, file: string): boolean {
 export function unreadableWorkspaceFile(root: string, file: string): Problem | undefined {
   const resolved = resolveInside(root, file);
   return resolved.problem ?? notRegular(file, resolved.stats);
+}
+
+/**
+ * Writes `file` whole: beside it under a temporary name made afresh (`wx`:
+ * never through a link planted under that name, which a pull request can
+ * commit), then renamed over it (which replaces a link standing at `file`,
+ * not its target). A reader never sees half a file. Errors are the caller's
+ * to word.
+ */
+export function replaceFile(file: string, content: string | Uint8Array): void {
+  const tmp = `${file}.tmp`;
+  rmSync(tmp, { force: true });
+  writeFileSync(tmp, content, { flag: 'wx' });
+  renameSync(tmp, file);
 }
 
 /**

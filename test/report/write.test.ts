@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -108,5 +108,29 @@ describe('report subjects', () => {
     writeFileSync(join(dir, 'reports', 'news.md', 'keep.txt'), 'keep');
     expect(() => writeReport(dir, r)).toThrow(expect.objectContaining({ name: 'UserError', message: `cannot write the reports: ${join(dir, 'reports', 'news.md')} is a folder, not a file` }));
     expect(readFileSync(join(dir, 'reports', 'news.md', 'keep.txt'), 'utf8')).toBe('keep');
+  });
+
+  it('writes nothing through a link a pull request committed: neither a reports folder that leads out, nor a file under the temporary name', () => {
+    // A committed reports/news.md.tmp linking to a file outside was written
+    // through (then the link renamed over the report); a committed reports
+    // link made every report land where it pointed.
+    const dir = mkdtempSync(join(tmpdir(), 'herald-reports-'));
+    const outside = mkdtempSync(join(tmpdir(), 'herald-outside-'));
+    cleanup(() => rmSync(dir, { recursive: true, force: true }), () => rmSync(outside, { recursive: true, force: true }));
+    const counts = { audience: 1, control: 0, left_out: 0, recipients: 1, sent: 1, failed: 0, bounced: 0, expired: 0, unknown: 0, suppressed: 0, queued: 0, claimed: 0, waiting: 0, capped: 0, exited: 0, deferred: 0 };
+    const r = buildReport('news', 'News', { phase: 'completed', inForce: 'ready' }, counts);
+    writeFileSync(join(outside, 'victim'), 'precious');
+    mkdirSync(join(dir, 'reports'));
+    symlinkSync(join(outside, 'victim'), join(dir, 'reports', 'news.md.tmp'));
+    writeReport(dir, r);
+    expect(readFileSync(join(outside, 'victim'), 'utf8')).toBe('precious');
+    expect(lstatSync(join(dir, 'reports', 'news.md')).isFile()).toBe(true);
+    expect(readFileSync(join(dir, 'reports', 'news.md'), 'utf8')).toContain('News');
+    expect(existsSync(join(dir, 'reports', 'news.md.tmp'))).toBe(false);
+
+    rmSync(join(dir, 'reports'), { recursive: true });
+    symlinkSync(outside, join(dir, 'reports'));
+    expect(() => writeReport(dir, r)).toThrow(expect.objectContaining({ name: 'UserError', message: expect.stringContaining(`${join(dir, 'reports')} is a symbolic link`) }));
+    expect(existsSync(join(outside, 'news.md'))).toBe(false);
   });
 });

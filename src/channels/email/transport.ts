@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync, renameSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { buffer } from 'node:stream/consumers';
 import nodemailer from 'nodemailer';
@@ -9,6 +9,7 @@ import type { Project } from '../../workspace/model.js';
 import type { ComposedMessage } from './compose.js';
 import type { DkimKey } from './dkim.js';
 import { parseSmtpUrl, SmtpPool } from './smtp.js';
+import { replaceFile } from '../../workspace/files.js';
 
 /**
  * Where messages go: an SMTP server, or the local outbox folder. Nothing leaves
@@ -78,8 +79,7 @@ export function outboxTransport(dir: string): Transport {
       const folder = join(dir, meta.source);
       mkdirSync(folder, { recursive: true });
       const file = join(folder, `${meta.ledgerId}.eml`);
-      writeFileSync(`${file}.tmp`, Buffer.concat([Buffer.from(`Return-Path: <${message.envelope.from}>\r\n`), info.message]));
-      renameSync(`${file}.tmp`, file);
+      replaceFile(file, Buffer.concat([Buffer.from(`Return-Path: <${message.envelope.from}>\r\n`), info.message]));
       return { response: `250 written to ${file}` };
     },
     close() {},

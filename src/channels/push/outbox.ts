@@ -1,7 +1,8 @@
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PushSenders } from './channel.js';
 import type { Attempt } from './attempt.js';
+import { replaceFile } from '../../workspace/files.js';
 
 /**
  * `push.outbox: true`: every notification is written to the outbox instead
@@ -15,8 +16,7 @@ export function outboxPushSenders(dir: string): PushSenders {
     const folder = join(dir, 'push');
     mkdirSync(folder, { recursive: true });
     const file = join(folder, `${id}-${++n}.json`);
-    writeFileSync(`${file}.tmp`, `${JSON.stringify({ subscription: id, kind, payload }, null, 2)}\n`);
-    renameSync(`${file}.tmp`, file);
+    replaceFile(file, `${JSON.stringify({ subscription: id, kind, payload }, null, 2)}\n`);
     return { status: 'accepted', reply: `#${id} ${kind}: written to ${file}` };
   };
   return {

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SmsProvider } from './provider.js';
+import { replaceFile } from '../../workspace/files.js';
 
 /**
  * `sms.provider: outbox`: every SMS is written to a file in the outbox
@@ -16,8 +17,7 @@ export function outboxSmsProvider(dir: string): SmsProvider {
       const folder = join(dir, 'sms');
       mkdirSync(folder, { recursive: true });
       const file = join(folder, `${id}.txt`);
-      writeFileSync(`${file}.tmp`, `To: ${m.to}\nFrom: ${m.from}\n\n${m.text}\n`);
-      renameSync(`${file}.tmp`, file);
+      replaceFile(file, `To: ${m.to}\nFrom: ${m.from}\n\n${m.text}\n`);
       return { id, response: `written to ${file}` };
     },
   };
