@@ -75,8 +75,8 @@ export interface SyntaxNode {
 
 /** A place a template may not be compiled with. */
 export interface UnsafeSyntax {
-  /** A name that is no plain identifier (or, where a tag names something, no name at all), a test not given by name, an async loop, a call of what is not a name. */
-  kind: 'name' | 'test' | 'tag' | 'call';
+  /** A name that is no plain identifier (or, where a tag names something, no name at all), a test not given by name, an async loop, a call of what is not a name, a name bound that every object has. */
+  kind: 'name' | 'test' | 'tag' | 'call' | 'reserved';
   node: SyntaxNode;
   message: string;
   hint: string;
@@ -104,6 +104,9 @@ export function unsafeSyntax(root: SyntaxNode): UnsafeSyntax[] {
     // Where a name goes, only a name: a string there would be written into the code as it is.
     for (const target of namePlaces(n)) {
       if (target.typename !== 'Symbol') out.push({ kind: 'name', node: target, message: `{% ${TAGS[n.typename] ?? n.typename.toLowerCase()} %} takes a name here, not ${target.typename === 'Literal' ? 'a string' : 'an expression'}`, hint: 'a name is letters, digits and _, without quotes: {% set total = 1 %}' });
+      // A macro's argument the call leaves out is read from its keyword arguments, an
+      // object, where `constructor` or `toString` answers with JavaScript's own function.
+      else if (RESERVED.has(String(target.value))) out.push({ kind: 'reserved', node: target, message: `"${String(target.value)}" cannot be a variable's name`, hint: 'pick another name' });
     }
     if (n.typename === 'Is') {
       const test = n.right as SyntaxNode;

@@ -83,4 +83,7 @@ export const ESCAPES: readonly { name: string; template: string }[] = [
   { name: 'join by attribute', template: `{{ [range] | join(",", "constructor") }}` },
   { name: 'a filter by name through select', template: `{{ [range] | select("callable") | first }}` },
   { name: 'printing a function', template: `{{ range }}{{ cycler }}` },
+  // A macro's argument the call leaves out is read from its keyword arguments, an object: inherited names answer there.
+  { name: 'a macro argument named constructor, the call giving keywords', template: '{% macro m(constructor) %}{{ constructor | string }}{% endmacro %}{{ m(x=1) }}' },
+  { name: 'a macro argument named toString, after a positional one', template: '{% macro m(a, toString) %}{{ toString | string }}{% endmacro %}{{ m(1, a=2) }}' },
 ];

@@ -253,8 +253,8 @@ function nunjucksFindings(text: string, usages: readonly TokenUsage[]): TextFind
     rule: 'nunjucks',
     hint: 'share markup with <mj-include path="../_partials/<name>.mjml" />',
   }));
-  // Calls of what is not a name the walk below refuses, with more to say.
-  for (const u of unsafeSyntax(parsed.root).filter((x) => x.kind !== 'call')) out.push({ line: u.node.lineno + 1, column: u.node.colno + 1, message: u.message, rule: 'nunjucks', hint: u.hint });
+  // Calls of what is not a name, and names every object has, the walk below refuses, with more to say.
+  for (const u of unsafeSyntax(parsed.root).filter((x) => x.kind !== 'call' && x.kind !== 'reserved')) out.push({ line: u.node.lineno + 1, column: u.node.colno + 1, message: u.message, rule: 'nunjucks', hint: u.hint });
   for (const r of refusals) out.push({ line: r.line, column: r.column, message: r.message, rule: 'nunjucks', hint: r.hint });
   for (const use of uses) {
     const p = tokenProblem(use, usages);
