@@ -3,7 +3,7 @@ import { closeSync, constants, createReadStream, fstatSync, lstatSync, openSync,
 import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import type { Problem } from '../errors.js';
-import { Utf8Check } from './utf8.js';
+import { Utf8Check, type BadByte } from './utf8.js';
 
 /**
  * The one way herald reads a workspace file. A workspace comes from a git
@@ -65,7 +65,7 @@ export function readWorkspaceText(root: string, file: string, limit: SizeLimit =
   try {
     const problem = readChunks(opened.fd, file, limit, (chunk) => {
       const bad = utf8.push(chunk);
-      if (bad) return notUtf8(file, bad);
+      if (bad) return badByte(file, bad);
       chunks.push(chunk);
       return undefined;
     });
@@ -74,14 +74,8 @@ export function readWorkspaceText(root: string, file: string, limit: SizeLimit =
     closeSync(opened.fd);
   }
   const bad = utf8.end();
-  if (bad) return { problem: notUtf8(file, bad) };
-  const text = stripBom(Buffer.concat(chunks).toString('utf8'));
-  const nul = text.indexOf('\0');
-  if (nul >= 0) {
-    const before = text.slice(0, nul);
-    return { problem: hasNul(file, { line: before.split('\n').length, column: nul - before.lastIndexOf('\n') }) };
-  }
-  return { text };
+  if (bad) return { problem: badByte(file, bad) };
+  return { text: stripBom(Buffer.concat(chunks).toString('utf8')) };
 }
 
 /** The SHA-256 of a file's bytes, read in chunks: a list's CSV may be large. */
@@ -108,21 +102,18 @@ export function openWorkspaceStream(root: string, file: string, limit: SizeLimit
   if (opened.problem) return { problem: opened.problem };
   const input = createReadStream('', { fd: opened.fd, autoClose: true });
   const utf8 = new Utf8Check();
-  const nul = new NulScan();
   let size = 0;
   const checked = new Transform({
     transform(chunk: Buffer, _enc, done) {
       size += chunk.length;
       if (size > limit.bytes) return done(new WorkspaceFileError(tooLarge(file, limit)));
       const bad = utf8.push(chunk);
-      if (bad) return done(new WorkspaceFileError(notUtf8(file, bad)));
-      const at = nul.push(chunk);
-      if (at) return done(new WorkspaceFileError(hasNul(file, at)));
+      if (bad) return done(new WorkspaceFileError(badByte(file, bad)));
       done(null, chunk);
     },
     flush(done) {
       const bad = utf8.end();
-      done(bad ? new WorkspaceFileError(notUtf8(file, bad)) : null);
+      done(bad ? new WorkspaceFileError(badByte(file, bad)) : null);
     },
   });
   input.on('error', (e) => checked.destroy(e));
@@ -301,45 +292,21 @@ function notUtf8(file: string, bad: { line: number; column: number; byte: number
   };
 }
 
+/** Utf8Check's finding: a NUL, or a byte that starts no character. */
+function badByte(file: string, bad: BadByte): Problem {
+  return bad.byte === 0 ? hasNul(file, bad) : notUtf8(file, bad);
+}
+
 function hasNul(file: string, at: { line: number; column: number }): Problem {
   return {
     file,
-    ...at,
+    line: at.line,
+    column: at.column,
     message: 'the file has a NUL character (byte 0x00) here',
     rule: 'file',
     severity: 'error',
     hint: 'remove it: herald cannot store a NUL, and text never needs one (a file full of them was saved as UTF-16: re-save it as UTF-8)',
   };
-}
-
-/**
- * Finds the first NUL in a file read in chunks, with its line and column
- * (characters as editors count them, after a BOM, as Utf8Check does). A NUL
- * byte is never part of a longer UTF-8 sequence, so a chunk may end anywhere.
- */
-class NulScan {
-  private line = 1;
-  private column = 1;
-  private start = true;
-
-  push(chunk: Buffer): { line: number; column: number } | undefined {
-    let buf = chunk;
-    if (this.start) {
-      this.start = false;
-      if (buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) buf = buf.subarray(3);
-    }
-    const nul = buf.indexOf(0);
-    const before = nul < 0 ? buf : buf.subarray(0, nul);
-    const last = before.lastIndexOf(0x0a);
-    for (let i = before.indexOf(0x0a); i >= 0 && i <= last; i = before.indexOf(0x0a, i + 1)) this.line++;
-    if (last >= 0) this.column = 1;
-    for (let i = last + 1; i < before.length; i++) {
-      const b = before[i]!;
-      // A character starts at every byte but a continuation byte; one of four bytes is two UTF-16 units, as editors count.
-      if (b < 0x80 || b >= 0xc0) this.column += b >= 0xf0 ? 2 : 1;
-    }
-    return nul < 0 ? undefined : { line: this.line, column: this.column };
-  }
 }
 
 function unreadable(file: string, e: unknown): Problem {

@@ -10,7 +10,11 @@ export interface BadByte {
 /**
  * Strict UTF-8 validation of a file read in chunks, keeping count of lines
  * and columns so the first bad byte can be located. Chunks are checked with
- * Node's native validator; only a failing chunk is scanned byte by byte.
+ * Node's native validator; only a failing chunk is scanned byte by byte. A
+ * NUL (byte 0) is valid UTF-8 but no text herald can store (PostgreSQL
+ * keeps none in text or jsonb), so the first one is reported too, as a bad
+ * byte 0: whichever comes first. A NUL byte is never part of a longer
+ * sequence, so it is found by a plain search.
  */
 export class Utf8Check {
   private pending: Buffer = Buffer.alloc(0);
@@ -31,7 +35,8 @@ export class Utf8Check {
     }
     const cut = incompleteTail(buf);
     const whole = buf.subarray(0, cut);
-    if (!isUtf8(whole)) return this.locate(whole, firstInvalid(whole));
+    const bad = firstBad(whole);
+    if (bad >= 0) return this.locate(whole, bad);
     this.advance(whole);
     this.pending = Buffer.from(buf.subarray(cut));
     return undefined;
@@ -46,8 +51,8 @@ export class Utf8Check {
       this.start = false;
       if (rest.length === 3 && rest[0] === 0xef && rest[1] === 0xbb && rest[2] === 0xbf) return undefined;
     }
-    if (isUtf8(rest)) return undefined;
-    return this.locate(rest, firstInvalid(rest));
+    const bad = firstBad(rest);
+    return bad < 0 ? undefined : this.locate(rest, bad);
   }
 
   private advance(bytes: Buffer): void {
@@ -66,6 +71,13 @@ export class Utf8Check {
     this.advance(bytes.subarray(0, at));
     return { line: this.line, column: this.column, byte: bytes[at]! };
   }
+}
+
+/** The offset of the first byte that starts no character, or of the first NUL, whichever is first; -1 for neither. */
+function firstBad(buf: Buffer): number {
+  const nul = buf.indexOf(0);
+  const invalid = isUtf8(buf) ? -1 : firstInvalid(nul < 0 ? buf : buf.subarray(0, nul));
+  return invalid >= 0 ? invalid : nul;
 }
 
 /** The length of a valid sequence starting with `lead`, or 0 for a byte no character starts with. */
