@@ -170,7 +170,7 @@ export function referenceProblems(stmt: unknown, schema: string): SqlFinding[] {
       case 'ColumnRef':
       case 'A_Indirection': {
         const names = strings(key === 'ColumnRef' ? v.fields : v.indirection);
-        const byte = key === 'ColumnRef' ? v.location : (Object.values((v.arg ?? {}) as Record<string, { location?: unknown }>)[0]?.location);
+        const byte = key === 'ColumnRef' ? v.location : indirectionByte(v);
         for (const name of key === 'ColumnRef' ? names.slice(1).slice(-1) : names) {
           if (CATALOG_TYPES.test(name)) refuse(`the query selects the field ${name}, which PostgreSQL may read as a cast to ${name}, a type that looks objects up in the system catalogs`, readsOnly, byte);
         }
@@ -193,8 +193,13 @@ export function referenceProblems(stmt: unknown, schema: string): SqlFinding[] {
   return out;
 }
 
+/** Where a field selection `(x).name` is written: an A_Indirection has no location of its own, its argument's is used. */
+export function indirectionByte(indirection: { arg?: unknown }): unknown {
+  return Object.values((indirection.arg ?? {}) as Record<string, { location?: unknown }>)[0]?.location;
+}
+
 /** The names in a list of String nodes: ["pg_catalog", "lower"]. */
-function strings(list: unknown): string[] {
+export function strings(list: unknown): string[] {
   if (!Array.isArray(list)) return [];
   return list.map((n) => (n as { String?: { sval?: string } }).String?.sval ?? '');
 }

@@ -1,5 +1,5 @@
 import type { SelectStmt } from 'libpg-query';
-import { SQL_FUNCTIONS } from './sql-allowlist.js';
+import { indirectionByte, SQL_FUNCTIONS, strings } from './sql-allowlist.js';
 import type { SqlFinding } from './sql-statement.js';
 
 /**
@@ -93,7 +93,7 @@ export function fieldSelections(select: SelectStmt, schema: string): FieldSelect
         if (names.length >= 3) relations.add(String((names.at(-2)?.String as Node | undefined)?.sval));
       }
       if (key === 'A_Indirection') {
-        const byte = ((Object.values((v.arg ?? {}) as Node)[0] ?? {}) as Node).location;
+        const byte = indirectionByte(v);
         for (const i of (v.indirection as Node[] | undefined) ?? []) {
           const s = i.String as Node | undefined;
           if (s) fields.push({ name: String(s.sval), byte });
@@ -149,7 +149,7 @@ function sval(n: unknown): string | undefined {
 }
 
 function aliasNames(alias: unknown): string[] {
-  return (((alias as Node | undefined)?.colnames as unknown[] | undefined) ?? []).map((n) => sval(n) ?? '');
+  return strings((alias as Node | undefined)?.colnames);
 }
 
 /**
@@ -254,7 +254,7 @@ function columnProof(
       const ref = (target.val as Node | undefined)?.ColumnRef as Node | undefined;
       const fieldNames = (ref?.fields as Node[] | undefined) ?? [];
       if (ref && fieldNames.at(-1)?.A_Star) {
-        const q = fieldNames.slice(0, -1).map((n) => sval(n) ?? '');
+        const q = strings(fieldNames.slice(0, -1));
         if (q.length === 0) return { star: union(from.map(itemOf).filter((i): i is FromItem => i !== undefined).map((i) => i.columns())) };
         return { star: proof(q) };
       }

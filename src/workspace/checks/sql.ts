@@ -111,7 +111,12 @@ export function checkSql(sql: string, returns: string[], schema: string): SqlPro
     if (e instanceof Error) return [{ message: `the query cannot be parsed: ${e.message}` }];
     throw e;
   }
-  return statementProblems(parsed, returns, schema).map((f: SqlFinding) => ({ message: f.message, hint: f.hint, index: f.byte === undefined ? undefined : byteIndex(sql, f.byte) }));
+  return statementProblems(parsed, returns, schema).map(located(sql));
+}
+
+/** A finding of `sql`'s parse tree as a problem: its byte offset made a character index into `sql`. */
+function located(sql: string): (f: SqlFinding) => SqlProblem {
+  return (f) => ({ message: f.message, hint: f.hint, index: f.byte === undefined ? undefined : byteIndex(sql, f.byte) });
 }
 
 /**
@@ -129,7 +134,7 @@ export function sqlFieldSelections(sql: string, schema: string): { names: string
   return {
     names: found.names,
     relations: found.relations,
-    problems: (catalog) => found.problems(catalog).map((f) => ({ message: f.message, hint: f.hint, index: f.byte === undefined ? undefined : byteIndex(sql, f.byte) })),
+    problems: (catalog) => found.problems(catalog).map(located(sql)),
   };
 }
 
