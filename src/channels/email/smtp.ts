@@ -114,6 +114,8 @@ export function parseSmtpUrl(url: string): SmtpServer {
       );
     }
   };
+  // AUTH needs a user name: without one the password would be dropped and the server asked to relay unauthenticated.
+  if (u.password && !u.username) throw new UserError('HERALD_SMTP_URL has a password but no user name', 'write the user name before the colon, smtp://user:password@host:587 (the ESP\'s docs name it: for some it is "apikey")');
   return {
     host,
     port: u.port ? Number(u.port) : secure ? 465 : 587,

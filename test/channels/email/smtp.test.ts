@@ -371,4 +371,16 @@ describe('SmtpPool', () => {
     expect(user.message).toBe('HERALD_SMTP_URL has a user name that is not percent-encoded');
     for (const e of [password, user]) expect(`${e.message} ${e.hint}`).not.toMatch(/pa%ss|secret/);
   });
+
+  it('refuses a password without a user name rather than sending without authenticating', () => {
+    let err: unknown;
+    try {
+      parseSmtpUrl('smtp://:s3cret@mail.example.com:587');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(UserError);
+    expect((err as UserError).message).toBe('HERALD_SMTP_URL has a password but no user name');
+    expect(`${(err as UserError).message} ${(err as UserError).hint}`).not.toMatch(/s3cret/);
+  });
 });
