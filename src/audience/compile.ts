@@ -84,6 +84,13 @@ export interface CompileContext {
   open: readonly string[];
   /** IANA time zone of dates and of "today" for birthdays (`defaults.timezone`); UTC when absent. */
   timezone?: string;
+  /**
+   * A SELECT of the only customer ids the caller will keep (a trigger sweep's
+   * customers with an occurrence): the order summary reads their orders
+   * alone instead of grouping every order of the shop (predicates.ts
+   * Scope.summaryJoin).
+   */
+  candidates?: string;
 }
 
 export interface CompiledSql {
@@ -107,7 +114,7 @@ export interface CompiledSql {
  */
 export function compileSegment(where: Condition, ctx: CompileContext, now: Date, values: unknown[] = []): CompiledSql {
   const q = quoteIdent(ctx.schema);
-  const scope = new predicate.Scope(values, q, now, ctx.cancelled, ctx.open, ctx.timezone ?? 'UTC');
+  const scope = new predicate.Scope(values, q, now, ctx.cancelled, ctx.open, ctx.timezone ?? 'UTC', ctx.candidates);
   const compiler = new Compiler(ctx.segments, scope);
   const cond = compiler.condition(where, []);
   // Aggregate predicates read the per-customer order summary, joined once (predicates.ts says why).

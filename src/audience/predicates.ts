@@ -47,6 +47,8 @@ export class Scope {
     readonly cancelledStatuses: readonly string[],
     readonly openStatuses: readonly string[],
     readonly timezone: string,
+    /** The customers the statement keeps, when the caller narrows it (CompileContext.candidates). */
+    readonly candidates?: string,
   ) {}
 
   param(value: unknown, cast = ''): string {
@@ -101,6 +103,13 @@ export class Scope {
    * summary: one row per customer with counted orders, so a customer without
    * any has NULL in every column. When every column has a window, only the
    * orders in the widest one are read; a single window needs no FILTER.
+   *
+   * With candidates (a trigger sweep's few thousand customers), only their
+   * orders are grouped: PostgreSQL cannot push the join's `c.id` into a
+   * grouped subquery, so the summary grouped the whole shop's orders for
+   * them (1.2 s of a 2.8 s sweep on the 1M-customer bench). As a semi-join
+   * the planner probes orders (customer_id, created_at) per candidate, or
+   * hashes them when they are many.
    */
   summaryJoin(): string | undefined {
     const cols = [...this.summaryColumns.values()];
@@ -110,8 +119,9 @@ export class Scope {
     const filtered = !(windowed && cutoffs.length === 1);
     const select = cols.map((col) => `${col.expr}${filtered && col.cutoff ? ` FILTER (WHERE o.created_at >= ${col.cutoff})` : ''} AS ${col.name}`);
     const window = !windowed ? '' : cutoffs.length === 1 ? ` AND o.created_at >= ${cutoffs[0]}` : ` AND o.created_at >= least(${cutoffs.join(', ')})`;
+    const only = this.candidates ? ` AND o.customer_id IN (${this.candidates})` : '';
     return `LEFT JOIN (SELECT o.customer_id, ${select.join(', ')}
-                 FROM ${this.schema}.orders o WHERE o.status <> ALL(${this.cancelled})${window}
+                 FROM ${this.schema}.orders o WHERE o.status <> ALL(${this.cancelled})${window}${only}
                 GROUP BY o.customer_id) oa ON oa.customer_id = c.id`;
   }
 }

@@ -121,7 +121,8 @@ export function sweepSql(t: SweepSubject, w: SweepWindow, mode: SweepMode): Comp
   const withOccurrence = 'c.id IN (SELECT o.customer_id FROM occ o)';
   const audience: CompiledSql = { text: '', values, parts: { joins: '', where: withOccurrence } };
   if (t.spec.audience) {
-    const compiled = compileSegment(t.spec.audience, compileContext(p, t.segments), w.now, values);
+    // The audience is asked of the occurrences' customers only.
+    const compiled = compileSegment(t.spec.audience, { ...compileContext(p, t.segments), candidates: 'SELECT x.customer_id FROM occ x' }, w.now, values);
     audience.parts = { joins: compiled.parts!.joins, where: `${withOccurrence} AND (${compiled.parts!.where})` };
   }
   const locales: SiteLocales = Object.fromEntries(sites.map((s) => [s.id, { locales: s.locales, default: s.default_locale }]));
