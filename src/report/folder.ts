@@ -1,6 +1,6 @@
-import { lstatSync, mkdirSync } from 'node:fs';
-import { join, relative, sep } from 'node:path';
+import { mkdirSync } from 'node:fs';
 import { printable, UserError } from '../errors.js';
+import { inTheWay } from '../workspace/files.js';
 
 /**
  * The folders reports are written into (reports/, reports/triggers/), made
@@ -13,18 +13,6 @@ export function makeReportFolder(root: string, folder: string, what: string): vo
   if (blocked?.link) throw new UserError(`cannot write ${what}: ${printable(blocked.path)} is a symbolic link; herald writes reports into the repository's own folder`, 'remove the link (a folder of that name is made), and run again');
   if (blocked) throw new UserError(`cannot write ${what}: ${printable(blocked.path)} is a file, not a folder`, `move or remove it, and run again: herald writes ${what} into that folder`);
   mkdirSync(folder, { recursive: true });
-}
-
-/** The first path from `root` (not included) down to `folder` that is a symbolic link or no folder; none when the rest is folders or missing. */
-function inTheWay(root: string, folder: string): { path: string; link: boolean } | undefined {
-  const parts = relative(root, folder).split(sep).filter(Boolean);
-  for (let i = 1; i <= parts.length; i++) {
-    const path = join(root, ...parts.slice(0, i));
-    const st = lstatSync(path, { throwIfNoEntry: false });
-    if (!st) return undefined;
-    if (st.isSymbolicLink() || !st.isDirectory()) return { path, link: st.isSymbolicLink() };
-  }
-  return undefined;
 }
 
 /** A report file's error when a folder stands where it goes; any other error as it is. */

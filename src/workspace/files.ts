@@ -159,6 +159,23 @@ export function replaceFile(file: string, content: string | Uint8Array): void {
 }
 
 /**
+ * The first path from `root` (not included) down to `folder` that is a
+ * symbolic link or no folder; none when the rest is folders or missing.
+ * What herald makes its own folders with (reports, the outbox): a link
+ * committed in one's place would make herald write wherever it points.
+ */
+export function inTheWay(root: string, folder: string): { path: string; link: boolean } | undefined {
+  const parts = relative(root, folder).split(sep).filter(Boolean);
+  for (let i = 1; i <= parts.length; i++) {
+    const path = join(root, ...parts.slice(0, i));
+    const st = lstatSync(path, { throwIfNoEntry: false });
+    if (!st) return undefined;
+    if (st.isSymbolicLink() || !st.isDirectory()) return { path, link: st.isSymbolicLink() };
+  }
+  return undefined;
+}
+
+/**
  * Whether writing at `path` would stay inside the workspace: the deepest part
  * of it that exists must, links resolved (a folder about to be made with
  * mkdir -p is created under it).

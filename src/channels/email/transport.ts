@@ -1,4 +1,3 @@
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { buffer } from 'node:stream/consumers';
 import nodemailer from 'nodemailer';
@@ -10,6 +9,7 @@ import type { ComposedMessage } from './compose.js';
 import type { DkimKey } from './dkim.js';
 import { parseSmtpUrl, SmtpPool } from './smtp.js';
 import { replaceFile } from '../../workspace/files.js';
+import { outboxFolder } from '../outbox.js';
 
 /**
  * Where messages go: an SMTP server, or the local outbox folder. Nothing leaves
@@ -76,8 +76,7 @@ export function outboxTransport(dir: string): Transport {
     outbox: dir,
     async send(message, meta) {
       const info = (await t.sendMail(mailOptions(message))) as unknown as { message: Buffer };
-      const folder = join(dir, meta.source);
-      mkdirSync(folder, { recursive: true });
+      const folder = outboxFolder(dir, meta.source);
       const file = join(folder, `${meta.ledgerId}.eml`);
       replaceFile(file, Buffer.concat([Buffer.from(`Return-Path: <${message.envelope.from}>\r\n`), info.message]));
       return { response: `250 written to ${file}` };

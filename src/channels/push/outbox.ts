@@ -1,8 +1,8 @@
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PushSenders } from './channel.js';
 import type { Attempt } from './attempt.js';
 import { replaceFile } from '../../workspace/files.js';
+import { outboxFolder } from '../outbox.js';
 
 /**
  * `push.outbox: true`: every notification is written to the outbox instead
@@ -13,8 +13,7 @@ import { replaceFile } from '../../workspace/files.js';
 export function outboxPushSenders(dir: string): PushSenders {
   let n = 0;
   const write = (id: number, kind: string, payload: unknown): Attempt => {
-    const folder = join(dir, 'push');
-    mkdirSync(folder, { recursive: true });
+    const folder = outboxFolder(dir, 'push');
     const file = join(folder, `${id}-${++n}.json`);
     replaceFile(file, `${JSON.stringify({ subscription: id, kind, payload }, null, 2)}\n`);
     return { status: 'accepted', reply: `#${id} ${kind}: written to ${file}` };

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SmsProvider } from './provider.js';
 import { replaceFile } from '../../workspace/files.js';
+import { outboxFolder } from '../outbox.js';
 
 /**
  * `sms.provider: outbox`: every SMS is written to a file in the outbox
@@ -14,8 +14,7 @@ export function outboxSmsProvider(dir: string): SmsProvider {
   return {
     async send(m) {
       const id = `outbox-${randomBytes(8).toString('hex')}`;
-      const folder = join(dir, 'sms');
-      mkdirSync(folder, { recursive: true });
+      const folder = outboxFolder(dir, 'sms');
       const file = join(folder, `${id}.txt`);
       replaceFile(file, `To: ${m.to}\nFrom: ${m.from}\n\n${m.text}\n`);
       return { id, response: `written to ${file}` };
