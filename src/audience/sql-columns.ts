@@ -17,23 +17,56 @@ import { unsafeCalls, type ReachableFunction, type ShopCatalog } from '../worksp
 export interface FieldLookup {
   names: string[];
   relations: string[];
+  calls: { functions: string[]; operators: string[] };
   problems(catalog: ShopCatalog): SqlProblem[];
 }
 
 export async function fieldProblems(tx: Queryable, lookup: FieldLookup, schema: string): Promise<SqlProblem[]> {
-  if (lookup.names.length === 0) return [];
-  // reachableFunctions: what a one-argument call of these names may run under the sandbox's search_path
-  // (pg_catalog, then the shop schema; pg_temp is never searched for functions), defaults filling the rest.
-  const functions = await tx.query<ReachableFunction>(
+  const namesakes = await shopNamesakes(tx, lookup.calls, schema);
+  const unsafe = lookup.names.length === 0 ? new Set<string>() : unsafeCalls(await reachableFunctions(tx, lookup.names, schema));
+  if (unsafe.size === 0 && namesakes.functions.size === 0 && namesakes.operators.size === 0) return [];
+  const relations = unsafe.size === 0 ? new Map() : await shopColumns(tx, lookup.relations, schema);
+  return lookup.problems({ relations, unsafeCalls: unsafe, namesakes });
+}
+
+/** What a one-argument call of these names may run under the sandbox's search_path (pg_catalog, then the shop schema; pg_temp is never searched for functions), defaults filling the rest. */
+async function reachableFunctions(tx: Queryable, names: string[], schema: string): Promise<ReachableFunction[]> {
+  return tx.query<ReachableFunction>(
     `SELECT DISTINCT p.proname AS name, n.nspname = $2 AS "inShop"
        FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
       WHERE p.proname = ANY ($1::text[]) AND n.nspname IN ('pg_catalog', $2)
         AND p.pronargs >= 1 AND p.pronargs - p.pronargdefaults <= 1`,
-    [lookup.names, schema],
+    [names, schema],
   );
-  const unsafe = unsafeCalls(functions);
-  if (unsafe.size === 0) return [];
-  // shopColumns: the columns of the shop relations the query names, user columns in order, then system ones (ctid, xmin, …).
+}
+
+/**
+ * shopNamesakes: the shop schema's functions and operators named like those
+ * the query calls unqualified, which PostgreSQL may pick over its own. Those
+ * of an extension installed there (citext's `=` or `replace`) are code the
+ * database's owner installed, as trusted as PostgreSQL's, and not counted.
+ */
+async function shopNamesakes(tx: Queryable, calls: FieldLookup['calls'], schema: string): Promise<ShopCatalog['namesakes']> {
+  const found = { functions: new Set<string>(), operators: new Set<string>() };
+  if (calls.functions.length === 0 && calls.operators.length === 0) return found;
+  const rows = await tx.query<{ kind: 'function' | 'operator'; name: string }>(
+    `SELECT 'function' AS kind, p.proname AS name
+       FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+      WHERE n.nspname = $1 AND p.proname = ANY ($2::text[])
+        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+     UNION
+     SELECT 'operator', o.oprname
+       FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace
+      WHERE n.nspname = $1 AND o.oprname = ANY ($3::text[])
+        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_operator'::regclass AND d.objid = o.oid AND d.deptype = 'e')`,
+    [schema, calls.functions, calls.operators],
+  );
+  for (const r of rows) (r.kind === 'function' ? found.functions : found.operators).add(r.name);
+  return found;
+}
+
+/** shopColumns: the columns of the shop relations the query names, user columns in order, then system ones (ctid, xmin, …). */
+async function shopColumns(tx: Queryable, names: string[], schema: string): Promise<ShopCatalog['relations']> {
   const rows = await tx.query<{ relname: string; attname: string; user_column: boolean }>(
     `SELECT c.relname, a.attname, a.attnum > 0 AS user_column
        FROM pg_catalog.pg_class c
@@ -41,7 +74,7 @@ export async function fieldProblems(tx: Queryable, lookup: FieldLookup, schema: 
        JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND NOT a.attisdropped
       WHERE n.nspname = $1 AND c.relname = ANY ($2::text[])
       ORDER BY c.relname, a.attnum`,
-    [schema, lookup.relations],
+    [schema, names],
   );
   const relations = new Map<string, { columns: string[]; system: string[] }>();
   for (const r of rows) {
@@ -49,7 +82,7 @@ export async function fieldProblems(tx: Queryable, lookup: FieldLookup, schema: 
     relations.set(r.relname, rel);
     (r.user_column ? rel.columns : rel.system).push(r.attname);
   }
-  return lookup.problems({ relations, unsafeCalls: unsafe });
+  return relations;
 }
 
 /** "line 2, column 7" of a character in a query's text, as a person counts them. */

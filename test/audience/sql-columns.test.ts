@@ -215,3 +215,48 @@ describe('operators in a comparison with a subquery', () => {
     }
   });
 });
+
+describe('a shop function or operator named like a built-in', () => {
+  beforeAll(async () => {
+    // Overloads a better match than PostgreSQL's own for a whole row: lower(c) and c = d would run them.
+    await db.exec(`
+      CREATE FUNCTION shop.lower(c shop.customers) RETURNS text VOLATILE LANGUAGE plpgsql AS $$
+      BEGIN
+        PERFORM pg_advisory_lock(4243);
+        PERFORM set_config('herald_test.touched', 'yes', false);
+        RETURN 'x';
+      END $$;
+      CREATE FUNCTION shop.touch_rows(a shop.customers, b shop.customers) RETURNS boolean VOLATILE LANGUAGE plpgsql AS $$
+      BEGIN
+        PERFORM pg_advisory_lock(4243);
+        PERFORM set_config('herald_test.touched', 'yes', false);
+        RETURN a.id = b.id;
+      END $$;
+      CREATE OPERATOR shop.= (LEFTARG = shop.customers, RIGHTARG = shop.customers, FUNCTION = shop.touch_rows);
+    `);
+  });
+  afterAll(async () => {
+    await db.exec('DROP OPERATOR shop.= (shop.customers, shop.customers); DROP FUNCTION shop.touch_rows(shop.customers, shop.customers); DROP FUNCTION shop.lower(shop.customers)');
+  });
+
+  it('is refused where the query calls it, before it runs: herald cannot tell which one PostgreSQL would pick', async () => {
+    expect(refused(await evaluate('SELECT c.id AS customer_id FROM customers c WHERE lower(c) IS NOT NULL'))).toBe(
+      'segment/probe: its sql: is refused: line 1, column 51: the query calls lower, and the shop\'s schema "shop" has a function of that name, which PostgreSQL may run instead of its own',
+    );
+    expect(refused(await evaluate('SELECT c.id AS customer_id FROM customers c JOIN customers d ON c = d'))).toBe(
+      'segment/probe: its sql: is refused: line 1, column 67: the query uses the operator =, and the shop\'s schema "shop" has an operator of that name, which PostgreSQL may run instead of its own',
+    );
+    // What does not name them runs as before.
+    expect((await evaluate("SELECT c.id AS customer_id FROM customers c WHERE upper(c.email) LIKE 'C1%'")).result).toEqual([1]);
+  });
+});
+
+describe('an extension installed in the shop schema', () => {
+  it("is not a namesake: citext's = and strpos run as the query asks", async () => {
+    // Extensions' functions are code the database's owner installed; citext in the shop schema overloads = and strpos.
+    await db.exec('CREATE EXTENSION IF NOT EXISTS citext SCHEMA shop');
+    cleanup(() => db.exec('DROP EXTENSION IF EXISTS citext').then(() => {}));
+    const o = await evaluate("SELECT c.id AS customer_id FROM customers c WHERE strpos(c.email::shop.citext, 'C1') > 0 AND c.email::shop.citext = 'C1@EXAMPLE.COM'");
+    expect(o.result).toEqual([1]);
+  });
+});

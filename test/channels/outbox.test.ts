@@ -24,7 +24,7 @@ const writers: { name: string; sub: string; write: (outbox: string) => Promise<u
   { name: 'email, a campaign', sub: 'spring', write: (o) => outboxTransport(o).send(email, { source: 'spring', ledgerId: 1 }) },
   { name: 'email, a trigger', sub: 'triggers', write: (o) => outboxTransport(o).send(email, { source: 'triggers/welcome', ledgerId: 2 }) },
   { name: 'SMS', sub: 'sms', write: (o) => outboxSmsProvider(o).send({ to: '+4915111111111', from: 'Shop', text: 'Hi' }) },
-  { name: 'push', sub: 'push', write: (o) => outboxPushSenders(o).fcm!({ id: 3, token: 't' }, { title: 'Hi', body: 'Hi', url: 'https://shop.example.com/' }) },
+  { name: 'push', sub: 'push', write: (o) => outboxPushSenders(o).fcm!({ id: 3, token: 't' }, { title: 'Hi', body: 'Hi', url: 'https://shop.example.com/', icon: null, image: null }) },
 ];
 
 describe('the outbox', () => {

@@ -29,6 +29,8 @@ export interface ShopCatalog {
   relations: ReadonlyMap<string, { columns: readonly string[]; system: readonly string[] }>;
   /** Field names under which a one-argument call reaches something the allowlist does not allow. */
   unsafeCalls: ReadonlySet<string>;
+  /** Functions and operators the shop schema defines (outside an extension) under names the query calls unqualified. */
+  namesakes: { functions: ReadonlySet<string>; operators: ReadonlySet<string> };
 }
 
 /** One row of the catalog's functions: a name, and whether the function is the shop schema's. */
@@ -48,6 +50,8 @@ export interface FieldSelections {
   names: string[];
   /** The shop relations whose columns prove a name is a column. */
   relations: string[];
+  /** The functions the query calls, and the operators it uses, by names PostgreSQL looks up along the search path. */
+  calls: { functions: string[]; operators: string[] };
   problems(catalog: ShopCatalog): SqlFinding[];
 }
 
@@ -70,6 +74,7 @@ export function fieldSelections(select: SelectStmt, schema: string): FieldSelect
   const relations = new Set<string>();
   const refs: { fields: string[]; byte: unknown }[] = [];
   const fields: { name: string; byte: unknown }[] = [];
+  const calls = { functions: [] as Called[], operators: [] as Called[] };
   /** Every FROM item of the query, at any depth, by the SELECT it belongs to. */
   const fromOf = new Map<Node, Node[]>();
 
@@ -92,6 +97,7 @@ export function fieldSelections(select: SelectStmt, schema: string): FieldSelect
         if (names.length >= 2 && last) refs.push({ fields: names.map((n) => String((n.String as Node | undefined)?.sval ?? '*')), byte: v.location });
         if (names.length >= 3) relations.add(String((names.at(-2)?.String as Node | undefined)?.sval));
       }
+      collectCall(key, v, calls);
       if (key === 'A_Indirection') {
         const byte = indirectionByte(v);
         for (const i of (v.indirection as Node[] | undefined) ?? []) {
@@ -107,9 +113,23 @@ export function fieldSelections(select: SelectStmt, schema: string): FieldSelect
   return {
     names: [...new Set([...refs.map((r) => r.fields.at(-1)!), ...fields.map((f) => f.name)])],
     relations: [...relations],
+    calls: { functions: [...new Set(calls.functions.map((c) => c.name))], operators: [...new Set(calls.operators.map((c) => c.name))] },
     problems(catalog) {
       const proof = columnProof(catalog, schema, ctes, [...fromOf.values()].flat(), fromOf);
       const out: SqlFinding[] = [];
+      for (const [kind, list, defined] of [
+        ['function', calls.functions, catalog.namesakes.functions],
+        ['operator', calls.operators, catalog.namesakes.operators],
+      ] as const) {
+        for (const c of list) {
+          if (!defined.has(c.name)) continue;
+          out.push({
+            message: `the query ${kind === 'function' ? 'calls' : 'uses the operator'} ${c.name}, and the shop's schema "${schema}" has ${kind === 'function' ? 'a function' : 'an operator'} of that name, which PostgreSQL may run instead of its own`,
+            hint: `rename the shop's ${kind}, or write the condition without ${c.name}: a sql: condition runs PostgreSQL's own functions and operators only`,
+            ...(typeof c.byte === 'number' ? { byte: c.byte } : {}),
+          });
+        }
+      }
       for (const r of refs) {
         const name = r.fields.at(-1)!;
         if (!catalog.unsafeCalls.has(name)) continue;
@@ -133,6 +153,51 @@ export function fieldSelections(select: SelectStmt, schema: string): FieldSelect
       return out;
     },
   };
+}
+
+/** A function or operator name the query uses, and where. */
+interface Called {
+  name: string;
+  byte: unknown;
+}
+
+/**
+ * The functions and operators `node` (of type `key`) calls by a name
+ * PostgreSQL looks up along the search path, where the shop schema follows
+ * pg_catalog: it runs the shop's own of that name when its argument types
+ * match better (a whole row: `lower(c)`, `c = d`). Written in pg_catalog
+ * (`pg_catalog.lower`, `OPERATOR(pg_catalog.=)`), a name is looked up there
+ * alone. IN, NULLIF, IS DISTINCT FROM, `CASE x WHEN` and `x IN (SELECT …)`
+ * compare with `=`, BETWEEN with `>=` and `<=`.
+ */
+function collectCall(key: string, v: Node, into: { functions: Called[]; operators: Called[] }): void {
+  const op = (names: string[], byte: unknown) => {
+    if (names.length === 1) into.operators.push({ name: names[0]!, byte });
+  };
+  switch (key) {
+    case 'FuncCall': {
+      const names = strings(v.funcname);
+      if (names.length === 1) into.functions.push({ name: names[0]!, byte: v.location });
+      return;
+    }
+    case 'A_Expr': {
+      const names = strings(v.name);
+      if (v.kind === 'AEXPR_BETWEEN' || v.kind === 'AEXPR_BETWEEN_SYM') return ['>=', '<='].forEach((o) => op([o], v.location));
+      if (v.kind === 'AEXPR_NOT_BETWEEN' || v.kind === 'AEXPR_NOT_BETWEEN_SYM') return ['<', '>'].forEach((o) => op([o], v.location));
+      return op(names, v.location);
+    }
+    case 'SubLink': {
+      const names = strings(v.operName);
+      if (names.length) return op(names, v.location);
+      if (v.subLinkType === 'ANY_SUBLINK') op(['='], v.location);
+      return;
+    }
+    case 'CaseExpr':
+      if (v.arg) op(['='], v.location);
+      return;
+    case 'SortBy':
+      return op(strings(v.useOp), v.location);
+  }
 }
 
 /** The FROM items a FROM-clause entry holds: itself, and a join's sides. */

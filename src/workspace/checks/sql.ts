@@ -121,12 +121,13 @@ function located(sql: string): (f: SqlFinding) => SqlProblem {
 
 /**
  * The run-time half of layer 1, for a query checkSql accepted: the names it
- * may call in functional notation (`c.name`, `(x).name`) and the shop
- * relations it reads, for src/audience/sql-columns.ts to look up in the
- * catalog, and then every such name it cannot prove is a column
- * (sql-fields.ts).
+ * may call in functional notation (`c.name`, `(x).name`), the shop
+ * relations it reads, and the functions and operators it calls unqualified,
+ * for src/audience/sql-columns.ts to look up in the catalog; then every such
+ * name it cannot prove is a column, and every call the shop schema has a
+ * function or operator of the same name for (sql-fields.ts).
  */
-export function sqlFieldSelections(sql: string, schema: string): { names: string[]; relations: string[]; problems(catalog: ShopCatalog): SqlProblem[] } {
+export function sqlFieldSelections(sql: string, schema: string): { names: string[]; relations: string[]; calls: { functions: string[]; operators: string[] }; problems(catalog: ShopCatalog): SqlProblem[] } {
   if (!parser) throw new Error('sqlFieldSelections before sqlParserReady()');
   const top = parser.parseSync(sql).stmts?.[0]?.stmt;
   if (!top || !('SelectStmt' in top)) throw new Error('sqlFieldSelections of a query checkSql refused');
@@ -134,6 +135,7 @@ export function sqlFieldSelections(sql: string, schema: string): { names: string
   return {
     names: found.names,
     relations: found.relations,
+    calls: found.calls,
     problems: (catalog) => found.problems(catalog).map(located(sql)),
   };
 }
