@@ -187,16 +187,23 @@ async function pinnedSession<T>(pool: pg.Pool, fn: (s: Session) => Promise<T>): 
   const q = wrap(client);
   const session: Session = { ...q, transaction: (body) => inTransaction(q, body) };
   let reusable = false;
+  let failure: unknown;
   try {
     return await fn(session);
+  } catch (err) {
+    failure = err;
+    throw err;
   } finally {
-    try {
-      // As closing it would: what `fn` left uncommitted is undone (outside a transaction, a warning only).
-      await client.query('ROLLBACK');
-      await client.query(RESET_SESSION);
-      reusable = true;
-    } catch {
-      // Closed below.
+    // A connection that failed under `fn` is closed as it is: a reset could wait on a server that is gone.
+    if (!isConnectionError(failure)) {
+      try {
+        // As closing it would: what `fn` left uncommitted is undone (outside a transaction, a warning only).
+        await client.query('ROLLBACK');
+        await client.query(RESET_SESSION);
+        reusable = true;
+      } catch {
+        // Closed below.
+      }
     }
     client.off('error', ignore);
     client.release(!reusable);

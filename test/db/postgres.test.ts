@@ -106,5 +106,18 @@ describe.skipIf(!serverUrl)('sessions', () => {
     const [after] = await db.session((s) => s.query<{ pid: number; one: number }>('SELECT pg_backend_pid() AS pid, 1 AS one'));
     expect(after!.one).toBe(1);
     expect(after!.pid).not.toBe(first);
+
+    // The same when the session ends with the connection's failure: it is closed without a reset.
+    let second = 0;
+    await expect(
+      db.session(async (s) => {
+        const [pid] = await s.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+        second = pid!.pid;
+        await db.query('SELECT pg_terminate_backend($1)', [second]);
+        await s.query('SELECT 1');
+      }),
+    ).rejects.toThrow();
+    const [third] = await db.session((s) => s.query<{ pid: number }>('SELECT pg_backend_pid() AS pid'));
+    expect(third!.pid).not.toBe(second);
   });
 });
