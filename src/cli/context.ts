@@ -1,5 +1,6 @@
-import { existsSync, lstatSync, readdirSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { inTheWay } from '../workspace/files.js';
 import { readYaml } from '../workspace/source.js';
 import type { Project } from '../workspace/model.js';
 import { checkDbSpec, isServerUrl, openDb, redactSpec, sqlState, type Db } from '../db/db.js';
@@ -36,18 +37,17 @@ interface DbChoice {
  */
 export function heraldPath(opts: GlobalOptions, part: 'db' | 'outbox' | 'preview'): string {
   const dir = workspaceDir(opts);
-  for (const rel of ['.herald', `.herald/${part}`]) {
-    const path = join(dir, rel);
-    const st = lstatSync(path, { throwIfNoEntry: false });
-    if (st?.isSymbolicLink()) {
-      throw new UserError(
-        `${rel} in the workspace is a symbolic link (${path}); herald keeps its own state there and follows no link out of it`,
-        `remove the link (rm '${path.replaceAll("'", "'\\''")}') and run again; for a database elsewhere give --db`,
-      );
-    }
-    if (rel === '.herald' && st && !st.isDirectory()) throw new UserError(`.herald in the workspace is not a folder (${path})`, 'herald keeps its own state in the .herald folder: move or remove the file, and run again');
+  const target = join(dir, '.herald', part);
+  const blocked = inTheWay(dir, target);
+  if (blocked?.link) {
+    throw new UserError(
+      `${relative(dir, blocked.path)} in the workspace is a symbolic link (${blocked.path}); herald keeps its own state there and follows no link out of it`,
+      `remove the link (rm '${blocked.path.replaceAll("'", "'\\''")}') and run again; for a database elsewhere give --db`,
+    );
   }
-  return join(dir, '.herald', part);
+  // `.herald/<part>` as a file is left to what opens it (PGlite, the outbox's writers) to name.
+  if (blocked && blocked.path !== target) throw new UserError(`.herald in the workspace is not a folder (${blocked.path})`, 'herald keeps its own state in the .herald folder: move or remove the file, and run again');
+  return target;
 }
 
 function defaultDb(opts: GlobalOptions): string {

@@ -1,18 +1,15 @@
-import { createRequire } from 'node:module';
 import type { Document, LineCounter, Node, Pair, Scalar, YAMLMap } from 'yaml';
 import type { Problem } from '../errors.js';
 import { cacheActive, cacheGet, cacheKey, cachePut } from './cache.js';
 import { readWorkspaceText } from './files.js';
+import { lazily } from '../lazy.js';
 
 /**
  * The yaml library, loaded when a file is first parsed: a warm validate
  * takes every file's value from the disk cache and loads it only to locate
  * a problem (25 ms of start-up, and 50 ms of parsing, otherwise).
  */
-let yamlLib: typeof import('yaml') | undefined;
-function yaml(): typeof import('yaml') {
-  return (yamlLib ??= createRequire(import.meta.url)('yaml') as typeof import('yaml'));
-}
+const yaml = lazily<typeof import('yaml')>('yaml');
 
 /** The yaml library's isScalar, without loading the library for a value that cannot be one. */
 export function isScalar(node: unknown): node is Scalar {

@@ -1,5 +1,5 @@
 import type { JWT } from 'google-auth-library';
-import { createRequire } from 'node:module';
+import { lazily } from '../../lazy.js';
 import { UserError } from '../../errors.js';
 import { replyText, type Attempt } from './attempt.js';
 
@@ -197,14 +197,11 @@ function accessTokens(account: ServiceAccount): { get(): Promise<string>; renew(
   };
 }
 
-let jwtClass: typeof JWT | undefined;
 /** Loaded when a project first sends through FCM (~70 ms, with gaxios and its JWT signing), not by every send that imports the push channel. */
-function jwtClient(): typeof JWT {
-  return (jwtClass ??= (createRequire(import.meta.url)('google-auth-library') as typeof import('google-auth-library')).JWT);
-}
+const googleAuth = lazily<typeof import('google-auth-library')>('google-auth-library');
 
 function client(account: ServiceAccount): JWT {
-  const JWTClient = jwtClient();
+  const JWTClient = googleAuth().JWT;
   const jwt = new JWTClient({ email: account.client_email, key: account.private_key, scopes: [SCOPE] });
   const tokenUri = account.token_uri;
   if (tokenUri && tokenUri !== GOOGLE_TOKEN_URL) {

@@ -1,5 +1,5 @@
 import type { Agent } from 'node:https';
-import { createRequire } from 'node:module';
+import { lazily } from '../../lazy.js';
 import type WebPush from 'web-push';
 import { UserError } from '../../errors.js';
 import { replyText, type Attempt } from './attempt.js';
@@ -41,11 +41,8 @@ export type WebPushSend = (s: WebPushSubscription, payload: string) => Promise<A
  */
 export const WEB_PUSH_MAX_PAYLOAD_BYTES = 4096 - 86 - 16 - 1;
 
-let webpushLib: typeof WebPush | undefined;
 /** Loaded when a project first sends web push (~50 ms, with its crypto dependencies), not by every send that imports the push channel. */
-function webpushLibrary(): typeof WebPush {
-  return (webpushLib ??= createRequire(import.meta.url)('web-push') as typeof WebPush);
-}
+const webpushLibrary = lazily<typeof WebPush>('web-push');
 
 const VAPID_HINT = 'generate a key pair with `npx web-push generate-vapid-keys`; put the public key in herald.yaml push.vapid.public_key and the private key in the variable push.vapid.private_key_env names (docs/push.md)';
 

@@ -1,4 +1,4 @@
-import { createRequire } from 'node:module';
+import { lazily } from '../../lazy.js';
 import type { CountryCode } from 'libphonenumber-js/max';
 import { UserError } from '../../errors.js';
 import { ChannelFailure, renderedFor, type Channel } from '../channel.js';
@@ -46,11 +46,8 @@ export function smsChannel(o: SmsChannelOptions): Channel {
 
 export type PhoneNumber = { ok: true; number: string } | { ok: false; why: string };
 
-let phoneLib: typeof import('libphonenumber-js/max') | undefined;
 /** Loaded when a number is first read (~90 ms: the full metadata), not by every send that imports the SMS channel. */
-function phoneNumbers(): typeof import('libphonenumber-js/max') {
-  return (phoneLib ??= createRequire(import.meta.url)('libphonenumber-js/max') as typeof import('libphonenumber-js/max'));
-}
+const phoneNumbers = lazily<typeof import('libphonenumber-js/max')>('libphonenumber-js/max');
 
 /** A number as the shop stores it, read in `country` (ISO alpha-2) unless it starts with + or 00, as E.164. */
 export function e164(text: string, country: string | null): PhoneNumber {

@@ -1,5 +1,5 @@
-import { createRequire } from 'node:module';
 import type { SyntaxNode } from '../../render/template-rules.js';
+import { lazily } from '../../lazy.js';
 
 /**
  * A nunjucks text parsed into its syntax tree, which templates-walk.ts reads
@@ -25,10 +25,7 @@ interface Nunjucks {
 }
 
 /** nunjucks, required on the first parse: a warm validate finds every text's findings in the cache and never loads it. */
-let loaded: Nunjucks | undefined;
-function nunjucks(): Nunjucks {
-  return (loaded ??= createRequire(import.meta.url)('nunjucks') as Nunjucks);
-}
+const nunjucks = lazily<Nunjucks>('nunjucks');
 
 export interface NunjucksSyntaxError {
   line: number;
